@@ -1,0 +1,83 @@
+"""The `data-platform` command: `serve` (stdio MCP server), `doctor`, `tools`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from data_platform import __version__
+from data_platform.config import Settings, load_settings
+from data_platform.errors import DataPlatformError
+from data_platform.redact import RedactingFilter
+
+
+def setup_logging(settings: Settings | None, level: str = "INFO") -> None:
+    """Logs go to stderr (stdout is the MCP channel), always redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(settings.secret_values() if settings else []))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from data_platform.server import build_server
+
+    settings = load_settings()
+    setup_logging(settings, args.log_level)
+    build_server(settings).run("stdio")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from data_platform.doctor import run_doctor
+
+    settings = load_settings()
+    setup_logging(settings, "WARNING")
+    report = run_doctor(settings)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
+    return 0 if report.ok else 1
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    from data_platform.contract import tool_surface
+
+    settings = load_settings()
+    surface = tool_surface(settings)
+    text = json.dumps(surface, indent=2, sort_keys=True)
+    if args.check_budget:
+        print(f"{len(surface)} tools, {len(json.dumps(surface))} characters in the tool list")
+        return 0
+    print(text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="data-platform", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"data-platform {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the MCP server over stdio")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(func=cmd_serve)
+    doctor = sub.add_parser("doctor", help="print what is configured and reachable (secrets masked)")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.set_defaults(func=cmd_doctor)
+    tools = sub.add_parser("tools", help="print the tool surface (names, schemas, annotations) as JSON")
+    tools.add_argument("--check-budget", action="store_true", help="print only the size of the tool list")
+    tools.set_defaults(func=cmd_tools)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DataPlatformError as exc:
+        print(f"data-platform: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,27 @@
+"""The tool surface as data: what `tools/list` advertises, for the contract snapshot."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+
+from data_platform.config import Settings
+
+
+def tool_surface(settings: Settings) -> list[dict[str, Any]]:
+    """Every tool's name, description, schemas and annotations, sorted by name."""
+    from data_platform.server import build_server
+
+    server = build_server(settings)
+    tools = anyio.run(server.list_tools)
+    return sorted(
+        (t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools),
+        key=lambda t: t["name"],
+    )
+
+
+def surface_size(surface: list[dict[str, Any]]) -> int:
+    """Characters of the tool list as a client receives it (compact JSON)."""
+    return len(json.dumps(surface, separators=(",", ":")))

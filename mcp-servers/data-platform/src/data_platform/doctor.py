@@ -1,0 +1,95 @@
+"""`data-platform doctor`: what is configured and reachable, secrets masked."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data_platform.config import Settings
+from data_platform.registry import Registry
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class DoctorReport:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def render(self) -> str:
+        return "\n".join(f"[{'ok' if c.ok else '!!'}] {c.name}: {c.detail}" for c in self.checks)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "checks": [c.__dict__ for c in self.checks]}
+
+
+def find_dbt_project(settings: Settings) -> Path | None:
+    """DBT_PROJECT_DIR, else the nearest folder upwards holding dbt_project.yml."""
+    if settings.dbt_project_dir:
+        return settings.dbt_project_dir
+    for folder in (settings.project_dir, *settings.project_dir.parents):
+        if (folder / "dbt_project.yml").is_file():
+            return folder
+    return None
+
+
+def check_postgres(settings: Settings) -> Check:
+    if settings.postgres is None:
+        return Check("postgres", False, "not configured: set POSTGRES_URL (or DATABASE_URL, or PGHOST...)")
+    import psycopg
+
+    pg = settings.postgres
+    start = time.perf_counter()
+    try:
+        with psycopg.connect(pg.url(), connect_timeout=max(1, int(settings.connect_timeout_s))) as conn:
+            version = conn.execute("show server_version").fetchone()[0]  # type: ignore[index]
+            row = conn.execute("select extversion from pg_extension where extname = 'postgis'").fetchone()
+    except psycopg.Error as exc:
+        from data_platform.redact import redact
+
+        reason = redact(
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+            settings.secret_values(),
+        )
+        return Check("postgres", False, f"{pg.masked_url()} unreachable: {reason}")
+    ms = (time.perf_counter() - start) * 1000
+    postgis = f"PostGIS {row[0]}" if row else "PostGIS not installed in this database"
+    return Check("postgres", True, f"{pg.masked_url()} PostgreSQL {version}, {postgis}, {ms:.0f} ms")
+
+
+def run_doctor(settings: Settings) -> DoctorReport:
+    report = DoctorReport()
+    registry = Registry(settings.registry_dir)
+    try:
+        good, bad = registry.list()
+        detail = f"{settings.registry_dir}: {len(good)} ref(s)" + (f", {len(bad)} damaged" if bad else "")
+        report.checks.append(Check("registry", not bad, detail))
+    except Exception as exc:  # a doctor reports, it does not crash
+        report.checks.append(Check("registry", False, f"{settings.registry_dir}: {exc}"))
+    if "postgres" not in settings.disabled:
+        report.checks.append(check_postgres(settings))
+    if "dbt" not in settings.disabled:
+        project = find_dbt_project(settings)
+        if project is None:
+            report.checks.append(
+                Check(
+                    "dbt",
+                    False,
+                    "no dbt_project.yml found upwards from the working directory; set DBT_PROJECT_DIR",
+                )
+            )
+        else:
+            ok = (project / "dbt_project.yml").is_file()
+            report.checks.append(
+                Check("dbt", ok, f"project {project}" + ("" if ok else " (no dbt_project.yml)"))
+            )
+    return report

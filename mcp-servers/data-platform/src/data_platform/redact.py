@@ -1,0 +1,38 @@
+"""Keep secrets out of text: tool output, error messages and log lines."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s/]+)@")
+_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\"[^\"]*\"|\S+)", re.IGNORECASE)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Replace known secrets and any URL/`password=` credentials with ***."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + "***@", text)
+    return _KV_PASSWORD.sub(lambda m: m["head"] + "***", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts every record before any handler sees it."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info:
+            formatter = logging.Formatter()
+            message += "\n" + formatter.formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
+        record.msg = redact(message, self.secrets)
+        record.args = None
+        return True

@@ -1,0 +1,458 @@
+"""The data registry: named Arrow tables that outlive tool calls and restarts.
+
+Each ref is one Arrow IPC file, `<name>.arrow`, in the registry folder. Its
+metadata (source, creation time) lives in the file's own schema metadata and
+the rest (rows, columns, size) is read from the file, so a ref is exactly one
+file and is either wholly there or absent:
+
+* writes go to a temp file in the same folder, are fsynced, then published by
+  `os.link` (fails if the name exists: no silent overwrite, even between two
+  processes) or `os.replace` (when overwriting was asked for);
+* reads are memory-mapped, so a large ref costs pages, not heap, and a reader
+  keeps its view even if another process replaces or drops the file;
+* temp files left by a killed process are removed the next time a registry
+  opens the folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from data_platform.errors import (
+    AlreadyExistsError,
+    CorruptRefError,
+    InputError,
+    NotFoundError,
+    StorageError,
+    did_you_mean,
+    list_for_message,
+)
+
+SUFFIX = ".arrow"
+TEMP_PREFIX = ".tmp-"
+META_SOURCE = b"data_platform.source"
+META_CREATED = b"data_platform.created"
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+STALE_TEMP_SECONDS = 24 * 3600
+GITIGNORE = "# data-platform's stored data refs: never commit them.\n*\n"
+
+
+@dataclass(frozen=True)
+class RefInfo:
+    """What is known about a stored ref without reading its data."""
+
+    name: str
+    path: Path
+    rows: int
+    schema: pa.Schema
+    size_bytes: int
+    source: str
+    created: datetime
+
+    @property
+    def columns(self) -> int:
+        return len(self.schema)
+
+
+def validate_name(name: str) -> str:
+    """A ref name is an identifier: letters, digits, underscore, at most 64 characters."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        shown = repr(name)[:80]
+        raise InputError(
+            f"Invalid data_ref name {shown}.",
+            hint="Use letters, digits and underscores, starting with a letter or underscore "
+            "(at most 64 characters), e.g. sales_2025.",
+        )
+    return name
+
+
+def suggest_name(text: str) -> str:
+    """Turn a file stem or label into a valid ref name (`Sales 2025.csv` -> `sales_2025`)."""
+    stem = Path(text).name
+    for ext in (
+        ".gz",
+        ".zip",
+        ".bz2",
+        ".zst",
+        ".csv",
+        ".tsv",
+        ".txt",
+        ".parquet",
+        ".json",
+        ".jsonl",
+        ".ndjson",
+    ):
+        if stem.lower().endswith(ext):
+            stem = stem[: -len(ext)]
+    clean = re.sub(r"[^A-Za-z0-9_]+", "_", stem).strip("_").lower()
+    if not clean:
+        clean = "data"
+    if clean[0].isdigit():
+        clean = "t_" + clean
+    return clean[:48]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RefWriter:
+    """Streams record batches into a new ref; published only by `commit`."""
+
+    def __init__(self, registry: Registry, name: str, schema: pa.Schema, source: str, overwrite: bool):
+        self.registry = registry
+        self.name = name
+        self.overwrite = overwrite
+        self.schema = registry._with_metadata(schema, source)
+        self.temp = registry._temp_path()
+        self.rows = 0
+        try:
+            self._sink = pa.OSFile(str(self.temp), "wb")
+        except OSError as exc:
+            raise registry._storage_error("write", exc) from exc
+        self._writer = ipc.new_file(self._sink, self.schema)
+
+    def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        if data.schema.remove_metadata() != self.schema.remove_metadata():
+            data = data.cast(self.schema.remove_metadata())
+        if isinstance(data, pa.Table):
+            self._writer.write_table(data)
+        else:
+            self._writer.write_batch(data)
+        self.rows += data.num_rows
+
+    def finish(self) -> None:
+        """Close and fsync the temp file; it is then ready to publish."""
+        self._writer.close()
+        self._sink.flush()
+        os.fsync(self._sink.fileno())
+        self._sink.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        with contextlib.suppress(Exception):
+            self._sink.close()
+        self.temp.unlink(missing_ok=True)
+
+
+class Registry:
+    """Named Arrow tables in one folder, safe to share between processes."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._info_cache: dict[str, tuple[tuple[int, int, int], RefInfo]] = {}
+        self._cleaned = False
+
+    # -- names and paths -------------------------------------------------
+    def path(self, name: str) -> Path:
+        return self.root / f"{validate_name(name)}{SUFFIX}"
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name[: -len(SUFFIX)]
+            for p in self.root.iterdir()
+            if p.name.endswith(SUFFIX) and not p.name.startswith(".") and NAME_PATTERN.fullmatch(p.stem)
+        )
+
+    def unique_name(self, base: str) -> str:
+        """`base`, or `base_2`, `base_3`... whichever is free now."""
+        base = suggest_name(base)
+        if not self.exists(base):
+            return base
+        n = 2
+        while self.exists(f"{base}_{n}"):
+            n += 1
+        return f"{base}_{n}"
+
+    # -- writing -----------------------------------------------------------
+    def ensure_root(self) -> None:
+        """Create the folder with a `.gitignore` so refs never land in the user's repo."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            ignore = self.root / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text(GITIGNORE, encoding="utf-8")
+        except OSError as exc:
+            raise self._storage_error("create", exc) from exc
+        if not self._cleaned:
+            self._cleaned = True
+            self.remove_stale_temps()
+
+    def put(
+        self,
+        table: pa.Table,
+        *,
+        name: str | None = None,
+        source: str,
+        overwrite: bool = False,
+        default_name: str = "data",
+    ) -> RefInfo:
+        """Store `table` as a ref; an explicit existing name needs `overwrite=True`."""
+        with self.writer(
+            name=name, schema=table.schema, source=source, overwrite=overwrite, default_name=default_name
+        ) as w:
+            w.write(table)
+        return w.info
+
+    @contextlib.contextmanager
+    def writer(
+        self,
+        *,
+        name: str | None,
+        schema: pa.Schema,
+        source: str,
+        overwrite: bool = False,
+        default_name: str = "data",
+    ) -> Iterator[_WriterHandle]:
+        """Stream batches into a new ref: `with reg.writer(...) as w: w.write(batch)`.
+
+        Nothing is published if the block raises. With no `name`, a free name
+        is derived from `default_name` (and retried if another process takes it).
+        """
+        self.ensure_root()
+        auto = name is None
+        target = self.unique_name(default_name) if auto else validate_name(name)
+        if not auto and not overwrite and self.exists(target):
+            raise self._exists_error(target)
+        writer = RefWriter(self, target, schema, source, overwrite)
+        handle = _WriterHandle(writer)
+        try:
+            yield handle
+        except BaseException:
+            writer.abort()
+            raise
+        try:
+            writer.finish()
+            for _ in range(1000):
+                try:
+                    handle.info = self._publish(writer.temp, writer.name, overwrite)
+                    return
+                except AlreadyExistsError:
+                    if not auto:
+                        raise
+                    # Another process took the auto name between check and publish: take the next.
+                    writer.name = self.unique_name(default_name)
+            raise StorageError("Could not find a free ref name.")  # pragma: no cover
+        finally:
+            writer.abort()
+
+    def _publish(self, temp: Path, name: str, overwrite: bool) -> RefInfo:
+        final = self.path(name)
+        try:
+            if overwrite:
+                os.replace(temp, final)
+            else:
+                os.link(temp, final)
+        except FileExistsError as exc:
+            raise self._exists_error(name) from exc
+        except OSError as exc:
+            raise self._storage_error("write", exc) from exc
+        with contextlib.suppress(OSError):
+            fd = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return self.info(name)
+
+    # -- reading -----------------------------------------------------------
+    def _open_reader(self, name: str) -> ipc.RecordBatchFileReader:
+        path = self.path(name)
+        try:
+            source = pa.memory_map(str(path), "r")
+        except FileNotFoundError:
+            raise self._not_found(name) from None
+        except OSError as exc:
+            raise self._storage_error("read", exc) from exc
+        try:
+            return ipc.open_file(source)
+        except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+            raise CorruptRefError(
+                f"data_ref `{name}` is damaged on disk ({path.name}: {exc}).",
+                hint=f"Drop it with drop_data `{name}` and create it again; other refs are unaffected.",
+            ) from exc
+
+    def get(self, name: str) -> pa.Table:
+        """The ref's table, memory-mapped: cheap to open, paged in on use."""
+        reader = self._open_reader(name)
+        try:
+            return reader.read_all()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptRefError(
+                f"data_ref `{name}` is damaged on disk: {exc}.",
+                hint=f"Drop it with drop_data `{name}` and create it again.",
+            ) from exc
+
+    def batches(self, name: str) -> Iterator[pa.RecordBatch]:
+        """The ref's record batches one at a time, for streaming consumers."""
+        reader = self._open_reader(name)
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+
+    def info(self, name: str) -> RefInfo:
+        path = self.path(name)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise self._not_found(name) from None
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._info_cache.get(name)
+        if cached and cached[0] == key:
+            return cached[1]
+        reader = self._open_reader(name)
+        try:
+            rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptRefError(
+                f"data_ref `{name}` is damaged on disk: {exc}.",
+                hint=f"Drop it with drop_data `{name}` and create it again.",
+            ) from exc
+        meta = reader.schema.metadata or {}
+        created_text = meta.get(META_CREATED, b"").decode() or None
+        created = (
+            datetime.fromisoformat(created_text)
+            if created_text
+            else datetime.fromtimestamp(st.st_mtime, tz=UTC)
+        )
+        info = RefInfo(
+            name=name,
+            path=path,
+            rows=rows,
+            schema=reader.schema,
+            size_bytes=st.st_size,
+            source=meta.get(META_SOURCE, b"").decode() or "unknown",
+            created=created,
+        )
+        self._info_cache[name] = (key, info)
+        return info
+
+    def list(self) -> tuple[list[RefInfo], list[tuple[str, str]]]:
+        """Every readable ref, and (name, problem) for every damaged one."""
+        good: list[RefInfo] = []
+        bad: list[tuple[str, str]] = []
+        for name in self.names():
+            try:
+                good.append(self.info(name))
+            except NotFoundError:
+                continue  # dropped by another process meanwhile
+            except StorageError as exc:
+                bad.append((name, exc.message))
+        return good, bad
+
+    # -- dropping ------------------------------------------------------------
+    def drop(self, name: str) -> RefInfo | None:
+        """Delete a ref; returns its info, or None if it was damaged."""
+        path = self.path(name)
+        info: RefInfo | None
+        try:
+            info = self.info(name)
+        except CorruptRefError:
+            info = None
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise self._not_found(name) from None
+        except OSError as exc:
+            raise self._storage_error("delete", exc) from exc
+        self._info_cache.pop(name, None)
+        return info
+
+    def remove_stale_temps(self) -> int:
+        """Remove temp files of dead processes (or older than a day)."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        now = time.time()
+        for p in self.root.glob(f"{TEMP_PREFIX}*"):
+            try:
+                pid = int(p.name[len(TEMP_PREFIX) :].split("-", 1)[0])
+            except ValueError:
+                pid = -1
+            try:
+                old = now - p.stat().st_mtime > STALE_TEMP_SECONDS
+            except OSError:
+                continue
+            if old or (pid > 0 and not _pid_alive(pid)) or pid == -1:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                    removed += 1
+        return removed
+
+    # -- helpers -------------------------------------------------------------
+    def _temp_path(self) -> Path:
+        return self.root / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}{SUFFIX}"
+
+    @staticmethod
+    def _with_metadata(schema: pa.Schema, source: str) -> pa.Schema:
+        meta = {
+            k: v
+            for k, v in (schema.metadata or {}).items()
+            if k not in (b"pandas", META_SOURCE, META_CREATED)
+        }
+        meta[META_SOURCE] = source.encode()
+        meta[META_CREATED] = datetime.now(UTC).isoformat(timespec="seconds").encode()
+        return schema.with_metadata(meta)
+
+    def _not_found(self, name: str) -> NotFoundError:
+        names = self.names()
+        return NotFoundError(
+            f"No data_ref named `{name}`.{did_you_mean(name, names)}",
+            hint=f"Existing refs: {list_for_message(names)}. Use list_data to see them all.",
+        )
+
+    @staticmethod
+    def _exists_error(name: str) -> AlreadyExistsError:
+        return AlreadyExistsError(
+            f"data_ref `{name}` already exists.",
+            hint="Pass overwrite=true to replace it, or choose another name.",
+        )
+
+    def _storage_error(self, action: str, exc: OSError) -> StorageError:
+        reason = exc.strerror or str(exc)
+        return StorageError(
+            f"Cannot {action} in the data registry folder {self.root}: {reason}.",
+            hint="Make the folder writable, free disk space, or set DATA_PLATFORM_REGISTRY_DIR "
+            "to another folder.",
+        )
+
+
+class _WriterHandle:
+    """What `Registry.writer` yields: `write(...)`, then `.info` after the block."""
+
+    def __init__(self, writer: RefWriter):
+        self._writer = writer
+        self.info: RefInfo | None = None
+
+    @property
+    def name(self) -> str:
+        return self._writer.name
+
+    @property
+    def rows(self) -> int:
+        return self._writer.rows
+
+    def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        self._writer.write(data)

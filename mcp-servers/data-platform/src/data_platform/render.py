@@ -1,0 +1,135 @@
+"""Compact, bounded text for what the model reads: tables, schemas, notes.
+
+Every tool's text goes through `bound`, so no result can flood a context
+window however large the data is; what was cut is always said.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+MAX_CELL = 40
+MAX_PREVIEW_COLUMNS = 12
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"  # pragma: no cover
+
+
+def jsonable(value: Any) -> Any:
+    """A value as JSON can carry it, without losing precision silently."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**53 else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, bytes):
+        return "base64:" + base64.b64encode(value[:64]).decode() + ("..." if len(value) > 64 else "")
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if value and isinstance(value[0], tuple) and len(value[0]) == 2:
+            return {str(k): jsonable(v) for k, v in value}  # Arrow map as (key, value) pairs
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def format_cell(value: Any, max_cell: int = MAX_CELL) -> str:
+    """One cell for a markdown table: short, single line, pipes escaped."""
+    if value is None:
+        text = "null"
+    elif isinstance(value, float):
+        text = repr(value) if math.isfinite(value) else str(value)
+    elif isinstance(value, bytes):
+        text = "0x" + value[:16].hex() + ("..." if len(value) > 16 else "")
+    elif isinstance(value, dict | list | tuple):
+        text = json.dumps(jsonable(value), ensure_ascii=False, default=str)
+    else:
+        text = str(value)
+    text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ").replace("|", "\\|")
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    if len(text) > max_cell:
+        text = text[: max_cell - 1] + "…"
+    return text
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "| " + " | ".join(header) + " |"
+    rule = "|" + "|".join("-" * (max(len(h), 3) + 2) for h in header) + "|"
+    body = ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join([head, rule, *body])
+
+
+def type_name(t: pa.DataType) -> str:
+    """Arrow type in short form (`string`, `timestamp[us, tz=UTC]`, `decimal128(12, 2)`)."""
+    text = str(t)
+    return text.replace("large_string", "string").replace("large_binary", "binary")
+
+
+def table_rows(table: pa.Table, limit: int) -> list[dict[str, Any]]:
+    """The first `limit` rows as Python dicts (only ever a small preview)."""
+    return table.slice(0, limit).to_pylist()
+
+
+def preview(table: pa.Table, limit: int, *, max_cell: int = MAX_CELL) -> tuple[str, bool]:
+    """A markdown preview of the first `limit` rows; returns (text, columns_cut)."""
+    names = table.column_names
+    shown = names[:MAX_PREVIEW_COLUMNS]
+    cut = len(names) > len(shown)
+    sample = table.select(shown).slice(0, limit) if shown else table.slice(0, 0)
+    try:
+        values = sample.to_pylist()
+    except (pa.ArrowInvalid, ValueError, OverflowError):
+        values = [{k: str(v) for k, v in zip(shown, row, strict=False)} for row in _string_rows(sample)]
+    header = [format_cell(n, 30) for n in shown] + (["…"] if cut else [])
+    rows = [[format_cell(r.get(n), max_cell) for n in shown] + (["…"] if cut else []) for r in values]
+    return (markdown_table(header, rows) if shown else "(no columns)"), cut
+
+
+def _string_rows(table: pa.Table) -> list[list[str]]:
+    cols = [[str(v) for v in col] for col in table.columns]
+    return [list(r) for r in zip(*cols, strict=False)]
+
+
+def schema_line(fields: Iterable[tuple[str, str]], limit: int = 40) -> str:
+    """`name type, name type, ...` for (name, type) pairs, cut after `limit`."""
+    pairs = list(fields)
+    parts = [f"{name} {typ}" for name, typ in pairs[:limit]]
+    more = len(pairs) - len(parts)
+    return ", ".join(parts) + (f", ... ({more} more)" if more > 0 else "")
+
+
+def schema_fields(schema: pa.Schema) -> list[tuple[str, str]]:
+    return [(f.name, type_name(f.type)) for f in schema]
+
+
+def bound(text: str, max_chars: int) -> str:
+    """Cut text to `max_chars`, at a line boundary where possible, saying so."""
+    if len(text) <= max_chars:
+        return text
+    note = "\n[output cut to {n:,} characters; ask for fewer rows or columns to see the rest]"
+    budget = max_chars - len(note) - 10
+    cut = text.rfind("\n", 0, budget)
+    if cut < budget // 2:
+        cut = budget
+    return text[:cut] + note.format(n=max_chars)

@@ -1,0 +1,77 @@
+"""`build_server`: a fresh MCP server with its state in a lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+
+from data_platform import __version__
+from data_platform.config import Settings, load_settings
+from data_platform.registry import Registry
+from data_platform.server import registry_tools
+from data_platform.server.schema import CompactMCPServer
+from data_platform.server.state import AppState
+
+log = logging.getLogger("data_platform")
+
+INSTRUCTIONS = """\
+data-platform keeps every loaded or computed table in a registry under a name (data_ref) that \
+survives between calls and restarts. Chain refs instead of passing rows: read_csv -> filter -> \
+groupby -> to_parquet, or pg_query -> join -> describe. Results show a small preview; ask head/tail \
+for more rows. Writes happen only where a tool says so (pg_execute, pg_load, to_csv, dbt_run...)."""
+
+# Each tool family is one module with `register(server)`; a family can be switched off
+# with DATA_PLATFORM_DISABLE to save the model's context.
+FAMILY_MODULES: dict[str, str] = {
+    "frames": "data_platform.server.frame_tools",
+    "postgres": "data_platform.server.postgres_tools",
+    "dbt": "data_platform.server.dbt_tools",
+}
+
+
+def _family_registrars(settings: Settings) -> list[Callable[[MCPServer], None]]:
+    registrars: list[Callable[[MCPServer], None]] = [registry_tools.register]
+    for family, module_name in FAMILY_MODULES.items():
+        if family in settings.disabled:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # family not built yet
+            raise
+        registrars.append(module.register)
+    return registrars
+
+
+def build_server(settings: Settings | None = None) -> MCPServer:
+    """A new server; each call has its own state (tests build as many as they like)."""
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
+        state = AppState(settings=settings, registry=Registry(settings.registry_dir))
+        try:
+            yield state
+        finally:
+            for close in reversed(state.closers):
+                with contextlib.suppress(Exception):
+                    result = close()
+                    if hasattr(result, "__await__"):
+                        with anyio.move_on_after(5):
+                            await result
+
+    server = CompactMCPServer(
+        name="data-platform",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+    )
+    for register in _family_registrars(settings):
+        register(server)
+    return server

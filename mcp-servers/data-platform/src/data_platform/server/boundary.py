@@ -1,0 +1,118 @@
+"""The one place where core results and errors become MCP tool results.
+
+`tool(...)` registers a core-calling coroutine as an MCP tool and wraps it so
+that: expected errors become `isError` results with their message; anything
+else is logged (redacted) and reported as an internal error without a
+traceback; every text is redacted and bounded; and the structured content is
+the returned model, validated against the advertised output schema.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Protocol, TypeVar
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel
+
+from data_platform.errors import DataPlatformError
+from data_platform.redact import redact
+from data_platform.render import bound
+from data_platform.server.state import AppState
+
+log = logging.getLogger("data_platform")
+T = TypeVar("T")
+
+
+class Renderable(Protocol):
+    def render(self) -> str: ...
+
+
+class ToolResult(BaseModel):
+    """Base of every tool's result model: `render()` is the text the model reads."""
+
+    def render(self) -> str:  # pragma: no cover - every subclass overrides
+        return self.model_dump_json()
+
+
+def state_of(ctx: Context) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+async def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking core work in a worker thread so the server keeps answering."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=True)
+
+
+def error_text(exc: BaseException, secrets: list[str]) -> str:
+    if isinstance(exc, DataPlatformError):
+        return redact(str(exc), secrets)
+    return redact(
+        f"Internal error ({type(exc).__name__}): {str(exc)[:300]}. The server is still running; "
+        "retry with different arguments, and report this if it persists.",
+        secrets,
+    )
+
+
+def tool(
+    server: MCPServer,
+    *,
+    read_only: bool,
+    destructive: bool = False,
+    idempotent: bool = False,
+    open_world: bool = False,
+    title: str | None = None,
+) -> Callable[[Callable[..., Awaitable[ToolResult]]], Callable[..., Awaitable[ToolResult]]]:
+    """Register `fn(..., ctx: Context) -> SomeResult` as an MCP tool with honest annotations."""
+
+    def decorate(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
+        sig = inspect.signature(fn, eval_str=True)
+        result_type = sig.return_annotation
+        name = fn.__name__
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> CallToolResult:
+            ctx: Context = kwargs["ctx"]
+            state = state_of(ctx)
+            secrets = state.secrets()
+            try:
+                result = await fn(*args, **kwargs)
+            except DataPlatformError as exc:
+                log.info("%s: %s", name, redact(str(exc), secrets))
+                raise ToolError(error_text(exc, secrets)) from None
+            except ToolError:
+                raise
+            except Exception as exc:
+                log.exception("%s failed unexpectedly", name)
+                raise ToolError(error_text(exc, secrets)) from None
+            text = bound(redact(result.render(), secrets), state.settings.max_output_chars)
+            data = result.model_dump(mode="json")
+            return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+        wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
+            return_annotation=Annotated[CallToolResult, result_type]
+        )
+        wrapper.__annotations__ = {**fn.__annotations__, "return": Annotated[CallToolResult, result_type]}
+        server.add_tool(
+            wrapper,
+            name=name,
+            title=title,
+            description=inspect.cleandoc(fn.__doc__ or ""),
+            annotations=ToolAnnotations(
+                title=title,
+                read_only_hint=read_only,
+                destructive_hint=destructive,
+                idempotent_hint=idempotent,
+                open_world_hint=open_world,
+            ),
+            structured_output=True,
+        )
+        return fn
+
+    return decorate

@@ -1,0 +1,34 @@
+"""What every tool can reach: settings, the registry, and lazily built services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from data_platform.config import Settings
+from data_platform.registry import Registry
+
+T = TypeVar("T")
+
+
+@dataclass
+class AppState:
+    """Lives for one server process; created in the lifespan, never global."""
+
+    settings: Settings
+    registry: Registry
+    services: dict[str, Any] = field(default_factory=dict)
+    closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    def service(self, key: str, factory: Callable[[], T]) -> T:
+        """The family's service object, built on first use (no DB connect at start-up)."""
+        if key not in self.services:
+            self.services[key] = factory()
+            close = getattr(self.services[key], "close", None)
+            if callable(close):
+                self.closers.append(close)
+        return self.services[key]
+
+    def secrets(self) -> list[str]:
+        return self.settings.secret_values()

@@ -1,0 +1,80 @@
+"""Drive the real server over stdio with the SDK's client, as an MCP host would."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from mcp.client.client import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.types import CallToolResult
+
+# Variables a developer's shell may carry that would change what the server sees.
+_SCRUB = (
+    "POSTGRES_URL",
+    "DATABASE_URL",
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGDATABASE",
+    "DBT_PROJECT_DIR",
+    "DBT_PROFILES_DIR",
+    "DBT_TARGET",
+)
+
+
+def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB and not k.startswith("DATA_PLATFORM_")}
+    env["HOME"] = env.get("HOME", "/root")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def server_params(cwd: Path, env: dict[str, str] | None = None) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "data_platform", "serve", "--log-level", "INFO"],
+        env=server_env(env),
+        cwd=str(cwd),
+    )
+
+
+LOG_DIR = Path(os.environ.get("DATA_PLATFORM_TEST_LOG_DIR", Path(__file__).parent / ".logs"))
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    cwd: Path, env: dict[str, str] | None = None, log_name: str = "server"
+) -> AsyncIterator[Client]:
+    """A live server subprocess in `cwd` and a connected client; stderr goes to tests/.logs/."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    params = server_params(cwd, env)
+    with open(LOG_DIR / f"{log_name}.log", "a", encoding="utf-8") as log:
+        async with Client(stdio_client(params, errlog=log), cache=None) as client:
+            yield client
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(getattr(c, "text", "") for c in result.content)
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:
+    """Call a tool; assert it succeeded and return the result."""
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, f"{tool} failed: {text_of(result)}"
+    return result
+
+
+async def call_error(client: Client, tool: str, **arguments: Any) -> str:
+    """Call a tool that must fail cleanly; return its error text."""
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error, f"{tool} should have failed but returned: {text_of(result)[:500]}"
+    text = text_of(result)
+    assert "Traceback" not in text
+    return text

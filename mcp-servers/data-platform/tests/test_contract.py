@@ -1,0 +1,46 @@
+"""The tool surface is a contract: names, descriptions, schemas, annotations.
+
+Regenerate after an intended change with:
+    data-platform tools > tests/contract/tools.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from data_platform.config import load_settings
+from data_platform.contract import surface_size, tool_surface
+
+SNAPSHOT = Path(__file__).parent / "contract" / "tools.json"
+BUDGET_CHARS = 16_000
+
+
+def test_tool_surface_matches_snapshot(tmp_path: Path) -> None:
+    surface = tool_surface(load_settings(tmp_path, {}, tmp_path / "none.env"))
+    committed = json.loads(SNAPSHOT.read_text())
+    size = surface_size(surface)
+    print(f"\ntool list: {len(surface)} tools, {size:,} characters (budget {BUDGET_CHARS:,})")
+    assert [t["name"] for t in surface] == [t["name"] for t in committed], (
+        "tool names drifted; regenerate with: data-platform tools > tests/contract/tools.json"
+    )
+    for now, then in zip(surface, committed, strict=True):
+        assert now == then, (
+            f"tool {now['name']} drifted from the contract snapshot; if intended, regenerate with: "
+            "data-platform tools > tests/contract/tools.json"
+        )
+
+
+def test_every_tool_is_annotated_and_described(tmp_path: Path) -> None:
+    for t in tool_surface(load_settings(tmp_path, {}, tmp_path / "none.env")):
+        ann = t.get("annotations", {})
+        assert "readOnlyHint" in ann and "destructiveHint" in ann, t["name"]
+        assert t["description"] and len(t["description"]) <= 600, t["name"]
+        assert "outputSchema" in t, t["name"]
+        if ann["readOnlyHint"]:
+            assert not ann["destructiveHint"], t["name"]
+
+
+def test_tool_list_budget(tmp_path: Path) -> None:
+    surface = tool_surface(load_settings(tmp_path, {}, tmp_path / "none.env"))
+    assert surface_size(surface) <= BUDGET_CHARS

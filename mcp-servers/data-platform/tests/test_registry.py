@@ -1,0 +1,195 @@
+"""The registry on its own: atomic, memory-mapped, validated, shared safely."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from data_platform.errors import AlreadyExistsError, CorruptRefError, InputError, NotFoundError, StorageError
+from data_platform.registry import Registry, suggest_name
+
+
+def table(n: int = 5) -> pa.Table:
+    return pa.table({"id": list(range(n)), "name": [f"n{i}" for i in range(n)]})
+
+
+def test_put_get_roundtrip_and_metadata(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "reg")
+    info = reg.put(table(), name="people", source="test.csv")
+    assert (info.name, info.rows, info.columns, info.source) == ("people", 5, 2, "test.csv")
+    assert info.size_bytes == (tmp_path / "reg" / "people.arrow").stat().st_size
+    got = reg.get("people")
+    assert got.column("name").to_pylist() == [f"n{i}" for i in range(5)]
+    assert (tmp_path / "reg" / ".gitignore").read_text().strip().endswith("*")
+
+
+def test_survives_a_new_registry_object(tmp_path: Path) -> None:
+    Registry(tmp_path).put(table(3), name="kept", source="x")
+    again = Registry(tmp_path)
+    assert again.names() == ["kept"]
+    assert again.get("kept").num_rows == 3
+
+
+def test_no_overwrite_without_asking(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    reg.put(table(2), name="a", source="x")
+    with pytest.raises(AlreadyExistsError, match="overwrite=true"):
+        reg.put(table(9), name="a", source="y")
+    assert reg.get("a").num_rows == 2
+    reg.put(table(9), name="a", source="y", overwrite=True)
+    assert reg.info("a").rows == 9
+
+
+def test_auto_names_do_not_collide(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    names = [reg.put(table(1), source="s", default_name="Sales 2025.csv.gz").name for _ in range(3)]
+    assert names == ["sales_2025", "sales_2025_2", "sales_2025_3"]
+    assert suggest_name("2024-data.parquet") == "t_2024_data"
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "a/b", "", "x" * 65, "1abc", "a.b", "a\x00b", "é"])
+def test_names_are_validated(tmp_path: Path, bad: str) -> None:
+    reg = Registry(tmp_path)
+    with pytest.raises(InputError, match="Invalid data_ref name"):
+        reg.put(table(), name=bad, source="x")
+    with pytest.raises(InputError):
+        reg.drop(bad)
+
+
+def test_unknown_ref_suggests(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    reg.put(table(), name="sales", source="x")
+    with pytest.raises(NotFoundError, match='Did you mean "sales"'):
+        reg.get("sale")
+
+
+def test_failed_write_publishes_nothing(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    with pytest.raises(RuntimeError), reg.writer(name="half", schema=table().schema, source="x") as w:
+        w.write(table())
+        raise RuntimeError("crash mid-write")
+    assert not reg.exists("half")
+    assert list(tmp_path.glob(".tmp-*")) == []
+
+
+def test_streaming_writer(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    with reg.writer(name="big", schema=table().schema, source="chunks") as w:
+        for _ in range(10):
+            w.write(table(1000))
+    assert w.info is not None and w.info.rows == 10_000
+    assert sum(b.num_rows for b in reg.batches("big")) == 10_000
+
+
+def test_corrupt_ref_is_reported_and_others_still_work(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    reg.put(table(), name="good", source="x")
+    info = reg.put(table(1000), name="bad", source="x")
+    data = info.path.read_bytes()
+    info.path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptRefError, match="damaged"):
+        reg.get("bad")
+    good, bad = reg.list()
+    assert [g.name for g in good] == ["good"]
+    assert [b[0] for b in bad] == ["bad"]
+    assert reg.drop("bad") is None
+    assert reg.names() == ["good"]
+
+
+def test_read_only_folder_gives_clear_error(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        # root ignores permissions; a file where the folder should be fails the same way.
+        target = tmp_path / "not_a_dir"
+        target.write_text("x")
+        reg = Registry(target)
+    else:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o500)
+        reg = Registry(folder)
+    with pytest.raises(StorageError, match="DATA_PLATFORM_REGISTRY_DIR"):
+        reg.put(table(), name="x", source="x")
+
+
+def test_stale_temp_files_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    stale = tmp_path / f".tmp-{proc.pid}-abc.arrow"
+    stale.write_bytes(b"partial")
+    mine = tmp_path / f".tmp-{os.getpid()}-live.arrow"
+    mine.write_bytes(b"in progress")
+    Registry(tmp_path).put(table(), name="t", source="x")
+    assert not stale.exists()
+    assert mine.exists()
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time, pyarrow as pa
+    from data_platform.registry import Registry
+    reg = Registry(sys.argv[1])
+    batch = pa.record_batch({"v": pa.array(range(200_000))})
+    with reg.writer(name=sys.argv[2], schema=batch.schema, source="slow") as w:
+        print("writing", flush=True)
+        for _ in range(10_000):
+            w.write(batch)
+            time.sleep(0.01)
+    """
+)
+
+
+def test_sigkill_mid_write_leaves_earlier_refs_intact(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    reg.put(table(7), name="before", source="x")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path), "interrupted"], stdout=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == b"writing"
+    time.sleep(0.3)
+    assert list(tmp_path.glob(".tmp-*")), "the writer should have a temp file open"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    after = Registry(tmp_path)
+    assert after.names() == ["before"]
+    assert after.get("before").num_rows == 7
+    after.put(table(), name="next", source="x")  # opening for write cleans the dead writer's temp
+    assert list(tmp_path.glob(".tmp-*")) == []
+
+
+CONCURRENT = textwrap.dedent(
+    """
+    import sys, pyarrow as pa
+    from data_platform.registry import Registry
+    from data_platform.errors import AlreadyExistsError
+    reg = Registry(sys.argv[1])
+    t = pa.table({"who": [sys.argv[2]] * 1000})
+    for i in range(40):
+        reg.put(t, source=sys.argv[2], default_name="shared")
+        try:
+            reg.put(t, name="contended", source=sys.argv[2])
+        except AlreadyExistsError:
+            pass
+        reg.put(t, name="replaced", source=sys.argv[2], overwrite=True)
+        reg.get("replaced").column("who").to_pylist()
+    """
+)
+
+
+def test_two_processes_share_one_folder(tmp_path: Path) -> None:
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT, str(tmp_path), w]) for w in ("p1", "p2")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    reg = Registry(tmp_path)
+    good, bad = reg.list()
+    assert bad == []
+    shared = [g for g in good if g.name.startswith("shared")]
+    assert len(shared) == 80, "every auto-named put got its own ref"
+    assert all(g.rows == 1000 for g in good)
+    assert set(reg.get("replaced").column("who").to_pylist()) in ({"p1"}, {"p2"})
