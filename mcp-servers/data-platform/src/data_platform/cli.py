@@ -44,13 +44,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_tools(args: argparse.Namespace) -> int:
-    from data_platform.contract import tool_surface
+    from data_platform.contract import model_facing_size, surface_size, tool_surface
 
     settings = load_settings()
     surface = tool_surface(settings)
     text = json.dumps(surface, indent=2, sort_keys=True)
     if args.check_budget:
-        print(f"{len(surface)} tools, {len(json.dumps(surface))} characters in the tool list")
+        print(
+            f"{len(surface)} tools; model-facing (name, description, input schema): "
+            f"{model_facing_size(surface):,} characters; "
+            f"whole tools/list: {surface_size(surface):,} characters"
+        )
         return 0
     print(text)
     return 0

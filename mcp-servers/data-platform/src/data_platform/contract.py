@@ -23,5 +23,15 @@ def tool_surface(settings: Settings) -> list[dict[str, Any]]:
 
 
 def surface_size(surface: list[dict[str, Any]]) -> int:
-    """Characters of the tool list as a client receives it (compact JSON)."""
+    """Characters of the whole tool list as a client receives it (compact JSON)."""
     return len(json.dumps(surface, separators=(",", ":")))
+
+
+def model_facing_size(surface: list[dict[str, Any]]) -> int:
+    """Characters of what a host puts in the model's context: name, description, input schema.
+
+    Hosts such as Claude Code give the model each tool's name, description and input
+    schema; output schemas and annotations stay with the client. This is the budget.
+    """
+    seen = [{k: t.get(k) for k in ("name", "description", "inputSchema")} for t in surface]
+    return len(json.dumps(seen, separators=(",", ":")))

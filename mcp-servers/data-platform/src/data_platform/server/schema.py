@@ -8,21 +8,24 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import Tool
 
 
-def compact_schema(schema: Any) -> Any:
-    """Drop pydantic's auto-generated `title` keys, which repeat the field names."""
+def compact_schema(schema: Any, drop: frozenset[str] = frozenset({"title"})) -> Any:
+    """Drop pydantic's auto-generated keys (`title`, and for outputs `description`/`default`)."""
     if isinstance(schema, list):
-        return [compact_schema(s) for s in schema]
+        return [compact_schema(s, drop) for s in schema]
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key == "title" and isinstance(value, str):
+        if key in drop and (key != "title" or isinstance(value, str)):
             continue
         if key in ("properties", "$defs", "patternProperties") and isinstance(value, dict):
-            out[key] = {name: compact_schema(sub) for name, sub in value.items()}
+            out[key] = {name: compact_schema(sub, drop) for name, sub in value.items()}
         else:
-            out[key] = compact_schema(value)
+            out[key] = compact_schema(value, drop)
     return out
+
+
+OUTPUT_DROP = frozenset({"title", "description", "default"})
 
 
 class CompactMCPServer(MCPServer):
@@ -34,7 +37,9 @@ class CompactMCPServer(MCPServer):
             t.model_copy(
                 update={
                     "input_schema": compact_schema(t.input_schema),
-                    "output_schema": compact_schema(t.output_schema) if t.output_schema else None,
+                    "output_schema": compact_schema(t.output_schema, OUTPUT_DROP)
+                    if t.output_schema
+                    else None,
                 }
             )
             for t in tools
