@@ -1,9 +1,9 @@
 """The one place where core results and errors become MCP tool results.
 
 `tool(...)` registers a core-calling coroutine as an MCP tool and wraps it so
-that: expected errors become `isError` results with their message; anything
-else is logged (redacted) and reported as an internal error without a
-traceback; every text is redacted and bounded; and the structured content is
+that: expected errors become `isError` results reading `Error: <what went
+wrong> <what to do>`; anything else is logged (redacted) and reported as an
+internal error without a traceback; every text is redacted and bounded; and the structured content is
 the returned model, validated against the advertised output schema.
 """
 
@@ -17,7 +17,6 @@ from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
@@ -60,6 +59,13 @@ def error_text(exc: BaseException, secrets: list[str]) -> str:
     )
 
 
+def error_result(message: str, max_chars: int) -> CallToolResult:
+    """A failed call the model can read and correct: `isError` with `Error: ...`."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=bound("Error: " + message, max_chars))], is_error=True
+    )
+
+
 def tool(
     server: MCPServer,
     *,
@@ -85,12 +91,10 @@ def tool(
                 result = await fn(*args, **kwargs)
             except DataPlatformError as exc:
                 log.info("%s: %s", name, redact(str(exc), secrets))
-                raise ToolError(error_text(exc, secrets)) from None
-            except ToolError:
-                raise
+                return error_result(error_text(exc, secrets), state.settings.max_output_chars)
             except Exception as exc:
                 log.exception("%s failed unexpectedly", name)
-                raise ToolError(error_text(exc, secrets)) from None
+                return error_result(error_text(exc, secrets), state.settings.max_output_chars)
             text = bound(redact(result.render(), secrets), state.settings.max_output_chars)
             data = result.model_dump(mode="json")
             return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
