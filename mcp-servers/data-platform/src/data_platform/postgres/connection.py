@@ -76,8 +76,10 @@ def classify(exc: BaseException, settings: Settings) -> DatabaseError:
     where = pg.masked_url() if pg else "PostgreSQL"
     source = pg.source if pg else "POSTGRES_URL"
     first = text.splitlines()[0][:300]
-    if sqlstate in ("28P01", "28000") or "password authentication failed" in low or (
-        "no password supplied" in low
+    if (
+        sqlstate in ("28P01", "28000")
+        or "password authentication failed" in low
+        or ("no password supplied" in low)
     ):
         return ConnectionFailedError(
             f"PostgreSQL at {where} refused the login: {first}",
@@ -108,14 +110,16 @@ def classify(exc: BaseException, settings: Settings) -> DatabaseError:
         "connection is closed",
         "eof detected",
     )
-    if isinstance(exc, psycopg.OperationalError) or any(s in low for s in unreachable):
-        if any(s in low for s in unreachable) or sqlstate is None or sqlstate.startswith("08"):
-            return ConnectionFailedError(
-                f"PostgreSQL at {where} cannot be reached: {first}",
-                hint=f"Check that the server is running and the host/port in {source} (or PGHOST/PGPORT) "
-                "are right; the next call reconnects by itself.",
-                details={"reason": "unreachable"},
-            )
+    lost = any(s in low for s in unreachable)
+    if lost or (
+        isinstance(exc, psycopg.OperationalError) and (sqlstate is None or sqlstate.startswith("08"))
+    ):
+        return ConnectionFailedError(
+            f"PostgreSQL at {where} cannot be reached: {first}",
+            hint=f"Check that the server is running and the host/port in {source} (or PGHOST/PGPORT) "
+            "are right; the next call reconnects by itself.",
+            details={"reason": "unreachable"},
+        )
     if sqlstate == "57014" or "canceling statement due to statement timeout" in low:
         return DatabaseError(
             f"The statement ran longer than {settings.statement_timeout_s:g} s and was cancelled.",

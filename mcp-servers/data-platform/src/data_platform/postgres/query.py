@@ -22,7 +22,7 @@ from data_platform.errors import DatabaseError, GuardError, InputError
 from data_platform.postgres import safety
 from data_platform.postgres.connection import adbc_connection, session
 from data_platform.postgres.sqltext import quote_ident
-from data_platform.registry import Registry, RefInfo
+from data_platform.registry import RefInfo, Registry
 from data_platform.render import preview
 
 GeoFormat = Literal["wkt", "geojson"]
@@ -131,8 +131,10 @@ def _decimal_type(precision: int, scale: int) -> pa.DataType | None:
 
 def _numeric_column(col: pa.ChunkedArray, typmod: int) -> tuple[pa.ChunkedArray, str | None]:
     """Opaque numeric strings to an exact decimal; text only if no decimal can hold them."""
-    storage = pa.chunked_array([c.storage for c in col.chunks], type=pa.string()) if col.num_chunks else (
-        pa.chunked_array([], type=pa.string())
+    storage = (
+        pa.chunked_array([c.storage for c in col.chunks], type=pa.string())
+        if col.num_chunks
+        else (pa.chunked_array([], type=pa.string()))
     )
     if typmod >= 4:
         precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
@@ -210,7 +212,9 @@ def _text_param(value: ParamValue, target: str) -> str | None:
     return str(value)
 
 
-def bind_params(conn: Any, checked: safety.CheckedSQL, params: Sequence[ParamValue] | None) -> tuple[str, tuple]:
+def bind_params(
+    conn: Any, checked: safety.CheckedSQL, params: Sequence[ParamValue] | None
+) -> tuple[str, tuple]:
     """Infer each `$n`'s type on the server, then bind every value as text cast to it."""
     numbers = sorted({n for n, _ in checked.params})
     params = list(params or [])

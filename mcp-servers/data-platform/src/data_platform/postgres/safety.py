@@ -179,7 +179,9 @@ def check_query(sql: str) -> CheckedSQL:
         kind = "explain"
         inner = body.get("query", {})
         if set(inner) != {"SelectStmt"}:
-            raise _refuse(f"EXPLAIN of {next(iter(inner), 'nothing')}", hint="pg_explain plans any statement.")
+            raise _refuse(
+                f"EXPLAIN of {next(iter(inner), 'nothing')}", hint="pg_explain plans any statement."
+            )
         analyze = any(
             "DefElem" in o and o["DefElem"].get("defname") == "analyze" for o in body.get("options", [])
         )
@@ -193,8 +195,10 @@ def check_query(sql: str) -> CheckedSQL:
         if not isinstance(node, dict):
             continue
         for name, value in node.items():
-            if name.endswith("Stmt") and name not in _QUERY_NODES and not (
-                name == top_type and value is body
+            if (
+                name.endswith("Stmt")
+                and name not in _QUERY_NODES
+                and not (name == top_type and value is body)
             ):
                 raise _refuse(f"a {_describe(name)} inside the query (e.g. a data-changing CTE)")
             if name == "intoClause":

@@ -1,0 +1,146 @@
+"""`pg_load` and `pg_execute`: the two ways this server writes to PostgreSQL.
+
+`pg_load` streams a ref's Arrow batches into a table with the ADBC driver's
+bulk ingest (binary COPY under the hood), in one transaction committed only at
+the end. It creates, appends, or replaces, and replace is never implied.
+`pg_execute` runs statements with bound parameters in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from data_platform.config import Settings
+from data_platform.errors import AlreadyExistsError, InputError, NotFoundError
+from data_platform.postgres import safety
+from data_platform.postgres.connection import adbc_connection, session
+from data_platform.registry import Registry
+
+LoadMode = Literal["create", "append", "replace"]
+
+
+@dataclass
+class LoadOutcome:
+    schema: str
+    table: str
+    mode: str
+    rows: int
+    existed: bool
+
+
+def _table_exists(settings: Settings, schema: str, table: str) -> bool:
+    with session(settings) as conn:
+        row = conn.execute(
+            """select 1 from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+               where n.nspname = %s and c.relname = %s and c.relkind in ('r','p')""",
+            (schema, table),
+        ).fetchone()
+        if (
+            row is None
+            and not conn.execute(
+                "select 1 from pg_catalog.pg_namespace where nspname = %s", (schema,)
+            ).fetchone()
+        ):
+            raise NotFoundError(f'Schema "{schema}" does not exist.', hint="Create it with pg_execute.")
+    return row is not None
+
+
+def _loadable(schema: pa.Schema) -> pa.Schema:
+    """Arrow types the driver cannot write become their nearest writable type."""
+    fields = []
+    for f in schema:
+        t = f.type
+        if isinstance(t, pa.BaseExtensionType):
+            t = t.storage_type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            t = pa.string()
+        if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+            t = pa.binary()
+        fields.append(pa.field(f.name, t, f.nullable))
+    return pa.schema(fields)
+
+
+def load(
+    settings: Settings,
+    registry: Registry,
+    data_ref: str,
+    table: str,
+    *,
+    schema: str = "public",
+    mode: LoadMode = "create",
+) -> LoadOutcome:
+    """Write a ref into a table; `replace` drops and recreates it in the same transaction."""
+    if not table or "\x00" in table:
+        raise InputError("A table name is required.")
+    info = registry.info(data_ref)
+    existed = _table_exists(settings, schema, table)
+    if existed and mode == "create":
+        raise AlreadyExistsError(
+            f'Table "{schema}"."{table}" already exists.',
+            hint="Pass mode='append' to add rows, or mode='replace' to drop and recreate it.",
+        )
+    if not existed and mode == "append":
+        raise NotFoundError(
+            f'Table "{schema}"."{table}" does not exist, so nothing to append to.',
+            hint="Use mode='create'.",
+        )
+    target = _loadable(info.schema)
+    rows = 0
+
+    def batches() -> Any:
+        nonlocal rows
+        for batch in registry.batches(data_ref):
+            if batch.schema != target:
+                batch = pa.RecordBatch.from_arrays(
+                    [
+                        c.cast(f.type) if c.type != f.type else c
+                        for c, f in zip(
+                            [
+                                a.storage if isinstance(a.type, pa.BaseExtensionType) else a
+                                for a in batch.columns
+                            ],
+                            target,
+                            strict=True,
+                        )
+                    ],
+                    schema=target,
+                )
+            rows += batch.num_rows
+            yield batch
+
+    reader = pa.RecordBatchReader.from_batches(target, batches())
+    with adbc_connection(settings, read_only=False) as conn:
+        with conn.cursor() as cur:
+            cur.adbc_ingest(table, reader, mode=mode, db_schema_name=schema)
+        conn.commit()
+    return LoadOutcome(schema=schema, table=table, mode=mode, rows=rows, existed=existed)
+
+
+@dataclass
+class ExecOutcome:
+    statements: list[tuple[str, int]]  # (command tag, rows affected)
+
+
+def execute(settings: Settings, sql: str, params: list[Any] | None = None) -> ExecOutcome:
+    """Run statements in one transaction, committed only if every one succeeds."""
+    parts = safety.statements(sql)
+    if not parts:
+        raise InputError("The SQL is empty.", hint="Pass an INSERT/UPDATE/DELETE or DDL statement.")
+    if params and len(parts) > 1:
+        raise InputError(
+            "Parameters work with a single statement only.",
+            hint="Split the SQL into one pg_execute call per parameterised statement.",
+        )
+    done: list[tuple[str, int]] = []
+    with session(settings, read_only=False) as conn:
+        for part in parts:
+            cur = conn.execute(part, params or None)
+            tag = (cur.statusmessage or "").split(" ")[0] or "OK"
+            done.append((cur.statusmessage or tag, max(cur.rowcount, 0)))
+        conn.commit()
+    return ExecOutcome(statements=done)
