@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import psycopg
 import pyarrow as pa
 
 from data_platform.config import Settings
@@ -137,9 +138,10 @@ def execute(settings: Settings, sql: str, params: list[Any] | None = None) -> Ex
             hint="Split the SQL into one pg_execute call per parameterised statement.",
         )
     done: list[tuple[str, int]] = []
-    with session(settings, read_only=False) as conn:
+    with session(settings, read_only=False) as conn, psycopg.RawCursor(conn) as cur:
         for part in parts:
-            cur = conn.execute(part, params or None)
+            # RawCursor: `$1` placeholders, as in pg_query, bound by the server.
+            cur.execute(part, params or None)
             tag = (cur.statusmessage or "").split(" ")[0] or "OK"
             done.append((cur.statusmessage or tag, max(cur.rowcount, 0)))
         conn.commit()

@@ -174,7 +174,7 @@ def srids(
                 f"""select auth_name || ':' || auth_srid,
                       coalesce(substring(srtext from '^[A-Z]+\\["([^"]+)"'), ''),
                       case when srtext like 'GEOGCS%%' or srtext like 'GEOGCRS%%' then 'degrees'
-                           else coalesce(substring(srtext from 'UNIT\\["([a-z]+)"'), 'unknown') end
+                           else coalesce(substring(srtext from '.*UNIT\\["([^"]+)"'), 'unknown') end
                     from {quote_ident(nsp)}.spatial_ref_sys where srid = %s""",
                 (srid,),
             ).fetchone()
