@@ -78,7 +78,9 @@ async def test_connect_and_catalogue(geo: Cluster, project: Path, tmp_path: Path
         assert "view" in text and "land parcels" in text
         everything = text_of(await call(client, "pg_tables"))
         assert "spatial_ref_sys" not in everything and "geometry_columns" not in everything
-        assert "spatial_ref_sys" in text_of(await call(client, "pg_tables", schema="public", include_system=True))
+        assert "spatial_ref_sys" in text_of(
+            await call(client, "pg_tables", schema="public", include_system=True)
+        )
 
         text = text_of(await call(client, "pg_columns", table="parcels", schema=SCHEMA))
         assert "geometry(Polygon,4326)" in text and "pk" in text and "parcel owner" in text

@@ -223,7 +223,8 @@ def _single_text(sql: str, stmt: dict[str, Any]) -> str:
     raw = sql.encode("utf-8")
     start = stmt.get("stmt_location", 0)
     length = stmt.get("stmt_len", 0) or len(raw) - start
-    return raw[start : start + length].decode("utf-8")
+    # A newline ends any trailing `-- comment`, so the driver's `COPY (...)` wrapper stays intact.
+    return raw[start : start + length].decode("utf-8") + "\n"
 
 
 def _describe(node_type: str) -> str:
