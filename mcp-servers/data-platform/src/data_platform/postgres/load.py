@@ -17,7 +17,7 @@ import pyarrow as pa
 from data_platform.config import Settings
 from data_platform.errors import AlreadyExistsError, InputError, NotFoundError
 from data_platform.postgres import safety
-from data_platform.postgres.connection import adbc_connection, session
+from data_platform.postgres.connection import adbc_connection, require, session
 from data_platform.registry import Registry
 
 LoadMode = Literal["create", "append", "replace"]
@@ -76,6 +76,7 @@ def load(
     mode: LoadMode = "create",
 ) -> LoadOutcome:
     """Write a ref into a table; `replace` drops and recreates it in the same transaction."""
+    require(settings)
     if not table or "\x00" in table:
         raise InputError("A table name is required.")
     info = registry.info(data_ref)
