@@ -244,6 +244,22 @@ def bind_params(
     return sql, values
 
 
+class _AdbcExec:
+    """Just enough of a connection's `execute(...).fetchall()` for the function check, over ADBC."""
+
+    def __init__(self, cur: Any):
+        self.cur = cur
+
+    def execute(self, sql: str, args: tuple) -> _AdbcExec:
+        (names,) = args
+        array = _text_param(list(names), "text[]")
+        self.cur.execute(sql.replace("%s", "$1::text[]"), (array,))
+        return self
+
+    def fetchall(self) -> list[tuple]:
+        return [tuple(r.values()) for r in self.cur.fetch_arrow_table().to_pylist()]
+
+
 def run_query(
     settings: Settings,
     registry: Registry,
@@ -264,12 +280,18 @@ def run_query(
         raise AlreadyExistsError(
             f"data_ref `{name}` already exists.", hint="Pick another name, or pass overwrite=true."
         )
-    with session(settings, read_only=True) as conn:
-        safety.check_functions(conn, checked.functions)
-        final_sql, values = bind_params(conn, checked, params)
+    values: tuple = ()
+    final_sql = checked.sql
+    if params or checked.params:
+        # Placeholders: the server infers their types (psycopg's describe), then we bind as text.
+        with session(settings, read_only=True) as conn:
+            safety.check_functions(conn, checked.functions)
+            final_sql, values = bind_params(conn, checked, params)
     with adbc_connection(settings, read_only=True) as aconn:
         cur = aconn.cursor()
         try:
+            if not (params or checked.params):
+                safety.check_functions(_AdbcExec(cur), checked.functions)
             if checked.kind == "select":
                 schema = cur.adbc_execute_schema(final_sql, values or None)
                 p = plan(final_sql, schema, geometry)
