@@ -41,7 +41,8 @@ async def test_database_stops_and_comes_back(pg: Cluster, project: Path, tmp_pat
         conn.execute(
             "drop schema if exists dp_ss cascade; create schema dp_ss; create table dp_ss.t (id int);"
             "insert into dp_ss.t values (1), (2);"
-            "create table dp_ss.g (geom geometry(Point, 4326)); insert into dp_ss.g values ('SRID=4326;POINT(1 2)')"
+            "create table dp_ss.g (geom geometry(Point, 4326));"
+            "insert into dp_ss.g values ('SRID=4326;POINT(1 2)')"
         )
     env = {**pg.env(), "HOME": str(tmp_path), "DATA_PLATFORM_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT)}
     try:

@@ -25,7 +25,8 @@ create table dp_types.t (i int4, b int8, f float8, n numeric(12,2), big numeric,
 insert into dp_types.t values
  (1, 9007199254740993, 1.5, 1234567890.12, 123456789012345678901234.5678901, '2024-03-10 12:00:00+02',
   '2024-03-10 12:00:00', '2024-03-10', '1 mon 2 days 03:00:00', '{1,NULL,3}', '{"a b","c"}', '{"k": [1, 2]}',
-  '{"z": null}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x00ff', '10.1.2.3/32', 'sad', 'SRID=4326;POINT(1 2)'),
+  '{"z": null}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x00ff', '10.1.2.3/32', 'sad',
+  'SRID=4326;POINT(1 2)'),
  (null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
 """
 
@@ -86,11 +87,13 @@ def test_the_session_layer_alone_refuses_writes(settings) -> None:
     """Layer 3 without layers 1-2: the connection itself is read-only."""
     with pytest.raises(Exception, match="read-only"), connection.session(settings) as conn:
         conn.execute("delete from dp_types.t")
-    with connection.adbc_connection(settings) as conn, conn.cursor() as cur:
-        with pytest.raises(Exception, match="read-only"):
-            cur.execute("delete from dp_types.t")
-    with connection.session(settings) as conn:
-        with pytest.raises(Exception, match="VOLATILE"):
-            safety.check_functions(conn, {"random", "pg_stat_reset"})
+    with (
+        connection.adbc_connection(settings) as conn,
+        conn.cursor() as cur,
+        pytest.raises(Exception, match="read-only"),
+    ):
+        cur.execute("delete from dp_types.t")
+    with connection.session(settings) as conn, pytest.raises(Exception, match="VOLATILE"):
+        safety.check_functions(conn, {"random", "pg_stat_reset"})
     with psycopg.connect(settings.postgres.url()) as conn:
         assert conn.execute("select count(*) from dp_types.t").fetchone()[0] == 2
