@@ -197,6 +197,11 @@ async def test_query_spatial_and_refs(geo: Cluster, project: Path, tmp_path: Pat
         )
         assert "more than 20 rows" in err and "max_rows" in err and "| 1 |" in err
         assert not (project / ".data-platform" / "big.arrow").exists()
+        # 90M rows: the guard must stop the server, not drain it (that would hit the 30 s timeout).
+        err = await call_error(
+            client, "pg_query", sql="select a from generate_series(1, 3000) a, generate_series(1, 30000) b"
+        )
+        assert "more than 100,000 rows (the row guard)" in err
         res = await call(client, "pg_query", sql="select g from generate_series(1, 50) g", max_rows=50)
         assert res.structured_content["rows"] == 50
 

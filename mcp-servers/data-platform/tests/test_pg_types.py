@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from data_platform.config import load_settings
+from data_platform.errors import DatabaseError
 from data_platform.postgres import connection, safety
 from data_platform.postgres.query import run_query
 from data_platform.registry import Registry
@@ -97,3 +98,12 @@ def test_the_session_layer_alone_refuses_writes(settings) -> None:
         safety.check_functions(conn, {"random", "pg_stat_reset"})
     with psycopg.connect(settings.postgres.url()) as conn:
         assert conn.execute("select count(*) from dp_types.t").fetchone()[0] == 2
+
+
+def test_statement_timeout_applies_and_says_what_to_do(settings, tmp_path: Path) -> None:
+    quick = settings.model_copy(update={"statement_timeout_s": 0.5})
+    reg = Registry(tmp_path / "reg")
+    with pytest.raises(DatabaseError, match="DATA_PLATFORM_STATEMENT_TIMEOUT"):
+        run_query(quick, reg, "select count(*) from generate_series(1, 500000000)")
+    with connection.session(quick, read_only=True) as conn:
+        assert conn.execute("show statement_timeout").fetchone()[0] == "500ms"

@@ -10,6 +10,7 @@ authentication, or a missing database, each naming the setting to change.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -129,9 +130,18 @@ def classify(exc: BaseException, settings: Settings) -> DatabaseError:
     return DatabaseError(f"PostgreSQL error: {_trim(text)}", details={"sqlstate": sqlstate})
 
 
+_DRIVER_NOISE = re.compile(
+    r"^(?:[A-Z_]+: )?(?:\[libpq\] )?(?:Failed to (?:prepare|execute) query[^:]*: )?"
+    r"(?:could not begin COPY: )?(?:ERROR:\s+)?"
+)
+
+
 def _trim(text: str) -> str:
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("Query was:")]
-    return " ".join(lines)[:800]
+    """The server's message without driver prefixes, the echoed query or the SQLSTATE tail."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Query was:")]
+    joined = _DRIVER_NOISE.sub("", " ".join(lines))
+    joined = re.sub(r"\s*\.?\s*SQLSTATE: \w+\s*$", "", joined)
+    return joined[:800]
 
 
 @contextlib.contextmanager
@@ -177,6 +187,11 @@ def adbc_connection(settings: Settings, *, read_only: bool = True) -> Iterator[A
     try:
         yield conn
     except adbc_driver_manager.Error as exc:
+        raise classify(exc, settings) from None
+    except OSError as exc:
+        # Errors met while streaming batches surface through Arrow's C stream as OSError.
+        if "[libpq]" not in str(exc):
+            raise
         raise classify(exc, settings) from None
     finally:
         with contextlib.suppress(Exception):

@@ -9,6 +9,7 @@ WKT/GeoJSON, inet/enum/... to text), numeric becomes an exact decimal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -306,6 +307,11 @@ def run_query(
                 batches.append(batch)
                 rows += batch.num_rows
                 if rows > limit:
+                    # Stop the server too: closing a half-read COPY would otherwise drain it all.
+                    with contextlib.suppress(Exception):
+                        cur.adbc_cancel()
+                    with contextlib.suppress(Exception):
+                        reader.close()
                     break
             raw = pa.Table.from_batches(batches, schema=reader.schema)
         finally:
