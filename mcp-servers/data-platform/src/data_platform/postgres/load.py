@@ -8,6 +8,7 @@ the end. It creates, appends, or replaces, and replace is never implied.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from data_platform.config import Settings
 from data_platform.errors import AlreadyExistsError, InputError, NotFoundError
 from data_platform.postgres import safety
 from data_platform.postgres.connection import adbc_connection, require, session
+from data_platform.postgres.sqltext import qualified, quote_ident
 from data_platform.registry import Registry
 
 LoadMode = Literal["create", "append", "replace"]
@@ -116,11 +118,74 @@ def load(
             yield batch
 
     reader = pa.RecordBatchReader.from_batches(target, batches())
+    restore = restore_types(info.schema)
+    if mode == "append" and restore:
+        # Only columns the existing table holds as non-text need parsing on the way in.
+        kept = _non_text_columns(settings, schema, table)
+        restore = [r for r in restore if r[0] in kept]
     with adbc_connection(settings, read_only=False) as conn:
         with conn.cursor() as cur:
-            cur.adbc_ingest(table, reader, mode=mode, db_schema_name=schema)
+            if mode == "append" and restore:
+                staging = f"_dp_load_{secrets.token_hex(6)}"
+                cur.adbc_ingest(staging, reader, mode="create", temporary=True)
+                exprs = {c: e for c, _, e in restore}
+                names = [f.name for f in target]
+                cols = ", ".join(quote_ident(n) for n in names)
+                select = ", ".join(exprs.get(n, quote_ident(n)) for n in names)
+                into = qualified(schema, table)
+                cur.execute(f"INSERT INTO {into} ({cols}) SELECT {select} FROM {quote_ident(staging)}")
+                cur.execute(f"DROP TABLE {quote_ident(staging)}")
+            else:
+                cur.adbc_ingest(table, reader, mode=mode, db_schema_name=schema)
+                for column, pg_type, expr in restore:
+                    alter = f"ALTER TABLE {qualified(schema, table)} ALTER COLUMN {quote_ident(column)}"
+                    cur.execute(f"{alter} TYPE {pg_type} USING {expr}")
         conn.commit()
     return LoadOutcome(schema=schema, table=table, mode=mode, rows=rows, existed=existed)
+
+
+_TEXT_TYPES = {"json": "json", "jsonb": "jsonb", "uuid": "uuid", "inet": "inet", "cidr": "cidr"}
+
+
+def _non_text_columns(settings: Settings, schema: str, table: str) -> set[str]:
+    with session(settings) as conn:
+        rows = conn.execute(
+            """select a.attname from pg_catalog.pg_attribute a
+               join pg_catalog.pg_class c on c.oid = a.attrelid
+               join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+               where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped
+                 and a.atttypid not in ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)""",
+            (schema, table),
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def restore_types(schema: pa.Schema) -> list[tuple[str, str, str]]:
+    """(column, type, expression) that give back the PostgreSQL type a pg_query column had.
+
+    A ref read by pg_query carries `pg_type` (and for geometries `srid`/`encoding`) in its
+    field metadata; a table made from it gets jsonb, uuid, geometry... again, not text.
+    """
+    out: list[tuple[str, str, str]] = []
+    for f in schema:
+        meta = {k.decode(): v.decode() for k, v in (f.metadata or {}).items()}
+        pg_type = meta.get("pg_type", "")
+        if not pa.types.is_string(f.type) and not pa.types.is_large_string(f.type):
+            continue
+        col = quote_ident(f.name)
+        if pg_type in _TEXT_TYPES:
+            out.append((f.name, _TEXT_TYPES[pg_type], f"{col}::{_TEXT_TYPES[pg_type]}"))
+        elif pg_type in ("geometry", "geography") and meta.get("encoding") in ("WKT", "GeoJSON"):
+            srids = [s for s in meta.get("srid", "").split(",") if s.strip().isdigit()]
+            srid = int(srids[0]) if len(srids) == 1 else 0
+            parse = (
+                f"ST_SetSRID(ST_GeomFromGeoJSON({col}), {srid})"
+                if meta["encoding"] == "GeoJSON"
+                else f"ST_GeomFromText({col}, {srid})"
+            )
+            cast = "::geography" if pg_type == "geography" else ""
+            out.append((f.name, pg_type, f"{parse}{cast}"))
+    return out
 
 
 @dataclass
