@@ -107,3 +107,18 @@ def test_statement_timeout_applies_and_says_what_to_do(settings, tmp_path: Path)
         run_query(quick, reg, "select count(*) from generate_series(1, 500000000)")
     with connection.session(quick, read_only=True) as conn:
         assert conn.execute("show statement_timeout").fetchone()[0] == "500ms"
+
+
+def test_odd_types_arrive_readable(settings, tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "reg")
+    out = run_query(
+        settings,
+        reg,
+        "select row(1, 'a') as r, 12.5::money as m, array['{\"a\": 1}'::jsonb] as ja, int4range(1, 5) as rg,"
+        " 'NaN'::numeric as nan, ST_MakePoint(1, 2, 3) as z, array[1.5::numeric(5,2)] as na",
+    )
+    row = out.table.to_pylist()[0]
+    assert row["r"] == "(1,a)" and row["m"] == decimal.Decimal("12.50") and row["rg"] == "[1,5)"
+    assert row["ja"] == '{"{\\"a\\": 1}"}' and row["nan"].lower() == "nan"
+    assert row["z"] == "POINT Z (1 2 3)" and row["na"] == "{1.50}"
+    assert any("nan: numeric kept as text" in n for n in out.notes) and "z: WKT, SRID 0" in out.notes

@@ -64,8 +64,12 @@ def _needs_text(f: pa.Field) -> bool:
         return False
     if _is_opaque(t) or (isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.uuid"):
         return True
+    if pa.types.is_struct(t) or _pg_type(f) == "record":
+        return True  # composite values: the driver cannot always decode them
     if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return _needs_text(t.value_field) or _pg_type(t.value_field) == "numeric"
+        value = t.value_field
+        extension = isinstance(value.type, pa.BaseExtensionType)
+        return extension or _needs_text(value) or _pg_type(value) == "numeric"
     return False
 
 
@@ -108,6 +112,9 @@ def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
             exprs.append(f"{fn}({ref}) AS {quote_ident(out)}")
             exprs.append(f"ST_SRID({ref}) AS {quote_ident(hidden)}")
             spatial[out] = hidden
+            changed = True
+        elif pg_type == "money":  # the driver gives cents as int64; numeric keeps the value
+            exprs.append(f"{ref}::numeric AS {quote_ident(out)}")
             changed = True
         elif _needs_text(f):
             exprs.append(f"{ref}::text AS {quote_ident(out)}")
@@ -177,7 +184,7 @@ def convert(table: pa.Table, p: Plan, fmt: str = "WKT") -> tuple[pa.Table, list[
         pg_type = p.pg_types.get(f.name) or _pg_type(f)
         meta: dict[str, str] = {"pg_type": pg_type} if pg_type else {}
         t = f.type
-        if pg_type == "numeric" and _is_opaque(t):
+        if "numeric" in (pg_type, _pg_type(f)) and _is_opaque(t):
             col, note = _numeric_column(col, _typmod(f))
             if note:
                 notes.append(f"{f.name}: {note}")
