@@ -20,6 +20,9 @@ Column = Annotated[str | None, Field(description="Spatial column (default: all).
 System = Annotated[bool, Field(description="Include system/extension objects.")]
 
 
+MAX_ROWS = 200
+
+
 def _num(v: int | float | None) -> str:
     return "?" if v is None else f"{v:,}"
 
@@ -50,12 +53,26 @@ class Rows(ToolResult):
     title: str
     columns: list[str]
     rows: list[list[Any]]
+    omitted: int = 0
     next: str | None = None
 
     def render(self) -> str:
         body = [[format_cell(v, 60) for v in r] for r in self.rows]
         text = self.title + ("\n" + markdown_table(self.columns, body) if self.rows else "")
+        if self.omitted:
+            text += f"\n({self.omitted:,} more not shown: narrow with schema=...)"
         return text + (f"\nNext: {self.next}" if self.next else "")
+
+    @classmethod
+    def bounded(cls, title: str, columns: list[str], rows: list[list[Any]], next: str | None = None) -> Rows:
+        """At most MAX_ROWS rows, in the text and in the structured content alike."""
+        return cls(
+            title=title,
+            columns=columns,
+            rows=rows[:MAX_ROWS],
+            omitted=max(0, len(rows) - MAX_ROWS),
+            next=next,
+        )
 
 
 class ExecuteResult(ToolResult):
@@ -156,7 +173,7 @@ def register(server: MCPServer) -> None:
     async def pg_schemas(ctx: Context, include_system: System = False) -> Rows:
         """List schemas with their table and view counts."""
         rows = await run_sync(catalog.schemas, settings(ctx), include_system)
-        return Rows(
+        return Rows.bounded(
             title=f"{len(rows)} schema(s)",
             columns=["schema", "owner", "tables", "views"],
             rows=[[r.name, r.owner, r.tables, r.views] for r in rows],
@@ -167,7 +184,7 @@ def register(server: MCPServer) -> None:
     async def pg_tables(ctx: Context, schema: Schema = None, include_system: System = False) -> Rows:
         """List tables and views: kind, estimated rows, size, comment."""
         rows = await run_sync(catalog.tables, settings(ctx), schema, include_system)
-        return Rows(
+        return Rows.bounded(
             title=f"{len(rows)} table(s)/view(s)" + (f' in "{schema}"' if schema else ""),
             columns=["schema", "name", "kind", "est. rows", "size", "comment"],
             rows=[
@@ -188,7 +205,7 @@ def register(server: MCPServer) -> None:
     async def pg_columns(table: Table, ctx: Context, schema: Schema = None) -> Rows:
         """List a table's columns: type, nullable, default, primary key, comment."""
         nsp, name, rows = await run_sync(catalog.columns, settings(ctx), table, schema)
-        return Rows(
+        return Rows.bounded(
             title=f'"{nsp}"."{name}": {len(rows)} column(s)',
             columns=["column", "type", "null", "default", "pk", "comment"],
             rows=[
@@ -208,7 +225,7 @@ def register(server: MCPServer) -> None:
     async def st_tables(ctx: Context, schema: Schema = None) -> Rows:
         """List PostGIS geometry/geography columns (tables and views): type, SRID, dimensions."""
         rows = await run_sync(spatial.spatial_tables, settings(ctx), schema)
-        return Rows(
+        return Rows.bounded(
             title=f"{len(rows)} spatial column(s)",
             columns=["schema", "table", "kind", "column", "type", "srid", "dims"],
             rows=[
@@ -230,7 +247,7 @@ def register(server: MCPServer) -> None:
             rows.append(
                 [_col_label(f.column), f.column.declared_type, present, f"{f.rows:,}", f.nulls, f.empty]
             )
-        return Rows(
+        return Rows.bounded(
             title="Geometry types",
             columns=["column", "declared", "present", "rows", "nulls", "empty"],
             rows=rows,
@@ -245,7 +262,7 @@ def register(server: MCPServer) -> None:
             present = ", ".join(f"{s} x{n:,}" for s, n in f.found) or "none (no geometries)"
             crs = f.name or ("no SRID (0): set one with ST_SetSRID" if not f.column.srid else "unknown SRID")
             rows.append([_col_label(f.column), f.column.srid, present, crs, f.units or ""])
-        return Rows(
+        return Rows.bounded(
             title="SRIDs", columns=["column", "declared", "present", "reference system", "units"], rows=rows
         )
 
@@ -253,7 +270,7 @@ def register(server: MCPServer) -> None:
     async def st_extent(table: Table, ctx: Context, column: Column = None, schema: Schema = None) -> Rows:
         """Bounding box (xmin, ymin, xmax, ymax) of a spatial column's data, with its SRID."""
         found = await run_sync(spatial.extents, settings(ctx), table, column, schema)
-        return Rows(
+        return Rows.bounded(
             title="Extents",
             columns=["column", "xmin", "ymin", "xmax", "ymax", "srid", "geometries"],
             rows=[[_col_label(e.column), e.xmin, e.ymin, e.xmax, e.ymax, e.srid, e.rows] for e in found],
