@@ -185,6 +185,11 @@ def adbc_connection(settings: Settings, *, read_only: bool = True) -> Iterator[A
     except adbc_driver_manager.Error as exc:
         raise classify(exc, settings) from None
     try:
+        if read_only:
+            # Explicit as well as the session default: the transaction ADBC opens is read-only.
+            with conn.cursor() as cur:
+                cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+                cur.execute("SET TRANSACTION READ ONLY")
         yield conn
     except adbc_driver_manager.Error as exc:
         raise classify(exc, settings) from None
