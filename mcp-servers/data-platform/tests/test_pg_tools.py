@@ -227,6 +227,9 @@ async def test_execute_load_explain(geo: Cluster, project: Path, tmp_path: Path)
             params=[1, "a", 2, "b"],
         )
         assert res.structured_content["rows_affected"] == 2
+        assert "VACUUM" in text_of(await call(client, "pg_execute", sql=f'vacuum "{s}".notes'))
+        err = await call_error(client, "pg_execute", sql=f'begin; delete from "{s}".notes; commit')
+        assert "one transaction" in err
         # A failing second statement rolls back the first.
         await call_error(
             client, "pg_execute", sql=f'delete from "{s}".notes; insert into "{s}".notes values (1, 1/0)'

@@ -194,7 +194,18 @@ class ExecOutcome:
 
 
 def execute(settings: Settings, sql: str, params: list[Any] | None = None) -> ExecOutcome:
-    """Run statements in one transaction, committed only if every one succeeds."""
+    """Run statements in one transaction, committed only if every one succeeds.
+
+    A single statement that PostgreSQL refuses inside a transaction block (VACUUM,
+    CREATE INDEX CONCURRENTLY, CREATE DATABASE...) is run on its own instead.
+    """
+    tree = safety.parse(sql)
+    kinds = [next(iter(s["stmt"])) for s in tree.get("stmts", [])]
+    if "TransactionStmt" in kinds:
+        raise InputError(
+            "pg_execute already runs your statements in one transaction (committed only if all succeed).",
+            hint="Leave out BEGIN/COMMIT/ROLLBACK/SAVEPOINT.",
+        )
     parts = safety.statements(sql)
     if not parts:
         raise InputError("The SQL is empty.", hint="Pass an INSERT/UPDATE/DELETE or DDL statement.")
@@ -204,11 +215,23 @@ def execute(settings: Settings, sql: str, params: list[Any] | None = None) -> Ex
             hint="Split the SQL into one pg_execute call per parameterised statement.",
         )
     done: list[tuple[str, int]] = []
-    with session(settings, read_only=False) as conn, psycopg.RawCursor(conn) as cur:
-        for part in parts:
-            # RawCursor: `$1` placeholders, as in pg_query, bound by the server.
-            cur.execute(part, params or None)
-            tag = (cur.statusmessage or "").split(" ")[0] or "OK"
-            done.append((cur.statusmessage or tag, max(cur.rowcount, 0)))
-        conn.commit()
+    outside_transaction = False
+    with session(settings, read_only=False) as conn:
+        try:
+            with psycopg.RawCursor(conn) as cur:
+                for part in parts:
+                    # RawCursor: `$1` placeholders, as in pg_query, bound by the server.
+                    cur.execute(part, params or None)
+                    done.append((cur.statusmessage or "OK", max(cur.rowcount, 0)))
+            conn.commit()
+        except psycopg.errors.ActiveSqlTransaction:
+            if len(parts) > 1:
+                raise
+            conn.rollback()
+            outside_transaction = True
+        if outside_transaction:
+            conn.autocommit = True
+            with psycopg.RawCursor(conn) as cur:
+                cur.execute(parts[0], params or None)
+                done.append((cur.statusmessage or "OK", max(cur.rowcount, 0)))
     return ExecOutcome(statements=done)
