@@ -122,3 +122,17 @@ def test_odd_types_arrive_readable(settings, tmp_path: Path) -> None:
     assert row["ja"] == '{"{\\"a\\": 1}"}' and row["nan"].lower() == "nan"
     assert row["z"] == "POINT Z (1 2 3)" and row["na"] == "{1.50}"
     assert any("nan: numeric kept as text" in n for n in out.notes) and "z: WKT, SRID 0" in out.notes
+
+
+def test_streamed_result_falls_back_when_a_value_needs_it(settings, tmp_path: Path) -> None:
+    """numeric(10,2) streams as decimal until a NaN arrives; then the whole column is kept as text."""
+    reg = Registry(tmp_path / "reg")
+    out = run_query(
+        settings, reg, "select x::numeric(10,2) as x from (values (1.5), ('NaN')) v(x)", name="nan"
+    )
+    assert out.table.column("x").type == pa.string()
+    assert [v.lower() for v in out.table.column("x").to_pylist()] == ["1.50", "nan"]
+    assert reg.get("nan").num_rows == 2 and any("kept as text" in n for n in out.notes)
+    out = run_query(settings, reg, "select x::numeric(10,2) as x from (values (1.5), (2)) v(x)", name="ok")
+    assert reg.get("ok").schema.field("x").type == pa.decimal128(10, 2)
+    assert reg.get("ok").column("x").to_pylist() == [decimal.Decimal("1.50"), decimal.Decimal("2.00")]
