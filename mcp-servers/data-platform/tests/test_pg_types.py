@@ -124,8 +124,8 @@ def test_odd_types_arrive_readable(settings, tmp_path: Path) -> None:
     assert any("nan: numeric kept as text" in n for n in out.notes) and "z: WKT, SRID 0" in out.notes
 
 
-def test_streamed_result_falls_back_when_a_value_needs_it(settings, tmp_path: Path) -> None:
-    """numeric(10,2) streams as decimal until a NaN arrives; then the whole column is kept as text."""
+def test_numeric_with_nan_falls_back_to_text(settings, tmp_path: Path) -> None:
+    """numeric(10,2) is a decimal, unless a NaN is in the data: then the whole column is kept as text."""
     reg = Registry(tmp_path / "reg")
     out = run_query(
         settings, reg, "select x::numeric(10,2) as x from (values (1.5), ('NaN')) v(x)", name="nan"

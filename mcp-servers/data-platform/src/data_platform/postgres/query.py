@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -270,100 +268,6 @@ class _AdbcExec:
         return [tuple(r.values()) for r in self.cur.fetch_arrow_table().to_pylist()]
 
 
-def stream_schema(p: Plan, schema: pa.Schema) -> pa.Schema | None:
-    """The ref's final schema, if every conversion is known before any row arrives.
-
-    Not known for geometries (their SRIDs are found in the data) or for numeric
-    without a declared precision (its scale is found in the data): those results
-    are collected first and converted as a whole.
-    """
-    if p.spatial:
-        return None
-    fields = []
-    for f in schema:
-        pg_type = p.pg_types.get(f.name) or _pg_type(f)
-        meta = {"pg_type": pg_type} if pg_type else None
-        t = f.type
-        if "numeric" in (pg_type, _pg_type(f)) and _is_opaque(t):
-            typmod = _typmod(f)
-            if typmod < 4:
-                return None
-            decimal = _decimal_type(((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF)
-            if decimal is None:
-                return None
-            t = decimal
-        elif isinstance(t, pa.BaseExtensionType):
-            t = t.storage_type
-        fields.append(pa.field(f.name, t, nullable=True, metadata=meta))
-    return pa.schema(fields)
-
-
-def _convert_batch(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
-    columns = []
-    for col, f in zip(batch.columns, target, strict=True):
-        if isinstance(col.type, pa.BaseExtensionType):
-            col = col.storage
-        columns.append(pc.cast(col, f.type) if col.type != f.type else col)
-    return pa.RecordBatch.from_arrays(columns, schema=target)
-
-
-class _Stop(Exception):
-    """Streaming ended early: the guard tripped, or a value needs the collect-first path."""
-
-
-def _stream_into(
-    registry: Registry,
-    reader: Any,
-    cur: Any,
-    target: pa.Schema,
-    batches: list[pa.RecordBatch],
-    limit: int,
-    **put: Any,
-) -> RefInfo:
-    """Fetch on this thread while another converts and writes: network and disk overlap.
-
-    Every raw batch is also kept in `batches`, so a failure (a NaN in a numeric
-    column) can fall back to converting the whole result, and the guard can preview.
-    """
-    todo: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=4)
-    failed: list[BaseException] = []
-    with registry.writer(schema=target, **put) as w:
-
-        def work() -> None:
-            while (batch := todo.get()) is not None:
-                if not failed:
-                    try:
-                        w.write(_convert_batch(batch, target))
-                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                        failed.append(exc)
-
-        thread = threading.Thread(target=work, name="pg-ref-writer", daemon=True)
-        thread.start()
-        rows = 0
-        try:
-            for batch in reader:
-                batches.append(batch)
-                rows += batch.num_rows
-                if rows > limit:
-                    _cancel(cur, reader)
-                    break
-                todo.put(batch)
-        finally:
-            todo.put(None)
-            thread.join()
-        if rows > limit or failed:
-            raise _Stop
-    return w.info
-
-
-def _cancel(cur: Any, reader: Any) -> None:
-    """Stop the server too: closing a half-read COPY would otherwise drain it all."""
-    with contextlib.suppress(Exception):
-        cur.adbc_cancel()
-    with contextlib.suppress(Exception):
-        reader.close()
-
-
 def run_query(
     settings: Settings,
     registry: Registry,
@@ -384,7 +288,6 @@ def run_query(
         raise AlreadyExistsError(
             f"data_ref `{name}` already exists.", hint="Pick another name, or pass overwrite=true."
         )
-    source = "pg_query: " + " ".join(sql.split())[:120]
     values: tuple = ()
     final_sql = checked.sql
     if params or checked.params:
@@ -406,38 +309,20 @@ def run_query(
             cur.execute(p.sql, values or None)
             reader = cur.fetch_record_batch()
             batches: list[pa.RecordBatch] = []
-            target = stream_schema(p, reader.schema) if checked.kind == "select" else None
-            info: RefInfo | None = None
-            if target is not None:
-                with contextlib.suppress(_Stop):
-                    info = _stream_into(
-                        registry,
-                        reader,
-                        cur,
-                        target,
-                        batches,
-                        limit,
-                        name=name,
-                        source=source,
-                        overwrite=overwrite,
-                        default_name="query",
-                    )
-            raw: pa.Table | None = None
-            if info is None:  # collect first (or go on collecting where streaming stopped)
-                rows = sum(b.num_rows for b in batches)
-                if rows <= limit:
-                    for batch in reader:
-                        batches.append(batch)
-                        rows += batch.num_rows
-                        if rows > limit:
-                            _cancel(cur, reader)
-                            break
-                raw = pa.Table.from_batches(batches, schema=reader.schema)
+            rows = 0
+            for batch in reader:
+                batches.append(batch)
+                rows += batch.num_rows
+                if rows > limit:
+                    # Stop the server too: closing a half-read COPY would otherwise drain it all.
+                    with contextlib.suppress(Exception):
+                        cur.adbc_cancel()
+                    with contextlib.suppress(Exception):
+                        reader.close()
+                    break
+            raw = pa.Table.from_batches(batches, schema=reader.schema)
         finally:
             cur.close()
-    if info is not None:
-        return QueryOutcome(info=info, table=registry.get(info.name), notes=[])
-    assert raw is not None
     table, notes = convert(raw, p, "GeoJSON" if geometry == "geojson" else "WKT")
     if table.num_rows > limit:
         n = min(settings.preview_rows, limit)
@@ -449,5 +334,6 @@ def run_query(
             "(DATA_PLATFORM_MAX_ROWS sets the default).",
             details={"max_rows": limit},
         )
+    source = "pg_query: " + " ".join(sql.split())[:120]
     info = registry.put(table, name=name, source=source, overwrite=overwrite, default_name="query")
     return QueryOutcome(info=info, table=table, notes=notes)
