@@ -66,6 +66,8 @@ async def test_database_stops_and_comes_back(pg: Cluster, project: Path, tmp_pat
                 await call(client, tool, **args)
             res = await call(client, "pg_query", sql="select count(*) as n from dp_ss.t")
             assert res.structured_content["preview"][0]["n"] == 3
+        log = (Path(__file__).parent / ".logs" / "pg_stopstart.log").read_text()
+        assert "cannot be reached" in log and pg.password not in log
     finally:
         try:
             with psycopg.connect(pg.url, connect_timeout=2):
