@@ -162,7 +162,7 @@ def session(settings: Settings, *, read_only: bool = True) -> Iterator[psycopg.C
         raise classify(exc, settings) from None
     try:
         if read_only:
-            conn.execute("BEGIN READ ONLY")
+            conn.execute("SET TRANSACTION READ ONLY")  # psycopg has already opened the transaction
         yield conn
     except psycopg.Error as exc:
         raise classify(exc, settings) from None

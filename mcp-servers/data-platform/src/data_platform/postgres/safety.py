@@ -10,7 +10,7 @@
    functions that read files, signal backends, change settings or run SQL from
    a string are refused by name whatever their declared volatility.
 3. The session: `default_transaction_read_only=on` from connection start-up,
-   `BEGIN READ ONLY`, a `statement_timeout`, and a rollback and close at the
+   `SET TRANSACTION READ ONLY`, a `statement_timeout`, and a rollback and close at the
    end. The ADBC driver also sends the query as `COPY (query) TO STDOUT` or a
    prepared statement, neither of which accepts a second statement.
 
