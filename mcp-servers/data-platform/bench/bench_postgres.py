@@ -91,6 +91,22 @@ def worker(name: str, url: str, csv_path: str) -> dict[str, Any]:
         conn.execute("drop table if exists bench_dst")
         if name == "copy_from_csv":
             conn.execute(f"create table bench_dst (like {TABLE})")
+    # Warm up each path the way a running server is warm: drivers loaded, first connect done.
+    run_query(settings, reg, "select 1 as x", name="warm")
+    load(settings, reg, "warm", "bench_warm", mode="replace")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("copy (select 1) to '/dev/null'")
+    if name == "seed_asyncpg_pandas":
+        import asyncio
+
+        import asyncpg
+
+        async def warm() -> None:
+            conn = await asyncpg.connect(url)
+            await conn.fetch("select 1")
+            await conn.close()
+
+        asyncio.run(warm())
     with PeakRSS() as mem:
         start = time.perf_counter()
         if name == "copy_to_devnull":
