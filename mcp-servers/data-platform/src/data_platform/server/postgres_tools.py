@@ -16,6 +16,7 @@ Sql = Annotated[str, Field(description="One SQL statement.")]
 Params = Annotated[list[Any] | None, Field(description="Values for $1, $2, ... (bound, never pasted).")]
 Table = Annotated[str, Field(description="Table or view name (exact case).")]
 Schema = Annotated[str | None, Field(description="Schema (default: search_path).")]
+SchemaFilter = Annotated[str | None, Field(description="Only this schema (default: all).")]
 Column = Annotated[str | None, Field(description="Spatial column (default: all).")]
 System = Annotated[bool, Field(description="Include system/extension objects.")]
 
@@ -181,7 +182,7 @@ def register(server: MCPServer) -> None:
         )
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def pg_tables(ctx: Context, schema: Schema = None, include_system: System = False) -> Rows:
+    async def pg_tables(ctx: Context, schema: SchemaFilter = None, include_system: System = False) -> Rows:
         """List tables and views: kind, estimated rows, size, comment."""
         rows = await run_sync(catalog.tables, settings(ctx), schema, include_system)
         return Rows.bounded(
@@ -222,7 +223,7 @@ def register(server: MCPServer) -> None:
         )
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def st_tables(ctx: Context, schema: Schema = None) -> Rows:
+    async def st_tables(ctx: Context, schema: SchemaFilter = None) -> Rows:
         """List PostGIS geometry/geography columns (tables and views): type, SRID, dimensions."""
         rows = await run_sync(spatial.spatial_tables, settings(ctx), schema)
         return Rows.bounded(
