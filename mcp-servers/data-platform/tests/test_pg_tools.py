@@ -241,7 +241,7 @@ async def test_execute_load_explain(geo: Cluster, project: Path, tmp_path: Path)
         res = await call(client, "pg_load", data_ref="p", table="Parcels Copy", schema=s)
         assert res.structured_content["rows"] == 2
         text = text_of(await call(client, "pg_columns", table="Parcels Copy", schema=s))
-        assert "| geom | geometry |" in text  # WKT in the ref, geometry again in the table
+        assert "| geom | geometry(Geometry,4326) |" in text  # WKT in the ref, geometry again in the table
         res = await call(client, "st_srid", table="Parcels Copy", schema=s)
         assert res.structured_content["rows"][0][2] == "4326 x2"
         err = await call_error(client, "pg_load", data_ref="p", table="Parcels Copy", schema=s)

@@ -184,7 +184,8 @@ def restore_types(schema: pa.Schema) -> list[tuple[str, str, str]]:
                 else f"ST_GeomFromText({col}, {srid})"
             )
             cast = "::geography" if pg_type == "geography" else ""
-            out.append((f.name, pg_type, f"{parse}{cast}"))
+            declared = f"{pg_type}(Geometry, {srid})" if srid else pg_type  # SRID kept in the catalogue
+            out.append((f.name, declared, f"{parse}{cast}"))
     return out
 
 
