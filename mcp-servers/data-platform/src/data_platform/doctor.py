@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,27 +42,24 @@ def find_dbt_project(settings: Settings) -> Path | None:
 
 
 def check_postgres(settings: Settings) -> Check:
+    """The same connect-and-classify path the Postgres tools use: one message, one fix."""
+    from data_platform.errors import DataPlatformError
+    from data_platform.postgres.connection import HOW_TO_CONFIGURE, status
+    from data_platform.redact import redact
+
     if settings.postgres is None:
-        return Check("postgres", False, "not configured: set POSTGRES_URL (or DATABASE_URL, or PGHOST...)")
-    import psycopg
-
-    pg = settings.postgres
-    start = time.perf_counter()
+        return Check("postgres", False, "not configured: " + HOW_TO_CONFIGURE)
     try:
-        with psycopg.connect(pg.url(), connect_timeout=max(1, int(settings.connect_timeout_s))) as conn:
-            version = conn.execute("show server_version").fetchone()[0]  # type: ignore[index]
-            row = conn.execute("select extversion from pg_extension where extname = 'postgis'").fetchone()
-    except psycopg.Error as exc:
-        from data_platform.redact import redact
-
-        reason = redact(
-            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-            settings.secret_values(),
-        )
-        return Check("postgres", False, f"{pg.masked_url()} unreachable: {reason}")
-    ms = (time.perf_counter() - start) * 1000
-    postgis = f"PostGIS {row[0]}" if row else "PostGIS not installed in this database"
-    return Check("postgres", True, f"{pg.masked_url()} PostgreSQL {version}, {postgis}, {ms:.0f} ms")
+        s = status(settings)
+    except DataPlatformError as exc:
+        reason = str(exc.details.get("reason", "error")).replace("_", " ")
+        return Check("postgres", False, redact(f"{reason}: {exc}", settings.secret_values()))
+    postgis = f"PostGIS {s.postgis}" if s.postgis else "PostGIS not installed in this database"
+    return Check(
+        "postgres",
+        True,
+        f"{s.masked_url} PostgreSQL {s.server_version}, {postgis}, {s.connect_ms + s.latency_ms:.0f} ms",
+    )
 
 
 def run_doctor(settings: Settings) -> DoctorReport:

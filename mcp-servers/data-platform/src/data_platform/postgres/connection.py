@@ -1,0 +1,243 @@
+"""Connections that fail fast and clearly, and recover by themselves.
+
+There is no pool: every call opens a new connection (a few ms on a LAN) and
+closes it, so a database that went away and came back just works on the next
+call, and a connection can never be left in a half-broken state. Failures are
+classified into what the user must fix: no configuration, host unreachable,
+authentication, or a missing database, each naming the setting to change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+
+from data_platform.config import PostgresSettings, Settings
+from data_platform.errors import ConnectionFailedError, DatabaseError, NotConfiguredError
+from data_platform.redact import redact
+
+HOW_TO_CONFIGURE = (
+    "Set POSTGRES_URL (or DATABASE_URL), e.g. postgresql://user:password@localhost:5432/mydb, "
+    "or the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE; in the environment, in "
+    "~/.config/claude/postgres.env, or in the project's .env file. Then restart the server."
+)
+
+APP_NAME = "data-platform"
+
+
+def require(settings: Settings) -> PostgresSettings:
+    """The PostgreSQL settings, or NotConfiguredError saying how to configure them."""
+    if settings.postgres is None:
+        raise NotConfiguredError("PostgreSQL is not configured.", hint=HOW_TO_CONFIGURE)
+    return settings.postgres
+
+
+def _options(settings: Settings, read_only: bool) -> str:
+    timeout_ms = max(1, int(settings.statement_timeout_s * 1000))
+    opts = f"-c statement_timeout={timeout_ms}"
+    if read_only:
+        # Every transaction of this session starts read-only; the SQL cannot undo it
+        # without a SET, which the read-only check refuses anyway.
+        opts += " -c default_transaction_read_only=on"
+    return opts
+
+
+def connect_timeout(settings: Settings) -> int:
+    """libpq takes whole seconds (and treats < 2 as 2)."""
+    return max(2, round(settings.connect_timeout_s))
+
+
+def adbc_uri(settings: Settings, read_only: bool) -> str:
+    """The libpq URI for the ADBC driver: password included, so never shown."""
+    pg = require(settings)
+    base = pg.url()
+    sep = "&" if "?" in base else "?"
+    extra = (
+        f"connect_timeout={connect_timeout(settings)}&application_name={APP_NAME}"
+        f"&options={quote(_options(settings, read_only), safe='')}"
+    )
+    return base + sep + extra
+
+
+def classify(exc: BaseException, settings: Settings) -> DatabaseError:
+    """Turn a driver error into an error that says what to fix, with secrets removed."""
+    pg = settings.postgres
+    secrets = settings.secret_values()
+    raw = str(exc).strip() or type(exc).__name__
+    text = redact(raw, secrets)
+    low = raw.lower()
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "sql_state", None)
+    where = pg.masked_url() if pg else "PostgreSQL"
+    source = pg.source if pg else "POSTGRES_URL"
+    first = text.splitlines()[0][:300]
+    if (
+        sqlstate in ("28P01", "28000")
+        or "password authentication failed" in low
+        or ("no password supplied" in low)
+    ):
+        return ConnectionFailedError(
+            f"PostgreSQL at {where} refused the login: {first}",
+            hint=f"Fix the user/password in {source} (or PGUSER/PGPASSWORD).",
+            details={"reason": "auth_failed"},
+        )
+    if sqlstate == "3D000" or ("database" in low and "does not exist" in low):
+        return ConnectionFailedError(
+            f"The database in {where} does not exist: {first}",
+            hint=f"Fix the database name in {source} (or PGDATABASE), or create it.",
+            details={"reason": "database_missing"},
+        )
+    unreachable = (
+        "connection refused",
+        "could not connect",
+        "timeout expired",
+        "could not translate host name",
+        "name or service not known",
+        "no route to host",
+        "network is unreachable",
+        "server closed the connection",
+        "connection to server",
+        "terminating connection",
+        "consuming input failed",
+        "the database system is starting up",
+        "the database system is shutting down",
+        "connection is lost",
+        "connection is closed",
+        "eof detected",
+    )
+    lost = any(s in low for s in unreachable)
+    if lost or (
+        isinstance(exc, psycopg.OperationalError) and (sqlstate is None or sqlstate.startswith("08"))
+    ):
+        return ConnectionFailedError(
+            f"PostgreSQL at {where} cannot be reached: {first}",
+            hint=f"Check that the server is running and the host/port in {source} (or PGHOST/PGPORT) "
+            "are right; the next call reconnects by itself.",
+            details={"reason": "unreachable"},
+        )
+    if sqlstate == "57014" or "canceling statement due to statement timeout" in low:
+        return DatabaseError(
+            f"The statement ran longer than {settings.statement_timeout_s:g} s and was cancelled.",
+            hint="Narrow the query (WHERE, LIMIT, an index) or raise DATA_PLATFORM_STATEMENT_TIMEOUT.",
+            details={"reason": "timeout"},
+        )
+    return DatabaseError(f"PostgreSQL error: {_trim(text)}", details={"sqlstate": sqlstate})
+
+
+_DRIVER_NOISE = re.compile(
+    r"^(?:[A-Z_]+: )?(?:\[libpq\] )?(?:Failed to (?:prepare|execute) query[^:]*: )?"
+    r"(?:could not begin COPY: )?(?:ERROR:\s+)?"
+)
+
+
+def _trim(text: str) -> str:
+    """The server's message without driver prefixes, the echoed query or the SQLSTATE tail."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Query was:")]
+    joined = _DRIVER_NOISE.sub("", " ".join(lines))
+    joined = re.sub(r"\s*\.?\s*SQLSTATE: \w+\s*$", "", joined)
+    return joined[:800]
+
+
+@contextlib.contextmanager
+def session(settings: Settings, *, read_only: bool = True) -> Iterator[psycopg.Connection[Any]]:
+    """A fresh psycopg connection in a transaction; rolled back and closed on exit.
+
+    Callers that write commit explicitly; everything else is rolled back.
+    """
+    pg = require(settings)
+    try:
+        conn = psycopg.connect(
+            pg.url(),
+            connect_timeout=connect_timeout(settings),
+            application_name=APP_NAME,
+            options=_options(settings, read_only),
+        )
+    except psycopg.Error as exc:
+        raise classify(exc, settings) from None
+    try:
+        if read_only:
+            conn.execute("SET TRANSACTION READ ONLY")  # psycopg has already opened the transaction
+        yield conn
+    except psycopg.Error as exc:
+        raise classify(exc, settings) from None
+    finally:
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+@contextlib.contextmanager
+def adbc_connection(settings: Settings, *, read_only: bool = True) -> Iterator[Any]:
+    """A fresh ADBC (Arrow-native) connection; rolled back and closed on exit."""
+    import adbc_driver_manager
+    import adbc_driver_postgresql.dbapi as adbc
+
+    uri = adbc_uri(settings, read_only)
+    try:
+        conn = adbc.connect(uri)
+    except adbc_driver_manager.Error as exc:
+        raise classify(exc, settings) from None
+    try:
+        if read_only:
+            # Explicit as well as the session default: the transaction ADBC opens is read-only.
+            with conn.cursor() as cur:
+                cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+                cur.execute("SET TRANSACTION READ ONLY")
+        yield conn
+    except adbc_driver_manager.Error as exc:
+        raise classify(exc, settings) from None
+    except OSError as exc:
+        # Errors met while streaming batches surface through Arrow's C stream as OSError.
+        if "[libpq]" not in str(exc):
+            raise
+        raise classify(exc, settings) from None
+    finally:
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+@dataclass
+class Status:
+    masked_url: str
+    server_version: str
+    database: str
+    user: str
+    postgis: str | None
+    connect_ms: float
+    latency_ms: float
+    read_only_session: bool
+    statement_timeout_s: float
+
+
+def status(settings: Settings) -> Status:
+    """Connect, ask who/where we are, and time the round trip."""
+    pg = require(settings)
+    start = time.perf_counter()
+    with session(settings, read_only=True) as conn:
+        connected = time.perf_counter()
+        row = conn.execute(
+            "select current_setting('server_version'), current_database(), current_user, "
+            "(select extversion from pg_extension where extname = 'postgis')"
+        ).fetchone()
+        assert row is not None
+        rtt = time.perf_counter() - connected
+    return Status(
+        masked_url=pg.masked_url(),
+        server_version=row[0],
+        database=row[1],
+        user=row[2],
+        postgis=row[3],
+        connect_ms=round((connected - start) * 1000, 1),
+        latency_ms=round(rtt * 1000, 2),
+        read_only_session=True,
+        statement_timeout_s=settings.statement_timeout_s,
+    )

@@ -1,0 +1,339 @@
+"""`pg_query`: a read-only query streamed as Arrow from the driver into a data_ref.
+
+Columnar end to end: the ADBC PostgreSQL driver runs a plain query as
+`COPY (query) TO STDOUT (FORMAT binary)` and decodes it in C into Arrow record
+batches; no Python object per row is ever made. Types PostgreSQL knows but
+Arrow does not are converted on the server inside the same query (geometry to
+WKT/GeoJSON, inet/enum/... to text), numeric becomes an exact decimal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data_platform.config import Settings
+from data_platform.errors import DatabaseError, GuardError, InputError
+from data_platform.postgres import safety
+from data_platform.postgres.connection import adbc_connection, session
+from data_platform.postgres.sqltext import quote_ident
+from data_platform.registry import RefInfo, Registry
+from data_platform.render import preview
+
+GeoFormat = Literal["wkt", "geojson"]
+ParamValue = str | int | float | bool | None | list[Any] | dict[str, Any]
+
+_SPATIAL = ("geometry", "geography")
+_SRID_PREFIX = "__dp_srid_"
+
+
+@dataclass
+class QueryOutcome:
+    info: RefInfo
+    table: pa.Table
+    notes: list[str] = field(default_factory=list)
+
+
+def _pg_type(f: pa.Field) -> str:
+    meta = f.metadata or {}
+    return meta.get(b"POSTGRESQL:type", b"").decode() or meta.get(b"ADBC:postgresql:typname", b"").decode()
+
+
+def _typmod(f: pa.Field) -> int:
+    meta = f.metadata or {}
+    try:
+        return int(meta.get(b"POSTGRESQL:typmod", b"-1"))
+    except ValueError:
+        return -1
+
+
+def _is_opaque(t: pa.DataType) -> bool:
+    return isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.opaque"
+
+
+def _needs_text(f: pa.Field) -> bool:
+    """Types the driver would hand over as opaque bytes: send them as text instead."""
+    t = f.type
+    if _pg_type(f) == "numeric":
+        return False
+    if _is_opaque(t) or (isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.uuid"):
+        return True
+    if pa.types.is_struct(t) or _pg_type(f) == "record":
+        return True  # composite values: the driver cannot always decode them
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        value = t.value_field
+        extension = isinstance(value.type, pa.BaseExtensionType)
+        return extension or _needs_text(value) or _pg_type(value) == "numeric"
+    return False
+
+
+def _unique_names(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for n in names:
+        base = n or "column"
+        candidate = base
+        while candidate in seen:
+            seen[base] += 1
+            candidate = f"{base}_{seen[base]}"
+        seen.setdefault(candidate, 0)
+        out.append(candidate)
+    return out
+
+
+@dataclass
+class Plan:
+    sql: str
+    spatial: dict[str, str] = field(default_factory=dict)  # output column -> hidden srid column
+    pg_types: dict[str, str] = field(default_factory=dict)  # output column -> PostgreSQL type
+    wrapped: bool = False
+
+
+def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
+    """Wrap the query so every column arrives as a useful Arrow type, or keep it as is."""
+    names = list(schema.names)
+    unique = _unique_names(names)
+    exprs: list[str] = []
+    spatial: dict[str, str] = {}
+    pg_types = {out: _pg_type(f) for f, out in zip(schema, unique, strict=True)}
+    changed = unique != names
+    for i, (f, out) in enumerate(zip(schema, unique, strict=True)):
+        ref = f"_q.{quote_ident(f'c{i}')}"
+        pg_type = _pg_type(f)
+        if pg_type in _SPATIAL:
+            fn = "ST_AsGeoJSON" if geo == "geojson" else "ST_AsText"
+            hidden = f"{_SRID_PREFIX}{i}"
+            exprs.append(f"{fn}({ref}) AS {quote_ident(out)}")
+            exprs.append(f"ST_SRID({ref}) AS {quote_ident(hidden)}")
+            spatial[out] = hidden
+            changed = True
+        elif pg_type == "money":  # the driver gives cents as int64; numeric keeps the value
+            exprs.append(f"{ref}::numeric AS {quote_ident(out)}")
+            changed = True
+        elif _needs_text(f):
+            exprs.append(f"{ref}::text AS {quote_ident(out)}")
+            changed = True
+        else:
+            exprs.append(f"{ref} AS {quote_ident(out)}")
+    if not changed:
+        return Plan(sql=sql)
+    aliases = ", ".join(quote_ident(f"c{i}") for i in range(len(names)))
+    # Newlines around the user's SQL so a trailing `-- comment` cannot swallow the bracket.
+    wrapped = f"SELECT {', '.join(exprs)} FROM (\n{sql}\n) AS _q({aliases})"
+    return Plan(sql=wrapped, spatial=spatial, pg_types=pg_types, wrapped=True)
+
+
+def _decimal_type(precision: int, scale: int) -> pa.DataType | None:
+    if precision <= 38:
+        return pa.decimal128(precision, scale)
+    if precision <= 76:
+        return pa.decimal256(precision, scale)
+    return None
+
+
+def _numeric_column(col: pa.ChunkedArray, typmod: int) -> tuple[pa.ChunkedArray, str | None]:
+    """Opaque numeric strings to an exact decimal; text only if no decimal can hold them."""
+    storage = (
+        pa.chunked_array([c.storage for c in col.chunks], type=pa.string())
+        if col.num_chunks
+        else (pa.chunked_array([], type=pa.string()))
+    )
+    if typmod >= 4:
+        precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
+    else:
+        if storage.null_count == len(storage):
+            return storage, None
+        dot = pc.find_substring(storage, ".")
+        length = pc.utf8_length(storage)
+        frac = pc.if_else(pc.greater_equal(dot, 0), pc.subtract(pc.subtract(length, dot), 1), 0)
+        whole = pc.if_else(pc.greater_equal(dot, 0), dot, length)
+        scale = int(pc.max(frac).as_py() or 0)
+        digits = int(pc.max(whole).as_py() or 1)
+        precision = max(digits + scale, 1)
+        if precision <= 38:
+            precision = 38 if scale <= 38 - max(digits, 1) else precision
+    target = _decimal_type(precision, scale)
+    if target is None:
+        return storage, f"numeric with precision {precision} kept as text (wider than Arrow decimals)"
+    try:
+        return pc.cast(storage, target), None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return storage, "numeric kept as text (NaN/Infinity or too many digits for a decimal)"
+
+
+def convert(table: pa.Table, p: Plan, fmt: str = "WKT") -> tuple[pa.Table, list[str]]:
+    """Finish the Arrow types: decimals, JSON as text, SRIDs noted and hidden columns dropped."""
+    notes: list[str] = []
+    fields: list[pa.Field] = []
+    columns: list[pa.ChunkedArray] = []
+    srids: dict[str, list[int]] = {}
+    for hidden_of, hidden in p.spatial.items():
+        idx = table.schema.get_field_index(hidden)
+        values = pc.unique(table.column(idx).combine_chunks()).drop_null().to_pylist()
+        srids[hidden_of] = sorted(values)
+    hidden_names = set(p.spatial.values())
+    for f, col in zip(table.schema, table.columns, strict=True):
+        if f.name in hidden_names:
+            continue
+        pg_type = p.pg_types.get(f.name) or _pg_type(f)
+        meta: dict[str, str] = {"pg_type": pg_type} if pg_type else {}
+        t = f.type
+        if "numeric" in (pg_type, _pg_type(f)) and _is_opaque(t):
+            col, note = _numeric_column(col, _typmod(f))
+            if note:
+                notes.append(f"{f.name}: {note}")
+        elif isinstance(t, pa.BaseExtensionType):
+            col = pa.chunked_array([c.storage for c in col.chunks], type=t.storage_type)
+        if f.name in p.spatial:
+            found = srids.get(f.name, [])
+            meta["encoding"] = fmt
+            meta["srid"] = ",".join(str(s) for s in found)
+            desc = "SRID " + ", ".join(str(s) for s in found) if found else "no geometries"
+            notes.append(f"{f.name}: {fmt}, {desc}")
+        fields.append(pa.field(f.name, col.type, nullable=True, metadata=meta or None))
+        columns.append(col)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields)), notes
+
+
+def _text_param(value: ParamValue, target: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list) and target.endswith("[]"):
+        parts = []
+        for v in value:
+            if v is None:
+                parts.append("NULL")
+            else:
+                text = _text_param(v, target[:-2]) or ""
+                parts.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        return "{" + ",".join(parts) + "}"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def bind_params(
+    conn: Any, checked: safety.CheckedSQL, params: Sequence[ParamValue] | None
+) -> tuple[str, tuple]:
+    """Infer each `$n`'s type on the server, then bind every value as text cast to it."""
+    numbers = sorted({n for n, _ in checked.params})
+    params = list(params or [])
+    if numbers != list(range(1, len(params) + 1)):
+        want = max(numbers, default=0)
+        raise InputError(
+            f"The SQL uses {want} placeholder(s) ($1..${want}) but {len(params)} parameter(s) were given.",
+            hint="Pass one value per placeholder, in order: params=[v1, v2, ...].",
+        )
+    if not params:
+        return checked.sql, ()
+    pgconn = conn.pgconn
+    res = pgconn.prepare(b"", checked.sql.encode("utf-8"), None)
+    if res.error_message:
+        raise DatabaseError(
+            "PostgreSQL could not prepare the query: " + res.error_message.decode(errors="replace").strip(),
+            hint="Add a cast where a placeholder's type is ambiguous, e.g. $1::date.",
+        )
+    desc = pgconn.describe_prepared(b"")
+    oids = [desc.param_type(i) for i in range(desc.nparams)]
+    names = dict(
+        conn.execute("select o, format_type(o, null) from unnest(%s::oid[]) as o", (oids,)).fetchall()
+    )
+    types = {i + 1: names[o] for i, o in enumerate(oids)}
+    sql = safety.substitute_params(checked.sql, checked.params, types)
+    values = tuple(_text_param(v, types[i + 1]) for i, v in enumerate(params))
+    return sql, values
+
+
+class _AdbcExec:
+    """Just enough of a connection's `execute(...).fetchall()` for the function check, over ADBC."""
+
+    def __init__(self, cur: Any):
+        self.cur = cur
+
+    def execute(self, sql: str, args: tuple) -> _AdbcExec:
+        (names,) = args
+        array = _text_param(list(names), "text[]")
+        self.cur.execute(sql.replace("%s", "$1::text[]"), (array,))
+        return self
+
+    def fetchall(self) -> list[tuple]:
+        return [tuple(r.values()) for r in self.cur.fetch_arrow_table().to_pylist()]
+
+
+def run_query(
+    settings: Settings,
+    registry: Registry,
+    sql: str,
+    params: Sequence[ParamValue] | None = None,
+    *,
+    name: str | None = None,
+    overwrite: bool = False,
+    max_rows: int | None = None,
+    geometry: GeoFormat = "wkt",
+) -> QueryOutcome:
+    """Run one read-only query and store its result as a data_ref."""
+    checked = safety.check_query(sql)
+    limit = max_rows or settings.max_rows
+    if not overwrite and name and registry.exists(name):
+        from data_platform.errors import AlreadyExistsError
+
+        raise AlreadyExistsError(
+            f"data_ref `{name}` already exists.", hint="Pick another name, or pass overwrite=true."
+        )
+    values: tuple = ()
+    final_sql = checked.sql
+    if params or checked.params:
+        # Placeholders: the server infers their types (psycopg's describe), then we bind as text.
+        with session(settings, read_only=True) as conn:
+            safety.check_functions(conn, checked.functions)
+            final_sql, values = bind_params(conn, checked, params)
+    with adbc_connection(settings, read_only=True) as aconn:
+        cur = aconn.cursor()
+        try:
+            if not (params or checked.params):
+                safety.check_functions(_AdbcExec(cur), checked.functions)
+            if checked.kind == "select":
+                schema = cur.adbc_execute_schema(final_sql, values or None)
+                p = plan(final_sql, schema, geometry)
+            else:
+                cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+                p = Plan(sql=final_sql)
+            cur.execute(p.sql, values or None)
+            reader = cur.fetch_record_batch()
+            batches: list[pa.RecordBatch] = []
+            rows = 0
+            for batch in reader:
+                batches.append(batch)
+                rows += batch.num_rows
+                if rows > limit:
+                    # Stop the server too: closing a half-read COPY would otherwise drain it all.
+                    with contextlib.suppress(Exception):
+                        cur.adbc_cancel()
+                    with contextlib.suppress(Exception):
+                        reader.close()
+                    break
+            raw = pa.Table.from_batches(batches, schema=reader.schema)
+        finally:
+            cur.close()
+    table, notes = convert(raw, p, "GeoJSON" if geometry == "geojson" else "WKT")
+    if table.num_rows > limit:
+        n = min(settings.preview_rows, limit)
+        text, _ = preview(table.slice(0, n), n)
+        raise GuardError(
+            f"The query returns more than {limit:,} rows (the row guard); nothing was stored. "
+            f"First rows:\n{text}\n",
+            hint="Aggregate or filter in SQL, page with LIMIT/OFFSET, or pass max_rows=N to store more "
+            "(DATA_PLATFORM_MAX_ROWS sets the default).",
+            details={"max_rows": limit},
+        )
+    source = "pg_query: " + " ".join(sql.split())[:120]
+    info = registry.put(table, name=name, source=source, overwrite=overwrite, default_name="query")
+    return QueryOutcome(info=info, table=table, notes=notes)

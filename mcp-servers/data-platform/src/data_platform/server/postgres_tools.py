@@ -1,0 +1,306 @@
+"""PostgreSQL/PostGIS tools: thin adapters over `data_platform.postgres`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import Field
+
+from data_platform.postgres import catalog, connection, explain, load, query, spatial
+from data_platform.render import format_cell, human_bytes, markdown_table
+from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+from data_platform.server.results import FrameResult
+
+Sql = Annotated[str, Field(description="One SQL statement.")]
+Params = Annotated[list[Any] | None, Field(description="Values for $1, $2, ... (bound, never pasted).")]
+Table = Annotated[str, Field(description="Table or view name (exact case).")]
+Schema = Annotated[str | None, Field(description="Schema (default: search_path).")]
+SchemaFilter = Annotated[str | None, Field(description="Only this schema (default: all).")]
+Column = Annotated[str | None, Field(description="Spatial column (default: all).")]
+System = Annotated[bool, Field(description="Include system/extension objects.")]
+
+
+MAX_ROWS = 200
+
+
+def _num(v: int | float | None) -> str:
+    return "?" if v is None else f"{v:,}"
+
+
+class ConnectResult(ToolResult):
+    url: str
+    server_version: str
+    database: str
+    user: str
+    postgis: str | None
+    connect_ms: float
+    latency_ms: float
+    statement_timeout_s: float
+
+    def render(self) -> str:
+        gis = f"PostGIS {self.postgis}" if self.postgis else "PostGIS not installed (st_* tools need it)"
+        return (
+            f"Connected to {self.url}: PostgreSQL {self.server_version}, database {self.database}, "
+            f"user {self.user}, {gis}. Connect {self.connect_ms:.0f} ms, "
+            f"round trip {self.latency_ms:.1f} ms; "
+            f"statement timeout {self.statement_timeout_s:g} s.\nNext: pg_tables, pg_query."
+        )
+
+
+class Rows(ToolResult):
+    """A small catalogue answer: a title, a table, and what to do next."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    omitted: int = 0
+    next: str | None = None
+
+    def render(self) -> str:
+        body = [[format_cell(v, 60) for v in r] for r in self.rows]
+        text = self.title + ("\n" + markdown_table(self.columns, body) if self.rows else "")
+        if self.omitted:
+            text += f"\n({self.omitted:,} more not shown: narrow with schema=...)"
+        return text + (f"\nNext: {self.next}" if self.next else "")
+
+    @classmethod
+    def bounded(cls, title: str, columns: list[str], rows: list[list[Any]], next: str | None = None) -> Rows:
+        """At most MAX_ROWS rows, in the text and in the structured content alike."""
+        return cls(
+            title=title,
+            columns=columns,
+            rows=rows[:MAX_ROWS],
+            omitted=max(0, len(rows) - MAX_ROWS),
+            next=next,
+        )
+
+
+class ExecuteResult(ToolResult):
+    statements: list[str]
+    rows_affected: int
+
+    def render(self) -> str:
+        tags = "; ".join(self.statements)
+        return (
+            f"Committed {len(self.statements)} statement(s): {tags}. Rows affected: {self.rows_affected:,}."
+        )
+
+
+class LoadResult(ToolResult):
+    table: str
+    mode: str
+    rows: int
+
+    def render(self) -> str:
+        verb = {"create": "Created", "append": "Appended to", "replace": "Replaced"}[self.mode]
+        return f"{verb} {self.table}: {self.rows:,} rows written (committed).\nNext: pg_columns, pg_query."
+
+
+class ExplainResult(ToolResult):
+    plan: str
+
+    def render(self) -> str:
+        return self.plan
+
+
+def _col_label(c: spatial.SpatialColumn) -> str:
+    return f'"{c.schema}"."{c.table}".{c.column}'
+
+
+def register(server: MCPServer) -> None:
+    def settings(ctx: Context) -> Any:
+        return state_of(ctx).settings
+
+    @tool(server, read_only=True, idempotent=True, open_world=True)
+    async def pg_connect(ctx: Context) -> ConnectResult:
+        """Check the PostgreSQL connection: version, database, user, PostGIS, latency. Says what to fix."""
+        s = await run_sync(connection.status, settings(ctx))
+        return ConnectResult(
+            url=s.masked_url,
+            server_version=s.server_version,
+            database=s.database,
+            user=s.user,
+            postgis=s.postgis,
+            connect_ms=s.connect_ms,
+            latency_ms=s.latency_ms,
+            statement_timeout_s=s.statement_timeout_s,
+        )
+
+    @tool(server, read_only=True, open_world=True)
+    async def pg_query(
+        sql: Sql,
+        ctx: Context,
+        params: Params = None,
+        name: Annotated[str | None, Field(description="data_ref name (default: auto).")] = None,
+        overwrite: bool = False,
+        max_rows: Annotated[int | None, Field(ge=1, description="Row guard override.")] = None,
+        geometry: Literal["wkt", "geojson"] = "wkt",
+    ) -> FrameResult:
+        """Run a read-only query (SELECT/WITH/EXPLAIN/SHOW); the result becomes a data_ref with a preview.
+        Geometries arrive as WKT/GeoJSON with SRID noted."""
+        state = state_of(ctx)
+        out = await run_sync(
+            query.run_query,
+            state.settings,
+            state.registry,
+            sql,
+            params,
+            name=name,
+            overwrite=overwrite,
+            max_rows=max_rows,
+            geometry=geometry,
+        )
+        return FrameResult.build(
+            "pg_query",
+            out.info,
+            out.table,
+            preview_rows=state.settings.preview_rows,
+            note="; ".join(out.notes) or None,
+            next_steps=[f"describe `{out.info.name}`", f"head `{out.info.name}`"],
+        )
+
+    @tool(server, read_only=False, destructive=True, open_world=True)
+    async def pg_execute(
+        sql: Annotated[str, Field(description="SQL statement(s).")], ctx: Context, params: Params = None
+    ) -> ExecuteResult:
+        """Run INSERT/UPDATE/DELETE/DDL in one transaction, committed only if all succeed."""
+        out = await run_sync(load.execute, settings(ctx), sql, params)
+        return ExecuteResult(
+            statements=[t for t, _ in out.statements], rows_affected=sum(n for _, n in out.statements)
+        )
+
+    @tool(server, read_only=True, idempotent=True, open_world=True)
+    async def pg_schemas(ctx: Context, include_system: System = False) -> Rows:
+        """List schemas with their table and view counts."""
+        rows = await run_sync(catalog.schemas, settings(ctx), include_system)
+        return Rows.bounded(
+            title=f"{len(rows)} schema(s)",
+            columns=["schema", "owner", "tables", "views"],
+            rows=[[r.name, r.owner, r.tables, r.views] for r in rows],
+            next="pg_tables schema=...",
+        )
+
+    @tool(server, read_only=True, idempotent=True, open_world=True)
+    async def pg_tables(ctx: Context, schema: SchemaFilter = None, include_system: System = False) -> Rows:
+        """List tables and views: kind, estimated rows, size, comment."""
+        rows = await run_sync(catalog.tables, settings(ctx), schema, include_system)
+        return Rows.bounded(
+            title=f"{len(rows)} table(s)/view(s)" + (f' in "{schema}"' if schema else ""),
+            columns=["schema", "name", "kind", "est. rows", "size", "comment"],
+            rows=[
+                [
+                    r.schema,
+                    r.name,
+                    r.kind,
+                    _num(r.est_rows),
+                    human_bytes(r.size_bytes) if r.size_bytes is not None else "",
+                    r.comment or "",
+                ]
+                for r in rows
+            ],
+            next="pg_columns table=...; st_tables for spatial ones",
+        )
+
+    @tool(server, read_only=True, idempotent=True, open_world=True)
+    async def pg_columns(table: Table, ctx: Context, schema: Schema = None) -> Rows:
+        """List a table's columns: type, nullable, default, primary key, comment."""
+        nsp, name, rows = await run_sync(catalog.columns, settings(ctx), table, schema)
+        return Rows.bounded(
+            title=f'"{nsp}"."{name}": {len(rows)} column(s)',
+            columns=["column", "type", "null", "default", "pk", "comment"],
+            rows=[
+                [
+                    r.name,
+                    r.type,
+                    "yes" if r.nullable else "no",
+                    r.default or "",
+                    "pk" if r.primary_key else "",
+                    r.comment or "",
+                ]
+                for r in rows
+            ],
+        )
+
+    @tool(server, read_only=True, idempotent=True, open_world=True)
+    async def st_tables(ctx: Context, schema: SchemaFilter = None) -> Rows:
+        """List PostGIS geometry/geography columns (tables and views): type, SRID, dimensions."""
+        rows = await run_sync(spatial.spatial_tables, settings(ctx), schema)
+        return Rows.bounded(
+            title=f"{len(rows)} spatial column(s)",
+            columns=["schema", "table", "kind", "column", "type", "srid", "dims"],
+            rows=[
+                [c.schema, c.table, c.relkind, c.column, f"{c.kind} {c.declared_type}", c.srid, c.dims]
+                for c in rows
+            ],
+            next="st_geometry_type, st_srid, st_extent table=...",
+        )
+
+    @tool(server, read_only=True, idempotent=True, open_world=True)
+    async def st_geometry_type(
+        table: Table, ctx: Context, column: Column = None, schema: Schema = None
+    ) -> Rows:
+        """Declared geometry type vs the types actually present (with Z/M), nulls and empties."""
+        found = await run_sync(spatial.geometry_types, settings(ctx), table, column, schema)
+        rows = []
+        for f in found:
+            present = ", ".join(f"{t.type} x{t.count:,}" for t in f.types) or "none (no geometries)"
+            rows.append(
+                [_col_label(f.column), f.column.declared_type, present, f"{f.rows:,}", f.nulls, f.empty]
+            )
+        return Rows.bounded(
+            title="Geometry types",
+            columns=["column", "declared", "present", "rows", "nulls", "empty"],
+            rows=rows,
+        )
+
+    @tool(server, read_only=True, idempotent=True, open_world=True)
+    async def st_srid(table: Table, ctx: Context, column: Column = None, schema: Schema = None) -> Rows:
+        """Declared SRID, SRIDs present in the data, and the reference system's name and units."""
+        found = await run_sync(spatial.srids, settings(ctx), table, column, schema)
+        rows = []
+        for f in found:
+            present = ", ".join(f"{s} x{n:,}" for s, n in f.found) or "none (no geometries)"
+            crs = f.name or ("no SRID (0): set one with ST_SetSRID" if not f.column.srid else "unknown SRID")
+            rows.append([_col_label(f.column), f.column.srid, present, crs, f.units or ""])
+        return Rows.bounded(
+            title="SRIDs", columns=["column", "declared", "present", "reference system", "units"], rows=rows
+        )
+
+    @tool(server, read_only=True, idempotent=True, open_world=True)
+    async def st_extent(table: Table, ctx: Context, column: Column = None, schema: Schema = None) -> Rows:
+        """Bounding box (xmin, ymin, xmax, ymax) of a spatial column's data, with its SRID."""
+        found = await run_sync(spatial.extents, settings(ctx), table, column, schema)
+        return Rows.bounded(
+            title="Extents",
+            columns=["column", "xmin", "ymin", "xmax", "ymax", "srid", "geometries"],
+            rows=[[_col_label(e.column), e.xmin, e.ymin, e.xmax, e.ymax, e.srid, e.rows] for e in found],
+        )
+
+    @tool(server, read_only=False, destructive=True, open_world=True)
+    async def pg_load(
+        data_ref: Annotated[str, Field(description="The data_ref to write.")],
+        table: Annotated[str, Field(description="Target table name.")],
+        ctx: Context,
+        schema: Annotated[str, Field(description="Target schema.")] = "public",
+        mode: Annotated[
+            Literal["create", "append", "replace"], Field(description="replace drops the existing table.")
+        ] = "create",
+    ) -> LoadResult:
+        """Bulk-write a data_ref into a table (Arrow-native COPY), in one transaction."""
+        state = state_of(ctx)
+        out = await run_sync(
+            load.load, state.settings, state.registry, data_ref, table, schema=schema, mode=mode
+        )
+        return LoadResult(table=f'"{out.schema}"."{out.table}"', mode=out.mode, rows=out.rows)
+
+    @tool(server, read_only=True, idempotent=True, open_world=True)
+    async def pg_explain(
+        sql: Sql,
+        ctx: Context,
+        analyze: Annotated[bool, Field(description="Run it (queries only, rolled back).")] = False,
+        format: Literal["text", "json"] = "text",
+    ) -> ExplainResult:
+        """Show a statement's plan without changing anything."""
+        plan = await run_sync(explain.explain, settings(ctx), sql, analyze=analyze, as_json=format == "json")
+        return ExplainResult(plan=plan)
