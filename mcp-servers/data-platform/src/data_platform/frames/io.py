@@ -44,6 +44,7 @@ from data_platform.errors import (
     list_for_message,
 )
 from data_platform.frames.engine import first_line, quote_ident
+from data_platform.frames.ops import trim_cells
 from data_platform.frames.types import is_nested, parse_type
 from data_platform.registry import RefInfo, Registry, suggest_name
 from data_platform.render import preview
@@ -333,7 +334,7 @@ def _stream(
                 for piece in t.to_batches(max_chunksize=chunk_size):
                     w.write(piece)
         assert w.info is not None
-        return Loaded(w.info, head if head is not None else out_schema.empty_table())
+        return Loaded(w.info, trim_cells(head if head is not None else out_schema.empty_table()))
 
     kept: list[pa.RecordBatch] = []
     total = 0
@@ -359,7 +360,7 @@ def _put(table: pa.Table, target: Target) -> Loaded:
         overwrite=target.overwrite,
         default_name=target.default_name,
     )
-    return Loaded(info, table.slice(0, 50))
+    return Loaded(info, trim_cells(table.slice(0, 50)))
 
 
 # -- CSV ---------------------------------------------------------------------------------
@@ -474,7 +475,10 @@ def read_csv(
     header_note = "yes" if dialect.header else "no (columns named column_1...)"
     kind = f", {_compression(path)}" if compressed else ""
     dec = ", decimal comma" if dialect.comma_decimal else ""
-    loaded.notes = [*notes, f"Read as sep={dialect.sep!r}, header={header_note}, encoding={codec}{kind}{dec}."]
+    loaded.notes = [
+        *notes,
+        f"Read as sep={dialect.sep!r}, header={header_note}, encoding={codec}{kind}{dec}.",
+    ]
     return loaded
 
 

@@ -42,7 +42,7 @@ class OpResult:
 
 def _store(registry: Registry, table: pa.Table, out: Output, default: str, source: str) -> OpResult:
     info = registry.put(table, name=out.name, source=source, overwrite=out.overwrite, default_name=default)
-    return OpResult(info, table.slice(0, MAX_HEAD))
+    return OpResult(info, trim_cells(table.slice(0, MAX_HEAD)))
 
 
 def _columns(info: RefInfo) -> list[str]:
@@ -51,6 +51,18 @@ def _columns(info: RefInfo) -> list[str]:
 
 def _col(name: str, info: RefInfo) -> str:
     return resolve_column(name, _columns(info), info.name)
+
+
+def trim_cells(table: pa.Table, max_chars: int = 40, max_columns: int = 12) -> pa.Table:
+    """A preview-sized copy: the first columns, long text and bytes cut (for structured output)."""
+    table = table.select(table.column_names[:max_columns])
+    for i, f in enumerate(table.schema):
+        col = table.column(i)
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            table = table.set_column(i, f.name, pc.utf8_slice_codeunits(col, 0, max_chars))
+        elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            table = table.set_column(i, f.name, pc.binary_slice(col, 0, max_chars))
+    return table
 
 
 # -- head / tail ------------------------------------------------------------------
@@ -64,7 +76,7 @@ def head(registry: Registry, ref: str, n: int) -> tuple[RefInfo, pa.Table]:
             break
         got.append(b.slice(0, n - rows))
         rows += got[-1].num_rows
-    return info, pa.Table.from_batches(got, schema=info.schema)
+    return info, trim_cells(pa.Table.from_batches(got, schema=info.schema))
 
 
 def tail(registry: Registry, ref: str, n: int) -> tuple[RefInfo, pa.Table]:
@@ -80,7 +92,7 @@ def tail(registry: Registry, ref: str, n: int) -> tuple[RefInfo, pa.Table]:
         take = min(n - rows, b.num_rows)
         got.insert(0, b.slice(b.num_rows - take, take))
         rows += take
-    return info, pa.Table.from_batches(got, schema=info.schema)
+    return info, trim_cells(pa.Table.from_batches(got, schema=info.schema))
 
 
 def sort_nulls_last(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Table:
@@ -126,6 +138,7 @@ def sql(registry: Registry, query: str, out: Output) -> OpResult:
                     hint=f"Refs you can query by name: {', '.join(sorted(names)) or '(none yet)'}.",
                 ) from None
             raise
+    result = narrow_hugeints(result)
     default = used[0] + "_sql" if used else "sql_result"
     return _store(registry, result, out, default, f"sql: {' '.join(text.split())}"[:200])
 
@@ -304,7 +317,18 @@ def _groupby_duckdb(table: pa.Table, keys: list[str], specs: list[tuple[str, str
     ]
     sql_text = f"SELECT {', '.join(select)} FROM t GROUP BY {', '.join(q(k) for k in keys)}"
     with engine.over({"t": table}) as con:
-        return engine.run(con, sql_text)
+        return narrow_hugeints(engine.run(con, sql_text))
+
+
+def narrow_hugeints(table: pa.Table) -> pa.Table:
+    """DuckDB sums BIGINT into HUGEINT (decimal(38,0) in Arrow): back to int64 when every value fits."""
+    for i, f in enumerate(table.schema):
+        if f.type == pa.decimal128(38, 0):
+            try:
+                table = table.set_column(i, f.name, table.column(i).cast(pa.int64()))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+    return table
 
 
 # -- join ----------------------------------------------------------------------------

@@ -47,7 +47,6 @@ async def _load(
     real = resolve_path(path, state.settings)
     target = io.Target(state.registry, name or None, overwrite, str(real), io.default_name_for(real))
     reader = {"read_csv": io.read_csv, "read_parquet": io.read_parquet, "read_json": io.read_json}[kind]
-    kw = {k: (None if v in (0, "", ()) else (list(v) if isinstance(v, tuple) else v)) for k, v in kw.items()}
     loaded = await run_sync(reader, real, target, max_rows=guard or state.settings.max_rows, **kw)
     return _result(ctx, kind, loaded.info, loaded.head, loaded.notes, _next(loaded.info.name))
 
