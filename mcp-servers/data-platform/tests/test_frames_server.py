@@ -121,8 +121,8 @@ async def test_a_chain_with_hand_computed_results(project: Path) -> None:
         )
         rows = sorted(rows_of(r), key=lambda x: x["order_id"])
         assert [row["column_3"] for row in rows] == ["a", "b", "c", None, None]
-        r = await call(client, "join", left="sales", right="lookup", left_on=["order_id"], right_on=["column_1"],
-                       how="anti")  # fmt: skip
+        keys = {"left_on": ["order_id"], "right_on": ["column_1"]}
+        r = await call(client, "join", left="sales", right="lookup", how="anti", **keys)
         assert sorted(row["order_id"] for row in rows_of(r)) == [4, 5]
 
         r = await call(client, "sort", data_ref="sales", by=["-amount"])
@@ -231,8 +231,8 @@ async def test_bad_inputs_get_clean_errors_and_the_server_keeps_serving(project:
             ("filter", {"data_ref": "sale", "where": "amount > 1"}, 'Did you mean "sales"?'),
             ("filter", {"data_ref": "sales", "where": "amount >"}, "Bad expression"),
             ("filter", {"data_ref": "sales", "where": "region > 5"}, "Column types: region string"),
-            ("groupby", {"data_ref": "sales", "by": ["region"], "aggs": {"x": "avgg(amount)"}}, "Unknown aggregation"),
-            ("groupby", {"data_ref": "sales", "by": ["regio"], "aggs": {"n": "count(*)"}}, 'Did you mean "region"?'),
+            ("groupby", {"data_ref": "sales", "by": ["region"], "aggs": {"x": "avgg(x)"}}, "Unknown aggreg"),
+            ("groupby", {"data_ref": "sales", "by": ["regio"], "aggs": {"n": "count(*)"}}, 'mean "region"?'),
             ("join", {"left": "sales", "right": "sales"}, "Say which columns to join on"),
             ("join", {"left": "sales", "right": "sales", "left_on": ["order_id"], "right_on": ["region"]},
              "Join keys have different types"),
@@ -309,8 +309,8 @@ async def test_output_stays_bounded_for_wide_and_long_cells(project: Path) -> No
     wide = pa.table({f"column_with_a_long_name_{i}": ["x" * 500] * 30 for i in range(300)})
     pq.write_table(wide, project / "wide.parquet")
     async with connect(project) as client:
-        for tool, args in (("read_parquet", {"path": "wide.parquet"}), ("head", {"data_ref": "wide", "n": 50}),
-                           ("describe", {"data_ref": "wide"})):  # fmt: skip
+        calls = [("read_parquet", {"path": "wide.parquet"}), ("head", {"data_ref": "wide", "n": 50})]
+        for tool, args in [*calls, ("describe", {"data_ref": "wide"})]:
             r = await call(client, tool, **args)
             assert len(text_of(r)) <= 8000, tool
             assert len(json.dumps(r.structured_content)) < 80_000, tool  # <= 50 rows x 12 cols x 40 chars

@@ -9,12 +9,15 @@ columns, no conversion to pandas.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_platform.frames.expr import resolve_column
 from data_platform.frames.types import is_nested, is_numeric
 from data_platform.registry import RefInfo, Registry
 from data_platform.render import jsonable, type_name
@@ -29,23 +32,35 @@ class ColumnStats:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+MAX_COLUMNS = 60
+MAX_TEXT = 40
+
+
 def describe(
     registry: Registry, ref: str, columns: list[str] | None = None
-) -> tuple[RefInfo, list[ColumnStats]]:
-    """Statistics for every column of `ref` (or the named ones)."""
-    from data_platform.frames.expr import resolve_column
+) -> tuple[RefInfo, list[ColumnStats], list[str]]:
+    """Stats for up to MAX_COLUMNS columns of `ref` (or the named ones), and the names left out.
+
+    Columns are computed in parallel threads: pyarrow's kernels release the GIL.
+    """
 
     info = registry.info(ref)
     table = registry.get(ref)
     names = [resolve_column(c, info.schema.names, ref) for c in columns] if columns else info.schema.names
-    return info, [_column(n, table.column(n)) for n in names]
+    shown, left = names[:MAX_COLUMNS], names[MAX_COLUMNS:]
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        stats = list(pool.map(lambda n: _column(n, table.column(n)), shown))
+    return info, stats, left
 
 
 def _scalar(s: pa.Scalar) -> Any:
     try:
-        return jsonable(s.as_py())
+        value = jsonable(s.as_py())
     except (ValueError, OverflowError, pa.ArrowInvalid):
-        return str(s)
+        value = str(s)
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        value = value[: MAX_TEXT - 1] + "…"
+    return value
 
 
 def _column(name: str, col: pa.ChunkedArray) -> ColumnStats:
@@ -76,21 +91,22 @@ def _column(name: str, col: pa.ChunkedArray) -> ColumnStats:
     if is_nested(t) or pa.types.is_null(t):
         return cs
     try:
-        cs.stats["distinct"] = pc.count_distinct(col).as_py()
+        # One hash pass: distinct, top and freq from the counts; min/max over the distinct values only.
         counts = pc.value_counts(col)
-        if len(counts):
-            top = pc.index(counts.field("counts"), pc.max(counts.field("counts")))
-            i = top.as_py()
-            cs.stats["top"] = _scalar(counts.field("values")[i])
-            cs.stats["freq"] = counts.field("counts")[i].as_py()
+        values, freqs = counts.field("values"), counts.field("counts")
+        if values.null_count:
+            keep = pc.is_valid(values)
+            values, freqs = values.filter(keep), freqs.filter(keep)
+        cs.stats["distinct"] = len(values)
+        if len(values):
+            i = pc.index(freqs, pc.max(freqs)).as_py()
+            cs.stats["top"] = _scalar(values[i])
+            cs.stats["freq"] = freqs[i].as_py()
+            if not pa.types.is_boolean(t):
+                mm = pc.min_max(values)
+                cs.stats["min"], cs.stats["max"] = _scalar(mm["min"]), _scalar(mm["max"])
     except pa.ArrowNotImplementedError:
         pass
-    if not pa.types.is_boolean(t):
-        try:
-            mm = pc.min_max(col)
-            cs.stats["min"], cs.stats["max"] = _scalar(mm["min"]), _scalar(mm["max"])
-        except pa.ArrowNotImplementedError:
-            pass
     return cs
 
 

@@ -48,6 +48,7 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "ends_with": (2, 2),
     "isnan": (1, 1),
 }
+RESERVED = {"select", "from", "where", "union", "with", "exists", "case", "cast", "group", "order", "join"}
 KEYWORDS = {"and", "or", "not", "is", "null", "in", "between", "like", "ilike", "true", "false"}
 _TOKEN = re.compile(
     r"""
@@ -254,6 +255,11 @@ class _Parser:
                 return low.upper()
             if nxt.text == "(":
                 return self.function()
+            if low in RESERVED:
+                raise ExpressionError(
+                    f"{t.text.upper()} is not allowed in a filter (a condition only, no subqueries).",
+                    hint='Use the sql tool for queries; quote a column with that name: "select".',
+                )
             if low in KEYWORDS:
                 self.fail("expected a column or a value")
             self.take()

@@ -78,6 +78,7 @@ class DescribeResult(ToolResult):
     data_ref: str
     rows: int
     columns: list[ColumnStats]
+    not_shown: list[str] = []
 
     def render(self) -> str:
         num_keys = ["mean", "std", "min", "25%", "50%", "75%", "max"]
@@ -98,6 +99,9 @@ class DescribeResult(ToolResult):
             parts.append(markdown_table(header, body))
             if len(group) > 40:
                 parts.append(f"({len(group) - 40} more columns in the structured content)")
+        if self.not_shown:
+            names = ", ".join(self.not_shown[:20]) + (", ..." if len(self.not_shown) > 20 else "")
+            parts.append(f"{len(self.not_shown)} more columns not described ({names}): pass columns=[...].")
         return "\n".join(parts)
 
 
@@ -183,7 +187,9 @@ def register(server: MCPServer) -> None:
     @tool(server, read_only=True, idempotent=True)
     async def describe(data_ref: Ref, ctx: Context, columns: Cols = ()) -> DescribeResult:
         """Per-column stats: count, nulls, mean, std, quartiles, min/max; distinct and top for others."""
-        info, stats = await run_sync(describe_mod.describe, state_of(ctx).registry, data_ref, _opt(columns))
+        info, stats, left = await run_sync(
+            describe_mod.describe, state_of(ctx).registry, data_ref, _opt(columns)
+        )
         return DescribeResult(
             data_ref=info.name,
             rows=info.rows,
@@ -191,6 +197,7 @@ def register(server: MCPServer) -> None:
                 ColumnStats(name=s.name, type=s.type, count=s.count, nulls=s.nulls, stats=s.stats)
                 for s in stats
             ],
+            not_shown=left,
         )
 
     @tool(server, read_only=True, idempotent=True)
