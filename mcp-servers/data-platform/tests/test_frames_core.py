@@ -309,3 +309,21 @@ def test_fixture_files_read_in_core(tmp_path: Path) -> None:
         loaded = io.read_csv(data / name, _target(reg, name.replace(".", "_")), max_rows=100)
         assert loaded.info.rows == 5
     assert os.path.exists(data / "typed.parquet")
+
+
+FRAME_TOOLS = {
+    "read_csv", "read_parquet", "read_json", "to_csv", "to_parquet", "describe", "head", "tail",
+    "filter", "select", "groupby", "join", "sql", "sort", "sample",
+}  # fmt: skip
+
+
+def test_frame_tools_fit_their_share_of_the_budget(tmp_path: Path) -> None:
+    from data_platform.contract import model_facing_size, tool_surface
+
+    surface = [
+        t
+        for t in tool_surface(load_settings(tmp_path, {}, tmp_path / "none.env"))
+        if t["name"] in FRAME_TOOLS
+    ]
+    assert {t["name"] for t in surface} == FRAME_TOOLS
+    assert model_facing_size(surface) <= 7_200

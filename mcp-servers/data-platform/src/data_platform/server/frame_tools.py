@@ -17,10 +17,10 @@ from data_platform.server.results import FrameResult
 
 Ref = str
 Name = str
-Cols = Annotated[tuple[str, ...], Field(description="only these columns")]
-Rows = Annotated[int, Field(ge=0, description="first N rows only")]
+Cols = tuple[str, ...]
+Rows = Annotated[int, Field(ge=0)]
 Chunk = Annotated[int, Field(ge=0, description="stream in N-row chunks (big files)")]
-Guard = Annotated[int, Field(ge=0, description="row guard override")]
+Guard = Annotated[int, Field(ge=0)]
 Types = Annotated[dict[str, str] | None, Field(description="column: type (int64, date, decimal(12,2)...)")]
 Path = str
 Count = Annotated[int, Field(ge=1, le=50)]
@@ -119,9 +119,9 @@ def register(server: MCPServer) -> None:
         ctx: Context,
         name: Name = "",
         overwrite: bool = False,
-        sep: Annotated[str, Field(description="default: sniffed")] = "",
+        sep: str = "",
         header: Literal["auto", "yes", "no"] = "auto",
-        encoding: Annotated[str, Field(description="default: utf-8, else latin-1")] = "",
+        encoding: str = "",
         na_values: Annotated[tuple[str, ...] | None, Field(description="strings read as null")] = None,
         columns: Cols = (),
         dtype: Types = None,
@@ -131,7 +131,7 @@ def register(server: MCPServer) -> None:
         chunk_size: Chunk = 0,
         max_rows: Guard = 0,
     ) -> FrameResult:
-        """Load a CSV (also .gz/.zip) into a new ref; delimiter, header and encoding are sniffed."""
+        """Load a CSV (also .gz/.zip) into a new ref; sep, header and encoding (utf-8/latin-1) are sniffed."""
         return await _load(
             ctx, "read_csv", path, name, overwrite, max_rows,
             sep=_opt(sep), header={"auto": None, "yes": True, "no": False}[header], encoding=_opt(encoding),
@@ -152,12 +152,12 @@ def register(server: MCPServer) -> None:
 
     @tool(server, read_only=False)
     async def read_json(
-        path: Path, ctx: Context, name: Name = "", overwrite: bool = False, encoding: str = "",
-        columns: Cols = (), dtype: Types = None, nrows: Rows = 0, chunk_size: Chunk = 0, max_rows: Guard = 0,
+        path: Path, ctx: Context, name: Name = "", overwrite: bool = False, columns: Cols = (),
+        dtype: Types = None, nrows: Rows = 0, chunk_size: Chunk = 0, max_rows: Guard = 0,
     ) -> FrameResult:  # fmt: skip
         """Load a JSON array or JSON-lines file (also .gz/.zip) into a new ref; nested values kept."""
         return await _load(
-            ctx, "read_json", path, name, overwrite, max_rows, encoding=_opt(encoding),
+            ctx, "read_json", path, name, overwrite, max_rows,
             columns=_opt(columns), dtype=dtype, nrows=_opt(nrows), chunk_size=_opt(chunk_size),
         )  # fmt: skip
 
@@ -186,7 +186,7 @@ def register(server: MCPServer) -> None:
 
     @tool(server, read_only=True, idempotent=True)
     async def describe(data_ref: Ref, ctx: Context, columns: Cols = ()) -> DescribeResult:
-        """Per-column stats: count, nulls, mean, std, quartiles, min/max; distinct and top for others."""
+        """pandas-style describe: count, nulls, mean, std, quartiles, min/max; distinct and top for text."""
         info, stats, left = await run_sync(
             describe_mod.describe, state_of(ctx).registry, data_ref, _opt(columns)
         )
