@@ -327,3 +327,16 @@ def test_frame_tools_fit_their_share_of_the_budget(tmp_path: Path) -> None:
     ]
     assert {t["name"] for t in surface} == FRAME_TOOLS
     assert model_facing_size(surface) <= 7_200
+
+
+def test_filter_keeps_row_order_over_many_batches_and_wants_a_condition(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "reg")
+    with reg.writer(name="big", schema=pa.schema([("i", pa.int64())]), source="t") as w:
+        for start in range(0, 200_000, 10_000):
+            w.write(pa.table({"i": pa.array(range(start, start + 10_000), type=pa.int64())}))
+    res = ops.filter_rows(reg, "big", "i % 7 = 3 OR i < 2", ops.Output())
+    assert reg.get(res.info.name).column("i").to_pylist() == [
+        i for i in range(200_000) if i % 7 == 3 or i < 2
+    ]
+    with pytest.raises(ExpressionError, match="must be a condition"):
+        ops.filter_rows(reg, "big", "i + 1", ops.Output())

@@ -201,7 +201,6 @@ def sniff_csv(text: str, skiprows: int, sep: str | None, header: bool | None) ->
     width = max(len(r) for r in rows[:50])
     if header:
         names = [c.strip() or f"column_{i + 1}" for i, c in enumerate(rows[0])]
-        names += [f"column_{i + 1}" for i in range(len(names), width)]
     else:
         names = [f"column_{i + 1}" for i in range(width)]
     body_rows = rows[1:] if header else rows
@@ -434,6 +433,7 @@ def read_csv(
     notes = [note] if note else []
 
     def fix(t: pa.Table) -> pa.Table:
+        t = _no_null_types(t)
         return _apply_types(t, dict.fromkeys(as_dates, pa.date32()), path.name) if as_dates else t
 
     args = (
@@ -635,6 +635,18 @@ def read_json(
     return loaded
 
 
+def _is_binary(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+
+
+def _no_null_types(table: pa.Table) -> pa.Table:
+    """A column with no values at all (a header-only CSV) is typed string, not Arrow's `null`."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_null(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
+    return table
+
+
 # -- writers ---------------------------------------------------------------------------------
 @dataclass
 class Written:
@@ -689,11 +701,12 @@ def write_csv(
 ) -> Written:
     """Stream a ref into a CSV file (gzip when the name ends in .gz), written atomically."""
     info = registry.info(ref)
-    bad = [f"{f.name} ({f.type})" for f in info.schema if is_nested(f.type)]
+    bad = [f"{f.name} ({f.type})" for f in info.schema if is_nested(f.type) or _is_binary(f.type)]
     if bad:
         raise InputError(
-            f"CSV cannot hold nested values: {', '.join(bad[:5])}.",
-            hint="Write Parquet with to_parquet, or select the other columns first.",
+            f"CSV cannot hold nested or binary values: {', '.join(bad[:5])}.",
+            hint="Write Parquet with to_parquet, or select the other columns first "
+            "(sql can turn them into text: to_json(col), hex(col)).",
         )
     if len(sep) != 1:
         raise InputError(f"sep must be one character, got {sep!r}.")
