@@ -21,7 +21,17 @@ import pyarrow as pa
 
 from data_platform.errors import ExpressionError, InputError
 
-MEMORY_LIMIT = os.environ.get("DATA_PLATFORM_DUCKDB_MEMORY", "4GB")
+MEMORY_LIMIT = "4GB"
+_shared: duckdb.DuckDBPyConnection | None = None
+_shared_lock = threading.Lock()
+
+
+def configure(memory_limit: str) -> None:
+    """Set the sandbox's memory limit (settings.duckdb_memory) before its first use in this process."""
+    global MEMORY_LIMIT
+    with _shared_lock:
+        if _shared is None:
+            MEMORY_LIMIT = memory_limit
 
 
 def locked_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
@@ -37,10 +47,6 @@ def locked_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
         "lock_configuration": True,
     }
     return duckdb.connect(":memory:", config=config)
-
-
-_shared: duckdb.DuckDBPyConnection | None = None
-_shared_lock = threading.Lock()
 
 
 def _database() -> duckdb.DuckDBPyConnection:
@@ -73,7 +79,7 @@ def check_select(sql: str) -> str:
         )
     if "\x00" in text:
         raise ExpressionError("The SQL contains a NUL byte.")
-    con = duckdb.connect(":memory:", config={"enable_external_access": False, "lock_configuration": True})
+    con = _database().cursor()  # parsing only: nothing is executed here
     try:
         statements = con.extract_statements(text)
     except duckdb.Error as exc:

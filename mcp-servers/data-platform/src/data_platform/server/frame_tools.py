@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
 from data_platform.frames import describe as describe_mod
-from data_platform.frames import io, ops
+from data_platform.frames import engine, io, ops
 from data_platform.paths import resolve_path
 from data_platform.registry import RefInfo
 from data_platform.render import format_cell, human_bytes, markdown_table
@@ -213,7 +213,9 @@ def register(server: MCPServer) -> None:
         return FrameResult.build("tail", info, table, preview_rows=n)
 
     async def _op(ctx: Context, action: str, fn: Any, *args: Any, **kw: Any) -> FrameResult:
-        res = await run_sync(fn, state_of(ctx).registry, *args, **kw)
+        state = state_of(ctx)
+        engine.configure(state.settings.duckdb_memory)
+        res = await run_sync(fn, state.registry, *args, **kw)
         return _result(ctx, action, res.info, res.head, res.notes, _next(res.info.name))
 
     @tool(server, read_only=False)
