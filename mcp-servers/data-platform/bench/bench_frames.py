@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -301,7 +302,10 @@ def main() -> int:
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child[0], args.child[1], args.data)))
+        try:
+            print(json.dumps(measure(args.child[0], args.child[1], args.data)))
+        finally:  # each child's refs are copies of the data: never leave them behind
+            shutil.rmtree(args.data / f"registry-{os.getpid()}", ignore_errors=True)
         return 0
     folder = args.data / f"rows-{args.rows}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -351,6 +355,8 @@ def main() -> int:
     print(f"\nhead on a {args.rows:,}-row ref (fresh registry, core + result): {ms:.1f} ms (target < 50 ms)")
     chunk_rows = args.chunked_rows or 2 * args.rows
     peak, secs = chunked_peak(folder, chunk_rows)
+    for leftover in ("registry-head", "registry-chunked"):
+        shutil.rmtree(folder / leftover, ignore_errors=True)
     print(
         f"chunked read_csv of {chunk_rows:,} rows (chunk_size=200,000): peak RSS {peak:.2f} GiB "
         f"in {secs:.1f} s (target < 1.5 GiB)"
