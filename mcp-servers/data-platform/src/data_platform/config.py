@@ -90,6 +90,7 @@ class Settings(BaseModel):
     dbt_timeout_s: float = Field(1800.0, gt=0)
     dbt_strict: bool = False
     disabled: frozenset[Family] = frozenset()
+    duckdb_memory: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
     @field_validator("allowed_roots")
     @classmethod
@@ -227,6 +228,7 @@ def load_settings(
         "statement_timeout_s": "DATA_PLATFORM_STATEMENT_TIMEOUT",
         "connect_timeout_s": "DATA_PLATFORM_CONNECT_TIMEOUT",
         "dbt_timeout_s": "DATA_PLATFORM_DBT_TIMEOUT",
+        "duckdb_memory": "DATA_PLATFORM_DUCKDB_MEMORY",
     }
     for field, var in numeric.items():
         if env.get(var):
@@ -254,4 +256,5 @@ SETTINGS_DOC: dict[str, str] = {
     "DATA_PLATFORM_DBT_TIMEOUT": "Seconds a dbt command may run (default 1800).",
     "DATA_PLATFORM_DBT_STRICT": "1 to refuse dbt runs when validation finds deprecations.",
     "DATA_PLATFORM_DISABLE": "Comma list of tool families to turn off: frames, postgres, dbt.",
+    "DATA_PLATFORM_DUCKDB_MEMORY": "Memory limit of the sandboxed DuckDB for filter/sql (default 4GB).",
 }

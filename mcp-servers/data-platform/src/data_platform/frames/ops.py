@@ -1,0 +1,456 @@
+"""Operations on refs: each reads memory-mapped refs and stores its result as a new ref.
+
+Engines were chosen by measurement (bench/bench_frames.py): pyarrow's Acero
+for groupby and join (fastest here), the locked-down DuckDB for filter and
+SQL (a safe, complete SQL dialect; zero-copy over Arrow), pyarrow for select,
+sort, sample and head/tail (slicing a memory-mapped file reads only what it
+shows).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data_platform.errors import ExpressionError, InputError, NotFoundError
+from data_platform.frames import engine
+from data_platform.frames.expr import compile_filter, resolve_column
+from data_platform.registry import RefInfo, Registry
+
+MAX_HEAD = 50
+
+
+@dataclass
+class Output:
+    """Where an op's result goes."""
+
+    name: str | None = None
+    overwrite: bool = False
+
+
+@dataclass
+class OpResult:
+    info: RefInfo
+    head: pa.Table
+    notes: list[str] = field(default_factory=list)
+
+
+def _store(registry: Registry, table: pa.Table, out: Output, default: str, source: str) -> OpResult:
+    info = registry.put(table, name=out.name, source=source, overwrite=out.overwrite, default_name=default)
+    return OpResult(info, trim_cells(table.slice(0, MAX_HEAD)))
+
+
+def _columns(info: RefInfo) -> list[str]:
+    return info.schema.names
+
+
+def _col(name: str, info: RefInfo) -> str:
+    return resolve_column(name, _columns(info), info.name)
+
+
+def trim_cells(table: pa.Table, max_chars: int = 40, max_columns: int = 12) -> pa.Table:
+    """A preview-sized copy: the first columns, long text and bytes cut (for structured output)."""
+    table = table.select(table.column_names[:max_columns])
+    for i, f in enumerate(table.schema):
+        col = table.column(i)
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            table = table.set_column(i, f.name, pc.utf8_slice_codeunits(col, 0, max_chars))
+        elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            table = table.set_column(i, f.name, pc.binary_slice(col, 0, max_chars))
+    return table
+
+
+# -- head / tail ------------------------------------------------------------------
+def head(registry: Registry, ref: str, n: int) -> tuple[RefInfo, pa.Table]:
+    """The first n rows, reading only the record batches that hold them."""
+    info = registry.info(ref)
+    got: list[pa.RecordBatch] = []
+    rows = 0
+    for b in registry.batches(ref):
+        if rows >= n:
+            break
+        got.append(b.slice(0, n - rows))
+        rows += got[-1].num_rows
+    return info, trim_cells(pa.Table.from_batches(got, schema=info.schema))
+
+
+def tail(registry: Registry, ref: str, n: int) -> tuple[RefInfo, pa.Table]:
+    """The last n rows; the file footer indexes batches, so only the last ones are read."""
+    info = registry.info(ref)
+    reader = registry._open_reader(ref)
+    got: list[pa.RecordBatch] = []
+    rows = 0
+    for i in range(reader.num_record_batches - 1, -1, -1):
+        if rows >= n:
+            break
+        b = reader.get_batch(i)
+        take = min(n - rows, b.num_rows)
+        got.insert(0, b.slice(b.num_rows - take, take))
+        rows += take
+    return info, trim_cells(pa.Table.from_batches(got, schema=info.schema))
+
+
+def sort_nulls_last(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Table:
+    """`sort_by` with nulls last (per-key placement on pyarrow >= 25, the option before)."""
+    try:
+        return table.sort_by([(k, order, "at_end") for k, order in keys])
+    except (TypeError, ValueError, pa.ArrowInvalid):
+        return table.sort_by(keys, null_placement="at_end")
+
+
+# -- filter / sql ----------------------------------------------------------------
+def filter_rows(registry: Registry, ref: str, where: str, out: Output) -> OpResult:
+    """Rows of `ref` matching a safe expression (parsed by expr.py, run in the locked DuckDB)."""
+    info = registry.info(ref)
+    compiled = compile_filter(where, _columns(info), ref)
+    table = registry.get(ref)
+    types = ", ".join(f"{f.name} {f.type}" for f in info.schema if f.name in compiled.columns)
+    with engine.over({"t": table}) as con:
+        # DuckDB evaluates only the condition (insertion order is preserved); Arrow then takes the
+        # rows, zero-copy for the columns DuckDB never had to convert: ~20% faster than SELECT *.
+        mask = engine.run(con, f"SELECT {compiled.sql} AS keep FROM t", hint=f"Column types: {types}.")
+    if not pa.types.is_boolean(mask.schema.field(0).type):
+        raise ExpressionError(
+            f"The filter must be a condition (true/false); this one gives {mask.schema.field(0).type}.",
+            hint="Compare it with something, e.g. amount > 100.",
+        )
+    result = table.filter(mask.column(0))
+    res = _store(registry, result, out, f"{ref}_filtered", f"filter {ref}: {where}"[:200])
+    res.notes.append(f"{result.num_rows:,} of {info.rows:,} rows matched.")
+    return res
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def sql(registry: Registry, query: str, out: Output) -> OpResult:
+    """One SELECT over refs by name, in the locked DuckDB; each ref is a view named after it."""
+    text = engine.check_select(query)
+    names = set(registry.names())
+    words = {w for w in _WORD.findall(text)}
+    lowered = {n.lower(): n for n in names}
+    used = sorted({lowered[w.lower()] for w in words if w.lower() in lowered})
+    tables = {n: registry.get(n) for n in used}
+    with engine.over(tables) as con:
+        try:
+            result = engine.run(con, text)
+        except ExpressionError as exc:
+            if "does not exist" in exc.message and "Table" in exc.message:
+                raise NotFoundError(
+                    exc.message,
+                    hint=f"Refs you can query by name: {', '.join(sorted(names)) or '(none yet)'}.",
+                ) from None
+            raise
+    result = narrow_hugeints(result)
+    default = used[0] + "_sql" if used else "sql_result"
+    return _store(registry, result, out, default, f"sql: {' '.join(text.split())}"[:200])
+
+
+# -- select / sort / sample -------------------------------------------------------
+def select(
+    registry: Registry, ref: str, columns: Sequence[str], rename: dict[str, str] | None, out: Output
+) -> OpResult:
+    info = registry.info(ref)
+    if not columns:
+        raise InputError(
+            "Give at least one column.", hint=f"Columns of `{ref}`: {', '.join(_columns(info)[:30])}"
+        )
+    chosen = [_col(c, info) for c in columns]
+    rename = rename or {}
+    for old in rename:
+        if _col(old, info) not in chosen:
+            raise InputError(f'rename names "{old}", which is not among the selected columns.')
+    resolved = {_col(k, info): v for k, v in rename.items()}
+    names = [resolved.get(c, c) for c in chosen]
+    if len(set(names)) != len(names):
+        raise InputError(f"The output would have duplicate column names: {names}.")
+    table = registry.get(ref).select(chosen).rename_columns(names)
+    return _store(registry, table, out, f"{ref}_selected", f"select {ref}")
+
+
+def sort(registry: Registry, ref: str, by: Sequence[str], out: Output) -> OpResult:
+    """Sort by columns; a leading "-" on a column name sorts it descending. Nulls go last."""
+    info = registry.info(ref)
+    if not by:
+        raise InputError("Give at least one column to sort by.")
+    keys = []
+    for c in by:
+        desc = c.startswith("-") and c not in _columns(info)
+        keys.append((_col(c[1:] if desc else c, info), "descending" if desc else "ascending"))
+    table = registry.get(ref)
+    try:
+        result = sort_nulls_last(table, keys)
+    except pa.ArrowNotImplementedError as exc:
+        raise InputError(f"Cannot sort by these columns: {engine.first_line(exc)}") from None
+    order = ", ".join(f"{k}{' desc' if d == 'descending' else ''}" for k, d in keys)
+    return _store(registry, result, out, f"{ref}_sorted", f"sort {ref} by {order}")
+
+
+def sample(
+    registry: Registry, ref: str, n: int | None, frac: float | None, seed: int | None, out: Output
+) -> OpResult:
+    info = registry.info(ref)
+    if (n is None) == (frac is None):
+        raise InputError("Give exactly one of n or frac.")
+    k = n if n is not None else round(info.rows * (frac or 0))
+    k = min(k, info.rows)
+    picked = sorted(random.Random(seed).sample(range(info.rows), k))
+    result = registry.get(ref).take(pa.array(picked, type=pa.int64()))
+    res = _store(registry, result, out, f"{ref}_sample", f"sample {ref} ({k} rows, seed {seed})")
+    res.notes.append(
+        f"{k:,} random rows of {info.rows:,}, in their original order"
+        + (f" (seed {seed})." if seed is not None else "; pass seed to repeat it.")
+    )
+    return res
+
+
+# -- groupby -----------------------------------------------------------------------
+AGG_FUNCS = ("sum", "mean", "min", "max", "count", "count_distinct", "median", "std", "first", "last")
+_AGG = re.compile(r"\s*([A-Za-z_]+)\s*\(\s*(\*|\"[^\"]+\"|[^()]+?)\s*\)\s*")
+_ARROW_AGG = {
+    "sum": "sum",
+    "mean": "mean",
+    "min": "min",
+    "max": "max",
+    "count": "count",
+    "count_distinct": "count_distinct",
+    "std": "stddev",
+    "first": "first",
+    "last": "last",
+}
+_SQL_AGG = {
+    "sum": "sum({c})",
+    "mean": "avg({c})",
+    "min": "min({c})",
+    "max": "max({c})",
+    "count": "count({c})",
+    "count_distinct": "count(DISTINCT {c})",
+    "median": "median({c})",
+    "std": "stddev_samp({c})",
+    "first": "arg_min({c}, __row)",
+    "last": "arg_max({c}, __row)",
+}
+
+
+def parse_aggs(aggs: dict[str, str], info: RefInfo) -> list[tuple[str, str, str | None]]:
+    """{"total": "sum(amount)", "n": "count(*)"} -> [(output, func, column or None)]."""
+    if not aggs:
+        raise InputError(
+            'Give at least one aggregation, e.g. {"total": "sum(amount)", "orders": "count(*)"}.'
+        )
+    parsed = []
+    for output, spec in aggs.items():
+        if not output.strip():
+            raise InputError(
+                'Every aggregation needs a non-empty output name, e.g. {"total": "sum(amount)"}.'
+            )
+        m = _AGG.fullmatch(spec or "")
+        if not m:
+            raise InputError(
+                f'Bad aggregation {spec!r} for "{output}": write func(column), e.g. "sum(amount)".',
+                hint=f"Functions: {', '.join(AGG_FUNCS)}; count(*) counts rows.",
+            )
+        func = m.group(1).lower()
+        func = {"avg": "mean", "nunique": "count_distinct", "stddev": "std", "size": "count"}.get(func, func)
+        if func not in AGG_FUNCS:
+            raise InputError(
+                f"Unknown aggregation {m.group(1)!r}.", hint=f"Functions: {', '.join(AGG_FUNCS)}."
+            )
+        arg = m.group(2).strip('"')
+        if arg == "*":
+            if func != "count":
+                raise InputError(f"{func}(*) is not allowed; name a column.")
+            parsed.append((output, func, None))
+        else:
+            parsed.append((output, func, _col(arg, info)))
+    return parsed
+
+
+def groupby(registry: Registry, ref: str, by: Sequence[str], aggs: dict[str, str], out: Output) -> OpResult:
+    info = registry.info(ref)
+    keys = [_col(k, info) for k in by]
+    if not keys:
+        raise InputError("Give at least one column to group by.")
+    specs = parse_aggs(aggs, info)
+    clash = [o for o, _, _ in specs if o in keys]
+    if clash:
+        raise InputError(f"Output name {clash[0]!r} is also a group key; choose another name.")
+    table = registry.get(ref)
+    if all(f != "median" for _, f, _ in specs):
+        try:
+            result = _groupby_arrow(table, keys, specs)
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            result = _groupby_duckdb(table, keys, specs)
+    else:
+        result = _groupby_duckdb(table, keys, specs)
+    result = sort_nulls_last(result, [(k, "ascending") for k in keys])
+    base = f"{ref}_by_{'_'.join(keys)}"
+    res = _store(registry, result, out, base[:48], f"groupby {ref} by {', '.join(keys)}")
+    res.notes.append(f"{result.num_rows:,} groups.")
+    return res
+
+
+def _groupby_arrow(table: pa.Table, keys: list[str], specs: list[tuple[str, str, str | None]]) -> pa.Table:
+    ordered = any(f in ("first", "last") for _, f, _ in specs)
+    aggregations: list[tuple] = []
+    for _, func, col in specs:
+        if col is None:
+            aggregations.append(([], "count_all"))
+        elif func == "std":
+            aggregations.append((col, "stddev", pc.VarianceOptions(ddof=1)))
+        elif func == "count":
+            aggregations.append((col, "count", pc.CountOptions(mode="only_valid")))
+        else:
+            aggregations.append((col, _ARROW_AGG[func]))
+    needed = sorted({c for _, _, c in specs if c} | set(keys), key=table.column_names.index)
+    result = table.select(needed).group_by(keys, use_threads=not ordered).aggregate(aggregations)
+    # Acero names outputs "<col>_<func>" after the keys' position; rebuild in our order.
+    agg_cols = result.columns[: len(specs)] if result.column_names[0] not in keys else None
+    if agg_cols is None:
+        agg_cols = result.columns[len(keys) :]
+        key_cols = result.columns[: len(keys)]
+    else:
+        key_cols = [result.column(k) for k in keys]
+    return pa.table(list(key_cols) + list(agg_cols), names=keys + [o for o, _, _ in specs])
+
+
+def _groupby_duckdb(table: pa.Table, keys: list[str], specs: list[tuple[str, str, str | None]]) -> pa.Table:
+    if any(f in ("first", "last") for _, f, _ in specs):
+        table = table.append_column("__row", pa.array(range(table.num_rows), type=pa.int64()))
+    q = engine.quote_ident
+    select = [q(k) for k in keys] + [
+        (_SQL_AGG[f].format(c=q(c)) if c else "count(*)") + f" AS {q(o)}" for o, f, c in specs
+    ]
+    sql_text = f"SELECT {', '.join(select)} FROM t GROUP BY {', '.join(q(k) for k in keys)}"
+    with engine.over({"t": table}) as con:
+        return narrow_hugeints(engine.run(con, sql_text))
+
+
+def narrow_hugeints(table: pa.Table) -> pa.Table:
+    """DuckDB sums BIGINT into HUGEINT (decimal(38,0) in Arrow): back to int64 when every value fits."""
+    for i, f in enumerate(table.schema):
+        if f.type == pa.decimal128(38, 0):
+            try:
+                table = table.set_column(i, f.name, table.column(i).cast(pa.int64()))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+    return table
+
+
+# -- join ----------------------------------------------------------------------------
+JOIN_TYPES = {
+    "inner": "inner",
+    "left": "left outer",
+    "right": "right outer",
+    "outer": "full outer",
+    "semi": "left semi",
+    "anti": "left anti",
+}
+
+
+def join(
+    registry: Registry,
+    left: str,
+    right: str,
+    *,
+    on: Sequence[str] | None,
+    left_on: Sequence[str] | None,
+    right_on: Sequence[str] | None,
+    how: str,
+    suffixes: tuple[str, str],
+    out: Output,
+) -> OpResult:
+    linfo, rinfo = registry.info(left), registry.info(right)
+    if on:
+        if left_on or right_on:
+            raise InputError("Give either on, or left_on and right_on, not both.")
+        lkeys = [_col(k, linfo) for k in on]
+        rkeys = [_col(k, rinfo) for k in on]
+    elif left_on and right_on:
+        if len(left_on) != len(right_on):
+            raise InputError(f"left_on has {len(left_on)} columns but right_on has {len(right_on)}.")
+        lkeys = [_col(k, linfo) for k in left_on]
+        rkeys = [_col(k, rinfo) for k in right_on]
+    else:
+        common = [c for c in linfo.schema.names if c in rinfo.schema.names]
+        raise InputError(
+            "Say which columns to join on: on=[...] or left_on=[...] with right_on=[...].",
+            hint=f"Columns in both refs: {', '.join(common) or '(none)'}.",
+        )
+    for lk, rk in zip(lkeys, rkeys, strict=True):
+        lt, rt = linfo.schema.field(lk).type, rinfo.schema.field(rk).type
+        if lt != rt and not (_numeric(lt) and _numeric(rt)) and not (_textual(lt) and _textual(rt)):
+            raise InputError(
+                f'Join keys have different types: "{lk}" is {lt} in `{left}`, "{rk}" is {rt} in `{right}`.',
+                hint="Convert one side first, e.g. with sql: SELECT CAST(id AS BIGINT) AS id, ... FROM ...",
+            )
+    if len(suffixes) != 2 or suffixes[0] == suffixes[1]:
+        raise InputError('suffixes must be two different strings, e.g. ["_x", "_y"].')
+    ltab, rtab = registry.get(left), registry.get(right)
+    if left == right:
+        rtab = pa.Table.from_batches(rtab.to_batches(), schema=rtab.schema)
+    jt = JOIN_TYPES[how]
+    try:
+        result = ltab.join(
+            rtab,
+            keys=lkeys,
+            right_keys=rkeys,
+            join_type=jt,
+            left_suffix=suffixes[0] or None,
+            right_suffix=suffixes[1] or None,
+            coalesce_keys=True,
+        )
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        result = _join_duckdb(ltab, rtab, lkeys, rkeys, how, suffixes)
+    res = _store(registry, result, out, f"{left}_{right}"[:48], f"join {left} {how} {right}")
+    pairs = ", ".join(a if a == b else f"{a}={b}" for a, b in zip(lkeys, rkeys, strict=True))
+    res.notes.append(f"{how} join on {pairs}: {result.num_rows:,} rows.")
+    return res
+
+
+def _numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+def _textual(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _join_duckdb(
+    ltab: pa.Table, rtab: pa.Table, lkeys: list[str], rkeys: list[str], how: str, suffixes: tuple[str, str]
+) -> pa.Table:
+    """Fallback for types Acero cannot carry through a join (e.g. nested columns)."""
+    q = engine.quote_ident
+    cond = " AND ".join(f"l.{q(a)} = r.{q(b)}" for a, b in zip(lkeys, rkeys, strict=True))
+    kind = {
+        "inner": "INNER",
+        "left": "LEFT",
+        "right": "RIGHT",
+        "outer": "FULL OUTER",
+        "semi": "SEMI",
+        "anti": "ANTI",
+    }[how]
+    cols = []
+    rnames = set(rtab.column_names)
+    lnames = set(ltab.column_names)
+    for c in ltab.column_names:
+        if c in lkeys and how in ("right", "outer"):
+            i = lkeys.index(c)
+            cols.append(f"coalesce(l.{q(c)}, r.{q(rkeys[i])}) AS {q(c)}")
+        elif c in rnames and c not in lkeys and how not in ("semi", "anti"):
+            cols.append(f"l.{q(c)} AS {q(c + suffixes[0])}")
+        else:
+            cols.append(f"l.{q(c)}")
+    if how not in ("semi", "anti"):
+        for c in rtab.column_names:
+            if c in rkeys and lkeys[rkeys.index(c)] == c:
+                continue
+            cols.append(f"r.{q(c)} AS {q(c + suffixes[1] if c in lnames else c)}")
+    sql_text = f"SELECT {', '.join(cols)} FROM l {kind} JOIN r ON {cond}"
+    with engine.over({"l": ltab, "r": rtab}) as con:
+        return engine.run(con, sql_text)

@@ -1,0 +1,54 @@
+"""User-given file paths, resolved and confined to the allowed folders.
+
+A model writes these paths, so every file tool goes through `resolve_path`:
+relative paths are taken from the project folder, `~` is expanded, symbolic
+links are followed, and only then is the real path checked against
+`settings.allowed_roots` (so a link cannot smuggle a path out).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from data_platform.config import Settings
+from data_platform.errors import InputError, NotFoundError
+
+
+def _roots_text(settings: Settings) -> str:
+    return ", ".join(str(r) for r in settings.allowed_roots) or "(none)"
+
+
+def resolve_path(path: str, settings: Settings, *, for_write: bool = False) -> Path:
+    """The real, allowed path for `path`; raises InputError/NotFoundError with what to do."""
+    if not isinstance(path, str) or not path.strip():
+        raise InputError("The path is empty.", hint="Give a file path, e.g. data/sales.csv.")
+    if "\x00" in path:
+        raise InputError("The path contains a NUL byte.", hint="Give a plain file path.")
+    raw = Path(path.strip()).expanduser()
+    full = raw if raw.is_absolute() else settings.project_dir / raw
+    try:
+        real = Path(os.path.realpath(full))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"Cannot resolve the path {path!r}: {exc}.") from exc
+    if settings.allowed_roots and not any(real.is_relative_to(root) for root in settings.allowed_roots):
+        action = "write to" if for_write else "read"
+        raise InputError(
+            f"Not allowed to {action} {real}: it is outside the allowed folders ({_roots_text(settings)}).",
+            hint="Use a path inside the project, or add its folder to DATA_PLATFORM_ALLOWED_ROOTS.",
+        )
+    if not for_write:
+        if not real.exists():
+            parent = real.parent
+            near = sorted(p.name for p in parent.iterdir())[:15] if parent.is_dir() else []
+            raise NotFoundError(
+                f"File not found: {real}.",
+                hint=(f"Files in {parent}: {', '.join(near)}." if near else f"{parent} has no files.")
+                + " Paths are relative to the project folder "
+                + f"{settings.project_dir}.",
+            )
+        if real.is_dir():
+            raise InputError(f"{real} is a folder, not a file.", hint="Give the path of a file inside it.")
+    elif real.is_dir():
+        raise InputError(f"{real} is a folder.", hint="Give a file name to write, e.g. out/result.parquet.")
+    return real

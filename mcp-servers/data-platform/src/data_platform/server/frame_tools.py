@@ -1,0 +1,292 @@
+"""DataFrame tools: thin adapters from MCP calls to `data_platform.frames`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, Field
+
+from data_platform.frames import describe as describe_mod
+from data_platform.frames import engine, io, ops
+from data_platform.paths import resolve_path
+from data_platform.registry import RefInfo
+from data_platform.render import format_cell, human_bytes, markdown_table
+from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+from data_platform.server.results import FrameResult
+
+Ref = str
+Name = str
+Cols = tuple[str, ...]
+Rows = Annotated[int, Field(ge=0)]
+Chunk = Annotated[int, Field(ge=0, description="stream in N-row chunks (big files)")]
+Guard = Annotated[int, Field(ge=0)]
+Types = Annotated[dict[str, str] | None, Field(description="column: type (int64, date, decimal(12,2)...)")]
+Path = str
+Count = Annotated[int, Field(ge=1, le=50)]
+How = Literal["inner", "left", "right", "outer", "semi", "anti"]
+
+
+def _next(ref: str) -> list[str]:
+    return [f"describe `{ref}`", f'filter `{ref}` "<condition>"', f"groupby `{ref}`", f"head `{ref}`"]
+
+
+def _result(
+    ctx: Context, action: str, info: RefInfo, table: Any, notes: list[str], nxt: list[str]
+) -> FrameResult:
+    rows = state_of(ctx).settings.preview_rows
+    return FrameResult.build(
+        action, info, table, preview_rows=rows, note=" ".join(notes) or None, next_steps=nxt
+    )
+
+
+async def _load(
+    ctx: Context, kind: str, path: str, name: str | None, overwrite: bool, guard: int | None, **kw: Any
+) -> FrameResult:
+    state = state_of(ctx)
+    real = resolve_path(path, state.settings)
+    target = io.Target(state.registry, name or None, overwrite, str(real), io.default_name_for(real))
+    reader = {"read_csv": io.read_csv, "read_parquet": io.read_parquet, "read_json": io.read_json}[kind]
+    loaded = await run_sync(reader, real, target, max_rows=guard or state.settings.max_rows, **kw)
+    return _result(ctx, kind, loaded.info, loaded.head, loaded.notes, _next(loaded.info.name))
+
+
+class WriteResult(ToolResult):
+    data_ref: str
+    path: str
+    format: str
+    rows: int
+    columns: int
+    size_bytes: int
+
+    def render(self) -> str:
+        return (
+            f"Wrote `{self.data_ref}` ({self.rows:,} rows x {self.columns} columns) to {self.path} "
+            f"({self.format}, {human_bytes(self.size_bytes)})."
+        )
+
+
+class ColumnStats(BaseModel):
+    name: str
+    type: str
+    count: int
+    nulls: int
+    stats: dict[str, Any]
+
+
+class DescribeResult(ToolResult):
+    data_ref: str
+    rows: int
+    columns: list[ColumnStats]
+    not_shown: list[str] = []
+
+    def render(self) -> str:
+        num_keys = ["mean", "std", "min", "25%", "50%", "75%", "max"]
+        other_keys = ["distinct", "top", "freq", "min", "max"]
+        num = [c for c in self.columns if "mean" in c.stats]
+        other = [c for c in self.columns if "mean" not in c.stats]
+        parts = [f"describe `{self.data_ref}`: {self.rows:,} rows x {len(self.columns)} columns"]
+        for group, keys in ((num, num_keys), (other, other_keys)):
+            if not group:
+                continue
+            extra = ["nan"] if any("nan" in c.stats for c in group) else []
+            header = ["column", "type", "count", "nulls", *extra, *keys]
+            body = [
+                [format_cell(c.name, 30), c.type[:24], f"{c.count:,}", f"{c.nulls:,}"]
+                + [format_cell(c.stats.get(k, ""), 24) for k in extra + keys]
+                for c in group[:40]
+            ]
+            parts.append(markdown_table(header, body))
+            if len(group) > 40:
+                parts.append(f"({len(group) - 40} more columns in the structured content)")
+        if self.not_shown:
+            names = ", ".join(self.not_shown[:20]) + (", ..." if len(self.not_shown) > 20 else "")
+            parts.append(f"{len(self.not_shown)} more columns not described ({names}): pass columns=[...].")
+        return "\n".join(parts)
+
+
+def _opt(value: Any) -> Any:
+    """The tools use compact defaults (0, "", ()) for "not given"; the core uses None."""
+    if value in (0, "", ()) and not isinstance(value, bool):
+        return None
+    return list(value) if isinstance(value, tuple) else value
+
+
+def register(server: MCPServer) -> None:
+    @tool(server, read_only=False)
+    async def read_csv(
+        path: Path,
+        ctx: Context,
+        name: Name = "",
+        overwrite: bool = False,
+        sep: str = "",
+        header: Literal["auto", "yes", "no"] = "auto",
+        encoding: str = "",
+        na_values: Annotated[tuple[str, ...] | None, Field(description="strings read as null")] = None,
+        columns: Cols = (),
+        dtype: Types = None,
+        date_format: Annotated[str, Field(description="for date/timestamp dtypes, e.g. %d/%m/%Y")] = "",
+        skiprows: Annotated[int, Field(ge=0)] = 0,
+        nrows: Rows = 0,
+        chunk_size: Chunk = 0,
+        max_rows: Guard = 0,
+    ) -> FrameResult:
+        """Load a CSV (also .gz/.zip) into a new ref; sep, header and encoding (utf-8/latin-1) are sniffed."""
+        return await _load(
+            ctx, "read_csv", path, name, overwrite, max_rows,
+            sep=_opt(sep), header={"auto": None, "yes": True, "no": False}[header], encoding=_opt(encoding),
+            na_values=list(na_values) if na_values is not None else None, columns=_opt(columns), dtype=dtype,
+            date_format=_opt(date_format), skiprows=skiprows, nrows=_opt(nrows), chunk_size=_opt(chunk_size),
+        )  # fmt: skip
+
+    @tool(server, read_only=False)
+    async def read_parquet(
+        path: Path, ctx: Context, name: Name = "", overwrite: bool = False, columns: Cols = (),
+        nrows: Rows = 0, chunk_size: Chunk = 0, max_rows: Guard = 0,
+    ) -> FrameResult:  # fmt: skip
+        """Load a Parquet file into a new ref."""
+        return await _load(
+            ctx, "read_parquet", path, name, overwrite, max_rows,
+            columns=_opt(columns), nrows=_opt(nrows), chunk_size=_opt(chunk_size),
+        )  # fmt: skip
+
+    @tool(server, read_only=False)
+    async def read_json(
+        path: Path, ctx: Context, name: Name = "", overwrite: bool = False, columns: Cols = (),
+        dtype: Types = None, nrows: Rows = 0, chunk_size: Chunk = 0, max_rows: Guard = 0,
+    ) -> FrameResult:  # fmt: skip
+        """Load a JSON array or JSON-lines file (also .gz/.zip) into a new ref; nested values kept."""
+        return await _load(
+            ctx, "read_json", path, name, overwrite, max_rows,
+            columns=_opt(columns), dtype=dtype, nrows=_opt(nrows), chunk_size=_opt(chunk_size),
+        )  # fmt: skip
+
+    async def _write(ctx: Context, fn: Any, data_ref: str, path: str, **kw: Any) -> WriteResult:
+        state = state_of(ctx)
+        real = resolve_path(path, state.settings, for_write=True)
+        w = await run_sync(fn, state.registry, data_ref, real, **kw)
+        return WriteResult(
+            data_ref=data_ref, path=str(w.path), format=w.format, rows=w.rows, columns=w.columns,
+            size_bytes=w.size_bytes,
+        )  # fmt: skip
+
+    @tool(server, read_only=False)
+    async def to_csv(
+        data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False, sep: str = ","
+    ) -> WriteResult:
+        """Write a ref to a CSV file (.gz compresses); mkdirs creates missing folders."""
+        return await _write(ctx, io.write_csv, data_ref, path, overwrite=overwrite, mkdirs=mkdirs, sep=sep)
+
+    @tool(server, read_only=False)
+    async def to_parquet(
+        data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False
+    ) -> WriteResult:
+        """Write a ref to a Parquet file (zstd); mkdirs creates missing folders."""
+        return await _write(ctx, io.write_parquet, data_ref, path, overwrite=overwrite, mkdirs=mkdirs)
+
+    @tool(server, read_only=True, idempotent=True)
+    async def describe(data_ref: Ref, ctx: Context, columns: Cols = ()) -> DescribeResult:
+        """pandas-style describe: count, nulls, mean, std, quartiles, min/max; distinct and top for text."""
+        info, stats, left = await run_sync(
+            describe_mod.describe, state_of(ctx).registry, data_ref, _opt(columns)
+        )
+        return DescribeResult(
+            data_ref=info.name,
+            rows=info.rows,
+            columns=[
+                ColumnStats(name=s.name, type=s.type, count=s.count, nulls=s.nulls, stats=s.stats)
+                for s in stats
+            ],
+            not_shown=left,
+        )
+
+    @tool(server, read_only=True, idempotent=True)
+    async def head(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
+        """Show the first n rows of a ref."""
+        info, table = await run_sync(ops.head, state_of(ctx).registry, data_ref, n)
+        return FrameResult.build("head", info, table, preview_rows=n)
+
+    @tool(server, read_only=True, idempotent=True)
+    async def tail(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
+        """Show the last n rows of a ref."""
+        info, table = await run_sync(ops.tail, state_of(ctx).registry, data_ref, n)
+        return FrameResult.build("tail", info, table, preview_rows=n)
+
+    async def _op(ctx: Context, action: str, fn: Any, *args: Any, **kw: Any) -> FrameResult:
+        state = state_of(ctx)
+        engine.configure(state.settings.duckdb_memory)
+        res = await run_sync(fn, state.registry, *args, **kw)
+        return _result(ctx, action, res.info, res.head, res.notes, _next(res.info.name))
+
+    @tool(server, read_only=False)
+    async def filter(
+        data_ref: Ref, where: str, ctx: Context, name: Name = "", overwrite: bool = False
+    ) -> FrameResult:
+        """Rows matching a SQL-like condition: amount > 100 AND country IN ('FR','DE'), name LIKE 'A%',
+        x IS NULL, d >= DATE '2025-01-01'."""
+        return await _op(ctx, "filter", ops.filter_rows, data_ref, where, ops.Output(name or None, overwrite))
+
+    @tool(server, read_only=False)
+    async def select(
+        data_ref: Ref, columns: list[str], ctx: Context, rename: dict[str, str] | None = None,
+        name: Name = "", overwrite: bool = False,
+    ) -> FrameResult:  # fmt: skip
+        """Keep columns in the given order; rename maps old to new names."""
+        return await _op(
+            ctx, "select", ops.select, data_ref, columns, rename, ops.Output(name or None, overwrite)
+        )
+
+    @tool(server, read_only=False)
+    async def groupby(
+        data_ref: Ref,
+        by: list[str],
+        aggs: dict[str, str],
+        ctx: Context,
+        name: Name = "",
+        overwrite: bool = False,
+    ) -> FrameResult:
+        """Group and aggregate; aggs maps output name to func(column), e.g. {"total": "sum(amount)",
+        "n": "count(*)"}; funcs: sum mean min max count count_distinct median std first last."""
+        return await _op(ctx, "groupby", ops.groupby, data_ref, by, aggs, ops.Output(name or None, overwrite))
+
+    @tool(server, read_only=False)
+    async def join(
+        left: Ref, right: Ref, ctx: Context, on: tuple[str, ...] = (), left_on: tuple[str, ...] = (),
+        right_on: tuple[str, ...] = (), how: How = "inner",
+        suffixes: tuple[str, ...] = ("_x", "_y"), name: Name = "", overwrite: bool = False,
+    ) -> FrameResult:  # fmt: skip
+        """Join two refs on key columns (on, or left_on + right_on)."""
+        return await _op(
+            ctx, "join", ops.join, left, right, on=_opt(on), left_on=_opt(left_on), right_on=_opt(right_on),
+            how=how, suffixes=tuple(suffixes), out=ops.Output(name or None, overwrite),
+        )  # fmt: skip
+
+    @tool(server, read_only=False)
+    async def sql(query: str, ctx: Context, name: Name = "", overwrite: bool = False) -> FrameResult:
+        """One DuckDB SELECT over refs by name (sandboxed: no files, network or settings), into a new ref."""
+        return await _op(ctx, "sql", ops.sql, query, ops.Output(name or None, overwrite))
+
+    @tool(server, read_only=False)
+    async def sort(
+        data_ref: Ref, by: list[str], ctx: Context, name: Name = "", overwrite: bool = False
+    ) -> FrameResult:
+        """Sort by columns, nulls last; prefix a column with - for descending (["-amount", "id"])."""
+        return await _op(ctx, "sort", ops.sort, data_ref, by, ops.Output(name or None, overwrite))
+
+    @tool(server, read_only=False)
+    async def sample(
+        data_ref: Ref, ctx: Context, n: Annotated[int, Field(ge=0)] = 0,
+        frac: Annotated[float, Field(ge=0, le=1)] = 0, seed: int = 0, name: Name = "",
+        overwrite: bool = False,
+    ) -> FrameResult:  # fmt: skip
+        """Random rows (n or frac), kept in order; the same seed gives the same rows."""
+        return await _op(
+            ctx,
+            "sample",
+            ops.sample,
+            data_ref,
+            _opt(n),
+            _opt(frac),
+            seed,
+            ops.Output(name or None, overwrite),
+        )

@@ -1,0 +1,342 @@
+"""The frames core without a server: the filter language, the SQL sandbox, paths, readers, ops."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from data_platform.config import load_settings
+from data_platform.errors import AlreadyExistsError, ExpressionError, GuardError, InputError, NotFoundError
+from data_platform.frames import engine, io, ops
+from data_platform.frames.describe import describe
+from data_platform.frames.expr import compile_filter
+from data_platform.frames.types import parse_type
+from data_platform.paths import resolve_path
+from data_platform.registry import Registry
+from frame_fixtures import write_fixtures
+
+COLS = ["amount", "country", "day", "Order Id"]
+
+
+# -- the filter language ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "sql"),
+    [
+        ("amount > 100 AND country = 'FR'", "((\"amount\" > 100) AND (\"country\" = 'FR'))"),
+        ("amount >= 1 or not country is null", '(("amount" >= 1) OR (NOT ("country" IS NULL)))'),
+        ("country IN ('FR', 'D''E')", "(\"country\" IN ('FR', 'D''E'))"),
+        ("country not like 'A%'", "(\"country\" NOT LIKE 'A%')"),
+        ("day BETWEEN DATE '2024-01-01' AND DATE '2024-12-31'",
+         "(\"day\" BETWEEN DATE '2024-01-01' AND DATE '2024-12-31')"),
+        ('"Order Id" != 3', '("Order Id" <> 3)'),
+        ("AMOUNT * 2 + -1 = 5", '((("amount" * 2) + (-1)) = 5)'),
+        ("lower(country) = 'fr'", "(lower(\"country\") = 'fr')"),
+    ],
+)  # fmt: skip
+def test_filter_renders_whitelisted_sql(text: str, sql: str) -> None:
+    assert compile_filter(text, COLS, "sales").sql == sql
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ammount > 1", 'column "ammount" not found in `sales`. Did you mean "amount"? Columns: amount'),
+        ("amount > 1; DROP TABLE x", "Unexpected character ';'"),
+        ("amount > 1 -- x", "Comments are not allowed"),
+        ("read_csv_auto('/etc/passwd') IS NULL", "Function read_csv_auto() is not allowed"),
+        ("getenv('HOME') = ''", "Function getenv() is not allowed"),
+        ("amount IN (SELECT 1)", "SELECT is not allowed in a filter"),
+        ("amount > AND", "expected a column or a value"),
+        ("amount >", "Bad expression"),
+        ("", "empty"),
+        ("amount > 1 amount", "missing AND/OR"),
+        ("lower(country, 1) = 'x'", "takes 1..1 arguments"),
+    ],
+)
+def test_filter_refuses_what_it_does_not_know(text: str, message: str) -> None:
+    with pytest.raises(ExpressionError) as info:
+        compile_filter(text, COLS, "sales")
+    assert message in str(info.value)
+
+
+TOKENS = [*"amount country ()'\";,-*/<>=!|%0123.x", " AND ", " OR ", " IN ", " SELECT ", " NOT ", "--", "/*"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=25).map("".join))
+def test_filter_output_only_holds_safe_tokens(text: str) -> None:
+    """Whatever the input, the rendered SQL has no statement separators, comments or unknown names."""
+    try:
+        sql = compile_filter(text, COLS, "sales").sql
+    except ExpressionError:
+        return
+    stripped = "".join(part for i, part in enumerate(sql.split("'")) if i % 2 == 0)  # drop string literals
+    assert ";" not in stripped and "--" not in stripped and "/*" not in stripped
+    words = {w.lower() for w in __import__("re").findall(r"[A-Za-z_]+", stripped.replace('"amount"', ""))}
+    assert words <= {"and", "or", "not", "is", "null", "in", "between", "like", "ilike", "true", "false",
+                     "country", "day", "order", "id", "date", "timestamp", "e", "lower", "upper"}  # fmt: skip
+
+
+def test_sql_sandbox_allows_one_select_only() -> None:
+    assert engine.check_select("  SELECT 1 ; ") == "SELECT 1"
+    assert engine.check_select("WITH x AS (SELECT 1 AS a) SELECT a FROM x").startswith("WITH")
+    for bad, msg in [
+        ("SELECT 1; SELECT 2", "Only one statement"),
+        ("COPY t TO 'x.csv'", "got a COPY statement"),
+        ("PRAGMA version", "got a PRAGMA statement"),
+        ("SET threads=1", "got a SET statement"),
+        ("SELEC 1", "syntax error"),
+        ("", "empty"),
+    ]:
+        with pytest.raises(ExpressionError, match=msg):
+            engine.check_select(bad)
+    with engine.over({"t": pa.table({"a": [1]})}) as con:
+        for q in ("SELECT * FROM read_csv_auto('/etc/passwd')", "SELECT * FROM glob('/*')"):
+            with pytest.raises(ExpressionError, match="Not allowed"):
+                engine.run(con, q)
+        with pytest.raises(ExpressionError, match="locked"):
+            engine.run(con, "SET enable_external_access = true")
+        with pytest.raises(ExpressionError, match="Not allowed"):
+            engine.run(con, "SELECT * FROM read_text('/etc/passwd')")
+
+
+# -- paths --------------------------------------------------------------------------
+def test_paths_are_confined_to_allowed_roots(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "a.csv").write_text("x\n1\n")
+    outside = tmp_path / "outside.csv"
+    outside.write_text("x\n1\n")
+    (project / "link.csv").symlink_to(outside)
+    s = load_settings(project, environ={"DATA_PLATFORM_ALLOWED_ROOTS": str(project)})
+    assert resolve_path("a.csv", s) == project / "a.csv"
+    with pytest.raises(InputError, match="outside the allowed folders"):
+        resolve_path("link.csv", s)  # the link's target is what counts
+    with pytest.raises(InputError, match="outside the allowed folders"):
+        resolve_path("../outside.csv", s)
+    with pytest.raises(InputError, match="NUL"):
+        resolve_path("a\x00.csv", s)
+    with pytest.raises(NotFoundError, match=r"Files in .*a\.csv"):
+        resolve_path("b.csv", s)
+    assert resolve_path("out/new.csv", s, for_write=True) == project / "out/new.csv"
+    with pytest.raises(InputError, match="outside"):
+        resolve_path("~/x.csv", s, for_write=True)
+
+
+# -- readers -----------------------------------------------------------------------
+def _target(reg: Registry, name: str | None = None, overwrite: bool = False) -> io.Target:
+    return io.Target(reg, name, overwrite, "test", "data")
+
+
+def test_sniffing_headers_and_decimal_commas(tmp_path: Path) -> None:
+    d = io.sniff_csv("a|b\n1|2\n", 0, None, None)
+    assert (d.sep, d.header, d.names) == ("|", True, ["a", "b"])
+    d = io.sniff_csv("x,y\nz,w\n", 0, None, None)
+    assert d.header is True  # all text, but the first row never repeats below
+    d = io.sniff_csv("1,2\n3,4\n", 0, None, None)
+    assert (d.header, d.names) == (False, ["column_1", "column_2"])
+    d = io.sniff_csv("junk line\nk;v\na;1,5\n", 1, None, None)
+    assert (d.sep, d.names, d.comma_decimal) == (";", ["k", "v"], True)
+
+
+def test_guard_chunked_equals_whole_and_parquet_guard_is_free(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "reg")
+    path = tmp_path / "n.csv"
+    path.write_text("id,g\n" + "".join(f"{i},{i % 3}\n" for i in range(5000)))
+    with pytest.raises(GuardError) as info:
+        io.read_csv(path, _target(reg), max_rows=1000)
+    assert info.value.details["rows"] == 5000 and reg.names() == []
+    whole = io.read_csv(path, _target(reg, "whole"), max_rows=10_000)
+    chunked = io.read_csv(path, _target(reg, "chunked"), max_rows=1000, chunk_size=1000)
+    assert reg.get("whole").equals(reg.get("chunked"))
+    assert chunked.info.rows == whole.info.rows == 5000
+    assert sum(1 for _ in reg.batches("chunked")) >= 5  # really written in pieces
+    first = io.read_csv(path, _target(reg, "first"), max_rows=10, nrows=7)
+    assert first.info.rows == 7
+    with pytest.raises(AlreadyExistsError):
+        io.read_csv(path, _target(reg, "whole"), max_rows=10_000)
+    pq.write_table(reg.get("whole"), tmp_path / "n.parquet")
+    with pytest.raises(GuardError, match="5,000 rows"):
+        io.read_parquet(tmp_path / "n.parquet", _target(reg), max_rows=100)
+    assert (
+        io.read_parquet(tmp_path / "n.parquet", _target(reg, "pc"), max_rows=100, chunk_size=1000).info.rows
+        == 5000
+    )
+
+
+def test_csv_dtype_and_date_format(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "reg")
+    path = tmp_path / "d.csv"
+    path.write_text("when,price\n31/12/2024,1.10\n01/02/2025,2.00\n")
+    loaded = io.read_csv(
+        path,
+        _target(reg),
+        max_rows=10,
+        dtype={"when": "date", "price": "decimal(6,2)"},
+        date_format="%d/%m/%Y",
+    )
+    t = reg.get(loaded.info.name)
+    assert t.schema.field("when").type == pa.date32() and t.schema.field("price").type == pa.decimal128(6, 2)
+    assert [str(v) for v in t.column("when").to_pylist()] == ["2024-12-31", "2025-02-01"]
+    assert parse_type("timestamp[tz=UTC]") == pa.timestamp("us", tz="UTC")
+    with pytest.raises(InputError, match="Unknown type"):
+        parse_type("money")
+
+
+def test_json_lines_in_latin1_and_zip(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "reg")
+    path = tmp_path / "l.jsonl"
+    path.write_bytes('{"name": "Zoë", "n": 1}\n{"name": "Ané", "n": 2}\n'.encode("latin-1"))
+    loaded = io.read_json(path, _target(reg), max_rows=10)
+    assert reg.get(loaded.info.name).column("name").to_pylist() == ["Zoë", "Ané"]
+    assert not [p for p in reg.root.iterdir() if p.name.startswith(".tmp-")]  # temp copy removed
+
+
+# -- ops -------------------------------------------------------------------------------
+@pytest.fixture
+def reg(tmp_path: Path) -> Registry:
+    r = Registry(tmp_path / "reg")
+    r.put(
+        pa.table({"g": ["a", "b", "a", "b", "a"], "x": [1, 2, 3, 4, 10], "y": [1.0, None, 3.0, 4.0, 5.0]}),
+        name="t",
+        source="test",
+    )
+    r.put(pa.table({"g": ["a", "c"], "label": ["A", "C"], "x": [0, 0]}), name="u", source="test")
+    return r
+
+
+def test_groupby_every_function_matches_hand_computed(reg: Registry) -> None:
+    aggs = {
+        "s": "sum(x)", "m": "mean(x)", "lo": "min(x)", "hi": "max(x)", "n": "count(*)", "ny": "count(y)",
+        "d": "count_distinct(x)", "sd": "std(x)", "f": "first(x)", "l": "last(x)",
+    }  # fmt: skip
+    for extra in ({}, {"med": "median(x)"}):  # pyarrow path, then the DuckDB path
+        res = ops.groupby(reg, "t", ["g"], {**aggs, **extra}, ops.Output(overwrite=True, name="gb"))
+        rows = {r["g"]: r for r in reg.get(res.info.name).to_pylist()}
+        a, b = rows["a"], rows["b"]
+        assert (a["s"], a["lo"], a["hi"], a["n"], a["ny"], a["d"], a["f"], a["l"]) == (
+            14,
+            1,
+            10,
+            3,
+            3,
+            3,
+            1,
+            10,
+        )
+        assert a["m"] == pytest.approx(14 / 3) and a["sd"] == pytest.approx(statistics.stdev([1, 3, 10]))
+        assert (b["s"], b["n"], b["ny"], b["f"], b["l"]) == (6, 2, 1, 2, 4)
+        if extra:
+            assert (a["med"], b["med"]) == (3.0, 3.0)
+
+
+def test_join_kinds_and_suffixes(reg: Registry) -> None:
+    def run(how: str) -> list[dict]:
+        res = ops.join(reg, "t", "u", on=["g"], left_on=None, right_on=None, how=how, suffixes=("_l", "_r"),
+                       out=ops.Output(f"j_{how}"))  # fmt: skip
+        return reg.get(res.info.name).to_pylist()
+
+    inner = run("inner")
+    assert len(inner) == 3 and {r["label"] for r in inner} == {"A"} and set(inner[0]) >= {"x_l", "x_r"}
+    assert len(run("left")) == 5
+    assert sorted(r["g"] for r in run("outer")) == ["a", "a", "a", "b", "b", "c"]
+    assert sorted(r["x"] for r in run("anti")) == [2, 4]
+    assert sorted(r["x"] for r in run("semi")) == [1, 3, 10]
+
+
+def test_join_falls_back_to_duckdb_for_nested_columns(reg: Registry) -> None:
+    reg.put(pa.table({"g": ["a", "b"], "n": [{"k": [1]}, {"k": []}]}), name="nested", source="test")
+    res = ops.join(
+        reg,
+        "t",
+        "nested",
+        on=["g"],
+        left_on=None,
+        right_on=None,
+        how="left",
+        suffixes=("_x", "_y"),
+        out=ops.Output(),
+    )
+    rows = reg.get(res.info.name).to_pylist()
+    assert len(rows) == 5 and {r["g"]: r["n"] for r in rows}["a"] == {"k": [1]}
+
+
+def test_filter_sql_sort_sample_select(reg: Registry) -> None:
+    res = ops.filter_rows(reg, "t", "x >= 3 AND y IS NOT NULL", ops.Output())
+    assert res.info.name == "t_filtered" and reg.get("t_filtered").column("x").to_pylist() == [3, 4, 10]
+    res = ops.sql(reg, "SELECT t.g, label FROM t JOIN u USING (g) ORDER BY t.x", ops.Output())
+    assert reg.get(res.info.name).column("label").to_pylist() == ["A", "A", "A"]
+    assert ops.sort(reg, "t", ["-y", "x"], ops.Output("s")).head.column("x").to_pylist() == [10, 4, 3, 1, 2]
+    a = ops.sample(reg, "t", 3, None, 1, ops.Output("s1")).head.column("x").to_pylist()
+    b = ops.sample(reg, "t", 3, None, 1, ops.Output("s2")).head.column("x").to_pylist()
+    assert a == b and len(a) == 3
+    sel = ops.select(reg, "t", ["x", "G"], {"x": "value"}, ops.Output())
+    assert sel.head.column_names == ["value", "g"]
+
+
+def test_describe_matches_pandas_definitions(reg: Registry) -> None:
+    _, stats, left = describe(reg, "t")
+    assert left == []
+    x = {s.name: s for s in stats}["x"].stats
+    assert (x["mean"], x["min"], x["25%"], x["50%"], x["75%"], x["max"]) == (4.0, 1, 2.0, 3.0, 4.0, 10)
+    assert x["std"] == pytest.approx(statistics.stdev([1, 2, 3, 4, 10]), rel=1e-5)
+    g = {s.name: s for s in stats}["g"].stats
+    assert g == {"distinct": 2, "top": "a", "freq": 3, "min": "a", "max": "b"}
+
+
+def test_head_and_tail_read_only_what_they_show(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "reg")
+    with reg.writer(name="big", schema=pa.schema([("i", pa.int64())]), source="t") as w:
+        for start in range(0, 100_000, 10_000):
+            w.write(pa.table({"i": pa.array(range(start, start + 10_000), type=pa.int64())}))
+    info, t = ops.head(reg, "big", 3)
+    assert info.rows == 100_000 and t.column("i").to_pylist() == [0, 1, 2]
+    _, t = ops.tail(reg, "big", 3)
+    assert t.column("i").to_pylist() == [99_997, 99_998, 99_999]
+
+
+def test_fixture_files_read_in_core(tmp_path: Path) -> None:
+    data = write_fixtures(tmp_path)
+    reg = Registry(tmp_path / "reg")
+    for name in ("sales.csv", "sales.csv.gz", "sales.zip"):
+        loaded = io.read_csv(data / name, _target(reg, name.replace(".", "_")), max_rows=100)
+        assert loaded.info.rows == 5
+    assert os.path.exists(data / "typed.parquet")
+
+
+FRAME_TOOLS = {
+    "read_csv", "read_parquet", "read_json", "to_csv", "to_parquet", "describe", "head", "tail",
+    "filter", "select", "groupby", "join", "sql", "sort", "sample",
+}  # fmt: skip
+
+
+def test_frame_tools_fit_their_share_of_the_budget(tmp_path: Path) -> None:
+    from data_platform.contract import model_facing_size, tool_surface
+
+    surface = [
+        t
+        for t in tool_surface(load_settings(tmp_path, {}, tmp_path / "none.env"))
+        if t["name"] in FRAME_TOOLS
+    ]
+    assert {t["name"] for t in surface} == FRAME_TOOLS
+    assert model_facing_size(surface) <= 7_200
+
+
+def test_filter_keeps_row_order_over_many_batches_and_wants_a_condition(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "reg")
+    with reg.writer(name="big", schema=pa.schema([("i", pa.int64())]), source="t") as w:
+        for start in range(0, 200_000, 10_000):
+            w.write(pa.table({"i": pa.array(range(start, start + 10_000), type=pa.int64())}))
+    res = ops.filter_rows(reg, "big", "i % 7 = 3 OR i < 2", ops.Output())
+    assert reg.get(res.info.name).column("i").to_pylist() == [
+        i for i in range(200_000) if i % 7 == 3 or i < 2
+    ]
+    with pytest.raises(ExpressionError, match="must be a condition"):
+        ops.filter_rows(reg, "big", "i + 1", ops.Output())
