@@ -49,9 +49,11 @@ def make_deprecated(root: Path) -> None:
     # 1. generic test arguments not under `arguments:`  2. `severity` at the top level of a test
     replace(
         schema,
-        '          - accepted_values:\n              arguments:\n                values: ["placed", "shipped", '
-        '"completed", "returned"]',
-        '          - accepted_values:\n              values: ["placed", "shipped", "completed", "returned"]\n'
+        "          - accepted_values:\n"
+        "              arguments:\n"
+        '                values: ["placed", "shipped", "completed", "returned"]',
+        "          - accepted_values:\n"
+        '              values: ["placed", "shipped", "completed", "returned"]\n'
         "              severity: warn",
     )
     # 3. a duplicate YAML key

@@ -17,6 +17,7 @@ Kind = Literal["deprecation", "error", "warning"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TAG = re.compile(r"^\s*\[(?:WARNING|ERROR)\](?:\[[A-Za-z]+\])?:\s*(?:Deprecated\s+functionality\s*)?", re.S)
+NOISE = re.compile(r'\s*in "<unicode string>",')
 FILE_PATTERNS = (
     re.compile(r"in file\s+`([^`]+)`"),
     re.compile(r"\(([\w./ -]+\.(?:ya?ml|sql|py|md|csv))\)"),
@@ -34,7 +35,7 @@ DEPRECATIONS: dict[str, str] = {
     "true}` in dbt_project.yml, or rename a custom test argument called `arguments`.",
     "PropertyMovedToConfigDeprecation": "Move `{key}` under the `config:` of that resource or test "
     "(e.g. `config: {severity: warn}`).",
-    "DuplicateYAMLKeysDeprecation": "Remove or merge the duplicate key: YAML silently keeps only the last one.",
+    "DuplicateYAMLKeysDeprecation": "Remove or merge the duplicate key: YAML keeps only the last one.",
     "UnexpectedJinjaBlockDeprecation": "Remove the stray block tag (e.g. an extra `{% endmacro %}`) or add "
     "its missing opening tag.",
     "CustomTopLevelKeyDeprecation": "Remove the unknown top-level key, or move custom data under `meta:`.",
@@ -48,7 +49,8 @@ DEPRECATIONS: dict[str, str] = {
     "ConfigLogPathDeprecation": "Remove `log-path` from dbt_project.yml; use --log-path or DBT_LOG_PATH.",
     "ConfigTargetPathDeprecation": "Remove `target-path` from dbt_project.yml; use --target-path or "
     "DBT_TARGET_PATH.",
-    "ProjectFlagsMovedDeprecation": "Move the `config:` block of profiles.yml to `flags:` in dbt_project.yml.",
+    "ProjectFlagsMovedDeprecation": "Move the `config:` block of profiles.yml to `flags:` in "
+    "dbt_project.yml.",
     "PackageInstallPathDeprecation": "Rename `modules-path` to `packages-install-path` in dbt_project.yml.",
     "PackageRedirectDeprecation": "Use the package's new name in packages.yml.",
     "PackageMaterializationOverrideDeprecation": "Set `flags: {require_explicit_package_overrides_for_"
@@ -153,7 +155,7 @@ def unwrap(text: str) -> str:
 
 def clean_message(text: str, *, wrapped: bool) -> str:
     """No colour codes, no `[WARNING][Name]:` tag; unwrapped when dbt wrapped it."""
-    text = TAG.sub("", strip_ansi(text)).strip()
+    text = NOISE.sub("", TAG.sub("", strip_ansi(text))).strip()
     if wrapped:
         return unwrap(text)
     lines = [line.rstrip() for line in text.splitlines()]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +36,9 @@ from data_platform.errors import DbtError, InputError
 
 RunCommand = Literal["run", "test", "build", "seed"]
 MAX_COMPILED_NODES = 50
+BUSY_WAIT_S = 15.0
+# Where dbt's messages name a file relative to a resource folder ("marts/schema.yml").
+RESOURCE_DIRS = ("models", "seeds", "snapshots", "macros", "tests", "analyses")
 
 
 @dataclass
@@ -102,6 +105,16 @@ def findings_text(findings: list[Finding], limit: int = 8) -> str:
     return "\n".join(lines)
 
 
+def _project_relative(finding: Finding, root: Path) -> Finding:
+    """dbt names some files relative to their resource folder; name them from the project root."""
+    if not finding.file or (root / finding.file).exists():
+        return finding
+    for folder in RESOURCE_DIRS:
+        if (root / folder / finding.file).is_file():
+            return replace(finding, file=f"{folder}/{finding.file}")
+    return finding
+
+
 class DbtService:
     """One per server: owns the in-process dbt and the validation cache."""
 
@@ -149,6 +162,13 @@ class DbtService:
         )
         args = ["parse", *base, "--target-path", str(project.validation_path), "--show-all-deprecations"]
         cached = self._cache.get(project.root)
+        if (
+            cached is not None
+            and cached.fingerprint == key
+            and any(f.kind == "error" for f in cached.findings)
+        ):
+            # The same files failed before: same answer, without asking dbt again.
+            return Validation(project, cached.findings, 0.0, True, project.validation_path / "manifest.json")
         if cached is not None and cached.fingerprint == key:
             inv = self.inproc.invoke(args)
             kept = [f for f in cached.findings if f.kind != "error"]
@@ -158,15 +178,14 @@ class DbtService:
             inv = self.inproc.invoke([*args, "--no-partial-parse"])
             findings = inv.findings
             from_cache = False
-            if inv.success:
-                self._cache[project.root] = _Cached(key, findings)
-            else:
-                self._cache.pop(project.root, None)
         if not inv.success and not any(f.kind == "error" for f in findings):
             findings = [
                 *findings,
                 Finding(kind="error", event="ParseFailed", code="", message="dbt parse failed."),
             ]
+        findings = [_project_relative(f, project.root) for f in findings]
+        if not from_cache:
+            self._cache[project.root] = _Cached(key, findings)
         return Validation(
             project=project,
             findings=findings,
@@ -249,6 +268,10 @@ class DbtService:
         args: list[str],
         on_progress: Callable[[Progress], Awaitable[None]] | None,
     ) -> tuple[Any, float]:
+        # A command that was just cancelled may still be stopping: give it a moment.
+        with anyio.move_on_after(BUSY_WAIT_S):
+            while self._running is not None:
+                await anyio.sleep(0.2)
         if self._running is not None:
             raise DbtError(
                 f"Another dbt command is running ({self._running}).",

@@ -272,7 +272,7 @@ class DbtLineageResult(ToolResult):
 
         f = self.focus
         return (
-            f"Lineage of {f.resource_type} {f.name} (manifest checked {self.refreshed_in_s:.2f} s ago-fresh)\n"
+            f"Lineage of {f.resource_type} {f.name} (manifest re-parsed: {self.refreshed_in_s:.2f} s)\n"
             f"Upstream ({len(self.upstream)}):\n{listing(self.upstream)}\n"
             f"Downstream ({len(self.downstream)}):\n{listing(self.downstream)}\n"
             f"```mermaid\n{self.mermaid}\n```"
