@@ -156,6 +156,7 @@ def unwrap(text: str) -> str:
 def clean_message(text: str, *, wrapped: bool) -> str:
     """No colour codes, no `[WARNING][Name]:` tag; unwrapped when dbt wrapped it."""
     text = NOISE.sub("", TAG.sub("", strip_ansi(text))).strip()
+    text = text.removeprefix("Encountered an error:").strip()
     if wrapped:
         return unwrap(text)
     lines = [line.rstrip() for line in text.splitlines()]
