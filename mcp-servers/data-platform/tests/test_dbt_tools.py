@@ -117,6 +117,9 @@ async def test_the_shop_project_builds_lists_compiles_documents_and_has_lineage(
         assert "round((amount_cents / 100.0)::numeric, 2)" in sql and "{{" not in sql
         assert '"raw_payments"' in sql
 
+        with_vars = await call(client, "dbt_compile", select="revenue_by_country", vars={"min_orders": 2})
+        assert "where orders >= 2" in with_vars.structured_content["nodes"][0]["sql"]
+
         docs = (await call(client, "dbt_docs_generate")).structured_content
         assert Path(docs["index"]).is_file() and Path(docs["catalog"]).is_file()
         assert docs["missing_columns"] == ["customer_orders.loyalty_tier"], docs
@@ -129,6 +132,16 @@ async def test_the_shop_project_builds_lists_compiles_documents_and_has_lineage(
         assert ("exposure", "sales_dashboard") in down
         text = text_of(lineage)
         assert "```mermaid\ngraph LR" in text and "raw_payments" in text
+
+        # The project changes: lineage re-parses instead of answering from the old manifest.
+        (root / "models" / "marts" / "top_countries.sql").write_text(
+            "select * from {{ ref('revenue_by_country') }} order by revenue desc limit 3\n"
+        )
+        fresh = await call(client, "dbt_lineage", node="revenue_by_country", direction="down", tests=False)
+        assert {n["name"] for n in fresh.structured_content["downstream"]} == {
+            "sales_dashboard",
+            "top_countries",
+        }
 
 
 async def test_deprecations_are_reported_on_every_parse_and_before_every_run(
