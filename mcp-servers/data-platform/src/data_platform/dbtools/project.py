@@ -22,8 +22,8 @@ HOW_TO_SET = (
     "Set DBT_PROJECT_DIR to the folder holding dbt_project.yml (in the environment or the project's .env), "
     "or start the server inside the dbt project."
 )
-# Folders dbt writes or that never hold project sources.
-SKIP_DIRS = {"target", "logs", "dbt_packages", "dbt_modules", ".git", ".venv", "venv", "node_modules"}
+# Folders dbt writes or that never hold project sources (installed packages do count).
+SKIP_DIRS = {"target", "logs", ".git", ".venv", "venv", "node_modules", "__pycache__"}
 SKIP_PREFIXES = (".",)
 
 

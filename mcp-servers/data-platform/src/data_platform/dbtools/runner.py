@@ -82,6 +82,13 @@ class InProcessDbt:
             self._runner_cls = dbtRunner
         return self._runner_cls
 
+    def supports(self, flag: str) -> bool:
+        """Whether this dbt has a CLI flag (e.g. --show-all-deprecations, new in 1.10)."""
+        self._load()
+        from dbt.cli import params
+
+        return hasattr(params, flag.lstrip("-").replace("-", "_"))
+
     def invoke(self, args: list[str]) -> Invocation:
         """Run `dbt <args>` in this process; findings come from its structured events."""
         runner_cls = self._load()

@@ -160,7 +160,9 @@ class DbtService:
         key = fingerprint(
             project, extra=json.dumps([target or self.settings.dbt_target, vars], sort_keys=True)
         )
-        args = ["parse", *base, "--target-path", str(project.validation_path), "--show-all-deprecations"]
+        args = ["parse", *base, "--target-path", str(project.validation_path)]
+        if self.inproc.supports("--show-all-deprecations"):
+            args.append("--show-all-deprecations")
         cached = self._cache.get(project.root)
         if (
             cached is not None
