@@ -177,19 +177,48 @@ async def _stop(process: Process) -> None:
     await process.wait()
 
 
+def worker_command() -> list[str]:
+    return [sys.executable, "-P", "-m", "data_platform.dbtools.worker"]
+
+
+async def start_worker(cwd: Path) -> Process:
+    """A dbt process started ahead of time: it imports dbt now and runs one command later."""
+    return await anyio.open_process(
+        worker_command(), cwd=str(cwd), env={**os.environ, **QUIET_ENV}, start_new_session=True
+    )
+
+
+def kill_now(process: Process) -> None:
+    """Kill a process group without waiting (an idle worker at shutdown)."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 async def run_subprocess(
     args: list[str],
     cwd: Path,
     timeout_s: float,
     on_progress: Callable[[Progress], Awaitable[None]] | None = None,
+    worker: Process | None = None,
 ) -> SubprocessOutcome:
-    """Run `dbt <args> --log-format json`; stop it on cancel or timeout (TimeoutError)."""
-    cmd = dbt_command([*args, *COMMON_FLAGS, "--log-format", "json"])
-    env = {**os.environ, **QUIET_ENV}
+    """Run `dbt <args>` (in `worker` if given, else a new `dbt` process) reading JSON events;
+    stop it on cancel or timeout (TimeoutError)."""
     start = time.perf_counter()
     findings: list[Finding] = []
     stderr_chunks: list[str] = []
-    process = await anyio.open_process(cmd, cwd=str(cwd), env=env, start_new_session=True, stdin=None)
+    process: Process | None = None
+    if worker is not None and worker.returncode is None and worker.stdin is not None:
+        try:
+            await worker.stdin.send((json.dumps([*args, *COMMON_FLAGS, "--quiet"]) + "\n").encode())
+            await worker.stdin.aclose()
+            process = worker
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            kill_now(worker)  # it died while waiting: start dbt the ordinary way
+    if process is None:
+        cmd = dbt_command([*args, *COMMON_FLAGS, "--log-format", "json"])
+        env = {**os.environ, **QUIET_ENV}
+        process = await anyio.open_process(cmd, cwd=str(cwd), env=env, start_new_session=True, stdin=None)
     try:
 
         async def read_stderr() -> None:

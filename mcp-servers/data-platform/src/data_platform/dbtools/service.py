@@ -31,7 +31,7 @@ from data_platform.dbtools.artifacts import (
 )
 from data_platform.dbtools.findings import Finding
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
-from data_platform.dbtools.runner import InProcessDbt, Progress, run_subprocess
+from data_platform.dbtools.runner import InProcessDbt, Progress, kill_now, run_subprocess, start_worker
 from data_platform.errors import DbtError, InputError
 
 RunCommand = Literal["run", "test", "build", "seed"]
@@ -124,6 +124,7 @@ class DbtService:
         self._cache: dict[Path, _Cached] = {}
         self._manifest_cache: tuple[Path, int, dict[str, Any]] | None = None
         self._running: str | None = None
+        self._worker: tuple[Any, Path] | None = None  # (a pre-started dbt process, its project)
 
     # -- where things are -------------------------------------------------------------------
     def project(self) -> DbtProject:
@@ -220,6 +221,7 @@ class DbtService:
         on_progress: Callable[[Progress], Awaitable[None]] | None = None,
     ) -> RunOutcome:
         """Validate, then `dbt <command>` in a subprocess; per-node results from run_results.json."""
+        await self._prestart(self.project())  # dbt imports in the worker while we validate
         validation = await anyio.to_thread.run_sync(lambda: self._checked(f"dbt {command}", target, vars))
         strict = bool(strict) or self.settings.dbt_strict
         if strict and validation.deprecations:
@@ -281,8 +283,11 @@ class DbtService:
             )
         self._running = f"dbt {command}"
         started = time.time()
+        worker = self._take_worker(project)
         try:
-            outcome = await run_subprocess(args, project.root, self.settings.dbt_timeout_s, on_progress)
+            outcome = await run_subprocess(
+                args, project.root, self.settings.dbt_timeout_s, on_progress, worker=worker
+            )
         except TimeoutError:
             raise DbtError(
                 f"dbt {command} timed out after {self.settings.dbt_timeout_s:g} s and was stopped.",
@@ -292,12 +297,47 @@ class DbtService:
             raise DbtError(f"Could not start dbt: {exc}.") from None
         finally:
             self._running = None
+            with anyio.CancelScope(shield=True):
+                await self._prestart(project)  # the next command starts warm
         return outcome, started
+
+    # -- pre-started dbt processes -------------------------------------------------------------
+    async def _prestart(self, project: DbtProject) -> None:
+        """Keep one dbt worker process importing/waiting for this project (see worker.py)."""
+        if self._worker is not None:
+            process, root = self._worker
+            if root == project.root and process.returncode is None:
+                return
+            kill_now(process)
+            self._worker = None
+        try:
+            self._worker = (await start_worker(project.root), project.root)
+        except OSError:
+            self._worker = None
+
+    def _take_worker(self, project: DbtProject) -> Any:
+        if self._worker is None:
+            return None
+        process, root = self._worker
+        self._worker = None
+        if root != project.root or process.returncode is not None:
+            kill_now(process)
+            return None
+        return process
+
+    async def close(self) -> None:
+        """Server shutdown: stop the idle worker (AppState awaits this, bounded)."""
+        if self._worker is not None:
+            process = self._worker[0]
+            self._worker = None
+            kill_now(process)
+            await process.wait()
 
     # -- docs -------------------------------------------------------------------------------
     async def docs_generate(
         self, target: str | None = None, vars: dict[str, Any] | None = None
     ) -> tuple[DocsReport, Validation]:
+        await self._prestart(self.project())
         validation = await anyio.to_thread.run_sync(lambda: self._checked("dbt docs generate", target, vars))
         project = validation.project
         args = [
