@@ -39,14 +39,8 @@ class FindingModel(BaseModel):
 
     def line_text(self) -> str:
         where = f" {self.file}{':' + str(self.line) if self.line else ''}" if self.file else ""
-        text = (
-            f"- {self.event} ({self.code}){where}: {self.message}"
-            if self.code
-            else f"- {self.event}{where}: "
-        )
-        if not self.code:
-            text += self.message
-        return text + (f"\n  Fix: {self.fix}" if self.fix else "")
+        code = f" ({self.code})" if self.code else ""
+        return f"- {self.event}{code}{where}: {self.message}" + (f"\n  Fix: {self.fix}" if self.fix else "")
 
 
 def findings_block(title: str, findings: list[FindingModel], limit: int = 15) -> str:
