@@ -1,0 +1,13 @@
+"""dbt support for data-platform: find a project, validate it, run it, read its artifacts.
+
+No MCP imports here; `data_platform.server.dbt_tools` adapts this to tools.
+The package is `data_platform.dbtools` on purpose: dbt's plugin discovery
+imports every top-level module named `dbt_*` on `sys.path`.
+
+    project.py    where the project and profiles are; a fingerprint of its files
+    findings.py   deprecations/errors from dbt's structured events, with what to change
+    runner.py     in-process dbtRunner (serialised) and the killable `dbt` subprocess
+    artifacts.py  run_results.json / manifest.json / catalog.json
+    lineage.py    upstream/downstream from the manifest, Mermaid + text
+    service.py    the operations the tools call
+"""

@@ -1,0 +1,42 @@
+"""A pre-started dbt process for one command: `python -P -m data_platform.dbtools.worker`.
+
+Starting a `dbt` process costs seconds before dbt does anything (importing dbt and its
+adapter). The service keeps one such process started ahead of time: it imports dbt,
+then waits for one JSON list of CLI arguments on stdin, runs it with `dbtRunner`,
+writes every event as a JSON line on stdout (the `--log-format json` shape), and exits
+with dbt's exit code. One command per process: no dbt state leaks between runs, and
+a run can still be interrupted (SIGINT) or killed like any subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def main() -> int:
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_json
+
+    events = sys.stdout
+    sys.stdout = sys.stderr  # dbt's console logger must not mix with the event stream
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0  # the server went away or no longer needs this worker
+    args = json.loads(line)
+
+    def forward(event: Any) -> None:
+        if event.info.level == "debug":
+            return
+        events.write(msg_to_json(event) + "\n")
+        events.flush()
+
+    res = dbtRunner(callbacks=[forward]).invoke(args)
+    if res.success:
+        return 0
+    return 2 if res.exception is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,429 @@
+"""dbt tools: a thin adapter over `data_platform.dbtools` (validation, runs, ls, compile, docs, lineage)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, Field
+
+from data_platform.dbtools.findings import Finding
+from data_platform.dbtools.runner import Progress
+from data_platform.dbtools.service import DbtService, RunOutcome, Validation
+from data_platform.render import format_cell, markdown_table
+from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+
+Select = Annotated[str, Field(description="dbt selector, e.g. 'stg_orders+'")]
+Exclude = str
+Target = Annotated[str, Field(description="profile target")]
+Vars = Annotated[dict[str, Any], Field(default_factory=dict)]
+Strict = Annotated[bool, Field(description="refuse if deprecated")]
+MAX_NODES_SHOWN = 40
+MAX_NODES_STRUCTURED = 200
+MAX_SQL_CHARS = 3000
+
+
+class FindingModel(BaseModel):
+    kind: str
+    event: str
+    code: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    node: str | None = None
+    fix: str | None = None
+
+    @classmethod
+    def of(cls, f: Finding) -> FindingModel:
+        return cls(**f.as_dict())
+
+    def line_text(self) -> str:
+        where = f" {self.file}{':' + str(self.line) if self.line else ''}" if self.file else ""
+        code = f" ({self.code})" if self.code else ""
+        return f"- {self.event}{code}{where}: {self.message}" + (f"\n  Fix: {self.fix}" if self.fix else "")
+
+
+def findings_block(title: str, findings: list[FindingModel], limit: int = 15) -> str:
+    if not findings:
+        return ""
+    lines = [title, *(f.line_text() for f in findings[:limit])]
+    if len(findings) > limit:
+        lines.append(f"- ... {len(findings) - limit} more in structured content")
+    return "\n".join(lines)
+
+
+def deprecation_title(n: int) -> str:
+    return (
+        f"WARNING: {n} dbt deprecation(s). dbt only warns (exit code 0), but a future dbt will fail on them:"
+    )
+
+
+class DbtParseResult(ToolResult):
+    project: str
+    ok: bool
+    seconds: float
+    cached: bool
+    errors: list[FindingModel]
+    deprecations: list[FindingModel]
+    warnings: list[FindingModel]
+
+    @classmethod
+    def of(cls, v: Validation) -> DbtParseResult:
+        pick = lambda kind: [FindingModel.of(f) for f in v.findings if f.kind == kind]  # noqa: E731
+        return cls(
+            project=str(v.project.root),
+            ok=v.ok,
+            seconds=round(v.seconds, 3),
+            cached=v.cached,
+            errors=pick("error"),
+            deprecations=pick("deprecation"),
+            warnings=pick("warning"),
+        )
+
+    def render(self) -> str:
+        head = (
+            f"dbt project {self.project}: does NOT parse ({len(self.errors)} error(s))."
+            if not self.ok
+            else f"dbt project {self.project}: parses ({self.seconds:.2f} s)."
+        )
+        parts = [head, findings_block("Errors:", self.errors)]
+        parts.append(findings_block(deprecation_title(len(self.deprecations)), self.deprecations))
+        parts.append(findings_block("Other warnings:", self.warnings, 5))
+        if self.ok and not self.deprecations:
+            parts.append("No deprecations. Next: dbt_build, dbt_run or dbt_test.")
+        return "\n".join(p for p in parts if p)
+
+
+class NodeModel(BaseModel):
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    seconds: float
+    rows_affected: int | None = None
+    failures: int | None = None
+    message: str | None = None
+
+
+class DbtRunResult(ToolResult):
+    command: str
+    success: bool
+    seconds: float
+    counts: dict[str, int]
+    deprecations: list[FindingModel]
+    nodes: list[NodeModel]
+    nodes_total: int
+    errors: list[FindingModel]
+    run_results: str | None
+
+    @classmethod
+    def of(cls, out: RunOutcome) -> DbtRunResult:
+        nodes = sorted(out.nodes, key=lambda n: (not n.failed, n.status != "warn"))
+        return cls(
+            command=out.command,
+            success=out.returncode == 0 and not any(n.failed for n in out.nodes),
+            seconds=round(out.seconds, 2),
+            counts=out.counts,
+            deprecations=[FindingModel.of(f) for f in out.validation.deprecations],
+            nodes=[NodeModel(**{k: v for k, v in n.as_dict().items() if k != "relation"}) for n in nodes][
+                :MAX_NODES_STRUCTURED
+            ],
+            nodes_total=len(out.nodes),
+            errors=[FindingModel.of(f) for f in out.errors],
+            run_results=str(out.run_results_path) if out.run_results_path else None,
+        )
+
+    def render(self) -> str:
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items()))
+        verdict = "succeeded" if self.success else "FAILED"
+        parts = [f"dbt {self.command} {verdict} in {self.seconds:.1f} s: {counts or 'no nodes selected'}."]
+        parts.append(findings_block(deprecation_title(len(self.deprecations)), self.deprecations, 10))
+        bad = [n for n in self.nodes if n.status in ("error", "fail", "runtime error", "warn")]
+        for n in bad[:10]:
+            extra = f", {n.failures} failing row(s)" if n.failures else ""
+            parts.append(f"{n.status.upper()} {n.resource_type} {n.name}{extra}: {(n.message or '')[:600]}")
+        rows = [
+            [
+                format_cell(n.name, 50),
+                n.resource_type,
+                n.status,
+                f"{n.seconds:.2f}",
+                "" if n.rows_affected is None else f"{n.rows_affected:,}",
+                "" if n.failures is None else str(n.failures),
+            ]
+            for n in self.nodes[:MAX_NODES_SHOWN]
+        ]
+        if rows:
+            parts.append(markdown_table(["node", "type", "status", "s", "rows", "failures"], rows))
+        if self.nodes_total > len(rows):
+            parts.append(
+                f"({len(rows)} of {self.nodes_total} nodes shown, problems first; all in {self.run_results})"
+            )
+        parts.append(findings_block("Other errors:", self.errors, 5))
+        return "\n".join(p for p in parts if p)
+
+
+class CompiledNode(BaseModel):
+    unique_id: str
+    sql: str
+    truncated: bool
+
+
+class DbtCompileResult(ToolResult):
+    nodes: list[CompiledNode]
+    nodes_total: int
+    deprecations: int
+
+    def render(self) -> str:
+        if not self.nodes:
+            return "dbt compile: the selection matched no node with SQL."
+        parts = [f"Compiled {self.nodes_total} node(s):"]
+        for n in self.nodes:
+            cut = " (cut)" if n.truncated else ""
+            parts.append(f"-- {n.unique_id}{cut}\n```sql\n{n.sql}\n```")
+        if self.nodes_total > len(self.nodes):
+            parts.append(f"({len(self.nodes)} of {self.nodes_total} shown; select fewer nodes.)")
+        if self.deprecations:
+            parts.append(f"Note: {self.deprecations} deprecation(s); see dbt_parse.")
+        return "\n".join(parts)
+
+
+class ResourceModel(BaseModel):
+    unique_id: str
+    name: str
+    resource_type: str
+    path: str | None
+    materialized: str | None
+
+
+class DbtLsResult(ToolResult):
+    resources: list[ResourceModel]
+    total: int
+
+    def render(self) -> str:
+        if not self.total:
+            return "dbt ls: nothing matches the selection."
+        rows = [
+            [format_cell(r.name, 50), r.resource_type, r.materialized or "", format_cell(r.path or "", 60)]
+            for r in self.resources[:MAX_NODES_SHOWN]
+        ]
+        text = f"{self.total} resource(s)\n" + markdown_table(["name", "type", "materialized", "path"], rows)
+        if self.total > len(rows):
+            text += f"\n({len(rows)} of {self.total} shown; narrow with select/resource_type.)"
+        return text
+
+
+class DbtDocsResult(ToolResult):
+    catalog: str
+    index: str
+    tables_in_catalog: int
+    described: int
+    undescribed: list[str]
+    missing_columns: list[str]
+    undocumented_columns: int
+    deprecations: int
+
+    def render(self) -> str:
+        lines = [
+            f"Docs generated: {self.index} (catalog {self.catalog}; {self.tables_in_catalog} tables/views).",
+            f"{self.described} resource(s) described, {len(self.undescribed)} without description"
+            + (f": {', '.join(self.undescribed[:15])}" if self.undescribed else "")
+            + f"; {self.undocumented_columns} column(s) in the database without YAML docs.",
+        ]
+        if self.missing_columns:
+            lines.append(
+                f"Documented in YAML but not in the table ({len(self.missing_columns)}): "
+                + ", ".join(self.missing_columns[:20])
+            )
+        if self.deprecations:
+            lines.append(f"Note: {self.deprecations} deprecation(s); see dbt_parse.")
+        lines.append("Serve locally with `dbt docs serve` from the project folder.")
+        return "\n".join(lines)
+
+
+class LineageNodeModel(BaseModel):
+    unique_id: str
+    name: str
+    resource_type: str
+    distance: int
+
+
+class DbtLineageResult(ToolResult):
+    focus: LineageNodeModel
+    upstream: list[LineageNodeModel]
+    downstream: list[LineageNodeModel]
+    mermaid: str
+    refreshed_in_s: float
+
+    def render(self) -> str:
+        def listing(nodes: list[LineageNodeModel]) -> str:
+            if not nodes:
+                return "  (none)"
+            return "\n".join(
+                f"  {'  ' * (abs(n.distance) - 1)}{n.resource_type} {n.name} ({abs(n.distance)})"
+                for n in nodes[:60]
+            ) + (f"\n  ... {len(nodes) - 60} more" if len(nodes) > 60 else "")
+
+        f = self.focus
+        return (
+            f"Lineage of {f.resource_type} {f.name} (manifest re-parsed: {self.refreshed_in_s:.2f} s)\n"
+            f"Upstream ({len(self.upstream)}):\n{listing(self.upstream)}\n"
+            f"Downstream ({len(self.downstream)}):\n{listing(self.downstream)}\n"
+            f"```mermaid\n{self.mermaid}\n```"
+        )
+
+
+def _service(ctx: Context) -> DbtService:
+    state = state_of(ctx)
+    return state.service("dbt", lambda: DbtService(state.settings))
+
+
+def register(server: MCPServer) -> None:
+    async def _run(ctx: Context, command: Any, **kwargs: Any) -> DbtRunResult:
+        async def progress(step: Progress) -> None:
+            await ctx.report_progress(step.done, step.total, step.message)
+
+        out = await _service(ctx).run(command, on_progress=progress, **kwargs)
+        return DbtRunResult.of(out)
+
+    @tool(server, read_only=True, idempotent=True)
+    async def dbt_parse(ctx: Context, *, target: Target = "", vars: Vars) -> DbtParseResult:
+        """Validate the dbt project: errors and deprecations (event, code, file, line, fix), every time."""
+        return DbtParseResult.of(await run_sync(_service(ctx).validate, target, vars))
+
+    @tool(server, read_only=False, destructive=True)
+    async def dbt_run(
+        ctx: Context,
+        *,
+        select: Select = "",
+        exclude: Exclude = "",
+        full_refresh: bool = False,
+        vars: Vars,
+        target: Target = "",
+        strict: Strict = False,
+    ) -> DbtRunResult:
+        """Validate, then run models; per-node status, time, rows, errors. Cancellable."""
+        return await _run(
+            ctx,
+            "run",
+            select=select,
+            exclude=exclude,
+            full_refresh=full_refresh,
+            vars=vars,
+            target=target,
+            strict=strict,
+        )
+
+    @tool(server, read_only=False, destructive=False)
+    async def dbt_test(
+        ctx: Context,
+        *,
+        select: Select = "",
+        exclude: Exclude = "",
+        vars: Vars,
+        target: Target = "",
+        strict: Strict = False,
+    ) -> DbtRunResult:
+        """Validate, then run data tests; per-test status and failing row counts."""
+        return await _run(
+            ctx, "test", select=select, exclude=exclude, vars=vars, target=target, strict=strict
+        )
+
+    @tool(server, read_only=False, destructive=True)
+    async def dbt_build(
+        ctx: Context,
+        *,
+        select: Select = "",
+        exclude: Exclude = "",
+        full_refresh: bool = False,
+        vars: Vars,
+        target: Target = "",
+        strict: Strict = False,
+    ) -> DbtRunResult:
+        """Validate, then seed, run, snapshot and test in DAG order; per-node results. Cancellable."""
+        return await _run(
+            ctx,
+            "build",
+            select=select,
+            exclude=exclude,
+            full_refresh=full_refresh,
+            vars=vars,
+            target=target,
+            strict=strict,
+        )
+
+    @tool(server, read_only=True, idempotent=True)
+    async def dbt_compile(
+        ctx: Context,
+        *,
+        select: Annotated[str, Field(description="node name or dbt selector.")],
+        vars: Vars,
+        target: Target = "",
+    ) -> DbtCompileResult:
+        """Compiled SQL of a node or selection (catches undefined macros that parse misses)."""
+        compiled, validation = await run_sync(_service(ctx).compile, select, target, vars)
+        budget = state_of(ctx).settings.max_output_chars
+        shown: list[CompiledNode] = []
+        used = 0
+        for c in compiled:
+            sql = c.sql[:MAX_SQL_CHARS]
+            if shown and used + len(sql) > budget - 500:
+                break
+            used += len(sql)
+            shown.append(CompiledNode(unique_id=c.unique_id, sql=sql, truncated=len(c.sql) > len(sql)))
+        return DbtCompileResult(
+            nodes=shown, nodes_total=len(compiled), deprecations=len(validation.deprecations)
+        )
+
+    @tool(server, read_only=True, idempotent=True)
+    async def dbt_ls(
+        ctx: Context,
+        select: Select = "",
+        exclude: Exclude = "",
+        resource_type: Literal["model", "seed", "snapshot", "source", "test", "exposure", "analysis"]
+        | None = None,
+    ) -> DbtLsResult:
+        """List resources matching a selection: name, type, materialization, path."""
+        found = await run_sync(_service(ctx).ls, select, exclude, resource_type)
+        return DbtLsResult(
+            resources=[ResourceModel(**r.as_dict()) for r in found[:MAX_NODES_STRUCTURED]], total=len(found)
+        )
+
+    @tool(server, read_only=False, destructive=False, idempotent=True)
+    async def dbt_docs_generate(ctx: Context, target: Target = "") -> DbtDocsResult:
+        """Generate docs; say where index.html is and what is undocumented or documented but missing."""
+        report, validation = await _service(ctx).docs_generate(target)
+        return DbtDocsResult(
+            catalog=str(report.catalog_path),
+            index=str(report.index_path),
+            tables_in_catalog=report.nodes_in_catalog,
+            described=report.described,
+            undescribed=report.undescribed[:100],
+            missing_columns=report.missing_columns[:100],
+            undocumented_columns=report.undocumented_columns,
+            deprecations=len(validation.deprecations),
+        )
+
+    @tool(server, read_only=True, idempotent=True)
+    async def dbt_lineage(
+        ctx: Context,
+        node: Annotated[str, Field(description="name, source.table or unique_id")],
+        direction: Literal["up", "down", "both"] = "both",
+        depth: Annotated[int, Field(ge=0, description="0 = all levels")] = 0,
+        tests: bool = True,
+    ) -> DbtLineageResult:
+        """Upstream/downstream of a node at any depth, as a list and a Mermaid diagram (fresh manifest)."""
+        lin, validation = await run_sync(_service(ctx).lineage, node, direction, depth or None, tests)
+
+        def conv(n: Any) -> LineageNodeModel:
+            return LineageNodeModel(
+                unique_id=n.unique_id, name=n.name, resource_type=n.resource_type, distance=n.distance
+            )
+
+        return DbtLineageResult(
+            focus=conv(lin.focus),
+            upstream=[conv(n) for n in lin.upstream],
+            downstream=[conv(n) for n in lin.downstream],
+            mermaid=lin.mermaid,
+            refreshed_in_s=round(validation.seconds, 3),
+        )

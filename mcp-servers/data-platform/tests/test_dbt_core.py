@@ -1,0 +1,202 @@
+"""Pure logic of the dbt core: findings, project discovery, lineage, bounded results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from data_platform.config import load_settings
+from data_platform.dbtools.artifacts import NodeResult
+from data_platform.dbtools.findings import DEPRECATIONS, clean_message, from_event
+from data_platform.dbtools.lineage import lineage
+from data_platform.dbtools.project import fingerprint, locate
+from data_platform.dbtools.runner import progress_of
+from data_platform.dbtools.service import DbtService, RunOutcome, Validation
+from data_platform.errors import DbtError, NotConfiguredError, NotFoundError
+from data_platform.render import bound
+from data_platform.server.dbt_tools import DbtRunResult
+from shopproject import copy_shop
+
+WRAPPED = (
+    "\x1b[33m[WARNING]\x1b[0m[MissingArgumentsPropertyInGenericTestDeprecation]: Deprecated\n"
+    "functionality\nFound top-level arguments to test `accepted_values` defined on 'stg_orders' in\n"
+    "package 'shop' (models/staging/schema.yml). Arguments to generic tests should be\n"
+    "nested under the `arguments` property."
+)
+
+
+def test_a_deprecation_event_becomes_a_clean_finding_with_file_and_fix() -> None:
+    f = from_event("MissingArgumentsPropertyInGenericTestDeprecation", "D039", "warn", WRAPPED, {})
+    assert f is not None and f.kind == "deprecation" and f.code == "D039"
+    assert f.file == "models/staging/schema.yml"
+    assert f.message.startswith("Found top-level arguments to test `accepted_values`")
+    assert "\n" not in f.message and "\x1b" not in f.message and "WARNING" not in f.message
+    assert "arguments:" in (f.fix or "")
+
+
+def test_property_moved_names_the_key_in_its_fix_and_duplicate_keys_carry_a_line() -> None:
+    moved = from_event(
+        "PropertyMovedToConfigDeprecation", "D030", "warn", "Found `severity` ...", {"key": "severity"}
+    )
+    assert moved is not None and "`severity`" in (moved.fix or "")
+    dup = from_event(
+        "DuplicateYAMLKeysDeprecation",
+        "D024",
+        "warn",
+        "Duplicate key 'description' in \"<unicode string>\", line 34, column 5 in file\n`models/x.yml`",
+        {"file": "models/x.yml"},
+    )
+    assert dup is not None and dup.line == 34 and dup.file == "models/x.yml"
+    assert "<unicode string>" not in dup.message
+
+
+def test_the_summary_and_info_events_are_not_findings() -> None:
+    assert from_event("DeprecationsSummary", "D028", "warn", "Summary", {}) is None
+    assert from_event("MainReportVersion", "A001", "info", "Running with dbt", {}) is None
+
+
+def test_every_catalogued_deprecation_is_a_real_dbt_event() -> None:
+    import dbt.events.types as types
+
+    missing = [name for name in DEPRECATIONS if not hasattr(types, name)]
+    assert missing == []
+
+
+def test_errors_keep_their_lines_and_get_advice() -> None:
+    msg = "Encountered an error:\nParsing Error\n  Syntax error near line 14\n    mapping values are not"
+    f = from_event("MainEncounteredError", "Z002", "error", msg, {})
+    assert f is not None and f.kind == "error" and f.line == 14
+    assert "\n" in f.message and "YAML" in (f.fix or "")
+    assert clean_message("\x1b[31mboom\x1b[0m\n\n", wrapped=False) == "boom"
+
+
+def test_progress_comes_from_result_events_with_index_and_total() -> None:
+    step = progress_of(
+        "LogModelResult", {"index": 3, "total": 9, "status": "success", "node_info": {"node_name": "m"}}
+    )
+    assert step is not None and (step.done, step.total, step.message) == (3, 9, "m: success")
+    assert progress_of("LogTestResult", {"index": 1, "num_models": 4, "status": "pass"}) is not None
+    assert progress_of("MainReportVersion", {}) is None
+
+
+def test_project_is_found_walking_up_or_from_the_setting(tmp_path: Path) -> None:
+    root = copy_shop(tmp_path)
+    deep = root / "models" / "marts"
+    found = locate(None, None, deep)
+    assert found.root == root and found.name == "shop" and found.profiles_dir == root
+    assert found.validation_path == root / "target" / ".data-platform"
+    with pytest.raises(NotConfiguredError, match="DBT_PROJECT_DIR"):
+        locate(None, None, tmp_path)
+    with pytest.raises(NotConfiguredError, match=r"no dbt_project\.yml"):
+        locate(tmp_path, None, deep)
+    (root / "profiles.yml").unlink()
+    assert locate(root, None, tmp_path).profiles_dir == Path("~/.dbt").expanduser()
+
+
+def test_a_broken_dbt_project_yml_is_a_clear_error(tmp_path: Path) -> None:
+    root = copy_shop(tmp_path)
+    (root / "dbt_project.yml").write_text("name: shop\nmodels:\n  shop:\n - bad: [\n")
+    with pytest.raises(DbtError, match=r"dbt_project.yml is not valid YAML at line \d"):
+        locate(root, None, root)
+    service = DbtService(load_settings(project_dir=tmp_path, environ={"DBT_PROJECT_DIR": str(root)}))
+    with pytest.raises(DbtError, match="not valid YAML"):
+        service.validate()
+
+
+def test_the_fingerprint_changes_with_any_project_file_but_not_with_target(tmp_path: Path) -> None:
+    root = copy_shop(tmp_path)
+    project = locate(root, None, root)
+    first = fingerprint(project)
+    (root / "target").mkdir()
+    (root / "target" / "manifest.json").write_text("{}")
+    assert fingerprint(project) == first
+    (root / "models" / "new.sql").write_text("select 1")
+    assert fingerprint(project) != first
+    assert fingerprint(project, "vars") != fingerprint(project)
+
+
+def _manifest() -> dict:
+    def n(kind: str, name: str, **extra: object) -> dict:
+        return {"resource_type": kind, "name": name, "original_file_path": f"{name}.sql", **extra}
+
+    nodes = {
+        "seed.p.a": n("seed", "a"),
+        "seed.p.b": n("seed", "b"),
+        "model.p.stg_a": n("model", "stg_a"),
+        "model.p.stg_b": n("model", "stg_b"),
+        "model.p.mart": n("model", "mart"),
+        "test.p.unique_mart_id": n("test", "unique_mart_id"),
+    }
+    parents = {
+        "model.p.stg_a": ["seed.p.a"],
+        "model.p.stg_b": ["seed.p.b", "source.p.raw.t"],
+        "model.p.mart": ["model.p.stg_a", "model.p.stg_b"],
+        "test.p.unique_mart_id": ["model.p.mart"],
+        "exposure.p.dash": ["model.p.mart"],
+    }
+    children: dict[str, list[str]] = {}
+    for child, ps in parents.items():
+        for p in ps:
+            children.setdefault(p, []).append(child)
+    return {
+        "nodes": nodes,
+        "sources": {"source.p.raw.t": {"resource_type": "source", "name": "t", "source_name": "raw"}},
+        "exposures": {"exposure.p.dash": {"resource_type": "exposure", "name": "dash"}},
+        "parent_map": parents,
+        "child_map": children,
+    }
+
+
+def test_lineage_any_depth_both_ways_with_mermaid() -> None:
+    lin = lineage(_manifest(), "mart")
+    assert {(n.resource_type, n.name, n.distance) for n in lin.upstream} == {
+        ("model", "stg_a", -1),
+        ("model", "stg_b", -1),
+        ("seed", "a", -2),
+        ("seed", "b", -2),
+        ("source", "raw.t", -2),
+    }
+    assert {n.name for n in lin.downstream} == {"unique_mart_id", "dash"}
+    assert lin.mermaid.startswith("graph LR") and '[/"a"/]' in lin.mermaid and '[("raw.t")]' in lin.mermaid
+    assert lin.mermaid.count("-->") == len(lin.edges) == 7
+    one = lineage(_manifest(), "model.p.mart", direction="up", depth=1, include_tests=False)
+    assert [n.name for n in one.upstream] == ["stg_a", "stg_b"] and one.downstream == []
+    assert [n.name for n in lineage(_manifest(), "raw.t", direction="down").downstream] == [
+        "stg_b",
+        "mart",
+        "dash",
+        "unique_mart_id",
+    ]
+
+
+def test_lineage_of_an_unknown_node_suggests_a_name() -> None:
+    with pytest.raises(NotFoundError, match='Did you mean "mart"'):
+        lineage(_manifest(), "marts")
+
+
+def test_a_run_of_500_nodes_gives_bounded_text_and_structured_content(tmp_path: Path) -> None:
+    root = copy_shop(tmp_path)
+    project = locate(root, None, root)
+    nodes = [
+        NodeResult(f"model.p.m{i}", f"m{i}", "model", "error" if i == 250 else "success", 0.1, 10)
+        for i in range(500)
+    ]
+    outcome = RunOutcome(
+        command="run",
+        project=project,
+        validation=Validation(project, [], 0.1, False, root / "m.json"),
+        nodes=nodes,
+        counts={"success": 499, "error": 1},
+        returncode=1,
+        seconds=12.0,
+        run_results_path=root / "target" / "run_results.json",
+    )
+    result = DbtRunResult.of(outcome)
+    assert result.success is False and result.nodes_total == 500
+    assert len(result.nodes) == 200 and result.nodes[0].name == "m250"  # failures first
+    assert len(json.dumps(result.model_dump(mode="json"))) < 40_000
+    text = result.render()
+    assert len(text) < 8_000 and "ERROR model m250" in text and "40 of 500 nodes shown" in text
+    assert bound(text, 8_000) == text
