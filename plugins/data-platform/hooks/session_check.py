@@ -89,7 +89,13 @@ def postgres_target(env: dict[str, str]) -> dict[str, object] | None:
             password=unquote(parts.password) if parts.password is not None else None,
             dbname=unquote(parts.path.lstrip("/")) or None,
         )
-    fallback = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD", "dbname": "PGDATABASE"}
+    fallback = {
+        "host": "PGHOST",
+        "port": "PGPORT",
+        "user": "PGUSER",
+        "password": "PGPASSWORD",
+        "dbname": "PGDATABASE",
+    }
     for key, var in fallback.items():
         if target.get(key) in (None, "") and env.get(var):
             target[key] = env[var]
@@ -131,7 +137,7 @@ def probe(host: str, port: int, timeout: float = TCP_TIMEOUT_S) -> str | None:
             sock.settimeout(timeout)
             sock.sendall(SSL_REQUEST)
             answer = sock.recv(1)
-    except socket.timeout:
+    except TimeoutError:
         return f"no answer within {timeout:g} s"
     except OSError as exc:
         return exc.strerror or type(exc).__name__
@@ -157,9 +163,7 @@ def login_check(venv_python: str, project_dir: str, timeout: float = LOGIN_TIMEO
     """A real login via `data-platform doctor --json` in the built environment."""
     env = dict(os.environ)
     env["DATA_PLATFORM_CONNECT_TIMEOUT"] = str(max(1, int(timeout) - 3))
-    env["DATA_PLATFORM_DISABLE"] = ",".join(
-        x for x in ("dbt", env.get("DATA_PLATFORM_DISABLE", "")) if x
-    )
+    env["DATA_PLATFORM_DISABLE"] = ",".join(x for x in ("dbt", env.get("DATA_PLATFORM_DISABLE", "")) if x)
     try:
         out = subprocess.run(
             [venv_python, "-m", "data_platform", "doctor", "--json"],
@@ -222,10 +226,15 @@ def check(payload: dict[str, object], environ: dict[str, str]) -> dict[str, obje
         ok, detail = login_check(launch.venv_python(str(state["venv"])), project)
         detail = redact(detail, target)
         if not ok:
-            return warning_output(f"PostgreSQL login failed: {detail}", "check user, password and database name", notes)
+            return warning_output(
+                f"PostgreSQL login failed: {detail}", "check user, password and database name", notes
+            )
         return status_output(f"PostgreSQL OK: {detail}.", notes)
     ms = (time.monotonic() - started) * 1000
-    return status_output(f"PostgreSQL at {where} answers ({ms:.0f} ms; login not checked until the environment is built).", notes)
+    return status_output(
+        f"PostgreSQL at {where} answers ({ms:.0f} ms; login not checked until the environment is built).",
+        notes,
+    )
 
 
 def status_output(line: str, notes: list[str]) -> dict[str, object]:
@@ -258,7 +267,7 @@ def main() -> int:
         result = {
             "hookSpecificOutput": {
                 "hookEventName": "SessionStart",
-                "additionalContext": f"data-platform: the session check could not run ({type(exc).__name__}).",
+                "additionalContext": f"data-platform: the session check failed ({type(exc).__name__}).",
             }
         }
     sys.stdout.write(json.dumps(result) + "\n")

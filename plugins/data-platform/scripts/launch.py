@@ -80,7 +80,7 @@ def venv_dir(key: str | None = None, data: str | None = None) -> str:
 
 
 def venv_python(venv: str) -> str:
-    return os.path.join(venv, "Scripts", "python.exe") if os.name == "nt" else os.path.join(venv, "bin", "python")
+    return os.path.join(venv, "bin", "python")
 
 
 def is_ready(venv: str) -> bool:
@@ -250,7 +250,7 @@ def _spawn_build(key: str) -> subprocess.Popen:
         [sys.executable, os.path.abspath(__file__), "--build-worker", key],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=open(log_path(data), "a"),  # noqa: SIM115 - the child owns it
+        stderr=open(log_path(data), "a"),  # the child owns it
         start_new_session=True,
         close_fds=True,
     )
