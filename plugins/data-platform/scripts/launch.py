@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Start the data-platform MCP server over stdio; build its Python environment on first start.
 
-Claude Code runs this from the plugin's `.mcp.json`. The server's code is in
+Claude Code runs `launch.sh` from the plugin's `.mcp.json`; it comes here unless an
+environment built for these sources is recorded (its fast path). The server's code is in
 `<plugin>/mcp-servers/data-platform`: a symlink in the repository, a real copy once
 Claude Code installs the plugin into its cache. Its environment is built into
 `$CLAUDE_PLUGIN_DATA/venvs/<key>` (which survives plugin updates), where the key is a
@@ -283,6 +284,23 @@ def ensure_env() -> str:
     return venv
 
 
+def record_fast_path(venv: str) -> None:
+    """Tell launch.sh which environment serves this copy of the plugin.
+
+    launch.sh execs it directly while no source file is newer than this record; the record
+    is rewritten whenever this (slower, hashing) path runs.
+    """
+    record = os.path.join(data_dir(), "fast-path")
+    temp = f"{record}.{os.getpid()}"
+    try:
+        with open(temp, "w", encoding="utf-8") as f:
+            f.write(f"{os.path.realpath(SERVER_DIR)}\n{venv}\n")
+        os.replace(temp, record)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.remove(temp)
+
+
 def say(message: str) -> None:
     """Messages go to stderr: stdout is the MCP channel."""
     sys.stderr.write(f"data-platform launcher: {message}\n")
@@ -303,9 +321,12 @@ def main(argv: list[str]) -> int:
         say(f"the server's code is missing at {SERVER_DIR}; reinstall the plugin")
         return 1
     if argv[:1] == ["--build"]:
-        print(ensure_env())
+        venv = ensure_env()
+        record_fast_path(venv)
+        print(venv)
         return 0
     venv = ensure_env()
+    record_fast_path(venv)
     python = venv_python(venv)
     os.execv(python, [python, "-m", "data_platform", "serve", *argv])
     return 1  # not reached
