@@ -195,9 +195,15 @@ def _install(venv: str, python: str, log) -> None:
         local_uv = os.path.join(venv, "bin", "uv")
         uv = local_uv if os.path.exists(local_uv) else None
     target = venv_python(venv)
-    if uv:
+    try:
+        if not uv:
+            raise FileNotFoundError("uv")
         _run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", target, SERVER_DIR], log)
-    else:
+    except (OSError, subprocess.CalledProcessError) as exc:
+        # pip reads pip.conf (proxies, certificates, mirrors) where uv may not: try it too.
+        log.write(f"uv could not install ({exc}); trying pip\n")
+        with contextlib.suppress(subprocess.CalledProcessError):
+            _run([target, "-m", "ensurepip", "--upgrade"], log)
         _run([target, "-m", "pip", "install", "--quiet", SERVER_DIR], log)
     _run([target, "-c", "import data_platform.server"], log)
 
