@@ -369,7 +369,7 @@ def test_session_hook_up_down_and_bad_login(built: Installed, pg: Cluster) -> No
     assert "systemMessage" not in up, up
     assert "PostgreSQL OK" in context and "PostGIS" in context, context
     assert pg.password not in raw
-    print(f"hook, database up, login checked: {elapsed:.2f} s")
+    print(f"hook, database up, login checked: {elapsed:.2f} s: {context}")
 
     bad_url = wrong_password(pg.url, pg.password)
     bad, raw, _ = run_hook(built.plugin, built.project, {**env, "POSTGRES_URL": bad_url})
@@ -388,7 +388,7 @@ def test_session_hook_up_down_and_bad_login(built: Installed, pg: Cluster) -> No
     assert "unreachable" in down["systemMessage"], down
     assert "pg_* and st_* tools" in down["hookSpecificOutput"]["additionalContext"]
     assert pg.password not in raw
-    print(f"hook, database down: {elapsed:.2f} s")
+    print(f"hook, database down: {elapsed:.2f} s: {down['systemMessage']}")
 
 
 def free_port() -> int:
