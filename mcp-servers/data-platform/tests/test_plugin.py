@@ -87,6 +87,8 @@ class Installed:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = server_env({"HOME": str(self.home), "DISABLE_AUTOUPDATER": "1", **package_cache_env()})
+        # Run inside a Claude Code session, its variables (CLAUDE_CONFIG_DIR...) would leak in.
+        env = {k: v for k, v in env.items() if not k.startswith(("CLAUDE", "ANTHROPIC", "MCP_"))}
         env.update(extra)
         return env
 
