@@ -253,14 +253,15 @@ def _spawn_build(key: str) -> subprocess.Popen:
     """Start the build in its own session so it survives the host killing this launcher."""
     data = data_dir()
     os.makedirs(data, exist_ok=True)
-    return subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--build-worker", key],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log_path(data), "a"),  # the child owns it
-        start_new_session=True,
-        close_fds=True,
-    )
+    with open(log_path(data), "a", encoding="utf-8") as log:
+        return subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--build-worker", key],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
 
 
 def _tail(path: str, lines: int = 15) -> str:
