@@ -280,6 +280,8 @@ async def test_second_start_reaches_tools_list_fast(built: Installed) -> None:
     env = built.env(DATA_PLATFORM_PLUGIN_DATA=str(built.data))
     launcher = mcp_command(built.plugin)
     direct = [launch.venv_python(str(built.venv())), "-m", "data_platform", "serve"]
+    record = built.data / "fast-path"
+    recorded = record.stat().st_mtime_ns
     via_launcher, via_server = [], []
     for _ in range(5):  # interleaved, so both see the same machine load
         via_launcher.append(await time_to_tools(launcher, env, built.project))
@@ -288,10 +290,71 @@ async def test_second_start_reaches_tools_list_fast(built: Installed) -> None:
     best_direct = min(t for t, _ in via_server)
     print(f"to tools/list (best of 5): launcher {best_launcher:.2f} s, server alone {best_direct:.2f} s")
     assert via_launcher[0][1] == via_server[0][1]  # the same server, the same tools
-    # About 1.2-1.4 s here (under 2 s). What the launcher adds (~10 ms: a shell, a `find`)
-    # is checked against the server's own start in the same run, so a busy shared machine
-    # does not make this flaky; bench/plugin_start.py prints the absolute numbers.
-    assert best_launcher < best_direct + 0.5, (best_launcher, best_direct)
+    assert record.stat().st_mtime_ns == recorded  # launch.sh's fast path: launch.py never ran
+    # 1.1-1.5 s at best here, but one start varies 1.1-3 s on this shared 2-core machine:
+    # under 2 s unless the server alone is slow right now (bench/plugin_start.py measures).
+    assert best_launcher < max(2.0, best_direct + 1.0), (best_launcher, best_direct)
+
+
+def fake_plugin(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A copy of the launchers over a tiny server folder, and a fake built environment."""
+    plugin = tmp_path / "plugin"
+    (plugin / "scripts").mkdir(parents=True)
+    for name in ("launch.sh", "launch.py"):
+        shutil.copy(PLUGIN / "scripts" / name, plugin / "scripts" / name)
+    server = plugin / "mcp-servers" / "data-platform"
+    (server / "src" / "pkg").mkdir(parents=True)
+    (server / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (server / "README.md").write_text("x\n")
+    (server / "src" / "pkg" / "m.py").write_text("")
+    venv = tmp_path / "data" / "venvs" / "fake"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text('#!/bin/sh\necho "fake python: $*"\n')
+    (venv / "bin" / "python").chmod(0o755)
+    (venv / launch.READY).write_text("{}")
+    long_ago = time.time() - 3600
+    for path in [server, *server.rglob("*")]:
+        os.utime(path, (long_ago, long_ago))
+    return plugin, tmp_path / "data", venv
+
+
+def test_launch_sh_fast_path_and_fallback(tmp_path: Path) -> None:
+    plugin, data, venv = fake_plugin(tmp_path)
+    server = os.path.realpath(plugin / "mcp-servers" / "data-platform")
+    env = {**os.environ, "DATA_PLATFORM_PLUGIN_DATA": str(data)}
+
+    def start(*args: str) -> tuple[str, float]:
+        began = time.perf_counter()
+        out = subprocess.run(
+            ["sh", str(plugin / "scripts" / "launch.sh"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip(), time.perf_counter() - began
+
+    # Nothing recorded: launch.py decides (asked for --status, it only reports).
+    assert json.loads(start("--status")[0])["ready"] is False
+    # Recorded: the environment's Python is exec'd directly with the server's arguments.
+    record = data / "fast-path"
+    record.write_text(f"{server}\n{venv}\n")
+    assert start("--log-level", "DEBUG")[0] == "fake python: -m data_platform serve --log-level DEBUG"
+    times = sorted(start()[1] for _ in range(5))
+    print(f"launch.sh fast path: {times[2] * 1000:.0f} ms (median of 5)")
+    assert times[2] < 0.5  # a shell and a `find`; no Python of our own
+    # A source newer than the record, or a record for another copy: back to launch.py.
+    (plugin / "mcp-servers" / "data-platform" / "src" / "pkg" / "m.py").write_text("# changed\n")
+    assert json.loads(start("--status")[0])["ready"] is False
+    record.write_text(f"/elsewhere/mcp-servers/data-platform\n{venv}\n")
+    os.utime(record, (time.time() + 5, time.time() + 5))
+    assert json.loads(start("--status")[0])["ready"] is False
+    # An unexpanded ${CLAUDE_PLUGIN_DATA} falls back to the variable Claude Code sets.
+    record.write_text(f"{server}\n{venv}\n")
+    os.utime(record, (time.time() + 5, time.time() + 5))
+    env = {**env, "DATA_PLATFORM_PLUGIN_DATA": "${CLAUDE_PLUGIN_DATA}", "CLAUDE_PLUGIN_DATA": str(data)}
+    assert start()[0] == "fake python: -m data_platform serve"
 
 
 # -- the environment key and data folder ------------------------------------------------------
