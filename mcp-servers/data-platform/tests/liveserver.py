@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,13 @@ class LiveServer:
     def call(self, tool: str, args: Any = None, timeout: float | None = None) -> Outcome:
         assert self._portal is not None
         return self._portal.call(timed_call, self._client, tool, args, timeout or self.call_timeout)
+
+    def start_call(self, tool: str, args: Any = None, timeout: float | None = None) -> Future[Outcome]:
+        """Send a call and return at once; the Future gives its Outcome."""
+        assert self._portal is not None
+        return self._portal.start_task_soon(
+            timed_call, self._client, tool, args, timeout or self.call_timeout
+        )
 
     def alive(self) -> bool:
         return self.pid is not None and pid_alive(self.pid)
