@@ -81,7 +81,9 @@ def ref_args(tool: dict[str, Any]) -> list[str]:
     return [k for k in props if classify(tool["name"], k) == "ref"]
 
 
-def loader_calls(tools: dict[str, dict[str, Any]], p: Pools, files: dict[str, str]) -> list[tuple[str, dict]]:
+def loader_calls(
+    tools: dict[str, dict[str, Any]], p: Pools, files: dict[str, str], with_pg: bool = False
+) -> list[tuple[str, dict]]:
     """Calls that write a new ref, for whichever loading tools exist (file readers, SQL, queries)."""
     calls = []
     for name, path in files.items():
@@ -91,7 +93,7 @@ def loader_calls(tools: dict[str, dict[str, Any]], p: Pools, files: dict[str, st
             if "max_rows" in props:
                 args["max_rows"] = 10_000_000
             calls.append((name, args))
-    if "pg_query" in tools:
+    if with_pg and "pg_query" in tools:
         sql = "SELECT g AS id, md5(g::text) AS txt FROM generate_series(1, 500000) g"
         calls.append(
             ("pg_query", example_arguments(tools["pg_query"], p, prefer={"sql": sql, "out_name": "pg_out"}))
@@ -287,7 +289,7 @@ def test_server_killed_during_a_dbt_run_then_the_next_run_works(
     if "dbt_run" not in listed:
         pytest.skip("no dbt_run tool in this server's tools/list (the dbt family is not merged)")
     url = scratch_database(pg, "dp_harden_dbt_kill")
-    dbt_project = generated_dbt_project(tmp_path, models=60, schema="harden_kill")
+    dbt_project = generated_dbt_project(tmp_path, models=24, schema="harden_kill")
     env = {**pg_env(url), **dbt_env(dbt_project), "DATA_PLATFORM_DBT_TIMEOUT": "300"}
     server = LiveServer(project, env, log_name="faults-dbt").start()
     try:
@@ -309,7 +311,7 @@ def test_server_killed_during_a_dbt_run_then_the_next_run_works(
         server.restart()
         again = server.call("dbt_run", {}, timeout=300)
         assert again.ok, f"the dbt run after the kill fails: {again.describe()}"
-        assert _views(url, "harden_kill") == 60
+        assert _views(url, "harden_kill") == 24
         for artifact in ("manifest.json", "run_results.json"):
             path = dbt_project / "target" / artifact
             if path.exists():
