@@ -528,6 +528,8 @@ def example_arguments(
         if key in out or not prefer:
             continue
         domain = classify(tool["name"], key)
+        if key.startswith("exclude") and key not in prefer:
+            continue  # a preferred selection is what to include, never what to leave out
         if key in prefer:
             out[key] = prefer[key]
         elif domain in prefer:
