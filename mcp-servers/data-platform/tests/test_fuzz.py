@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from argfuzz import ArgFuzzer
+from argfuzz import ArgFuzzer, classify, example_arguments
 from fuzzenv import (
     LONG,
     PROTECTED,
@@ -38,7 +38,7 @@ from fuzzenv import (
     seed_files,
     seed_registry,
 )
-from liveserver import LiveServer, Outcome
+from liveserver import LiveServer, Outcome, live_server
 from pgcluster import Cluster
 
 TARGET_CALLS = 10_000 if LONG else 1_000
@@ -194,3 +194,92 @@ def test_fuzz_every_tool_through_the_protocol(fuzz_world: dict[str, Any], projec
     assert not temps, f"temp files left in the registry by finished calls: {temps}"
     for tool in names:
         assert stats.calls[tool] >= 5, f"{tool} was fuzzed only {stats.calls[tool]} times"
+
+
+# -- paths: the allow-list of roots, for reads and writes ----------------------------------
+REFUSAL_WORDS = ("outside", "allowed", "not permitted", "refus", "allowed_roots", "not allowed")
+
+
+def _path_tools(tools: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
+    """(readers, writers): file tools and the name of their path argument."""
+    readers, writers = {}, {}
+    for t in tools:
+        props = (t.get("inputSchema") or {}).get("properties") or {}
+        paths = [k for k in props if classify(t["name"], k) == "path"]
+        if not paths:
+            continue
+        takes_ref = any(classify(t["name"], k) == "ref" for k in props)
+        (writers if t["name"].startswith("to_") or takes_ref else readers)[t["name"]] = paths[0]
+    return readers, writers
+
+
+def _sample_file(tool: str) -> str:
+    for ext, path in (("parquet", "data/small.parquet"), ("json", "data/small.json")):
+        if ext in tool:
+            return path
+    return "data/small.csv"
+
+
+def test_paths_outside_the_allowed_roots_are_refused(project: Path, tmp_path: Path) -> None:
+    seeded = seed_registry(project)
+    reads, writes = seed_files(project)
+    pools = pools_for(seeded, reads, writes, None)
+    (project / "escape_dir").symlink_to("/root")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    pacsv_copy = elsewhere / "small.csv"
+    pacsv_copy.write_bytes((project / "data" / "small.csv").read_bytes())
+    outside_reads = [
+        "/etc/passwd",
+        "../../../../../../etc/passwd",
+        "data/link_passwd.csv",
+        "~/.bashrc",
+        "/proc/self/environ",
+        "escape_dir/.bashrc",
+    ]
+    outside_writes = [
+        "/root/dp_fuzz_outside.csv",
+        "../../../../../../root/dp_fuzz_outside.csv",
+        "escape_dir/dp_fuzz_outside.csv",
+        "/etc/dp_fuzz_outside.csv",
+    ]
+    remove_canaries()
+    problems: list[str] = []
+    covered: list[str] = []
+    for roots_env in ({}, {"DATA_PLATFORM_ALLOWED_ROOTS": str(project)}):
+        with live_server(project, roots_env, log_name="paths") as server:
+            tools = server.tools()
+            readers, writers = _path_tools(tools)
+            if not readers and not writers:
+                pytest.skip(
+                    "no tool with a path argument in this server's tools/list (file tools not merged)"
+                )
+            by_name = {t["name"]: t for t in tools}
+
+            def call(
+                tool: str, key: str, path: str, server: LiveServer = server, by_name: dict = by_name
+            ) -> Outcome:
+                args = example_arguments(by_name[tool], pools, prefer={"ref": "seed_a", key: path})
+                return server.call(tool, args, timeout=60)
+
+            extra_outside = [str(pacsv_copy)] if roots_env else []
+            for tool, key in readers.items():
+                inside = call(tool, key, _sample_file(tool))
+                if not inside.ok:
+                    problems.append(f"{tool} cannot read a file inside the project: {inside.describe()}")
+                for path in outside_reads + extra_outside:
+                    o = call(tool, key, path)
+                    if o.ok or o.problem() or not any(w in o.text.lower() for w in REFUSAL_WORDS):
+                        problems.append(f"{tool} did not clearly refuse to read {path!r}: {o.describe()}")
+                covered.append(tool)
+            for tool, key in writers.items():
+                for path in outside_writes + ([str(elsewhere / "out.csv")] if roots_env else []):
+                    o = call(tool, key, path)
+                    if o.ok or o.problem() or not any(w in o.text.lower() for w in REFUSAL_WORDS):
+                        problems.append(f"{tool} did not clearly refuse to write {path!r}: {o.describe()}")
+                covered.append(tool)
+    written = canaries_present() + [str(p) for p in elsewhere.iterdir() if p.name != "small.csv"]
+    remove_canaries()
+    print(f"\npath tools checked (default roots, then project-only roots): {sorted(set(covered))}")
+    assert not written, f"files written outside the allowed roots: {written}"
+    assert not problems, "\n".join(problems)
