@@ -300,6 +300,7 @@ DEFAULT_POOLS: dict[str, list[Any]] = {
         "{x: 1}",
         "not: [valid",
         {"leak": "{{ env_var('PGPASSWORD') }}"},
+        {"leak": "{{ env_var('DP_HARDEN_PG_PASSWORD') }}"},
         "",
         {},
     ],

@@ -87,9 +87,7 @@ def test_session_scan_fails_the_run_on_a_planted_leak(tmp_path: Path) -> None:
     assert "1 passed" in leaky.stdout, "the test itself passed: only the session scan can fail it"
     assert "SECRET LEAK" in leaky.stdout and "server.log:1" in leaky.stdout
     assert "pw-planted-leak-42" not in leaky.stdout, "the report must not print the secret"
-    clean = _inner_session(tmp_path, leak=False)
-    assert clean.returncode == 0, clean.stdout[-2000:] + clean.stderr[-2000:]
-    assert "no leak" in clean.stdout
+    # The clean case (a masked URL passes) is this very suite's own session end.
 
 
 def _every_tool_once(project: Path, env: dict[str, str], secret: str, log_name: str) -> int:
