@@ -122,7 +122,8 @@ def test_database_stopped_and_started_mid_session(pg: Cluster, project: Path, li
         family = sorted(n for n in tools if n.startswith(("pg_", "st_")))
         if not family:
             pytest.skip("no pg_*/st_* tool in this server's tools/list (the PostgreSQL family is not merged)")
-        args = {n: example_arguments(tools[n], p) for n in family}
+        aim = {"pg_ident": "fuzz_points", "pg_schema": "public", "column": "geom", "sql": "SELECT 1 AS one"}
+        args = {n: example_arguments(tools[n], p, prefer=aim) for n in family}
         baseline = {n: server.call(n, args[n], timeout=60) for n in family}
         working = [n for n in family if baseline[n].ok]
         print(f"\nPostgreSQL tools: {family}; working with example arguments before the stop: {working}")
