@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -22,7 +23,7 @@ from typing import Any
 import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from harness import connect, text_of
+from harness import LOG_DIR, connect, text_of
 
 BAD_MARKERS = ("Traceback", "Internal error")
 
@@ -118,21 +119,47 @@ class LiveServer:
     pid: int | None = None
     _portal: BlockingPortal | None = None
     _portal_cm: Any = None
-    _client_cm: Any = None
+    _holder: Any = None
+    _stop: Any = None
     _client: Any = None
 
-    def start(self) -> LiveServer:
+    def start(self, timeout: float = 90.0) -> LiveServer:
+        """Start the server and connect; a server that dies or hangs at start-up fails within `timeout`."""
         if self._portal is None:
             self._portal_cm = start_blocking_portal("asyncio")
             self._portal = self._portal_cm.__enter__()
         before = server_pids()
-        self._client_cm = self._portal.wrap_async_context_manager(
-            connect(self.cwd, self.env, log_name=self.log_name)
-        )
-        self._client = self._client_cm.__enter__()
+        ready = threading.Event()
+        box: dict[str, Any] = {}
+        self._stop = self._portal.call(anyio.Event)
+        self._holder = self._portal.start_task_soon(self._hold, ready, box)
+        if not ready.wait(timeout) or "error" in box:
+            for pid in server_pids() - before:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            self._holder.cancel()
+            self._holder = None
+            self.close()
+            log = LOG_DIR / f"{self.log_name}.log"
+            tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+            raise RuntimeError(
+                f"the server did not start ({box.get('error', 'no answer')}); log tail:\n{tail}"
+            )
+        self._client = box["client"]
         new = server_pids() - before
         self.pid = min(new) if new else None
         return self
+
+    async def _hold(self, ready: threading.Event, box: dict[str, Any]) -> None:
+        """Keep the connection open in one task until `_disconnect` (structured concurrency)."""
+        try:
+            async with connect(self.cwd, self.env, log_name=self.log_name) as client:
+                box["client"] = client
+                ready.set()
+                await self._stop.wait()
+        except Exception as exc:
+            box["error"] = f"{type(exc).__name__}: {exc}"
+            ready.set()
 
     def tools(self) -> list[dict[str, Any]]:
         """The live `tools/list`, as plain JSON dicts (camelCase keys, as on the wire)."""
@@ -167,10 +194,14 @@ class LiveServer:
         self._disconnect()
 
     def _disconnect(self) -> None:
-        if self._client_cm is not None:
+        if self._holder is not None and self._portal is not None:
             with contextlib.suppress(BaseException):
-                self._client_cm.__exit__(None, None, None)
-        self._client_cm = self._client = None
+                self._portal.call(self._stop.set)
+            with contextlib.suppress(BaseException):
+                self._holder.result(timeout=30)
+            if not self._holder.done():
+                self._holder.cancel()
+        self._holder = self._client = None
 
     def restart(self) -> LiveServer:
         self._disconnect()
