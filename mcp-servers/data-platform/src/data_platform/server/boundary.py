@@ -85,12 +85,12 @@ def tool(
                 result = await fn(*args, **kwargs)
             except DataPlatformError as exc:
                 log.info("%s: %s", name, redact(str(exc), secrets))
-                raise ToolError(error_text(exc, secrets)) from None
+                raise ToolError(bound(error_text(exc, secrets), state.settings.max_output_chars)) from None
             except ToolError:
                 raise
             except Exception as exc:
                 log.exception("%s failed unexpectedly", name)
-                raise ToolError(error_text(exc, secrets)) from None
+                raise ToolError(bound(error_text(exc, secrets), state.settings.max_output_chars)) from None
             text = bound(redact(result.render(), secrets), state.settings.max_output_chars)
             data = result.model_dump(mode="json")
             return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
