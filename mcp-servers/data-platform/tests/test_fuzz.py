@@ -82,7 +82,7 @@ class Stats:
         for tool in sorted(self.calls):
             n = self.calls[tool]
             lines.append(
-                f"{tool!s:<22} {n:>6} {self.ok[tool]:>5} {n - self.ok[tool]:>6} "
+                f"{tool if tool.strip() == tool and tool else repr(tool):<22} {n:>6} {self.ok[tool]:>5} {n - self.ok[tool]:>6} "
                 f"{1000 * self.seconds[tool] / n:>8.1f}"
             )
         return "\n".join(lines)
