@@ -81,8 +81,9 @@ class Stats:
         lines = [f"{'tool':<22} {'calls':>6} {'ok':>5} {'errors':>6} {'mean ms':>8}"]
         for tool in sorted(self.calls):
             n = self.calls[tool]
+            shown = tool if tool.strip() == tool and tool else repr(tool)
             lines.append(
-                f"{tool if tool.strip() == tool and tool else repr(tool):<22} {n:>6} {self.ok[tool]:>5} {n - self.ok[tool]:>6} "
+                f"{shown:<22} {n:>6} {self.ok[tool]:>5} {n - self.ok[tool]:>6} "
                 f"{1000 * self.seconds[tool] / n:>8.1f}"
             )
         return "\n".join(lines)
