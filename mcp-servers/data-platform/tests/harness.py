@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -57,7 +59,33 @@ async def connect(
     params = server_params(cwd, env)
     with open(LOG_DIR / f"{log_name}.log", "a", encoding="utf-8") as log:
         async with Client(stdio_client(params, errlog=log), cache=None) as client:
+            _record_outputs(client)
             yield client
+
+
+# Every tool answer of the session is kept in tests/.logs/transcript-<pid>.jsonl so that the
+# session-end secret scan (tests/secret_scan.py) can prove no output ever carried a password.
+TRANSCRIPT = LOG_DIR / f"transcript-{os.getpid()}.jsonl"
+
+
+def record_output(tool: str, result: CallToolResult) -> None:
+    line = {"tool": tool, "is_error": result.is_error, "text": text_of(result)}
+    if result.structured_content is not None:
+        line["structured"] = result.structured_content
+    with open(TRANSCRIPT, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line, default=str) + "\n")
+
+
+def _record_outputs(client: Client) -> None:
+    original = client.call_tool
+
+    @functools.wraps(original)
+    async def recording(name: str, *args: Any, **kwargs: Any) -> CallToolResult:
+        result = await original(name, *args, **kwargs)
+        record_output(name, result)
+        return result
+
+    client.call_tool = recording  # type: ignore[method-assign]
 
 
 def text_of(result: CallToolResult) -> str:

@@ -6,7 +6,11 @@ import logging
 import re
 from collections.abc import Iterable
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s/]+)@")
+# Bounded repeats keep these linear: unbounded ones backtrack quadratically on long words
+# (a 200,000-character argument took minutes to redact).
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^:/@\s]{0,256}:)(?P<pw>[^@\s/]{1,256})@"
+)
 _KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\"[^\"]*\"|\S+)", re.IGNORECASE)
 
 

@@ -283,7 +283,7 @@ class Registry:
         path = self.path(name)
         try:
             source = pa.memory_map(str(path), "r")
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise self._not_found(name) from None
         except OSError as exc:
             raise self._storage_error("read", exc) from exc
@@ -316,8 +316,10 @@ class Registry:
         path = self.path(name)
         try:
             st = path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise self._not_found(name) from None
+        except OSError as exc:
+            raise self._storage_error("read", exc) from exc
         key = (st.st_ino, st.st_mtime_ns, st.st_size)
         cached = self._info_cache.get(name)
         if cached and cached[0] == key:
@@ -373,7 +375,7 @@ class Registry:
             info = None
         try:
             path.unlink()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise self._not_found(name) from None
         except OSError as exc:
             raise self._storage_error("delete", exc) from exc

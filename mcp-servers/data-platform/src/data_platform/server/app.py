@@ -56,6 +56,11 @@ def build_server(settings: Settings | None = None) -> MCPServer:
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
         state = AppState(settings=settings, registry=Registry(settings.registry_dir))
+        # Temp files of a server killed mid-write go at the next start, not at the next write.
+        with contextlib.suppress(OSError):
+            removed = state.registry.remove_stale_temps()
+            if removed:
+                log.info("removed %d temp file(s) left by an interrupted write", removed)
         try:
             yield state
         finally:

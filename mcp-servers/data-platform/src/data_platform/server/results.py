@@ -72,11 +72,30 @@ class FrameResult(ToolResult):
             columns=[Column(name=f.name, type=type_name(f.type)) for f in info.schema],
             size_bytes=info.size_bytes,
             source=info.source,
-            preview=[{k: jsonable(v) for k, v in row.items()} for row in _safe_rows(part)],
+            preview=[{k: capped(jsonable(v)) for k, v in row.items()} for row in _safe_rows(part)],
             preview_text=text,
             note=note,
             next=next_steps or [],
         )
+
+
+STRUCTURED_CELL_CHARS = 200
+STRUCTURED_CELL_ITEMS = 20
+
+
+def capped(value: Any) -> Any:
+    """A preview cell for structured content, cut like the text preview is (10 KB cells exist)."""
+    if isinstance(value, str) and len(value) > STRUCTURED_CELL_CHARS:
+        return value[: STRUCTURED_CELL_CHARS - 1] + "…"
+    if isinstance(value, list):
+        items = [capped(v) for v in value[:STRUCTURED_CELL_ITEMS]]
+        return items + (
+            [f"… ({len(value) - STRUCTURED_CELL_ITEMS} more)"] if len(value) > STRUCTURED_CELL_ITEMS else []
+        )
+    if isinstance(value, dict):
+        keys = list(value)[:STRUCTURED_CELL_ITEMS]
+        return {k: capped(value[k]) for k in keys}
+    return value
 
 
 def _safe_rows(table: pa.Table) -> list[dict[str, Any]]:

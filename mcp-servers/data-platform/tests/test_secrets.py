@@ -1,0 +1,141 @@
+"""No password in any output: the scanner itself, its session hook, and live servers.
+
+The session-wide scan runs in `pytest_sessionfinish` (conftest.py, tests/secret_scan.py)
+over every tool answer and server log line of the whole suite. The tests here prove that
+scan can fail (a planted leak makes a pytest session fail), and drive every listed tool
+against a misconfigured and a real database with passwords that must never come back.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pytest
+
+import secret_scan
+from argfuzz import example_arguments
+from fuzzenv import pg_env, pools_for, seed_files, seed_registry
+from harness import LOG_DIR
+from liveserver import live_server
+from pgcluster import Cluster
+
+TESTS = Path(__file__).parent
+
+
+def test_scanner_finds_every_form_of_a_secret(tmp_path: Path) -> None:
+    secret = "pw-S3cr3t/with:odd@chars"
+    log = tmp_path / "server.log"
+    log.write_text(
+        "fine line\n"
+        f"connecting to postgresql://u:{quote(secret, safe='')}@h/db\n"
+        f'{{"text": "password was {secret}"}}\n'
+        f"blob {base64.b64encode(secret.encode()).decode()}\n"
+        "masked postgresql://u:***@h/db\n"
+    )
+    leaks = secret_scan.scan_files([log], {secret})
+    assert sorted((leak.line, leak.form) for leak in leaks) == [(2, "url-encoded"), (3, "raw"), (4, "base64")]
+    assert "<SECRET>" in str(leaks[0]) and secret not in str(leaks[0]), "a report must not repeat the secret"
+    assert secret_scan.scan_files([log], {"not-in-there-at-all"}) == []
+
+
+def _inner_session(tmp_path: Path, leak: bool) -> subprocess.CompletedProcess[str]:
+    """A separate pytest session using the suite's conftest hooks, with or without a planted leak."""
+    inner = tmp_path / ("leaky" if leak else "clean")
+    inner.mkdir()
+    (inner / "conftest.py").write_text(
+        textwrap.dedent(f"""
+        import importlib.util, sys
+        sys.path.insert(0, {str(TESTS)!r})
+        spec = importlib.util.spec_from_file_location("suite_conftest", {str(TESTS / "conftest.py")!r})
+        suite = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(suite)
+        pytest_sessionstart = suite.pytest_sessionstart
+        pytest_sessionfinish = suite.pytest_sessionfinish
+        """)
+    )
+    line = "postgresql://u:pw-planted-leak-42@h/db" if leak else "postgresql://u:***@h/db"
+    (inner / "test_inner.py").write_text(
+        textwrap.dedent(f"""
+        import harness, secret_scan
+
+        def test_writes_a_log_line():
+            secret_scan.register_secret("pw-planted-leak-42")
+            harness.LOG_DIR.mkdir(parents=True, exist_ok=True)
+            (harness.LOG_DIR / "server.log").write_text("connecting to {line}\\n")
+        """)
+    )
+    env = {**os.environ, "DATA_PLATFORM_TEST_LOG_DIR": str(inner / "logs")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(inner)],
+        cwd=inner,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_session_scan_fails_the_run_on_a_planted_leak(tmp_path: Path) -> None:
+    leaky = _inner_session(tmp_path, leak=True)
+    assert leaky.returncode == 1, leaky.stdout[-2000:] + leaky.stderr[-2000:]
+    assert "1 passed" in leaky.stdout, "the test itself passed: only the session scan can fail it"
+    assert "SECRET LEAK" in leaky.stdout and "server.log:1" in leaky.stdout
+    assert "pw-planted-leak-42" not in leaky.stdout, "the report must not print the secret"
+    # The clean case (a masked URL passes) is this very suite's own session end.
+
+
+def _every_tool_once(project: Path, env: dict[str, str], secret: str, log_name: str) -> int:
+    """Call every listed tool with well-shaped arguments; assert no answer holds the secret."""
+    seeded = seed_registry(project)
+    reads, writes = seed_files(project)
+    pools = pools_for(seeded, reads, writes, None)
+    calls = 0
+    with live_server(project, env, log_name=log_name) as server:
+        for tool in server.tools():
+            for args in (example_arguments(tool, pools), {}):
+                outcome = server.call(tool["name"], args, timeout=60)
+                calls += 1
+                assert not secret_scan.scan_text(outcome.text + str(outcome.structured), {secret}), (
+                    f"{tool['name']} leaked the password: {outcome.describe()}"
+                )
+                assert outcome.problem() is None, outcome.describe()
+    log = LOG_DIR / f"{log_name}.log"
+    assert not secret_scan.scan_files([log], {secret}), f"the server log {log} holds the password"
+    return calls
+
+
+def test_no_tool_reveals_the_password_of_an_unreachable_database(project: Path) -> None:
+    secret = "Unreachable-Pw-7f3a9c"
+    secret_scan.register_secret(secret)
+    env = {
+        "POSTGRES_URL": f"postgresql://someone:{secret}@127.0.0.1:1/nowhere",
+        "DATA_PLATFORM_CONNECT_TIMEOUT": "2",
+    }
+    calls = _every_tool_once(project, env, secret, "secrets-unreachable")
+    print(f"\n{calls} calls against an unreachable database: no password in any answer or log line")
+
+
+def test_no_tool_reveals_a_wrong_or_right_password(pg: Cluster, project: Path, tmp_path: Path) -> None:
+    wrong = "Wrong-Pw-" + pg.password[-6:] + "x"
+    secret_scan.register_secret(wrong)
+    parts = urlsplit(pg.url)
+    bad_url = urlunsplit(parts._replace(netloc=f"{pg.user}:{quote(wrong, safe='')}@{pg.host}:{pg.port}"))
+    _every_tool_once(
+        project, {"POSTGRES_URL": bad_url, "DATA_PLATFORM_CONNECT_TIMEOUT": "3"}, wrong, "secrets-authfail"
+    )
+    other = tmp_path / "project2"
+    other.mkdir()
+    calls = _every_tool_once(other, pg_env(pg.url), pg.password, "secrets-real")
+    print(f"\n{calls} calls against the real database: no password in any answer or log line")
+
+
+@pytest.mark.parametrize("form", ["raw", "url-encoded", "base64"])
+def test_forms_are_distinct_for_a_password_with_specials(form: str) -> None:
+    values = secret_scan.forms("p@ss/w:rd+")
+    assert values[form] and (form == "raw" or values[form] != values["raw"])
