@@ -12,4 +12,6 @@ fi
 cd "$PROJECT"
 "$VENV/bin/ruff" check src tests bench
 "$VENV/bin/ruff" format --check src tests bench
+"$VENV/bin/ruff" check --config pyproject.toml "$ROOT/plugins" "$ROOT/scripts"
+"$VENV/bin/ruff" format --check --config pyproject.toml "$ROOT/plugins" "$ROOT/scripts"
 "$VENV/bin/python" -m pytest "$@"

@@ -72,3 +72,12 @@ def test_redact() -> None:
     assert "pa55" not in out
     assert "postgresql://u:***@h:5432/d" in out
     assert redact("host=h password='a b' user=u") == "host=h password=*** user=u"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from data_platform.config import SETTINGS_DOC
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    for key in SETTINGS_DOC:
+        for name in key.replace("/", ",").split(","):
+            assert f"`{name.strip()}`" in readme, f"{name.strip()} is not documented in README.md"

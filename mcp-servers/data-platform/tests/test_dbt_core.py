@@ -200,3 +200,12 @@ def test_a_run_of_500_nodes_gives_bounded_text_and_structured_content(tmp_path: 
     text = result.render()
     assert len(text) < 8_000 and "ERROR model m250" in text and "40 of 500 nodes shown" in text
     assert bound(text, 8_000) == text
+
+
+def test_stack_traces_never_become_findings() -> None:
+    from data_platform.dbtools.findings import clean_message, from_event
+
+    trace = 'Traceback (most recent call last):\n  File "x.py", line 1, in f\nValueError: boom'
+    assert from_event("MainStackTrace", "Z003", "error", trace, {}) is None
+    kept = clean_message("Non-relative patterns are unsupported\n" + trace, wrapped=False)
+    assert kept == "Non-relative patterns are unsupported"

@@ -193,3 +193,22 @@ def test_two_processes_share_one_folder(tmp_path: Path) -> None:
     assert len(shared) == 80, "every auto-named put got its own ref"
     assert all(g.rows == 1000 for g in good)
     assert set(reg.get("replaced").column("who").to_pylist()) in ({"p1"}, {"p2"})
+
+
+def test_damage_inside_the_data_is_caught_before_any_compute(tmp_path: Path) -> None:
+    """Bytes overwritten in a string column's offsets must be an error, not a crash."""
+    reg = Registry(tmp_path)
+    info = reg.put(
+        pa.table({"id": list(range(5000)), "txt": [f"v{i}" for i in range(5000)]}), name="m", source="x"
+    )
+    data = bytearray(info.path.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 64] = b"\xff" * 64
+    info.path.write_bytes(bytes(data))
+    with pytest.raises(CorruptRefError, match="damaged"):
+        reg.get("m")
+    with pytest.raises(CorruptRefError, match="damaged"):
+        list(reg.batches("m"))
+    reader = reg.reader("m")
+    with pytest.raises(CorruptRefError):
+        [reader.get_batch(i) for i in range(reader.num_record_batches)]

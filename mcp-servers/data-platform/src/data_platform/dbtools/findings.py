@@ -157,6 +157,8 @@ def clean_message(text: str, *, wrapped: bool) -> str:
     """No colour codes, no `[WARNING][Name]:` tag; unwrapped when dbt wrapped it."""
     text = NOISE.sub("", TAG.sub("", strip_ansi(text))).strip()
     text = text.removeprefix("Encountered an error:").strip()
+    # A Python stack trace is for dbt's developers, not for the model: keep what precedes it.
+    text = text.split("Traceback (most recent call last)", 1)[0].rstrip()
     if wrapped:
         return unwrap(text)
     lines = [line.rstrip() for line in text.splitlines()]
@@ -196,9 +198,14 @@ def is_deprecation(name: str, code: str) -> bool:
     return name in DEPRECATIONS or name.endswith("Deprecation") or (code.startswith("D") and code != "D028")
 
 
+# Events that are not findings: the summary of counts, and dbt's own Python stack trace
+# (MainStackTrace, Z003, logged at error level after MainEncounteredError says what failed).
+NOT_FINDINGS = frozenset({"DeprecationsSummary", "MainStackTrace"})
+
+
 def from_event(name: str, code: str, level: str, msg: str, data: dict[str, Any]) -> Finding | None:
     """A finding from one structured event, or None for events that are not findings."""
-    if name == "DeprecationsSummary" or level not in ("warn", "error"):
+    if name in NOT_FINDINGS or level not in ("warn", "error"):
         return None
     if is_deprecation(name, code):
         message = clean_message(msg, wrapped=True)

@@ -82,7 +82,7 @@ def head(registry: Registry, ref: str, n: int) -> tuple[RefInfo, pa.Table]:
 def tail(registry: Registry, ref: str, n: int) -> tuple[RefInfo, pa.Table]:
     """The last n rows; the file footer indexes batches, so only the last ones are read."""
     info = registry.info(ref)
-    reader = registry._open_reader(ref)
+    reader = registry.reader(ref)
     got: list[pa.RecordBatch] = []
     rows = 0
     for i in range(reader.num_record_batches - 1, -1, -1):
