@@ -29,7 +29,7 @@ from data_platform.dbtools.artifacts import (
     parse_run_results,
     resource_from_ls_line,
 )
-from data_platform.dbtools.findings import Finding
+from data_platform.dbtools.findings import Finding, clean_message
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
 from data_platform.dbtools.runner import InProcessDbt, Progress, kill_now, run_subprocess, start_worker
 from data_platform.errors import DbtError, InputError
@@ -248,7 +248,11 @@ class DbtService:
         if results is None or (not results.nodes and outcome.returncode != 0):
             raise DbtError(
                 f"dbt {command} failed before running any node (exit code {outcome.returncode}).\n"
-                + (findings_text(errors) or outcome.stderr_tail[-800:] or "dbt gave no message."),
+                + (
+                    findings_text(errors)
+                    or clean_message(outcome.stderr_tail[-800:], wrapped=False)
+                    or "dbt gave no message."
+                ),
                 hint=next(
                     (f.fix for f in errors if f.fix), "Check the profile and the database, then retry."
                 ),
@@ -351,7 +355,7 @@ class DbtService:
         if outcome.returncode != 0:
             raise DbtError(
                 f"dbt docs generate failed (exit code {outcome.returncode}).\n"
-                + (findings_text(outcome.errors) or outcome.stderr_tail[-800:]),
+                + (findings_text(outcome.errors) or clean_message(outcome.stderr_tail[-800:], wrapped=False)),
                 hint=next((f.fix for f in outcome.errors if f.fix), "Check the profile and the database."),
             )
         return await anyio.to_thread.run_sync(docs_report, project.target_path), validation
