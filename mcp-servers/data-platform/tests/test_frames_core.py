@@ -340,3 +340,14 @@ def test_filter_keeps_row_order_over_many_batches_and_wants_a_condition(tmp_path
     ]
     with pytest.raises(ExpressionError, match="must be a condition"):
         ops.filter_rows(reg, "big", "i + 1", ops.Output())
+
+
+def test_a_path_too_long_for_the_os_is_a_clear_error(tmp_path: Path) -> None:
+    from data_platform.config import load_settings
+    from data_platform.errors import InputError
+    from data_platform.paths import resolve_path
+
+    settings = load_settings(tmp_path, {}, tmp_path / "none.env")
+    for for_write in (False, True):
+        with pytest.raises(InputError, match="Cannot use the path"):
+            resolve_path("x" * 300 + ".csv", settings, for_write=for_write)

@@ -21,6 +21,17 @@ def _roots_text(settings: Settings) -> str:
 
 def resolve_path(path: str, settings: Settings, *, for_write: bool = False) -> Path:
     """The real, allowed path for `path`; raises InputError/NotFoundError with what to do."""
+    try:
+        return _resolve(path, settings, for_write=for_write)
+    except OSError as exc:  # e.g. a name too long, a permission denied while looking
+        reason = exc.strerror or type(exc).__name__
+        shown = path if len(path) <= 120 else path[:120] + "..."
+        raise InputError(
+            f"Cannot use the path {shown!r}: {reason}.", hint="Give a shorter, valid file path."
+        ) from exc
+
+
+def _resolve(path: str, settings: Settings, *, for_write: bool) -> Path:
     if not isinstance(path, str) or not path.strip():
         raise InputError("The path is empty.", hint="Give a file path, e.g. data/sales.csv.")
     if "\x00" in path:
