@@ -291,10 +291,7 @@ class Registry:
         try:
             return ipc.open_file(source)
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
-            raise CorruptRefError(
-                f"data_ref `{name}` is damaged on disk ({path.name}: {exc}).",
-                hint=f"Drop it with drop_data `{name}` and create it again; other refs are unaffected.",
-            ) from exc
+            raise self._damaged(name, exc) from exc
 
     def get(self, name: str) -> pa.Table:
         """The ref's table, memory-mapped: cheap to open, paged in on use.
@@ -332,8 +329,9 @@ class Registry:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _damaged(self, name: str, exc: Exception) -> CorruptRefError:
+        """The one error for a ref file that exists but cannot be read as valid Arrow."""
         return CorruptRefError(
-            f"data_ref `{name}` is damaged on disk: {exc}.",
+            f"data_ref `{name}` is damaged on disk ({name}{SUFFIX}: {exc}).",
             hint=f"Drop it with drop_data `{name}` and create it again; other refs are unaffected.",
         )
 
@@ -353,10 +351,7 @@ class Registry:
         try:
             rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
         except (pa.ArrowInvalid, OSError) as exc:
-            raise CorruptRefError(
-                f"data_ref `{name}` is damaged on disk: {exc}.",
-                hint=f"Drop it with drop_data `{name}` and create it again.",
-            ) from exc
+            raise self._damaged(name, exc) from exc
         meta = reader.schema.metadata or {}
         created_text = meta.get(META_CREATED, b"").decode() or None
         created = (
