@@ -136,3 +136,27 @@ def test_numeric_with_nan_falls_back_to_text(settings, tmp_path: Path) -> None:
     out = run_query(settings, reg, "select x::numeric(10,2) as x from (values (1.5), (2)) v(x)", name="ok")
     assert reg.get("ok").schema.field("x").type == pa.decimal128(10, 2)
     assert reg.get("ok").column("x").to_pylist() == [decimal.Decimal("1.50"), decimal.Decimal("2.00")]
+
+
+def test_streamed_result_is_exact_and_a_late_nan_reads_it_whole(settings, tmp_path: Path) -> None:
+    """Big results are converted batch by batch; a NaN in a later batch must not break the types."""
+    reg = Registry(tmp_path / "reg")
+    n = 600_000
+    sql = f"select g, (g * 1.5)::numeric(12,2) as n, md5(g::text) as s from generate_series(1, {n}) g"
+    out = run_query(settings, reg, sql, name="streamed", max_rows=n)
+    assert reg.reader("streamed").num_record_batches > 1  # really more than one batch
+    t = reg.get("streamed")
+    assert t.num_rows == n and t.schema.field("n").type == pa.decimal128(12, 2)
+    assert t.column("n").to_pylist()[-1] == decimal.Decimal(n) * decimal.Decimal("1.5")
+    assert sum(t.column("g").to_pylist()) == n * (n + 1) // 2
+    assert out.table.num_rows == 50 and out.table.column("g").to_pylist()[:3] == [1, 2, 3]
+    late_nan = sql.replace(
+        "(g * 1.5)::numeric(12,2)", f"(case when g = {n} then 'NaN' else g * 1.5 end)::numeric(12,2)"
+    )
+    out = run_query(settings, reg, late_nan, name="late_nan", max_rows=n)
+    t = reg.get("late_nan")
+    assert t.num_rows == n and t.schema.field("n").type == pa.string()
+    assert t.column("n").to_pylist()[-1].lower() == "nan" and any("kept as text" in x for x in out.notes)
+    with pytest.raises(Exception, match="more than 599,999 rows"):
+        run_query(settings, reg, sql, name="guarded", max_rows=n - 1)
+    assert not reg.exists("guarded")

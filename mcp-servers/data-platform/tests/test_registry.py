@@ -89,6 +89,55 @@ def test_streaming_writer(tmp_path: Path) -> None:
     assert sum(b.num_rows for b in reg.batches("big")) == 10_000
 
 
+def test_disk_full_mid_stream_is_a_storage_error_and_publishes_nothing(tmp_path: Path) -> None:
+    # A real write failure on the writer thread (file size limit: EFBIG), in a child process.
+    code = textwrap.dedent(
+        """
+        import resource, signal, sys
+        from pathlib import Path
+        import pyarrow as pa
+        from data_platform.errors import StorageError
+        from data_platform.registry import Registry
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        reg = Registry(Path(sys.argv[1]))
+        reg.put(pa.table({"x": [1, 2, 3]}), name="small", source="t")
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, 2_000_000))
+        batch = pa.table({"x": list(range(100_000))})
+        try:
+            with reg.writer(name="big", schema=batch.schema, source="t") as w:
+                for _ in range(100):
+                    w.write(batch)
+        except StorageError as exc:
+            print("storage-error:", exc.message)
+        print("exists:", reg.exists("big"), "small:", reg.get("small").num_rows)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "storage-error: Cannot write in the data registry folder" in out
+    assert "exists: False small: 3" in out
+    assert list(tmp_path.glob(".tmp-*")) == []
+
+
+def test_background_flush_and_sync_writes(tmp_path: Path) -> None:
+    from data_platform.registry import FLUSHER
+
+    fast = Registry(tmp_path / "fast")
+    fast.put(table(), name="a", source="t")
+    fast.drop("a")  # dropped before its flush ran: the flusher must shrug
+    fast.put(table(7), name="b", source="t")
+    FLUSHER.wait()
+    assert fast.get("b").num_rows == 7
+    durable = Registry(tmp_path / "durable", sync_writes=True)
+    assert durable.put(table(3), name="c", source="t").rows == 3
+    # A child that writes and exits at once: its pending flush runs at exit, the ref is whole.
+    code = "import sys,pyarrow as pa;from pathlib import Path;from data_platform.registry import Registry;"
+    code += "Registry(Path(sys.argv[1])).put(pa.table({'x': list(range(100000))}), name='child', source='t')"
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "fast")], check=True, timeout=120)
+    assert Registry(tmp_path / "fast").get("child").num_rows == 100_000
+
+
 def test_corrupt_ref_is_reported_and_others_still_work(tmp_path: Path) -> None:
     reg = Registry(tmp_path)
     reg.put(table(), name="good", source="x")

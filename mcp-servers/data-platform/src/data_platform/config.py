@@ -89,6 +89,7 @@ class Settings(BaseModel):
     dbt_target: str | None = None
     dbt_timeout_s: float = Field(1800.0, gt=0)
     dbt_strict: bool = False
+    sync_writes: bool = False
     disabled: frozenset[Family] = frozenset()
     duckdb_memory: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
@@ -219,6 +220,7 @@ def load_settings(
         "dbt_profiles_dir": path("DBT_PROFILES_DIR"),
         "dbt_target": env.get("DBT_TARGET") or None,
         "dbt_strict": _bool(env.get("DATA_PLATFORM_DBT_STRICT")),
+        "sync_writes": _bool(env.get("DATA_PLATFORM_SYNC_WRITES")),
         "disabled": disabled,
     }
     numeric = {
@@ -246,6 +248,8 @@ SETTINGS_DOC: dict[str, str] = {
     "DATA_PLATFORM_MAX_ROWS": "Row guard for one load or query result (default 100000).",
     "DATA_PLATFORM_PREVIEW_ROWS": "Rows shown in a preview table (default 10, at most 50).",
     "DATA_PLATFORM_MAX_OUTPUT_CHARS": "Upper bound on one tool result's text (default 8000).",
+    "DATA_PLATFORM_SYNC_WRITES": "1 to wait for each new ref to reach the disk before answering "
+    "(default: flushed in the background right after).",
     "DATA_PLATFORM_ALLOWED_ROOTS": "Folders file tools may read/write, separated by ':' "
     "(default: the project folder and the system temp folder).",
     "DATA_PLATFORM_STATEMENT_TIMEOUT": "Seconds a SQL statement may run (default 30).",

@@ -9,12 +9,14 @@ shows).
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.acero as acero
 import pyarrow.compute as pc
 
 from data_platform.errors import ExpressionError, InputError, NotFoundError
@@ -43,6 +45,28 @@ class OpResult:
 def _store(registry: Registry, table: pa.Table, out: Output, default: str, source: str) -> OpResult:
     info = registry.put(table, name=out.name, source=source, overwrite=out.overwrite, default_name=default)
     return OpResult(info, trim_cells(table.slice(0, MAX_HEAD)))
+
+
+def _store_stream(
+    registry: Registry, reader: pa.RecordBatchReader, out: Output, default: str, source: str
+) -> OpResult:
+    """Store a result as it streams out of an engine: each batch is written while the next is computed."""
+    head: list[pa.RecordBatch] = []
+    seen = 0
+    batches = iter(reader)
+    first = next(batches, None)  # an engine's error surfaces here, before anything is written
+    # (pyarrow 26 segfaults reading the schema of an Acero reader whose plan failed to start)
+    schema = first.schema if first is not None else reader.schema
+    with registry.writer(
+        name=out.name, schema=schema, source=source, overwrite=out.overwrite, default_name=default
+    ) as w:
+        for batch in itertools.chain([first] if first is not None else [], batches):
+            if seen < MAX_HEAD:
+                head.append(batch.slice(0, MAX_HEAD - seen))
+                seen += head[-1].num_rows
+            w.write(batch)
+    assert w.info is not None
+    return OpResult(w.info, trim_cells(pa.Table.from_batches(head, schema=schema)))
 
 
 def _columns(info: RefInfo) -> list[str]:
@@ -394,23 +418,55 @@ def join(
     ltab, rtab = registry.get(left), registry.get(right)
     if left == right:
         rtab = pa.Table.from_batches(rtab.to_batches(), schema=rtab.schema)
-    jt = JOIN_TYPES[how]
+    source = f"join {left} {how} {right}"
+    default = f"{left}_{right}"[:48]
     try:
-        result = ltab.join(
-            rtab,
-            keys=lkeys,
-            right_keys=rkeys,
-            join_type=jt,
-            left_suffix=suffixes[0] or None,
-            right_suffix=suffixes[1] or None,
-            coalesce_keys=True,
-        )
+        if not _acero_can_carry(ltab.schema, rtab.schema):
+            raise pa.ArrowNotImplementedError("nested or extension columns")
+        reader = _join_reader(ltab, rtab, lkeys, rkeys, how, suffixes)
+        res = _store_stream(registry, reader, out, default, source)
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
-        result = _join_duckdb(ltab, rtab, lkeys, rkeys, how, suffixes)
-    res = _store(registry, result, out, f"{left}_{right}"[:48], f"join {left} {how} {right}")
+        # Types Acero cannot carry through a join (e.g. nested columns); nothing was stored.
+        res = _store(registry, _join_duckdb(ltab, rtab, lkeys, rkeys, how, suffixes), out, default, source)
     pairs = ", ".join(a if a == b else f"{a}={b}" for a, b in zip(lkeys, rkeys, strict=True))
-    res.notes.append(f"{how} join on {pairs}: {result.num_rows:,} rows.")
+    res.notes.append(f"{how} join on {pairs}: {res.info.rows:,} rows.")
     return res
+
+
+def _acero_can_carry(*schemas: pa.Schema) -> bool:
+    """Acero's hash join refuses nested and extension columns: those go to DuckDB."""
+    return not any(
+        pa.types.is_nested(f.type) or isinstance(f.type, pa.BaseExtensionType) for s in schemas for f in s
+    )
+
+
+def _join_reader(
+    ltab: pa.Table, rtab: pa.Table, lkeys: list[str], rkeys: list[str], how: str, suffixes: tuple[str, str]
+) -> pa.RecordBatchReader:
+    """Acero's hash join as a stream of batches, keys coalesced as `Table.join` does.
+
+    Streaming lets the registry write each batch while the join computes the next
+    (1.1-1.2x the in-memory join here, against 1.7x for join-then-write).
+    """
+    if how == "outer":  # coalescing both sides' keys needs a projection: the table path does it
+        joined = ltab.join(
+            rtab, keys=lkeys, right_keys=rkeys, join_type="full outer",
+            left_suffix=suffixes[0] or None, right_suffix=suffixes[1] or None, coalesce_keys=True,
+        )  # fmt: skip
+        return pa.RecordBatchReader.from_batches(joined.schema, joined.to_batches())
+    lcols, rcols = ltab.column_names, rtab.column_names
+    if how in ("semi", "anti"):
+        rcols = []
+    elif how == "right":
+        lcols = [c for c in lcols if c not in lkeys]
+    else:
+        rcols = [c for c in rcols if c not in rkeys]
+    options = acero.HashJoinNodeOptions(
+        JOIN_TYPES[how], lkeys, rkeys, lcols, rcols,
+        output_suffix_for_left=suffixes[0], output_suffix_for_right=suffixes[1],
+    )  # fmt: skip
+    sources = [acero.Declaration("table_source", acero.TableSourceNodeOptions(t)) for t in (ltab, rtab)]
+    return acero.Declaration("hashjoin", options, inputs=sources).to_reader(use_threads=True)
 
 
 def _numeric(t: pa.DataType) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -308,32 +308,113 @@ def run_query(
                 p = Plan(sql=final_sql)
             cur.execute(p.sql, values or None)
             reader = cur.fetch_record_batch()
-            batches: list[pa.RecordBatch] = []
-            rows = 0
-            for batch in reader:
-                batches.append(batch)
-                rows += batch.num_rows
-                if rows > limit:
-                    # Stop the server too: closing a half-read COPY would otherwise drain it all.
-                    with contextlib.suppress(Exception):
-                        cur.adbc_cancel()
-                    with contextlib.suppress(Exception):
-                        reader.close()
-                    break
-            raw = pa.Table.from_batches(batches, schema=reader.schema)
+            source = "pg_query: " + " ".join(sql.split())[:120]
+            store = _Store(registry, name, overwrite, source, limit, settings.preview_rows)
+            fmt = "GeoJSON" if geometry == "geojson" else "WKT"
+            if _streamable(p, reader.schema):
+                try:
+                    return store.stream(_fetch(cur, reader, limit), reader.schema, p, fmt)
+                except GuardError:
+                    _stop(cur, reader)
+                    raise
+                except _TypesChanged:
+                    _stop(cur, reader)  # a later batch needs another type (numeric NaN): read it whole
+                cur.execute(p.sql, values or None)
+                reader = cur.fetch_record_batch()
+            raw = pa.Table.from_batches(list(_fetch(cur, reader, limit)), schema=reader.schema)
         finally:
             cur.close()
-    table, notes = convert(raw, p, "GeoJSON" if geometry == "geojson" else "WKT")
-    if table.num_rows > limit:
-        n = min(settings.preview_rows, limit)
-        text, _ = preview(table.slice(0, n), n)
-        raise GuardError(
-            f"The query returns more than {limit:,} rows (the row guard); nothing was stored. "
+    table, notes = convert(raw, p, fmt)
+    return store.whole(table, notes)
+
+
+HEAD_ROWS = 50
+
+
+def _fetch(cur: Any, reader: pa.RecordBatchReader, limit: int) -> Iterator[pa.RecordBatch]:
+    """The result's batches; one past the row guard, then the server is told to stop."""
+    rows = 0
+    for batch in reader:
+        yield batch
+        rows += batch.num_rows
+        if rows > limit:
+            _stop(cur, reader)
+            return
+
+
+def _stop(cur: Any, reader: pa.RecordBatchReader) -> None:
+    """Stop the server too: closing a half-read COPY would otherwise drain it all."""
+    with contextlib.suppress(Exception):
+        cur.adbc_cancel()
+    with contextlib.suppress(Exception):
+        reader.close()
+
+
+def _streamable(p: Plan, schema: pa.Schema) -> bool:
+    """Batches can be converted one by one unless a column's type depends on all rows.
+
+    That is numeric without a declared precision (scale taken from the data) and
+    geometry (the SRIDs found go in the column's metadata, written first).
+    """
+    undeclared = any("numeric" in (p.pg_types.get(f.name), _pg_type(f)) and _typmod(f) < 4 for f in schema)
+    return not p.spatial and not undeclared
+
+
+class _TypesChanged(Exception):
+    """A later batch converted to other types than the first: start again, whole."""
+
+
+@dataclass
+class _Store:
+    """Where pg_query's result goes, and the row guard on the way."""
+
+    registry: Registry
+    name: str | None
+    overwrite: bool
+    source: str
+    limit: int
+    preview_rows: int
+
+    def _guard(self, head: pa.Table) -> GuardError:
+        n = min(self.preview_rows, self.limit)
+        text, _ = preview(head.slice(0, n), n)
+        return GuardError(
+            f"The query returns more than {self.limit:,} rows (the row guard); nothing was stored. "
             f"First rows:\n{text}\n",
             hint="Aggregate or filter in SQL, page with LIMIT/OFFSET, or pass max_rows=N to store more "
             "(DATA_PLATFORM_MAX_ROWS sets the default).",
-            details={"max_rows": limit},
+            details={"max_rows": self.limit},
         )
-    source = "pg_query: " + " ".join(sql.split())[:120]
-    info = registry.put(table, name=name, source=source, overwrite=overwrite, default_name="query")
-    return QueryOutcome(info=info, table=table, notes=notes)
+
+    def whole(self, table: pa.Table, notes: list[str]) -> QueryOutcome:
+        if table.num_rows > self.limit:
+            raise self._guard(table)
+        info = self.registry.put(
+            table, name=self.name, source=self.source, overwrite=self.overwrite, default_name="query"
+        )
+        return QueryOutcome(info=info, table=table.slice(0, HEAD_ROWS), notes=notes)
+
+    def stream(self, batches: Iterator[pa.RecordBatch], schema: pa.Schema, p: Plan, fmt: str) -> QueryOutcome:
+        """Convert and write batch by batch: the writer stores one while the driver decodes the next."""
+        first = next(batches, None)
+        head, notes = convert(pa.Table.from_batches([first] if first else [], schema=schema), p, fmt)
+        if head.num_rows > self.limit:
+            raise self._guard(head)
+        with self.registry.writer(
+            name=self.name,
+            schema=head.schema,
+            source=self.source,
+            overwrite=self.overwrite,
+            default_name="query",
+        ) as w:
+            w.write(head)
+            for batch in batches:
+                if w.rows + batch.num_rows > self.limit:
+                    raise self._guard(head)  # the writer discards what it had
+                table, more = convert(pa.Table.from_batches([batch]), p, fmt)
+                if table.schema != head.schema:
+                    raise _TypesChanged
+                notes += [n for n in more if n not in notes]
+                w.write(table)
+        assert w.info is not None
+        return QueryOutcome(info=w.info, table=head.slice(0, HEAD_ROWS), notes=notes)

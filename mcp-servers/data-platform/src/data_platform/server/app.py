@@ -55,7 +55,9 @@ def build_server(settings: Settings | None = None) -> MCPServer:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
-        state = AppState(settings=settings, registry=Registry(settings.registry_dir))
+        state = AppState(
+            settings=settings, registry=Registry(settings.registry_dir, sync_writes=settings.sync_writes)
+        )
         # Temp files of a server killed mid-write go at the next start, not at the next write.
         with contextlib.suppress(OSError):
             removed = state.registry.remove_stale_temps()
