@@ -89,6 +89,19 @@ def test_streaming_writer(tmp_path: Path) -> None:
     assert sum(b.num_rows for b in reg.batches("big")) == 10_000
 
 
+def test_a_big_streamed_ref_keeps_no_reserved_blocks(tmp_path: Path) -> None:
+    """Blocks are reserved ahead of the writer (fallocate); the unused reserve must go at the end."""
+    reg = Registry(tmp_path)
+    batch = pa.table({"x": pa.array(range(1_000_000), pa.int64())})  # 8 MB a batch
+    with reg.writer(name="big", schema=batch.schema, source="t") as w:
+        for _ in range(5):
+            w.write(batch)
+    st = reg.path("big").stat()
+    assert st.st_size < 41 << 20 and st.st_blocks * 512 < st.st_size + (1 << 20)
+    assert reg.get("big").num_rows == 5_000_000
+    assert reg.get("big").column("x")[4_999_999].as_py() == 999_999
+
+
 def test_disk_full_mid_stream_is_a_storage_error_and_publishes_nothing(tmp_path: Path) -> None:
     # A real write failure on the writer thread (file size limit: EFBIG), in a child process.
     code = textwrap.dedent(

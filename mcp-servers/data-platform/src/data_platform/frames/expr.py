@@ -21,9 +21,13 @@ unknown function, a table name) is an ExpressionError naming the position.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from data_platform.errors import ExpressionError, did_you_mean, list_for_message
 from data_platform.frames.engine import quote_ident
@@ -94,12 +98,85 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+Mask = Callable[[pa.Table], pa.ChunkedArray]
+"""A condition evaluated by Arrow kernels on a table: a boolean column (null where SQL says NULL)."""
+
+
 @dataclass
 class Compiled:
-    """The rendered SQL condition and the columns it reads."""
+    """The rendered SQL condition, the columns it reads, and, where the condition has a kernel
+    twin with exactly SQL's meaning, its AND-ed parts as masks (else DuckDB runs the SQL)."""
 
     sql: str
     columns: list[str] = field(default_factory=list)
+    conjuncts: list[tuple[Mask, frozenset[str]]] = field(default_factory=list)
+
+
+_NO_VALUE = object()
+
+
+@dataclass
+class Part:
+    """One parsed piece: its SQL and, when it is simple enough, what the kernel path needs."""
+
+    sql: str
+    mask: Mask | None = None  # a condition with a kernel twin
+    column: str | None = None  # a bare column reference
+    value: object = _NO_VALUE  # a non-NULL literal's Python value
+    cols: frozenset[str] = frozenset()
+    conjuncts: list[tuple[Mask, frozenset[str]]] | None = None  # the parts of an AND
+
+    @property
+    def literal(self) -> bool:
+        return self.value is not _NO_VALUE
+
+
+def _cols(*parts: Part) -> frozenset[str]:
+    return frozenset().union(*(p.cols for p in parts))
+
+
+class _NoKernel(Exception):
+    """This condition needs SQL's own semantics: let DuckDB evaluate it."""
+
+
+def _column(t: pa.Table, name: str, compare: bool = True) -> pa.ChunkedArray:
+    col = t.column(name)
+    if compare and not (
+        pa.types.is_integer(col.type)
+        or pa.types.is_floating(col.type)
+        or pa.types.is_decimal(col.type)
+        or pa.types.is_string(col.type)
+        or pa.types.is_large_string(col.type)
+        or pa.types.is_boolean(col.type)
+    ):
+        raise _NoKernel  # dates, timestamps...: SQL casts a string literal to them
+    return col
+
+
+# col OP literal. NaN: SQL orders it above every number, IEEE says every comparison is false;
+# `x > v` as NOT (x <= v) (and >= as NOT <) gives SQL's answer for NaN and NULL alike.
+_CMP: dict[str, Callable[[pa.ChunkedArray, object], pa.ChunkedArray]] = {
+    "=": pc.equal,
+    "<>": pc.not_equal,
+    "<": pc.less,
+    "<=": pc.less_equal,
+    ">": lambda c, v: pc.invert(pc.less_equal(c, v)),
+    ">=": lambda c, v: pc.invert(pc.less(c, v)),
+}
+_SWAP = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _compare(left: Part, op: str, right: Part) -> Mask | None:
+    if left.literal and right.column:
+        left, right, op = right, left, _SWAP[op]
+    if not (left.column and right.literal):
+        return None  # column-to-column or expressions: NaN = NaN is true in SQL only
+    name, value = left.column, right.value
+    return lambda t: _CMP[op](_column(t, name), value)
+
+
+def _all_masks(parts: list[Part]) -> bool:
+    return all(p.mask is not None for p in parts)
 
 
 class _Parser:
@@ -137,49 +214,80 @@ class _Parser:
             f"Bad expression: {what} at position {t.pos + 1}, found {found}.", hint=EXPR_HINT
         )
 
-    # -- grammar -----------------------------------------------------------
-    def parse(self) -> str:
+    # -- grammar: each rule returns its SQL, and a kernel twin where the meaning is identical --
+    def parse(self) -> Part:
         if self.tok.kind == "end":
             raise ExpressionError("The expression is empty.", hint=EXPR_HINT)
-        sql = self.or_()
+        part = self.or_()
         if self.tok.kind != "end":
             self.fail("unexpected text (missing AND/OR?)")
-        return sql
+        return part
 
-    def or_(self) -> str:
+    def or_(self) -> Part:
         parts = [self.and_()]
         while self.word("or"):
             self.take()
             parts.append(self.and_())
-        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+        if len(parts) == 1:
+            return parts[0]
+        sql = "(" + " OR ".join(p.sql for p in parts) + ")"
+        if not _all_masks(parts):
+            return Part(sql, cols=_cols(*parts))
+        masks = [p.mask for p in parts]
+        return Part(sql, lambda t: functools.reduce(pc.or_kleene, [m(t) for m in masks]), cols=_cols(*parts))
 
-    def and_(self) -> str:
+    def and_(self) -> Part:
         parts = [self.not_()]
         while self.word("and"):
             self.take()
             parts.append(self.not_())
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+        if len(parts) == 1:
+            return parts[0]
+        sql = "(" + " AND ".join(p.sql for p in parts) + ")"
+        if not _all_masks(parts):
+            return Part(sql, cols=_cols(*parts))
+        masks = [p.mask for p in parts]
+        conjuncts = [c for p in parts for c in (p.conjuncts or [(p.mask, p.cols)])]
+        return Part(
+            sql,
+            lambda t: functools.reduce(pc.and_kleene, [m(t) for m in masks]),
+            cols=_cols(*parts),
+            conjuncts=conjuncts,
+        )
 
-    def not_(self) -> str:
+    def not_(self) -> Part:
         if self.word("not"):
             self.take()
-            return f"(NOT {self.not_()})"
-        return self.predicate()
+            inner = self.not_()
+            mask = inner.mask
+            return Part(
+                f"(NOT {inner.sql})", (lambda t: pc.invert(mask(t))) if mask else None, cols=inner.cols
+            )
+        part = self.predicate()
+        if part.column and part.mask is None:  # a bare column as the condition: it must be boolean
+            name = part.column
+            part.mask = lambda t: _boolean(t, name)
+        return part
 
-    def predicate(self) -> str:
+    def predicate(self) -> Part:
         left = self.sum_()
         t = self.tok
         if t.kind == "op" and t.text in ("=", "==", "!=", "<>", "<", "<=", ">", ">="):
             self.take()
             op = {"==": "=", "!=": "<>"}.get(t.text, t.text)
-            return f"({left} {op} {self.sum_()})"
+            right = self.sum_()
+            return Part(f"({left.sql} {op} {right.sql})", _compare(left, op, right), cols=_cols(left, right))
         if self.word("is"):
             self.take()
             negate = self.word("not")
             if negate:
                 self.take()
             self.expect("null")
-            return f"({left} IS {'NOT ' if negate else ''}NULL)"
+            mask: Mask | None = None
+            if (name := left.column) is not None:
+                test = pc.is_valid if negate else pc.is_null
+                mask = lambda t: test(t.column(name))  # noqa: E731
+            return Part(f"({left.sql} IS {'NOT ' if negate else ''}NULL)", mask, cols=left.cols)
         negate = False
         if self.word("not"):
             self.take()
@@ -195,45 +303,65 @@ class _Parser:
                 self.take()
                 items.append(self.sum_())
             self.expect(")")
-            return f"({left} {n}IN ({', '.join(items)}))"
+            sql = f"({left.sql} {n}IN ({', '.join(i.sql for i in items)}))"
+            if left.column is None or not all(i.literal for i in items):
+                return Part(sql, cols=_cols(left, *items))
+            return Part(sql, _in(left.column, [i.value for i in items], negate), cols=left.cols)
         if self.word("between"):
             self.take()
             low = self.sum_()
             self.expect("and")
-            return f"({left} {n}BETWEEN {low} AND {self.sum_()})"
+            high = self.sum_()
+            sql = f"({left.sql} {n}BETWEEN {low.sql} AND {high.sql})"
+            lo, hi = _compare(left, ">=", low), _compare(left, "<=", high)
+            if lo is None or hi is None:
+                return Part(sql, cols=_cols(left, low, high))
+
+            def between(t: pa.Table) -> pa.ChunkedArray:
+                inside = pc.and_kleene(lo(t), hi(t))
+                return pc.invert(inside) if negate else inside
+
+            return Part(sql, between, cols=left.cols)
         if self.word("like", "ilike"):
             op = self.take().text.upper()
-            return f"({left} {n}{op} {self.sum_()})"
+            right = self.sum_()
+            return Part(f"({left.sql} {n}{op} {right.sql})", cols=_cols(left, right))
         return left
 
-    def sum_(self) -> str:
+    def sum_(self) -> Part:
         out = self.product()
         while self.tok.kind == "op" and self.tok.text in ("+", "-", "||"):
             op = self.take().text
-            out = f"({out} {op} {self.product()})"
+            right = self.product()  # arithmetic keeps DuckDB's semantics (integer / is not div)
+            out = Part(f"({out.sql} {op} {right.sql})", cols=_cols(out, right))
         return out
 
-    def product(self) -> str:
+    def product(self) -> Part:
         out = self.unary()
         while self.tok.kind == "op" and self.tok.text in ("*", "/", "%"):
             op = self.take().text
-            out = f"({out} {op} {self.unary()})"
+            right = self.unary()
+            out = Part(f"({out.sql} {op} {right.sql})", cols=_cols(out, right))
         return out
 
-    def unary(self) -> str:
+    def unary(self) -> Part:
         if self.tok.text == "-":
             self.take()
-            return f"(-{self.unary()})"
+            inner = self.unary()
+            if isinstance(inner.value, int | float) and not isinstance(inner.value, bool):
+                return Part(f"(-{inner.sql})", value=-inner.value)
+            return Part(f"(-{inner.sql})", cols=inner.cols)
         return self.atom()
 
-    def atom(self) -> str:
+    def atom(self) -> Part:
         t = self.tok
         if t.kind == "number":
             self.take()
-            return t.text
+            number = float(t.text) if any(c in t.text for c in ".eE") else int(t.text)
+            return Part(t.text, value=number) if abs(number) < 2**63 else Part(t.text)
         if t.kind == "string":
             self.take()
-            return t.text  # already a SQL literal: quotes doubled inside, nothing else special
+            return Part(t.text, value=t.text[1:-1].replace("''", "'"))  # t.text: already a SQL literal
         if t.text == "(":
             self.take()
             inner = self.or_()
@@ -249,12 +377,15 @@ class _Parser:
             if low in ("date", "timestamp") and nxt.kind == "string":
                 self.take()
                 self.take()
-                return f"{low.upper()} {nxt.text}"
-            if low in ("true", "false", "null"):
+                return Part(f"{low.upper()} {nxt.text}")
+            if low in ("true", "false"):
                 self.take()
-                return low.upper()
+                return Part(low.upper(), value=low == "true")
+            if low == "null":
+                self.take()
+                return Part("NULL")
             if nxt.text == "(":
-                return self.function()
+                return Part(self.function())
             if low in RESERVED:
                 raise ExpressionError(
                     f"{t.text.upper()} is not allowed in a filter (a condition only, no subqueries).",
@@ -265,7 +396,7 @@ class _Parser:
             self.take()
             return self.column(t.text, t.pos)
         self.fail("expected a column or a value")
-        return ""  # pragma: no cover
+        return Part("")  # pragma: no cover
 
     def function(self) -> str:
         t = self.take()
@@ -278,21 +409,21 @@ class _Parser:
         self.expect("(")
         args: list[str] = []
         if self.tok.text != ")":
-            args.append(self.or_())
+            args.append(self.or_().sql)
             while self.tok.text == ",":
                 self.take()
-                args.append(self.or_())
+                args.append(self.or_().sql)
         self.expect(")")
         low, high = FUNCTIONS[name]
         if not low <= len(args) <= high:
             raise ExpressionError(f"{name}() takes {low}..{high} arguments, got {len(args)}.", hint=EXPR_HINT)
         return f"{name}({', '.join(args)})"
 
-    def column(self, name: str, pos: int) -> str:
+    def column(self, name: str, pos: int) -> Part:
         actual = resolve_column(name, self.columns, self.ref)
         if actual not in self.used:
             self.used.append(actual)
-        return quote_ident(actual)
+        return Part(quote_ident(actual), column=actual, cols=frozenset([actual]))
 
 
 def resolve_column(name: str, columns: Sequence[str], ref: str) -> str:
@@ -315,4 +446,60 @@ def compile_filter(text: str, columns: Sequence[str], ref: str) -> Compiled:
     if len(text) > 4000:
         raise ExpressionError("The filter expression is too long (over 4,000 characters).")
     parser = _Parser(text, columns, ref)
-    return Compiled(parser.parse(), parser.used)
+    part = parser.parse()
+    conjuncts = part.conjuncts or ([(part.mask, part.cols)] if part.mask is not None else [])
+    return Compiled(part.sql, parser.used, conjuncts)
+
+
+def _boolean(t: pa.Table, name: str) -> pa.ChunkedArray:
+    col = t.column(name)
+    if not pa.types.is_boolean(col.type):
+        raise _NoKernel  # SQL decides what a non-boolean condition means (an error, here)
+    return col
+
+
+def _same_kind(t: pa.DataType, value: object) -> bool:
+    if isinstance(value, bool):
+        return pa.types.is_boolean(t)
+    if isinstance(value, int | float):
+        return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    return isinstance(value, str) and (pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def _in(name: str, values: list[object], negate: bool) -> Mask:
+    """col [NOT] IN (literals). is_in() says false for a NULL where SQL says NULL: put it back,
+    so NOT (col IN ...) drops NULL rows as SQL does."""
+
+    def mask(t: pa.Table) -> pa.ChunkedArray:
+        col = _column(t, name)
+        if not all(_same_kind(col.type, v) for v in values):
+            raise _NoKernel  # e.g. text IN (1, 2): SQL would cast the column, not the numbers
+        try:
+            found = pc.is_in(col, value_set=pa.array(values).cast(col.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            raise _NoKernel from None
+        found = pc.if_else(pc.is_valid(col), found, pa.scalar(None, pa.bool_()))
+        return pc.invert(found) if negate else found
+
+    return mask
+
+
+def evaluate(table: pa.Table, compiled: Compiled) -> pa.Table | None:
+    """The rows where the condition holds by Arrow kernels, or None where DuckDB must decide.
+
+    An AND is applied one part at a time, number columns before text, each on the rows the
+    previous parts kept: a selective first test spares the others most of their work.
+    """
+    if not compiled.conjuncts:
+        return None
+
+    def cost(cols: frozenset[str]) -> int:
+        types = [table.schema.field(c).type for c in cols]
+        return max((1 if pa.types.is_integer(t) or pa.types.is_floating(t) else 3 for t in types), default=0)
+
+    try:
+        for mask, _ in sorted(compiled.conjuncts, key=lambda c: cost(c[1])):
+            table = table.filter(mask(table))
+    except (_NoKernel, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
+        return None  # types the kernels will not compare as SQL would (a date with a string...)
+    return table

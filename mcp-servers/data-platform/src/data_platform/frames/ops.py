@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from data_platform.errors import ExpressionError, InputError, NotFoundError
 from data_platform.frames import engine
-from data_platform.frames.expr import compile_filter, resolve_column
+from data_platform.frames.expr import compile_filter, evaluate, resolve_column
 from data_platform.registry import RefInfo, Registry
 
 MAX_HEAD = 50
@@ -129,21 +129,29 @@ def sort_nulls_last(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Table:
 
 # -- filter / sql ----------------------------------------------------------------
 def filter_rows(registry: Registry, ref: str, where: str, out: Output) -> OpResult:
-    """Rows of `ref` matching a safe expression (parsed by expr.py, run in the locked DuckDB)."""
+    """Rows of `ref` matching a safe expression (parsed by expr.py).
+
+    Simple conditions (a column against literals: comparisons, IN, BETWEEN, IS NULL, and
+    AND/OR/NOT of those) run on Arrow kernels, AND-ed parts one after the other (~2x faster
+    than DuckDB here); everything else runs as SQL in the locked DuckDB, which defines the
+    semantics both paths share.
+    """
     info = registry.info(ref)
     compiled = compile_filter(where, _columns(info), ref)
     table = registry.get(ref)
-    types = ", ".join(f"{f.name} {f.type}" for f in info.schema if f.name in compiled.columns)
-    with engine.over({"t": table}) as con:
-        # DuckDB evaluates only the condition (insertion order is preserved); Arrow then takes the
-        # rows, zero-copy for the columns DuckDB never had to convert: ~20% faster than SELECT *.
-        mask = engine.run(con, f"SELECT {compiled.sql} AS keep FROM t", hint=f"Column types: {types}.")
-    if not pa.types.is_boolean(mask.schema.field(0).type):
-        raise ExpressionError(
-            f"The filter must be a condition (true/false); this one gives {mask.schema.field(0).type}.",
-            hint="Compare it with something, e.g. amount > 100.",
-        )
-    result = table.filter(mask.column(0))
+    result = evaluate(table, compiled)
+    if result is None:
+        types = ", ".join(f"{f.name} {f.type}" for f in info.schema if f.name in compiled.columns)
+        with engine.over({"t": table}) as con:
+            # DuckDB evaluates only the condition (insertion order is preserved); Arrow then takes the
+            # rows, zero-copy for the columns DuckDB never had to convert: ~20% faster than SELECT *.
+            mask = engine.run(con, f"SELECT {compiled.sql} AS keep FROM t", hint=f"Column types: {types}.")
+        if not pa.types.is_boolean(mask.schema.field(0).type):
+            raise ExpressionError(
+                f"The filter must be a condition (true/false); this one gives {mask.schema.field(0).type}.",
+                hint="Compare it with something, e.g. amount > 100.",
+            )
+        result = table.filter(mask.column(0))
     res = _store(registry, result, out, f"{ref}_filtered", f"filter {ref}: {where}"[:200])
     res.notes.append(f"{result.num_rows:,} of {info.rows:,} rows matched.")
     return res
