@@ -219,6 +219,38 @@ def test_sniffing_headers_and_decimal_commas(tmp_path: Path) -> None:
     assert (d.sep, d.names, d.comma_decimal) == (";", ["k", "v"], True)
 
 
+def test_csv_cut_in_ranges_equals_the_streaming_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranges cut at newlines, parsed one by one: same table as one stream; a quoted newline past
+    the first range, or a type that changes later, still ends as the streaming reader ends."""
+    n = 8000  # past the 256 KB the sniffer reads
+    rows = "".join(f'{i},"name {i}, with comma",{i * 0.5},2024-01-{i % 28 + 1:02d}\n' for i in range(n))
+    path = tmp_path / "r.csv"
+    path.write_text("id,name,x,day\n" + rows)
+    reg = Registry(tmp_path / "reg")
+    io.read_csv(path, _target(reg, "one"), max_rows=10_000)  # one 32 MB range
+    monkeypatch.setattr(io, "SPLIT_BYTES", 4096)
+    io.read_csv(path, _target(reg, "cut"), max_rows=10_000)
+    assert reg.get("cut").equals(reg.get("one")) and reg.get("cut").num_rows == n
+    assert reg.get("cut").schema.field("day").type == pa.date32()
+    # A quoted newline far past the sniffed sample: the cut path errs, the quote-aware pass reads it.
+    text = path.read_text()
+    path.write_text(text + f'{n},"two\nlines",1.0,2024-02-01\n')
+    io.read_csv(path, _target(reg, "late"), max_rows=10_000)
+    assert reg.get("late").column("name").to_pylist()[-1] == "two\nlines"
+    assert reg.get("late").num_rows == n + 1
+    path.write_text(text + f"{n},late text,not a number,2024-02-01\n")  # x was float for 8,000 rows
+    io.read_csv(path, _target(reg, "typed"), max_rows=10_000)
+    monkeypatch.setattr(io, "_split_csv", lambda *args: None)  # the one-stream reader, for reference
+    io.read_csv(path, _target(reg, "typed_stream"), max_rows=10_000)
+    assert reg.get("typed").equals(reg.get("typed_stream"))
+    assert reg.get("typed").schema.field("x").type == pa.string()  # as one stream reads a small file
+    with pytest.raises(GuardError):
+        io.read_csv(path, _target(reg, "guarded"), max_rows=100)
+    assert not reg.exists("guarded")
+
+
 def test_guard_chunked_equals_whole_and_parquet_guard_is_free(tmp_path: Path) -> None:
     reg = Registry(tmp_path / "reg")
     path = tmp_path / "n.csv"
