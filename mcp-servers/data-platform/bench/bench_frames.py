@@ -25,6 +25,7 @@ from pathlib import Path
 
 ENGINES = ("ours", "pandas", "pyarrow", "duckdb", "polars")
 WORKLOADS = ("read_csv", "read_parquet", "filter", "groupby", "join", "describe")
+SETTLE_S = 1.0
 TARGETS = {"read_csv": 1.2, "read_parquet": 1.3, "filter": 1.5, "groupby": 1.5, "join": 1.5, "describe": 1.5}
 
 
@@ -105,7 +106,13 @@ def measure(workload: str, engine: str, folder: Path) -> dict:
 
     if workload not in ("read_csv", "read_parquet"):
         fn_warm()  # one warm-up on the in-memory input (file reads stay cold-ish: the OS cache is shared)
-    FLUSHER.wait()  # the warm-up's (and setup's) background fsyncs are not this call's work
+    # Every engine's call starts SETTLE_S after its warm-up, as a model's next call comes seconds
+    # later: our warm-up's background fsyncs are done, and no engine measures right after its own
+    # warm-up while freed memory is still mapped (mimalloc hands it back in ~10 ms; measured
+    # otherwise, a join looked 1.6x faster for the engine that skipped the page faults).
+    settled = time.perf_counter()
+    FLUSHER.wait()
+    time.sleep(max(0.0, SETTLE_S - (time.perf_counter() - settled)))
     base = rss_mb()
     t0 = time.perf_counter()
     result = fn()
