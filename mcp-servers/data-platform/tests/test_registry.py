@@ -274,3 +274,21 @@ def test_damage_inside_the_data_is_caught_before_any_compute(tmp_path: Path) -> 
     reader = reg.reader("m")
     with pytest.raises(CorruptRefError):
         [reader.get_batch(i) for i in range(reader.num_record_batches)]
+
+
+def test_open_tables_are_reused_until_the_file_changes(tmp_path: Path) -> None:
+    """A ref's mapping is kept between calls (no page faults again), never past a change of its file."""
+    reg = Registry(tmp_path)
+    reg.put(table(5), name="t", source="t")
+    first = reg.get("t")
+    assert reg.get("t") is first
+    other = Registry(tmp_path)  # another process replaces it
+    other.put(table(9), name="t", source="t", overwrite=True)
+    assert reg.get("t").num_rows == 9 and first.num_rows == 5  # the old mapping stays valid for its holder
+    reg.drop("t")
+    with pytest.raises(NotFoundError):
+        reg.get("t")
+    for i in range(20):  # the cache stays bounded
+        reg.put(table(1), name=f"r{i}", source="t")
+        reg.get(f"r{i}")
+    assert len(reg._tables) <= 16
