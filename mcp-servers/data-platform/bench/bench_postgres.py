@@ -69,6 +69,17 @@ def settings_for(url: str, folder: Path):
 
 
 def worker(name: str, url: str, csv_path: str) -> dict[str, Any]:
+    """One measurement in this fresh process; its registry folder goes with it."""
+    folder = Path(tempfile.mkdtemp(prefix="dp-bench-"))
+    try:
+        return _measure(name, url, csv_path, folder)
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _measure(name: str, url: str, csv_path: str, folder: Path) -> dict[str, Any]:
     # Import everything up front: a running server has already paid for its imports.
     import adbc_driver_postgresql.dbapi  # noqa: F401
     import asyncpg
@@ -81,7 +92,6 @@ def worker(name: str, url: str, csv_path: str) -> dict[str, Any]:
     from data_platform.postgres.query import run_query
     from data_platform.registry import FLUSHER, Registry
 
-    folder = Path(tempfile.mkdtemp(prefix="dp-bench-"))
     settings = settings_for(url, folder)
     reg = Registry(folder / "reg")
     extra: dict[str, Any] = {}
