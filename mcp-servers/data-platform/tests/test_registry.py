@@ -292,3 +292,27 @@ def test_open_tables_are_reused_until_the_file_changes(tmp_path: Path) -> None:
         reg.put(table(1), name=f"r{i}", source="t")
         reg.get(f"r{i}")
     assert len(reg._tables) <= 16
+
+
+def test_open_tables_are_shared_safely_between_threads(tmp_path: Path) -> None:
+    """Tools run on worker threads against one registry: the open-table cache must not race."""
+    import threading
+
+    reg = Registry(tmp_path)
+    for i in range(20):
+        reg.put(table(3), name=f"r{i}", source="t")
+    errors: list[str] = []
+
+    def work(k: int) -> None:
+        try:
+            for j in range(1000):
+                assert reg.get(f"r{(j * k) % 20}").num_rows == 3
+        except Exception as exc:  # collected: an assertion in a thread would be lost
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(reg._tables) <= 16

@@ -303,6 +303,7 @@ class Registry:
         self._info_cache: dict[str, tuple[tuple[int, int, int], RefInfo]] = {}
         self._validated: dict[str, tuple[int, int, int]] = {}
         self._tables: dict[str, tuple[tuple[int, int, int], pa.Table]] = {}
+        self._lock = threading.Lock()
         self._cleaned = False
 
     # -- names and paths -------------------------------------------------
@@ -449,10 +450,11 @@ class Registry:
         damaged by hand must give an error, not crash the process in a compute kernel.
         """
         key = self._version(name)
-        cached = self._tables.get(name)
-        if cached is not None and key is not None and cached[0] == key:
-            self._tables[name] = self._tables.pop(name)  # most recently used last
-            return cached[1]
+        with self._lock:  # tools run on worker threads: one registry, many callers
+            cached = self._tables.pop(name, None)
+            if cached is not None and key is not None and cached[0] == key:
+                self._tables[name] = cached  # back in, as the most recently used
+                return cached[1]
         reader = self._open_reader(name)
         try:
             table = reader.read_all()
@@ -465,9 +467,10 @@ class Registry:
         if key is not None:
             # Keep the mapping: a new one per call pays a page fault per 4 KB touched again
             # (~0.1-0.3 s for a 330 MB ref here), the same pages already in memory.
-            self._tables[name] = (key, table)
-            while len(self._tables) > OPEN_TABLES:
-                self._tables.pop(next(iter(self._tables)))
+            with self._lock:
+                self._tables[name] = (key, table)
+                while len(self._tables) > OPEN_TABLES:
+                    self._tables.pop(next(iter(self._tables)))
         return table
 
     def reader(self, name: str) -> ValidatedReader:
@@ -564,7 +567,8 @@ class Registry:
                 FLUSHER.submit(partial(os.close, held))
         self._info_cache.pop(name, None)
         self._validated.pop(name, None)
-        self._tables.pop(name, None)
+        with self._lock:
+            self._tables.pop(name, None)
         return info
 
     def remove_stale_temps(self) -> int:
