@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from data_platform.errors import ExpressionError, did_you_mean, list_for_message
 from data_platform.frames.engine import quote_ident
+from data_platform.frames.types import is_numeric
 
 FUNCTIONS: dict[str, tuple[int, int]] = {
     # name: (min args, max args)
@@ -139,16 +140,13 @@ class _NoKernel(Exception):
     """This condition needs SQL's own semantics: let DuckDB evaluate it."""
 
 
-def _column(t: pa.Table, name: str, compare: bool = True) -> pa.ChunkedArray:
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _column(t: pa.Table, name: str) -> pa.ChunkedArray:
     col = t.column(name)
-    if compare and not (
-        pa.types.is_integer(col.type)
-        or pa.types.is_floating(col.type)
-        or pa.types.is_decimal(col.type)
-        or pa.types.is_string(col.type)
-        or pa.types.is_large_string(col.type)
-        or pa.types.is_boolean(col.type)
-    ):
+    if not (is_numeric(col.type) or _is_text(col.type) or pa.types.is_boolean(col.type)):
         raise _NoKernel  # dates, timestamps...: SQL casts a string literal to them
     return col
 
@@ -462,8 +460,8 @@ def _same_kind(t: pa.DataType, value: object) -> bool:
     if isinstance(value, bool):
         return pa.types.is_boolean(t)
     if isinstance(value, int | float):
-        return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
-    return isinstance(value, str) and (pa.types.is_string(t) or pa.types.is_large_string(t))
+        return is_numeric(t)
+    return isinstance(value, str) and _is_text(t)
 
 
 def _in(name: str, values: list[object], negate: bool) -> Mask:

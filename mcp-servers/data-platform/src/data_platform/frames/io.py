@@ -490,20 +490,19 @@ def _load_csv(
     and each range parsed by pyarrow's multi-threaded reader (~2.4x faster than its one-thread
     streaming reader here); anything else goes through the streaming reader.
     """
-    split = _split_csv(path, read_opts, parse_opts, convert_opts, chunk_size)
-    if split is not None:
-        schema, batches = split
+    with contextlib.ExitStack() as stack:
+        split = _split_csv(path, read_opts, parse_opts, convert_opts, chunk_size)
+        if split is not None:
+            schema, batches = split
+        else:
+            stream = stack.enter_context(contextlib.closing(open_binary(path)))
+            reader = pacsv.open_csv(
+                stream, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts
+            )
+            schema, batches = reader.schema, _batches(reader)
         return _stream(
-            batches, schema, target, max_rows=max_rows, chunk_size=chunk_size, nrows=nrows,
-            what=path.name, fix=fix,
-        )  # fmt: skip
-    with contextlib.closing(open_binary(path)) as stream:
-        reader = pacsv.open_csv(
-            stream, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts
-        )
-        return _stream(
-            _batches(reader),
-            reader.schema,
+            batches,
+            schema,
             target,
             max_rows=max_rows,
             chunk_size=chunk_size,
@@ -540,10 +539,8 @@ def _split_csv(
         return None
     data = pa.OSFile(str(path), "r")  # read per range, not mapped: memory stays one range
     size = data.size()
-    with (
-        open(path, "rb") as f,
-        mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else io.BytesIO() as mm,
-    ):
+    # Not empty: read_csv refused that before sniffing.
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         start = 0
         for _ in range(read_opts.skip_rows):
             nl = mm.find(b"\n", start)
@@ -553,9 +550,7 @@ def _split_csv(
         while cuts[-1] < size:
             nl = mm.find(b"\n", min(size, cuts[-1] + span))
             cuts.append(size if nl < 0 else nl + 1)
-    opts = pacsv.ReadOptions(
-        column_names=read_opts.column_names, encoding=read_opts.encoding, use_threads=True
-    )
+    opts = pacsv.ReadOptions(column_names=read_opts.column_names, encoding=read_opts.encoding)
     kept = {k: getattr(convert_opts, k) for k in _CONVERT_KEYS}
 
     def parse(a: int, b: int, types: dict[str, pa.DataType]) -> pa.Table:

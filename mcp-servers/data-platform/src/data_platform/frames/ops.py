@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from data_platform.errors import ExpressionError, InputError, NotFoundError
 from data_platform.frames import engine
 from data_platform.frames.expr import compile_filter, evaluate, resolve_column
+from data_platform.frames.types import is_numeric
 from data_platform.registry import RefInfo, Registry
 
 MAX_HEAD = 50
@@ -416,7 +417,7 @@ def join(
         )
     for lk, rk in zip(lkeys, rkeys, strict=True):
         lt, rt = linfo.schema.field(lk).type, rinfo.schema.field(rk).type
-        if lt != rt and not (_numeric(lt) and _numeric(rt)) and not (_textual(lt) and _textual(rt)):
+        if lt != rt and not (is_numeric(lt) and is_numeric(rt)) and not (_textual(lt) and _textual(rt)):
             raise InputError(
                 f'Join keys have different types: "{lk}" is {lt} in `{left}`, "{rk}" is {rt} in `{right}`.',
                 hint="Convert one side first, e.g. with sql: SELECT CAST(id AS BIGINT) AS id, ... FROM ...",
@@ -475,10 +476,6 @@ def _join_reader(
     )  # fmt: skip
     sources = [acero.Declaration("table_source", acero.TableSourceNodeOptions(t)) for t in (ltab, rtab)]
     return acero.Declaration("hashjoin", options, inputs=sources).to_reader(use_threads=True)
-
-
-def _numeric(t: pa.DataType) -> bool:
-    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
 
 
 def _textual(t: pa.DataType) -> bool:
