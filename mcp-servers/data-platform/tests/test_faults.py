@@ -110,8 +110,7 @@ def listed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 
 # -- the database stopped and started mid-session -------------------------------------
 def test_database_stopped_and_started_mid_session(pg: Cluster, project: Path, listed: set[str]) -> None:
-    if not any(n.startswith(("pg_", "st_")) for n in listed):
-        pytest.skip("no pg_*/st_* tool in this server's tools/list (the PostgreSQL family is not merged)")
+    assert any(n.startswith(("pg_", "st_")) for n in listed), "the PostgreSQL tools are not listed"
     if not pg.managed:
         pytest.skip("DATA_PLATFORM_TEST_POSTGRES_URL names an external database the suite cannot stop")
     url = scratch_database(pg, "dp_harden_faults")
@@ -120,8 +119,7 @@ def test_database_stopped_and_started_mid_session(pg: Cluster, project: Path, li
     with live_server(project, env, log_name="faults-db") as server:
         tools = by_name(server)
         family = sorted(n for n in tools if n.startswith(("pg_", "st_")))
-        if not family:
-            pytest.skip("no pg_*/st_* tool in this server's tools/list (the PostgreSQL family is not merged)")
+        assert family, "the PostgreSQL tools are not listed"
         aim = {"pg_ident": "fuzz_points", "pg_schema": "public", "column": "geom", "sql": "SELECT 1 AS one"}
         args = {n: example_arguments(tools[n], p, prefer=aim) for n in family}
         baseline = {n: server.call(n, args[n], timeout=60) for n in family}
@@ -170,11 +168,7 @@ def _registry_state(reg: Registry, names: list[str]) -> dict[str, int]:
 
 
 def test_server_killed_during_a_large_write_through_a_tool(project: Path, listed: set[str]) -> None:
-    if "read_csv" not in listed:
-        pytest.skip(
-            "no read_csv tool in this server's tools/list (the DataFrame family is not merged); "
-            "test_writer_killed_mid_write_leaves_no_trace_after_the_next_start covers the registry"
-        )
+    assert "read_csv" in listed, "the DataFrame tools are not listed"
     p, seeded = pools(project)
     big = project / "data" / "big.csv"
     n_rows = 400_000
@@ -192,11 +186,7 @@ def test_server_killed_during_a_large_write_through_a_tool(project: Path, listed
     try:
         tools = by_name(server)
         candidates = [c for c in loader_calls(tools, p, {"read_csv": str(big)}) if c[0] == "read_csv"]
-        if not candidates:
-            pytest.skip(
-                "no read_csv tool in this server's tools/list (the DataFrame family is not merged); "
-                "the registry-level kill test below still runs"
-            )
+        assert candidates, "no read_csv call could be built from its schema"
         tool, args = candidates[0]
         props = (tools[tool].get("inputSchema") or {}).get("properties") or {}
         if "chunk_size" in props:
@@ -287,16 +277,14 @@ def _views(url: str, schema: str) -> int:
 def test_server_killed_during_a_dbt_run_then_the_next_run_works(
     pg: Cluster, project: Path, tmp_path: Path, listed: set[str]
 ) -> None:
-    if "dbt_run" not in listed:
-        pytest.skip("no dbt_run tool in this server's tools/list (the dbt family is not merged)")
+    assert "dbt_run" in listed, "the dbt tools are not listed"
     url = scratch_database(pg, "dp_harden_dbt_kill")
     dbt_project = generated_dbt_project(tmp_path, models=24, schema="harden_kill")
     env = {**pg_env(url), **dbt_env(dbt_project), "DATA_PLATFORM_DBT_TIMEOUT": "300"}
     server = LiveServer(project, env, log_name="faults-dbt").start()
     try:
         tools = by_name(server)
-        if "dbt_run" not in tools:
-            pytest.skip("no dbt_run tool in this server's tools/list (the dbt family is not merged)")
+        assert "dbt_run" in tools, "the dbt tools are not listed"
         future = server.start_call("dbt_run", {}, timeout=300)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not future.done() and _views(url, "harden_kill") < 3:

@@ -277,10 +277,7 @@ def test_paths_outside_the_allowed_roots_are_refused(project: Path, tmp_path: Pa
         with live_server(project, roots_env, log_name="paths") as server:
             tools = server.tools()
             readers, writers = _path_tools(tools)
-            if not readers and not writers:
-                pytest.skip(
-                    "no tool with a path argument in this server's tools/list (file tools not merged)"
-                )
+            assert readers and writers, "no file tool with a path argument is listed"
             by_name = {t["name"]: t for t in tools}
 
             def call(
