@@ -96,10 +96,10 @@ def test_a_big_streamed_ref_keeps_no_reserved_blocks(tmp_path: Path) -> None:
     with reg.writer(name="big", schema=batch.schema, source="t") as w:
         for _ in range(5):
             w.write(batch)
+    assert reg.get("big").num_rows == 5_000_000  # waits for a writer still copying
+    assert reg.get("big").column("x")[4_999_999].as_py() == 999_999
     st = reg.path("big").stat()
     assert st.st_size < 41 << 20 and st.st_blocks * 512 < st.st_size + (1 << 20)
-    assert reg.get("big").num_rows == 5_000_000
-    assert reg.get("big").column("x")[4_999_999].as_py() == 999_999
 
 
 def test_disk_full_mid_stream_is_a_storage_error_and_publishes_nothing(tmp_path: Path) -> None:
@@ -316,3 +316,122 @@ def test_open_tables_are_shared_safely_between_threads(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert errors == [] and len(reg._tables) <= 16
+
+
+# A big ref is named before its last bytes are copied; this slows the copy down on purpose
+# (a writer seen through the registry module only: pyarrow itself is untouched).
+SLOW_COPY = textwrap.dedent(
+    """
+    import os, time, types
+    import pyarrow.ipc
+    from data_platform import registry
+
+    class SlowWriter:
+        def __init__(self, inner):
+            self.inner = inner
+        def write_table(self, t):
+            time.sleep(float(os.environ.get("SLOW_COPY_S", "1.0")))
+            self.inner.write_table(t)
+        def write_batch(self, b):
+            self.write_table(b)
+        def close(self):
+            self.inner.close()
+
+    registry.ipc = types.SimpleNamespace(
+        new_file=lambda sink, schema: SlowWriter(pyarrow.ipc.new_file(sink, schema)),
+        open_file=pyarrow.ipc.open_file,
+    )
+    """
+)
+BIG = "pa.table({'x': pa.array(range(3_000_000), pa.int64())})"  # 24 MB: published early
+
+
+def test_a_big_ref_is_answered_before_its_copy_ends_and_readers_wait_for_it(tmp_path: Path) -> None:
+    import fcntl
+
+    code = SLOW_COPY + textwrap.dedent(
+        f"""
+        import sys, time, pyarrow as pa
+        from pathlib import Path
+        reg = registry.Registry(Path(sys.argv[1]))
+        big = {BIG}
+        t0 = time.perf_counter()
+        info = reg.put(big, name="big", source="t")
+        print("answered", round(time.perf_counter() - t0, 3), info.rows, flush=True)
+        sys.stdin.readline()
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        _, seconds, rows = proc.stdout.readline().split()
+        assert float(seconds) < 1.0 and rows == "3000000", "the answer waited for the copy"
+        fd = os.open(tmp_path / "big.arrow", os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):  # still being written, and locked as such
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        other = Registry(tmp_path)  # another process's view: it waits for the writer, then reads it whole
+        assert other.get("big").column("x")[2_999_999].as_py() == 2_999_999
+        assert [i.name for i in other.list()[0]] == ["big"]
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+
+
+def test_exit_and_sigterm_wait_for_a_ref_still_being_written(tmp_path: Path) -> None:
+    for how in ("exit", "sigterm"):
+        code = SLOW_COPY + textwrap.dedent(
+            f"""
+            import sys, time, pyarrow as pa
+            from pathlib import Path
+            from data_platform.cli import finish_writes_on_sigterm
+            finish_writes_on_sigterm()
+            reg = registry.Registry(Path(sys.argv[1]))
+            reg.put({BIG}, name="{how}", source="t")
+            print("answered", flush=True)
+            if "{how}" == "sigterm":
+                time.sleep(60)
+            """
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "answered"
+        if how == "sigterm":
+            proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == (-signal.SIGTERM if how == "sigterm" else 0)
+        ref = Registry(tmp_path).get(how)
+        assert ref.num_rows == 3_000_000 and ref.column("x")[2_999_999].as_py() == 2_999_999
+
+
+def test_a_copy_failing_after_the_answer_is_reported_on_next_use(tmp_path: Path) -> None:
+    code = SLOW_COPY + textwrap.dedent(
+        f"""
+        import sys, pyarrow as pa
+        from pathlib import Path
+        def full_disk(self):
+            raise OSError(28, "No space left on device")
+        reg = registry.Registry(Path(sys.argv[1]))
+        reg.put(pa.table({{"x": [1, 2, 3]}}), name="small", source="t")
+        registry.RefWriter._close_file = full_disk
+        print("rows", reg.put({BIG}, name="big", source="t").rows)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "rows 3000000"  # answered before the failure
+    assert "big could not be completed on disk: No space left on device" in out.stderr  # and logged
+    reg = Registry(tmp_path)
+    with pytest.raises(CorruptRefError, match="damaged"):
+        reg.get("big")
+    assert reg.get("small").num_rows == 3
+    assert reg.drop("big") is None  # and it can be dropped and made again
+    assert reg.put(table(2), name="big", source="t").rows == 2
+    assert reg.get("big").num_rows == 2

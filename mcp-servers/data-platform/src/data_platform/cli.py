@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -24,11 +26,24 @@ def setup_logging(settings: Settings | None, level: str = "INFO") -> None:
     root.setLevel(level)
 
 
+def finish_writes_on_sigterm() -> None:
+    """A client stopping the server with SIGTERM must not cut a ref still being written."""
+    from data_platform.registry import FLUSHER
+
+    def stop(signum: int, _frame: object) -> None:
+        FLUSHER.wait()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from data_platform.server import build_server
 
     settings = load_settings()
     setup_logging(settings, args.log_level)
+    finish_writes_on_sigterm()
     build_server(settings).run("stdio")
     return 0
 

@@ -9,9 +9,14 @@ file and is either wholly there or absent:
   (fails if the name exists: no silent overwrite, even between two processes)
   or `os.replace` (when overwriting was asked for); a writer thread copies
   batches to the file while the producer computes the next ones;
+* a big ref whose blocks are all reserved is published while the writer thread
+  still copies the last batches (up to WRITE_BEHIND bytes): the writer holds an
+  exclusive flock on the file until it is whole, and every reader, in any
+  process, takes a shared flock before mapping it, so nobody sees it partial;
 * a published ref is flushed to disk (fsync) by a background thread right
   after, or before answering with `sync_writes` (see docs/decisions.md: the
-  disk here writes ~600 MB/s, slower than the engines produce data);
+  disk here writes ~600 MB/s, slower than the engines produce data); a clean
+  exit or SIGTERM waits for both;
 * reads are memory-mapped, so a large ref costs pages, not heap, and a reader
   keeps its view even if another process replaces or drops the file;
 * temp files left by a killed process are removed the next time a registry
@@ -23,12 +28,15 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import fcntl
+import logging
 import os
 import queue
 import re
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,9 +62,11 @@ META_SOURCE = b"data_platform.source"
 META_CREATED = b"data_platform.created"
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 STALE_TEMP_SECONDS = 24 * 3600
-WRITE_QUEUE = 4  # batches in flight between a producer and the writer thread
+WRITE_BEHIND = 256 << 20  # bytes a producer may run ahead of the writer thread
+WRITER_WAIT_S = 60.0  # how long a reader waits for a ref still being written
 OPEN_TABLES = 16  # memory-mapped refs kept open for reuse (pages are the OS cache, not heap)
 PREALLOCATE_FROM = 8 << 20  # refs smaller than this are written without reserving blocks
+LOG = logging.getLogger(__name__)
 GITIGNORE = "# data-platform's stored data refs: never commit them.\n*\n"
 
 
@@ -128,9 +138,10 @@ def _pid_alive(pid: int) -> bool:
 class RefWriter:
     """Streams record batches into a new ref; published when its `Registry.writer` block ends.
 
-    `write` hands each batch to a writer thread (at most WRITE_QUEUE waiting, so
-    memory stays bounded) and returns, so computing the next batch overlaps
-    with copying this one to the file.
+    `write` hands each batch to a writer thread and returns, so computing the next batch
+    overlaps with copying this one to the file. Up to WRITE_BEHIND bytes may wait for the
+    thread; a big ref whose remaining blocks are reserved is published with that backlog
+    still being copied (`finish_behind`), under an exclusive flock that readers wait on.
     """
 
     def __init__(self, registry: Registry, name: str, schema: pa.Schema, source: str, overwrite: bool):
@@ -142,28 +153,50 @@ class RefWriter:
         self.rows = 0
         try:
             self._sink = pa.OSFile(str(self.temp), "wb")
+            # Held until the last byte is written: readers of a ref published early wait on it.
+            self._lock_fd = os.open(self.temp, os.O_RDONLY)
         except OSError as exc:
             raise registry._storage_error("write", exc) from exc
+        with contextlib.suppress(OSError):  # no flock here (rare): early publishing is then off
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._locked = True
         self._writer = ipc.new_file(self._sink, self.schema)
-        self._queue: queue.Queue[pa.RecordBatch | pa.Table | None] = queue.Queue(WRITE_QUEUE)
+        self._items: deque[pa.RecordBatch | pa.Table | None] = deque()
+        self._cond = threading.Condition()
+        self._waiting_bytes = 0  # queued for the thread, not yet written
         self._error: BaseException | None = None
         self._discard = False
-        self._queued_bytes = 0
+        self._on_done: Callable[[tuple[int, int, int] | None, BaseException | None], None] | None = None
+        self._queued_bytes = 0  # everything handed to write(), for the block reservation
+        self._batches = 0
+        self._buffers = 0  # Arrow buffers per batch (each padded in the file)
         self._allocated = 0
         self._thread = threading.Thread(target=self._drain, name="ref-writer", daemon=True)
         self._thread.start()
 
+    _locked = False
+
     def _drain(self) -> None:
-        while (data := self._queue.get()) is not None:
-            if self._error is not None or self._discard:
-                continue  # keep taking, so a producer blocked on a full queue is released
-            try:
-                if isinstance(data, pa.Table):
-                    self._writer.write_table(data)
-                else:
-                    self._writer.write_batch(data)
-            except BaseException as exc:  # surfaced to the producer by write/finish
-                self._error = exc
+        while True:
+            with self._cond:
+                while not self._items:
+                    self._cond.wait()
+                data = self._items.popleft()
+            if data is None:
+                break
+            if self._error is None and not self._discard:
+                try:
+                    if isinstance(data, pa.Table):
+                        self._writer.write_table(data)
+                    else:
+                        self._writer.write_batch(data)
+                except BaseException as exc:  # surfaced to the producer by write/finish
+                    self._error = exc
+            with self._cond:
+                self._waiting_bytes -= data.nbytes
+                self._cond.notify_all()
+        if self._on_done is not None:
+            self._complete_behind(self._on_done)
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
@@ -176,15 +209,28 @@ class RefWriter:
         self._raise_if_failed()
         if data.schema.remove_metadata() != self.schema.remove_metadata():
             data = data.cast(self.schema.remove_metadata())
+        batches = data.to_batches() if isinstance(data, pa.Table) else [data]
+        if not self._buffers and batches:
+            self._buffers = sum(len(c.buffers()) for c in batches[0].columns)
+        self._batches += len(batches)
         self._reserve(data.nbytes)
-        self._queue.put(data)
+        with self._cond:
+            while self._waiting_bytes > WRITE_BEHIND and self._error is None:
+                self._cond.wait()
+            self._items.append(data)
+            self._waiting_bytes += data.nbytes
+            self._cond.notify_all()
         self.rows += data.num_rows
+
+    def _bound(self) -> int:
+        """Bytes the finished file can take at most: data, per-batch metadata and padding, footer."""
+        return self._queued_bytes + self._batches * (2048 + 64 * self._buffers) + (1 << 20)
 
     def _reserve(self, nbytes: int) -> None:
         """Allocate the file's blocks ahead of the writer: the kernel copies into allocated
         blocks ~25% faster than it grows a file page by page (bench/bench_frames.py)."""
         self._queued_bytes += nbytes
-        need = self._queued_bytes + (1 << 20)  # room for IPC metadata and padding
+        need = self._bound()
         if self._queued_bytes < PREALLOCATE_FROM or self._allocated < 0 or need <= self._allocated:
             return
         grow = max(need - self._allocated, 64 << 20, self._allocated // 2)
@@ -193,25 +239,83 @@ class RefWriter:
         else:
             self._allocated = -1  # unsupported here, or the disk is full: the writes alone decide
 
+    def can_finish_behind(self) -> bool:
+        """True when the rest may be written after publishing: a big ref, locked, every block it
+        can still need reserved (so the copy cannot run out of space), nothing failed so far."""
+        if not self._locked or self._error is not None or self._queued_bytes < PREALLOCATE_FROM:
+            return False
+        with self._cond:
+            if not self._waiting_bytes:
+                return False  # nothing left to copy: finishing here costs nothing
+        return self._allocated > 0 and self._bound() <= self._allocated
+
     def _stop_thread(self) -> None:
         if self._thread.is_alive():
-            self._queue.put(None)
+            with self._cond:
+                self._items.append(None)
+                self._cond.notify_all()
             self._thread.join()
+
+    def _close_file(self) -> None:
+        self._writer.close()
+        self._sink.flush()
+        if self._allocated > 0:
+            os.ftruncate(self._sink.fileno(), self._sink.tell())  # the unused reserve goes
+        if self.registry.sync_writes:
+            os.fsync(self._sink.fileno())
+        self._sink.close()
 
     def finish(self) -> None:
         """Write what is queued and close the temp file; it is then ready to publish."""
         self._stop_thread()
         self._raise_if_failed()
         try:
-            self._writer.close()
-            self._sink.flush()
-            if self._allocated > 0:
-                os.ftruncate(self._sink.fileno(), self._sink.tell())  # the unused reserve goes
-            if self.registry.sync_writes:
-                os.fsync(self._sink.fileno())
-            self._sink.close()
+            self._close_file()
         except OSError as exc:
             raise self.registry._storage_error("write", exc) from exc
+
+    def finish_behind(
+        self, on_done: Callable[[tuple[int, int, int] | None, BaseException | None], None]
+    ) -> None:
+        """The file is published: write the backlog, close, call `on_done(version, error)`, then
+        unlock, all on the writer thread."""
+        FLUSHER.begin(self._thread)
+        self._on_done = on_done
+        with self._cond:
+            self._items.append(None)
+            self._cond.notify_all()
+
+    def _complete_behind(
+        self, on_done: Callable[[tuple[int, int, int] | None, BaseException | None], None]
+    ) -> None:
+        key: tuple[int, int, int] | None = None
+        error: BaseException | None = self._error
+        try:
+            if error is None:
+                self._close_file()
+                st = os.fstat(self._lock_fd)
+                key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except BaseException as exc:
+            error = exc
+        if error is not None:
+            with contextlib.suppress(Exception):
+                self._sink.close()
+        try:
+            on_done(key, error)  # before the unlock: a waiting reader then finds it validated
+        finally:
+            self.release()
+            FLUSHER.end()
+
+    def expected_size(self) -> int:
+        """The file's size once written (Arrow data plus IPC framing), for an answer given before."""
+        return self._queued_bytes + self._batches * 8 * self._buffers + 1024
+
+    def release(self) -> None:
+        """Drop the writer's lock: readers waiting for this ref go on."""
+        if self._lock_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = -1
 
     def abort(self) -> None:
         self._discard = True
@@ -221,30 +325,45 @@ class RefWriter:
         with contextlib.suppress(Exception):
             self._sink.close()
         self.temp.unlink(missing_ok=True)
+        self.release()
 
 
 class _Flusher:
     """Disk work that need not hold up an answer, done in order on one background thread.
 
     Fsyncs of published refs (and their folder), and the last close of a replaced or
-    dropped ref's file, where the kernel frees its blocks (~0.25 s for 400 MB here).
-    Pending work finishes at a clean exit (atexit); after a machine crash a ref that
-    had not reached the disk reads as damaged, which the registry reports.
+    dropped ref's file, where the kernel frees its blocks (~0.25 s for 400 MB here). It also
+    counts the writers still copying a ref published early. All of it finishes at a clean
+    exit (atexit, and SIGTERM in `serve`); after a machine crash a ref that had not reached
+    the disk reads as damaged, which the registry reports.
     """
 
     def __init__(self) -> None:
         self._queue: queue.Queue[Callable[[], None]] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: `wait` may run in a signal handler
+        self._writers = 0
+        self._writer_threads: list[threading.Thread] = []
+        self._idle = threading.Condition(self._lock)
 
     def submit(self, *jobs: Callable[[], None]) -> None:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="ref-flusher", daemon=True)
                 self._thread.start()
-                atexit.register(self.wait)
         for job in jobs:
             self._queue.put(job)
+
+    def begin(self, thread: threading.Thread) -> None:
+        """A writer thread goes on after its ref was published."""
+        with self._lock:
+            self._writers += 1
+            self._writer_threads = [t for t in self._writer_threads if t.is_alive()] + [thread]
+
+    def end(self) -> None:
+        with self._lock:
+            self._writers -= 1
+            self._idle.notify_all()
 
     def _run(self) -> None:
         while True:
@@ -256,7 +375,15 @@ class _Flusher:
                 self._queue.task_done()
 
     def wait(self) -> None:
-        """Block until every submitted job is done."""
+        """Block until every early-published ref is written and every submitted job is done."""
+        with self._lock:
+            while self._writers:
+                self._idle.wait()
+            done, self._writer_threads = self._writer_threads, []
+        for thread in done:
+            # Joined, not just counted: a daemon thread still dropping its Arrow writer when
+            # the interpreter finalizes aborts the process (std::terminate).
+            thread.join()
         if self._thread is not None:
             self._queue.join()
 
@@ -292,6 +419,7 @@ def _open_for_release(path: Path) -> int | None:
 
 
 FLUSHER = _Flusher()
+atexit.register(FLUSHER.wait)
 
 
 class Registry:
@@ -303,6 +431,7 @@ class Registry:
         self._info_cache: dict[str, tuple[tuple[int, int, int], RefInfo]] = {}
         self._validated: dict[str, tuple[int, int, int]] = {}
         self._tables: dict[str, tuple[tuple[int, int, int], pa.Table]] = {}
+        self._failed: dict[str, str] = {}  # refs published early whose copy then failed: why
         self._lock = threading.Lock()
         self._cleaned = False
 
@@ -389,22 +518,44 @@ class Registry:
         except BaseException:
             writer.abort()
             raise
+        behind = not self.sync_writes and writer.can_finish_behind()
         try:
-            writer.finish()
+            if not behind:
+                writer.finish()
             for _ in range(1000):
                 try:
-                    handle.info = self._publish(writer.temp, writer.name, overwrite)
-                    return
+                    self._link(writer.temp, writer.name, overwrite)
+                    break
                 except AlreadyExistsError:
                     if not auto:
                         raise
                     # Another process took the auto name between check and publish: take the next.
                     writer.name = self.unique_name(default_name)
-            raise StorageError("Could not find a free ref name.")  # pragma: no cover
-        finally:
+            else:
+                raise StorageError("Could not find a free ref name.")  # pragma: no cover
+        except BaseException:
             writer.abort()
+            raise
+        writer.temp.unlink(missing_ok=True)  # after a link, the ref's own name holds the file
+        self._failed.pop(writer.name, None)
+        if behind:
+            # The rest is copied after the answer (the ref's lock makes every reader wait for it).
+            handle.info = RefInfo(
+                name=writer.name,
+                path=self.path(writer.name),
+                rows=writer.rows,
+                schema=writer.schema,
+                size_bytes=writer.expected_size(),
+                source=source,
+                created=datetime.fromisoformat(writer.schema.metadata[META_CREATED].decode()),
+            )
+            writer.finish_behind(partial(self._written, writer.name))
+        else:
+            writer.release()
+            handle.info = self._published(writer.name)
 
-    def _publish(self, temp: Path, name: str, overwrite: bool) -> RefInfo:
+    def _link(self, temp: Path, name: str, overwrite: bool) -> None:
+        """Give the temp file the ref's name: a link refuses an existing name, a replace does not."""
         final = self.path(name)
         old = _open_for_release(final) if overwrite else None
         try:
@@ -419,6 +570,10 @@ class Registry:
         finally:
             if old is not None:
                 FLUSHER.submit(partial(os.close, old))
+
+    def _published(self, name: str) -> RefInfo:
+        """A ref written in full and named: schedule its fsync and describe it."""
+        final = self.path(name)
         if self.sync_writes:
             fsync_path(self.root)
         else:
@@ -429,19 +584,61 @@ class Registry:
             self._validated[name] = key
         return info
 
+    def _written(self, name: str, key: tuple[int, int, int] | None, error: BaseException | None) -> None:
+        """The end of a ref published early (writer thread): flush it, or record why it failed."""
+        if error is not None or key is None:
+            reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
+            self._failed[name] = reason
+            LOG.error("data_ref %s could not be completed on disk: %s", name, reason)
+            return
+        self._validated[name] = key
+        FLUSHER.submit(partial(fsync_path, self.path(name)), partial(fsync_path, self.root))
+
     # -- reading -----------------------------------------------------------
-    def _open_reader(self, name: str) -> ipc.RecordBatchFileReader:
+    def _open_reader(self, name: str) -> tuple[ipc.RecordBatchFileReader, tuple[int, int, int]]:
+        """Map the ref's file once its writer is done, and that file's version.
+
+        The file is opened once: the lock wait, the version and the mapping all belong to
+        the same file even if another process replaces the name meanwhile.
+        """
         path = self.path(name)
         try:
-            source = pa.memory_map(str(path), "r")
+            fd = os.open(path, os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError):
             raise self._not_found(name) from None
         except OSError as exc:
             raise self._storage_error("read", exc) from exc
         try:
-            return ipc.open_file(source)
+            self._wait_for_writer(fd, name)
+            st = os.fstat(fd)
+            proc = f"/proc/self/fd/{fd}"
+            source = pa.memory_map(proc if os.path.exists(proc) else str(path), "r")
+        except OSError as exc:
+            raise self._storage_error("read", exc) from exc
+        finally:
+            os.close(fd)
+        try:
+            return ipc.open_file(source), (st.st_ino, st.st_mtime_ns, st.st_size)
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
             raise self._damaged(name, exc) from exc
+
+    @staticmethod
+    def _wait_for_writer(fd: int, name: str) -> None:
+        """Wait while a writer still copies a ref it published early (it holds an exclusive flock)."""
+        deadline = time.monotonic() + WRITER_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StorageError(
+                        f"data_ref `{name}` is still being written by another call.",
+                        hint="Try again in a moment.",
+                    ) from None
+                time.sleep(0.005)
+            except OSError:
+                return  # no flock on this filesystem: writers here never publish early
 
     def get(self, name: str) -> pa.Table:
         """The ref's table, memory-mapped: cheap to open, paged in on use.
@@ -449,33 +646,31 @@ class Registry:
         The data is validated in full once per file version (~20 ms per 160 MB): a file
         damaged by hand must give an error, not crash the process in a compute kernel.
         """
-        key = self._version(name)
+        current = self._version(name)
         with self._lock:  # tools run on worker threads: one registry, many callers
             cached = self._tables.pop(name, None)
-            if cached is not None and key is not None and cached[0] == key:
+            if cached is not None and current is not None and cached[0] == current:
                 self._tables[name] = cached  # back in, as the most recently used
                 return cached[1]
-        reader = self._open_reader(name)
+        reader, key = self._open_reader(name)
         try:
             table = reader.read_all()
-            if key is None or self._validated.get(name) != key:
+            if self._validated.get(name) != key:
                 table.validate(full=True)
-                if key is not None:
-                    self._validated[name] = key
+                self._validated[name] = key
         except (pa.ArrowInvalid, OSError) as exc:
             raise self._damaged(name, exc) from exc
-        if key is not None:
-            # Keep the mapping: a new one per call pays a page fault per 4 KB touched again
-            # (~0.1-0.3 s for a 330 MB ref here), the same pages already in memory.
-            with self._lock:
-                self._tables[name] = (key, table)
-                while len(self._tables) > OPEN_TABLES:
-                    self._tables.pop(next(iter(self._tables)))
+        # Keep the mapping: a new one per call pays a page fault per 4 KB touched again
+        # (~0.1-0.3 s for a 330 MB ref here), the same pages already in memory.
+        with self._lock:
+            self._tables[name] = (key, table)
+            while len(self._tables) > OPEN_TABLES:
+                self._tables.pop(next(iter(self._tables)))
         return table
 
     def reader(self, name: str) -> ValidatedReader:
         """Random access to the ref's record batches, each validated as it is read."""
-        return ValidatedReader(self, name, self._open_reader(name))
+        return ValidatedReader(self, name, self._open_reader(name)[0])
 
     def batches(self, name: str) -> Iterator[pa.RecordBatch]:
         """The ref's record batches one at a time, for streaming consumers."""
@@ -492,6 +687,8 @@ class Registry:
 
     def _damaged(self, name: str, exc: Exception) -> CorruptRefError:
         """The one error for a ref file that exists but cannot be read as valid Arrow."""
+        if name in self._failed:
+            exc = OSError(f"its writing failed after it was named: {self._failed[name]}")
         return CorruptRefError(
             f"data_ref `{name}` is damaged on disk ({name}{SUFFIX}: {exc}).",
             hint=f"Drop it with drop_data `{name}` and create it again; other refs are unaffected.",
@@ -505,11 +702,10 @@ class Registry:
             raise self._not_found(name) from None
         except OSError as exc:
             raise self._storage_error("read", exc) from exc
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
         cached = self._info_cache.get(name)
-        if cached and cached[0] == key:
+        if cached and cached[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
             return cached[1]
-        reader = self._open_reader(name)
+        reader, key = self._open_reader(name)
         try:
             rows = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
         except (pa.ArrowInvalid, OSError) as exc:
@@ -519,14 +715,14 @@ class Registry:
         created = (
             datetime.fromisoformat(created_text)
             if created_text
-            else datetime.fromtimestamp(st.st_mtime, tz=UTC)
+            else datetime.fromtimestamp(key[1] / 1e9, tz=UTC)
         )
         info = RefInfo(
             name=name,
             path=path,
             rows=rows,
             schema=reader.schema,
-            size_bytes=st.st_size,
+            size_bytes=key[2],
             source=meta.get(META_SOURCE, b"").decode() or "unknown",
             created=created,
         )
