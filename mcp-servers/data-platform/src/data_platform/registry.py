@@ -78,7 +78,7 @@ class RefInfo:
     path: Path
     rows: int
     schema: pa.Schema
-    size_bytes: int
+    size_bytes: int  # the file's size; expected size (~1%) in the answer of a ref published early
     source: str
     created: datetime
 
