@@ -333,14 +333,16 @@ SLOW_COPY = textwrap.dedent(
             time.sleep(float(os.environ.get("SLOW_COPY_S", "1.0")))
             self.inner.write_table(t)
         def write_batch(self, b):
-            self.write_table(b)
+            time.sleep(float(os.environ.get("SLOW_COPY_S", "1.0")))
+            self.inner.write_batch(b)
         def close(self):
             self.inner.close()
 
-    registry.ipc = types.SimpleNamespace(
-        new_file=lambda sink, schema: SlowWriter(pyarrow.ipc.new_file(sink, schema)),
-        open_file=pyarrow.ipc.open_file,
-    )
+    def slow_new_file(sink, schema):  # slow for ref files only, not for in-memory sizing
+        writer = pyarrow.ipc.new_file(sink, schema)
+        return SlowWriter(writer) if isinstance(sink, pyarrow.OSFile) else writer
+
+    registry.ipc = types.SimpleNamespace(**{**vars(pyarrow.ipc), "new_file": slow_new_file})
     """
 )
 BIG = "pa.table({'x': pa.array(range(3_000_000), pa.int64())})"  # 24 MB: published early
@@ -357,7 +359,7 @@ def test_a_big_ref_is_answered_before_its_copy_ends_and_readers_wait_for_it(tmp_
         big = {BIG}
         t0 = time.perf_counter()
         info = reg.put(big, name="big", source="t")
-        print("answered", round(time.perf_counter() - t0, 3), info.rows, flush=True)
+        print("answered", round(time.perf_counter() - t0, 3), info.rows, info.size_bytes, flush=True)
         sys.stdin.readline()
         """
     )
@@ -366,7 +368,7 @@ def test_a_big_ref_is_answered_before_its_copy_ends_and_readers_wait_for_it(tmp_
     )
     try:
         assert proc.stdout is not None and proc.stdin is not None
-        _, seconds, rows = proc.stdout.readline().split()
+        _, seconds, rows, size = proc.stdout.readline().split()
         assert float(seconds) < 1.0 and rows == "3000000", "the answer waited for the copy"
         fd = os.open(tmp_path / "big.arrow", os.O_RDONLY)
         try:
@@ -377,6 +379,7 @@ def test_a_big_ref_is_answered_before_its_copy_ends_and_readers_wait_for_it(tmp_
         other = Registry(tmp_path)  # another process's view: it waits for the writer, then reads it whole
         assert other.get("big").column("x")[2_999_999].as_py() == 2_999_999
         assert [i.name for i in other.list()[0]] == ["big"]
+        assert int(size) == (tmp_path / "big.arrow").stat().st_size, "the answered size is the file's"
         proc.stdin.write("\n")
         proc.stdin.flush()
         assert proc.wait(timeout=60) == 0

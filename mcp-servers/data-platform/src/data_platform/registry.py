@@ -78,7 +78,7 @@ class RefInfo:
     path: Path
     rows: int
     schema: pa.Schema
-    size_bytes: int  # the file's size; expected size (~1%) in the answer of a ref published early
+    size_bytes: int  # file size; for a ref published early, expected (dictionaries: a few 100 B off)
     source: str
     created: datetime
 
@@ -164,6 +164,8 @@ class RefWriter:
         self._items: deque[pa.RecordBatch | pa.Table | None] = deque()
         self._cond = threading.Condition()
         self._waiting_bytes = 0  # queued for the thread, not yet written
+        self._in_flight: pa.RecordBatch | pa.Table | None = None  # being written now
+        self._written = 0  # bytes in the file so far
         self._error: BaseException | None = None
         self._discard = False
         self._on_done: Callable[[tuple[int, int, int] | None, BaseException | None], None] | None = None
@@ -182,6 +184,7 @@ class RefWriter:
                 while not self._items:
                     self._cond.wait()
                 data = self._items.popleft()
+                self._in_flight = data
             if data is None:
                 break
             if self._error is None and not self._discard:
@@ -194,6 +197,9 @@ class RefWriter:
                     self._error = exc
             with self._cond:
                 self._waiting_bytes -= data.nbytes
+                self._in_flight = None
+                with contextlib.suppress(OSError):
+                    self._written = self._sink.tell()
                 self._cond.notify_all()
         if self._on_done is not None:
             self._complete_behind(self._on_done)
@@ -307,8 +313,38 @@ class RefWriter:
             FLUSHER.end()
 
     def expected_size(self) -> int:
-        """The file's size once written (Arrow data plus IPC framing), for an answer given before."""
-        return self._queued_bytes + self._batches * 8 * self._buffers + 1024
+        """The file's size once written, for an answer given before: what is written, plus the
+        serialized size of the backlog, plus the footer (~0.1 ms a batch of backlog)."""
+        with self._cond:
+            written = self._written
+            backlog = [d for d in (self._in_flight, *self._items) if d is not None]
+        pending = sum(
+            ipc.get_record_batch_size(b)
+            for d in backlog
+            for b in (d.to_batches() if isinstance(d, pa.Table) else [d])
+        )
+        return max(written, self._header()) + pending + self._footer(self._batches)
+
+    def _header(self) -> int:
+        """Bytes before the first batch: an empty stream is exactly the magic plus the schema."""
+        stream = pa.BufferOutputStream()
+        ipc.new_stream(stream, self.schema).close()
+        return stream.tell()
+
+    def _footer(self, batches: int) -> int:
+        """Bytes after the last batch: measured on a one-batch file (its padding is that of any
+        number of batches), plus 24 bytes a block."""
+        one = pa.BufferOutputStream()
+        try:
+            batch = pa.RecordBatch.from_pylist([], schema=self.schema)
+        except (pa.ArrowException, TypeError, ValueError):  # a type with no empty form: near enough
+            empty = pa.BufferOutputStream()
+            ipc.new_file(empty, self.schema).close()
+            return empty.tell() - self._header() + 24 * batches
+        writer = ipc.new_file(one, self.schema)
+        writer.write_batch(batch)
+        writer.close()
+        return one.tell() - self._header() - ipc.get_record_batch_size(batch) + 24 * (batches - 1)
 
     def release(self) -> None:
         """Drop the writer's lock: readers waiting for this ref go on."""
