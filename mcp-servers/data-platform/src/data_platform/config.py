@@ -248,8 +248,8 @@ SETTINGS_DOC: dict[str, str] = {
     "DATA_PLATFORM_MAX_ROWS": "Row guard for one load or query result (default 100000).",
     "DATA_PLATFORM_PREVIEW_ROWS": "Rows shown in a preview table (default 10, at most 50).",
     "DATA_PLATFORM_MAX_OUTPUT_CHARS": "Upper bound on one tool result's text (default 8000).",
-    "DATA_PLATFORM_SYNC_WRITES": "1 to wait for each new ref to reach the disk before answering "
-    "(default: flushed in the background right after).",
+    "DATA_PLATFORM_SYNC_WRITES": "1 to wait for each new ref to be written and reach the disk before "
+    "answering (default: a big ref's last batches and the fsync finish in the background).",
     "DATA_PLATFORM_ALLOWED_ROOTS": "Folders file tools may read/write, separated by ':' "
     "(default: the project folder and the system temp folder).",
     "DATA_PLATFORM_STATEMENT_TIMEOUT": "Seconds a SQL statement may run (default 30).",
