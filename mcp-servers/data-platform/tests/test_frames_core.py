@@ -357,17 +357,22 @@ def test_join_kinds_and_suffixes(reg: Registry) -> None:
     assert sorted(r["x"] for r in run("semi")) == [1, 3, 10]
 
 
-def test_streamed_join_matches_pyarrow_on_many_batches(tmp_path: Path) -> None:
-    """The join streams Acero's batches into the ref: every kind must equal the in-memory join."""
+@pytest.mark.parametrize("dimension", [True, False], ids=["unique-right-keys", "repeated-right-keys"])
+def test_join_matches_pyarrow_whole_or_streamed(tmp_path: Path, dimension: bool) -> None:
+    """Joins that cannot multiply rows are computed whole; the others stream Acero's batches into
+    the ref. Every kind, both ways, must equal pyarrow's in-memory join."""
     rng = random.Random(7)
     n = 300_000
     reg = Registry(tmp_path / "big")
     keys = [rng.randrange(1200) for _ in range(n)]
     left = pa.table({"k": keys, "x": list(range(n)), "s": [f"s{i % 97}" for i in range(n)]})
-    right = pa.table({"k": list(range(1000)), "x": [i * 2.0 for i in range(1000)]})  # 1000-1199: no match
+    rkeys = list(range(1000)) if dimension else [i % 700 for i in range(1000)]  # 1000-1199: no match
+    right = pa.table({"k": rkeys, "x": [i * 2.0 for i in range(1000)]})
     reg.put(left, name="l", source="test")
     reg.put(right, name="r", source="test")
     for how, kind in ops.JOIN_TYPES.items():
+        whole = ops._fits_in_memory(left, right, ["k"], ["k"], how)
+        assert whole == (how in ("semi", "anti") or (dimension and how != "right")), how
         res = ops.join(reg, "l", "r", on=["k"], left_on=None, right_on=None, how=how,
                        suffixes=("_l", "_r"), out=ops.Output(f"j_{how}"))  # fmt: skip
         got = reg.get(res.info.name)
@@ -376,7 +381,25 @@ def test_streamed_join_matches_pyarrow_on_many_batches(tmp_path: Path) -> None:
         order = [(c, "ascending") for c in want.schema.names]
         assert got.sort_by(order).equals(want.sort_by(order)), how
         assert res.info.rows == want.num_rows and res.head.num_rows == min(50, want.num_rows)
-    assert reg.reader("j_inner").num_record_batches > 1  # really streamed in batches
+    if not dimension:
+        assert reg.reader("j_inner").num_record_batches > 1  # really streamed in batches
+
+
+def test_a_join_that_could_be_too_big_for_memory_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    left = pa.table({"k": [1, 2, 3], "a": ["x", "y", "z"]})
+    right = pa.table({"k": [1, 2], "b": [1.0, 2.0]})
+    assert ops._fits_in_memory(left, right, ["k"], ["k"], "inner")
+    assert ops._fits_in_memory(left, right, ["k"], ["k"], "right")  # the kept side is the right one
+    repeated = pa.table({"k": [1, 1, 2], "a": ["x", "y", "z"]})
+    assert not ops._fits_in_memory(repeated, right, ["k"], ["k"], "right")  # rows of right could repeat
+    assert ops._fits_in_memory(repeated, right, ["k"], ["k"], "left")
+    nulls = pa.table({"k": [1, None, None], "b": [1.0, 2.0, 3.0]})
+    assert not ops._fits_in_memory(left, nulls, ["k"], ["k"], "inner")  # repeated NULL keys: not sure
+    pairs = pa.table({"k": [1, 1], "j": [1, 2], "b": [1.0, 2.0]})
+    wide = left.append_column("j", pa.array([1, 2, 3]))
+    assert ops._fits_in_memory(wide, pairs, ["k", "j"], ["k", "j"], "left")  # unique as a pair
+    monkeypatch.setattr(ops, "JOIN_IN_MEMORY", 10)
+    assert not ops._fits_in_memory(left, right, ["k"], ["k"], "inner")
 
 
 def test_join_falls_back_to_duckdb_for_nested_columns(reg: Registry) -> None:
