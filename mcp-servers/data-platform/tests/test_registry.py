@@ -424,12 +424,19 @@ def test_a_copy_failing_after_the_answer_is_reported_on_next_use(tmp_path: Path)
         reg.put(pa.table({{"x": [1, 2, 3]}}), name="small", source="t")
         registry.RefWriter._close_file = full_disk
         print("rows", reg.put({BIG}, name="big", source="t").rows)
+        registry.FLUSHER.wait()
+        try:
+            reg.get("big")
+        except registry.CorruptRefError as exc:
+            print("then:", exc.message)
         """
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120, check=True
     )
-    assert out.stdout.strip() == "rows 3000000"  # answered before the failure
+    first, then = out.stdout.strip().splitlines()
+    assert first == "rows 3000000"  # answered before the failure
+    assert "writing failed after it was named: No space left on device" in then  # the reason, in-process
     assert "big could not be completed on disk: No space left on device" in out.stderr  # and logged
     reg = Registry(tmp_path)
     with pytest.raises(CorruptRefError, match="damaged"):

@@ -306,6 +306,9 @@ class RefWriter:
         if error is not None:
             with contextlib.suppress(Exception):
                 self._sink.close()
+            with contextlib.suppress(OSError):
+                st = os.fstat(self._lock_fd)  # which file failed: the name may hold another later
+                key = (st.st_ino, st.st_mtime_ns, st.st_size)
         try:
             on_done(key, error)  # before the unlock: a waiting reader then finds it validated
         finally:
@@ -467,7 +470,7 @@ class Registry:
         self._info_cache: dict[str, tuple[tuple[int, int, int], RefInfo]] = {}
         self._validated: dict[str, tuple[int, int, int]] = {}
         self._tables: dict[str, tuple[tuple[int, int, int], pa.Table]] = {}
-        self._failed: dict[str, str] = {}  # refs published early whose copy then failed: why
+        self._failed: dict[str, tuple[int, str]] = {}  # early-published files whose copy failed: inode, why
         self._lock = threading.Lock()
         self._cleaned = False
 
@@ -622,12 +625,14 @@ class Registry:
 
     def _written(self, name: str, key: tuple[int, int, int] | None, error: BaseException | None) -> None:
         """The end of a ref published early (writer thread): flush it, or record why it failed."""
-        if error is not None or key is None:
+        if error is not None:
             reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
-            self._failed[name] = reason
+            if key is not None:
+                self._failed[name] = (key[0], reason)
             LOG.error("data_ref %s could not be completed on disk: %s", name, reason)
             return
-        self._validated[name] = key
+        if key is not None:
+            self._validated[name] = key
         FLUSHER.submit(partial(fsync_path, self.path(name)), partial(fsync_path, self.root))
 
     # -- reading -----------------------------------------------------------
@@ -723,8 +728,9 @@ class Registry:
 
     def _damaged(self, name: str, exc: Exception) -> CorruptRefError:
         """The one error for a ref file that exists but cannot be read as valid Arrow."""
-        if name in self._failed:
-            exc = OSError(f"its writing failed after it was named: {self._failed[name]}")
+        failed = self._failed.get(name)
+        if failed is not None and (version := self._version(name)) is not None and version[0] == failed[0]:
+            exc = OSError(f"its writing failed after it was named: {failed[1]}")
         return CorruptRefError(
             f"data_ref `{name}` is damaged on disk ({name}{SUFFIX}: {exc}).",
             hint=f"Drop it with drop_data `{name}` and create it again; other refs are unaffected.",
