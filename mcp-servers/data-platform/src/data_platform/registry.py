@@ -125,6 +125,11 @@ def suggest_name(text: str) -> str:
     return clean[:48]
 
 
+def _version_of(st: os.stat_result) -> tuple[int, int, int]:
+    """A file version: the inode, its last change and size (a replace or rewrite changes it)."""
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -299,16 +304,13 @@ class RefWriter:
         try:
             if error is None:
                 self._close_file()
-                st = os.fstat(self._lock_fd)
-                key = (st.st_ino, st.st_mtime_ns, st.st_size)
         except BaseException as exc:
             error = exc
         if error is not None:
             with contextlib.suppress(Exception):
                 self._sink.close()
-            with contextlib.suppress(OSError):
-                st = os.fstat(self._lock_fd)  # which file failed: the name may hold another later
-                key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with contextlib.suppress(OSError):  # the version written, or which file failed
+            key = _version_of(os.fstat(self._lock_fd))
         try:
             on_done(key, error)  # before the unlock: a waiting reader then finds it validated
         finally:
@@ -326,28 +328,25 @@ class RefWriter:
             for d in backlog
             for b in (d.to_batches() if isinstance(d, pa.Table) else [d])
         )
-        return max(written, self._header()) + pending + self._footer(self._batches)
-
-    def _header(self) -> int:
-        """Bytes before the first batch: an empty stream is exactly the magic plus the schema."""
+        # An empty stream is exactly the file's header: the magic plus the schema.
         stream = pa.BufferOutputStream()
         ipc.new_stream(stream, self.schema).close()
-        return stream.tell()
+        header = stream.tell()
+        return max(written, header) + pending + self._footer(header, self._batches)
 
-    def _footer(self, batches: int) -> int:
+    def _footer(self, header: int, batches: int) -> int:
         """Bytes after the last batch: measured on a one-batch file (its padding is that of any
         number of batches), plus 24 bytes a block."""
         one = pa.BufferOutputStream()
         try:
             batch = pa.RecordBatch.from_pylist([], schema=self.schema)
         except (pa.ArrowException, TypeError, ValueError):  # a type with no empty form: near enough
-            empty = pa.BufferOutputStream()
-            ipc.new_file(empty, self.schema).close()
-            return empty.tell() - self._header() + 24 * batches
+            ipc.new_file(one, self.schema).close()
+            return one.tell() - header + 24 * batches
         writer = ipc.new_file(one, self.schema)
         writer.write_batch(batch)
         writer.close()
-        return one.tell() - self._header() - ipc.get_record_batch_size(batch) + 24 * (batches - 1)
+        return one.tell() - header - ipc.get_record_batch_size(batch) + 24 * (batches - 1)
 
     def release(self) -> None:
         """Drop the writer's lock: readers waiting for this ref go on."""
@@ -611,29 +610,25 @@ class Registry:
                 FLUSHER.submit(partial(os.close, old))
 
     def _published(self, name: str) -> RefInfo:
-        """A ref written in full and named: schedule its fsync and describe it."""
-        final = self.path(name)
-        if self.sync_writes:
-            fsync_path(self.root)
-        else:
-            FLUSHER.submit(partial(fsync_path, final), partial(fsync_path, self.root))
-        info = self.info(name)
-        # Written just now from in-memory arrays: nothing to validate until the file changes.
-        if (key := self._version(name)) is not None:
-            self._validated[name] = key
-        return info
+        """A ref written in full and named: mark it valid, schedule its fsync, describe it."""
+        self._written(name, self._version(name), None)
+        return self.info(name)
 
     def _written(self, name: str, key: tuple[int, int, int] | None, error: BaseException | None) -> None:
-        """The end of a ref published early (writer thread): flush it, or record why it failed."""
+        """A ref's file is complete (`_published`, or the writer thread of one published early):
+        mark that version valid and flush it, or record why its copy failed."""
         if error is not None:
             reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
             if key is not None:
                 self._failed[name] = (key[0], reason)
             LOG.error("data_ref %s could not be completed on disk: %s", name, reason)
             return
-        if key is not None:
+        if key is not None:  # written just now from in-memory arrays: nothing to validate
             self._validated[name] = key
-        FLUSHER.submit(partial(fsync_path, self.path(name)), partial(fsync_path, self.root))
+        if self.sync_writes:  # the file itself was fsynced before it was named
+            fsync_path(self.root)
+        else:
+            FLUSHER.submit(partial(fsync_path, self.path(name)), partial(fsync_path, self.root))
 
     # -- reading -----------------------------------------------------------
     def _open_reader(self, name: str) -> tuple[ipc.RecordBatchFileReader, tuple[int, int, int]]:
@@ -659,7 +654,7 @@ class Registry:
         finally:
             os.close(fd)
         try:
-            return ipc.open_file(source), (st.st_ino, st.st_mtime_ns, st.st_size)
+            return ipc.open_file(source), _version_of(st)
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
             raise self._damaged(name, exc) from exc
 
@@ -721,10 +716,9 @@ class Registry:
 
     def _version(self, name: str) -> tuple[int, int, int] | None:
         try:
-            st = self.path(name).stat()
+            return _version_of(self.path(name).stat())
         except OSError:
             return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _damaged(self, name: str, exc: Exception) -> CorruptRefError:
         """The one error for a ref file that exists but cannot be read as valid Arrow."""
@@ -745,7 +739,7 @@ class Registry:
         except OSError as exc:
             raise self._storage_error("read", exc) from exc
         cached = self._info_cache.get(name)
-        if cached and cached[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
+        if cached and cached[0] == _version_of(st):
             return cached[1]
         reader, key = self._open_reader(name)
         try:
