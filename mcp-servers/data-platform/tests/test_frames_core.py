@@ -447,8 +447,20 @@ def test_head_and_tail_read_only_what_they_show(tmp_path: Path) -> None:
     with reg.writer(name="big", schema=pa.schema([("i", pa.int64())]), source="t") as w:
         for start in range(0, 100_000, 10_000):
             w.write(pa.table({"i": pa.array(range(start, start + 10_000), type=pa.int64())}))
+    pulled = []
+    batches = reg.batches
+
+    def counted(ref: str):  # how many batches head takes (each is read and validated)
+        for b in batches(ref):
+            pulled.append(b.num_rows)
+            yield b
+
+    reg.batches = counted  # type: ignore[method-assign]
     info, t = ops.head(reg, "big", 3)
-    assert info.rows == 100_000 and t.column("i").to_pylist() == [0, 1, 2]
+    assert info.rows == 100_000 and t.column("i").to_pylist() == [0, 1, 2] and len(pulled) == 1
+    pulled.clear()
+    _, t = ops.head(reg, "big", 10_002)
+    assert t.column("i").to_pylist() == list(range(10_002)) and len(pulled) == 2
     _, t = ops.tail(reg, "big", 3)
     assert t.column("i").to_pylist() == [99_997, 99_998, 99_999]
 

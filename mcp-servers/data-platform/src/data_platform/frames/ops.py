@@ -96,11 +96,11 @@ def head(registry: Registry, ref: str, n: int) -> tuple[RefInfo, pa.Table]:
     info = registry.info(ref)
     got: list[pa.RecordBatch] = []
     rows = 0
-    for b in registry.batches(ref):
-        if rows >= n:
-            break
+    for b in registry.batches(ref) if n > 0 else ():
         got.append(b.slice(0, n - rows))
         rows += got[-1].num_rows
+        if rows >= n:
+            break  # before the next batch is read and validated
     return info, trim_cells(pa.Table.from_batches(got, schema=info.schema))
 
 
