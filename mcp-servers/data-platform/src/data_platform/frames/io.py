@@ -4,9 +4,9 @@ CSV goes through pyarrow's multi-threaded reader (fastest measured) after a
 sniffing pass over the first 256 KB: compression by magic bytes (gzip, bz2,
 zstd, zip), encoding (UTF-8, else latin-1 with a note), delimiter and quote
 (csv.Sniffer), header, and integers too big for int64. Parquet uses pyarrow
-(row counts are free from the footer). JSON (array or lines, nested kept as
-structs/lists, dates and zoned timestamps typed) goes through a private DuckDB
-reader given only the already-checked path.
+through `frames/parquet.py` (row counts are free from the footer). JSON (array
+or lines, nested kept as structs/lists, dates and zoned timestamps typed) goes
+through a private DuckDB reader given only the already-checked path.
 
 The row guard: a load that would materialise more than `max_rows` rows stops
 with `GuardError` (nothing is created), carrying the exact count and a
@@ -45,6 +45,7 @@ from data_platform.errors import (
     did_you_mean,
     list_for_message,
 )
+from data_platform.frames import parquet
 from data_platform.frames.engine import first_line, quote_ident
 from data_platform.frames.ops import trim_cells
 from data_platform.frames.types import is_nested, parse_type
@@ -595,7 +596,7 @@ def read_parquet(
 ) -> Loaded:
     """Load a Parquet file; the row count comes from its footer, so the guard costs nothing."""
     try:
-        pf = pq.ParquetFile(str(path), memory_map=True)
+        pf = parquet.open_file(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{path.name} is not a readable Parquet file: {first_line(exc)}") from None
     names = pf.schema_arrow.names
@@ -609,7 +610,7 @@ def read_parquet(
     with contextlib.closing(pf):
         # Streamed by batches into the ref: faster and leaner than read_table + write here.
         return _stream(
-            pf.iter_batches(batch_size=chunk_size or 131_072, columns=columns),
+            parquet.batches(path, pf, schema, columns, chunk_size),
             schema,
             target,
             max_rows=max_rows,
