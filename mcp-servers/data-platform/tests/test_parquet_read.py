@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from data_platform.errors import InputError
 from data_platform.frames import io, parquet
 from data_platform.registry import FLUSHER, Registry
 
@@ -111,3 +112,22 @@ def test_read_ahead_keeps_order_raises_errors_and_stops_its_thread() -> None:
     assert _ahead_threads()
     endless.close()
     assert not _ahead_threads()
+
+
+@pytest.mark.parametrize("chunk_size", [None, 5_000])
+def test_a_damaged_page_is_an_input_error_and_creates_nothing(tmp_path: Path, chunk_size: int | None) -> None:
+    path = _write(tmp_path / "t.parquet", _table())
+    data = bytearray(path.read_bytes())
+    for i in range(4, len(data) // 2):  # the first row groups' pages; the footer stays whole
+        data[i] = (data[i] * 7 + 13) % 256
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(bytes(data))
+    reg = Registry(tmp_path / "reg")
+    with pytest.raises(InputError, match=r"damaged.parquet could not be decoded") as info:
+        io.read_parquet(
+            damaged, io.Target(reg, "d", False, "test", "d"), max_rows=10**9, chunk_size=chunk_size
+        )
+    assert "write it again" in (info.value.hint or "")
+    with pytest.raises(InputError, match=r"damaged.parquet could not be decoded"):  # the guard's preview
+        io.read_parquet(damaged, io.Target(reg, "d", False, "test", "d"), max_rows=10)
+    assert reg.names() == [] and not _ahead_threads()

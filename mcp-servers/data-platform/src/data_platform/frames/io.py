@@ -603,8 +603,8 @@ def read_parquet(
     _check_columns(columns, names, path.name)
     rows = pf.metadata.num_rows
     if rows > max_rows and not chunk_size and (nrows is None or nrows > max_rows):
-        head = next(pf.iter_batches(batch_size=GUARD_PREVIEW_ROWS, columns=columns), None)
-        pf.close()
+        with contextlib.closing(pf), parquet.decoding(path):
+            head = next(pf.iter_batches(batch_size=GUARD_PREVIEW_ROWS, columns=columns), None)
         raise _guard_error(rows, max_rows, pa.Table.from_batches([head]) if head else pa.table({}), path.name)
     schema = pf.schema_arrow if not columns else pa.schema([pf.schema_arrow.field(c) for c in columns])
     with contextlib.closing(pf):
