@@ -514,3 +514,27 @@ def test_a_path_too_long_for_the_os_is_a_clear_error(tmp_path: Path) -> None:
     for for_write in (False, True):
         with pytest.raises(InputError, match="Cannot use the path"):
             resolve_path("x" * 300 + ".csv", settings, for_write=for_write)
+
+
+def test_damaged_compressed_csv_and_json_are_input_errors(tmp_path: Path) -> None:
+    """A body that fails mid-stream (the first 256 KB sniffed fine) names the file; nothing is made."""
+    import gzip
+
+    rows = "".join(f"{i},n{i % 50},{i / 3}\n" for i in range(200_000))
+    packed = gzip.compress(("id,name,amount\n" + rows).encode())
+    (tmp_path / "cut.csv.gz").write_bytes(packed[: len(packed) // 2])
+    scrambled = bytearray(packed)
+    for i in range(len(scrambled) // 3, len(scrambled) // 2):
+        scrambled[i] = (scrambled[i] * 7 + 1) % 256
+    (tmp_path / "bad.csv.gz").write_bytes(bytes(scrambled))
+    lines = "\n".join(f'{{"id": {i}, "x": "v{i}"}}' for i in range(100_000))
+    (tmp_path / "bad.json").write_text(lines[: len(lines) // 2] + '\n{"id": 5, "x": "\x01')
+    reg = Registry(tmp_path / "reg")
+    for name, reader, message in [
+        ("cut.csv.gz", io.read_csv, "Cannot read cut.csv.gz: Compressed file ended"),
+        ("bad.csv.gz", io.read_csv, "Cannot read bad.csv.gz: Error -3 while decompressing"),
+        ("bad.json", io.read_json, "Cannot parse bad.json as JSON: .*Malformed JSON"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            reader(tmp_path / name, _target(reg), max_rows=10**9)
+    assert reg.names() == []

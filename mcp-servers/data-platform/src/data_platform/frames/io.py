@@ -27,6 +27,7 @@ import mmap
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ import pyarrow.parquet as pq
 
 from data_platform.errors import (
     AlreadyExistsError,
+    DataPlatformError,
     GuardError,
     InputError,
     StorageError,
@@ -55,6 +57,7 @@ from data_platform.render import preview
 SAMPLE_BYTES = 256 * 1024
 DEFAULT_NA = ["", "NA", "N/A", "n/a", "NULL", "null", "#N/A", "None", "<NA>"]
 GUARD_PREVIEW_ROWS = 5
+PARQUET_DECODE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError)
 BIG_INT = re.compile(r"-?\d{19,}")
 
 
@@ -129,6 +132,21 @@ def open_binary(path: Path) -> IO[bytes]:
         return open(path, "rb")
     except (OSError, zipfile.BadZipFile) as exc:
         raise InputError(f"Cannot open {path.name}: {exc}.") from exc
+
+
+@contextlib.contextmanager
+def _damaged(path: Path, what: str, *also: type[Exception]) -> Iterator[None]:
+    """A body that fails to decompress or decode mid-stream (the file's start and footer were
+    fine) is an InputError naming the file, not an internal error; the load creates nothing."""
+    try:
+        yield
+    except DataPlatformError:
+        raise
+    except (OSError, EOFError, zlib.error, *also) as exc:
+        raise InputError(
+            f"Cannot {what} {path.name}: {first_line(exc)}",
+            hint="The file is damaged or was cut short: write it again from its source.",
+        ) from None
 
 
 def _read_sample(path: Path) -> bytes:
@@ -450,14 +468,15 @@ def read_csv(
         fix,
     )
     try:
-        try:
-            loaded = _load_csv(*args, parse_opts)
-        except pa.ArrowInvalid:
-            if dialect.multiline:
-                raise
-            # A quoted newline after the sniffed sample: parse again, quote-aware.
-            parse_opts.newlines_in_values = True
-            loaded = _load_csv(*args, parse_opts)
+        with _damaged(path, "read"):
+            try:
+                loaded = _load_csv(*args, parse_opts)
+            except pa.ArrowInvalid:
+                if dialect.multiline:
+                    raise
+                # A quoted newline after the sniffed sample: parse again, quote-aware.
+                parse_opts.newlines_in_values = True
+                loaded = _load_csv(*args, parse_opts)
     except pa.ArrowInvalid as exc:
         raise InputError(
             f"Cannot parse {path.name} as CSV: {first_line(exc)}",
@@ -603,11 +622,11 @@ def read_parquet(
     _check_columns(columns, names, path.name)
     rows = pf.metadata.num_rows
     if rows > max_rows and not chunk_size and (nrows is None or nrows > max_rows):
-        with contextlib.closing(pf), parquet.decoding(path):
+        with contextlib.closing(pf), _damaged(path, "decode", *PARQUET_DECODE_ERRORS):
             head = next(pf.iter_batches(batch_size=GUARD_PREVIEW_ROWS, columns=columns), None)
         raise _guard_error(rows, max_rows, pa.Table.from_batches([head]) if head else pa.table({}), path.name)
     schema = pf.schema_arrow if not columns else pa.schema([pf.schema_arrow.field(c) for c in columns])
-    with contextlib.closing(pf):
+    with contextlib.closing(pf), _damaged(path, "decode", *PARQUET_DECODE_ERRORS):
         # Streamed by batches into the ref: faster and leaner than read_table + write here.
         return _stream(
             parquet.batches(path, pf, schema, columns, chunk_size),
@@ -698,7 +717,9 @@ def read_json(
             what=path.name,
             fix=lambda t: _apply_types(t, types, path.name),
         )
-    except duckdb.Error as exc:
+    except DataPlatformError:
+        raise
+    except (duckdb.Error, OSError) as exc:  # OSError: DuckDB's errors met while streaming batches
         raise InputError(
             f"Cannot parse {path.name} as JSON: {first_line(exc)}",
             hint="read_json takes a JSON array of objects or JSON lines (one object per line).",

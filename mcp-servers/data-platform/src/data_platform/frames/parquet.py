@@ -15,7 +15,6 @@ every chunk passes that test take the dictionary path.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -24,9 +23,6 @@ from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from data_platform.errors import DataPlatformError, InputError
-from data_platform.frames.engine import first_line
 
 BATCH_ROWS = 131_072
 T = TypeVar("T")
@@ -42,28 +38,7 @@ def batches(
     path: Path, pf: pq.ParquetFile, schema: pa.Schema, columns: list[str] | None, batch_size: int | None
 ) -> Iterator[pa.RecordBatch]:
     """The file's rows as batches of `schema` (the selected columns, in their file types)."""
-    with decoding(path):
-        yield from _batches(path, pf, schema, columns, batch_size or BATCH_ROWS)
-
-
-@contextlib.contextmanager
-def decoding(path: Path) -> Iterator[None]:
-    """A page that does not decode (a damaged or cut file whose footer is whole) is an InputError
-    naming the file, not an internal error; the load then creates nothing."""
-    try:
-        yield
-    except DataPlatformError:
-        raise
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-        raise InputError(
-            f"{path.name} could not be decoded: {first_line(exc)}",
-            hint="The file is damaged or was cut short: write it again from its source.",
-        ) from None
-
-
-def _batches(
-    path: Path, pf: pq.ParquetFile, schema: pa.Schema, columns: list[str] | None, size: int
-) -> Iterator[pa.RecordBatch]:
+    size = batch_size or BATCH_ROWS
     dictionary = dictionary_columns(pf.metadata, schema)
     if not dictionary:
         yield from read_ahead(pf.iter_batches(batch_size=size, columns=columns))
