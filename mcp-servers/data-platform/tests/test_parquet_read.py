@@ -74,6 +74,7 @@ def test_reads_equal_pyarrow_whatever_the_encoding(tmp_path: Path, options: dict
     some = _load(reg, path, "some", columns=["raw", "city", "id"], nrows=12_345)
     assert some.schema.names == ["raw", "city", "id"]
     assert some.equals(table.select(["raw", "city", "id"]).slice(0, 12_345))
+    assert not _ahead_threads()  # stopped early (nrows): the read-ahead thread ended with the load
 
 
 def test_a_wrong_guess_costs_time_not_correctness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ every chunk passes that test take the dictionary path.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -43,10 +44,13 @@ def batches(
     if not dictionary:
         yield from read_ahead(pf.iter_batches(batch_size=size, columns=columns))
         return
-    with pq.ParquetFile(
-        str(path), memory_map=True, metadata=pf.metadata, read_dictionary=dictionary
-    ) as reader:
-        for b in read_ahead(reader.iter_batches(batch_size=size, columns=columns)):
+    with (
+        pq.ParquetFile(
+            str(path), memory_map=True, metadata=pf.metadata, read_dictionary=dictionary
+        ) as reader,
+        contextlib.closing(read_ahead(reader.iter_batches(batch_size=size, columns=columns))) as decoded,
+    ):  # the read-ahead thread stops before the file closes
+        for b in decoded:
             yield b.cast(schema)
 
 
