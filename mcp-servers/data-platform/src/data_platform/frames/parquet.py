@@ -30,9 +30,11 @@ T = TypeVar("T")
 PLAIN_MIN_BYTES = 4  # the smallest a plain BYTE_ARRAY value can take: its length prefix
 
 
-def open_file(path: Path) -> pq.ParquetFile:
-    """The file, memory-mapped (its footer is read here: the row count costs nothing)."""
-    return pq.ParquetFile(str(path), memory_map=True)
+def open_file(
+    path: Path, metadata: pq.FileMetaData | None = None, read_dictionary: list[str] | None = None
+) -> pq.ParquetFile:
+    """The file, memory-mapped (its footer is read here unless given: the row count costs nothing)."""
+    return pq.ParquetFile(str(path), memory_map=True, metadata=metadata, read_dictionary=read_dictionary)
 
 
 def batches(
@@ -45,9 +47,7 @@ def batches(
         yield from read_ahead(pf.iter_batches(batch_size=size, columns=columns))
         return
     with (
-        pq.ParquetFile(
-            str(path), memory_map=True, metadata=pf.metadata, read_dictionary=dictionary
-        ) as reader,
+        open_file(path, pf.metadata, dictionary) as reader,
         contextlib.closing(read_ahead(reader.iter_batches(batch_size=size, columns=columns))) as decoded,
     ):  # the read-ahead thread stops before the file closes
         for b in decoded:
