@@ -47,6 +47,23 @@ def server_params(cwd: Path, env: dict[str, str] | None = None) -> StdioServerPa
     )
 
 
+@contextlib.asynccontextmanager
+async def inmemory(cwd: Path, env: dict[str, str] | None = None) -> AsyncIterator[Client]:
+    """A fresh `build_server(...)` for project `cwd`, driven through the SDK's in-memory client.
+
+    The same protocol as stdio (schemas, validation, isError, structured content) without a
+    process: use it for every adapter test; keep `connect` for what needs a process.
+    `env` is the server's whole environment (scrubbed like a subprocess's); no system file.
+    """
+    from data_platform.config import load_settings
+    from data_platform.server import build_server
+
+    settings = load_settings(cwd, server_env(env), system_file=cwd / ".no-system-postgres.env")
+    async with Client(build_server(settings), cache=None) as client:
+        _record_outputs(client)
+        yield client
+
+
 LOG_DIR = Path(os.environ.get("DATA_PLATFORM_TEST_LOG_DIR", Path(__file__).parent / ".logs"))
 
 
