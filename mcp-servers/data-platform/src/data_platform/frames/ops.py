@@ -232,12 +232,12 @@ def sample(
         raise InputError("Give exactly one of n or frac.")
     k = n if n is not None else round(info.rows * (frac or 0))
     k = min(k, info.rows)
+    seed = random.randrange(1_000_000) if seed is None else seed  # said in the answer, so it can be repeated
     picked = sorted(random.Random(seed).sample(range(info.rows), k))
     result = registry.get(ref).take(pa.array(picked, type=pa.int64()))
     res = _store(registry, result, out, f"{ref}_sample", f"sample {ref} ({k} rows, seed {seed})")
     res.notes.append(
-        f"{k:,} random rows of {info.rows:,}, in their original order"
-        + (f" (seed {seed})." if seed is not None else "; pass seed to repeat it.")
+        f"{k:,} random rows of {info.rows:,}, in their original order (seed {seed}; pass it to repeat)."
     )
     return res
 

@@ -79,6 +79,7 @@ def build_server(settings: Settings | None = None) -> MCPServer:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
     )
+    server.max_output_chars = settings.max_output_chars
     for register in _family_registrars(settings):
         register(server)
     return server

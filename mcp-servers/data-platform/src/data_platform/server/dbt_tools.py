@@ -13,10 +13,10 @@ from data_platform.dbtools.service import DbtService, RunOutcome, Validation
 from data_platform.render import format_cell, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 
-Select = Annotated[str, Field(description="dbt selector, e.g. 'stg_orders+'")]
-Exclude = str
-Target = Annotated[str, Field(description="profile target")]
-Vars = Annotated[dict[str, Any], Field(default_factory=dict)]
+Select = Annotated[str | None, Field(description="dbt selector, e.g. 'stg_orders+'")]
+Exclude = str | None
+Target = Annotated[str | None, Field(description="profile target")]
+Vars = dict[str, Any] | None
 Strict = Annotated[bool, Field(description="refuse if deprecated")]
 MAX_NODES_SHOWN = 40
 MAX_NODES_STRUCTURED = 200
@@ -287,7 +287,7 @@ def register(server: MCPServer) -> None:
         return DbtRunResult.of(out)
 
     @tool(server, read_only=True, idempotent=True)
-    async def dbt_parse(ctx: Context, *, target: Target = "", vars: Vars) -> DbtParseResult:
+    async def dbt_parse(ctx: Context, *, target: Target = None, vars: Vars = None) -> DbtParseResult:
         """Validate the dbt project: errors and deprecations (event, code, file, line, fix), every time."""
         return DbtParseResult.of(await run_sync(_service(ctx).validate, target, vars))
 
@@ -295,11 +295,11 @@ def register(server: MCPServer) -> None:
     async def dbt_run(
         ctx: Context,
         *,
-        select: Select = "",
-        exclude: Exclude = "",
+        select: Select = None,
+        exclude: Exclude = None,
         full_refresh: bool = False,
-        vars: Vars,
-        target: Target = "",
+        vars: Vars = None,
+        target: Target = None,
         strict: Strict = False,
     ) -> DbtRunResult:
         """Validate, then run models; per-node status, time, rows, errors. Cancellable."""
@@ -318,10 +318,10 @@ def register(server: MCPServer) -> None:
     async def dbt_test(
         ctx: Context,
         *,
-        select: Select = "",
-        exclude: Exclude = "",
-        vars: Vars,
-        target: Target = "",
+        select: Select = None,
+        exclude: Exclude = None,
+        vars: Vars = None,
+        target: Target = None,
         strict: Strict = False,
     ) -> DbtRunResult:
         """Validate, then run data tests; per-test status and failing row counts."""
@@ -333,11 +333,11 @@ def register(server: MCPServer) -> None:
     async def dbt_build(
         ctx: Context,
         *,
-        select: Select = "",
-        exclude: Exclude = "",
+        select: Select = None,
+        exclude: Exclude = None,
         full_refresh: bool = False,
-        vars: Vars,
-        target: Target = "",
+        vars: Vars = None,
+        target: Target = None,
         strict: Strict = False,
     ) -> DbtRunResult:
         """Validate, then seed, run, snapshot and test in DAG order; per-node results. Cancellable."""
@@ -357,8 +357,8 @@ def register(server: MCPServer) -> None:
         ctx: Context,
         *,
         select: Annotated[str, Field(description="node name or dbt selector.")],
-        vars: Vars,
-        target: Target = "",
+        vars: Vars = None,
+        target: Target = None,
     ) -> DbtCompileResult:
         """Compiled SQL of a node or selection (catches undefined macros that parse misses)."""
         compiled, validation = await run_sync(_service(ctx).compile, select, target, vars)
@@ -378,8 +378,8 @@ def register(server: MCPServer) -> None:
     @tool(server, read_only=True, idempotent=True)
     async def dbt_ls(
         ctx: Context,
-        select: Select = "",
-        exclude: Exclude = "",
+        select: Select = None,
+        exclude: Exclude = None,
         resource_type: Literal["model", "seed", "snapshot", "source", "test", "exposure", "analysis"]
         | None = None,
     ) -> DbtLsResult:
@@ -390,7 +390,7 @@ def register(server: MCPServer) -> None:
         )
 
     @tool(server, read_only=False, destructive=False, idempotent=True)
-    async def dbt_docs_generate(ctx: Context, target: Target = "") -> DbtDocsResult:
+    async def dbt_docs_generate(ctx: Context, target: Target = None) -> DbtDocsResult:
         """Generate docs; say where index.html is and what is undocumented or documented but missing."""
         report, validation = await _service(ctx).docs_generate(target)
         return DbtDocsResult(
@@ -409,7 +409,7 @@ def register(server: MCPServer) -> None:
         ctx: Context,
         node: Annotated[str, Field(description="name, source.table or unique_id")],
         direction: Literal["up", "down", "both"] = "both",
-        depth: Annotated[int, Field(ge=0, description="0 = all levels")] = 0,
+        depth: Annotated[int | None, Field(ge=0, description="levels (default, or 0: all)")] = None,
         tests: bool = True,
     ) -> DbtLineageResult:
         """Upstream/downstream of a node at any depth, as a list and a Mermaid diagram (fresh manifest)."""

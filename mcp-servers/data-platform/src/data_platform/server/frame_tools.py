@@ -16,11 +16,11 @@ from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 from data_platform.server.results import FrameResult
 
 Ref = str
-Name = str
-Cols = tuple[str, ...]
-Rows = Annotated[int, Field(ge=0)]
-Chunk = Annotated[int, Field(ge=0, description="stream in N-row chunks (big files)")]
-Guard = Annotated[int, Field(ge=0)]
+Name = str | None
+Cols = list[str] | None
+Rows = Annotated[int | None, Field(ge=1)]
+Chunk = Annotated[int | None, Field(ge=1, description="stream in N-row chunks (big files)")]
+Guard = Annotated[int | None, Field(ge=1)]
 Types = Annotated[dict[str, str] | None, Field(description="column: type (int64, date, decimal(12,2)...)")]
 Path = str
 Count = Annotated[int, Field(ge=1, le=50)]
@@ -45,7 +45,7 @@ async def _load(
 ) -> FrameResult:
     state = state_of(ctx)
     real = resolve_path(path, state.settings)
-    target = io.Target(state.registry, name or None, overwrite, str(real), io.default_name_for(real))
+    target = io.Target(state.registry, name, overwrite, str(real), io.default_name_for(real))
     reader = {"read_csv": io.read_csv, "read_parquet": io.read_parquet, "read_json": io.read_json}[kind]
     loaded = await run_sync(reader, real, target, max_rows=guard or state.settings.max_rows, **kw)
     return _result(ctx, kind, loaded.info, loaded.head, loaded.notes, _next(loaded.info.name))
@@ -105,60 +105,53 @@ class DescribeResult(ToolResult):
         return "\n".join(parts)
 
 
-def _opt(value: Any) -> Any:
-    """The tools use compact defaults (0, "", ()) for "not given"; the core uses None."""
-    if value in (0, "", ()) and not isinstance(value, bool):
-        return None
-    return list(value) if isinstance(value, tuple) else value
-
-
 def register(server: MCPServer) -> None:
     @tool(server, read_only=False)
     async def read_csv(
         path: Path,
         ctx: Context,
-        name: Name = "",
+        name: Name = None,
         overwrite: bool = False,
-        sep: str = "",
+        sep: str | None = None,
         header: Literal["auto", "yes", "no"] = "auto",
-        encoding: str = "",
-        na_values: Annotated[tuple[str, ...] | None, Field(description="strings read as null")] = None,
-        columns: Cols = (),
+        encoding: str | None = None,
+        na_values: Annotated[list[str] | None, Field(description="strings read as null")] = None,
+        columns: Cols = None,
         dtype: Types = None,
-        date_format: Annotated[str, Field(description="for date/timestamp dtypes, e.g. %d/%m/%Y")] = "",
+        date_format: Annotated[str | None, Field(description="for date/timestamp dtypes: %d/%m/%Y")] = None,
         skiprows: Annotated[int, Field(ge=0)] = 0,
-        nrows: Rows = 0,
-        chunk_size: Chunk = 0,
-        max_rows: Guard = 0,
+        nrows: Rows = None,
+        chunk_size: Chunk = None,
+        max_rows: Guard = None,
     ) -> FrameResult:
         """Load a CSV (also .gz/.zip) into a new ref; sep, header and encoding (utf-8/latin-1) are sniffed."""
         return await _load(
             ctx, "read_csv", path, name, overwrite, max_rows,
-            sep=_opt(sep), header={"auto": None, "yes": True, "no": False}[header], encoding=_opt(encoding),
-            na_values=list(na_values) if na_values is not None else None, columns=_opt(columns), dtype=dtype,
-            date_format=_opt(date_format), skiprows=skiprows, nrows=_opt(nrows), chunk_size=_opt(chunk_size),
+            sep=sep, header={"auto": None, "yes": True, "no": False}[header], encoding=encoding,
+            na_values=na_values, columns=columns, dtype=dtype,
+            date_format=date_format, skiprows=skiprows, nrows=nrows, chunk_size=chunk_size,
         )  # fmt: skip
 
     @tool(server, read_only=False)
     async def read_parquet(
-        path: Path, ctx: Context, name: Name = "", overwrite: bool = False, columns: Cols = (),
-        nrows: Rows = 0, chunk_size: Chunk = 0, max_rows: Guard = 0,
+        path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
+        nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
     ) -> FrameResult:  # fmt: skip
         """Load a Parquet file into a new ref."""
         return await _load(
             ctx, "read_parquet", path, name, overwrite, max_rows,
-            columns=_opt(columns), nrows=_opt(nrows), chunk_size=_opt(chunk_size),
+            columns=columns, nrows=nrows, chunk_size=chunk_size,
         )  # fmt: skip
 
     @tool(server, read_only=False)
     async def read_json(
-        path: Path, ctx: Context, name: Name = "", overwrite: bool = False, columns: Cols = (),
-        dtype: Types = None, nrows: Rows = 0, chunk_size: Chunk = 0, max_rows: Guard = 0,
+        path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
+        dtype: Types = None, nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
     ) -> FrameResult:  # fmt: skip
         """Load a JSON array or JSON-lines file (also .gz/.zip) into a new ref; nested values kept."""
         return await _load(
             ctx, "read_json", path, name, overwrite, max_rows,
-            columns=_opt(columns), dtype=dtype, nrows=_opt(nrows), chunk_size=_opt(chunk_size),
+            columns=columns, dtype=dtype, nrows=nrows, chunk_size=chunk_size,
         )  # fmt: skip
 
     async def _write(ctx: Context, fn: Any, data_ref: str, path: str, **kw: Any) -> WriteResult:
@@ -185,11 +178,9 @@ def register(server: MCPServer) -> None:
         return await _write(ctx, io.write_parquet, data_ref, path, overwrite=overwrite, mkdirs=mkdirs)
 
     @tool(server, read_only=True, idempotent=True)
-    async def describe(data_ref: Ref, ctx: Context, columns: Cols = ()) -> DescribeResult:
+    async def describe(data_ref: Ref, ctx: Context, columns: Cols = None) -> DescribeResult:
         """pandas-style describe: count, nulls, mean, std, quartiles, min/max; distinct and top for text."""
-        info, stats, left = await run_sync(
-            describe_mod.describe, state_of(ctx).registry, data_ref, _opt(columns)
-        )
+        info, stats, left = await run_sync(describe_mod.describe, state_of(ctx).registry, data_ref, columns)
         return DescribeResult(
             data_ref=info.name,
             rows=info.rows,
@@ -220,21 +211,19 @@ def register(server: MCPServer) -> None:
 
     @tool(server, read_only=False)
     async def filter(
-        data_ref: Ref, where: str, ctx: Context, name: Name = "", overwrite: bool = False
+        data_ref: Ref, where: str, ctx: Context, name: Name = None, overwrite: bool = False
     ) -> FrameResult:
         """Rows matching a SQL-like condition: amount > 100 AND country IN ('FR','DE'), name LIKE 'A%',
         x IS NULL, d >= DATE '2025-01-01'."""
-        return await _op(ctx, "filter", ops.filter_rows, data_ref, where, ops.Output(name or None, overwrite))
+        return await _op(ctx, "filter", ops.filter_rows, data_ref, where, ops.Output(name, overwrite))
 
     @tool(server, read_only=False)
     async def select(
         data_ref: Ref, columns: list[str], ctx: Context, rename: dict[str, str] | None = None,
-        name: Name = "", overwrite: bool = False,
+        name: Name = None, overwrite: bool = False,
     ) -> FrameResult:  # fmt: skip
         """Keep columns in the given order; rename maps old to new names."""
-        return await _op(
-            ctx, "select", ops.select, data_ref, columns, rename, ops.Output(name or None, overwrite)
-        )
+        return await _op(ctx, "select", ops.select, data_ref, columns, rename, ops.Output(name, overwrite))
 
     @tool(server, read_only=False)
     async def groupby(
@@ -242,41 +231,41 @@ def register(server: MCPServer) -> None:
         by: list[str],
         aggs: dict[str, str],
         ctx: Context,
-        name: Name = "",
+        name: Name = None,
         overwrite: bool = False,
     ) -> FrameResult:
         """Group and aggregate; aggs maps output name to func(column), e.g. {"total": "sum(amount)",
         "n": "count(*)"}; funcs: sum mean min max count count_distinct median std first last."""
-        return await _op(ctx, "groupby", ops.groupby, data_ref, by, aggs, ops.Output(name or None, overwrite))
+        return await _op(ctx, "groupby", ops.groupby, data_ref, by, aggs, ops.Output(name, overwrite))
 
     @tool(server, read_only=False)
     async def join(
-        left: Ref, right: Ref, ctx: Context, on: tuple[str, ...] = (), left_on: tuple[str, ...] = (),
-        right_on: tuple[str, ...] = (), how: How = "inner",
-        suffixes: tuple[str, ...] = ("_x", "_y"), name: Name = "", overwrite: bool = False,
+        left: Ref, right: Ref, ctx: Context, on: Cols = None, left_on: Cols = None,
+        right_on: Cols = None, how: How = "inner",
+        suffixes: tuple[str, str] = ("_x", "_y"), name: Name = None, overwrite: bool = False,
     ) -> FrameResult:  # fmt: skip
         """Join two refs on key columns (on, or left_on + right_on)."""
         return await _op(
-            ctx, "join", ops.join, left, right, on=_opt(on), left_on=_opt(left_on), right_on=_opt(right_on),
-            how=how, suffixes=tuple(suffixes), out=ops.Output(name or None, overwrite),
+            ctx, "join", ops.join, left, right, on=on, left_on=left_on, right_on=right_on,
+            how=how, suffixes=suffixes, out=ops.Output(name, overwrite),
         )  # fmt: skip
 
     @tool(server, read_only=False)
-    async def sql(query: str, ctx: Context, name: Name = "", overwrite: bool = False) -> FrameResult:
+    async def sql(query: str, ctx: Context, name: Name = None, overwrite: bool = False) -> FrameResult:
         """One DuckDB SELECT over refs by name (sandboxed: no files, network or settings), into a new ref."""
-        return await _op(ctx, "sql", ops.sql, query, ops.Output(name or None, overwrite))
+        return await _op(ctx, "sql", ops.sql, query, ops.Output(name, overwrite))
 
     @tool(server, read_only=False)
     async def sort(
-        data_ref: Ref, by: list[str], ctx: Context, name: Name = "", overwrite: bool = False
+        data_ref: Ref, by: list[str], ctx: Context, name: Name = None, overwrite: bool = False
     ) -> FrameResult:
         """Sort by columns, nulls last; prefix a column with - for descending (["-amount", "id"])."""
-        return await _op(ctx, "sort", ops.sort, data_ref, by, ops.Output(name or None, overwrite))
+        return await _op(ctx, "sort", ops.sort, data_ref, by, ops.Output(name, overwrite))
 
     @tool(server, read_only=False)
     async def sample(
-        data_ref: Ref, ctx: Context, n: Annotated[int, Field(ge=0)] = 0,
-        frac: Annotated[float, Field(ge=0, le=1)] = 0, seed: int = 0, name: Name = "",
+        data_ref: Ref, ctx: Context, n: Annotated[int | None, Field(ge=0)] = None,
+        frac: Annotated[float | None, Field(ge=0, le=1)] = None, seed: int | None = None, name: Name = None,
         overwrite: bool = False,
     ) -> FrameResult:  # fmt: skip
         """Random rows (n or frac), kept in order; the same seed gives the same rows."""
@@ -285,8 +274,8 @@ def register(server: MCPServer) -> None:
             "sample",
             ops.sample,
             data_ref,
-            _opt(n),
-            _opt(frac),
+            n,
+            frac,
             seed,
-            ops.Output(name or None, overwrite),
+            ops.Output(name, overwrite),
         )

@@ -1,0 +1,165 @@
+"""Synonyms agents write from pandas, SQL, Polars and dbt habits, per tool, kept out of the schemas.
+
+A synonym is read as the tool's own argument only where it is unambiguous for that
+tool; the answer says how it was read. docs/arguments.md lists them (a test checks the
+two agree). `SPECIAL` holds the few that change another argument rather than name one:
+pandas' `ascending=False` becomes the `-column` form of `sort`'s `by`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from data_platform.errors import InputError
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Synonym:
+    target: str
+    convert: Callable[[Any], Any] = _same
+    note: str | None = None
+
+
+def _to(target: str, *names: str) -> dict[str, Synonym]:
+    return {name: Synonym(target) for name in names}
+
+
+_IF_EXISTS = {"fail": "create", "append": "append", "replace": "replace"}
+
+
+def _if_exists(value: Any) -> Any:
+    """pandas' `to_sql(if_exists=...)` values as pg_load's modes."""
+    if isinstance(value, str) and value in _IF_EXISTS:
+        return _IF_EXISTS[value]
+    raise InputError(
+        f"if_exists={value!r} is not one of 'fail', 'append', 'replace'.",
+        hint='pg_load takes mode="create" (fail if it exists), "append" or "replace".',
+    )
+
+
+# Synonyms any tool accepts when it has the target argument.
+GLOBAL: dict[str, Synonym] = {
+    **_to("data_ref", "ref", "df", "dataframe", "data", "dataref", "input_ref", "source_ref"),
+    **_to("name", "output", "output_ref", "out", "result_name", "new_name", "as_name"),
+    **_to("path", "file", "filepath", "file_path", "filename", "filepath_or_buffer", "path_or_buf"),
+    **_to("columns", "usecols", "cols", "fields"),
+    **_to("sep", "delimiter", "separator"),
+    **_to("nrows", "n_rows", "max_lines"),
+    **_to("skiprows", "skip_rows"),
+    **_to("schema", "schema_name"),
+    **_to("table", "table_name"),
+    **_to("column", "column_name", "geom_column", "geometry_column"),
+    **_to("select", "models", "model", "m", "s", "selector"),
+    **_to("target", "profile_target"),
+    **_to("exclude", "exclude_models"),
+    **_to("sql", "query", "statement", "sql_query"),
+    **_to("seed", "random_state", "random_seed"),
+    **_to("overwrite", "replace", "force"),
+    **_to("dtype", "dtypes", "schema_overrides", "column_types"),
+    **_to("na_values", "null_values", "na_strings"),
+    **_to("include_system", "system"),
+}
+
+# Synonyms that only make sense for one tool (the same word means something else elsewhere).
+TOOLS: dict[str, dict[str, Synonym]] = {
+    "head": _to("n", "rows", "limit", "count", "num_rows"),
+    "tail": _to("n", "rows", "limit", "count", "num_rows"),
+    "sample": {**_to("n", "rows", "limit", "count", "num_rows", "size"), **_to("frac", "fraction")},
+    "filter": _to("where", "query", "condition", "expr", "expression", "predicate", "filter", "mask"),
+    "groupby": {
+        **_to("by", "group_by", "groupby", "keys", "group_keys"),
+        **_to("aggs", "agg", "aggregations", "aggregate", "aggfunc", "metrics"),
+    },
+    "sort": _to("by", "sort_by", "order_by", "columns"),
+    "select": {**_to("rename", "renames", "mapping")},
+    "join": {
+        **_to("right", "other"),
+        **_to("how", "join_type", "kind"),
+        **_to("on", "keys", "join_on"),
+    },
+    "pg_load": {
+        **_to("table", "name", "target_table"),
+        "if_exists": Synonym("mode", _if_exists, "pandas' to_sql values"),
+    },
+    "sql": _to("query", "sql", "statement", "sql_query"),
+    "read_csv": {**_to("dtype", "schema"), **_to("nrows", "limit")},
+    "read_json": {**_to("dtype", "schema"), **_to("nrows", "limit")},
+    "read_parquet": _to("nrows", "limit"),
+    "dbt_lineage": _to("node", "model", "unique_id", "name", "select", "models", "resource"),
+    "dbt_compile": _to("select", "node", "name", "unique_id"),
+    "dbt_ls": _to("resource_type", "resource_types", "type"),
+}
+
+
+def _values(table: dict[Any, str]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        key = value.lower() if isinstance(value, str) else value
+        if isinstance(key, bool | int | str) and key in table:
+            return table[key]
+        return value
+
+    return convert
+
+
+def _header(value: Any) -> Any:
+    """pandas' `header=0` (first row is the header), booleans, and `infer`."""
+    if value is True or (type(value) is int and value == 0):
+        return "yes"
+    if value is False:
+        return "no"
+    return "auto" if value == "infer" else value
+
+
+# Values written from other tools' vocabularies, read as this tool's (the answer says so).
+VALUES: dict[tuple[str, str], Callable[[Any], Any]] = {
+    ("read_csv", "header"): _header,
+    ("join", "how"): _values({"full": "outer", "full_outer": "outer", "outer_join": "outer",
+                              "left_outer": "left", "right_outer": "right", "left_semi": "semi",
+                              "left_anti": "anti"}),
+    ("dbt_lineage", "direction"): _values({"upstream": "up", "downstream": "down", "parents": "up",
+                                            "children": "down", "all": "both"}),
+    ("dbt_ls", "resource_type"): _values({"models": "model", "seeds": "seed", "snapshots": "snapshot",
+                                          "sources": "source", "tests": "test", "data_test": "test"}),
+    ("pg_explain", "format"): _values({"txt": "text"}),
+}  # fmt: skip
+
+
+def _ascending(args: dict[str, Any], value: Any) -> str:
+    """pandas' `sort_values(ascending=...)`: a bool, or one bool per `by` column."""
+    by = args.get("by")
+    if not isinstance(by, list) or not by:
+        raise InputError("ascending= needs by=[...] to name the columns.", hint='sort(by=["-amount", "id"]).')
+    flags = value if isinstance(value, list) else [value] * len(by)
+    if len(flags) != len(by) or not all(isinstance(f, bool) for f in flags):
+        raise InputError(
+            f"ascending={value!r} does not match by={by!r}.",
+            hint="Send one true/false, or one per column; or prefix a column with - for descending.",
+        )
+    args["by"] = [col if up else f"-{col.lstrip('-')}" for col, up in zip(by, flags, strict=True)]
+    return f"read `ascending={json_bool(value)}` as by={args['by']}"
+
+
+def _descending(args: dict[str, Any], value: Any) -> str:
+    if not isinstance(value, bool):
+        raise InputError(f"descending={value!r} is not true or false.", hint='sort(by=["-amount"]).')
+    note = _ascending(args, not value)
+    return note.replace(f"`ascending={json_bool(not value)}`", f"`descending={json_bool(value)}`")
+
+
+def json_bool(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(json_bool(v) for v in value) + "]"
+    return "true" if value is True else "false" if value is False else repr(value)
+
+
+SPECIAL: dict[tuple[str, str], Callable[[dict[str, Any], Any], str]] = {
+    ("sort", "ascending"): _ascending,
+    ("sort", "descending"): _descending,
+    ("sort", "reverse"): _descending,
+}
