@@ -104,11 +104,12 @@ def _values(table: dict[Any, str]) -> Callable[[Any], Any]:
             return table[key]
         return value
 
+    convert.__doc__ = ", ".join(f"`{k}` as `{v}`" for k, v in table.items())
     return convert
 
 
 def _header(value: Any) -> Any:
-    """pandas' `header=0` (first row is the header), booleans, and `infer`."""
+    """`0` or `true` as `yes` (pandas: the first row is the header), `false` as `no`, `infer` as `auto`."""
     if value is True or (type(value) is int and value == 0):
         return "yes"
     if value is False:
@@ -163,3 +164,23 @@ SPECIAL: dict[tuple[str, str], Callable[[dict[str, Any], Any], str]] = {
     ("sort", "descending"): _descending,
     ("sort", "reverse"): _descending,
 }
+
+
+def markdown() -> str:
+    """The tables docs/arguments.md embeds (tests/test_arguments.py checks they agree)."""
+    lines = ["| argument | also read from |", "|---|---|"]
+    by_target: dict[str, list[str]] = {}
+    for alias, syn in GLOBAL.items():
+        by_target.setdefault(syn.target, []).append(alias)
+    lines += [f"| `{t}` | {', '.join(f'`{a}`' for a in names)} |" for t, names in by_target.items()]
+    lines += ["", "| tool | argument | also read from |", "|---|---|---|"]
+    for tool, table in TOOLS.items():
+        per: dict[str, list[str]] = {}
+        for alias, syn in table.items():
+            per.setdefault(syn.target, []).append(alias)
+        lines += [f"| {tool} | `{t}` | {', '.join(f'`{a}`' for a in names)} |" for t, names in per.items()]
+    lines += [f"| {tool} | `by` (direction) | `{alias}` |" for tool, alias in SPECIAL]
+    lines += ["", "| tool | argument | values read as the tool's own |", "|---|---|---|"]
+    lines += [f"| {tool} | `{arg}` | {fn.__doc__.strip().splitlines()[0] if fn.__doc__ else ''} |"
+              for (tool, arg), fn in VALUES.items()]  # fmt: skip
+    return "\n".join(lines)
