@@ -59,9 +59,20 @@ async def inmemory(cwd: Path, env: dict[str, str] | None = None) -> AsyncIterato
     from data_platform.server import build_server
 
     settings = load_settings(cwd, server_env(env), system_file=cwd / ".no-system-postgres.env")
-    async with Client(build_server(settings), cache=None) as client:
-        _record_outputs(client)
-        yield client
+    # Subprocesses the server starts (the dbt worker) inherit the process environment, as in a
+    # real server process: give them `env` for the client's lifetime.
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        async with Client(build_server(settings), cache=None) as client:
+            _record_outputs(client)
+            yield client
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 LOG_DIR = Path(os.environ.get("DATA_PLATFORM_TEST_LOG_DIR", Path(__file__).parent / ".logs"))

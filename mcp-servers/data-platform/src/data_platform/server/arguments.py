@@ -98,10 +98,10 @@ def usage(tool: str, schema: Schema) -> str:
     required = list(schema.get("required", []))
     parts = [*required]
     for name, prop in props.items():
-        if name in required:
-            continue
-        parts.append(f"{name}={_shown(prop['default'], 24)}" if "default" in prop else f"{name}=...")
-    return f"{tool}({', '.join(parts)})"
+        if name not in required and len(parts) < 6:
+            parts.append(f"{name}={_shown(prop['default'], 24)}" if "default" in prop else f"{name}=...")
+    more = ", ..." if len(props) > len(parts) else ""
+    return f"{tool}({', '.join(parts)}{more})"
 
 
 def _synonym(tool: str, key: str, props: Mapping[str, Any]) -> Synonym | None:
@@ -140,6 +140,9 @@ def prepare(tool: str, schema: Schema, raw: Mapping[str, Any]) -> Prepared:
         elif (tool, key) in SPECIAL:
             specials.append((key, value))
             continue
+        elif (cli := key.lstrip("-").replace("-", "_")) in props and cli != key:
+            target = cli  # the dbt CLI's `--full-refresh`
+            out.notes.append(f"read `{key}` as `{target}`")
         elif (syn := _synonym(tool, key, props)) is not None:
             target = syn.target
             value = syn.convert(value)

@@ -132,7 +132,7 @@ VALUES: dict[tuple[str, str], Callable[[Any], Any]] = {
 
 
 def _ascending(args: dict[str, Any], value: Any) -> str:
-    """pandas' `sort_values(ascending=...)`: a bool, or one bool per `by` column."""
+    """pandas' `ascending=false` (or one bool per `by` column) as the `-column` form of `by`."""
     by = args.get("by")
     if not isinstance(by, list) or not by:
         raise InputError("ascending= needs by=[...] to name the columns.", hint='sort(by=["-amount", "id"]).')
@@ -147,6 +147,7 @@ def _ascending(args: dict[str, Any], value: Any) -> str:
 
 
 def _descending(args: dict[str, Any], value: Any) -> str:
+    """`descending=true` (or `reverse`) as the `-column` form of `by`."""
     if not isinstance(value, bool):
         raise InputError(f"descending={value!r} is not true or false.", hint='sort(by=["-amount"]).')
     note = _ascending(args, not value)
@@ -159,10 +160,22 @@ def json_bool(value: Any) -> str:
     return "true" if value is True else "false" if value is False else repr(value)
 
 
+def _index(args: dict[str, Any], value: Any) -> str:
+    """pandas' `to_csv(index=False)`: refs have no index, so False is what happens anyway."""
+    if value is False:
+        return "`index=false`: refs have no index, none is written"
+    raise InputError(
+        f"index={value!r}: refs have no index to write.",
+        hint="Add a column first (sql: SELECT row_number() OVER () - 1 AS index, * FROM ref).",
+    )
+
+
 SPECIAL: dict[tuple[str, str], Callable[[dict[str, Any], Any], str]] = {
     ("sort", "ascending"): _ascending,
     ("sort", "descending"): _descending,
     ("sort", "reverse"): _descending,
+    ("to_csv", "index"): _index,
+    ("to_parquet", "index"): _index,
 }
 
 
@@ -179,7 +192,8 @@ def markdown() -> str:
         for alias, syn in table.items():
             per.setdefault(syn.target, []).append(alias)
         lines += [f"| {tool} | `{t}` | {', '.join(f'`{a}`' for a in names)} |" for t, names in per.items()]
-    lines += [f"| {tool} | `by` (direction) | `{alias}` |" for tool, alias in SPECIAL]
+    lines += [f"| {tool} | {(fn.__doc__ or '').strip().splitlines()[0]} | `{alias}` |"
+              for (tool, alias), fn in SPECIAL.items()]  # fmt: skip
     lines += ["", "| tool | argument | values read as the tool's own |", "|---|---|---|"]
     lines += [f"| {tool} | `{arg}` | {fn.__doc__.strip().splitlines()[0] if fn.__doc__ else ''} |"
               for (tool, arg), fn in VALUES.items()]  # fmt: skip

@@ -1,0 +1,329 @@
+"""Natural calls: arguments written the way agents write them, each with what a right answer is.
+
+A case either must succeed and give the right result (checked against pyarrow or
+PostgreSQL, never against the tool's own text alone), or must fail with an error that
+names the form that works. tests/test_corpus.py runs them in order on one server and
+prints the share right on the first call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+SALES_CSV = "order_id,order_date,region,country,amount,qty,email\n" + "".join(
+    f"{i},2024-0{1 + i % 3}-{10 + i % 17:02d},{['EU', 'US', 'APAC'][i % 3]},"
+    f"{['FR', 'DE', 'US', 'JP', 'FR'][i % 5]},{round(i * 13.37 % 250, 2)},{i % 7},"
+    f"{'' if i % 6 == 0 else f'user{i}@example.com'}\n"
+    for i in range(1, 61)
+)
+SLASH_DATES_CSV = (
+    "id,day,when\n1,2024/01/31,31/01/2024 08:15\n2,2024/02/29,15/02/2024 17:45\n"
+    "3,2023/12/01,01/12/2023 00:00\n"
+)
+LATIN1_CSV = "ville;montant\nSète;12,5\nBesançon;3,25\n".encode("latin-1")
+
+
+@dataclass
+class World:
+    """What a check can consult: the refs as stored, and PostgreSQL."""
+
+    ref: Callable[[str], pa.Table]
+    sql: Callable[[str], list[tuple[Any, ...]]]
+
+
+Check = Callable[[dict[str, Any], str, World], None]
+
+
+@dataclass
+class Case:
+    tool: str
+    args: dict[str, Any]
+    check: Check | None = None  # None: the call must fail
+    needles: tuple[str, ...] = ()  # what the error (or answer) must name
+    family: str = "frames"
+
+    @property
+    def refuse(self) -> bool:
+        return self.check is None
+
+
+def sales(world: World) -> pa.Table:
+    return world.ref("sales")
+
+
+def same(expected: Callable[[World], pa.Table], *, sort_by: str | None = None) -> Check:
+    """The result ref equals what pyarrow computes from the source."""
+
+    def check(data: dict[str, Any], text: str, world: World) -> None:
+        got = world.ref(data["data_ref"])
+        want = expected(world)
+        if sort_by:
+            got, want = got.sort_by(sort_by), want.sort_by(sort_by)
+        assert got.column_names == want.column_names, (got.column_names, want.column_names)
+        for name in want.column_names:
+            g, w = got[name].to_pylist(), want[name].to_pylist()
+            if w and isinstance(next((x for x in w if x is not None), None), float):
+                assert all(
+                    a == b or (isinstance(a, float) and abs(a - b) < 1e-9 * max(1, abs(b)))
+                    for a, b in zip(g, w, strict=True)
+                ), name
+            else:
+                assert g == w, (name, g[:5], w[:5])
+
+    return check
+
+
+def rows(n: int, ref: str | None = None) -> Check:
+    def check(data: dict[str, Any], text: str, world: World) -> None:
+        assert data["rows"] == n, (data["rows"], n)
+        if ref:
+            assert data["data_ref"] == ref
+
+    return check
+
+
+def says(*needles: str, then: Check | None = None) -> Check:
+    def check(data: dict[str, Any], text: str, world: World) -> None:
+        for needle in needles:
+            assert needle in text, (needle, text[:400])
+        if then:
+            then(data, text, world)
+
+    return check
+
+
+def where(mask: Callable[[pa.Table], Any]) -> Callable[[World], pa.Table]:
+    return lambda w: sales(w).filter(mask(sales(w)))
+
+
+def agg(by: list[str], aggs: list[tuple[str, str]], names: list[str]) -> Callable[[World], pa.Table]:
+    def expected(w: World) -> pa.Table:
+        out = sales(w).group_by(by, use_threads=False).aggregate(aggs)  # names its outputs col_func
+        return out.select(by + [f"{c}_{f}" for c, f in aggs]).rename_columns(by + names)
+
+    return expected
+
+
+def that(predicate: Callable[[dict[str, Any], World], bool], what: str) -> Check:
+    def check(data: dict[str, Any], text: str, world: World) -> None:
+        assert predicate(data, world), what
+
+    return check
+
+
+def col(name: str) -> Callable[[pa.Table], Any]:
+    return lambda t: t[name]
+
+
+def is_date(column: str, ref: str, kind: str = "date32") -> Check:
+    def check(data: dict[str, Any], text: str, world: World) -> None:
+        t = world.ref(ref)
+        assert str(t.schema.field(column).type).startswith(kind), t.schema
+
+    return check
+
+
+def first_value(ref_col: str, value: Any) -> Check:
+    def check(data: dict[str, Any], text: str, world: World) -> None:
+        t = world.ref(data["data_ref"])
+        assert t[ref_col][0].as_py() == value, (t[ref_col][0].as_py(), value)
+
+    return check
+
+
+FRAMES: list[Case] = [
+    # loading, pandas read_csv habits
+    Case("read_csv", {"filepath_or_buffer": "sales.csv", "name": "sales"}, rows(60, "sales")),
+    Case("read_csv", {"path": "sales.csv", "name": "sales2", "usecols": "order_id"}, rows(60, "sales2")),
+    Case("read_csv", {"file": "fr.csv", "delimiter": ";", "encoding": "ISO-8859-1", "name": "fr"},
+         first_value("ville", "Sète")),
+    Case("read_csv", {"path": "fr.csv", "sep": ";", "encoding": "cp1252", "name": "fr2", "overwrite": True},
+         first_value("ville", "Sète")),
+    Case("read_csv", {"path": "sales.csv", "name": "s10", "nrows": "10"}, rows(10, "s10")),
+    Case("read_csv", {"path": "sales.csv", "name": "s5", "n_rows": 5}, rows(5, "s5")),
+    Case("read_csv", {"path": "sales.csv", "name": "sales_h0", "header": 0}, rows(60, "sales_h0")),
+    Case("read_csv", {"path": "sales.csv", "name": "typed", "dtype": '{"qty": "int32"}'},
+         that(lambda d, w: str(w.ref("typed").schema.field("qty").type) == "int32", "qty int32")),
+    Case("read_csv", {"path": "slash.csv", "name": "slash"}, is_date("day", "slash")),
+    Case("read_csv", {"path": "slash.csv", "name": "slash2", "parse_dates": "when"},
+         is_date("when", "slash2", "timestamp")),
+    Case("read_csv", {"path": "sales.csv", "name": "sales", "if_exists": "replace"}, None,
+         ("does not take `if_exists`", "overwrite")),
+    Case("read_csv", {"path": "missing.csv"}, None, ("missing.csv",)),
+    Case("read_parquet", {"path": "sales.parquet", "name": "pq", "columns": "amount"}, rows(60, "pq")),
+    Case("read_json", {"path": "sales.jsonl", "name": "js", "limit": 7}, rows(7, "js")),
+    # looking
+    Case("head", {"data_ref": "sales", "rows": 3}, says("(3 of 60 rows")),
+    Case("head", {"df": "sales", "n": "5"}, says("(5 of 60 rows")),
+    Case("tail", {"data_ref": "sales", "limit": 2}, says("| 60 |", "(2 of 60 rows")),
+    Case("head", {"data_ref": "sales", "n": 3, "columns": ["amount"]}, None, ("does not take `columns`",)),
+    Case("describe", {"data_ref": "sales", "columns": "amount"},
+         that(lambda d, w: [c["name"] for c in d["columns"]] == ["amount"], "only amount described")),
+    Case("describe", {"dataframe": "sales", "include": "all"}, None, ("does not take `include`",)),
+    Case("list_data", {}, says("sales")),
+    # filter: SQL and pandas.query forms
+    Case("filter", {"data_ref": "sales", "where": "amount > 100", "name": "f1"},
+         same(where(lambda t: pc.greater(t["amount"], 100)))),
+    Case("filter", {"data_ref": "sales", "query": "country == 'FR' and amount > 50", "name": "f2"},
+         same(where(lambda t: pc.and_(pc.equal(t["country"], "FR"), pc.greater(t["amount"], 50))))),
+    Case("filter", {"data_ref": "sales", "condition": 'country == "FR" & amount > 100', "name": "f3"},
+         same(where(lambda t: pc.and_(pc.equal(t["country"], "FR"), pc.greater(t["amount"], 100))))),
+    Case("filter", {"data_ref": "sales", "expr": "region in ['EU', 'US']", "name": "f4"},
+         same(where(lambda t: pc.is_in(t["region"], pa.array(["EU", "US"]))))),
+    Case("filter", {"data_ref": "sales", "where": "email.isna()", "name": "f5"},
+         same(where(lambda t: pc.is_null(t["email"])))),
+    Case("filter", {"data_ref": "sales", "where": "email.notnull()", "name": "f6"},
+         same(where(lambda t: pc.is_valid(t["email"])))),
+    Case("filter", {"data_ref": "sales", "where": "qty.between(2, 4)", "name": "f7"},
+         same(where(lambda t: pc.and_(pc.greater_equal(t["qty"], 2), pc.less_equal(t["qty"], 4))))),
+    Case("filter", {"data_ref": "sales", "where": "~(region == 'EU')", "name": "f8"},
+         same(where(lambda t: pc.invert(pc.equal(t["region"], "EU"))))),
+    Case("filter", {"data_ref": "sales", "where": "email.str.contains('user1')", "name": "f9"},
+         same(where(lambda t: pc.fill_null(pc.match_substring(t["email"], "user1"), False)))),
+    Case("filter", {"data_ref": "sales", "where": "region not in ('EU',) | qty == 0", "name": "f10"},
+         same(where(lambda t: pc.or_(pc.invert(pc.is_in(t["region"], pa.array(["EU"]))),
+                                     pc.equal(t["qty"], 0))))),
+    Case("filter", {"data_ref": "sales", "where": "amont > 3"}, None, ('"amount"',)),
+    Case("filter", {"data_ref": "sales", "where": "__import__('os').system('id')"}, None, ("Error",)),
+    # select, sort, sample
+    Case("select", {"data_ref": "sales", "columns": "amount", "name": "sel1"},
+         same(lambda w: sales(w).select(["amount"]))),
+    Case("select", {"data_ref": "sales", "cols": ["region", "amount"], "rename": '{"amount": "eur"}',
+                    "name": "sel2"},
+         same(lambda w: sales(w).select(["region", "amount"]).rename_columns(["region", "eur"]))),
+    Case("sort", {"data_ref": "sales", "by": "amount", "ascending": False, "name": "so1"},
+         same(lambda w: sales(w).sort_by([("amount", "descending")]))),
+    Case("sort", {"data_ref": "sales", "by": ["region", "amount"], "ascending": [True, False], "name": "so2"},
+         same(lambda w: sales(w).sort_by([("region", "ascending"), ("amount", "descending")]))),
+    Case("sort", {"data_ref": "sales", "sort_by": "-qty", "name": "so3"},
+         same(lambda w: sales(w).sort_by([("qty", "descending")]))),
+    Case("sort", {"data_ref": "sales", "order_by": "order_id", "descending": True, "name": "so4"},
+         same(lambda w: sales(w).sort_by([("order_id", "descending")]))),
+    Case("sample", {"data_ref": "sales", "n": 5, "random_state": 42, "name": "sa1"}, rows(5, "sa1")),
+    Case("sample", {"data_ref": "sales", "frac": 0.5, "random_state": 42, "name": "sa2"},
+         rows(30, "sa2")),
+    Case("sample", {"data_ref": "sales", "n": 5, "random_state": 42, "name": "sa3"},
+         that(lambda d, w: w.ref("sa3").equals(w.ref("sa1")), "the same seed gives the same rows")),
+    # groupby: the project's form and pandas' forms
+    Case("groupby", {"data_ref": "sales", "by": "region", "aggs": {"total": "sum(amount)"}, "name": "g1"},
+         same(agg(["region"], [("amount", "sum")], ["total"]), sort_by="region")),
+    Case("groupby", {"data_ref": "sales", "by": "region", "aggs": {"amount": "sum"}, "name": "g2"},
+         same(agg(["region"], [("amount", "sum")], ["amount"]), sort_by="region")),
+    Case("groupby", {"data_ref": "sales", "by": ["region"], "agg": {"amount": ["sum", "mean"]}, "name": "g3"},
+         same(agg(["region"], [("amount", "sum"), ("amount", "mean")], ["amount_sum", "amount_mean"]),
+              sort_by="region")),
+    Case("groupby", {"data_ref": "sales", "group_by": "country", "aggs": {"n": ["order_id", "count"]},
+                     "name": "g4"},
+         same(agg(["country"], [("order_id", "count")], ["n"]), sort_by="country")),
+    Case("groupby", {"data_ref": "sales", "by": "region", "aggs": '{"qty": "nunique"}', "name": "g5"},
+         same(agg(["region"], [("qty", "count_distinct")], ["qty"]), sort_by="region")),
+    Case("groupby", {"data_ref": "sales", "by": "region", "aggs": {"amount": "avg"}, "name": "g6"},
+         same(agg(["region"], [("amount", "mean")], ["amount"]), sort_by="region")),
+    Case("groupby", {"data_ref": "sales", "by": "region", "aggs": {"amount": "mode"}}, None, ("mean", "sum")),
+    # join, sql, writing
+    Case("join", {"left": "sales", "right": "g1", "on": "region", "how": "left", "name": "j1"},
+         rows(60, "j1")),
+    Case("join", {"left": "sales", "other": "g1", "on": ["region"], "how": "full_outer", "name": "j2"},
+         says("outer", then=rows(60))),
+    Case("join", {"left": "sales", "right": "g1", "left_on": "region", "right_on": "region",
+                  "validate": "m:1"}, None, ("does not take `validate`",)),
+    Case("sql", {"query": "SELECT region, count(*) AS n FROM sales GROUP BY region", "name": "q1"},
+         same(lambda w: sales(w).group_by("region", use_threads=False).aggregate([("region", "count")])
+              .rename_columns(["region", "n"]), sort_by="region")),
+    Case("sql", {"sql": "SELECT max(amount) AS m FROM sales", "name": "q2"},
+         that(lambda d, w: w.ref("q2")["m"][0].as_py() == pc.max(sales(w)["amount"]).as_py(), "max")),
+    Case("to_parquet", {"data_ref": "f1", "path": "out/f1.parquet", "mkdirs": True},
+         says("Wrote `f1`")),
+    Case("to_csv", {"df": "sel1", "path_or_buf": "sel1.csv"}, says("Wrote `sel1`")),
+    Case("to_csv", {"data_ref": "sel1", "path": "sel1b.csv", "index": False},
+         says("no index", "Wrote `sel1`")),
+    Case("to_csv", {"data_ref": "sel1", "path": "sel1c.csv", "index": True}, None,
+         ("no index", "row_number")),
+    Case("drop_data", {"ref": "s5"}, says("Dropped")),
+]  # fmt: skip
+
+
+def pg_rows(sql: str, expected: list[tuple[Any, ...]]) -> Check:
+    def check(data: dict[str, Any], text: str, world: World) -> None:
+        got = world.sql(sql)
+        assert got == expected, (got, expected)
+
+    return check
+
+
+def ref_rows(expected: list[tuple[Any, ...]]) -> Check:
+    def check(data: dict[str, Any], text: str, world: World) -> None:
+        t = world.ref(data["data_ref"])
+        assert [tuple(r.values()) for r in t.to_pylist()] == expected, t.to_pylist()[:5]
+
+    return check
+
+
+PG_SETUP = """
+CREATE SCHEMA corpus;
+CREATE TABLE corpus.cities (id int PRIMARY KEY, name text, pop int, geom geometry(Point, 4326));
+INSERT INTO corpus.cities VALUES (1, 'Paris', 2100000, ST_SetSRID(ST_MakePoint(2.35, 48.85), 4326)),
+  (2, 'Lyon', 520000, ST_SetSRID(ST_MakePoint(4.83, 45.76), 4326)),
+  (3, 'Nice', 340000, ST_SetSRID(ST_MakePoint(7.26, 43.70), 4326));
+"""
+
+POSTGRES: list[Case] = [
+    Case("pg_query", {"query": "SELECT name FROM corpus.cities ORDER BY pop DESC", "name": "c1"},
+         ref_rows([("Paris",), ("Lyon",), ("Nice",)])),
+    Case("pg_query", {"sql": "SELECT name FROM corpus.cities WHERE pop > $1 ORDER BY id", "params": 400000,
+                      "name": "c2"}, ref_rows([("Paris",), ("Lyon",)])),
+    Case("pg_query", {"sql": "SELECT id FROM corpus.cities WHERE id = $1 OR name = $2 ORDER BY id",
+                      "params": '[1, "Nice"]', "name": "c3"}, ref_rows([(1,), (3,)])),
+    Case("pg_query", {"statement": "SELECT count(*) AS n FROM corpus.cities", "name": "c4"},
+         ref_rows([(3,)])),
+    Case("pg_query", {"sql": "DELETE FROM corpus.cities"}, None, ("read-only", "pg_execute")),
+    Case("pg_query", {"sql": "SELECT * FROM corpus.citys"}, None, ("citys",)),
+    Case("pg_query", {"sql": "SELECT 1", "limit": 5}, None, ("does not take `limit`", "max_rows")),
+    Case("pg_tables", {"schema_name": "corpus"}, says("cities")),
+    Case("pg_columns", {"table_name": "cities", "schema_name": "corpus"}, says("pop", "pk")),
+    Case("pg_columns", {"table": "corpus.cities"}, says("pop")),
+    Case("pg_schemas", {}, says("corpus")),
+    Case("st_tables", {"schema": "corpus"}, says("geom", "4326")),
+    Case("st_srid", {"table_name": "cities", "schema_name": "corpus"}, says("4326")),
+    Case("st_extent", {"table": "cities", "schema": "corpus", "geom_column": "geom"}, says("2.35", "7.26")),
+    Case("st_geometry_type", {"table": "cities", "schema": "corpus"}, says("POINT")),
+    Case("pg_explain", {"query": "SELECT * FROM corpus.cities WHERE id = 1"}, says("Scan")),
+    Case("pg_execute", {"query": "UPDATE corpus.cities SET pop = pop + 1 WHERE id = 3"},
+         pg_rows("SELECT pop FROM corpus.cities WHERE id = 3", [(340001,)])),
+    Case("pg_load", {"df": "g1", "name": "region_totals", "schema": "corpus", "if_exists": "replace"},
+         pg_rows("SELECT count(*) FROM corpus.region_totals", [(3,)])),
+    Case("pg_load", {"data_ref": "slash", "table_name": "slash_dates", "schema_name": "corpus"},
+         pg_rows("SELECT data_type FROM information_schema.columns WHERE table_schema = 'corpus' "
+                 "AND table_name = 'slash_dates' AND column_name = 'day'", [("date",)])),
+    Case("pg_load", {"data_ref": "g1", "table": "region_totals", "schema": "corpus"}, None,
+         ("exists", "replace")),
+    Case("pg_load", {"data_ref": "g1", "table": "region_totals", "schema": "corpus", "if_exists": "drop"},
+         None, ("if_exists", "replace")),
+]  # fmt: skip
+
+DBT: list[Case] = [
+    Case("dbt_parse", {"target": "dev"}, that(lambda d, w: not d["errors"], "parses clean"), family="dbt"),
+    Case("dbt_ls", {"models": "staging"}, says("stg_orders"), family="dbt"),
+    Case("dbt_ls", {"resource_type": "models", "select": "stg_orders"}, says("stg_orders"), family="dbt"),
+    Case("dbt_ls", {"type": "seed"}, says("raw_orders"), family="dbt"),
+    Case("dbt_build", {"s": "+stg_orders"}, says("stg_orders", "raw_orders"), family="dbt"),
+    Case("dbt_run", {"models": "stg_orders"},
+         that(lambda d, w: "stg_orders" in str(d["nodes"]) and "stg_payments" not in str(d["nodes"]),
+              "only the selected model ran"), family="dbt"),
+    Case("dbt_run", {"select": "stg_orders", "--full-refresh": True}, says("stg_orders"), family="dbt"),
+    Case("dbt_test", {"m": "stg_orders"}, says("stg_orders"), family="dbt"),
+    Case("dbt_compile", {"model": "stg_orders"}, says("select"), family="dbt"),
+    Case("dbt_compile", {"models": "stg_orders"}, says("select"), family="dbt"),
+    Case("dbt_lineage", {"model": "stg_orders", "direction": "downstream"}, says("customer_orders"),
+         family="dbt"),
+    Case("dbt_lineage", {"unique_id": "model.shop.stg_orders", "depth": 1}, says("raw_orders"), family="dbt"),
+    Case("dbt_run", {"select": "stg_orders", "vars": "{currency: EUR}"}, says("stg_orders"), family="dbt"),
+    Case("dbt_docs_generate", {"target": "dev", "port": 8080}, None, ("does not take `port`",), family="dbt"),
+]  # fmt: skip
+
+CASES = FRAMES + [Case(c.tool, c.args, c.check, c.needles, "postgres") for c in POSTGRES] + DBT
