@@ -99,7 +99,8 @@ def usage(tool: str, schema: Schema) -> str:
     parts = [*required]
     for name, prop in props.items():
         if name not in required and len(parts) < 6:
-            parts.append(f"{name}={_shown(prop['default'], 24)}" if "default" in prop else f"{name}=...")
+            given = prop.get("default") is not None
+            parts.append(f"{name}={_shown(prop['default'], 24)}" if given else f"{name}=...")
     more = ", ..." if len(props) > len(parts) else ""
     return f"{tool}({', '.join(parts)}{more})"
 
