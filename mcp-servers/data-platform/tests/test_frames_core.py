@@ -25,6 +25,7 @@ from data_platform.registry import Registry
 from frame_fixtures import write_fixtures
 
 COLS = ["amount", "country", "day", "Order Id"]
+SANDBOX = engine.Engine("1GB")  # this module's own locked DuckDB (the server keeps one per state)
 
 
 # -- the filter language ----------------------------------------------------------
@@ -126,7 +127,7 @@ def test_kernel_filter_agrees_with_duckdb(atoms: list[str], joins: list[str], ne
     text = parts[0] + "".join(j + p for j, p in zip(joins, parts[1:], strict=False))
     compiled = compile_filter(text, DIFF_TABLE.column_names, "t")
     fast = evaluate(DIFF_TABLE, compiled)
-    with engine.over({"t": DIFF_TABLE}) as con:
+    with SANDBOX.over({"t": DIFF_TABLE}) as con:
         try:
             keep = engine.run(con, f"SELECT {compiled.sql} AS keep FROM t").column(0)
         except ExpressionError:  # e.g. text = 5: the kernels must not answer where SQL refuses
@@ -171,7 +172,7 @@ def test_sql_sandbox_allows_one_select_only() -> None:
     ]:
         with pytest.raises(ExpressionError, match=msg):
             engine.check_select(bad)
-    with engine.over({"t": pa.table({"a": [1]})}) as con:
+    with SANDBOX.over({"t": pa.table({"a": [1]})}) as con:
         for q in ("SELECT * FROM read_csv_auto('/etc/passwd')", "SELECT * FROM glob('/*')"):
             with pytest.raises(ExpressionError, match="Not allowed"):
                 engine.run(con, q)

@@ -84,7 +84,7 @@ def test_quoting_and_names() -> None:
 
 def test_plan_wraps_only_when_needed() -> None:
     plain = pa.schema([pa.field("i", pa.int32(), metadata={"POSTGRESQL:type": "int4"})])
-    assert not plan("select 1", plain, "wkt").wrapped
+    assert plan("select 1", plain, "wkt").sql == "select 1"  # kept as is
     geo = pa.schema(
         [
             pa.field("g", pa.binary(), metadata={"POSTGRESQL:type": "geometry"}),
@@ -92,7 +92,7 @@ def test_plan_wraps_only_when_needed() -> None:
         ]
     )
     p = plan("select x -- c\n", geo, "geojson")
-    assert p.wrapped and 'ST_AsGeoJSON(_q."c0")' in p.sql and '"g_1"' in p.sql
+    assert p.sql.startswith("SELECT ") and 'ST_AsGeoJSON(_q."c0")' in p.sql and '"g_1"' in p.sql
     assert "\n) AS _q" in p.sql
 
 

@@ -1,4 +1,4 @@
-"""The `data-platform` command: `serve` (stdio MCP server), `doctor`, `tools`."""
+"""The `data-platform` command: `serve` (stdio MCP server), `doctor`, `tools`, `settings`."""
 
 from __future__ import annotations
 
@@ -75,19 +75,42 @@ def cmd_tools(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from data_platform.settings_doc import markdown_table, update_readme
+
+    if args.readme:
+        changed = update_readme(Path(args.readme))
+        print(f"{args.readme}: settings table {'updated' if changed else 'already up to date'}")
+    else:
+        print(markdown_table())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from data_platform.settings_doc import plain_help
+
     parser = argparse.ArgumentParser(prog="data-platform", description=__doc__)
     parser.add_argument("--version", action="version", version=f"data-platform {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the MCP server over stdio")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=cmd_serve)
-    doctor = sub.add_parser("doctor", help="print what is configured and reachable (secrets masked)")
+    doctor = sub.add_parser(
+        "doctor",
+        help="print what is configured and reachable (secrets masked)",
+        epilog=plain_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.set_defaults(func=cmd_doctor)
     tools = sub.add_parser("tools", help="print the tool surface (names, schemas, annotations) as JSON")
     tools.add_argument("--check-budget", action="store_true", help="print only the size of the tool list")
     tools.set_defaults(func=cmd_tools)
+    settings = sub.add_parser("settings", help="print the settings table (Markdown)")
+    settings.add_argument("--readme", metavar="PATH", help="rewrite the generated table in this README")
+    settings.set_defaults(func=cmd_settings)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
@@ -138,12 +139,13 @@ def merged_environment(
     return merged
 
 
+URL_VARS = ("POSTGRES_URL", "DATABASE_URL")
 _LIBPQ_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 
 
 def postgres_from_env(env: Mapping[str, str]) -> PostgresSettings | None:
     """PostgreSQL settings from a URL variable and/or the libpq variables, or None."""
-    url_var = next((v for v in ("POSTGRES_URL", "DATABASE_URL") if env.get(v)), None)
+    url_var = next((v for v in URL_VARS if env.get(v)), None)
     if url_var is None and not any(env.get(v) for v in _LIBPQ_VARS):
         return None
     fields: dict[str, object] = {}
@@ -187,8 +189,116 @@ def postgres_from_env(env: Mapping[str, str]) -> PostgresSettings | None:
         raise InputError("The PostgreSQL settings are invalid (check PGPORT / the URL's port).") from exc
 
 
+@dataclass(frozen=True)
+class EnvSetting:
+    """One setting as the user meets it: its variable(s), what it does, its default.
+
+    `ENV_SETTINGS` below is the only list: `load_settings` reads the variables from it,
+    and `data-platform doctor --help` and the README's table are generated from it
+    (`data-platform settings --readme README.md` rewrites the table; a test compares).
+    """
+
+    names: tuple[str, ...]  # environment variables; several = alternatives or parts of one setting
+    doc: str  # Markdown (`code` allowed); the default is appended
+    field: str | None = None  # the Settings field the variable fills (None: read as a group below)
+    parse: Callable[[str, Path], object] | None = None  # (text, project) -> value; None: the text
+    default: str | None = None  # the default in words, when it is not Settings' own value
+
+    def default_text(self) -> str | None:
+        if self.default is not None or self.field is None:
+            return self.default
+        value = Settings.model_fields[self.field].default
+        if isinstance(value, bool) or value in (None, "", (), frozenset()):
+            return None
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _bool(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _project_path(value: str, project: Path) -> Path:
+    return (project / Path(value).expanduser()).resolve()
+
+
+def _roots(value: str, _: Path) -> tuple[Path, ...]:
+    return tuple(Path(p) for p in value.split(os.pathsep) if p)
+
+
+def _families(value: str, _: Path) -> frozenset[str]:
+    return frozenset(x.strip() for x in value.split(",") if x.strip())
+
+
+ENV_SETTINGS: tuple[EnvSetting, ...] = (
+    EnvSetting(URL_VARS, "PostgreSQL connection URL (`postgresql://user:pass@host:5432/db`)"),
+    EnvSetting(_LIBPQ_VARS, "libpq variables; fill what the URL leaves out"),
+    EnvSetting(
+        ("DATA_PLATFORM_REGISTRY_DIR",),
+        "folder of stored refs; a `.gitignore` inside keeps it out of git",
+        "registry_dir",
+        _project_path,
+        default="`.data-platform/` in the project",
+    ),
+    EnvSetting(
+        ("DATA_PLATFORM_SYNC_WRITES",),
+        "`1` to wait for each new ref to be written and reach the disk before answering (default: the "
+        "ref is published at once; a big ref's last batches are copied, and every ref is flushed to "
+        "disk, in the background, while readers wait on its lock; see docs/decisions.md)",
+        "sync_writes",
+        lambda v, _: _bool(v),
+    ),
+    EnvSetting(("DATA_PLATFORM_MAX_ROWS",), "row guard for one load or query result", "max_rows"),
+    EnvSetting(("DATA_PLATFORM_PREVIEW_ROWS",), "rows in a preview table, at most 50", "preview_rows"),
+    EnvSetting(
+        ("DATA_PLATFORM_MAX_OUTPUT_CHARS",), "upper bound on one tool result's text", "max_output_chars"
+    ),
+    EnvSetting(
+        ("DATA_PLATFORM_ALLOWED_ROOTS",),
+        "folders file tools may read/write, `:`-separated",
+        "allowed_roots",
+        _roots,
+        default="project + temp folder",
+    ),
+    EnvSetting(
+        ("DATA_PLATFORM_STATEMENT_TIMEOUT",), "seconds a SQL statement may run", "statement_timeout_s"
+    ),
+    EnvSetting(
+        ("DATA_PLATFORM_CONNECT_TIMEOUT",), "seconds to wait for PostgreSQL to answer", "connect_timeout_s"
+    ),
+    EnvSetting(
+        ("DBT_PROJECT_DIR",),
+        "the dbt project folder",
+        "dbt_project_dir",
+        _project_path,
+        default="walk up from the working directory",
+    ),
+    EnvSetting(
+        ("DBT_PROFILES_DIR",),
+        "folder holding `profiles.yml`",
+        "dbt_profiles_dir",
+        _project_path,
+        default="the project folder, then `~/.dbt`",
+    ),
+    EnvSetting(("DBT_TARGET",), "dbt target", "dbt_target", default="the profile's own target"),
+    EnvSetting(("DATA_PLATFORM_DBT_TIMEOUT",), "seconds a dbt command may run", "dbt_timeout_s"),
+    EnvSetting(
+        ("DATA_PLATFORM_DBT_STRICT",),
+        "`1` to refuse dbt runs when validation finds deprecations",
+        "dbt_strict",
+        lambda v, _: _bool(v),
+    ),
+    EnvSetting(
+        ("DATA_PLATFORM_DISABLE",),
+        "tool families to turn off (`frames`, `postgres`, `dbt`), comma-separated, e.g. `dbt,postgres`",
+        "disabled",
+        _families,
+    ),
+    EnvSetting(
+        ("DATA_PLATFORM_DUCKDB_MEMORY",),
+        "memory limit of the sandboxed DuckDB used by filter/sql/joins",
+        "duckdb_memory",
+    ),
+)
 
 
 def load_settings(
@@ -199,66 +309,17 @@ def load_settings(
     """Resolve every setting from the three sources; raises InputError on a bad value."""
     project = (project_dir or Path.cwd()).resolve()
     env = merged_environment(project, environ, system_file)
-
-    def path(name: str) -> Path | None:
-        value = env.get(name)
-        return (project / Path(value).expanduser()).resolve() if value else None
-
-    roots_text = env.get("DATA_PLATFORM_ALLOWED_ROOTS")
-    roots = (
-        tuple(Path(p) for p in roots_text.split(os.pathsep) if p)
-        if roots_text
-        else (project, Path(tempfile.gettempdir()))
-    )
-    disabled = frozenset(x.strip() for x in env.get("DATA_PLATFORM_DISABLE", "").split(",") if x.strip())
     raw: dict[str, object] = {
         "project_dir": project,
-        "registry_dir": path("DATA_PLATFORM_REGISTRY_DIR") or project / ".data-platform",
-        "allowed_roots": roots,
-        "postgres": postgres_from_env(env),
-        "dbt_project_dir": path("DBT_PROJECT_DIR"),
-        "dbt_profiles_dir": path("DBT_PROFILES_DIR"),
-        "dbt_target": env.get("DBT_TARGET") or None,
-        "dbt_strict": _bool(env.get("DATA_PLATFORM_DBT_STRICT")),
-        "sync_writes": _bool(env.get("DATA_PLATFORM_SYNC_WRITES")),
-        "disabled": disabled,
+        "registry_dir": project / ".data-platform",
+        "allowed_roots": (project, Path(tempfile.gettempdir())),
+        "postgres": postgres_from_env(env),  # URL_VARS and the libpq variables, read together
     }
-    numeric = {
-        "max_rows": "DATA_PLATFORM_MAX_ROWS",
-        "preview_rows": "DATA_PLATFORM_PREVIEW_ROWS",
-        "max_output_chars": "DATA_PLATFORM_MAX_OUTPUT_CHARS",
-        "statement_timeout_s": "DATA_PLATFORM_STATEMENT_TIMEOUT",
-        "connect_timeout_s": "DATA_PLATFORM_CONNECT_TIMEOUT",
-        "dbt_timeout_s": "DATA_PLATFORM_DBT_TIMEOUT",
-        "duckdb_memory": "DATA_PLATFORM_DUCKDB_MEMORY",
-    }
-    for field, var in numeric.items():
-        if env.get(var):
-            raw[field] = env[var]
+    for setting in ENV_SETTINGS:
+        text = env.get(setting.names[0]) if setting.field else None
+        if text:  # unset or empty: the default
+            raw[setting.field] = setting.parse(text, project) if setting.parse else text
     try:
         return Settings.model_validate(raw)
     except ValueError as exc:
         raise InputError(f"Invalid data-platform setting: {exc}") from exc
-
-
-SETTINGS_DOC: dict[str, str] = {
-    "POSTGRES_URL / DATABASE_URL": "PostgreSQL connection URL (postgresql://user:pass@host:5432/db).",
-    "PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE": "libpq variables; fill what the URL leaves out.",
-    "DATA_PLATFORM_REGISTRY_DIR": "Folder of stored data refs (default .data-platform/ in the project).",
-    "DATA_PLATFORM_MAX_ROWS": "Row guard for one load or query result (default 100000).",
-    "DATA_PLATFORM_PREVIEW_ROWS": "Rows shown in a preview table (default 10, at most 50).",
-    "DATA_PLATFORM_MAX_OUTPUT_CHARS": "Upper bound on one tool result's text (default 8000).",
-    "DATA_PLATFORM_SYNC_WRITES": "1 to wait for each new ref to be written and reach the disk before "
-    "answering (default: a big ref's last batches and the fsync finish in the background).",
-    "DATA_PLATFORM_ALLOWED_ROOTS": "Folders file tools may read/write, separated by ':' "
-    "(default: the project folder and the system temp folder).",
-    "DATA_PLATFORM_STATEMENT_TIMEOUT": "Seconds a SQL statement may run (default 30).",
-    "DATA_PLATFORM_CONNECT_TIMEOUT": "Seconds to wait for PostgreSQL to answer a connect (default 5).",
-    "DBT_PROJECT_DIR": "The dbt project folder (default: walk up from the working directory).",
-    "DBT_PROFILES_DIR": "Folder holding profiles.yml (default: the project folder, then ~/.dbt).",
-    "DBT_TARGET": "dbt target to use (default: the profile's own default).",
-    "DATA_PLATFORM_DBT_TIMEOUT": "Seconds a dbt command may run (default 1800).",
-    "DATA_PLATFORM_DBT_STRICT": "1 to refuse dbt runs when validation finds deprecations.",
-    "DATA_PLATFORM_DISABLE": "Comma list of tool families to turn off: frames, postgres, dbt.",
-    "DATA_PLATFORM_DUCKDB_MEMORY": "Memory limit of the sandboxed DuckDB for filter/sql (default 4GB).",
-}

@@ -86,11 +86,6 @@ def type_name(t: pa.DataType) -> str:
     return text.replace("large_string", "string").replace("large_binary", "binary")
 
 
-def table_rows(table: pa.Table, limit: int) -> list[dict[str, Any]]:
-    """The first `limit` rows as Python dicts (only ever a small preview)."""
-    return table.slice(0, limit).to_pylist()
-
-
 def preview(table: pa.Table, limit: int, *, max_cell: int = MAX_CELL) -> tuple[str, bool]:
     """A markdown preview of the first `limit` rows; returns (text, columns_cut)."""
     names = table.column_names
@@ -117,10 +112,6 @@ def schema_line(fields: Iterable[tuple[str, str]], limit: int = 40) -> str:
     parts = [f"{name} {typ}" for name, typ in pairs[:limit]]
     more = len(pairs) - len(parts)
     return ", ".join(parts) + (f", ... ({more} more)" if more > 0 else "")
-
-
-def schema_fields(schema: pa.Schema) -> list[tuple[str, str]]:
-    return [(f.name, type_name(f.type)) for f in schema]
 
 
 def bound(text: str, max_chars: int) -> str:

@@ -15,7 +15,6 @@ from data_platform.dbtools.findings import clean_message
 from data_platform.errors import DbtError
 
 FAILED = frozenset({"error", "fail", "runtime error"})
-WARNED = frozenset({"warn"})
 
 
 def load_json(path: Path, what: str) -> dict[str, Any]:
@@ -43,7 +42,6 @@ class NodeResult:
     rows_affected: int | None = None
     failures: int | None = None
     message: str | None = None
-    relation: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -81,7 +79,6 @@ def parse_run_results(path: Path) -> RunResults:
                 rows_affected=int(rows) if isinstance(rows, int) and rows >= 0 else None,
                 failures=item.get("failures") if isinstance(item.get("failures"), int) else None,
                 message=clean_message(str(message), wrapped=False)[:2000] if message else None,
-                relation=item.get("relation_name"),
             )
         )
     counts: dict[str, int] = {}

@@ -35,7 +35,6 @@ from data_platform.dbtools.runner import InProcessDbt, Progress, kill_now, run_s
 from data_platform.errors import DbtError, InputError
 
 RunCommand = Literal["run", "test", "build", "seed"]
-MAX_COMPILED_NODES = 50
 BUSY_WAIT_S = 15.0
 # Where dbt's messages name a file relative to a resource folder ("marts/schema.yml").
 RESOURCE_DIRS = ("models", "seeds", "snapshots", "macros", "tests", "analyses")

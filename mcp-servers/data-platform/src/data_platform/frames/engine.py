@@ -21,20 +21,12 @@ import pyarrow as pa
 
 from data_platform.errors import ExpressionError, InputError
 
-MEMORY_LIMIT = "4GB"
-_shared: duckdb.DuckDBPyConnection | None = None
-_shared_lock = threading.Lock()
+DEFAULT_MEMORY = "4GB"
 
 
-def configure(memory_limit: str) -> None:
-    """Set the sandbox's memory limit (settings.duckdb_memory) before its first use in this process."""
-    global MEMORY_LIMIT
-    with _shared_lock:
-        if _shared is None:
-            MEMORY_LIMIT = memory_limit
-
-
-def locked_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def locked_connection(
+    memory_limit: str = DEFAULT_MEMORY, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB that can see only the tables registered on it."""
     config: dict[str, str | bool | int] = {
         "enable_external_access": False,
@@ -42,36 +34,75 @@ def locked_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
         "autoload_known_extensions": False,
         "allow_community_extensions": False,
         "allow_unsigned_extensions": False,
-        "memory_limit": MEMORY_LIMIT,
+        "memory_limit": memory_limit,
         "threads": threads or max(1, os.cpu_count() or 1),
         "lock_configuration": True,
     }
     return duckdb.connect(":memory:", config=config)
 
 
-def _database() -> duckdb.DuckDBPyConnection:
-    """One locked in-memory database per process (opening one costs ~60 ms; a cursor ~1 ms)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = locked_connection()
-        return _shared
+class Engine:
+    """One locked in-memory DuckDB with its own memory limit, owned by whoever built it.
+
+    The server keeps one in its state (closed at shutdown), so two servers in one
+    process never share a database or a limit. A CLI or test builds its own, or
+    passes none to an operation, which then uses a throwaway one (`scoped`). The
+    database opens on first use: opening costs ~60 ms, a cursor on it ~1 ms.
+    """
+
+    def __init__(self, memory_limit: str = DEFAULT_MEMORY, threads: int | None = None) -> None:
+        self.memory_limit = memory_limit
+        self.threads = threads
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+
+    def _database(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._con is None:
+                self._con = locked_connection(self.memory_limit, self.threads)
+            return self._con
+
+    @contextmanager
+    def over(self, tables: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the locked database with each table visible under its name, to this cursor only."""
+        con = self._database().cursor()
+        try:
+            for name, table in tables.items():
+                con.register(name, table)
+            yield con
+        finally:
+            con.close()
+
+    def check_select(self, sql: str) -> str:
+        """Exactly one SELECT (or WITH ... SELECT) statement, else ExpressionError."""
+        return check_select(sql, self)
+
+    def run(self, con: duckdb.DuckDBPyConnection, sql: str, hint: str = "") -> pa.Table:
+        """Execute on a cursor of this engine; DuckDB errors become ExpressionError with its reason."""
+        return run(con, sql, hint or SQL_HINT, memory_limit=self.memory_limit)
+
+    def close(self) -> None:
+        with self._lock:
+            con, self._con = self._con, None
+        if con is not None:
+            con.close()
 
 
 @contextmanager
-def over(tables: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor on the locked database with each table visible under its name, to this cursor only."""
-    con = _database().cursor()
+def scoped(engine: Engine | None) -> Iterator[Engine]:
+    """The caller's engine, or a throwaway one (default limit) closed when the block ends."""
+    if engine is not None:
+        yield engine
+        return
+    own = Engine()
     try:
-        for name, table in tables.items():
-            con.register(name, table)
-        yield con
+        yield own
     finally:
-        con.close()
+        own.close()
 
 
-def check_select(sql: str) -> str:
-    """Exactly one SELECT (or WITH ... SELECT) statement, else ExpressionError."""
+def check_select(sql: str, engine: Engine | None = None) -> str:
+    """Exactly one SELECT (or WITH ... SELECT) statement, else ExpressionError (parsed, never run)."""
     text = sql.strip().rstrip(";").strip() if isinstance(sql, str) else ""
     if not text:
         raise ExpressionError(
@@ -79,13 +110,11 @@ def check_select(sql: str) -> str:
         )
     if "\x00" in text:
         raise ExpressionError("The SQL contains a NUL byte.")
-    con = _database().cursor()  # parsing only: nothing is executed here
-    try:
-        statements = con.extract_statements(text)
-    except duckdb.Error as exc:
-        raise ExpressionError(f"SQL syntax error: {first_line(exc)}", hint=SQL_HINT) from None
-    finally:
-        con.close()
+    with scoped(engine) as eng, eng.over({}) as con:  # parsing only: nothing is executed here
+        try:
+            statements = con.extract_statements(text)
+        except duckdb.Error as exc:
+            raise ExpressionError(f"SQL syntax error: {first_line(exc)}", hint=SQL_HINT) from None
     if len(statements) != 1:
         raise ExpressionError(
             f"Only one statement is allowed; got {len(statements)}.",
@@ -108,7 +137,9 @@ def first_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str, hint: str = SQL_HINT) -> pa.Table:
+def run(
+    con: duckdb.DuckDBPyConnection, sql: str, hint: str = SQL_HINT, *, memory_limit: str = DEFAULT_MEMORY
+) -> pa.Table:
     """Execute on a locked connection; DuckDB errors become ExpressionError with its reason."""
     try:
         return con.sql(sql).to_arrow_table()
@@ -119,7 +150,7 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, hint: str = SQL_HINT) -> pa.Ta
         ) from None
     except duckdb.OutOfMemoryException as exc:
         raise InputError(
-            f"The query ran out of memory ({MEMORY_LIMIT}): {first_line(exc)}",
+            f"The query ran out of memory ({memory_limit}): {first_line(exc)}",
             hint="Filter or select fewer columns first, or aggregate before joining.",
         ) from None
     except duckdb.Error as exc:

@@ -129,13 +129,15 @@ def sort_nulls_last(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Table:
 
 
 # -- filter / sql ----------------------------------------------------------------
-def filter_rows(registry: Registry, ref: str, where: str, out: Output) -> OpResult:
+def filter_rows(
+    registry: Registry, ref: str, where: str, out: Output, *, sandbox: engine.Engine | None = None
+) -> OpResult:
     """Rows of `ref` matching a safe expression (parsed by expr.py).
 
     Simple conditions (a column against literals: comparisons, IN, BETWEEN, IS NULL, and
     AND/OR/NOT of those) run on Arrow kernels, AND-ed parts one after the other (~2x faster
     than DuckDB here); everything else runs as SQL in the locked DuckDB, which defines the
-    semantics both paths share.
+    semantics both paths share (`sandbox`, or a throwaway one when not given).
     """
     info = registry.info(ref)
     compiled = compile_filter(where, _columns(info), ref)
@@ -143,10 +145,10 @@ def filter_rows(registry: Registry, ref: str, where: str, out: Output) -> OpResu
     result = evaluate(table, compiled)
     if result is None:
         types = ", ".join(f"{f.name} {f.type}" for f in info.schema if f.name in compiled.columns)
-        with engine.over({"t": table}) as con:
+        with engine.scoped(sandbox) as eng, eng.over({"t": table}) as con:
             # DuckDB evaluates only the condition (insertion order is preserved); Arrow then takes the
             # rows, zero-copy for the columns DuckDB never had to convert: ~20% faster than SELECT *.
-            mask = engine.run(con, f"SELECT {compiled.sql} AS keep FROM t", hint=f"Column types: {types}.")
+            mask = eng.run(con, f"SELECT {compiled.sql} AS keep FROM t", hint=f"Column types: {types}.")
         if not pa.types.is_boolean(mask.schema.field(0).type):
             raise ExpressionError(
                 f"The filter must be a condition (true/false); this one gives {mask.schema.field(0).type}.",
@@ -161,17 +163,22 @@ def filter_rows(registry: Registry, ref: str, where: str, out: Output) -> OpResu
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def sql(registry: Registry, query: str, out: Output) -> OpResult:
+def sql(registry: Registry, query: str, out: Output, *, sandbox: engine.Engine | None = None) -> OpResult:
     """One SELECT over refs by name, in the locked DuckDB; each ref is a view named after it."""
-    text = engine.check_select(query)
+    with engine.scoped(sandbox) as eng:
+        return _sql(registry, query, out, eng)
+
+
+def _sql(registry: Registry, query: str, out: Output, eng: engine.Engine) -> OpResult:
+    text = eng.check_select(query)
     names = set(registry.names())
     words = {w for w in _WORD.findall(text)}
     lowered = {n.lower(): n for n in names}
     used = sorted({lowered[w.lower()] for w in words if w.lower() in lowered})
     tables = {n: registry.get(n) for n in used}
-    with engine.over(tables) as con:
+    with eng.over(tables) as con:
         try:
-            result = engine.run(con, text)
+            result = eng.run(con, text)
         except ExpressionError as exc:
             if "does not exist" in exc.message and "Table" in exc.message:
                 raise NotFoundError(
@@ -304,7 +311,15 @@ def parse_aggs(aggs: dict[str, str], info: RefInfo) -> list[tuple[str, str, str 
     return parsed
 
 
-def groupby(registry: Registry, ref: str, by: Sequence[str], aggs: dict[str, str], out: Output) -> OpResult:
+def groupby(
+    registry: Registry,
+    ref: str,
+    by: Sequence[str],
+    aggs: dict[str, str],
+    out: Output,
+    *,
+    sandbox: engine.Engine | None = None,
+) -> OpResult:
     info = registry.info(ref)
     keys = [_col(k, info) for k in by]
     if not keys:
@@ -318,9 +333,9 @@ def groupby(registry: Registry, ref: str, by: Sequence[str], aggs: dict[str, str
         try:
             result = _groupby_arrow(table, keys, specs)
         except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            result = _groupby_duckdb(table, keys, specs)
+            result = _groupby_duckdb(table, keys, specs, sandbox)
     else:
-        result = _groupby_duckdb(table, keys, specs)
+        result = _groupby_duckdb(table, keys, specs, sandbox)
     result = sort_nulls_last(result, [(k, "ascending") for k in keys])
     base = f"{ref}_by_{'_'.join(keys)}"
     res = _store(registry, result, out, base[:48], f"groupby {ref} by {', '.join(keys)}")
@@ -352,7 +367,9 @@ def _groupby_arrow(table: pa.Table, keys: list[str], specs: list[tuple[str, str,
     return pa.table(list(key_cols) + list(agg_cols), names=keys + [o for o, _, _ in specs])
 
 
-def _groupby_duckdb(table: pa.Table, keys: list[str], specs: list[tuple[str, str, str | None]]) -> pa.Table:
+def _groupby_duckdb(
+    table: pa.Table, keys: list[str], specs: list[tuple[str, str, str | None]], sandbox: engine.Engine | None
+) -> pa.Table:
     if any(f in ("first", "last") for _, f, _ in specs):
         table = table.append_column("__row", pa.array(range(table.num_rows), type=pa.int64()))
     q = engine.quote_ident
@@ -360,8 +377,8 @@ def _groupby_duckdb(table: pa.Table, keys: list[str], specs: list[tuple[str, str
         (_SQL_AGG[f].format(c=q(c)) if c else "count(*)") + f" AS {q(o)}" for o, f, c in specs
     ]
     sql_text = f"SELECT {', '.join(select)} FROM t GROUP BY {', '.join(q(k) for k in keys)}"
-    with engine.over({"t": table}) as con:
-        return narrow_hugeints(engine.run(con, sql_text))
+    with engine.scoped(sandbox) as eng, eng.over({"t": table}) as con:
+        return narrow_hugeints(eng.run(con, sql_text))
 
 
 def narrow_hugeints(table: pa.Table) -> pa.Table:
@@ -397,6 +414,7 @@ def join(
     how: str,
     suffixes: tuple[str, str],
     out: Output,
+    sandbox: engine.Engine | None = None,
 ) -> OpResult:
     linfo, rinfo = registry.info(left), registry.info(right)
     if on:
@@ -444,7 +462,8 @@ def join(
             res = _store_stream(registry, reader, out, default, source)
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
         # Types Acero cannot carry through a join (e.g. nested columns); nothing was stored.
-        res = _store(registry, _join_duckdb(ltab, rtab, lkeys, rkeys, how, suffixes), out, default, source)
+        joined = _join_duckdb(ltab, rtab, lkeys, rkeys, how, suffixes, sandbox)
+        res = _store(registry, joined, out, default, source)
     pairs = ", ".join(a if a == b else f"{a}={b}" for a, b in zip(lkeys, rkeys, strict=True))
     res.notes.append(f"{how} join on {pairs}: {res.info.rows:,} rows.")
     return res
@@ -503,7 +522,13 @@ def _textual(t: pa.DataType) -> bool:
 
 
 def _join_duckdb(
-    ltab: pa.Table, rtab: pa.Table, lkeys: list[str], rkeys: list[str], how: str, suffixes: tuple[str, str]
+    ltab: pa.Table,
+    rtab: pa.Table,
+    lkeys: list[str],
+    rkeys: list[str],
+    how: str,
+    suffixes: tuple[str, str],
+    sandbox: engine.Engine | None,
 ) -> pa.Table:
     """Fallback for types Acero cannot carry through a join (e.g. nested columns)."""
     q = engine.quote_ident
@@ -533,5 +558,5 @@ def _join_duckdb(
                 continue
             cols.append(f"r.{q(c)} AS {q(c + suffixes[1] if c in lnames else c)}")
     sql_text = f"SELECT {', '.join(cols)} FROM l {kind} JOIN r ON {cond}"
-    with engine.over({"l": ltab, "r": rtab}) as con:
-        return engine.run(con, sql_text)
+    with engine.scoped(sandbox) as eng, eng.over({"l": ltab, "r": rtab}) as con:
+        return eng.run(con, sql_text)

@@ -14,7 +14,6 @@ from data_platform.config import Settings
 from data_platform.errors import NotFoundError, did_you_mean, list_for_message
 from data_platform.postgres.connection import session
 
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 KINDS = {"r": "table", "p": "partitioned table", "v": "view", "m": "materialized view", "f": "foreign table"}
 
 _USER_SCHEMA = """(n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')

@@ -214,7 +214,6 @@ class Status:
     postgis: str | None
     connect_ms: float
     latency_ms: float
-    read_only_session: bool
     statement_timeout_s: float
 
 
@@ -238,6 +237,5 @@ def status(settings: Settings) -> Status:
         postgis=row[3],
         connect_ms=round((connected - start) * 1000, 1),
         latency_ms=round(rtt * 1000, 2),
-        read_only_session=True,
         statement_timeout_s=settings.statement_timeout_s,
     )

@@ -92,7 +92,6 @@ class Plan:
     sql: str
     spatial: dict[str, str] = field(default_factory=dict)  # output column -> hidden srid column
     pg_types: dict[str, str] = field(default_factory=dict)  # output column -> PostgreSQL type
-    wrapped: bool = False
 
 
 def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
@@ -126,7 +125,7 @@ def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
     aliases = ", ".join(quote_ident(f"c{i}") for i in range(len(names)))
     # Newlines around the user's SQL so a trailing `-- comment` cannot swallow the bracket.
     wrapped = f"SELECT {', '.join(exprs)} FROM (\n{sql}\n) AS _q({aliases})"
-    return Plan(sql=wrapped, spatial=spatial, pg_types=pg_types, wrapped=True)
+    return Plan(sql=wrapped, spatial=spatial, pg_types=pg_types)
 
 
 def _decimal_type(precision: int, scale: int) -> pa.DataType | None:

@@ -110,7 +110,6 @@ class CheckedSQL:
     kind: str  # "select" | "explain" | "show"
     functions: set[str] = field(default_factory=set)
     params: list[tuple[int, int]] = field(default_factory=list)  # (number, byte location)
-    explain_analyze: bool = False
 
 
 def parse(sql: str) -> dict[str, Any]:
@@ -172,7 +171,6 @@ def check_query(sql: str) -> CheckedSQL:
     (top_type,) = top.keys()
     body = top[top_type]
     kind: str
-    analyze = False
     if top_type == "SelectStmt":
         kind = "select"
     elif top_type == "ExplainStmt":
@@ -182,14 +180,11 @@ def check_query(sql: str) -> CheckedSQL:
             raise _refuse(
                 f"EXPLAIN of {next(iter(inner), 'nothing')}", hint="pg_explain plans any statement."
             )
-        analyze = any(
-            "DefElem" in o and o["DefElem"].get("defname") == "analyze" for o in body.get("options", [])
-        )
     elif top_type == "VariableShowStmt":
         kind = "show"
     else:
         raise _refuse(_describe(top_type))
-    out = CheckedSQL(sql=_single_text(sql, only), kind=kind, explain_analyze=analyze)
+    out = CheckedSQL(sql=_single_text(sql, only), kind=kind)
     offset = int(only.get("stmt_location", 0))
     for _key, node in _walk(top):
         if not isinstance(node, dict):

@@ -42,9 +42,12 @@ def _family_registrars(settings: Settings) -> list[Callable[[MCPServer], None]]:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # family not built yet
-            raise
+            # A renamed or missing module is a broken install, not a family to skip quietly.
+            raise ModuleNotFoundError(
+                f"Tool family {family!r} cannot start: {exc} (module {module_name}). "
+                f"Reinstall data-platform, or turn the family off with DATA_PLATFORM_DISABLE={family}.",
+                name=exc.name,
+            ) from exc
         registrars.append(module.register)
     return registrars
 

@@ -13,7 +13,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -27,10 +27,6 @@ from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
 T = TypeVar("T")
-
-
-class Renderable(Protocol):
-    def render(self) -> str: ...
 
 
 class ToolResult(BaseModel):

@@ -125,9 +125,7 @@ class DbtRunResult(ToolResult):
             seconds=round(out.seconds, 2),
             counts=out.counts,
             deprecations=[FindingModel.of(f) for f in out.validation.deprecations],
-            nodes=[NodeModel(**{k: v for k, v in n.as_dict().items() if k != "relation"}) for n in nodes][
-                :MAX_NODES_STRUCTURED
-            ],
+            nodes=[NodeModel(**n.as_dict()) for n in nodes][:MAX_NODES_STRUCTURED],
             nodes_total=len(out.nodes),
             errors=[FindingModel.of(f) for f in out.errors],
             run_results=str(out.run_results_path) if out.run_results_path else None,

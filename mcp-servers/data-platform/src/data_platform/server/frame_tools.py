@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
 from data_platform.frames import describe as describe_mod
-from data_platform.frames import engine, io, ops
+from data_platform.frames import io, ops
 from data_platform.paths import resolve_path
 from data_platform.registry import RefInfo
 from data_platform.render import format_cell, human_bytes, markdown_table
@@ -25,6 +25,10 @@ Types = Annotated[dict[str, str] | None, Field(description="column: type (int64,
 Path = str
 Count = Annotated[int, Field(ge=1, le=50)]
 How = Literal["inner", "left", "right", "outer", "semi", "anti"]
+
+
+# Operations that may run SQL in DuckDB: they get the server's own sandbox.
+_SANDBOXED = (ops.filter_rows, ops.sql, ops.groupby, ops.join)
 
 
 def _next(ref: str) -> list[str]:
@@ -205,7 +209,8 @@ def register(server: MCPServer) -> None:
 
     async def _op(ctx: Context, action: str, fn: Any, *args: Any, **kw: Any) -> FrameResult:
         state = state_of(ctx)
-        engine.configure(state.settings.duckdb_memory)
+        if fn in _SANDBOXED:
+            kw["sandbox"] = state.sandbox  # this server's DuckDB, not a throwaway one
         res = await run_sync(fn, state.registry, *args, **kw)
         return _result(ctx, action, res.info, res.head, res.notes, _next(res.info.name))
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from data_platform.config import Settings
+from data_platform.frames.engine import Engine
 from data_platform.registry import Registry
 
 T = TypeVar("T")
@@ -20,6 +21,13 @@ class AppState:
     registry: Registry
     services: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], Any]] = field(default_factory=list)
+    # This server's own locked DuckDB (filter, sql, groupby/join fallbacks): never shared
+    # with another server in the process; opened on first use, closed at shutdown.
+    sandbox: Engine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sandbox = Engine(self.settings.duckdb_memory)
+        self.closers.append(self.sandbox.close)
 
     def service(self, key: str, factory: Callable[[], T]) -> T:
         """The family's service object, built on first use (no DB connect at start-up)."""
