@@ -89,6 +89,7 @@ def record_output(tool: str, result: CallToolResult) -> None:
     line = {"tool": tool, "is_error": result.is_error, "text": text_of(result)}
     if result.structured_content is not None:
         line["structured"] = result.structured_content
+    TRANSCRIPT.parent.mkdir(parents=True, exist_ok=True)  # in-memory tests may run before any connect()
     with open(TRANSCRIPT, "a", encoding="utf-8") as out:
         out.write(json.dumps(line, default=str) + "\n")
 

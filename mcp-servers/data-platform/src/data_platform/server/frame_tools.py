@@ -240,13 +240,13 @@ def register(server: MCPServer) -> None:
     async def groupby(
         data_ref: Ref,
         by: list[str],
-        aggs: dict[str, str],
+        aggs: dict[str, str | list[str]],
         ctx: Context,
         name: Name = "",
         overwrite: bool = False,
     ) -> FrameResult:
-        """Group and aggregate; aggs maps output name to func(column), e.g. {"total": "sum(amount)",
-        "n": "count(*)"}; funcs: sum mean min max count count_distinct median std first last."""
+        """Group and aggregate; aggs {"total": "sum(amount)", "n": "count(*)"} or pandas' agg
+        forms ({col: func}, {col: [funcs]}, {out: [col, func]}); pandas' func names."""
         return await _op(ctx, "groupby", ops.groupby, data_ref, by, aggs, ops.Output(name or None, overwrite))
 
     @tool(server, read_only=False)
