@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from data_platform.errors import InputError, did_you_mean
+from data_platform.frames.expr import find_column
 from data_platform.frames.types import is_numeric
 from data_platform.registry import RefInfo
 
@@ -154,16 +155,6 @@ def _call(output: str, name: str, arg: str, info: RefInfo) -> Spec:
             hint=f"Columns: {', '.join(info.schema.names[:30])}",
         )
     return (output, func, None if func == "size" else column)
-
-
-def find_column(name: object, columns: Sequence[str]) -> str | None:
-    """The column `name` (exact, else the one case-insensitive match), or None."""
-    if not isinstance(name, str):
-        return None
-    if name in columns:
-        return name
-    folded = [c for c in columns if c.lower() == name.lower()]
-    return folded[0] if len(folded) == 1 else None
 
 
 def _show(spec: Spec) -> str:

@@ -222,8 +222,8 @@ def register(server: MCPServer) -> None:
     async def filter(
         data_ref: Ref, where: str, ctx: Context, name: Name = "", overwrite: bool = False
     ) -> FrameResult:
-        """Rows matching a SQL-like condition: amount > 100 AND country IN ('FR','DE'), name LIKE 'A%',
-        x IS NULL, d >= DATE '2025-01-01'."""
+        """Rows matching a SQL or pandas.query condition: amount > 100 AND country IN ('FR','DE'),
+        d >= DATE '2025-01-01', x.notna() & name.str.contains('A')."""
         return await _op(ctx, "filter", ops.filter_rows, data_ref, where, ops.Output(name or None, overwrite))
 
     @tool(server, read_only=False)
@@ -246,7 +246,7 @@ def register(server: MCPServer) -> None:
         overwrite: bool = False,
     ) -> FrameResult:
         """Group and aggregate; aggs {"total": "sum(amount)", "n": "count(*)"} or pandas' agg
-        forms ({col: func}, {col: [funcs]}, {out: [col, func]}); pandas' func names."""
+        forms: {col: func}, {col: [funcs]}, {out: [col, func]}."""
         return await _op(ctx, "groupby", ops.groupby, data_ref, by, aggs, ops.Output(name or None, overwrite))
 
     @tool(server, read_only=False)
