@@ -107,6 +107,14 @@ def test_each_idiom_keeps_the_hand_checked_rows(text: str, ids: list[int]) -> No
         assert _ids(fast) == ids, text
 
 
+def test_isna_without_the_types_is_null_on_both_paths() -> None:
+    """Without the ref's types the parser cannot know a column is float: both paths say IS NULL."""
+    compiled = compile_filter("amount.isna()", T.column_names, "t")
+    assert compiled.sql == '("amount" IS NULL)'
+    fast = evaluate(T, compiled)
+    assert fast is not None and _ids(fast) == [5]
+
+
 def test_the_common_idioms_run_on_kernels() -> None:
     for text in [
         'country == "FR" & amount > 100',
@@ -286,3 +294,26 @@ async def test_pandas_idioms_through_the_tool(project: Path) -> None:
         assert "write the value itself" in err
         listed = [x["name"] for x in (await call(client, "list_data")).structured_content["refs"]]
         assert len(listed) == 4  # s and three results; no error created anything
+
+
+PANDAS_ATOMS = [
+    'country == "FR"', "amount > 100", "amount.isna()", "name.notna()", 'name.str.contains("A.n")',
+    'name.str.contains("ann", case=False)', 'name.str.startswith("A", na=False)', 'name.str.endswith("b")',
+    "amount.between(50, 150)", 'amount.between(50, 150, inclusive="left")', 'country in ["FR", "US"]',
+    "id.isin([1, 4, 6])", "50 <= amount < 200", 'country != ["DE"]', "flag", "amount != 100",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(PANDAS_ATOMS), min_size=1, max_size=4),
+    st.lists(st.sampled_from([" & ", " | ", " and ", " or "]), min_size=3, max_size=3),
+    st.lists(st.booleans(), min_size=4, max_size=4),
+)
+def test_pandas_kernels_agree_with_duckdb(atoms: list[str], joins: list[str], negate: list[bool]) -> None:
+    """Combined with & | ~, every idiom's kernel twin keeps exactly the rows DuckDB keeps (NaN, nulls)."""
+    parts = [f"~({a})" if n else f"({a})" for a, n in zip(atoms, negate, strict=False)]
+    text = parts[0] + "".join(j + p for j, p in zip(joins, parts[1:], strict=False))
+    fast = evaluate(T, compile_filter(text, T.column_names, "t", TYPES))
+    assert fast is not None, text  # all of these have kernels
+    assert _ids(fast) == _duckdb(text), text

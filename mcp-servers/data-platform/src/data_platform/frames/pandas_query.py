@@ -121,7 +121,7 @@ def _isna(b: Builder, receiver: Part, negated: bool) -> Part:
     if name is not None:
 
         def mask(t: pa.Table) -> pa.ChunkedArray:
-            missing = pc.is_null(t.column(name), nan_is_null=True)
+            missing = pc.is_null(t.column(name), nan_is_null=nan)  # as the SQL says
             return pc.invert(missing) if negated else missing
 
     return Part(sql, mask, cols=receiver.cols)
