@@ -79,6 +79,8 @@ IDIOMS = [
     ('flag & name.str.startswith("A")', [1]),
     ("~flag", [2, 5]),
     ("flag == True", [1, 4, 6]),
+    ("name is None", [4]),
+    ("name is not None & amount > 150", [3]),
     # the SQL forms keep working
     ("amount > 100 AND country = 'FR'", [1]),
     ("country IS NULL", [3]),
@@ -163,6 +165,11 @@ def test_double_quotes_a_string_only_where_no_column_has_that_name() -> None:
         "Read \"FR\" as the column FR (a column has that name); for the text write 'FR'."
     ]
     assert _ids_of(both, compiled) == [2]  # row 2: DE == DE
+    compiled = compile_filter('country in ["FR", "XX"]', both.column_names, "t")
+    assert compiled.notes == [
+        'Read "XX" as a string: no column has that name.',
+        "Read \"FR\" as the column FR (a column has that name); for the text write 'FR'.",
+    ]
     # SQL users' quoted columns get no note.
     assert compile_filter('"order date" > 1', T.column_names, "t").notes == []
     # A quoted name no column has, where only a column makes sense, is the did-you-mean error.

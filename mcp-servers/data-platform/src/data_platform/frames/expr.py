@@ -242,7 +242,9 @@ class _Parser:
             negated = self.word("not")
             if negated:
                 self.take()
-            self.expect("null")
+            if not self.word("null", "none"):  # None: Python's `x is None`
+                self.fail("expected NULL")
+            self.take()
             self.need_column(left)
             mask: Mask | None = None
             if (name := left.column) is not None:
@@ -469,15 +471,22 @@ class _Parser:
             self.need_column(left)
             self.need_column(right)
         for a, b in ((left, right), (right, left)):
-            if a.quoted_column and b.column and a.column != b.column:  # country == "FR", FR a column
-                self.notes.append(
-                    f'Read "{a.column}" as the column {a.column} (a column has that name); '
-                    f"for the text write {sql_string(a.column)}."
-                )
+            if b.column and a.column != b.column:  # country == "FR" where FR is a column too
+                self.said_column(a)
         return Part(f"({left.sql} {op} {right.sql})", compare_mask(left, op, right), cols=cols(left, right))
+
+    def said_column(self, part: Part) -> None:
+        """A "double-quoted" column where pandas would have read text: say which reading won."""
+        if part.quoted_column and part.column:
+            self.notes.append(
+                f'Read "{part.column}" as the column {part.column} (a column has that name); '
+                f"for the text write {sql_string(part.column)}."
+            )
 
     def in_list(self, left: Part, items: list[Part], negated: bool) -> Part:
         self.need_column(left)
+        for item in items:
+            self.said_column(item)
         sql = f"({left.sql} {'NOT ' * negated}IN ({', '.join(i.sql for i in items)}))"
         if left.column is None or not all(i.literal for i in items):
             return Part(sql, cols=cols(left, *items))
