@@ -28,7 +28,6 @@ string (said in a note; a name that is a column stays the column, as in SQL).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -52,6 +51,7 @@ from data_platform.frames.masks import (
     negate,
     sql_string,
 )
+from data_platform.frames.tokens import EXPR_HINT, Token, tokenize
 
 FUNCTIONS: dict[str, tuple[int, int]] = {
     # name: (min args, max args)
@@ -75,54 +75,6 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
 }
 RESERVED = {"select", "from", "where", "union", "with", "exists", "case", "cast", "group", "order", "join"}
 KEYWORDS = {"and", "or", "not", "is", "null", "in", "between", "like", "ilike", "true", "false"}
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<comment>--|/\*)
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<string>'(?:[^']|'')*')
-  | (?P<qident>"(?:[^"]|"")*"|`[^`]+`)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op><=|>=|<>|!=|==|\|\||[=<>+\-*/%(),&|~\[\].])
-    """,
-    re.VERBOSE,
-)
-EXPR_HINT = (
-    "Write a condition over column names and literals, e.g. amount > 100 AND country = 'FR', "
-    "status IS NULL, region IN ('EU', 'US'), name LIKE 'A%', day >= DATE '2025-01-01'; "
-    'or pandas.query style: country == "FR" & amount > 100, name.str.contains("A"), x.notna().'
-)
-
-
-@dataclass
-class Token:
-    kind: str
-    text: str
-    pos: int
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m and text[pos] == "@":
-            raise ExpressionError(
-                f"@ at position {pos + 1}: a filter cannot see Python variables; write the value itself.",
-                hint=EXPR_HINT,
-            )
-        if not m:
-            raise ExpressionError(
-                f"Unexpected character {text[pos]!r} at position {pos + 1} in the expression.", hint=EXPR_HINT
-            )
-        kind = m.lastgroup or ""
-        if kind == "comment":
-            raise ExpressionError("Comments are not allowed in an expression.", hint=EXPR_HINT)
-        if kind != "ws":
-            tokens.append(Token(kind, m.group(), pos))
-        pos = m.end()
-    tokens.append(Token("end", "", len(text)))
-    return tokens
 
 
 @dataclass
