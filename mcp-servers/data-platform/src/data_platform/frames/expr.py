@@ -1,37 +1,57 @@
-"""The filter language: a small SQL-like boolean expression, parsed and re-rendered.
+"""The filter language: a small boolean expression, SQL- or pandas.query-style, parsed and re-rendered.
 
 User text never reaches an engine as written. It is tokenized and parsed by
 this recursive-descent parser into SQL that contains only: quoted column
 identifiers that exist in the ref, escaped literals, whitelisted operators and
 functions, and parentheses. Anything else (a `;`, a comment, a subquery, an
-unknown function, a table name) is an ExpressionError naming the position.
+unknown function or method, a table name) is an ExpressionError naming the position.
 
     expr      := or
-    or        := and (OR and)*
-    and       := not (AND not)*
-    not       := NOT not | predicate
-    predicate := sum [cmp sum | IS [NOT] NULL | [NOT] IN (sum, ...)
+    or        := and ((OR | '|') and)*
+    and       := not ((AND | '&') not)*
+    not       := (NOT | '~') not | predicate
+    predicate := sum [cmp sum (cmp sum)* | cmp list | IS [NOT] NULL | [NOT] IN list
                       | [NOT] BETWEEN sum AND sum | [NOT] (I)LIKE sum]
+    list      := '(' sum, ... ')' | '[' sum, ... ']'
     sum       := product ((+ | - | ||) product)*
     product   := unary ((* | / | %) unary)*
     unary     := - unary | atom
-    atom      := number | 'string' | TRUE | FALSE | NULL | DATE 'x' | TIMESTAMP 'x'
-               | function(expr, ...) | column | "quoted column" | (expr)
+    atom      := primary ('.' [str. | dt.] method [(args)])*      (pandas_query.py)
+    primary   := number | 'string' | TRUE | FALSE | NULL | DATE 'x' | TIMESTAMP 'x'
+               | function(expr, ...) | column | "quoted column" | `quoted column` | (expr)
+
+pandas.query habits read the way `DataFrame.query` reads them: `&`/`|` bind like AND/OR
+(looser than comparisons: `a > 1 & b < 2` is `(a > 1) AND (b < 2)`), `~` is NOT, `==` is
+`=`, `a < b < c` chains, `x == [1, 2]` is IN, and a "double-quoted" name no column has is a
+string (said in a note; a name that is a column stays the column, as in SQL).
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_platform.errors import ExpressionError, did_you_mean, list_for_message
+from data_platform.frames import pandas_query
 from data_platform.frames.engine import quote_ident
-from data_platform.frames.types import is_numeric
+from data_platform.frames.masks import (
+    Conjuncts,
+    Mask,
+    NoKernel,
+    Part,
+    boolean_column,
+    cols,
+    compare_mask,
+    conjoin,
+    disjoin,
+    in_mask,
+    negate,
+    sql_string,
+)
+from data_platform.frames.tokens import EXPR_HINT, Token, tokenize
 
 FUNCTIONS: dict[str, tuple[int, int]] = {
     # name: (min args, max args)
@@ -55,136 +75,37 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
 }
 RESERVED = {"select", "from", "where", "union", "with", "exists", "case", "cast", "group", "order", "join"}
 KEYWORDS = {"and", "or", "not", "is", "null", "in", "between", "like", "ilike", "true", "false"}
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<comment>--|/\*)
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<string>'(?:[^']|'')*')
-  | (?P<qident>"(?:[^"]|"")+"|`[^`]+`)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op><=|>=|<>|!=|==|\|\||[=<>+\-*/%(),])
-    """,
-    re.VERBOSE,
-)
-EXPR_HINT = (
-    "Write a condition over column names and literals, e.g. amount > 100 AND country = 'FR', "
-    "status IS NULL, region IN ('EU', 'US'), name LIKE 'A%', day >= DATE '2025-01-01'."
-)
-
-
-@dataclass
-class Token:
-    kind: str
-    text: str
-    pos: int
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m:
-            raise ExpressionError(
-                f"Unexpected character {text[pos]!r} at position {pos + 1} in the expression.", hint=EXPR_HINT
-            )
-        kind = m.lastgroup or ""
-        if kind == "comment":
-            raise ExpressionError("Comments are not allowed in an expression.", hint=EXPR_HINT)
-        if kind != "ws":
-            tokens.append(Token(kind, m.group(), pos))
-        pos = m.end()
-    tokens.append(Token("end", "", len(text)))
-    return tokens
-
-
-Mask = Callable[[pa.Table], pa.ChunkedArray]
-"""A condition evaluated by Arrow kernels on a table: a boolean column (null where SQL says NULL)."""
 
 
 @dataclass
 class Compiled:
     """The rendered SQL condition, the columns it reads, and, where the condition has a kernel
-    twin with exactly SQL's meaning, its AND-ed parts as masks (else DuckDB runs the SQL)."""
+    twin with exactly SQL's meaning, its AND-ed parts as masks (else DuckDB runs the SQL);
+    `notes` say how pandas-style text was read."""
 
     sql: str
     columns: list[str] = field(default_factory=list)
-    conjuncts: list[tuple[Mask, frozenset[str]]] = field(default_factory=list)
+    conjuncts: Conjuncts = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    null_sensitive: list[str] = field(default_factory=list)  # columns for null_note()
 
 
-_NO_VALUE = object()
-
-
-@dataclass
-class Part:
-    """One parsed piece: its SQL and, when it is simple enough, what the kernel path needs."""
-
-    sql: str
-    mask: Mask | None = None  # a condition with a kernel twin
-    column: str | None = None  # a bare column reference
-    value: object = _NO_VALUE  # a non-NULL literal's Python value
-    cols: frozenset[str] = frozenset()
-    conjuncts: list[tuple[Mask, frozenset[str]]] | None = None  # the parts of an AND
-
-    @property
-    def literal(self) -> bool:
-        return self.value is not _NO_VALUE
-
-
-def _cols(*parts: Part) -> frozenset[str]:
-    return frozenset().union(*(p.cols for p in parts))
-
-
-class _NoKernel(Exception):
-    """This condition needs SQL's own semantics: let DuckDB evaluate it."""
-
-
-def _is_text(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
-
-
-def _column(t: pa.Table, name: str) -> pa.ChunkedArray:
-    col = t.column(name)
-    if not (is_numeric(col.type) or _is_text(col.type) or pa.types.is_boolean(col.type)):
-        raise _NoKernel  # dates, timestamps...: SQL casts a string literal to them
-    return col
-
-
-# col OP literal. NaN: SQL orders it above every number, IEEE says every comparison is false;
-# `x > v` as NOT (x <= v) (and >= as NOT <) gives SQL's answer for NaN and NULL alike.
-_CMP: dict[str, Callable[[pa.ChunkedArray, object], pa.ChunkedArray]] = {
-    "=": pc.equal,
-    "<>": pc.not_equal,
-    "<": pc.less,
-    "<=": pc.less_equal,
-    ">": lambda c, v: pc.invert(pc.less_equal(c, v)),
-    ">=": lambda c, v: pc.invert(pc.less(c, v)),
-}
-_SWAP = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
-
-def _compare(left: Part, op: str, right: Part) -> Mask | None:
-    if left.literal and right.column:
-        left, right, op = right, left, _SWAP[op]
-    if not (left.column and right.literal):
-        return None  # column-to-column or expressions: NaN = NaN is true in SQL only
-    name, value = left.column, right.value
-    return lambda t: _CMP[op](_column(t, name), value)
-
-
-def _all_masks(parts: list[Part]) -> bool:
-    return all(p.mask is not None for p in parts)
+_CMP_OPS = ("=", "==", "!=", "<>", "<", "<=", ">", ">=")
 
 
 class _Parser:
-    def __init__(self, text: str, columns: Sequence[str], ref: str):
+    def __init__(self, text: str, columns: Sequence[str], ref: str, types: Mapping[str, pa.DataType]):
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
         self.columns = list(columns)
         self.ref = ref
+        self.types = types
         self.used: list[str] = []
+        self.notes: list[str] = []
+        self.strings: list[str] = []  # "double-quoted" names read as strings
+        self.pandas = False  # written with a habit only pandas.query has (==, &, ~, .isna(), "text"...)
+        self.negates = False  # !=, NOT, ~, NOT IN: where pandas keeps null rows and SQL does not
 
     # -- token helpers ---------------------------------------------------
     @property
@@ -194,6 +115,9 @@ class _Parser:
     def word(self, *words: str) -> bool:
         t = self.tok
         return t.kind == "ident" and t.text.lower() in words
+
+    def op(self, *ops: str) -> bool:
+        return self.tok.kind == "op" and self.tok.text in ops
 
     def take(self) -> Token:
         t = self.tok
@@ -223,127 +147,115 @@ class _Parser:
 
     def or_(self) -> Part:
         parts = [self.and_()]
-        while self.word("or"):
-            self.take()
+        while self.word("or") or self.op("|"):
+            self.pandas |= self.take().text == "|"
             parts.append(self.and_())
-        if len(parts) == 1:
-            return parts[0]
-        sql = "(" + " OR ".join(p.sql for p in parts) + ")"
-        if not _all_masks(parts):
-            return Part(sql, cols=_cols(*parts))
-        masks = [p.mask for p in parts]
-        return Part(sql, lambda t: functools.reduce(pc.or_kleene, [m(t) for m in masks]), cols=_cols(*parts))
+        return disjoin(parts)
 
     def and_(self) -> Part:
         parts = [self.not_()]
-        while self.word("and"):
-            self.take()
+        while self.word("and") or self.op("&"):
+            self.pandas |= self.take().text == "&"
             parts.append(self.not_())
-        if len(parts) == 1:
-            return parts[0]
-        sql = "(" + " AND ".join(p.sql for p in parts) + ")"
-        if not _all_masks(parts):
-            return Part(sql, cols=_cols(*parts))
-        masks = [p.mask for p in parts]
-        conjuncts = [c for p in parts for c in (p.conjuncts or [(p.mask, p.cols)])]
-        return Part(
-            sql,
-            lambda t: functools.reduce(pc.and_kleene, [m(t) for m in masks]),
-            cols=_cols(*parts),
-            conjuncts=conjuncts,
-        )
+        return conjoin(parts)
 
     def not_(self) -> Part:
-        if self.word("not"):
-            self.take()
-            inner = self.not_()
-            mask = inner.mask
-            return Part(
-                f"(NOT {inner.sql})", (lambda t: pc.invert(mask(t))) if mask else None, cols=inner.cols
-            )
+        if self.word("not") or self.op("~"):
+            self.pandas |= self.take().text == "~"
+            self.negates = True
+            return negate(self.not_())
         part = self.predicate()
+        self.need_column(part)  # a "name" alone as the condition: a column, never a string
         if part.column and part.mask is None:  # a bare column as the condition: it must be boolean
             name = part.column
-            part.mask = lambda t: _boolean(t, name)
+            part.mask = lambda t: boolean_column(t, name)
         return part
 
     def predicate(self) -> Part:
         left = self.sum_()
-        t = self.tok
-        if t.kind == "op" and t.text in ("=", "==", "!=", "<>", "<", "<=", ">", ">="):
-            self.take()
-            op = {"==": "=", "!=": "<>"}.get(t.text, t.text)
-            right = self.sum_()
-            return Part(f"({left.sql} {op} {right.sql})", _compare(left, op, right), cols=_cols(left, right))
+        if self.op(*_CMP_OPS):
+            parts: list[Part] = []
+            while self.op(*_CMP_OPS):  # a < b < c is (a < b) AND (b < c), as in Python
+                written = self.take().text
+                op = {"==": "=", "!=": "<>"}.get(written, written)
+                self.pandas |= written == "=="
+                self.negates |= op == "<>"
+                if op in ("=", "<>") and self.op("["):  # pandas: x == [a, b] is x in [a, b]
+                    self.pandas = True
+                    self.notes.append(f"Read {written} [...] as {'NOT ' * (op == '<>')}IN (pandas.query).")
+                    parts.append(self.in_list(left, self.list_(), op == "<>"))
+                    break
+                right = self.sum_()
+                parts.append(self.compare(left, op, right))
+                left = right
+            return conjoin(parts)
         if self.word("is"):
             self.take()
-            negate = self.word("not")
-            if negate:
+            negated = self.word("not")
+            if negated:
                 self.take()
-            self.expect("null")
+            if not self.word("null", "none"):  # None: Python's `x is None`
+                self.fail("expected NULL")
+            self.take()
+            self.need_column(left)
             mask: Mask | None = None
             if (name := left.column) is not None:
-                test = pc.is_valid if negate else pc.is_null
+                test = pc.is_valid if negated else pc.is_null
                 mask = lambda t: test(t.column(name))  # noqa: E731
-            return Part(f"({left.sql} IS {'NOT ' if negate else ''}NULL)", mask, cols=left.cols)
-        negate = False
+            return Part(f"({left.sql} IS {'NOT ' if negated else ''}NULL)", mask, cols=left.cols)
+        negated = False
         if self.word("not"):
             self.take()
-            negate = True
+            negated = self.negates = True
             if not self.word("in", "between", "like", "ilike"):
                 self.fail("expected IN, BETWEEN, LIKE or ILIKE after NOT")
-        n = "NOT " if negate else ""
         if self.word("in"):
             self.take()
-            self.expect("(")
-            items = [self.sum_()]
-            while self.tok.text == ",":
-                self.take()
-                items.append(self.sum_())
-            self.expect(")")
-            sql = f"({left.sql} {n}IN ({', '.join(i.sql for i in items)}))"
-            if left.column is None or not all(i.literal for i in items):
-                return Part(sql, cols=_cols(left, *items))
-            return Part(sql, _in(left.column, [i.value for i in items], negate), cols=left.cols)
+            return self.in_list(left, self.list_(), negated)
         if self.word("between"):
             self.take()
             low = self.sum_()
             self.expect("and")
-            high = self.sum_()
-            sql = f"({left.sql} {n}BETWEEN {low.sql} AND {high.sql})"
-            lo, hi = _compare(left, ">=", low), _compare(left, "<=", high)
-            if lo is None or hi is None:
-                return Part(sql, cols=_cols(left, low, high))
-
-            def between(t: pa.Table) -> pa.ChunkedArray:
-                inside = pc.and_kleene(lo(t), hi(t))
-                return pc.invert(inside) if negate else inside
-
-            return Part(sql, between, cols=left.cols)
+            return self.between(left, low, self.sum_(), negated)
         if self.word("like", "ilike"):
             op = self.take().text.upper()
+            self.need_column(left)
             right = self.sum_()
-            return Part(f"({left.sql} {n}{op} {right.sql})", cols=_cols(left, right))
+            return Part(f"({left.sql} {'NOT ' * negated}{op} {right.sql})", cols=cols(left, right))
         return left
+
+    def list_(self) -> list[Part]:
+        close = {"(": ")", "[": "]"}.get(self.tok.text) if self.tok.kind == "op" else None
+        if close is None:
+            self.fail("expected a list, ( ... ) or [ ... ]")
+        self.take()
+        items = [self.sum_()]
+        while self.op(","):
+            self.take()
+            if self.op(close):  # a trailing comma, as Python allows
+                break
+            items.append(self.sum_())
+        self.expect(str(close))
+        return items
 
     def sum_(self) -> Part:
         out = self.product()
-        while self.tok.kind == "op" and self.tok.text in ("+", "-", "||"):
+        while self.op("+", "-", "||"):
             op = self.take().text
             right = self.product()  # arithmetic keeps DuckDB's semantics (integer / is not div)
-            out = Part(f"({out.sql} {op} {right.sql})", cols=_cols(out, right))
+            out = Part(f"({out.sql} {op} {right.sql})", cols=cols(out, right))
         return out
 
     def product(self) -> Part:
         out = self.unary()
-        while self.tok.kind == "op" and self.tok.text in ("*", "/", "%"):
+        while self.op("*", "/", "%"):
             op = self.take().text
             right = self.unary()
-            out = Part(f"({out.sql} {op} {right.sql})", cols=_cols(out, right))
+            out = Part(f"({out.sql} {op} {right.sql})", cols=cols(out, right))
         return out
 
     def unary(self) -> Part:
-        if self.tok.text == "-":
+        if self.op("-"):
             self.take()
             inner = self.unary()
             if isinstance(inner.value, int | float) and not isinstance(inner.value, bool):
@@ -352,6 +264,73 @@ class _Parser:
         return self.atom()
 
     def atom(self) -> Part:
+        part = self.primary()
+        while self.op("."):  # pandas: column.method(...), column.str.method(...), column.dt.year
+            self.take()
+            accessor, name = "", self.method_name()
+            if name in ("str", "dt") and self.op("."):
+                self.take()
+                accessor, name = name, self.method_name()
+            method = pandas_query.lookup(accessor, name)
+            args: list[object] = []
+            kwargs: dict[str, object] = {}
+            if method.call:
+                args, kwargs = self.method_args(accessor, name, method)
+            part = pandas_query.build(self, accessor, name, part, args, kwargs)
+            self.pandas = True
+        return part
+
+    def method_name(self) -> str:
+        if self.tok.kind != "ident":
+            self.fail("expected a method name after '.'")
+        return self.take().text
+
+    def method_args(self, accessor: str, name: str, method: pandas_query.Method) -> tuple[list, dict]:
+        self.expect("(")
+        args: list[object] = []
+        kwargs: dict[str, object] = {}
+        while not self.op(")"):
+            if args or kwargs:
+                self.expect(",")
+                if self.op(")"):
+                    break
+            if self.tok.kind == "ident" and self.tokens[self.i + 1].text == "=":
+                key = self.take().text
+                self.take()
+                if key not in method.kwargs:
+                    allowed = ", ".join(method.kwargs) or "none"
+                    raise ExpressionError(
+                        f"{name}() takes no argument {key}= here (keyword arguments: {allowed})."
+                    )
+                kwargs[key] = self.literal_arg().value
+                continue
+            if kwargs or len(args) >= len(method.args):
+                self.fail(f"{name}() takes {len(method.args)} argument(s)")
+            kind = method.args[len(args)]
+            args.append(
+                self.list_() if kind == "list" else self.literal_arg() if kind == "literal" else self.sum_()
+            )
+        self.take()
+        if len(args) != len(method.args):
+            self.fail(f"{name}() takes {len(method.args)} argument(s), got {len(args)}")
+        return args, kwargs
+
+    def literal_arg(self) -> Part:
+        """A pattern or option: a literal; a "double-quoted" text is a string here whatever columns exist."""
+        t = self.tok
+        if t.kind == "qident" and t.text[0] == '"':
+            self.take()
+            value = t.text[1:-1].replace('""', '"')
+            return Part(sql_string(value), value=value)
+        part = self.sum_()
+        if not part.literal:
+            raise ExpressionError(
+                f"Expected a literal (a pattern or an option) at position {t.pos + 1}, found {t.text!r}.",
+                hint='e.g. name.str.contains("A", case=False), x.between(1, 5, inclusive="left").',
+            )
+        return part
+
+    def primary(self) -> Part:
         t = self.tok
         if t.kind == "number":
             self.take()
@@ -360,15 +339,25 @@ class _Parser:
         if t.kind == "string":
             self.take()
             return Part(t.text, value=t.text[1:-1].replace("''", "'"))  # t.text: already a SQL literal
-        if t.text == "(":
+        if t.text == "(" and t.kind == "op":
             self.take()
             inner = self.or_()
             self.expect(")")
             return inner
         if t.kind == "qident":
             self.take()
-            name = t.text[1:-1].replace('""', '"') if t.text[0] == '"' else t.text[1:-1]
-            return self.column(name, t.pos)
+            if t.text[0] == "`":
+                return self.column(t.text[1:-1], t.pos)
+            name = t.text[1:-1].replace('""', '"')
+            if find_column(name, self.columns) is not None:
+                part = self.column(name, t.pos)
+                part.quoted_column = True
+                return part
+            # pandas.query: "FR" is a string. No column has that name, so SQL could not mean it.
+            if name not in self.strings:
+                self.strings.append(name)
+            self.pandas = True
+            return Part(sql_string(name), value=name, quoted=name)
         if t.kind == "ident":
             low = t.text.lower()
             nxt = self.tokens[self.i + 1]
@@ -383,7 +372,7 @@ class _Parser:
                 self.take()
                 return Part("NULL")
             if nxt.text == "(":
-                return Part(self.function())
+                return self.function()
             if low in RESERVED:
                 raise ExpressionError(
                     f"{t.text.upper()} is not allowed in a filter (a condition only, no subqueries).",
@@ -396,7 +385,7 @@ class _Parser:
         self.fail("expected a column or a value")
         return Part("")  # pragma: no cover
 
-    def function(self) -> str:
+    def function(self) -> Part:
         t = self.take()
         name = t.text.lower()
         if name not in FUNCTIONS:
@@ -405,17 +394,17 @@ class _Parser:
                 hint=f"Allowed functions: {', '.join(sorted(FUNCTIONS))}. For anything else, use sql.",
             )
         self.expect("(")
-        args: list[str] = []
+        args: list[Part] = []
         if self.tok.text != ")":
-            args.append(self.or_().sql)
+            args.append(self.or_())
             while self.tok.text == ",":
                 self.take()
-                args.append(self.or_().sql)
+                args.append(self.or_())
         self.expect(")")
         low, high = FUNCTIONS[name]
         if not low <= len(args) <= high:
             raise ExpressionError(f"{name}() takes {low}..{high} arguments, got {len(args)}.", hint=EXPR_HINT)
-        return f"{name}({', '.join(args)})"
+        return Part(f"{name}({', '.join(a.sql for a in args)})", cols=cols(*args))
 
     def column(self, name: str, pos: int) -> Part:
         actual = resolve_column(name, self.columns, self.ref)
@@ -423,63 +412,109 @@ class _Parser:
             self.used.append(actual)
         return Part(quote_ident(actual), column=actual, cols=frozenset([actual]))
 
+    # -- builders shared by the SQL forms and pandas' methods ----------------------------
+    def need_column(self, part: Part) -> None:
+        """Where only a column makes sense, a "quoted" name no column has is the column-not-found error."""
+        if part.quoted is not None:
+            resolve_column(part.quoted, self.columns, self.ref)
 
-def resolve_column(name: str, columns: Sequence[str], ref: str) -> str:
-    """The column `name` (exact, else the one case-insensitive match), or a did-you-mean error."""
+    def compare(self, left: Part, op: str, right: Part) -> Part:
+        if left.literal and right.literal:  # "order date" > '2024-01-01': a column was meant
+            self.need_column(left)
+            self.need_column(right)
+        for a, b in ((left, right), (right, left)):
+            if b.column and a.column != b.column:  # country == "FR" where FR is a column too
+                self.said_column(a)
+        return Part(f"({left.sql} {op} {right.sql})", compare_mask(left, op, right), cols=cols(left, right))
+
+    def said_column(self, part: Part) -> None:
+        """A "double-quoted" column where pandas would have read text: say which reading won."""
+        if part.quoted_column and part.column:
+            self.notes.append(
+                f'Read "{part.column}" as the column {part.column} (a column has that name); '
+                f"for the text write {sql_string(part.column)}."
+            )
+
+    def in_list(self, left: Part, items: list[Part], negated: bool) -> Part:
+        self.need_column(left)
+        for item in items:
+            self.said_column(item)
+        sql = f"({left.sql} {'NOT ' * negated}IN ({', '.join(i.sql for i in items)}))"
+        if left.column is None or not all(i.literal for i in items):
+            return Part(sql, cols=cols(left, *items))
+        return Part(sql, in_mask(left.column, [i.value for i in items], negated), cols=left.cols)
+
+    def between(self, left: Part, low: Part, high: Part, negated: bool) -> Part:
+        self.need_column(left)
+        sql = f"({left.sql} {'NOT ' * negated}BETWEEN {low.sql} AND {high.sql})"
+        lo, hi = compare_mask(left, ">=", low), compare_mask(left, "<=", high)
+        if lo is None or hi is None:
+            return Part(sql, cols=cols(left, low, high))
+
+        def between(t: pa.Table) -> pa.ChunkedArray:
+            inside = pc.and_kleene(lo(t), hi(t))
+            return pc.invert(inside) if negated else inside
+
+        return Part(sql, between, cols=left.cols)
+
+
+def find_column(name: str, columns: Sequence[str]) -> str | None:
+    """The column `name` (exact, else the one case-insensitive match), or None."""
     if name in columns:
         return name
     folded = [c for c in columns if c.lower() == name.lower()]
-    if len(folded) == 1:
-        return folded[0]
+    return folded[0] if len(folded) == 1 else None
+
+
+def resolve_column(name: str, columns: Sequence[str], ref: str) -> str:
+    """The column `name` (exact, else the one case-insensitive match), or a did-you-mean error."""
+    found = find_column(name, columns)
+    if found is not None:
+        return found
     raise ExpressionError(
         f'column "{name}" not found in `{ref}`.{did_you_mean(name, columns)} '
         f"Columns: {list_for_message(columns, 30)}"
     )
 
 
-def compile_filter(text: str, columns: Sequence[str], ref: str) -> Compiled:
-    """Parse a filter expression against `columns`; returns safe SQL for a WHERE clause."""
+def compile_filter(
+    text: str, columns: Sequence[str], ref: str, types: Mapping[str, pa.DataType] | None = None
+) -> Compiled:
+    """Parse a filter expression against `columns` (and their `types`, which pandas' `isna()`
+    and `.str` methods use); returns safe SQL for a WHERE clause, and notes on how it was read."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("The filter expression is empty.", hint=EXPR_HINT)
     if len(text) > 4000:
         raise ExpressionError("The filter expression is too long (over 4,000 characters).")
-    parser = _Parser(text, columns, ref)
+    if "\x00" in text:
+        raise ExpressionError("The filter expression contains a NUL byte.", hint=EXPR_HINT)
+    parser = _Parser(text, columns, ref, types or {})
     part = parser.parse()
     conjuncts = part.conjuncts or ([(part.mask, part.cols)] if part.mask is not None else [])
-    return Compiled(part.sql, parser.used, conjuncts)
+    notes = []
+    if parser.strings:
+        names = ", ".join(f'"{s}"' for s in parser.strings)
+        one = len(parser.strings) == 1
+        notes.append(
+            f"Read {names} as {'a string' if one else 'strings'}: "
+            f"no column has {'that name' if one else 'those names'}."
+        )
+    notes.extend(dict.fromkeys(parser.notes))
+    nulls = parser.used if parser.pandas and parser.negates else []
+    return Compiled(part.sql, parser.used, conjuncts, notes, nulls)
 
 
-def _boolean(t: pa.Table, name: str) -> pa.ChunkedArray:
-    col = t.column(name)
-    if not pa.types.is_boolean(col.type):
-        raise _NoKernel  # SQL decides what a non-boolean condition means (an error, here)
-    return col
-
-
-def _same_kind(t: pa.DataType, value: object) -> bool:
-    if isinstance(value, bool):
-        return pa.types.is_boolean(t)
-    if isinstance(value, int | float):
-        return is_numeric(t)
-    return isinstance(value, str) and _is_text(t)
-
-
-def _in(name: str, values: list[object], negate: bool) -> Mask:
-    """col [NOT] IN (literals). is_in() says false for a NULL where SQL says NULL: put it back,
-    so NOT (col IN ...) drops NULL rows as SQL does."""
-
-    def mask(t: pa.Table) -> pa.ChunkedArray:
-        col = _column(t, name)
-        if not all(_same_kind(col.type, v) for v in values):
-            raise _NoKernel  # e.g. text IN (1, 2): SQL would cast the column, not the numbers
-        try:
-            found = pc.is_in(col, value_set=pa.array(values).cast(col.type))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            raise _NoKernel from None
-        found = pc.if_else(pc.is_valid(col), found, pa.scalar(None, pa.bool_()))
-        return pc.invert(found) if negate else found
-
-    return mask
+def null_note(compiled: Compiled, table: pa.Table) -> str | None:
+    """pandas keeps null rows under !=, ~ and not in (NaN != "FR" is True); SQL's rule, ours,
+    drops them. Said when a pandas-style negation reads a column that has nulls."""
+    names = [c for c in compiled.null_sensitive if table.column(c).null_count]
+    if not names:
+        return None
+    keep = " | ".join(f"{c if c.isidentifier() else f'`{c}`'}.isna()" for c in names[:3])
+    return (
+        f"Rows where {', '.join(names)} is null never match here (SQL's rule; pandas keeps them "
+        f"under != and ~): add | {keep} to keep them."
+    )
 
 
 def evaluate(table: pa.Table, compiled: Compiled) -> pa.Table | None:
@@ -498,6 +533,6 @@ def evaluate(table: pa.Table, compiled: Compiled) -> pa.Table | None:
     try:
         for mask, _ in sorted(compiled.conjuncts, key=lambda c: cost(c[1])):
             table = table.filter(mask(table))
-    except (_NoKernel, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
+    except (NoKernel, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
         return None  # types the kernels will not compare as SQL would (a date with a string...)
     return table

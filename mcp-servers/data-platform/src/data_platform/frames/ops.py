@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -21,7 +21,8 @@ import pyarrow.compute as pc
 
 from data_platform.errors import ExpressionError, InputError, NotFoundError
 from data_platform.frames import engine
-from data_platform.frames.expr import compile_filter, evaluate, resolve_column
+from data_platform.frames.aggspec import parse_aggs
+from data_platform.frames.expr import compile_filter, evaluate, null_note, resolve_column
 from data_platform.frames.types import is_numeric
 from data_platform.registry import RefInfo, Registry
 
@@ -140,7 +141,7 @@ def filter_rows(
     semantics both paths share (`sandbox`, or a throwaway one when not given).
     """
     info = registry.info(ref)
-    compiled = compile_filter(where, _columns(info), ref)
+    compiled = compile_filter(where, _columns(info), ref, {f.name: f.type for f in info.schema})
     table = registry.get(ref)
     result = evaluate(table, compiled)
     if result is None:
@@ -148,7 +149,8 @@ def filter_rows(
         with engine.scoped(sandbox) as eng, eng.over({"t": table}) as con:
             # DuckDB evaluates only the condition (insertion order is preserved); Arrow then takes the
             # rows, zero-copy for the columns DuckDB never had to convert: ~20% faster than SELECT *.
-            mask = eng.run(con, f"SELECT {compiled.sql} AS keep FROM t", hint=f"Column types: {types}.")
+            hint = " ".join([f"Column types: {types}.", *compiled.notes])
+            mask = eng.run(con, f"SELECT {compiled.sql} AS keep FROM t", hint=hint)
         if not pa.types.is_boolean(mask.schema.field(0).type):
             raise ExpressionError(
                 f"The filter must be a condition (true/false); this one gives {mask.schema.field(0).type}.",
@@ -156,7 +158,10 @@ def filter_rows(
             )
         result = table.filter(mask.column(0))
     res = _store(registry, result, out, f"{ref}_filtered", f"filter {ref}: {where}"[:200])
-    res.notes.append(f"{result.num_rows:,} of {info.rows:,} rows matched.")
+    nulls = null_note(compiled, table)
+    res.notes.extend(
+        [*compiled.notes, *([nulls] if nulls else []), f"{result.num_rows:,} of {info.rows:,} rows matched."]
+    )
     return res
 
 
@@ -250,16 +255,12 @@ def sample(
 
 
 # -- groupby -----------------------------------------------------------------------
-AGG_FUNCS = ("sum", "mean", "min", "max", "count", "count_distinct", "median", "std", "first", "last")
-_AGG = re.compile(r"\s*([A-Za-z_]+)\s*\(\s*(\*|\"[^\"]+\"|[^()]+?)\s*\)\s*")
 _ARROW_AGG = {
     "sum": "sum",
     "mean": "mean",
     "min": "min",
     "max": "max",
-    "count": "count",
     "count_distinct": "count_distinct",
-    "std": "stddev",
     "first": "first",
     "last": "last",
 }
@@ -269,65 +270,37 @@ _SQL_AGG = {
     "min": "min({c})",
     "max": "max({c})",
     "count": "count({c})",
+    "size": "count(*)",
     "count_distinct": "count(DISTINCT {c})",
     "median": "median({c})",
     "std": "stddev_samp({c})",
+    "var": "var_samp({c})",
     "first": "arg_min({c}, __row)",
     "last": "arg_max({c}, __row)",
 }
-
-
-def parse_aggs(aggs: dict[str, str], info: RefInfo) -> list[tuple[str, str, str | None]]:
-    """{"total": "sum(amount)", "n": "count(*)"} -> [(output, func, column or None)]."""
-    if not aggs:
-        raise InputError(
-            'Give at least one aggregation, e.g. {"total": "sum(amount)", "orders": "count(*)"}.'
-        )
-    parsed = []
-    for output, spec in aggs.items():
-        if not output.strip():
-            raise InputError(
-                'Every aggregation needs a non-empty output name, e.g. {"total": "sum(amount)"}.'
-            )
-        m = _AGG.fullmatch(spec or "")
-        if not m:
-            raise InputError(
-                f'Bad aggregation {spec!r} for "{output}": write func(column), e.g. "sum(amount)".',
-                hint=f"Functions: {', '.join(AGG_FUNCS)}; count(*) counts rows.",
-            )
-        func = m.group(1).lower()
-        func = {"avg": "mean", "nunique": "count_distinct", "stddev": "std", "size": "count"}.get(func, func)
-        if func not in AGG_FUNCS:
-            raise InputError(
-                f"Unknown aggregation {m.group(1)!r}.", hint=f"Functions: {', '.join(AGG_FUNCS)}."
-            )
-        arg = m.group(2).strip('"')
-        if arg == "*":
-            if func != "count":
-                raise InputError(f"{func}(*) is not allowed; name a column.")
-            parsed.append((output, func, None))
-        else:
-            parsed.append((output, func, _col(arg, info)))
-    return parsed
 
 
 def groupby(
     registry: Registry,
     ref: str,
     by: Sequence[str],
-    aggs: dict[str, str],
+    aggs: Mapping[str, object],
     out: Output,
     *,
     sandbox: engine.Engine | None = None,
 ) -> OpResult:
+    """Group by key columns; aggs in our form or pandas' (frames/aggspec.py), told back in notes."""
     info = registry.info(ref)
     keys = [_col(k, info) for k in by]
     if not keys:
         raise InputError("Give at least one column to group by.")
-    specs = parse_aggs(aggs, info)
+    specs, notes = parse_aggs(aggs, info)
     clash = [o for o, _, _ in specs if o in keys]
     if clash:
-        raise InputError(f"Output name {clash[0]!r} is also a group key; choose another name.")
+        raise InputError(
+            f"Output name {clash[0]!r} is also a group key; choose another name.",
+            hint=f'e.g. {{"n_{clash[0]}": ["{clash[0]}", "count"]}}.',
+        )
     table = registry.get(ref)
     if all(f != "median" for _, f, _ in specs):
         try:
@@ -339,7 +312,7 @@ def groupby(
     result = sort_nulls_last(result, [(k, "ascending") for k in keys])
     base = f"{ref}_by_{'_'.join(keys)}"
     res = _store(registry, result, out, base[:48], f"groupby {ref} by {', '.join(keys)}")
-    res.notes.append(f"{result.num_rows:,} groups.")
+    res.notes.extend([*notes, f"{result.num_rows:,} groups."])
     return res
 
 
@@ -351,6 +324,8 @@ def _groupby_arrow(table: pa.Table, keys: list[str], specs: list[tuple[str, str,
             aggregations.append(([], "count_all"))
         elif func == "std":
             aggregations.append((col, "stddev", pc.VarianceOptions(ddof=1)))
+        elif func == "var":
+            aggregations.append((col, "variance", pc.VarianceOptions(ddof=1)))
         elif func == "count":
             aggregations.append((col, "count", pc.CountOptions(mode="only_valid")))
         else:

@@ -218,8 +218,8 @@ def register(server: MCPServer) -> None:
     async def filter(
         data_ref: Ref, where: str, ctx: Context, name: Name = None, overwrite: bool = False
     ) -> FrameResult:
-        """Rows matching a SQL-like condition: amount > 100 AND country IN ('FR','DE'), name LIKE 'A%',
-        x IS NULL, d >= DATE '2025-01-01'."""
+        """Rows matching a SQL or pandas.query condition: amount > 100 AND country IN ('FR','DE'),
+        d >= DATE '2025-01-01', x.notna() & name.str.contains('A')."""
         return await _op(ctx, "filter", ops.filter_rows, data_ref, where, ops.Output(name, overwrite))
 
     @tool(server, read_only=False)
@@ -234,13 +234,13 @@ def register(server: MCPServer) -> None:
     async def groupby(
         data_ref: Ref,
         by: list[str],
-        aggs: dict[str, str],
+        aggs: dict[str, str | list[str]],
         ctx: Context,
         name: Name = None,
         overwrite: bool = False,
     ) -> FrameResult:
-        """Group and aggregate; aggs maps output name to func(column), e.g. {"total": "sum(amount)",
-        "n": "count(*)"}; funcs: sum mean min max count count_distinct median std first last."""
+        """Group and aggregate; aggs {"total": "sum(amount)", "n": "count(*)"} or pandas' agg
+        forms: {col: func}, {col: [funcs]}, {out: [col, func]}."""
         return await _op(ctx, "groupby", ops.groupby, data_ref, by, aggs, ops.Output(name, overwrite))
 
     @tool(server, read_only=False)
