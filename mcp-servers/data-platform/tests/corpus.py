@@ -318,6 +318,25 @@ FRAMES: list[Case] = [
     Case("list_data", {}, says("g1", "sel4")),
     Case("drop_data", {"data_ref": "sales2"}, says("Dropped")),
     Case("head", {"data_ref": "g1", "num_rows": 2}, says("(2 of 3 rows")),
+    Case("head", {"data_ref": "sales", "n": 5}, says("(5 of 60 rows")),
+    Case("read_csv", {"path": "sales.csv", "name": "s_two", "nrows": 20, "usecols": ["region", "amount"]},
+         same(lambda w: sales(w).select(["region", "amount"]).slice(0, 20))),
+    Case("describe", {"data_ref": "sales", "columns": ["amount", "qty"]},
+         that(lambda d, w: [c["name"] for c in d["columns"]] == ["amount", "qty"], "two columns")),
+    Case("filter", {"data_ref": "sales", "where": "region.isin(['EU'])", "name": "f19"},
+         same(where(lambda t: pc.equal(t["region"], "EU")))),
+    Case("filter", {"data_ref": "sales", "where": "1 < qty <= 3", "name": "f20"},
+         same(where(lambda t: pc.and_(pc.greater(t["qty"], 1), pc.less_equal(t["qty"], 3))))),
+    Case("filter", {"data_ref": "sales", "where": "email.str.endswith('.com')", "name": "f21"},
+         same(where(lambda t: pc.fill_null(pc.ends_with(t["email"], ".com"), False)))),
+    Case("filter", {"data_ref": "sales", "where": "qty in [1, 2]", "name": "f22"},
+         same(where(lambda t: pc.is_in(t["qty"], pa.array([1, 2]))))),
+    Case("groupby", {"data_ref": "sales", "by": "country", "aggs": {"qty": "sum"}, "name": "g12"},
+         same(agg(["country"], [("qty", "sum")], ["qty"]), sort_by="country")),
+    Case("groupby", {"data_ref": "sales", "by": "region", "aggs": {"order_id": "nunique"}, "name": "g13"},
+         same(agg(["region"], [("order_id", "count_distinct")], ["order_id"]), sort_by="region")),
+    Case("sort", {"data_ref": "sales", "by": ["amount"], "ascending": True, "name": "so7"},
+         same(lambda w: sales(w).sort_by("amount"))),
 ]  # fmt: skip
 
 
@@ -374,6 +393,9 @@ POSTGRES: list[Case] = [
          pg_rows("SELECT data_type FROM information_schema.columns WHERE table_schema = 'corpus' "
                  "AND table_name = 'slash_dates' AND column_name = 'day'", [("date",)])),
     Case("pg_connect", {}, says("PostGIS")),
+    Case("pg_query", {"sql": "SELECT name FROM corpus.cities WHERE name ILIKE $1 ORDER BY name",
+                      "params": ["%i%"], "name": "c7"}, ref_rows([("Nice",), ("Paris",)])),
+    Case("pg_columns", {"table": "cities", "schema": "corpus"}, says("geom", "pop")),
     Case("pg_schemas", {"include_system": True}, says("pg_catalog", "corpus")),
     Case("pg_tables", {"schema": "corpus"}, says("cities")),
     Case("pg_query", {"sql": "SELECT geom FROM corpus.cities WHERE id = 1", "name": "c5"},
@@ -422,6 +444,7 @@ DBT: list[Case] = [
     Case("dbt_parse", {"vars": {"currency": "EUR"}}, that(lambda d, w: not d["errors"], "parses"),
          family="dbt"),
     Case("dbt_docs_generate", {}, says("index.html"), family="dbt"),
+    Case("dbt_ls", {"resource_type": "sources"}, says("source"), family="dbt"),
     Case("dbt_docs_generate", {"target": "dev", "port": 8080}, None, ("does not take `port`",), family="dbt"),
 ]  # fmt: skip
 
