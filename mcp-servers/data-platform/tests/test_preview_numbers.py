@@ -49,6 +49,11 @@ def test_a_float_is_shown_as_a_reader_expects(value: float, shown: str) -> None:
         assert math.isclose(float(shown), value, rel_tol=1e-9, abs_tol=0.0)
 
 
+def test_floats_inside_list_and_struct_cells_are_short_too() -> None:
+    assert format_cell([853.1007099999998, 1.5, None]) == "[853.10071, 1.5, null]"
+    assert format_cell({"x": 0.1 + 0.2, "n": 2}) == '{"x": 0.3, "n": 2}'
+
+
 def test_a_preview_shows_float32_to_its_own_precision() -> None:
     table = pa.table(
         {

@@ -75,6 +75,17 @@ def format_float(value: float, digits: int = FLOAT_DIGITS) -> str:
     return text
 
 
+def _short_floats(value: Any, digits: int) -> Any:
+    """Floats inside a list or struct cell, cut to `digits` significant digits for the text."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    if isinstance(value, list):
+        return [_short_floats(v, digits) for v in value]
+    if isinstance(value, dict):
+        return {k: _short_floats(v, digits) for k, v in value.items()}
+    return value
+
+
 def format_cell(value: Any, max_cell: int = MAX_CELL, *, digits: int = FLOAT_DIGITS) -> str:
     """One cell for a markdown table: short, single line, pipes escaped."""
     if value is None:
@@ -84,7 +95,7 @@ def format_cell(value: Any, max_cell: int = MAX_CELL, *, digits: int = FLOAT_DIG
     elif isinstance(value, bytes):
         text = "0x" + value[:16].hex() + ("..." if len(value) > 16 else "")
     elif isinstance(value, dict | list | tuple):
-        text = json.dumps(jsonable(value), ensure_ascii=False, default=str)
+        text = json.dumps(_short_floats(jsonable(value), digits), ensure_ascii=False, default=str)
     else:
         text = str(value)
     text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ").replace("|", "\\|")
