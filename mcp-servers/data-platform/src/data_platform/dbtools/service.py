@@ -255,8 +255,8 @@ class DbtService:
         outcome, started = await self._subprocess(command, project, args, on_progress)
         results_path = project.target_path / "run_results.json"
         fresh = results_path.is_file() and results_path.stat().st_mtime >= started - 1
-        results = (
-            await anyio.to_thread.run_sync(parse_run_results, results_path, self._names(validation))
+        results = (  # in a thread: a big project's manifest takes a while to read
+            await anyio.to_thread.run_sync(lambda: parse_run_results(results_path, self._names(validation)))
             if fresh
             else None
         )
