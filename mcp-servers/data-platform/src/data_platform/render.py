@@ -18,6 +18,7 @@ import pyarrow as pa
 
 MAX_CELL = 40
 MAX_PREVIEW_COLUMNS = 12
+FLOAT_DIGITS = 10  # significant digits of a float in text; float32 holds ~7
 
 
 def human_bytes(n: int) -> str:
@@ -54,16 +55,47 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def format_cell(value: Any, max_cell: int = MAX_CELL) -> str:
+def format_float(value: float, digits: int = FLOAT_DIGITS) -> str:
+    """A float as a reader expects it: `853.10071`, not `853.1007099999998`; `0.00001234`, not
+    `1.234e-05`. At most `digits` significant digits (never fewer than the integer part has);
+    scientific notation only outside 1e-7..1e15. Exact values stay in structured content."""
+    if not math.isfinite(value):
+        return str(value)  # nan, inf, -inf
+    magnitude = abs(value)
+    if magnitude == 0 or not 1e-7 <= magnitude < 1e15:
+        return repr(value) if magnitude == 0 else f"{value:.{digits}g}"
+    short = repr(value)
+    if "e" not in short and len(short.lstrip("-").replace(".", "").strip("0")) <= digits:
+        return short  # already short: 120.5, 0.25, 3.0, 10000000000.0
+    whole = math.floor(math.log10(magnitude)) + 1  # digits before the point (<= 0 for 0.00x)
+    text = f"{value:.{max(digits - whole, 0)}f}"
+    if "." in text:
+        text = text.rstrip("0")
+        text += "0" if text.endswith(".") else ""
+    return text
+
+
+def _short_floats(value: Any, digits: int) -> Any:
+    """Floats inside a list or struct cell, cut to `digits` significant digits for the text."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    if isinstance(value, list):
+        return [_short_floats(v, digits) for v in value]
+    if isinstance(value, dict):
+        return {k: _short_floats(v, digits) for k, v in value.items()}
+    return value
+
+
+def format_cell(value: Any, max_cell: int = MAX_CELL, *, digits: int = FLOAT_DIGITS) -> str:
     """One cell for a markdown table: short, single line, pipes escaped."""
     if value is None:
         text = "null"
     elif isinstance(value, float):
-        text = repr(value) if math.isfinite(value) else str(value)
+        text = format_float(value, digits)
     elif isinstance(value, bytes):
         text = "0x" + value[:16].hex() + ("..." if len(value) > 16 else "")
     elif isinstance(value, dict | list | tuple):
-        text = json.dumps(jsonable(value), ensure_ascii=False, default=str)
+        text = json.dumps(_short_floats(jsonable(value), digits), ensure_ascii=False, default=str)
     else:
         text = str(value)
     text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ").replace("|", "\\|")
@@ -97,7 +129,11 @@ def preview(table: pa.Table, limit: int, *, max_cell: int = MAX_CELL) -> tuple[s
     except (pa.ArrowInvalid, ValueError, OverflowError):
         values = [{k: str(v) for k, v in zip(shown, row, strict=False)} for row in _string_rows(sample)]
     header = [format_cell(n, 30) for n in shown] + (["…"] if cut else [])
-    rows = [[format_cell(r.get(n), max_cell) for n in shown] + (["…"] if cut else []) for r in values]
+    digits = {f.name: 7 if f.type in (pa.float32(), pa.float16()) else FLOAT_DIGITS for f in sample.schema}
+    rows = [
+        [format_cell(r.get(n), max_cell, digits=digits[n]) for n in shown] + (["…"] if cut else [])
+        for r in values
+    ]
     return (markdown_table(header, rows) if shown else "(no columns)"), cut
 
 

@@ -1,12 +1,15 @@
 """dbt's JSON artifacts: run_results.json, manifest.json, catalog.json.
 
 Per-node results come from run_results.json (status, time, rows, failures,
-message), never from dbt's terminal output.
+message), never from dbt's terminal output; their names come from the
+manifest, as people write them: a test is `not_null_stg_orders_amount` on
+`stg_orders.amount`, never the hash suffix of its unique_id.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,8 @@ class NodeResult:
     rows_affected: int | None = None
     failures: int | None = None
     message: str | None = None
+    model: str | None = None  # what a test checks: a model, seed, snapshot or `source.table`
+    column: str | None = None  # the column a generic test checks
 
     @property
     def failed(self) -> bool:
@@ -59,26 +64,84 @@ class RunResults:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def parse_run_results(path: Path) -> RunResults:
+# How a generic test names what it tests, in its `model` argument (source tests have no attached_node).
+SOURCE_CALL = re.compile(r"""\bsource\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]""")
+REF_CALL = re.compile(r"""\bref\(\s*['"]([^'"]+)['"](?:\s*,\s*['"]([^'"]+)['"])?""")
+
+
+def _manifest_node(manifest: dict[str, Any], uid: str) -> dict[str, Any] | None:
+    for section in ("nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries"):
+        node = (manifest.get(section) or {}).get(uid)
+        if isinstance(node, dict):
+            return node
+    return None
+
+
+def display_name(uid: str, manifest: dict[str, Any] | None = None) -> str:
+    """A node's name as people write it: `stg_orders`, `shop_raw.payments`, `unique_orders_order_id`."""
+    node = _manifest_node(manifest, uid) if manifest else None
+    if node is not None:
+        name = str(node.get("name") or "")
+        if node.get("resource_type") == "source" and node.get("source_name"):
+            return f"{node['source_name']}.{name}"
+        if name:
+            version = node.get("version")
+            return (
+                f"{name}.v{version}" if version is not None and node.get("resource_type") == "model" else name
+            )
+    parts = uid.split(".")
+    if len(parts) < 3:
+        return uid
+    # test.<package>.<name>.<hash>: the hash is dbt's, the name is the person's.
+    return parts[2] if parts[0] == "test" else ".".join(parts[2:])
+
+
+def subject_of(node: dict[str, Any], manifest: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(what a test checks, its column): from attached_node, the test's arguments or its one parent."""
+    meta = node.get("test_metadata")
+    kwargs = (meta.get("kwargs") or {}) if isinstance(meta, dict) else {}
+    column = node.get("column_name") or kwargs.get("column_name") or None
+    attached = node.get("attached_node")
+    model: str | None = display_name(attached, manifest) if attached else None
+    if model is None and isinstance(kwargs.get("model"), str):
+        if match := SOURCE_CALL.search(kwargs["model"]):
+            model = f"{match.group(1)}.{match.group(2)}"
+        elif match := REF_CALL.search(kwargs["model"]):
+            model = match.group(2) or match.group(1)
+    parents = (node.get("depends_on") or {}).get("nodes") or []
+    if model is None and len(parents) == 1:
+        model = display_name(parents[0], manifest)
+    return model, (str(column) if column else None)
+
+
+def parse_run_results(path: Path, manifest: dict[str, Any] | None = None) -> RunResults:
+    """Per-node results; names (and, for tests, the model and column) from `manifest` when given."""
     data = load_json(path, "run_results.json")
     nodes: list[NodeResult] = []
     for item in data.get("results") or []:
         uid = str(item.get("unique_id", "?"))
-        parts = uid.split(".")
+        kind = uid.split(".", 1)[0]
         adapter = item.get("adapter_response") or {}
         rows = adapter.get("rows_affected")
         message = item.get("message")
         status = str(item.get("status", "unknown"))
+        node = _manifest_node(manifest, uid) if manifest else None
+        model, column = (
+            subject_of(node, manifest or {}) if node is not None and kind == "test" else (None, None)
+        )
         nodes.append(
             NodeResult(
                 unique_id=uid,
-                name=parts[-1] if parts else uid,
-                resource_type=parts[0] if parts else "?",
+                name=display_name(uid, manifest),
+                resource_type=kind,
                 status=status,
                 seconds=round(float(item.get("execution_time") or 0.0), 3),
-                rows_affected=int(rows) if isinstance(rows, int) and rows >= 0 else None,
+                # A test's "rows affected" is the one row its count query returns: not a fact about data.
+                rows_affected=int(rows) if isinstance(rows, int) and rows >= 0 and kind != "test" else None,
                 failures=item.get("failures") if isinstance(item.get("failures"), int) else None,
                 message=clean_message(str(message), wrapped=False)[:2000] if message else None,
+                model=model,
+                column=column,
             )
         )
     counts: dict[str, int] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 Kind = Literal["deprecation", "error", "warning"]
@@ -267,3 +268,34 @@ def dedupe(findings: list[Finding]) -> list[Finding]:
         seen.add(key)
         out.append(f)
     return out
+
+
+# A deprecation stays the same one when an edit above it moves its line.
+POSITION = re.compile(r"\b(line|column) \d+")
+DeprecationKey = tuple[str, str | None, str]
+
+
+def deprecation_key(finding: Finding) -> DeprecationKey:
+    """What a deprecation is (its event, file and message), not where in the file it sits."""
+    return (finding.event, finding.file, POSITION.sub(r"\1", finding.message))
+
+
+class ToldDeprecations:
+    """Which deprecations a run/test/build answer already told in full, per project.
+
+    Runs repeat the project's deprecations on every call; the reader needs them in
+    full once, then a line, unless new ones appear. Kept by the service (server state).
+    """
+
+    def __init__(self) -> None:
+        self._told: dict[Path, set[DeprecationKey]] = {}
+
+    def before(self, project: Path, deprecations: list[Finding]) -> list[Finding]:
+        """Those of `deprecations` told before; all of them count as told from now on.
+
+        Only the current ones are remembered: one fixed and brought back is new again.
+        """
+        told = self._told.get(project, set())
+        keys = [deprecation_key(f) for f in deprecations]
+        self._told[project] = set(keys)
+        return [f for f, key in zip(deprecations, keys, strict=True) if key in told]

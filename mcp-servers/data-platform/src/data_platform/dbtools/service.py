@@ -5,6 +5,10 @@ parse of a given file state runs without partial parsing (partial parsing
 skips unchanged files and with them their deprecation warnings) and its
 findings are kept; a later parse of the same state is a fast partial parse
 plus the kept findings. Runs are `dbt` subprocesses (see runner.py).
+
+A run/test/build tells the project's deprecations in full the first time it
+sees them; the service remembers which it told (per project, by event, file
+and message), so a later run names only the new ones in full.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from data_platform.dbtools.artifacts import (
     parse_run_results,
     resource_from_ls_line,
 )
-from data_platform.dbtools.findings import Finding, clean_message
+from data_platform.dbtools.findings import Finding, ToldDeprecations, clean_message
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
 from data_platform.dbtools.runner import InProcessDbt, Progress, kill_now, run_subprocess, start_worker
 from data_platform.errors import DbtError, InputError
@@ -80,6 +84,8 @@ class RunOutcome:
     seconds: float
     errors: list[Finding] = field(default_factory=list)
     run_results_path: Path | None = None
+    # Deprecations an earlier run/test/build of this project already told in full.
+    told_before: list[Finding] = field(default_factory=list)
 
 
 @dataclass
@@ -104,6 +110,11 @@ def findings_text(findings: list[Finding], limit: int = 8) -> str:
     return "\n".join(lines)
 
 
+def _hint(shown: list[Finding], default: str) -> str:
+    """The closing advice of an error listing `shown`: not a second copy of a fix it already gives."""
+    return "Then retry." if any(f.fix for f in shown[:8]) else default
+
+
 def _project_relative(finding: Finding, root: Path) -> Finding:
     """dbt names some files relative to their resource folder; name them from the project root."""
     if not finding.file or (root / finding.file).exists():
@@ -124,6 +135,7 @@ class DbtService:
         self._manifest_cache: tuple[Path, int, dict[str, Any]] | None = None
         self._running: str | None = None
         self._worker: tuple[Any, Path] | None = None  # (a pre-started dbt process, its project)
+        self.told = ToldDeprecations()
 
     # -- where things are -------------------------------------------------------------------
     def project(self) -> DbtProject:
@@ -242,7 +254,11 @@ class DbtService:
         outcome, started = await self._subprocess(command, project, args, on_progress)
         results_path = project.target_path / "run_results.json"
         fresh = results_path.is_file() and results_path.stat().st_mtime >= started - 1
-        results = parse_run_results(results_path) if fresh else None
+        results = (  # in a thread: a big project's manifest takes a while to read
+            await anyio.to_thread.run_sync(lambda: parse_run_results(results_path, self._names(validation)))
+            if fresh
+            else None
+        )
         errors = [f for f in outcome.errors if not (results and f.node)]
         if results is None or (not results.nodes and outcome.returncode != 0):
             raise DbtError(
@@ -252,9 +268,7 @@ class DbtService:
                     or clean_message(outcome.stderr_tail[-800:], wrapped=False)
                     or "dbt gave no message."
                 ),
-                hint=next(
-                    (f.fix for f in errors if f.fix), "Check the profile and the database, then retry."
-                ),
+                hint=_hint(errors, "Check the profile and the database, then retry."),
             )
         return RunOutcome(
             command=command,
@@ -266,7 +280,15 @@ class DbtService:
             seconds=outcome.seconds,
             errors=[f for f in errors if f.kind == "error" and not f.node][:5],
             run_results_path=results_path,
+            told_before=self.told.before(project.root, validation.deprecations),
         )
+
+    def _names(self, validation: Validation) -> dict[str, Any] | None:
+        """The manifest of the parse just done, to name nodes (None if unreadable: names from ids)."""
+        try:
+            return self.manifest(validation)
+        except (DbtError, OSError):
+            return None
 
     async def _subprocess(
         self,
@@ -355,7 +377,7 @@ class DbtService:
             raise DbtError(
                 f"dbt docs generate failed (exit code {outcome.returncode}).\n"
                 + (findings_text(outcome.errors) or clean_message(outcome.stderr_tail[-800:], wrapped=False)),
-                hint=next((f.fix for f in outcome.errors if f.fix), "Check the profile and the database."),
+                hint=_hint(outcome.errors, "Check the profile and the database."),
             )
         return await anyio.to_thread.run_sync(docs_report, project.target_path), validation
 
@@ -385,7 +407,7 @@ class DbtService:
         if not inv.success:
             raise DbtError(
                 "dbt ls failed.\n" + findings_text(inv.errors or inv.findings),
-                hint=next((f.fix for f in inv.errors if f.fix), "Run dbt_parse to see what is wrong."),
+                hint=_hint(inv.errors or inv.findings, "Run dbt_parse to see what is wrong."),
             )
         out = [resource_from_ls_line(line) for line in (inv.result or [])]
         return [r for r in out if r is not None]
@@ -409,7 +431,7 @@ class DbtService:
         if not inv.success:
             raise DbtError(
                 "dbt compile failed.\n" + findings_text(inv.errors or inv.findings),
-                hint=next((f.fix for f in inv.errors if f.fix), "Fix the node's Jinja/SQL, then retry."),
+                hint=_hint(inv.errors or inv.findings, "Fix the node's Jinja/SQL, then retry."),
             )
         compiled: list[Compiled] = []
         for r in getattr(inv.result, "results", None) or []:

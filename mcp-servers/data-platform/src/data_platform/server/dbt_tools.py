@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -52,10 +53,23 @@ def findings_block(title: str, findings: list[FindingModel], limit: int = 15) ->
     return "\n".join(lines)
 
 
-def deprecation_title(n: int) -> str:
+def deprecation_title(n: int, new: str = "") -> str:
     return (
-        f"WARNING: {n} dbt deprecation(s). dbt only warns (exit code 0), but a future dbt will fail on them:"
+        f"WARNING: {n} {new}dbt deprecation(s). dbt only warns (exit code 0), but a future dbt will fail "
+        "on them:"
     )
+
+
+def deprecations_line(findings: list[FindingModel]) -> str:
+    """`4 deprecations (D039 x4): dbt_parse lists them.`: for deprecations the reader was told in full."""
+    codes = Counter(f.code or f.event for f in findings)
+    listed = ", ".join(f"{code} x{n}" if n > 1 else code for code, n in sorted(codes.items()))
+    n = len(findings)
+    return f"{n} deprecation{'s' if n != 1 else ''} ({listed}): dbt_parse lists {'them' if n != 1 else 'it'}."
+
+
+class RunFindingModel(FindingModel):
+    told_before: bool = Field(False, description="an earlier run/test/build answer told it in full")
 
 
 class DbtParseResult(ToolResult):
@@ -103,6 +117,23 @@ class NodeModel(BaseModel):
     rows_affected: int | None = None
     failures: int | None = None
     message: str | None = None
+    model: str | None = None
+    column: str | None = None
+
+    @property
+    def on(self) -> str:
+        """What a test checks, as `stg_orders.amount` (empty for other nodes)."""
+        return ".".join(p for p in (self.model, self.column) if p)
+
+    def problem_line(self) -> str:
+        """`FAIL not_null_stg_orders_amount (stg_orders.amount): 3 failures`, `ERROR model x: <message>`."""
+        status = self.status.upper()
+        if self.resource_type != "test":
+            return f"{status} {self.resource_type} {self.name}: {(self.message or '')[:600]}"
+        head = f"{status} {self.name}" + (f" ({self.on})" if self.on else "")
+        if self.status in ("fail", "warn") and self.failures is not None:
+            return f"{head}: {self.failures:,} failure{'s' if self.failures != 1 else ''}"
+        return f"{head}: {(self.message or '')[:600]}"
 
 
 class DbtRunResult(ToolResult):
@@ -110,7 +141,7 @@ class DbtRunResult(ToolResult):
     success: bool
     seconds: float
     counts: dict[str, int]
-    deprecations: list[FindingModel]
+    deprecations: list[RunFindingModel]
     nodes: list[NodeModel]
     nodes_total: int
     errors: list[FindingModel]
@@ -124,7 +155,10 @@ class DbtRunResult(ToolResult):
             success=out.returncode == 0 and not any(n.failed for n in out.nodes),
             seconds=round(out.seconds, 2),
             counts=out.counts,
-            deprecations=[FindingModel.of(f) for f in out.validation.deprecations],
+            deprecations=[
+                RunFindingModel(**f.as_dict(), told_before=f in out.told_before)
+                for f in out.validation.deprecations
+            ],
             nodes=[NodeModel(**n.as_dict()) for n in nodes][:MAX_NODES_STRUCTURED],
             nodes_total=len(out.nodes),
             errors=[FindingModel.of(f) for f in out.errors],
@@ -135,24 +169,33 @@ class DbtRunResult(ToolResult):
         counts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items()))
         verdict = "succeeded" if self.success else "FAILED"
         parts = [f"dbt {self.command} {verdict} in {self.seconds:.1f} s: {counts or 'no nodes selected'}."]
-        parts.append(findings_block(deprecation_title(len(self.deprecations)), self.deprecations, 10))
+        # In full the first time; then one line, unless new ones appear (dbt_parse always lists all).
+        new = [d for d in self.deprecations if not d.told_before]
+        told = [d for d in self.deprecations if d.told_before]
+        if new:
+            title = deprecation_title(len(new), "new " if told else "")
+            parts.append(findings_block(title, new, 10))
+        if told:
+            parts.append(("Also " if new else "") + deprecations_line(told))
         bad = [n for n in self.nodes if n.status in ("error", "fail", "runtime error", "warn")]
-        for n in bad[:10]:
-            extra = f", {n.failures} failing row(s)" if n.failures else ""
-            parts.append(f"{n.status.upper()} {n.resource_type} {n.name}{extra}: {(n.message or '')[:600]}")
+        parts.extend(n.problem_line() for n in bad[:10])
+        shown = self.nodes[:MAX_NODES_SHOWN]
+        tests_on = any(n.on for n in shown)  # the "on" column only when tests say what they check
         rows = [
             [
                 format_cell(n.name, 50),
                 n.resource_type,
+                *([format_cell(n.on, 40)] if tests_on else []),
                 n.status,
                 f"{n.seconds:.2f}",
                 "" if n.rows_affected is None else f"{n.rows_affected:,}",
                 "" if n.failures is None else str(n.failures),
             ]
-            for n in self.nodes[:MAX_NODES_SHOWN]
+            for n in shown
         ]
         if rows:
-            parts.append(markdown_table(["node", "type", "status", "s", "rows", "failures"], rows))
+            header = ["node", "type", *(["on"] if tests_on else []), "status", "s", "rows", "failures"]
+            parts.append(markdown_table(header, rows))
         if self.nodes_total > len(rows):
             parts.append(
                 f"({len(rows)} of {self.nodes_total} nodes shown, problems first; all in {self.run_results})"
