@@ -49,15 +49,19 @@ def _family_registrars(settings: Settings) -> list[Callable[[MCPServer], None]]:
     return registrars
 
 
-def build_server(settings: Settings | None = None) -> MCPServer:
-    """A new server; each call has its own state (tests build as many as they like)."""
+def build_server(settings: Settings | None = None, *, registry: Registry | None = None) -> MCPServer:
+    """A new server; each call has its own state (tests build as many as they like).
+
+    `registry`: the one to serve (`serve` passes it to also finish its writes on SIGTERM); by
+    default each run of the server makes its own. Either way it is closed at shutdown.
+    """
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
-        state = AppState(
-            settings=settings, registry=Registry(settings.registry_dir, sync_writes=settings.sync_writes)
-        )
+        served = registry or Registry(settings.registry_dir, sync_writes=settings.sync_writes)
+        state = AppState(settings=settings, registry=served)
+        state.closers.append(served.close)  # the first added, the last run: refs written by any service
         # Temp files of a server killed mid-write go at the next start, not at the next write.
         with contextlib.suppress(OSError):
             removed = state.registry.remove_stale_temps()
