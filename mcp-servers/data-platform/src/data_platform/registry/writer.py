@@ -266,10 +266,6 @@ class WriterHandle:
         self.info: RefInfo | None = None
 
     @property
-    def name(self) -> str:
-        return self._writer.name
-
-    @property
     def rows(self) -> int:
         return self._writer.rows
 
