@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -91,12 +92,12 @@ def measure(workload: str, engine: str, folder: Path) -> dict:
     setup: dict = {}
     if workload not in ("read_csv", "read_parquet"):
         # The input is a memory-mapped ref for every engine (what the tools operate on).
-        from data_platform.frames import io as fio
-        from data_platform.registry import Registry
+        from data_platform.frames.parquet import read_parquet
+        from data_platform.registry import Registry, Target
 
         reg = Registry(reg_root)
-        fio.read_parquet(pq_path, fio.Target(reg, "t", True, "bench", "t"), max_rows=10**12)
-        fio.read_parquet(folder / "right.parquet", fio.Target(reg, "r", True, "bench", "r"), max_rows=10**12)
+        read_parquet(pq_path, Target(reg, "t", True, "bench", "t"), max_rows=10**12)
+        read_parquet(folder / "right.parquet", Target(reg, "r", True, "bench", "r"), max_rows=10**12)
         setup = {"reg": reg, "t": reg.get("t"), "r": reg.get("r")}
         if engine == "pandas":
             setup["df"] = setup["t"].to_pandas()
@@ -107,8 +108,6 @@ def measure(workload: str, engine: str, folder: Path) -> dict:
 
     fn = _workload(workload, engine, folder, csv_path, pq_path, reg_root, setup)
     fn_warm = _workload(workload, engine, folder, csv_path, pq_path, reg_root, setup)
-    from data_platform.registry import FLUSHER
-
     if workload not in ("read_csv", "read_parquet"):
         fn_warm()  # one warm-up on the in-memory input (file reads stay cold-ish: the OS cache is shared)
     # Every engine's call starts SETTLE_S after its warm-up, as a model's next call comes seconds
@@ -116,7 +115,7 @@ def measure(workload: str, engine: str, folder: Path) -> dict:
     # warm-up while freed memory is still mapped (mimalloc hands it back in ~10 ms; measured
     # otherwise, a join looked 1.6x faster for the engine that skipped the page faults).
     settled = time.perf_counter()
-    FLUSHER.wait()
+    flush_all()
     time.sleep(max(0.0, SETTLE_S - (time.perf_counter() - settled)))
     base = rss_mb()
     t0 = time.perf_counter()
@@ -131,7 +130,7 @@ def measure(workload: str, engine: str, folder: Path) -> dict:
     out = {"time": elapsed, "extra_mb": extra, "arrow_mb": arrow_mb}
     if engine == "ours":
         t0 = time.perf_counter()
-        FLUSHER.wait()
+        flush_all()
         out["flush"] = time.perf_counter() - t0  # on disk this long after the answer
     if engine == "ours" and isinstance(result, pa.Table):
         # What storing the result as a ref costs (the engines' numbers have no such step).
@@ -143,6 +142,14 @@ def measure(workload: str, engine: str, folder: Path) -> dict:
     return out
 
 
+def flush_all() -> None:
+    """Wait for every registry's background disk work in this process (each has its own flusher,
+    whose thread lives while it has work)."""
+    for thread in threading.enumerate():
+        if thread.name == "ref-flusher":
+            thread.join()
+
+
 def _workload(workload, engine, folder, csv_path, pq_path, reg_root, s):
     import duckdb
     import pyarrow as pa
@@ -151,17 +158,18 @@ def _workload(workload, engine, folder, csv_path, pq_path, reg_root, s):
 
     if engine == "ours":
         from data_platform.frames import describe as fdesc
-        from data_platform.frames import io as fio
         from data_platform.frames import ops
-        from data_platform.registry import Registry
+        from data_platform.frames.csv_reader import read_csv
+        from data_platform.frames.parquet import read_parquet
+        from data_platform.registry import Registry, Target
 
         reg = s.get("reg") or Registry(reg_root)
         # A new ref per call, as a session makes them (overwriting costs a rename over a big file).
-        tgt = fio.Target(reg, None, False, "bench", "x")
+        tgt = Target(reg, None, False, "bench", "x")
         out = ops.Output(None, False)
         return {
-            "read_csv": lambda: fio.read_csv(csv_path, tgt, max_rows=10**12).info.name,
-            "read_parquet": lambda: fio.read_parquet(pq_path, tgt, max_rows=10**12).info.name,
+            "read_csv": lambda: read_csv(csv_path, tgt, max_rows=10**12).info.name,
+            "read_parquet": lambda: read_parquet(pq_path, tgt, max_rows=10**12).info.name,
             "filter": lambda: ops.filter_rows(reg, "t", "amount > 990 AND region = 'EU'", out).info.name,
             "groupby": lambda: (
                 ops.groupby(reg, "t", ["key"], {"s": "sum(amount)", "m": "mean(amount)"}, out).info.name
@@ -261,13 +269,13 @@ def run_child(workload: str, engine: str, folder: Path) -> dict | None:
 
 def head_latency(folder: Path) -> float:
     """Server-side time of a head call on the big ref (tool core + result model)."""
-    from data_platform.frames import io as fio
     from data_platform.frames import ops
-    from data_platform.registry import Registry
+    from data_platform.frames.parquet import read_parquet
+    from data_platform.registry import Registry, Target
     from data_platform.server.results import FrameResult
 
     reg = Registry(folder / "registry-head")
-    fio.read_parquet(folder / "data.parquet", fio.Target(reg, "big", True, "bench", "big"), max_rows=10**12)
+    read_parquet(folder / "data.parquet", Target(reg, "big", True, "bench", "big"), max_rows=10**12)
     fresh = Registry(folder / "registry-head")  # a new process's registry: nothing cached
     best = 1e9
     for _ in range(5):
@@ -298,9 +306,10 @@ def chunked_peak(folder: Path, rows: int) -> tuple[float, float]:
                     if written >= rows:
                         break
     code = (
-        "import time,sys;from pathlib import Path;from data_platform.frames import io as f;"
-        "from data_platform.registry import Registry;r=Registry(Path(sys.argv[2]));t=time.perf_counter();"
-        "f.read_csv(Path(sys.argv[1]),f.Target(r,'c',True,'b','c'),max_rows=100000,chunk_size=200000);"
+        "import time,sys;from pathlib import Path;from data_platform.frames.csv_reader import read_csv;"
+        "from data_platform.registry import Registry,Target;r=Registry(Path(sys.argv[2]));"
+        "t=time.perf_counter();"
+        "read_csv(Path(sys.argv[1]),Target(r,'c',True,'b','c'),max_rows=100000,chunk_size=200000);"
         "s=time.perf_counter()-t;"
         "print(next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM'))/2**20, s)"
     )  # VmHWM, not ru_maxrss: that one keeps this (parent) process's peak across exec

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 from data_platform.config import load_settings
 from data_platform.errors import AlreadyExistsError, ExpressionError, GuardError, InputError, NotFoundError
-from data_platform.frames import engine, io, ops
+from data_platform.frames import csv_reader, engine, json_reader, ops, parquet, sniff
 from data_platform.frames.describe import describe
 from data_platform.frames.expr import compile_filter, evaluate
 from data_platform.frames.types import parse_type
 from data_platform.paths import resolve_path
-from data_platform.registry import Registry
+from data_platform.registry import Registry, Target
 from frame_fixtures import write_fixtures
 
 COLS = ["amount", "country", "day", "Order Id"]
@@ -206,18 +206,18 @@ def test_paths_are_confined_to_allowed_roots(tmp_path: Path) -> None:
 
 
 # -- readers -----------------------------------------------------------------------
-def _target(reg: Registry, name: str | None = None, overwrite: bool = False) -> io.Target:
-    return io.Target(reg, name, overwrite, "test", "data")
+def _target(reg: Registry, name: str | None = None, overwrite: bool = False) -> Target:
+    return Target(reg, name, overwrite, "test", "data")
 
 
 def test_sniffing_headers_and_decimal_commas(tmp_path: Path) -> None:
-    d = io.sniff_csv("a|b\n1|2\n", 0, None, None)
+    d = sniff.sniff_csv("a|b\n1|2\n", 0, None, None)
     assert (d.sep, d.header, d.names) == ("|", True, ["a", "b"])
-    d = io.sniff_csv("x,y\nz,w\n", 0, None, None)
+    d = sniff.sniff_csv("x,y\nz,w\n", 0, None, None)
     assert d.header is True  # all text, but the first row never repeats below
-    d = io.sniff_csv("1,2\n3,4\n", 0, None, None)
+    d = sniff.sniff_csv("1,2\n3,4\n", 0, None, None)
     assert (d.header, d.names) == (False, ["column_1", "column_2"])
-    d = io.sniff_csv("junk line\nk;v\na;1,5\n", 1, None, None)
+    d = sniff.sniff_csv("junk line\nk;v\na;1,5\n", 1, None, None)
     assert (d.sep, d.names, d.comma_decimal) == (";", ["k", "v"], True)
 
 
@@ -231,25 +231,25 @@ def test_csv_cut_in_ranges_equals_the_streaming_reader(
     path = tmp_path / "r.csv"
     path.write_text("id,name,x,day\n" + rows)
     reg = Registry(tmp_path / "reg")
-    io.read_csv(path, _target(reg, "one"), max_rows=10_000)  # one 32 MB range
-    monkeypatch.setattr(io, "SPLIT_BYTES", 4096)
-    io.read_csv(path, _target(reg, "cut"), max_rows=10_000)
+    csv_reader.read_csv(path, _target(reg, "one"), max_rows=10_000)  # one 32 MB range
+    monkeypatch.setattr(csv_reader, "SPLIT_BYTES", 4096)
+    csv_reader.read_csv(path, _target(reg, "cut"), max_rows=10_000)
     assert reg.get("cut").equals(reg.get("one")) and reg.get("cut").num_rows == n
     assert reg.get("cut").schema.field("day").type == pa.date32()
     # A quoted newline far past the sniffed sample: the cut path errs, the quote-aware pass reads it.
     text = path.read_text()
     path.write_text(text + f'{n},"two\nlines",1.0,2024-02-01\n')
-    io.read_csv(path, _target(reg, "late"), max_rows=10_000)
+    csv_reader.read_csv(path, _target(reg, "late"), max_rows=10_000)
     assert reg.get("late").column("name").to_pylist()[-1] == "two\nlines"
     assert reg.get("late").num_rows == n + 1
     path.write_text(text + f"{n},late text,not a number,2024-02-01\n")  # x was float for 8,000 rows
-    io.read_csv(path, _target(reg, "typed"), max_rows=10_000)
-    monkeypatch.setattr(io, "_split_csv", lambda *args: None)  # the one-stream reader, for reference
-    io.read_csv(path, _target(reg, "typed_stream"), max_rows=10_000)
+    csv_reader.read_csv(path, _target(reg, "typed"), max_rows=10_000)
+    monkeypatch.setattr(csv_reader, "_split_csv", lambda *args: None)  # the one-stream reader, for reference
+    csv_reader.read_csv(path, _target(reg, "typed_stream"), max_rows=10_000)
     assert reg.get("typed").equals(reg.get("typed_stream"))
     assert reg.get("typed").schema.field("x").type == pa.string()  # as one stream reads a small file
     with pytest.raises(GuardError):
-        io.read_csv(path, _target(reg, "guarded"), max_rows=100)
+        csv_reader.read_csv(path, _target(reg, "guarded"), max_rows=100)
     assert not reg.exists("guarded")
 
 
@@ -258,31 +258,29 @@ def test_guard_chunked_equals_whole_and_parquet_guard_is_free(tmp_path: Path) ->
     path = tmp_path / "n.csv"
     path.write_text("id,g\n" + "".join(f"{i},{i % 3}\n" for i in range(5000)))
     with pytest.raises(GuardError) as info:
-        io.read_csv(path, _target(reg), max_rows=1000)
+        csv_reader.read_csv(path, _target(reg), max_rows=1000)
     assert info.value.details["rows"] == 5000 and reg.names() == []
-    whole = io.read_csv(path, _target(reg, "whole"), max_rows=10_000)
-    chunked = io.read_csv(path, _target(reg, "chunked"), max_rows=1000, chunk_size=1000)
+    whole = csv_reader.read_csv(path, _target(reg, "whole"), max_rows=10_000)
+    chunked = csv_reader.read_csv(path, _target(reg, "chunked"), max_rows=1000, chunk_size=1000)
     assert reg.get("whole").equals(reg.get("chunked"))
     assert chunked.info.rows == whole.info.rows == 5000
     assert sum(1 for _ in reg.batches("chunked")) >= 5  # really written in pieces
-    first = io.read_csv(path, _target(reg, "first"), max_rows=10, nrows=7)
+    first = csv_reader.read_csv(path, _target(reg, "first"), max_rows=10, nrows=7)
     assert first.info.rows == 7
     with pytest.raises(AlreadyExistsError):
-        io.read_csv(path, _target(reg, "whole"), max_rows=10_000)
+        csv_reader.read_csv(path, _target(reg, "whole"), max_rows=10_000)
     pq.write_table(reg.get("whole"), tmp_path / "n.parquet")
     with pytest.raises(GuardError, match="5,000 rows"):
-        io.read_parquet(tmp_path / "n.parquet", _target(reg), max_rows=100)
-    assert (
-        io.read_parquet(tmp_path / "n.parquet", _target(reg, "pc"), max_rows=100, chunk_size=1000).info.rows
-        == 5000
-    )
+        parquet.read_parquet(tmp_path / "n.parquet", _target(reg), max_rows=100)
+    pc = parquet.read_parquet(tmp_path / "n.parquet", _target(reg, "pc"), max_rows=100, chunk_size=1000)
+    assert pc.info.rows == 5000
 
 
 def test_csv_dtype_and_date_format(tmp_path: Path) -> None:
     reg = Registry(tmp_path / "reg")
     path = tmp_path / "d.csv"
     path.write_text("when,price\n31/12/2024,1.10\n01/02/2025,2.00\n")
-    loaded = io.read_csv(
+    loaded = csv_reader.read_csv(
         path,
         _target(reg),
         max_rows=10,
@@ -301,7 +299,7 @@ def test_json_lines_in_latin1_and_zip(tmp_path: Path) -> None:
     reg = Registry(tmp_path / "reg")
     path = tmp_path / "l.jsonl"
     path.write_bytes('{"name": "Zoë", "n": 1}\n{"name": "Ané", "n": 2}\n'.encode("latin-1"))
-    loaded = io.read_json(path, _target(reg), max_rows=10)
+    loaded = json_reader.read_json(path, _target(reg), max_rows=10)
     assert reg.get(loaded.info.name).column("name").to_pylist() == ["Zoë", "Ané"]
     assert not [p for p in reg.root.iterdir() if p.name.startswith(".tmp-")]  # temp copy removed
 
@@ -470,7 +468,7 @@ def test_fixture_files_read_in_core(tmp_path: Path) -> None:
     data = write_fixtures(tmp_path)
     reg = Registry(tmp_path / "reg")
     for name in ("sales.csv", "sales.csv.gz", "sales.zip"):
-        loaded = io.read_csv(data / name, _target(reg, name.replace(".", "_")), max_rows=100)
+        loaded = csv_reader.read_csv(data / name, _target(reg, name.replace(".", "_")), max_rows=100)
         assert loaded.info.rows == 5
     assert os.path.exists(data / "typed.parquet")
 
@@ -532,9 +530,9 @@ def test_damaged_compressed_csv_and_json_are_input_errors(tmp_path: Path) -> Non
     (tmp_path / "bad.json").write_text(lines[: len(lines) // 2] + '\n{"id": 5, "x": "\x01')
     reg = Registry(tmp_path / "reg")
     for name, reader, message in [
-        ("cut.csv.gz", io.read_csv, "Cannot read cut.csv.gz: Compressed file ended"),
-        ("bad.csv.gz", io.read_csv, "Cannot read bad.csv.gz: Error -3 while decompressing"),
-        ("bad.json", io.read_json, "Cannot parse bad.json as JSON: .*Malformed JSON"),
+        ("cut.csv.gz", csv_reader.read_csv, "Cannot read cut.csv.gz: Compressed file ended"),
+        ("bad.csv.gz", csv_reader.read_csv, "Cannot read bad.csv.gz: Error -3 while decompressing"),
+        ("bad.json", json_reader.read_json, "Cannot parse bad.json as JSON: .*Malformed JSON"),
     ]:
         with pytest.raises(InputError, match=message):
             reader(tmp_path / name, _target(reg), max_rows=10**9)

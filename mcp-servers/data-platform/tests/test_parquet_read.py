@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from data_platform.errors import InputError
-from data_platform.frames import io, parquet
-from data_platform.registry import FLUSHER, Registry
+from data_platform.frames import parquet
+from data_platform.registry import Registry, Target
 
 ROWS = 30_000
 
@@ -41,8 +41,8 @@ def _write(path: Path, table: pa.Table, **options: object) -> Path:
 
 
 def _load(reg: Registry, path: Path, name: str, **kw: object) -> pa.Table:
-    io.read_parquet(path, io.Target(reg, name, False, "test", name), max_rows=10**9, **kw)  # type: ignore[arg-type]
-    FLUSHER.wait()
+    parquet.read_parquet(path, Target(reg, name, False, "test", name), max_rows=10**9, **kw)  # type: ignore[arg-type]
+    reg.close()
     return reg.get(name)
 
 
@@ -125,10 +125,10 @@ def test_a_damaged_page_is_an_input_error_and_creates_nothing(tmp_path: Path, ch
     damaged.write_bytes(bytes(data))
     reg = Registry(tmp_path / "reg")
     with pytest.raises(InputError, match=r"Cannot decode damaged.parquet: ") as info:
-        io.read_parquet(
-            damaged, io.Target(reg, "d", False, "test", "d"), max_rows=10**9, chunk_size=chunk_size
+        parquet.read_parquet(
+            damaged, Target(reg, "d", False, "test", "d"), max_rows=10**9, chunk_size=chunk_size
         )
     assert "write it again" in (info.value.hint or "")
     with pytest.raises(InputError, match=r"Cannot decode damaged.parquet: "):  # the guard's preview
-        io.read_parquet(damaged, io.Target(reg, "d", False, "test", "d"), max_rows=10)
+        parquet.read_parquet(damaged, Target(reg, "d", False, "test", "d"), max_rows=10)
     assert reg.names() == [] and not _ahead_threads()

@@ -201,7 +201,7 @@ async def test_query_spatial_and_refs(geo: Cluster, project: Path, tmp_path: Pat
         err = await call_error(
             client, "pg_query", sql="select a from generate_series(1, 3000) a, generate_series(1, 30000) b"
         )
-        assert "more than 100,000 rows (the row guard)" in err
+        assert "The query result has more than 100,000 rows, over the row guard of 100,000" in err
         res = await call(client, "pg_query", sql="select g from generate_series(1, 50) g", max_rows=50)
         assert res.structured_content["rows"] == 50
 

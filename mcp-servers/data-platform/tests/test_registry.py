@@ -134,13 +134,11 @@ def test_disk_full_mid_stream_is_a_storage_error_and_publishes_nothing(tmp_path:
 
 
 def test_background_flush_and_sync_writes(tmp_path: Path) -> None:
-    from data_platform.registry import FLUSHER
-
     fast = Registry(tmp_path / "fast")
     fast.put(table(), name="a", source="t")
     fast.drop("a")  # dropped before its flush ran: the flusher must shrug
     fast.put(table(7), name="b", source="t")
-    FLUSHER.wait()
+    fast.close()
     assert fast.get("b").num_rows == 7
     durable = Registry(tmp_path / "durable", sync_writes=True)
     assert durable.put(table(3), name="c", source="t").rows == 3
@@ -325,6 +323,7 @@ SLOW_COPY = textwrap.dedent(
     import os, time, types
     import pyarrow.ipc
     from data_platform import registry
+    from data_platform.registry import writer
 
     class SlowWriter:
         def __init__(self, inner):
@@ -342,7 +341,7 @@ SLOW_COPY = textwrap.dedent(
         writer = pyarrow.ipc.new_file(sink, schema)
         return SlowWriter(writer) if isinstance(sink, pyarrow.OSFile) else writer
 
-    registry.ipc = types.SimpleNamespace(**{**vars(pyarrow.ipc), "new_file": slow_new_file})
+    writer.ipc = types.SimpleNamespace(**{**vars(pyarrow.ipc), "new_file": slow_new_file})
     """
 )
 BIG = "pa.table({'x': pa.array(range(3_000_000), pa.int64())})"  # 24 MB: published early
@@ -394,8 +393,8 @@ def test_exit_and_sigterm_wait_for_a_ref_still_being_written(tmp_path: Path) -> 
             import sys, time, pyarrow as pa
             from pathlib import Path
             from data_platform.cli import finish_writes_on_sigterm
-            finish_writes_on_sigterm()
             reg = registry.Registry(Path(sys.argv[1]))
+            finish_writes_on_sigterm(reg)
             reg.put({BIG}, name="{how}", source="t")
             print("answered", flush=True)
             if "{how}" == "sigterm":
@@ -418,16 +417,17 @@ def test_a_copy_failing_after_the_answer_is_reported_on_next_use(tmp_path: Path)
         f"""
         import sys, pyarrow as pa
         from pathlib import Path
+        from data_platform.errors import CorruptRefError
         def full_disk(self):
             raise OSError(28, "No space left on device")
         reg = registry.Registry(Path(sys.argv[1]))
         reg.put(pa.table({{"x": [1, 2, 3]}}), name="small", source="t")
         registry.RefWriter._close_file = full_disk
         print("rows", reg.put({BIG}, name="big", source="t").rows)
-        registry.FLUSHER.wait()
+        reg.close()
         try:
             reg.get("big")
-        except registry.CorruptRefError as exc:
+        except CorruptRefError as exc:
             print("then:", exc.message)
         """
     )

@@ -9,11 +9,15 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from data_platform import __version__
 from data_platform.config import Settings, load_settings
 from data_platform.errors import DataPlatformError
 from data_platform.redact import RedactingFilter
+
+if TYPE_CHECKING:
+    from data_platform.registry import Registry
 
 
 def setup_logging(settings: Settings | None, level: str = "INFO") -> None:
@@ -26,12 +30,12 @@ def setup_logging(settings: Settings | None, level: str = "INFO") -> None:
     root.setLevel(level)
 
 
-def finish_writes_on_sigterm() -> None:
-    """A client stopping the server with SIGTERM must not cut a ref still being written."""
-    from data_platform.registry import FLUSHER
+def finish_writes_on_sigterm(registry: Registry) -> None:
+    """A client stopping the server with SIGTERM must not cut a ref still being written: the
+    served registry's pending writes and fsyncs finish first (a clean exit waits for them anyway)."""
 
     def stop(signum: int, _frame: object) -> None:
-        FLUSHER.wait()
+        registry.close()
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
@@ -39,12 +43,14 @@ def finish_writes_on_sigterm() -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from data_platform.registry import Registry
     from data_platform.server import build_server
 
     settings = load_settings()
     setup_logging(settings, args.log_level)
-    finish_writes_on_sigterm()
-    build_server(settings).run("stdio")
+    registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
+    finish_writes_on_sigterm(registry)
+    build_server(settings, registry=registry).run("stdio")
     return 0
 
 

@@ -15,10 +15,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-MAX_CELL = 40
+# The preview's limits, everywhere a table is shown: rows kept with a new ref (and the most a
+# preview or head/tail shows), columns shown, characters per cell.
+PREVIEW_ROWS = 50
 MAX_PREVIEW_COLUMNS = 12
 FLOAT_DIGITS = 10  # significant digits of a float in text; float32 holds ~7
+MAX_CELL = 40
 
 
 def human_bytes(n: int) -> str:
@@ -160,3 +164,15 @@ def bound(text: str, max_chars: int) -> str:
     if cut < budget // 2:
         cut = budget
     return text[:cut] + note.format(n=max_chars)
+
+
+def trim_cells(table: pa.Table) -> pa.Table:
+    """A preview-sized copy: the first columns, long text and bytes cut (for structured output)."""
+    table = table.select(table.column_names[:MAX_PREVIEW_COLUMNS])
+    for i, f in enumerate(table.schema):
+        col = table.column(i)
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            table = table.set_column(i, f.name, pc.utf8_slice_codeunits(col, 0, MAX_CELL))
+        elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            table = table.set_column(i, f.name, pc.binary_slice(col, 0, MAX_CELL))
+    return table

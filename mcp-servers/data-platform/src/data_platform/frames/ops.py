@@ -24,9 +24,8 @@ from data_platform.frames import engine
 from data_platform.frames.aggspec import parse_aggs
 from data_platform.frames.expr import compile_filter, evaluate, null_note, resolve_column
 from data_platform.frames.types import is_numeric
-from data_platform.registry import RefInfo, Registry
-
-MAX_HEAD = 50
+from data_platform.registry import Ingested, RefInfo, Registry, Target, ingest
+from data_platform.render import trim_cells
 
 
 @dataclass
@@ -39,36 +38,34 @@ class Output:
 
 @dataclass
 class OpResult:
+    """A new ref from a reader or an operation, with its preview-sized head and notes."""
+
     info: RefInfo
     head: pa.Table
     notes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, done: Ingested) -> OpResult:
+        return cls(done.info, done.preview, done.notes)
+
 
 def _store(registry: Registry, table: pa.Table, out: Output, default: str, source: str) -> OpResult:
-    info = registry.put(table, name=out.name, source=source, overwrite=out.overwrite, default_name=default)
-    return OpResult(info, trim_cells(table.slice(0, MAX_HEAD)))
+    return OpResult.of(
+        ingest([table], table.schema, Target(registry, out.name, out.overwrite, source, default))
+    )
 
 
 def _store_stream(
     registry: Registry, reader: pa.RecordBatchReader, out: Output, default: str, source: str
 ) -> OpResult:
     """Store a result as it streams out of an engine: each batch is written while the next is computed."""
-    head: list[pa.RecordBatch] = []
-    seen = 0
     batches = iter(reader)
     first = next(batches, None)  # an engine's error surfaces here, before anything is written
     # (pyarrow 26 segfaults reading the schema of an Acero reader whose plan failed to start)
-    schema = first.schema if first is not None else reader.schema
-    with registry.writer(
-        name=out.name, schema=schema, source=source, overwrite=out.overwrite, default_name=default
-    ) as w:
-        for batch in itertools.chain([first] if first is not None else [], batches):
-            if seen < MAX_HEAD:
-                head.append(batch.slice(0, MAX_HEAD - seen))
-                seen += head[-1].num_rows
-            w.write(batch)
-    assert w.info is not None
-    return OpResult(w.info, trim_cells(pa.Table.from_batches(head, schema=schema)))
+    if first is None:
+        return _store(registry, reader.schema.empty_table(), out, default, source)
+    target = Target(registry, out.name, out.overwrite, source, default)
+    return OpResult.of(ingest(itertools.chain([first], batches), first.schema, target))
 
 
 def _columns(info: RefInfo) -> list[str]:
@@ -77,18 +74,6 @@ def _columns(info: RefInfo) -> list[str]:
 
 def _col(name: str, info: RefInfo) -> str:
     return resolve_column(name, _columns(info), info.name)
-
-
-def trim_cells(table: pa.Table, max_chars: int = 40, max_columns: int = 12) -> pa.Table:
-    """A preview-sized copy: the first columns, long text and bytes cut (for structured output)."""
-    table = table.select(table.column_names[:max_columns])
-    for i, f in enumerate(table.schema):
-        col = table.column(i)
-        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
-            table = table.set_column(i, f.name, pc.utf8_slice_codeunits(col, 0, max_chars))
-        elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
-            table = table.set_column(i, f.name, pc.binary_slice(col, 0, max_chars))
-    return table
 
 
 # -- head / tail ------------------------------------------------------------------

@@ -23,8 +23,7 @@ from data_platform.errors import DatabaseError, GuardError, InputError
 from data_platform.postgres import safety
 from data_platform.postgres.connection import adbc_connection, session
 from data_platform.postgres.sqltext import quote_ident
-from data_platform.registry import RefInfo, Registry
-from data_platform.render import preview
+from data_platform.registry import Guard, RefInfo, Registry, Target, ingest
 
 GeoFormat = Literal["wkt", "geojson"]
 ParamValue = str | int | float | bool | None | list[Any] | dict[str, Any]
@@ -280,13 +279,10 @@ def run_query(
 ) -> QueryOutcome:
     """Run one read-only query and store its result as a data_ref."""
     checked = safety.check_query(sql)
-    limit = max_rows or settings.max_rows
-    if not overwrite and name and registry.exists(name):
-        from data_platform.errors import AlreadyExistsError
-
-        raise AlreadyExistsError(
-            f"data_ref `{name}` already exists.", hint="Pick another name, or pass overwrite=true."
-        )
+    source = "pg_query: " + " ".join(sql.split())[:120]
+    target = Target(registry, name or None, overwrite, source, "query")
+    target.check()  # before the query runs
+    guard = query_guard(max_rows or settings.max_rows)
     values: tuple = ()
     final_sql = checked.sql
     if params or checked.params:
@@ -307,12 +303,11 @@ def run_query(
                 p = Plan(sql=final_sql)
             cur.execute(p.sql, values or None)
             reader = cur.fetch_record_batch()
-            source = "pg_query: " + " ".join(sql.split())[:120]
-            store = _Store(registry, name, overwrite, source, limit, settings.preview_rows)
+            store = _Store(target, guard)
             fmt = "GeoJSON" if geometry == "geojson" else "WKT"
             if _streamable(p, reader.schema):
                 try:
-                    return store.stream(_fetch(cur, reader, limit), reader.schema, p, fmt)
+                    return store.stream(_fetch(cur, reader, guard.max_rows), reader.schema, p, fmt)
                 except GuardError:
                     _stop(cur, reader)
                     raise
@@ -320,14 +315,11 @@ def run_query(
                     _stop(cur, reader)  # a later batch needs another type (numeric NaN): read it whole
                 cur.execute(p.sql, values or None)
                 reader = cur.fetch_record_batch()
-            raw = pa.Table.from_batches(list(_fetch(cur, reader, limit)), schema=reader.schema)
+            raw = pa.Table.from_batches(list(_fetch(cur, reader, guard.max_rows)), schema=reader.schema)
         finally:
             cur.close()
     table, notes = convert(raw, p, fmt)
     return store.whole(table, notes)
-
-
-HEAD_ROWS = 50
 
 
 def _fetch(cur: Any, reader: pa.RecordBatchReader, limit: int) -> Iterator[pa.RecordBatch]:
@@ -363,57 +355,40 @@ class _TypesChanged(Exception):
     """A later batch converted to other types than the first: start again, whole."""
 
 
+def query_guard(max_rows: int) -> Guard:
+    """The row guard on a query's result: the server stops at it, so the count is "more than"."""
+    return Guard(
+        max_rows,
+        "The query result",
+        exact=False,
+        chunk_size=False,
+        narrow="aggregate or filter in SQL, or page with LIMIT/OFFSET",
+    )
+
+
 @dataclass
 class _Store:
-    """Where pg_query's result goes, and the row guard on the way."""
+    """Where pg_query's result goes (through the registry's one ingest path), under the row guard."""
 
-    registry: Registry
-    name: str | None
-    overwrite: bool
-    source: str
-    limit: int
-    preview_rows: int
-
-    def _guard(self, head: pa.Table) -> GuardError:
-        n = min(self.preview_rows, self.limit)
-        text, _ = preview(head.slice(0, n), n)
-        return GuardError(
-            f"The query returns more than {self.limit:,} rows (the row guard); nothing was stored. "
-            f"First rows:\n{text}\n",
-            hint="Aggregate or filter in SQL, page with LIMIT/OFFSET, or pass max_rows=N to store more "
-            "(DATA_PLATFORM_MAX_ROWS sets the default).",
-            details={"max_rows": self.limit},
-        )
+    target: Target
+    guard: Guard
 
     def whole(self, table: pa.Table, notes: list[str]) -> QueryOutcome:
-        if table.num_rows > self.limit:
-            raise self._guard(table)
-        info = self.registry.put(
-            table, name=self.name, source=self.source, overwrite=self.overwrite, default_name="query"
-        )
-        return QueryOutcome(info=info, table=table.slice(0, HEAD_ROWS), notes=notes)
+        done = ingest([table], table.schema, self.target, guard=self.guard)
+        return QueryOutcome(info=done.info, table=done.head, notes=notes)
 
     def stream(self, batches: Iterator[pa.RecordBatch], schema: pa.Schema, p: Plan, fmt: str) -> QueryOutcome:
         """Convert and write batch by batch: the writer stores one while the driver decodes the next."""
-        first = next(batches, None)
-        head, notes = convert(pa.Table.from_batches([first] if first else [], schema=schema), p, fmt)
-        if head.num_rows > self.limit:
-            raise self._guard(head)
-        with self.registry.writer(
-            name=self.name,
-            schema=head.schema,
-            source=self.source,
-            overwrite=self.overwrite,
-            default_name="query",
-        ) as w:
-            w.write(head)
-            for batch in batches:
-                if w.rows + batch.num_rows > self.limit:
-                    raise self._guard(head)  # the writer discards what it had
-                table, more = convert(pa.Table.from_batches([batch]), p, fmt)
-                if table.schema != head.schema:
-                    raise _TypesChanged
-                notes += [n for n in more if n not in notes]
-                w.write(table)
-        assert w.info is not None
-        return QueryOutcome(info=w.info, table=head.slice(0, HEAD_ROWS), notes=notes)
+        notes: list[str] = []
+        first: list[pa.Schema] = []
+
+        def fix(raw: pa.Table) -> pa.Table:
+            table, more = convert(raw, p, fmt)
+            if first and table.schema != first[0]:
+                raise _TypesChanged
+            first.append(table.schema)
+            notes.extend(n for n in more if n not in notes)
+            return table
+
+        done = ingest(batches, schema, self.target, guard=self.guard, fix=fix)
+        return QueryOutcome(info=done.info, table=done.head, notes=notes)

@@ -52,15 +52,21 @@ def _family_registrars(settings: Settings) -> list[Callable[[MCPServer], None]]:
     return registrars
 
 
-def build_server(settings: Settings | None = None) -> MCPServer:
-    """A new server; each call has its own state (tests build as many as they like)."""
+def build_server(settings: Settings | None = None, *, registry: Registry | None = None) -> MCPServer:
+    """A new server; each call has its own state (tests build as many as they like).
+
+    `registry`: the one to serve (`serve` passes it to also finish its writes on SIGTERM); by
+    default each run of the server makes its own. Either way it is closed at shutdown.
+    """
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
-        state = AppState(
-            settings=settings, registry=Registry(settings.registry_dir, sync_writes=settings.sync_writes)
-        )
+        served = registry or Registry(settings.registry_dir, sync_writes=settings.sync_writes)
+        state = AppState(settings=settings, registry=served)
+        # Closed after every service (added later, closed first) and before the sandbox, whose
+        # result streams the registry's writer may still be copying.
+        state.closers.append(served.close)
         # Temp files of a server killed mid-write go at the next start, not at the next write.
         with contextlib.suppress(OSError):
             removed = state.registry.remove_stale_temps()

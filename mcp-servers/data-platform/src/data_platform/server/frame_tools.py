@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
+from data_platform.frames import csv_reader, json_reader, ops, parquet, writers
 from data_platform.frames import describe as describe_mod
-from data_platform.frames import io, ops
+from data_platform.frames.sources import default_name_for
 from data_platform.paths import resolve_path
-from data_platform.registry import RefInfo
+from data_platform.registry import RefInfo, Target
 from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 from data_platform.server.results import FrameResult
@@ -49,8 +50,13 @@ async def _load(
 ) -> FrameResult:
     state = state_of(ctx)
     real = resolve_path(path, state.settings)
-    target = io.Target(state.registry, name, overwrite, str(real), io.default_name_for(real))
-    reader = {"read_csv": io.read_csv, "read_parquet": io.read_parquet, "read_json": io.read_json}[kind]
+    target = Target(state.registry, name, overwrite, str(real), default_name_for(real))
+    readers = {
+        "read_csv": csv_reader.read_csv,
+        "read_parquet": parquet.read_parquet,
+        "read_json": json_reader.read_json,
+    }
+    reader = readers[kind]
     loaded = await run_sync(reader, real, target, max_rows=guard or state.settings.max_rows, **kw)
     return _result(ctx, kind, loaded.info, loaded.head, loaded.notes, _next(loaded.info.name))
 
@@ -172,14 +178,16 @@ def register(server: MCPServer) -> None:
         data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False, sep: str = ","
     ) -> WriteResult:
         """Write a ref to a CSV file (.gz compresses); mkdirs creates missing folders."""
-        return await _write(ctx, io.write_csv, data_ref, path, overwrite=overwrite, mkdirs=mkdirs, sep=sep)
+        return await _write(
+            ctx, writers.write_csv, data_ref, path, overwrite=overwrite, mkdirs=mkdirs, sep=sep
+        )
 
     @tool(server, read_only=False)
     async def to_parquet(
         data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False
     ) -> WriteResult:
         """Write a ref to a Parquet file (zstd); mkdirs creates missing folders."""
-        return await _write(ctx, io.write_parquet, data_ref, path, overwrite=overwrite, mkdirs=mkdirs)
+        return await _write(ctx, writers.write_parquet, data_ref, path, overwrite=overwrite, mkdirs=mkdirs)
 
     @tool(server, read_only=True, idempotent=True)
     async def describe(data_ref: Ref, ctx: Context, columns: Cols = None) -> DescribeResult:

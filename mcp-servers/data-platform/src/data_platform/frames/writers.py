@@ -1,0 +1,125 @@
+"""Writers: a ref streamed into a CSV or Parquet file, published atomically (temp file, then link)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from data_platform.errors import AlreadyExistsError, InputError, StorageError
+from data_platform.frames.engine import first_line
+from data_platform.frames.types import is_nested
+from data_platform.registry import Registry
+
+
+def _is_binary(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
+
+
+@dataclass
+class Written:
+    path: Path
+    rows: int
+    columns: int
+    size_bytes: int
+    format: str
+
+
+def _prepare_output(path: Path, overwrite: bool, mkdirs: bool) -> Path:
+    if path.exists() and not overwrite:
+        raise AlreadyExistsError(
+            f"{path} already exists.", hint="Pass overwrite=true to replace it, or choose another path."
+        )
+    if not path.parent.is_dir():
+        if not mkdirs:
+            raise InputError(
+                f"The folder {path.parent} does not exist.",
+                hint="Pass mkdirs=true to create it, or fix the path.",
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Cannot create {path.parent}: {exc.strerror or exc}.") from exc
+    return path.parent / f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
+
+
+def _publish(temp: Path, path: Path, overwrite: bool) -> None:
+    try:
+        if overwrite:
+            os.replace(temp, path)
+        else:
+            os.link(temp, path)
+    except FileExistsError:
+        raise AlreadyExistsError(
+            f"{path} already exists.", hint="Pass overwrite=true to replace it."
+        ) from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def write_csv(
+    registry: Registry,
+    ref: str,
+    path: Path,
+    *,
+    overwrite: bool,
+    mkdirs: bool,
+    sep: str = ",",
+    header: bool = True,
+) -> Written:
+    """Stream a ref into a CSV file (gzip when the name ends in .gz), written atomically."""
+    info = registry.info(ref)
+    bad = [f"{f.name} ({f.type})" for f in info.schema if is_nested(f.type) or _is_binary(f.type)]
+    if bad:
+        raise InputError(
+            f"CSV cannot hold nested or binary values: {', '.join(bad[:5])}.",
+            hint="Write Parquet with to_parquet, or select the other columns first "
+            "(sql can turn them into text: to_json(col), hex(col)).",
+        )
+    if len(sep) != 1:
+        raise InputError(f"sep must be one character, got {sep!r}.")
+    temp = _prepare_output(path, overwrite, mkdirs)
+    schema = info.schema.remove_metadata()
+    try:
+        sink = pa.OSFile(str(temp), "wb")
+        out = pa.CompressedOutputStream(sink, "gzip") if path.name.endswith(".gz") else sink
+        with (
+            out,
+            pacsv.CSVWriter(
+                out, schema, write_options=pacsv.WriteOptions(include_header=header, delimiter=sep)
+            ) as w,
+        ):
+            for batch in registry.batches(ref):
+                w.write_batch(batch)
+        _publish(temp, path, overwrite)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        temp.unlink(missing_ok=True)
+        raise InputError(f"Cannot write `{ref}` as CSV: {first_line(exc)}", hint="Try to_parquet.") from None
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise StorageError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
+    return Written(path, info.rows, info.columns, path.stat().st_size, "csv")
+
+
+def write_parquet(
+    registry: Registry, ref: str, path: Path, *, overwrite: bool, mkdirs: bool, compression: str = "zstd"
+) -> Written:
+    """Stream a ref into a Parquet file (zstd by default), written atomically."""
+    info = registry.info(ref)
+    temp = _prepare_output(path, overwrite, mkdirs)
+    try:
+        with pq.ParquetWriter(str(temp), info.schema.remove_metadata(), compression=compression) as w:
+            for batch in registry.batches(ref):
+                w.write_batch(batch)
+        _publish(temp, path, overwrite)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        temp.unlink(missing_ok=True)
+        raise InputError(f"Cannot write `{ref}` as Parquet: {first_line(exc)}") from None
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise StorageError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
+    return Written(path, info.rows, info.columns, path.stat().st_size, "parquet")
