@@ -47,7 +47,7 @@ from data_platform.errors import (
     did_you_mean,
     list_for_message,
 )
-from data_platform.frames import parquet
+from data_platform.frames import dates, parquet
 from data_platform.frames.engine import first_line, quote_ident
 from data_platform.frames.ops import trim_cells
 from data_platform.frames.types import is_nested, parse_type
@@ -413,6 +413,7 @@ def read_csv(
     skiprows: int = 0,
     nrows: int | None = None,
     chunk_size: int | None = None,
+    parse_dates: list[str] | None = None,
 ) -> Loaded:
     """Load a CSV (sniffed, decoded, decompressed) into a ref, under the row guard."""
     sample = _read_sample(path)
@@ -423,12 +424,14 @@ def read_csv(
     types = {k: parse_type(v) for k, v in (dtype or {}).items()}
     _check_columns(list(types), dialect.names, path.name)
     _check_columns(columns, dialect.names, path.name)
+    _check_columns(parse_dates, columns or dialect.names, path.name)
     for name, typ in _big_int_columns(text, dialect, skiprows).items():
         types.setdefault(name, typ)
     as_dates = [n for n, t in types.items() if t == pa.date32()] if date_format else []
     for n in as_dates:
         types[n] = pa.timestamp("s")  # parsed with date_format, then cast to date below
-    parsers: list[Any] = [pacsv.ISO8601] + ([date_format] if date_format else [])
+    typed = date_format and any(pa.types.is_timestamp(t) for t in types.values())  # dtype date/timestamp
+    parsers: list[Any] = [pacsv.ISO8601] + ([date_format] if typed else [])
     compressed = _compression(path) is not None
     lines = _lines(text, skiprows)
     bytes_per_row = max(1.0, len("\n".join(lines).encode(codec, "replace")) / max(1, len(lines)))
@@ -452,9 +455,13 @@ def read_csv(
         decimal_point="," if dialect.comma_decimal else ".",
     )
     notes = [note] if note else []
+    as_text = parse_dates if date_format else None
+    sample = dates.csv_sample(lines, dialect.names, dialect.header, parse_opts, convert_opts, as_text or ())
+    plan = dates.plan(sample, parse_dates=parse_dates, date_format=date_format, skip=types)
+    convert_opts.column_types = {**types, **plan.text_types()}
 
     def fix(t: pa.Table) -> pa.Table:
-        t = _no_null_types(t)
+        t = plan.apply(_no_null_types(t))
         return _apply_types(t, dict.fromkeys(as_dates, pa.date32()), path.name) if as_dates else t
 
     args = (
@@ -467,16 +474,18 @@ def read_csv(
         nrows,
         fix,
     )
+    retype = lambda: setattr(convert_opts, "column_types", {**types, **plan.text_types()})  # noqa: E731
+    load = dates.keep_text_on_mismatch(_load_csv, plan, retype)
     try:
         with _damaged(path, "read"):
             try:
-                loaded = _load_csv(*args, parse_opts)
+                loaded = load(*args, parse_opts)
             except pa.ArrowInvalid:
                 if dialect.multiline:
                     raise
                 # A quoted newline after the sniffed sample: parse again, quote-aware.
                 parse_opts.newlines_in_values = True
-                loaded = _load_csv(*args, parse_opts)
+                loaded = load(*args, parse_opts)
     except pa.ArrowInvalid as exc:
         raise InputError(
             f"Cannot parse {path.name} as CSV: {first_line(exc)}",
@@ -488,6 +497,7 @@ def read_csv(
     dec = ", decimal comma" if dialect.comma_decimal else ""
     loaded.notes = [
         *notes,
+        *plan.summary(),
         f"Read as sep={dialect.sep!r}, header={header_note}, encoding={codec}{kind}{dec}.",
     ]
     return loaded
@@ -660,6 +670,7 @@ def read_json(
     dtype: dict[str, str] | None = None,
     nrows: int | None = None,
     chunk_size: int | None = None,
+    parse_dates: list[str] | None = None,
 ) -> Loaded:
     """Load a JSON array or JSON lines file (optionally compressed); nested values stay nested."""
     sample = _read_sample(path)
@@ -704,19 +715,26 @@ def read_json(
         names = rel.columns
         _check_columns(list(types), names, path.name)
         _check_columns(columns, names, path.name)
+        _check_columns(parse_dates, columns or names, path.name)
         if columns:
             rel = rel.select(", ".join(quote_ident(c) for c in columns))
-        reader = rel.to_arrow_reader(batch_size=chunk_size or 122_880)
-        loaded = _stream(
-            _batches(reader),
-            reader.schema,
-            target,
-            max_rows=max_rows,
-            chunk_size=chunk_size,
-            nrows=nrows,
-            what=path.name,
-            fix=lambda t: _apply_types(t, types, path.name),
-        )
+        sample = rel.limit(dates.SAMPLE_ROWS).to_arrow_table()
+        plan = dates.plan(sample, parse_dates=parse_dates, skip=types, unit="us")
+
+        def stream() -> Loaded:
+            reader = rel.to_arrow_reader(batch_size=chunk_size or 122_880)
+            return _stream(
+                _batches(reader),
+                reader.schema,
+                target,
+                max_rows=max_rows,
+                chunk_size=chunk_size,
+                nrows=nrows,
+                what=path.name,
+                fix=lambda t: plan.apply(_apply_types(t, types, path.name)),
+            )
+
+        loaded = dates.keep_text_on_mismatch(stream, plan, lambda: None)()
     except DataPlatformError:
         raise
     except (duckdb.Error, OSError) as exc:  # OSError: DuckDB's errors met while streaming batches
@@ -728,7 +746,7 @@ def read_json(
         con.close()
         if temp is not None:
             temp.unlink(missing_ok=True)
-    loaded.notes = notes
+    loaded.notes = [*notes, *plan.summary()]
     return loaded
 
 
