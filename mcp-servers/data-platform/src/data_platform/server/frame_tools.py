@@ -19,9 +19,9 @@ Ref = str
 Name = str
 Cols = tuple[str, ...]
 Rows = Annotated[int, Field(ge=0)]
-Chunk = Annotated[int, Field(ge=0, description="stream in N-row chunks (big files)")]
+Chunk = Annotated[int, Field(ge=0, description="N-row chunks")]
 Guard = Annotated[int, Field(ge=0)]
-Types = Annotated[dict[str, str] | None, Field(description="column: type (int64, date, decimal(12,2)...)")]
+Types = Annotated[dict[str, str] | None, Field(description="column: type, e.g. date, decimal(12,2)")]
 Path = str
 Count = Annotated[int, Field(ge=1, le=50)]
 How = Literal["inner", "left", "right", "outer", "semi", "anti"]
@@ -122,21 +122,23 @@ def register(server: MCPServer) -> None:
         sep: str = "",
         header: Literal["auto", "yes", "no"] = "auto",
         encoding: str = "",
-        na_values: Annotated[tuple[str, ...] | None, Field(description="strings read as null")] = None,
+        na_values: tuple[str, ...] | None = None,
         columns: Cols = (),
         dtype: Types = None,
-        date_format: Annotated[str, Field(description="for date/timestamp dtypes, e.g. %d/%m/%Y")] = "",
+        date_format: Annotated[str, Field(description="e.g. %d/%m/%Y")] = "",
         skiprows: Annotated[int, Field(ge=0)] = 0,
         nrows: Rows = 0,
         chunk_size: Chunk = 0,
         max_rows: Guard = 0,
+        parse_dates: list[str] | None = None,
     ) -> FrameResult:
-        """Load a CSV (also .gz/.zip) into a new ref; sep, header and encoding (utf-8/latin-1) are sniffed."""
+        """Load a CSV (.gz/.zip too) into a new ref; sep, header, encoding, dates sniffed."""
         return await _load(
             ctx, "read_csv", path, name, overwrite, max_rows,
             sep=_opt(sep), header={"auto": None, "yes": True, "no": False}[header], encoding=_opt(encoding),
             na_values=list(na_values) if na_values is not None else None, columns=_opt(columns), dtype=dtype,
             date_format=_opt(date_format), skiprows=skiprows, nrows=_opt(nrows), chunk_size=_opt(chunk_size),
+            parse_dates=parse_dates,
         )  # fmt: skip
 
     @tool(server, read_only=False)
@@ -154,11 +156,13 @@ def register(server: MCPServer) -> None:
     async def read_json(
         path: Path, ctx: Context, name: Name = "", overwrite: bool = False, columns: Cols = (),
         dtype: Types = None, nrows: Rows = 0, chunk_size: Chunk = 0, max_rows: Guard = 0,
+        parse_dates: list[str] | None = None,
     ) -> FrameResult:  # fmt: skip
-        """Load a JSON array or JSON-lines file (also .gz/.zip) into a new ref; nested values kept."""
+        """Load a JSON array or JSON lines (.gz/.zip too) into a new ref; nested values kept."""
         return await _load(
             ctx, "read_json", path, name, overwrite, max_rows,
             columns=_opt(columns), dtype=dtype, nrows=_opt(nrows), chunk_size=_opt(chunk_size),
+            parse_dates=parse_dates,
         )  # fmt: skip
 
     async def _write(ctx: Context, fn: Any, data_ref: str, path: str, **kw: Any) -> WriteResult:
