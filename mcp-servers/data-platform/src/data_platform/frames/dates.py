@@ -412,7 +412,7 @@ def csv_sample(
         return None
     convert = copy.copy(convert_opts)
     convert.column_types = {**convert_opts.column_types, **dict.fromkeys(as_text, pa.string())}
-    read = pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0)
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0, use_threads=False)
     data = "\n".join(lines[: SAMPLE_ROWS + 1]).encode("utf-8")
     try:
         return pacsv.read_csv(
