@@ -234,6 +234,24 @@ def test_read_json_types_non_iso_dates(tmp_path: Path) -> None:
         _load(tmp_path, json.dumps(rows), name="d.json", parse_dates=["f"])
 
 
+@pytest.mark.parametrize("parse_dates", [None, ["day"]])
+def test_read_json_late_misfit(tmp_path: Path, parse_dates: list[str] | None) -> None:
+    lines = [
+        json.dumps({"id": i, "day": "2024/13/01" if i == 15_000 else "2024/01/31"}) for i in range(1, 20_001)
+    ]
+    text = "\n".join(lines) + "\n"  # row 15,000 is past the 10,000-row sample
+    if parse_dates:
+        with pytest.raises(
+            InputError, match=r"'2024/13/01' at row 15,000 is not a date in the form %Y/%m/%d"
+        ):
+            _load(tmp_path, text, name="d.json", chunk_size=1_000, parse_dates=parse_dates)
+        return
+    loaded, t = _load(tmp_path, text, name="d.json", chunk_size=1_000)
+    assert t.schema.field("day").type == pa.string() and t.num_rows == 20_000
+    assert t.column("day")[14_999].as_py() == "2024/13/01"
+    assert "day kept as text: '2024/13/01' at row 15,000 is not a %Y/%m/%d date." in loaded.notes
+
+
 # -- through the MCP client ---------------------------------------------------------------------------
 @pytest.mark.anyio
 async def test_tools_take_parse_dates(project: Path) -> None:

@@ -430,8 +430,8 @@ def read_csv(
     as_dates = [n for n, t in types.items() if t == pa.date32()] if date_format else []
     for n in as_dates:
         types[n] = pa.timestamp("s")  # parsed with date_format, then cast to date below
-    typed = date_format and any(pa.types.is_timestamp(t) for t in types.values())  # dtype date/timestamp
-    parsers: list[Any] = [pacsv.ISO8601] + ([date_format] if typed else [])
+    typed = any(pa.types.is_timestamp(t) for t in types.values())  # date/timestamp dtypes use date_format
+    parsers: list[Any] = [pacsv.ISO8601] + ([date_format] if date_format and typed else [])
     compressed = _compression(path) is not None
     lines = _lines(text, skiprows)
     bytes_per_row = max(1.0, len("\n".join(lines).encode(codec, "replace")) / max(1, len(lines)))
@@ -458,7 +458,11 @@ def read_csv(
     as_text = parse_dates if date_format else None
     sample = dates.csv_sample(lines, dialect.names, dialect.header, parse_opts, convert_opts, as_text or ())
     plan = dates.plan(sample, parse_dates=parse_dates, date_format=date_format, skip=types)
-    convert_opts.column_types = {**types, **plan.text_types()}
+
+    def retype() -> None:  # the planned date columns are read as text, then parsed by `fix`
+        convert_opts.column_types = {**types, **plan.text_types()}
+
+    retype()
 
     def fix(t: pa.Table) -> pa.Table:
         t = plan.apply(_no_null_types(t))
@@ -474,7 +478,6 @@ def read_csv(
         nrows,
         fix,
     )
-    retype = lambda: setattr(convert_opts, "column_types", {**types, **plan.text_types()})  # noqa: E731
     load = dates.keep_text_on_mismatch(_load_csv, plan, retype)
     try:
         with _damaged(path, "read"):
