@@ -82,6 +82,10 @@ def test_first_bad_catches_what_strptime_accepts_wrongly() -> None:
     assert (
         dates.first_bad(year, pa.compute.strptime(year, "%Y/%m/%d", "s", error_is_null=True), "%Y/%m/%d") == 1
     )
+    # An offset moves the UTC instant to another day: 31 Jan 23:00-02:00 is 1 Feb 01:00 UTC, not a rollover.
+    zoned = pa.array(["2024/01/31 23:00-02:00", "2024/02/02 23:00-02:00", "2024/02/30 10:00+01:00"])
+    fmt = "%Y/%m/%d %H:%M%z"
+    assert dates.first_bad(zoned, pa.compute.strptime(zoned, fmt, "s", error_is_null=True), fmt) == 2
     ok = pa.array(["2024/01/01", "2024/03/03", None, ""])
     assert (
         dates.first_bad(ok, pa.compute.strptime(ok, "%Y/%m/%d", "s", error_is_null=True), "%Y/%m/%d") is None

@@ -49,6 +49,7 @@ _TAIL = re.compile(
     r"(?P<sep>[ T])\d{1,2}:\d{2}(?P<sec>:\d{2})?(?P<ampm> ?[AaPp][Mm])?(?P<tz> ?(?:Z|[+-]\d{2}:?\d{2}))?"
 )
 _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p")
+_OFFSET = r"\s?(?:Z|[+-]\d{2}:?\d{2})"
 _YEAR_1000 = -30_610_224_000  # 1000-01-01 in seconds since the epoch: earlier means a misread year
 
 
@@ -174,8 +175,13 @@ def first_bad(values: pa.Array, parsed: pa.Array, fmt: str) -> int | None:
         found.append(pc.index(pc.fill_null(early, False), True).as_py())
     day = _day_pattern(fmt)
     if day is not None and len(parsed):
-        # A rolled-over day lands on the 1st to 3rd of the next month: check only those rows.
-        days = pc.day(parsed)
+        # A rolled-over day lands on the 1st to 3rd of the next month: check only those rows,
+        # on the clock as written (an offset moves the UTC instant to another day).
+        local = parsed
+        if "%z" in fmt:
+            bare = pc.replace_substring_regex(values, _OFFSET + "$", "")
+            local = pc.strptime(bare, format=re.sub(r"\s?%z", "", fmt), unit="s", error_is_null=True)
+        days = pc.day(local)
         suspects = pc.indices_nonzero(pc.fill_null(pc.less_equal(days, 3), False))
         if len(suspects):
             written = pc.extract_regex(values.take(suspects), day).field("d")
