@@ -58,6 +58,7 @@ async def inmemory(cwd: Path, env: dict[str, str] | None = None) -> AsyncIterato
     from data_platform.config import load_settings
     from data_platform.server import build_server
 
+    LOG_DIR.mkdir(parents=True, exist_ok=True)  # the transcript of answers goes there
     settings = load_settings(cwd, server_env(env), system_file=cwd / ".no-system-postgres.env")
     # Subprocesses the server starts (the dbt worker) inherit the process environment, as in a
     # real server process: give them `env` for the client's lifetime.

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from data_platform.errors import InputError
+from data_platform.frames import dates
 from data_platform.frames.engine import first_line
 from data_platform.frames.ops import OpResult
 from data_platform.frames.sniff import DEFAULT_NA, big_int_columns, decode_sample, sample_lines, sniff_csv
@@ -53,6 +54,7 @@ def read_csv(
     skiprows: int = 0,
     nrows: int | None = None,
     chunk_size: int | None = None,
+    parse_dates: list[str] | None = None,
 ) -> OpResult:
     """Load a CSV (sniffed, decoded, decompressed) into a ref, under the row guard."""
     sample = read_sample(path)
@@ -63,12 +65,14 @@ def read_csv(
     types = {k: parse_type(v) for k, v in (dtype or {}).items()}
     check_columns(list(types), dialect.names, path.name)
     check_columns(columns, dialect.names, path.name)
+    check_columns(parse_dates, columns or dialect.names, path.name)
     for name, typ in big_int_columns(text, dialect, skiprows).items():
         types.setdefault(name, typ)
     as_dates = [n for n, t in types.items() if t == pa.date32()] if date_format else []
     for n in as_dates:
         types[n] = pa.timestamp("s")  # parsed with date_format, then cast to date below
-    parsers: list[Any] = [pacsv.ISO8601] + ([date_format] if date_format else [])
+    typed = any(pa.types.is_timestamp(t) for t in types.values())  # date/timestamp dtypes use date_format
+    parsers: list[Any] = [pacsv.ISO8601] + ([date_format] if date_format and typed else [])
     compressed = compression(path) is not None
     lines = sample_lines(text, skiprows)
     bytes_per_row = max(1.0, len("\n".join(lines).encode(codec, "replace")) / max(1, len(lines)))
@@ -92,9 +96,17 @@ def read_csv(
         decimal_point="," if dialect.comma_decimal else ".",
     )
     notes = [note] if note else []
+    as_text = parse_dates if date_format else None
+    sample = dates.csv_sample(lines, dialect.names, dialect.header, parse_opts, convert_opts, as_text or ())
+    plan = dates.plan(sample, parse_dates=parse_dates, date_format=date_format, skip=types)
+
+    def retype() -> None:  # the planned date columns are read as text, then parsed by `fix`
+        convert_opts.column_types = {**types, **plan.text_types()}
+
+    retype()
 
     def fix(t: pa.Table) -> pa.Table:
-        t = _no_null_types(t)
+        t = plan.apply(_no_null_types(t))
         return apply_types(t, dict.fromkeys(as_dates, pa.date32()), path.name) if as_dates else t
 
     args = (
@@ -107,16 +119,17 @@ def read_csv(
         nrows,
         fix,
     )
+    load = dates.keep_text_on_mismatch(_load_csv, plan, retype)
     try:
         with damaged(path, "read"):
             try:
-                loaded = _load_csv(*args, parse_opts)
+                loaded = load(*args, parse_opts)
             except pa.ArrowInvalid:
                 if dialect.multiline:
                     raise
                 # A quoted newline after the sniffed sample: parse again, quote-aware.
                 parse_opts.newlines_in_values = True
-                loaded = _load_csv(*args, parse_opts)
+                loaded = load(*args, parse_opts)
     except pa.ArrowInvalid as exc:
         raise InputError(
             f"Cannot parse {path.name} as CSV: {first_line(exc)}",
@@ -128,6 +141,7 @@ def read_csv(
     dec = ", decimal comma" if dialect.comma_decimal else ""
     loaded.notes = [
         *notes,
+        *plan.summary(),
         f"Read as sep={dialect.sep!r}, header={header_note}, encoding={codec}{kind}{dec}.",
     ]
     return loaded

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from data_platform.errors import DataPlatformError, InputError, StorageError
+from data_platform.frames import dates
 from data_platform.frames.engine import first_line, quote_ident
 from data_platform.frames.ops import OpResult
 from data_platform.frames.sniff import decode_sample
@@ -50,6 +51,7 @@ def read_json(
     dtype: dict[str, str] | None = None,
     nrows: int | None = None,
     chunk_size: int | None = None,
+    parse_dates: list[str] | None = None,
 ) -> OpResult:
     """Load a JSON array or JSON lines file (optionally compressed); nested values stay nested."""
     sample = read_sample(path)
@@ -94,19 +96,26 @@ def read_json(
         names = rel.columns
         check_columns(list(types), names, path.name)
         check_columns(columns, names, path.name)
+        check_columns(parse_dates, columns or names, path.name)
         if columns:
             rel = rel.select(", ".join(quote_ident(c) for c in columns))
-        reader = rel.to_arrow_reader(batch_size=chunk_size or 122_880)
-        done = ingest(
-            record_batches(reader),
-            reader.schema,
-            target,
-            guard=file_guard(path, max_rows, chunk_size),
-            fix=lambda t: apply_types(t, types, path.name),
-            chunk_size=chunk_size,
-            nrows=nrows,
-        )
-        loaded = OpResult.of(done)
+        sample = rel.limit(dates.SAMPLE_ROWS).to_arrow_table()
+        plan = dates.plan(sample, parse_dates=parse_dates, skip=types, unit="us")
+
+        def stream() -> OpResult:
+            reader = rel.to_arrow_reader(batch_size=chunk_size or 122_880)
+            done = ingest(
+                record_batches(reader),
+                reader.schema,
+                target,
+                guard=file_guard(path, max_rows, chunk_size),
+                fix=lambda t: plan.apply(apply_types(t, types, path.name)),
+                chunk_size=chunk_size,
+                nrows=nrows,
+            )
+            return OpResult.of(done)
+
+        loaded = dates.keep_text_on_mismatch(stream, plan, lambda: None)()
     except DataPlatformError:
         raise
     except (duckdb.Error, OSError) as exc:  # OSError: DuckDB's errors met while streaming batches
@@ -118,5 +127,5 @@ def read_json(
         con.close()
         if temp is not None:
             temp.unlink(missing_ok=True)
-    loaded.notes = notes
+    loaded.notes = [*notes, *plan.summary()]
     return loaded

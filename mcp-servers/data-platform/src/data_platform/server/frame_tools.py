@@ -20,9 +20,9 @@ Ref = str
 Name = str | None
 Cols = list[str] | None
 Rows = Annotated[int | None, Field(ge=1)]
-Chunk = Annotated[int | None, Field(ge=1, description="stream in N-row chunks (big files)")]
+Chunk = Annotated[int | None, Field(ge=1, description="N-row chunks")]
 Guard = Annotated[int | None, Field(ge=1)]
-Types = Annotated[dict[str, str] | None, Field(description="column: type (int64, date, decimal(12,2)...)")]
+Types = Annotated[dict[str, str] | None, Field(description="column: type, e.g. date, decimal(12,2)")]
 Path = str
 Count = Annotated[int, Field(ge=1, le=50)]
 How = Literal["inner", "left", "right", "outer", "semi", "anti"]
@@ -125,21 +125,23 @@ def register(server: MCPServer) -> None:
         sep: str | None = None,
         header: Literal["auto", "yes", "no"] = "auto",
         encoding: str | None = None,
-        na_values: Annotated[list[str] | None, Field(description="strings read as null")] = None,
+        na_values: list[str] | None = None,
         columns: Cols = None,
         dtype: Types = None,
-        date_format: Annotated[str | None, Field(description="for date/timestamp dtypes: %d/%m/%Y")] = None,
+        date_format: Annotated[str | None, Field(description="e.g. %d/%m/%Y")] = None,
         skiprows: Annotated[int, Field(ge=0)] = 0,
         nrows: Rows = None,
         chunk_size: Chunk = None,
         max_rows: Guard = None,
+        parse_dates: list[str] | None = None,
     ) -> FrameResult:
-        """Load a CSV (also .gz/.zip) into a new ref; sep, header and encoding (utf-8/latin-1) are sniffed."""
+        """Load a CSV (.gz/.zip too) into a new ref; sep, header, encoding, dates sniffed."""
         return await _load(
             ctx, "read_csv", path, name, overwrite, max_rows,
             sep=sep, header={"auto": None, "yes": True, "no": False}[header], encoding=encoding,
             na_values=na_values, columns=columns, dtype=dtype,
             date_format=date_format, skiprows=skiprows, nrows=nrows, chunk_size=chunk_size,
+            parse_dates=parse_dates,
         )  # fmt: skip
 
     @tool(server, read_only=False)
@@ -157,11 +159,13 @@ def register(server: MCPServer) -> None:
     async def read_json(
         path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
         dtype: Types = None, nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
+        parse_dates: list[str] | None = None,
     ) -> FrameResult:  # fmt: skip
-        """Load a JSON array or JSON-lines file (also .gz/.zip) into a new ref; nested values kept."""
+        """Load a JSON array or JSON lines (.gz/.zip too) into a new ref; nested values kept."""
         return await _load(
             ctx, "read_json", path, name, overwrite, max_rows,
             columns=columns, dtype=dtype, nrows=nrows, chunk_size=chunk_size,
+            parse_dates=parse_dates,
         )  # fmt: skip
 
     async def _write(ctx: Context, fn: Any, data_ref: str, path: str, **kw: Any) -> WriteResult:

@@ -1,0 +1,428 @@
+"""Dates and timestamps in the forms people write them: found from a sample, parsed per batch.
+
+pyarrow's CSV reader and DuckDB's JSON reader already type ISO dates and timestamps; anything
+else arrives as text (`2024/01/31`, `31/01/2024`, `31.01.2024`, `Jan 31, 2024`,
+`31/01/2024 13:45`, `2024/01/31 13:45:00+02:00`), so `pg_load` would create text columns and
+comparisons would compare strings. `plan` looks at the sample a reader already has (the sniffed
+first block), picks one strptime format per text column whose every sampled value fits it, and
+`Plan.apply` converts those columns batch by batch with `pyarrow.compute.strptime` (vectorised):
+a file without such columns pays for the sample only.
+
+Day-first or month-first (`01/02/2024`) is decided by the data: a first part above 12 means
+day-first, a second part above 12 month-first; where neither appears the column stays text with
+a note saying how to choose (dots, `31.01.2024`, read day-first). A value further down that does
+not fit the chosen format never becomes a silent null: an auto-detected column is read again as
+text, with a note naming the value and row (`keep_text_on_mismatch`); a column named in
+`parse_dates` fails the load naming column, value and row.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from data_platform.errors import InputError
+
+SAMPLE_ROWS = 10_000
+DAY_MONTH = "DM"  # a numeric day/month pair whose order the data decides
+# (strptime format, regex of the date part); the first pair that fits the first value is tried.
+DATE_FORMS: tuple[tuple[str, str], ...] = (
+    ("%Y/%m/%d", r"\d{4}/\d{1,2}/\d{1,2}"),
+    ("%Y-%m-%d", r"\d{4}-\d{1,2}-\d{1,2}"),
+    ("%Y.%m.%d", r"\d{4}\.\d{1,2}\.\d{1,2}"),
+    (f"{DAY_MONTH}/", r"\d{1,2}/\d{1,2}/\d{4}"),
+    (f"{DAY_MONTH}-", r"\d{1,2}-\d{1,2}-\d{4}"),
+    (f"{DAY_MONTH}.", r"\d{1,2}\.\d{1,2}\.\d{4}"),
+    ("%d %b %Y", r"\d{1,2} [A-Za-z]{3,9} \d{4}"),
+    ("%d-%b-%Y", r"\d{1,2}-[A-Za-z]{3,9}-\d{4}"),
+    ("%b %d, %Y", r"[A-Za-z]{3,9} \d{1,2}, \d{4}"),
+    ("%b %d %Y", r"[A-Za-z]{3,9} \d{1,2} \d{4}"),
+)
+_TAIL = re.compile(
+    r"(?P<sep>[ T])\d{1,2}:\d{2}(?P<sec>:\d{2})?(?P<ampm> ?[AaPp][Mm])?(?P<tz> ?(?:Z|[+-]\d{2}:?\d{2}))?"
+)
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p")
+_OFFSET = r"\s?(?:Z|[+-]\d{2}:?\d{2})"
+_YEAR_1000 = -30_610_224_000  # 1000-01-01 in seconds since the epoch: earlier means a misread year
+
+
+class DateMismatch(Exception):
+    """A value further down the file does not fit an auto-detected column's format."""
+
+    def __init__(self, column: str, value: str, row: int, fmt: str) -> None:
+        super().__init__(column)
+        self.column, self.value, self.row, self.fmt = column, value, row, fmt
+
+
+@dataclass
+class Conversion:
+    """One text column to parse with one strptime format; `explicit` if named in parse_dates."""
+
+    column: str
+    fmt: str
+    explicit: bool
+
+    @property
+    def is_date(self) -> bool:
+        return not any(d in self.fmt for d in _TIME_DIRECTIVES)
+
+    def target(self, unit: str) -> pa.DataType:
+        if self.is_date:
+            return pa.date32()
+        return pa.timestamp(unit, "UTC" if "%z" in self.fmt else None)
+
+    def describe(self) -> str:
+        kind = "date" if self.is_date else "timestamp (UTC)" if "%z" in self.fmt else "timestamp"
+        return f"{self.column}: {kind} from {self.fmt}"
+
+
+@dataclass
+class Plan:
+    """Which columns a load converts, and what the answer says about dates."""
+
+    conversions: dict[str, Conversion] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    unit: str = "s"
+    seen: int = 0  # rows converted so far in this attempt, for row numbers in messages
+
+    def text_types(self) -> dict[str, pa.DataType]:
+        """Column types for the reader: planned columns arrive as text, whatever a block holds."""
+        return dict.fromkeys(self.conversions, pa.string())
+
+    def apply(self, table: pa.Table) -> pa.Table:
+        """Convert the planned columns of one batch (in file order); count its rows."""
+        for name, conv in self.conversions.items():
+            if name not in table.column_names:
+                continue
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, self._convert(table.column(i), conv))
+        self.seen += table.num_rows
+        return table
+
+    def _convert(self, column: pa.ChunkedArray, conv: Conversion) -> pa.Array:
+        values = column.combine_chunks()
+        parsed = pc.strptime(values, format=conv.fmt, unit=self.unit, error_is_null=True)
+        bad = first_bad(values, parsed, conv.fmt)
+        if bad is not None:
+            value, row = str(values[bad].as_py())[:60], self.seen + bad + 1
+            if not conv.explicit:
+                raise DateMismatch(conv.column, value, row, conv.fmt)
+            raise InputError(
+                f'column "{conv.column}": {value!r} at row {row:,} is not a date in the form '
+                f"{conv.fmt}; nothing was loaded.",
+                hint=f"Fix the value, pass date_format for another form, or leave {conv.column} out "
+                "of parse_dates to keep it as text.",
+            )
+        return parsed.cast(pa.date32()) if conv.is_date else parsed
+
+    def drop(self, miss: DateMismatch) -> None:
+        """After a mismatch: the column stays text, and the answer says why."""
+        del self.conversions[miss.column]
+        self.notes.append(
+            f"{miss.column} kept as text: {miss.value!r} at row {miss.row:,} is not a {miss.fmt} date."
+        )
+
+    def summary(self) -> list[str]:
+        found = "; ".join(c.describe() for c in self.conversions.values())
+        return [*self.notes, *([f"Dates: {found}."] if found else [])]
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def keep_text_on_mismatch(load: Callable[P, T], plan: Plan, retype: Callable[[], None]) -> Callable[P, T]:
+    """`load`, run again with a column left as text each time an auto-detected one misfits.
+
+    The ref being written is discarded by the failed attempt; `retype` updates the reader's
+    column types from the plan before the next. Only a rare file pays the second read.
+    """
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        while True:
+            plan.seen = 0
+            try:
+                return load(*args, **kwargs)
+            except DateMismatch as miss:
+                plan.drop(miss)
+                retype()
+
+    return run
+
+
+# -- checking parsed values ----------------------------------------------------------------------
+def first_bad(values: pa.Array, parsed: pa.Array, fmt: str) -> int | None:
+    """Index of the first value the format does not really fit, else None.
+
+    Besides values strptime refuses (empty strings count as nulls), two it accepts wrongly:
+    a day past the month's end (glibc reads 30/02/2024 as 1 March) and a year below 1000
+    (`%Y` takes `24`). The common case costs a null count, a min and a day-of-month pass.
+    """
+    found: list[int] = []
+    if parsed.null_count != values.null_count:
+        refused = pc.and_kleene(pc.is_null(parsed), pc.not_equal(values, ""))
+        found.append(pc.index(pc.fill_null(refused, False), True).as_py())
+    low = pc.min(parsed)
+    if low.is_valid and low.cast(pa.int64()).as_py() < _YEAR_1000 * _per_second(parsed.type):
+        early = pc.less(parsed.cast(pa.int64()), _YEAR_1000 * _per_second(parsed.type))
+        found.append(pc.index(pc.fill_null(early, False), True).as_py())
+    day = _day_pattern(fmt)
+    if day is not None and len(parsed):
+        # A rolled-over day lands on the 1st to 3rd of the next month: check only those rows,
+        # on the clock as written (an offset moves the UTC instant to another day).
+        local = parsed
+        if "%z" in fmt:
+            bare = pc.replace_substring_regex(values, _OFFSET + "$", "")
+            local = pc.strptime(bare, format=re.sub(r"\s?%z", "", fmt), unit="s", error_is_null=True)
+        days = pc.day(local)
+        suspects = pc.indices_nonzero(pc.fill_null(pc.less_equal(days, 3), False))
+        if len(suspects):
+            written = pc.extract_regex(values.take(suspects), day).field("d")
+            wrong = pc.fill_null(pc.not_equal(pc.cast(written, pa.int64()), days.take(suspects)), True)
+            at = pc.index(wrong, True).as_py()
+            if at >= 0:
+                found.append(suspects[at].as_py())
+    found = [i for i in found if i >= 0]
+    return min(found) if found else None
+
+
+def _per_second(t: pa.DataType) -> int:
+    return {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[t.unit]
+
+
+_BEFORE_DAY = {
+    "%Y": r"\s*\d{1,4}",
+    "%y": r"\s*\d{1,2}",
+    "%m": r"\s*\d{1,2}",
+    "%b": r"\s*[A-Za-z]+",
+    "%B": r"\s*[A-Za-z]+",
+    "%%": "%",
+}
+
+
+def _day_pattern(fmt: str) -> str | None:
+    """A regex capturing the written day as group `d`, or None (no %d, or a directive before it
+    this cannot follow)."""
+    head, found, _ = fmt.partition("%d")
+    if not found:
+        return None
+    parts = re.split(r"(%.)", head)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            if part not in _BEFORE_DAY:
+                return None
+            out.append(_BEFORE_DAY[part])
+        else:
+            out.append("".join(r"\s*" if c.isspace() else re.escape(c) for c in part))
+    return "^" + "".join(out) + r"\s*(?P<d>\d{1,2})"
+
+
+# -- detection -----------------------------------------------------------------------------------
+@dataclass
+class Found:
+    """What the sample says about one text column."""
+
+    fmt: str | None = None  # the format, when one fits
+    ambiguous: str | None = None  # "a value like ..." when day-first and month-first both fit
+    invalid: str | None = None  # a value that looks like a date in `fmt` but is not one
+
+
+def detect(values: pa.Array, prefer: str | None = None) -> Found:
+    """The one strptime format every non-empty value fits: `prefer` (the caller's date_format)
+    if it does, else one of DATE_FORMS chosen by the first value's shape."""
+    values = pc.drop_null(values)
+    values = values.filter(pc.not_equal(values, ""))
+    if not len(values):
+        return Found()
+    if prefer:
+        parsed = pc.strptime(values, format=prefer, unit="s", error_is_null=True)
+        if first_bad(values, parsed, prefer) is None:
+            return Found(fmt=prefer)
+    first = values[0].as_py()
+    for fmt, date_rx in DATE_FORMS:
+        m = re.match(date_rx, first)
+        if not m:
+            continue
+        tail_fmt, tail_rx = _tail(first[m.end() :])
+        if tail_fmt is None:
+            continue
+        if not pc.all(pc.match_substring_regex(values, f"^{date_rx}{tail_rx}$")).as_py():
+            continue
+        if fmt.startswith(DAY_MONTH):
+            order = _day_month(values, fmt[-1])
+            if order is None:
+                return Found(ambiguous=first)
+            if not order:
+                continue
+            fmt = order
+        fmt += tail_fmt
+        parsed = pc.strptime(values, format=fmt, unit="s", error_is_null=True)
+        bad = first_bad(values, parsed, fmt)
+        return Found(fmt=fmt) if bad is None else Found(fmt=fmt, invalid=values[bad].as_py())
+    return Found()
+
+
+def _tail(text: str) -> tuple[str | None, str]:
+    """(format, regex) of what follows a date: nothing, or a time with optional AM/PM and offset."""
+    if not text:
+        return "", ""
+    m = _TAIL.fullmatch(text)
+    if not m:
+        return None, ""
+    fmt = m["sep"] + ("%I:%M" if m["ampm"] else "%H:%M") + (":%S" if m["sec"] else "")
+    rx = re.escape(m["sep"]) + r"\d{1,2}:\d{2}" + (r":\d{2}" if m["sec"] else "")
+    if m["ampm"]:
+        space = " " if m["ampm"].startswith(" ") else ""
+        fmt, rx = fmt + space + "%p", rx + space + "[AaPp][Mm]"
+    if m["tz"]:
+        space = " " if m["tz"].startswith(" ") else ""
+        fmt, rx = fmt + space + "%z", rx + space + r"(?:Z|[+-]\d{2}:?\d{2})"
+    return fmt, rx
+
+
+def _day_month(values: pa.Array, sep: str) -> str | None:
+    """Day-first or month-first from the data: '' when neither fits, None when both do.
+
+    Dots (31.01.2024) are written day-first where they are used, so they never stay ambiguous.
+    """
+    parts = pc.extract_regex(values, r"^(?P<a>\d{1,2})\D(?P<b>\d{1,2})")
+    a = pc.max(pc.cast(parts.field("a"), pa.int64())).as_py()
+    b = pc.max(pc.cast(parts.field("b"), pa.int64())).as_py()
+    day_first, month_first = f"%d{sep}%m{sep}%Y", f"%m{sep}%d{sep}%Y"
+    if a > 12 and b > 12:
+        return ""
+    if a > 12:
+        return day_first
+    if b > 12:
+        return month_first
+    return day_first if sep == "." else None
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _is_temporal(t: pa.DataType) -> bool:
+    return pa.types.is_date(t) or pa.types.is_timestamp(t)
+
+
+# -- the plan ------------------------------------------------------------------------------------
+def plan(
+    sample: pa.Table | None,
+    *,
+    parse_dates: list[str] | None,
+    date_format: str | None = None,
+    skip: Iterable[str] = (),
+    unit: str = "s",
+) -> Plan:
+    """Which columns to convert: every text column of the sample in a known date form, and the
+    `parse_dates` columns (with `date_format` if given). The caller has checked that the
+    `parse_dates` columns exist, and reads them as text when `date_format` is given."""
+    out = Plan(unit=unit)
+    explicit = list(dict.fromkeys(parse_dates or []))
+    skipped = set(skip)
+    both = [c for c in explicit if c in skipped]
+    if both:
+        raise InputError(
+            f"{both[0]} is in both dtype and parse_dates.", hint="Name each column in one of them."
+        )
+    head = sample.slice(0, SAMPLE_ROWS) if sample is not None else None
+    for name in explicit:
+        out.conversions.update(_explicit(head, name, date_format))
+    for f in head.schema if head is not None else []:
+        if f.name in explicit or f.name in skipped or not _is_text(f.type):
+            continue
+        found = detect(head.column(f.name).combine_chunks(), date_format)
+        if found.invalid is not None:
+            out.notes.append(
+                f"{f.name} kept as text: it looks like {found.fmt} dates, but {found.invalid!r} is not one."
+            )
+        elif found.fmt:
+            out.conversions[f.name] = Conversion(f.name, found.fmt, explicit=False)
+        elif found.ambiguous:
+            sep = _separator(found.ambiguous)
+            out.notes.append(
+                f"{f.name} kept as text: dates like {found.ambiguous!r} read day-first or month-first; "
+                f'pass parse_dates=["{f.name}"] with date_format="%d{sep}%m{sep}%Y" or "%m{sep}%d{sep}%Y".'
+            )
+    return out
+
+
+def _separator(value: str) -> str:
+    return re.sub(r"\d", "", value)[:1] or "/"
+
+
+def _explicit(sample: pa.Table | None, name: str, date_format: str | None) -> dict[str, Conversion]:
+    """The conversion for one parse_dates column, or an InputError saying what would work."""
+    known = sample is not None and name in sample.column_names
+    column = sample.column(name).combine_chunks() if known else None
+    if date_format:
+        if column is not None and _is_text(column.type):
+            parsed = pc.strptime(column, format=date_format, unit="s", error_is_null=True)
+            bad = first_bad(column, parsed, date_format)
+            if bad is not None:
+                raise InputError(
+                    f'column "{name}": {column[bad].as_py()!r} (row {bad + 1:,}) is not a date in the '
+                    f"form date_format={date_format!r}.",
+                    hint="Pass the format its values are written in, e.g. %d/%m/%Y, %Y%m%d, %d %b %Y %H:%M.",
+                )
+        return {name: Conversion(name, date_format, explicit=True)}
+    if column is None:
+        raise InputError(
+            f'Cannot sample column "{name}" to find its date format.',
+            hint='Pass date_format (e.g. "%d/%m/%Y").',
+        )
+    if _is_temporal(column.type):
+        return {}  # the reader parsed it already (ISO)
+    if not _is_text(column.type):
+        raise InputError(
+            f'column "{name}" holds {column.type} values, not dates written as text.',
+            hint='Pass date_format for its form (e.g. "%Y%m%d"), or convert it with sql.',
+        )
+    found = detect(column)
+    if found.fmt and found.invalid is None:
+        return {name: Conversion(name, found.fmt, explicit=True)}
+    if found.ambiguous:
+        sep = _separator(found.ambiguous)
+        raise InputError(
+            f'column "{name}" holds dates like {found.ambiguous!r} that read day-first or month-first.',
+            hint=f'Pass date_format="%d{sep}%m{sep}%Y" or "%m{sep}%d{sep}%Y".',
+        )
+    example = found.invalid or next((v for v in column.to_pylist() if v), None)
+    raise InputError(
+        f'column "{name}": {example!r} is not a date in a form I know'
+        + (f" ({found.fmt})." if found.fmt else "."),
+        hint='Pass date_format (e.g. "%d/%m/%Y %H:%M"), or leave it out of parse_dates.',
+    )
+
+
+def csv_sample(
+    lines: list[str],
+    names: list[str],
+    header: bool,
+    parse_opts: pacsv.ParseOptions,
+    convert_opts: pacsv.ConvertOptions,
+    as_text: Iterable[str] = (),
+) -> pa.Table | None:
+    """The sniffed lines parsed with the load's own options (so types match what the load
+    infers), `as_text` columns kept as strings; None if the sample does not parse on its own."""
+    if not lines:
+        return None
+    convert = copy.copy(convert_opts)
+    convert.column_types = {**convert_opts.column_types, **dict.fromkeys(as_text, pa.string())}
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0, use_threads=False)
+    data = "\n".join(lines[: SAMPLE_ROWS + 1]).encode("utf-8")
+    try:
+        return pacsv.read_csv(
+            pa.BufferReader(data), read_options=read, parse_options=parse_opts, convert_options=convert
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
