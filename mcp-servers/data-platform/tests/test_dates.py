@@ -233,8 +233,11 @@ def test_read_json_types_non_iso_dates(tmp_path: Path) -> None:
         and "c: timestamp from %d.%m.%Y %H:%M" in note
         and "e kept as text" in note
     )
-    with pytest.raises(InputError, match="read day-first or month-first"):
+    assert "e kept as text: dates like '01/02/2024' read day-first or month-first; " in note
+    assert """convert it with sql, e.g. strptime("e", '%d/%m/%Y')""" in note
+    with pytest.raises(InputError, match="read day-first or month-first") as err:
         _load(tmp_path, json.dumps(rows), name="d.json", parse_dates=["e"])
+    assert "date_format=" not in str(err.value) and "takes no date_format" in str(err.value)
     with pytest.raises(InputError, match=r'column "f" not found.*Columns: a, b, c, d, e'):
         _load(tmp_path, json.dumps(rows), name="d.json", parse_dates=["f"])
 

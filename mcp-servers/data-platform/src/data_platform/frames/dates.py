@@ -90,6 +90,7 @@ class Plan:
     conversions: dict[str, Conversion] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     unit: str = "s"
+    can_format: bool = True  # the reader takes date_format (read_csv); hints say sql otherwise
     seen: int = 0  # rows converted so far in this attempt, for row numbers in messages
 
     def text_types(self) -> dict[str, pa.DataType]:
@@ -117,8 +118,8 @@ class Plan:
             raise InputError(
                 f'column "{conv.column}": {value!r} at row {row:,} is not a date in the form '
                 f"{conv.fmt}; nothing was loaded.",
-                hint=f"Fix the value, pass date_format for another form, or leave {conv.column} out "
-                "of parse_dates to keep it as text.",
+                hint=f"Fix the value{', pass date_format for another form,' if self.can_format else ''} "
+                f"or leave {conv.column} out of parse_dates to keep it as text.",
             )
         return parsed.cast(pa.date32()) if conv.is_date else parsed
 
@@ -322,11 +323,12 @@ def plan(
     date_format: str | None = None,
     skip: Iterable[str] = (),
     unit: str = "s",
+    can_format: bool = True,
 ) -> Plan:
     """Which columns to convert: every text column of the sample in a known date form, and the
     `parse_dates` columns (with `date_format` if given). The caller has checked that the
     `parse_dates` columns exist, and reads them as text when `date_format` is given."""
-    out = Plan(unit=unit)
+    out = Plan(unit=unit, can_format=can_format)
     explicit = list(dict.fromkeys(parse_dates or []))
     skipped = set(skip)
     both = [c for c in explicit if c in skipped]
@@ -336,7 +338,7 @@ def plan(
         )
     head = sample.slice(0, SAMPLE_ROWS) if sample is not None else None
     for name in explicit:
-        out.conversions.update(_explicit(head, name, date_format))
+        out.conversions.update(_explicit(head, name, date_format, can_format))
     for f in head.schema if head is not None else []:
         if f.name in explicit or f.name in skipped or not _is_text(f.type):
             continue
@@ -349,9 +351,13 @@ def plan(
             out.conversions[f.name] = Conversion(f.name, found.fmt, explicit=False)
         elif found.ambiguous:
             sep = _separator(found.ambiguous)
-            out.notes.append(
-                f"{f.name} kept as text: dates like {found.ambiguous!r} read day-first or month-first; "
+            how = (
                 f'pass parse_dates=["{f.name}"] with date_format="%d{sep}%m{sep}%Y" or "%m{sep}%d{sep}%Y".'
+                if can_format
+                else _with_sql(f.name, f"%d{sep}%m{sep}%Y")
+            )
+            out.notes.append(
+                f"{f.name} kept as text: dates like {found.ambiguous!r} read day-first or month-first; {how}"
             )
     return out
 
@@ -360,7 +366,13 @@ def _separator(value: str) -> str:
     return re.sub(r"\d", "", value)[:1] or "/"
 
 
-def _explicit(sample: pa.Table | None, name: str, date_format: str | None) -> dict[str, Conversion]:
+def _with_sql(name: str, fmt: str) -> str:
+    return f"""convert it with sql, e.g. strptime("{name}", '{fmt}') (this reader takes no date_format)."""
+
+
+def _explicit(
+    sample: pa.Table | None, name: str, date_format: str | None, can_format: bool
+) -> dict[str, Conversion]:
     """The conversion for one parse_dates column, or an InputError saying what would work."""
     known = sample is not None and name in sample.column_names
     column = sample.column(name).combine_chunks() if known else None
@@ -385,7 +397,9 @@ def _explicit(sample: pa.Table | None, name: str, date_format: str | None) -> di
     if not _is_text(column.type):
         raise InputError(
             f'column "{name}" holds {column.type} values, not dates written as text.',
-            hint='Pass date_format for its form (e.g. "%Y%m%d"), or convert it with sql.',
+            hint='Pass date_format for its form (e.g. "%Y%m%d"), or convert it with sql.'
+            if can_format
+            else "Leave it out of parse_dates; " + _with_sql(name, "%Y%m%d"),
         )
     found = detect(column)
     if found.fmt and found.invalid is None:
@@ -394,13 +408,17 @@ def _explicit(sample: pa.Table | None, name: str, date_format: str | None) -> di
         sep = _separator(found.ambiguous)
         raise InputError(
             f'column "{name}" holds dates like {found.ambiguous!r} that read day-first or month-first.',
-            hint=f'Pass date_format="%d{sep}%m{sep}%Y" or "%m{sep}%d{sep}%Y".',
+            hint=f'Pass date_format="%d{sep}%m{sep}%Y" or "%m{sep}%d{sep}%Y".'
+            if can_format
+            else "Leave it out of parse_dates; " + _with_sql(name, f"%d{sep}%m{sep}%Y"),
         )
     example = found.invalid or next((v for v in column.to_pylist() if v), None)
     raise InputError(
         f'column "{name}": {example!r} is not a date in a form I know'
         + (f" ({found.fmt})." if found.fmt else "."),
-        hint='Pass date_format (e.g. "%d/%m/%Y %H:%M"), or leave it out of parse_dates.',
+        hint='Pass date_format (e.g. "%d/%m/%Y %H:%M"), or leave it out of parse_dates.'
+        if can_format
+        else "Leave it out of parse_dates; " + _with_sql(name, "%d/%m/%Y %H:%M"),
     )
 
 

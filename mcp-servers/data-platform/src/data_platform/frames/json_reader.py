@@ -100,7 +100,7 @@ def read_json(
         if columns:
             rel = rel.select(", ".join(quote_ident(c) for c in columns))
         sample = rel.limit(dates.SAMPLE_ROWS).to_arrow_table()
-        plan = dates.plan(sample, parse_dates=parse_dates, skip=types, unit="us")
+        plan = dates.plan(sample, parse_dates=parse_dates, skip=types, unit="us", can_format=False)
 
         def stream() -> OpResult:
             reader = rel.to_arrow_reader(batch_size=chunk_size or 122_880)
