@@ -115,13 +115,16 @@ def _synonym(tool: str, key: str, props: Mapping[str, Any]) -> Synonym | None:
 
 def _unknown(tool: str, keys: list[str], schema: Schema) -> InputError:
     names = _names(schema)
-    known = set(names) | set(TOOLS.get(tool, {})) | {k for k, s in GLOBAL.items() if s.target in names}
+    props = schema.get("properties", {})
+    synonyms = sorted(set(TOOLS.get(tool, {})) | set(GLOBAL))
     hints = []
     for key in keys:
-        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-        if close:
-            target = _synonym(tool, close[0], schema.get("properties", {}))
-            hints.append(f"`{key}`: did you mean `{target.target if target else close[0]}`?")
+        # A near-miss of a real name first; a synonym only when very close (`columns` is not `count`).
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+        near = difflib.get_close_matches(key, synonyms, n=1, cutoff=0.8) if not close else []
+        target = _synonym(tool, near[0], props) if near else None
+        if close or target:
+            hints.append(f"`{key}`: did you mean `{close[0] if close else target.target}`?")
     listed = ", ".join(f"`{k}`" for k in keys)
     what = f"{tool} does not take {listed}." + (" " + " ".join(hints) if hints else "")
     hint = f"Its arguments: {', '.join(names) or 'none'}. Call as {usage(tool, schema)}."
