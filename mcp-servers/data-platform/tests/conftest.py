@@ -5,31 +5,68 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import secret_scan
 from pgcluster import Cluster, destroy, from_env, start_cluster
 
+# With pytest-xdist each worker has its own `pg` cluster, hence its own password: a worker
+# scans every log/transcript of the session for its own secrets when it ends (all its servers
+# have stopped by then) and hands the result to the controller, which reports and fails the
+# run. Only the controller (or a run without workers) clears the transcripts of earlier runs.
+_WORKER_SCANS: list[dict[str, Any]] = []
 
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    secret_scan.start()
+    if _is_worker(session.config):
+        secret_scan.resume(session.config.workerinput["secret_scan_since"])
+    else:
+        secret_scan.start()
+
+
+def pytest_configure_node(node: Any) -> None:
+    """(xdist controller) Each worker scans from the session's start, not its own."""
+    node.workerinput["secret_scan_since"] = secret_scan.started_at()
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """(xdist controller) A worker's own scan, for the report at the session's end."""
+    scan = getattr(node, "workeroutput", {}).get("secret_scan")
+    if scan is not None:
+        _WORKER_SCANS.append(scan)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After every test: no output, error or log line of the session may hold the password."""
     files, leaks = secret_scan.finish()
+    scans = [{"files": [str(f) for f in files], "secrets": len(secret_scan.secrets()), "leaks": leaks}]
+    if _is_worker(session.config):
+        scans[0]["leaks"] = [str(leak) for leak in leaks]
+        session.config.workeroutput["secret_scan"] = scans[0]
+        return
+    if _WORKER_SCANS:  # the controller registers no secret: the workers' scans are the scan
+        scans = _WORKER_SCANS
+    all_leaks = [str(leak) for scan in scans for leak in scan["leaks"]]
+    known = sum(scan["secrets"] for scan in scans)
+    scanned = len({f for scan in scans for f in scan["files"]})
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if leaks:
+    if all_leaks:
         if reporter:
             reporter.write_sep("!", "SECRET LEAK: the test database password appeared in output", red=True)
-            for leak in leaks[:50]:
-                reporter.write_line(str(leak), red=True)
+            for leak in all_leaks[:50]:
+                reporter.write_line(leak, red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     elif reporter:
-        known = len(secret_scan.secrets())
+        workers = f" by {len(scans)} worker(s)" if _WORKER_SCANS else ""
         reporter.write_line(
-            f"secret scan: {len(files)} log/transcript file(s), {known} secret(s): no leak"
+            f"secret scan{workers}: {scanned} log/transcript file(s), {known} secret(s): no leak"
             if known
             else "secret scan: no secret registered (the pg fixture was not used)"
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,33 @@ async def inmemory(cwd: Path, env: dict[str, str] | None = None) -> AsyncIterato
     from data_platform.server import build_server
 
     settings = load_settings(cwd, server_env(env), system_file=cwd / ".no-system-postgres.env")
-    async with Client(build_server(settings), cache=None) as client:
-        _record_outputs(client)
-        yield client
+    with _server_log(settings):
+        async with Client(build_server(settings), cache=None) as client:
+            _record_outputs(client)
+            yield client
+
+
+@contextlib.contextmanager
+def _server_log(settings: Any) -> Iterator[None]:
+    """The in-process server's log lines, as `serve` writes them (redacted), into LOG_DIR,
+    so that the session's secret scan reads them as it reads a subprocess's stderr."""
+    from data_platform.redact import RedactingFilter
+
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(LOG_DIR / f"inmemory-{os.getpid()}.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(settings.secret_values()))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
 
 
 LOG_DIR = Path(os.environ.get("DATA_PLATFORM_TEST_LOG_DIR", Path(__file__).parent / ".logs"))
