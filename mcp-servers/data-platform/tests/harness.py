@@ -73,7 +73,7 @@ def _server_log(settings: Any) -> Iterator[None]:
     from data_platform.redact import RedactingFilter
 
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(LOG_DIR / f"inmemory-{os.getpid()}.log", encoding="utf-8")
+    handler = logging.FileHandler(INMEMORY_LOG, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(settings.secret_values()))
     handler.setLevel(logging.INFO)
@@ -90,6 +90,17 @@ def _server_log(settings: Any) -> Iterator[None]:
 
 
 LOG_DIR = Path(os.environ.get("DATA_PLATFORM_TEST_LOG_DIR", Path(__file__).parent / ".logs"))
+INMEMORY_LOG = LOG_DIR / f"inmemory-{os.getpid()}.log"  # this process's in-memory servers
+
+
+def log_mark() -> int:
+    """Where the in-memory servers' log ends now (give it to `log_since`)."""
+    return INMEMORY_LOG.stat().st_size if INMEMORY_LOG.exists() else 0
+
+
+def log_since(mark: int) -> str:
+    """What the in-memory servers logged after `log_mark()` gave `mark`."""
+    return INMEMORY_LOG.read_bytes()[mark:].decode("utf-8", "replace")
 
 
 @contextlib.asynccontextmanager

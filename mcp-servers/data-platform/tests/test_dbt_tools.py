@@ -9,7 +9,7 @@ import anyio
 import psycopg
 import pytest
 
-from harness import call, call_error, connect, text_of
+from harness import call, call_error, connect, inmemory, text_of
 from pgcluster import Cluster
 from shopproject import (
     add_slow_model,
@@ -47,7 +47,7 @@ DEPRECATIONS = {
 async def test_without_a_project_the_server_starts_and_every_dbt_tool_says_how_to_set_it(
     project: Path,
 ) -> None:
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert set(DBT_TOOLS) <= names
         await call(client, "list_data")

@@ -32,7 +32,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 import githost
 from data_platform.config import parse_env_file, postgres_from_env
-from harness import LOG_DIR, connect, server_env
+from harness import LOG_DIR, inmemory, server_env
 from pgcluster import Cluster
 
 REPO = Path(__file__).resolve().parents[3]
@@ -515,7 +515,7 @@ def test_session_hook_reads_config_like_the_server(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_commands_and_agents_name_real_tools(project: Path, tmp_path: Path) -> None:
     """Every MCP tool a command or agent names is in the live server's tools/list."""
-    async with connect(project, log_name="plugin-names") as client:
+    async with inmemory(project) as client:
         listed = await client.list_tools()
     names = {t.name for t in listed.tools}
     tools_file = tmp_path / "tools.json"
