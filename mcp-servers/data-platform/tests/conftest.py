@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import secret_scan
+import tool_coverage
 from pgcluster import Cluster, destroy, from_env, start_cluster
 
 # With pytest-xdist each worker has its own `pg` cluster, hence its own password: a worker
@@ -43,8 +44,35 @@ def pytest_testnodedown(node: Any, error: object) -> None:
         _WORKER_SCANS.append(scan)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--every-tool",
+        action="store_true",
+        help="fail the run unless every listed tool answered a call successfully (tests/tool_coverage.py)",
+    )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After every test: no output, error or log line of the session may hold the password."""
+    _secret_scan_finish(session)
+    if session.config.getoption("--every-tool", False) and not _is_worker(session.config):
+        _every_tool_finish(session)
+
+
+def _every_tool_finish(session: pytest.Session) -> None:
+    files = secret_scan.session_files(since=secret_scan.started_at())
+    transcripts = [p for p in files if p.name.startswith("transcript-")]
+    missing, summary = tool_coverage.report(transcripts)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line(summary, red=bool(missing))
+    if missing:
+        if reporter:
+            reporter.write_line(f"never answered successfully: {', '.join(missing)}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _secret_scan_finish(session: pytest.Session) -> None:
     files, leaks = secret_scan.finish()
     scans = [{"files": [str(f) for f in files], "secrets": len(secret_scan.secrets()), "leaks": leaks}]
     if _is_worker(session.config):

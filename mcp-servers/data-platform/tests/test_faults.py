@@ -58,6 +58,7 @@ DOWN_WORDS = (
     "timed out",
 )
 STORAGE_WORDS = ("registry", "folder", "directory", "write", "permission", "read-only", "create", "disk")
+pytestmark = pytest.mark.slow  # real faults: SIGKILLs, a stopped database, a server per test
 FAULTS: list[str] = []  # faults survived in this module, printed at the end of each test
 
 

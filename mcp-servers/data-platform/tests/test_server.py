@@ -29,6 +29,7 @@ async def test_lists_tools_and_serves_without_db_or_dbt(project: Path) -> None:
         assert result.structured_content["refs"] == []
 
 
+@pytest.mark.slow
 async def test_refs_survive_a_server_restart(project: Path) -> None:
     registry_dir = project / ".data-platform"
     async with connect(project) as client:
