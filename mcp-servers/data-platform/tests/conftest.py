@@ -52,6 +52,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# The longest single tests (minutes under load): started first, the rest fills around them.
+LONGEST_FIRST = ("test_fuzz.py::test_fuzz_every_tool", "test_output_budget.py::")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest tests, then the slow ones, then the rest (each in file order): with xdist
+    workers, a long test that starts last keeps one worker busy while the other waits."""
+
+    def rank(item: pytest.Item) -> int:
+        if any(key in item.nodeid for key in LONGEST_FIRST):
+            return 0
+        return 1 if item.get_closest_marker("slow") is not None else 2
+
+    items.sort(key=rank)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After every test: no output, error or log line of the session may hold the password."""
     _secret_scan_finish(session)
