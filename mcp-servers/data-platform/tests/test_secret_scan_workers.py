@@ -57,13 +57,11 @@ def _inner_session(tmp_path: Path, leak: bool) -> subprocess.CompletedProcess[st
     )
 
 
-@pytest.mark.slow  # two inner sessions of three pytest processes each
-def test_a_leak_on_one_worker_fails_the_run_and_a_clean_run_passes(tmp_path: Path) -> None:
+@pytest.mark.slow  # an inner session of three pytest processes
+def test_a_leak_on_one_worker_fails_the_run(tmp_path: Path) -> None:
     leaky = _inner_session(tmp_path, leak=True)
     assert leaky.returncode == 1, leaky.stdout[-2000:] + leaky.stderr[-2000:]
     assert "4 passed" in leaky.stdout, "the tests themselves passed: only the session scan can fail it"
     assert "SECRET LEAK" in leaky.stdout and ".log:1" in leaky.stdout, leaky.stdout[-2000:]
     assert "pw-planted-leak-43" not in leaky.stdout, "the report must not print the secret"
-    clean = _inner_session(tmp_path, leak=False)
-    assert clean.returncode == 0, clean.stdout[-2000:] + clean.stderr[-2000:]
-    assert "secret scan by 2 worker(s)" in clean.stdout and "4 secret(s): no leak" in clean.stdout
+    # The clean case under workers is scripts/test.sh's own session end ("secret scan by 2 worker(s)").
