@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Set up everything (PostgreSQL + PostGIS via apt, the Python environment) and run the whole suite:
-# lint, then pytest against a real PostgreSQL the suite starts itself.
+# lint, then pytest against a real PostgreSQL the suite starts itself (one cluster per xdist worker).
+#   scripts/test.sh           the whole suite (what CI runs)
+#   scripts/test.sh --fast    the fast tier: every test not marked `slow`, and the run fails unless
+#                             every listed tool answered at least one call successfully
+# More arguments go to pytest. DATA_PLATFORM_TEST_WORKERS sets the xdist workers (default 2; 0: none).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PROJECT="$ROOT/mcp-servers/data-platform"
 VENV="$PROJECT/.venv"
+TIER=()
+if [ "${1:-}" = "--fast" ]; then
+  TIER=(-m "not slow" --every-tool)
+  shift
+fi
 if [ -z "${DATA_PLATFORM_TEST_POSTGRES_URL:-}" ]; then
   "$ROOT/scripts/setup-postgres.sh"
 fi
@@ -14,4 +23,5 @@ cd "$PROJECT"
 "$VENV/bin/ruff" format --check src tests bench
 "$VENV/bin/ruff" check --config pyproject.toml "$ROOT/plugins" "$ROOT/scripts"
 "$VENV/bin/ruff" format --check --config pyproject.toml "$ROOT/plugins" "$ROOT/scripts"
-"$VENV/bin/python" -m pytest "$@"
+WORKERS="${DATA_PLATFORM_TEST_WORKERS:-2}"
+"$VENV/bin/python" -m pytest -n "$WORKERS" --dist worksteal "${TIER[@]}" "$@"

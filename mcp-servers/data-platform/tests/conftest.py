@@ -5,31 +5,112 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import secret_scan
+import tool_coverage
 from pgcluster import Cluster, destroy, from_env, start_cluster
 
+# With pytest-xdist each worker has its own `pg` cluster, hence its own password: a worker
+# scans every log/transcript of the session for its own secrets when it ends (all its servers
+# have stopped by then) and hands the result to the controller, which reports and fails the
+# run. Only the controller (or a run without workers) clears the transcripts of earlier runs.
+_WORKER_SCANS: list[dict[str, Any]] = []
 
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    secret_scan.start()
+    if _is_worker(session.config):
+        secret_scan.resume(session.config.workerinput["secret_scan_since"])
+    else:
+        secret_scan.start()
+
+
+def pytest_configure_node(node: Any) -> None:
+    """(xdist controller) Each worker scans from the session's start, not its own."""
+    node.workerinput["secret_scan_since"] = secret_scan.started_at()
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """(xdist controller) A worker's own scan, for the report at the session's end."""
+    scan = getattr(node, "workeroutput", {}).get("secret_scan")
+    if scan is not None:
+        _WORKER_SCANS.append(scan)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--every-tool",
+        action="store_true",
+        help="fail the run unless every listed tool answered a call successfully (tests/tool_coverage.py)",
+    )
+
+
+# The longest single tests (minutes under load): started first, the rest fills around them.
+LONGEST_FIRST = ("test_fuzz.py::test_fuzz_every_tool", "test_output_budget.py::")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest tests, then the slow ones, then the rest (each in file order): with xdist
+    workers, a long test that starts last keeps one worker busy while the other waits."""
+
+    def rank(item: pytest.Item) -> int:
+        if any(key in item.nodeid for key in LONGEST_FIRST):
+            return 0
+        return 1 if item.get_closest_marker("slow") is not None else 2
+
+    items.sort(key=rank)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After every test: no output, error or log line of the session may hold the password."""
-    files, leaks = secret_scan.finish()
+    _secret_scan_finish(session)
+    if session.config.getoption("--every-tool", False) and not _is_worker(session.config):
+        _every_tool_finish(session)
+
+
+def _every_tool_finish(session: pytest.Session) -> None:
+    files = secret_scan.session_files(since=secret_scan.started_at())
+    transcripts = [p for p in files if p.name.startswith("transcript-")]
+    missing, summary = tool_coverage.report(transcripts)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if leaks:
+    if reporter:
+        reporter.write_line(summary, red=bool(missing))
+    if missing:
+        if reporter:
+            reporter.write_line(f"never answered successfully: {', '.join(missing)}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _secret_scan_finish(session: pytest.Session) -> None:
+    files, leaks = secret_scan.finish()
+    scans = [{"files": [str(f) for f in files], "secrets": len(secret_scan.secrets()), "leaks": leaks}]
+    if _is_worker(session.config):
+        scans[0]["leaks"] = [str(leak) for leak in leaks]
+        session.config.workeroutput["secret_scan"] = scans[0]
+        return
+    if _WORKER_SCANS:  # the controller registers no secret: the workers' scans are the scan
+        scans = _WORKER_SCANS
+    all_leaks = [str(leak) for scan in scans for leak in scan["leaks"]]
+    known = sum(scan["secrets"] for scan in scans)
+    scanned = len({f for scan in scans for f in scan["files"]})
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if all_leaks:
         if reporter:
             reporter.write_sep("!", "SECRET LEAK: the test database password appeared in output", red=True)
-            for leak in leaks[:50]:
-                reporter.write_line(str(leak), red=True)
+            for leak in all_leaks[:50]:
+                reporter.write_line(leak, red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     elif reporter:
-        known = len(secret_scan.secrets())
+        workers = f" by {len(scans)} worker(s)" if _WORKER_SCANS else ""
         reporter.write_line(
-            f"secret scan: {len(files)} log/transcript file(s), {known} secret(s): no leak"
+            f"secret scan{workers}: {scanned} log/transcript file(s), {known} secret(s): no leak"
             if known
             else "secret scan: no secret registered (the pg fixture was not used)"
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,10 @@ async def inmemory(cwd: Path, env: dict[str, str] | None = None) -> AsyncIterato
     saved = {k: os.environ.get(k) for k in env or {}}
     os.environ.update(env or {})
     try:
-        async with Client(build_server(settings), cache=None) as client:
-            _record_outputs(client)
-            yield client
+        with _server_log(settings):
+            async with Client(build_server(settings), cache=None) as client:
+                _record_outputs(client)
+                yield client
     finally:
         for key, value in saved.items():
             if value is None:
@@ -76,7 +78,41 @@ async def inmemory(cwd: Path, env: dict[str, str] | None = None) -> AsyncIterato
                 os.environ[key] = value
 
 
+@contextlib.contextmanager
+def _server_log(settings: Any) -> Iterator[None]:
+    """The in-process server's log lines, as `serve` writes them (redacted), into LOG_DIR,
+    so that the session's secret scan reads them as it reads a subprocess's stderr."""
+    from data_platform.redact import RedactingFilter
+
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(INMEMORY_LOG, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(settings.secret_values()))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+
+
 LOG_DIR = Path(os.environ.get("DATA_PLATFORM_TEST_LOG_DIR", Path(__file__).parent / ".logs"))
+INMEMORY_LOG = LOG_DIR / f"inmemory-{os.getpid()}.log"  # this process's in-memory servers
+
+
+def log_mark() -> int:
+    """Where the in-memory servers' log ends now (give it to `log_since`)."""
+    return INMEMORY_LOG.stat().st_size if INMEMORY_LOG.exists() else 0
+
+
+def log_since(mark: int) -> str:
+    """What the in-memory servers logged after `log_mark()` gave `mark`."""
+    return INMEMORY_LOG.read_bytes()[mark:].decode("utf-8", "replace")
 
 
 @contextlib.asynccontextmanager

@@ -92,6 +92,54 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, start time) of a live process, None if gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else (int(fields[1]), fields[19])
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every live process below `pid` (children, theirs...), as {pid: start time}."""
+    parents: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = stat
+    found: dict[int, str] = {}
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, (ppid, _) in parents.items() if ppid in frontier and p not in found}
+        found.update({p: parents[p][1] for p in frontier})
+    return found
+
+
+def survivors(processes: dict[int, str], wait_s: float) -> dict[int, str]:
+    """Which of `processes` ({pid: start time}) are still alive after up to `wait_s` seconds."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        alive = {p: t for p, t in processes.items() if (s := _stat(p)) is not None and s[1] == t}
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def cleared(left: dict[int, str]) -> dict[int, str]:
+    """SIGKILL what a failing check found left behind (a failure leaks nothing); return it."""
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return left
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "(gone)"
+
+
 async def timed_call(client: Any, tool: str, args: Any, timeout: float) -> Outcome:
     """One call with a deadline; never raises."""
     start = time.perf_counter()

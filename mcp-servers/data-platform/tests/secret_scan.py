@@ -1,10 +1,12 @@
 """The session-end secret scan: no tool output, error or server log line may carry a password.
 
-Every tool answer of the session is recorded by `harness.connect` into
-`tests/.logs/transcript-<pid>.jsonl`, and every server's stderr lands in
-`tests/.logs/*.log`. At the end of the session (`pytest_sessionfinish` in conftest),
-`finish()` scans them all for every form of each registered secret (the test
-database's password: raw, URL-encoded, base64) and fails the session loudly on a hit.
+Every tool answer of the session is recorded by `harness.connect` and `harness.inmemory`
+into `tests/.logs/transcript-<pid>.jsonl`, every server's stderr lands in `tests/.logs/*.log`
+(in-process servers log to `inmemory-<pid>.log`). With pytest-xdist each worker scans for its
+own secrets when it ends and the controller reports (conftest.py). At the end of the session
+(`pytest_sessionfinish` in conftest), `finish()` scans them all for every form of each
+registered secret (the test database's password: raw, URL-encoded, base64) and fails the
+session loudly on a hit.
 """
 
 from __future__ import annotations
@@ -95,6 +97,16 @@ def start() -> None:
     if LOG_DIR.is_dir():
         for old in LOG_DIR.glob("transcript-*.jsonl"):
             old.unlink(missing_ok=True)
+
+
+def resume(since: float) -> None:
+    """In a pytest-xdist worker: the session started at `since` (the controller cleared the logs)."""
+    global _STARTED_AT
+    _STARTED_AT = since
+
+
+def started_at() -> float:
+    return _STARTED_AT
 
 
 def finish() -> tuple[list[Path], list[Leak]]:

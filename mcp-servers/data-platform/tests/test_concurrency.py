@@ -62,6 +62,7 @@ def not_found(o: Outcome) -> bool:
     return not o.ok and o.problem() is None and ("no data_ref" in text or "not found" in text)
 
 
+@pytest.mark.slow
 async def test_twenty_calls_in_flight_from_one_client(pg: Cluster, project: Path, tmp_path: Path) -> None:
     seeded = seed_registry(project)
     reads, writes = seed_files(project)

@@ -9,7 +9,7 @@ import anyio
 import psycopg
 import pytest
 
-from harness import call, call_error, connect, text_of
+from harness import call, call_error, connect, inmemory, text_of
 from pgcluster import Cluster
 from shopproject import (
     add_slow_model,
@@ -47,7 +47,7 @@ DEPRECATIONS = {
 async def test_without_a_project_the_server_starts_and_every_dbt_tool_says_how_to_set_it(
     project: Path,
 ) -> None:
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert set(DBT_TOOLS) <= names
         await call(client, "list_data")
@@ -56,6 +56,7 @@ async def test_without_a_project_the_server_starts_and_every_dbt_tool_says_how_t
             assert "No dbt project found" in err and "DBT_PROJECT_DIR" in err, (name, err)
 
 
+@pytest.mark.slow  # the fast tier's dbt: test_dbt_every_tool.py
 async def test_the_shop_project_builds_lists_compiles_documents_and_has_lineage(
     tmp_path: Path, pg: Cluster
 ) -> None:
@@ -143,6 +144,7 @@ async def test_the_shop_project_builds_lists_compiles_documents_and_has_lineage(
         }
 
 
+@pytest.mark.slow
 async def test_deprecations_are_reported_on_every_parse_and_before_every_run(
     tmp_path: Path, pg: Cluster
 ) -> None:
@@ -185,6 +187,7 @@ async def test_deprecations_are_reported_on_every_parse_and_before_every_run(
         assert "strict mode" in await call_error(client, "dbt_run")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("breakage", "expected", "file"),
     [
@@ -211,6 +214,7 @@ async def test_a_broken_project_gets_a_clear_error_and_no_run(
         assert await call_error(client, "dbt_lineage", node="customer_orders")
 
 
+@pytest.mark.slow
 async def test_an_undefined_macro_passes_parse_and_fails_at_compile(tmp_path: Path, pg: Cluster) -> None:
     root = copy_shop(tmp_path)
     undefined_macro(root)
@@ -220,6 +224,7 @@ async def test_an_undefined_macro_passes_parse_and_fails_at_compile(tmp_path: Pa
         assert "cents_to_euros" in err and "undefined" in err and "Define the macro" in err
 
 
+@pytest.mark.slow
 async def test_a_long_run_can_be_cancelled_and_the_server_keeps_answering(
     tmp_path: Path, pg: Cluster
 ) -> None:
@@ -263,6 +268,7 @@ async def test_a_long_run_can_be_cancelled_and_the_server_keeps_answering(
         assert again.structured_content["success"] is True
 
 
+@pytest.mark.slow
 async def test_a_run_over_the_timeout_is_stopped_with_a_clear_error(tmp_path: Path, pg: Cluster) -> None:
     root = copy_shop(tmp_path)
     add_slow_model(root, 60)
@@ -276,6 +282,7 @@ async def test_a_run_over_the_timeout_is_stopped_with_a_clear_error(tmp_path: Pa
         assert not _sleeping(pg)
 
 
+@pytest.mark.slow
 async def test_database_down_and_missing_target_give_dbts_message_and_what_to_do(
     tmp_path: Path, pg: Cluster
 ) -> None:

@@ -43,7 +43,7 @@ from fuzzenv import (
     seed_files,
     seed_registry,
 )
-from liveserver import LiveServer, Outcome, live_server
+from liveserver import LiveServer, Outcome, cleared, command_line, descendants, live_server, survivors
 from pgcluster import Cluster
 
 DOWN_WORDS = (
@@ -58,6 +58,7 @@ DOWN_WORDS = (
     "timed out",
 )
 STORAGE_WORDS = ("registry", "folder", "directory", "write", "permission", "read-only", "create", "disk")
+pytestmark = pytest.mark.slow  # real faults: SIGKILLs, a stopped database, a server per test
 FAULTS: list[str] = []  # faults survived in this module, printed at the end of each test
 
 
@@ -274,6 +275,20 @@ def _views(url: str, schema: str) -> int:
     return 0
 
 
+def _backends(url: str, wait_s: float) -> list[tuple]:
+    """Sessions on `url`'s database other than this checker's own, after up to `wait_s` seconds."""
+    deadline = time.monotonic() + wait_s
+    with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
+        while True:
+            rows = conn.execute(
+                "select pid, application_name, state, left(query, 80) from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid()"
+            ).fetchall()
+            if not rows or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.2)
+
+
 def test_server_killed_during_a_dbt_run_then_the_next_run_works(
     pg: Cluster, project: Path, tmp_path: Path, listed: set[str]
 ) -> None:
@@ -290,13 +305,23 @@ def test_server_killed_during_a_dbt_run_then_the_next_run_works(
         while time.monotonic() < deadline and not future.done() and _views(url, "harden_kill") < 3:
             time.sleep(0.05)
         mid_run = not future.done()
+        assert server.pid is not None
+        children = descendants(server.pid)
+        assert not mid_run or children, "a dbt run in progress but no child process of the server"
         server.kill()
         with contextlib.suppress(Exception):
             future.result(timeout=10)
         print(
-            f"\nkilled the server {'mid-run' if mid_run else 'after the run'}; "
-            f"views: {_views(url, 'harden_kill')}"
+            f"\nkilled the server {'mid-run' if mid_run else 'after the run'} "
+            f"with {len(children)} child process(es); views: {_views(url, 'harden_kill')}"
         )
+        # No process outlives its server: its dbt worker stops its run, and its sessions end.
+        left = cleared(survivors(children, wait_s=30))
+        assert not left, "processes of the killed server still alive: " + "; ".join(
+            f"{p}: {command_line(p)}" for p in left
+        )
+        backends = _backends(url, wait_s=30)
+        assert not backends, f"database sessions of the killed server still open: {backends}"
         server.restart()
         again = server.call("dbt_run", {}, timeout=300)
         assert again.ok, f"the dbt run after the kill fails: {again.describe()}"

@@ -1,4 +1,4 @@
-"""Frame tools through the real server over stdio: messy files, chains, exact results, clean errors."""
+"""Frame tools through the real server, in-memory client: messy files, chains, exact results, errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from frame_fixtures import write_fixtures
-from harness import call, call_error, connect, text_of
+from harness import call, call_error, inmemory, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +23,7 @@ def rows_of(result) -> list[dict]:
 
 async def test_messy_csvs_load_with_the_right_values(project: Path) -> None:
     write_fixtures(project)
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         r = await call(client, "read_csv", path="data/latin1.csv")
         sc = r.structured_content
         assert sc["data_ref"] == "latin1" and sc["rows"] == 4
@@ -62,7 +62,7 @@ async def test_messy_csvs_load_with_the_right_values(project: Path) -> None:
 
 async def test_json_array_lines_gzip_and_nested(project: Path) -> None:
     write_fixtures(project)
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         for path in ("data/records.json", "data/records.jsonl", "data/records.jsonl.gz"):
             r = await call(client, "read_json", path=path, name="rec", overwrite=True)
             sc = r.structured_content
@@ -80,7 +80,7 @@ async def test_json_array_lines_gzip_and_nested(project: Path) -> None:
 
 async def test_a_chain_with_hand_computed_results(project: Path) -> None:
     write_fixtures(project)
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         await call(client, "read_csv", path="data/sales.csv")
         r = await call(client, "filter", data_ref="sales", where="amount > 100 OR region IN ('APAC')")
         assert r.structured_content["data_ref"] == "sales_filtered"
@@ -167,7 +167,7 @@ async def test_a_chain_with_hand_computed_results(project: Path) -> None:
 async def test_types_round_trip_through_parquet_and_refs(project: Path) -> None:
     data = write_fixtures(project)
     original = pq.read_table(data / "typed.parquet")
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         r = await call(client, "read_parquet", path="data/typed.parquet")
         types = [c["type"] for c in r.structured_content["columns"]]
         assert types == [
@@ -192,7 +192,7 @@ async def test_types_round_trip_through_parquet_and_refs(project: Path) -> None:
 async def test_the_row_guard_and_chunked_loading(project: Path) -> None:
     n = 2500
     (project / "big.csv").write_text("id,v\n" + "".join(f"{i},{i % 7}\n" for i in range(n)), encoding="utf-8")
-    async with connect(project, env={"DATA_PLATFORM_MAX_ROWS": "1000"}) as client:
+    async with inmemory(project, env={"DATA_PLATFORM_MAX_ROWS": "1000"}) as client:
         err = await call_error(client, "read_csv", path="big.csv")
         assert "has 2,500 rows, over the row guard of 1,000; nothing was loaded" in err
         assert (
@@ -213,7 +213,7 @@ async def test_the_row_guard_and_chunked_loading(project: Path) -> None:
 
 async def test_bad_inputs_get_clean_errors_and_the_server_keeps_serving(project: Path) -> None:
     write_fixtures(project)
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         await call(client, "read_csv", path="data/sales.csv")
         cases = [
             ("read_csv", {"path": "data/nope.csv"}, "File not found"),
@@ -288,7 +288,7 @@ SQL_INJECTIONS = [
 
 async def test_expression_injection_is_refused_or_harmless(project: Path) -> None:
     write_fixtures(project)
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         await call(client, "read_csv", path="data/sales.csv")
         for expr in INJECTIONS:
             err = await call_error(client, "filter", data_ref="sales", where=expr)
@@ -308,7 +308,7 @@ async def test_expression_injection_is_refused_or_harmless(project: Path) -> Non
 async def test_output_stays_bounded_for_wide_and_long_cells(project: Path) -> None:
     wide = pa.table({f"column_with_a_long_name_{i}": ["x" * 500] * 30 for i in range(300)})
     pq.write_table(wide, project / "wide.parquet")
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         calls = [("read_parquet", {"path": "wide.parquet"}), ("head", {"data_ref": "wide", "n": 50})]
         for tool, args in [*calls, ("describe", {"data_ref": "wide"})]:
             r = await call(client, tool, **args)

@@ -126,6 +126,7 @@ def fuzz_world(pg: Cluster, project: Path, tmp_path: Path) -> dict[str, Any]:
 MIN_CALLS = 5  # every listed tool is fuzzed at least this often
 
 
+@pytest.mark.slow
 def test_fuzz_every_tool_through_the_protocol(fuzz_world: dict[str, Any], project: Path) -> None:
     seeded = fuzz_world["seeded"]
     server = LiveServer(project, fuzz_world["env"], log_name="fuzz").start()

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import pytest
 
 from argfuzz import classify, example_arguments
 from data_platform.contract import model_facing_size
@@ -120,6 +121,7 @@ def variants(tool: dict[str, Any], pools: Any, project: Path) -> list[dict[str, 
     return out
 
 
+@pytest.mark.slow
 def test_every_answer_and_the_tool_list_stay_within_budget(
     pg: Cluster, project: Path, tmp_path: Path
 ) -> None:

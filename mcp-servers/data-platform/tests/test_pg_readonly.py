@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness import call, call_error, connect
+from harness import call, call_error, inmemory
 from pgcluster import Cluster
 
 pytestmark = pytest.mark.anyio
@@ -175,7 +175,7 @@ async def test_write_attempts_are_refused_and_change_nothing(
     try:
         witness_pid = witness.info.backend_pid
         succeeded: list[str] = []
-        async with connect(project, {**ro_db.env(), "HOME": str(tmp_path)}, log_name="pg_readonly") as client:
+        async with inmemory(project, {**ro_db.env(), "HOME": str(tmp_path)}) as client:
             for sql in CORPUS:
                 result = await client.call_tool("pg_query", {"sql": sql})
                 if not result.is_error:

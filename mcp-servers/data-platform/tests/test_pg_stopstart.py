@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness import call, call_error, connect
+from harness import call, call_error, inmemory, log_mark, log_since
 from pgcluster import Cluster
 
 pytestmark = pytest.mark.anyio
@@ -45,8 +45,9 @@ async def test_database_stops_and_comes_back(pg: Cluster, project: Path, tmp_pat
             "insert into dp_ss.g values ('SRID=4326;POINT(1 2)')"
         )
     env = {**pg.env(), "HOME": str(tmp_path), "DATA_PLATFORM_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT)}
+    mark = log_mark()
     try:
-        async with connect(project, env, log_name="pg_stopstart") as client:
+        async with inmemory(project, env) as client:
             await call(client, "pg_query", sql="select * from dp_ss.t", name="t")
             for tool, args in CALLS:  # all fine while it is up
                 if tool not in ("pg_execute", "pg_load"):
@@ -66,7 +67,7 @@ async def test_database_stops_and_comes_back(pg: Cluster, project: Path, tmp_pat
                 await call(client, tool, **args)
             res = await call(client, "pg_query", sql="select count(*) as n from dp_ss.t")
             assert res.structured_content["preview"][0]["n"] == 3
-        log = (Path(__file__).parent / ".logs" / "pg_stopstart.log").read_text()
+        log = log_since(mark)
         assert "cannot be reached" in log and pg.password not in log
     finally:
         try:

@@ -1,4 +1,4 @@
-"""Every Postgres/PostGIS tool through the real stdio server, on real shapes in the suite's PostGIS."""
+"""Every Postgres/PostGIS tool through the in-memory client, on real shapes in the suite's PostGIS."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psycopg
 import pyarrow.ipc as ipc
 import pytest
 
-from harness import call, call_error, connect, text_of
+from harness import call, call_error, inmemory, text_of
 from pgcluster import Cluster
 
 pytestmark = pytest.mark.anyio
@@ -64,7 +64,7 @@ def env(pg: Cluster, tmp: Path) -> dict[str, str]:
 
 
 async def test_connect_and_catalogue(geo: Cluster, project: Path, tmp_path: Path) -> None:
-    async with connect(project, env(geo, tmp_path), log_name="pg_tools") as client:
+    async with inmemory(project, env(geo, tmp_path)) as client:
         text = text_of(await call(client, "pg_connect"))
         assert "PostgreSQL 1" in text and "PostGIS 3" in text and "dp_test" in text
         assert geo.password not in text and "***" in text
@@ -95,7 +95,7 @@ async def test_connect_and_catalogue(geo: Cluster, project: Path, tmp_path: Path
 
 
 async def test_spatial_tools(geo: Cluster, project: Path, tmp_path: Path) -> None:
-    async with connect(project, env(geo, tmp_path), log_name="pg_tools") as client:
+    async with inmemory(project, env(geo, tmp_path)) as client:
         res = await call(client, "st_tables", schema=SCHEMA)
         text = text_of(res)
         for needle in ("parcels", "regions", "poi", "roads", "mixed", "empty_pts", "pts_z", 'weird "name"'):
@@ -147,7 +147,7 @@ async def test_spatial_tools(geo: Cluster, project: Path, tmp_path: Path) -> Non
 
 
 async def test_query_spatial_and_refs(geo: Cluster, project: Path, tmp_path: Path) -> None:
-    async with connect(project, env(geo, tmp_path), log_name="pg_tools") as client:
+    async with inmemory(project, env(geo, tmp_path)) as client:
         res = await call(
             client,
             "pg_query",
@@ -214,7 +214,7 @@ async def test_query_spatial_and_refs(geo: Cluster, project: Path, tmp_path: Pat
 
 
 async def test_execute_load_explain(geo: Cluster, project: Path, tmp_path: Path) -> None:
-    async with connect(project, env(geo, tmp_path), log_name="pg_tools") as client:
+    async with inmemory(project, env(geo, tmp_path)) as client:
         s = SCHEMA
         res = await call(
             client, "pg_execute", sql=f'create table "{s}".notes (id int primary key, body text)'

@@ -32,7 +32,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 import githost
 from data_platform.config import parse_env_file, postgres_from_env
-from harness import LOG_DIR, connect, server_env
+from harness import LOG_DIR, inmemory, server_env
 from pgcluster import Cluster
 
 REPO = Path(__file__).resolve().parents[3]
@@ -155,6 +155,7 @@ def built(installed: Installed) -> Installed:
 # -- validation ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_validate_marketplace_and_plugin_strict() -> None:
     out = subprocess.run(
         [str(REPO / "scripts" / "validate-marketplace.sh"), "--skip-tool-names"],
@@ -235,6 +236,7 @@ def wait_ready(venv: Path, timeout: float = BUILD_WAIT_S) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.slow
 def test_install_from_marketplace_first_start_then_connected(installed: Installed) -> None:
     # The installed copy holds the server's code as a real folder: the link was followed.
     server = installed.plugin / "mcp-servers" / "data-platform"
@@ -275,6 +277,7 @@ async def time_to_tools(command: list[str], env: dict[str, str], cwd: Path) -> t
     return elapsed, sorted(t.name for t in tools.tools)
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_second_start_reaches_tools_list_fast(built: Installed) -> None:
     env = built.env(DATA_PLATFORM_PLUGIN_DATA=str(built.data))
@@ -426,6 +429,7 @@ def wrong_password(url: str, password: str) -> str:
     return url.replace(f":{password}@", ":not-the-password-x7@")
 
 
+@pytest.mark.slow
 def test_session_hook_up_down_and_bad_login(built: Installed, pg: Cluster) -> None:
     env = built.env(CLAUDE_PLUGIN_DATA=str(built.data), POSTGRES_URL=pg.url)
     up, raw, elapsed = run_hook(built.plugin, built.project, env)
@@ -515,7 +519,7 @@ def test_session_hook_reads_config_like_the_server(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_commands_and_agents_name_real_tools(project: Path, tmp_path: Path) -> None:
     """Every MCP tool a command or agent names is in the live server's tools/list."""
-    async with connect(project, log_name="plugin-names") as client:
+    async with inmemory(project) as client:
         listed = await client.list_tools()
     names = {t.name for t in listed.tools}
     tools_file = tmp_path / "tools.json"

@@ -121,6 +121,7 @@ def test_no_tool_reveals_the_password_of_an_unreachable_database(project: Path) 
     print(f"\n{calls} calls against an unreachable database: no password in any answer or log line")
 
 
+@pytest.mark.slow
 def test_no_tool_reveals_a_wrong_or_right_password(pg: Cluster, project: Path, tmp_path: Path) -> None:
     wrong = "Wrong-Pw-" + pg.password[-6:] + "x"
     secret_scan.register_secret(wrong)

@@ -1,4 +1,4 @@
-"""The real server over stdio: registry tools, errors, restarts, the doctor."""
+"""The real server: registry tools and errors (in-memory client); restarts and the CLI over stdio."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import pyarrow as pa
 import pytest
 
 from data_platform.registry import Registry
-from harness import call, call_error, connect, server_env, text_of
+from harness import call, call_error, connect, inmemory, server_env, text_of
 from pgcluster import Cluster
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_lists_tools_and_serves_without_db_or_dbt(project: Path) -> None:
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         assert {"list_data", "drop_data"} <= set(tools)
         assert tools["list_data"].annotations.read_only_hint is True
@@ -29,6 +29,7 @@ async def test_lists_tools_and_serves_without_db_or_dbt(project: Path) -> None:
         assert result.structured_content["refs"] == []
 
 
+@pytest.mark.slow
 async def test_refs_survive_a_server_restart(project: Path) -> None:
     registry_dir = project / ".data-platform"
     async with connect(project) as client:
@@ -55,7 +56,7 @@ async def test_refs_survive_a_server_restart(project: Path) -> None:
 
 async def test_bad_input_to_drop_data_is_clear_and_server_keeps_serving(project: Path) -> None:
     Registry(project / ".data-platform").put(pa.table({"a": [1]}), name="sales", source="s")
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         err = await call_error(client, "drop_data", data_ref="sale")
         assert 'No data_ref named `sale`. Did you mean "sales"?' in err
         err = await call_error(client, "drop_data", data_ref="../../etc")
@@ -74,7 +75,7 @@ async def test_damaged_ref_is_reported_not_fatal(project: Path) -> None:
     reg.put(pa.table({"a": list(range(1000))}), name="ok", source="s")
     info = reg.put(pa.table({"a": list(range(1000))}), name="broken", source="s")
     info.path.write_bytes(info.path.read_bytes()[:100])
-    async with connect(project) as client:
+    async with inmemory(project) as client:
         result = await call(client, "list_data")
         assert [r["name"] for r in result.structured_content["refs"]] == ["ok"]
         assert "Damaged: `broken`" in text_of(result)

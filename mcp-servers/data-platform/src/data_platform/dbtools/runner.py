@@ -30,6 +30,7 @@ import anyio
 from anyio.abc import Process
 
 from data_platform.dbtools.findings import Finding, dedupe, error_from_exception, from_event
+from data_platform.dbtools.lifeline import child_env
 
 log = logging.getLogger("data_platform.dbt")
 
@@ -146,8 +147,13 @@ class SubprocessOutcome:
 
 
 def dbt_command(args: list[str]) -> list[str]:
-    """The same dbt as the in-process one (this interpreter), without cwd on sys.path (-P)."""
-    return [sys.executable, "-P", "-c", "from dbt.cli.main import cli; cli()", *args]
+    """The same dbt as the in-process one (this interpreter), without cwd on sys.path (-P),
+    stopping when the server dies (lifeline.py)."""
+    code = (
+        "from data_platform.dbtools.lifeline import die_with_parent as d; d(); "
+        "from dbt.cli.main import cli; cli()"
+    )
+    return [sys.executable, "-P", "-c", code, *args]
 
 
 def progress_of(name: str, data: dict[str, Any]) -> Progress | None:
@@ -184,7 +190,10 @@ def worker_command() -> list[str]:
 async def start_worker(cwd: Path) -> Process:
     """A dbt process started ahead of time: it imports dbt now and runs one command later."""
     return await anyio.open_process(
-        worker_command(), cwd=str(cwd), env={**os.environ, **QUIET_ENV}, start_new_session=True
+        worker_command(),
+        cwd=str(cwd),
+        env={**os.environ, **QUIET_ENV, **child_env()},
+        start_new_session=True,
     )
 
 
@@ -217,7 +226,7 @@ async def run_subprocess(
             kill_now(worker)  # it died while waiting: start dbt the ordinary way
     if process is None:
         cmd = dbt_command([*args, *COMMON_FLAGS, "--log-format", "json"])
-        env = {**os.environ, **QUIET_ENV}
+        env = {**os.environ, **QUIET_ENV, **child_env()}
         process = await anyio.open_process(cmd, cwd=str(cwd), env=env, start_new_session=True, stdin=None)
     try:
 

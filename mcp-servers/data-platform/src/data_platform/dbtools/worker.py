@@ -5,7 +5,8 @@ adapter). The service keeps one such process started ahead of time: it imports d
 then waits for one JSON list of CLI arguments on stdin, runs it with `dbtRunner`,
 writes every event as a JSON line on stdout (the `--log-format json` shape), and exits
 with dbt's exit code. One command per process: no dbt state leaks between runs, and
-a run can still be interrupted (SIGINT) or killed like any subprocess.
+a run can still be interrupted (SIGINT) or killed like any subprocess. It stops by itself
+when the server dies (lifeline.py).
 """
 
 from __future__ import annotations
@@ -14,14 +15,20 @@ import json
 import sys
 from typing import Any
 
+from data_platform.dbtools.lifeline import die_with_parent
+
 
 def main() -> int:
+    die_with_parent()
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import msg_to_json
 
     events = sys.stdout
     sys.stdout = sys.stderr  # dbt's console logger must not mix with the event stream
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:
+        return 130  # the server died (or cancelled) while this worker waited
     if not line.strip():
         return 0  # the server went away or no longer needs this worker
     args = json.loads(line)
