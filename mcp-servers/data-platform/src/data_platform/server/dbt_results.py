@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from data_platform.dbtools.artifacts import DocsReport, Resource
 from data_platform.dbtools.findings import Finding
-from data_platform.dbtools.lineage import Lineage, LineageNode
+from data_platform.dbtools.lineage import MERMAID_MAX_NODES, Lineage, LineageNode
 from data_platform.dbtools.service import Compiled, RunOutcome, Validation
 from data_platform.render import format_cell, markdown_table
 from data_platform.server.boundary import ToolResult
@@ -19,6 +19,12 @@ from data_platform.server.boundary import ToolResult
 MAX_NODES_SHOWN = 40
 MAX_NODES_STRUCTURED = 200
 MAX_SQL_CHARS = 3000
+MAX_CATALOG_ERRORS_SHOWN = 3
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class FindingModel(BaseModel):
@@ -279,6 +285,8 @@ class DbtDocsResult(ToolResult):
     missing_columns: list[str]
     undocumented_columns: int
     deprecations: int
+    # Said in the text only: a new structured field would change the tool's output schema.
+    _catalog_errors: list[str] = PrivateAttr(default_factory=list)
 
     @classmethod
     def of(cls, report: DocsReport, validation: Validation) -> DbtDocsResult:
@@ -292,6 +300,7 @@ class DbtDocsResult(ToolResult):
             undocumented_columns=report.undocumented_columns,
             deprecations=len(validation.deprecations),
         )
+        out._catalog_errors = list(report.catalog_errors)
         return out
 
     def render(self) -> str:
@@ -306,6 +315,12 @@ class DbtDocsResult(ToolResult):
                 f"Documented in YAML but not in the table ({len(self.missing_columns)}): "
                 + ", ".join(self.missing_columns[:20])
             )
+        if errors := self._catalog_errors:  # the catalog, and with it the docs' columns, may lack tables
+            n = MAX_CATALOG_ERRORS_SHOWN
+            lines.append(f"WARNING: {len(errors)} catalog error(s); the catalog may be incomplete:")
+            lines.extend("- " + _shorten(e, 300) for e in errors[:n])
+            if len(errors) > n:
+                lines.append(f"- ... {len(errors) - n} more in {self.catalog}")
         if self.deprecations:
             lines.append(f"Note: {self.deprecations} deprecation(s); see dbt_parse.")
         lines.append("Serve locally with `dbt docs serve` from the project folder.")
@@ -325,6 +340,8 @@ class DbtLineageResult(ToolResult):
     downstream: list[LineageNodeModel]
     mermaid: str
     refreshed_in_s: float
+    # Said in the text only: a new structured field would change the tool's output schema.
+    _mermaid_cut: bool = PrivateAttr(False)
 
     @classmethod
     def of(cls, lin: Lineage, validation: Validation) -> DbtLineageResult:
@@ -340,6 +357,7 @@ class DbtLineageResult(ToolResult):
             mermaid=lin.mermaid,
             refreshed_in_s=round(validation.seconds, 3),
         )
+        out._mermaid_cut = lin.mermaid_cut
         return out
 
     def render(self) -> str:
@@ -358,4 +376,10 @@ class DbtLineageResult(ToolResult):
             f"Downstream ({len(self.downstream)}):\n{listing(self.downstream)}\n"
             f"```mermaid\n{self.mermaid}\n```"
         )
+        if self._mermaid_cut:
+            total = 1 + len(self.upstream) + len(self.downstream)
+            text += (
+                f"\n(Diagram cut: it draws the {MERMAID_MAX_NODES} of {total} nodes nearest to {f.name}. "
+                'For a whole diagram, pass a smaller depth (e.g. depth=2) or direction="up" or "down".)'
+            )
         return text
