@@ -16,7 +16,7 @@ from data_platform.dbtools.runner import progress_of
 from data_platform.dbtools.service import DbtService, RunOutcome, Validation
 from data_platform.errors import DbtError, NotConfiguredError, NotFoundError
 from data_platform.render import bound
-from data_platform.server.dbt_tools import DbtRunResult
+from data_platform.server.dbt_results import DbtRunResult
 from shopproject import copy_shop
 
 WRAPPED = (

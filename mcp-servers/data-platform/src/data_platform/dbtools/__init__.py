@@ -1,6 +1,7 @@
 """dbt support for data-platform: find a project, validate it, run it, read its artifacts.
 
-No MCP imports here; `data_platform.server.dbt_tools` adapts this to tools.
+No MCP imports here; `data_platform.server.dbt_tools` adapts this to tools
+(its answers in `data_platform.server.dbt_results`).
 The package is `data_platform.dbtools` on purpose: dbt's plugin discovery
 imports every top-level module named `dbt_*` on `sys.path`.
 
@@ -9,5 +10,7 @@ imports every top-level module named `dbt_*` on `sys.path`.
     runner.py     in-process dbtRunner (serialised) and the killable `dbt` subprocess
     artifacts.py  run_results.json / manifest.json / catalog.json
     lineage.py    upstream/downstream from the manifest, Mermaid + text
-    service.py    the operations the tools call
+    validation.py what a parse found; findings told in an error
+    runs.py       run/test/build/seed and docs generate as subprocesses, one at a time
+    service.py    the operations the tools call (validate, ls, compile, lineage here)
 """

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from data_platform.errors import InputError, did_you_mean
-from data_platform.frames.expr import find_column
+from data_platform.frames.columns import find_column
 from data_platform.frames.types import is_numeric
 from data_platform.registry import RefInfo
 

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_platform.frames.expr import resolve_column
+from data_platform.frames.columns import resolve_column
 from data_platform.frames.types import is_nested, is_numeric
 from data_platform.registry import RefInfo, Registry
 from data_platform.render import jsonable, type_name

@@ -1,11 +1,12 @@
 """pandas' Series methods in a filter (`x.isna()`, `name.str.contains("A")`, `x.between(1, 5)`...).
 
-Agents write filters from `DataFrame.query` habit. The parser in expr.py reads a method call
-after a column and hands it here, where each allowed method becomes fixed SQL (with a kernel
-twin where the meaning is identical): nothing is looked up by name beyond this table, and
-patterns must be literals. Meanings follow pandas: `isna()` is also true for NaN in a float
-column, `between` is inclusive unless `inclusive=` says otherwise, `str.contains` takes a
-regular expression unless `regex=False` (plain text is matched as text either way).
+Agents write filters from `DataFrame.query` habit. The parser in grammar.py hands a column
+followed by `.` here, where the method and its arguments are read and each allowed method
+becomes fixed SQL (with a kernel twin where the meaning is identical): nothing is looked up
+by name beyond this table, and patterns must be literals. Meanings follow pandas: `isna()` is
+also true for NaN in a float column, `between` is inclusive unless `inclusive=` says otherwise,
+`str.contains` takes a regular expression unless `regex=False` (plain text is matched as text
+either way).
 """
 
 from __future__ import annotations
@@ -20,14 +21,28 @@ import pyarrow.compute as pc
 
 from data_platform.errors import ExpressionError
 from data_platform.frames.masks import Mask, Part, conjoin, is_text, sql_string, text_column
+from data_platform.frames.tokens import Token
 
 
 class Builder(Protocol):
-    """What a method needs from the parser: the column types, the notes, and the builders
-    it shares with the SQL forms (so `x.isin([...])` and `x IN (...)` are one thing)."""
+    """What a method needs from the parser: its tokens (to read the arguments), the column
+    types, the notes, and the builders it shares with the SQL forms (so `x.isin([...])` and
+    `x IN (...)` are one thing)."""
 
     types: Mapping[str, pa.DataType]
     notes: list[str]
+    tokens: list[Token]
+    i: int
+    pandas: bool
+
+    @property
+    def tok(self) -> Token: ...
+    def op(self, *ops: str) -> bool: ...
+    def take(self) -> Token: ...
+    def expect(self, text: str) -> None: ...
+    def fail(self, what: str) -> None: ...
+    def sum_(self) -> Part: ...
+    def list_(self) -> list[Part]: ...
 
     def compare(self, left: Part, op: str, right: Part) -> Part: ...
     def in_list(self, left: Part, items: list[Part], negated: bool) -> Part: ...
@@ -74,6 +89,75 @@ def lookup(accessor: str, name: str) -> Method:
         written = f".{accessor + '.' if accessor else ''}{name}"
         raise ExpressionError(f"{written} is not allowed in a filter.", hint=f"Allowed: {shown}.")
     return method
+
+
+def methods(b: Builder, part: Part) -> Part:
+    """`part` followed by any `.method(...)`, `.str.method(...)`, `.dt.year`: read and built."""
+    while b.op("."):
+        b.take()
+        accessor, name = "", _method_name(b)
+        if name in ("str", "dt") and b.op("."):
+            b.take()
+            accessor, name = name, _method_name(b)
+        method = lookup(accessor, name)
+        args: list[object] = []
+        kwargs: dict[str, object] = {}
+        if method.call:
+            args, kwargs = _method_args(b, name, method)
+        part = build(b, accessor, name, part, args, kwargs)
+        b.pandas = True
+    return part
+
+
+def _method_name(b: Builder) -> str:
+    if b.tok.kind != "ident":
+        b.fail("expected a method name after '.'")
+    return b.take().text
+
+
+def _method_args(b: Builder, name: str, method: Method) -> tuple[list, dict]:
+    b.expect("(")
+    args: list[object] = []
+    kwargs: dict[str, object] = {}
+    while not b.op(")"):
+        if args or kwargs:
+            b.expect(",")
+            if b.op(")"):
+                break
+        if b.tok.kind == "ident" and b.tokens[b.i + 1].text == "=":
+            key = b.take().text
+            b.take()
+            if key not in method.kwargs:
+                allowed = ", ".join(method.kwargs) or "none"
+                raise ExpressionError(
+                    f"{name}() takes no argument {key}= here (keyword arguments: {allowed})."
+                )
+            kwargs[key] = _literal_arg(b).value
+            continue
+        if kwargs or len(args) >= len(method.args):
+            b.fail(f"{name}() takes {len(method.args)} argument(s)")
+        kind = method.args[len(args)]
+        args.append(b.list_() if kind == "list" else _literal_arg(b) if kind == "literal" else b.sum_())
+    b.take()
+    if len(args) != len(method.args):
+        b.fail(f"{name}() takes {len(method.args)} argument(s), got {len(args)}")
+    return args, kwargs
+
+
+def _literal_arg(b: Builder) -> Part:
+    """A pattern or option: a literal; a "double-quoted" text is a string here whatever columns exist."""
+    t = b.tok
+    if t.kind == "qident" and t.text[0] == '"':
+        b.take()
+        value = t.text[1:-1].replace('""', '"')
+        return Part(sql_string(value), value=value)
+    part = b.sum_()
+    if not part.literal:
+        raise ExpressionError(
+            f"Expected a literal (a pattern or an option) at position {t.pos + 1}, found {t.text!r}.",
+            hint='e.g. name.str.contains("A", case=False), x.between(1, 5, inclusive="left").',
+        )
+    return part
 
 
 def build(

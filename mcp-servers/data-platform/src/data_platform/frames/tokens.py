@@ -1,7 +1,7 @@
 """The filter language's tokens: what may appear in a filter at all, before any grammar.
 
 A character outside these tokens (`;`, `@`, `$`...) and any comment stops the expression here,
-with its position; the parser in expr.py then decides what the tokens may mean.
+with its position; the parser in grammar.py then decides what the tokens may mean.
 """
 
 from __future__ import annotations

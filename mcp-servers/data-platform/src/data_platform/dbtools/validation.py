@@ -1,0 +1,71 @@
+"""What validating a dbt project found, and how findings are told in an error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from data_platform.dbtools.findings import Finding
+from data_platform.dbtools.project import DbtProject
+
+# Where dbt's messages name a file relative to a resource folder ("marts/schema.yml").
+RESOURCE_DIRS = ("models", "seeds", "snapshots", "macros", "tests", "analyses")
+
+
+@dataclass
+class Validation:
+    """The outcome of validating the project (a full or partial `dbt parse`)."""
+
+    project: DbtProject
+    findings: list[Finding]
+    seconds: float
+    cached: bool
+    manifest_path: Path
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "error"]
+
+    @property
+    def deprecations(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "deprecation"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class Cached:
+    fingerprint: str
+    findings: list[Finding]
+
+
+def findings_text(findings: list[Finding], limit: int = 8) -> str:
+    """Findings as short lines for an error message."""
+    lines = []
+    for f in findings[:limit]:
+        where = f" ({f.file}{':' + str(f.line) if f.line else ''})" if f.file else ""
+        msg = f.message if len(f.message) <= 600 else f.message[:600] + "..."
+        lines.append(
+            f"- [{f.event}{' ' + f.code if f.code else ''}]{where} {msg}"
+            + (f" Fix: {f.fix}" if f.fix else "")
+        )
+    if len(findings) > limit:
+        lines.append(f"- ... and {len(findings) - limit} more")
+    return "\n".join(lines)
+
+
+def closing_hint(shown: list[Finding], default: str) -> str:
+    """The closing advice of an error listing `shown`: not a second copy of a fix it already gives."""
+    return "Then retry." if any(f.fix for f in shown[:8]) else default
+
+
+def project_relative(finding: Finding, root: Path) -> Finding:
+    """dbt names some files relative to their resource folder; name them from the project root."""
+    if not finding.file or (root / finding.file).exists():
+        return finding
+    for folder in RESOURCE_DIRS:
+        if (root / folder / finding.file).is_file():
+            return replace(finding, file=f"{folder}/{finding.file}")
+    return finding

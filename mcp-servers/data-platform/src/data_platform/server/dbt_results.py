@@ -1,0 +1,385 @@
+"""The dbt tools' answers: typed results (the structured content) and the text each renders.
+
+Every listing is bounded and says when it was cut and where the rest is.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import BaseModel, Field, PrivateAttr
+
+from data_platform.dbtools.artifacts import DocsReport, Resource
+from data_platform.dbtools.findings import Finding
+from data_platform.dbtools.lineage import MERMAID_MAX_NODES, Lineage, LineageNode
+from data_platform.dbtools.service import Compiled, RunOutcome, Validation
+from data_platform.render import format_cell, markdown_table
+from data_platform.server.boundary import ToolResult
+
+MAX_NODES_SHOWN = 40
+MAX_NODES_STRUCTURED = 200
+MAX_SQL_CHARS = 3000
+MAX_CATALOG_ERRORS_SHOWN = 3
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class FindingModel(BaseModel):
+    kind: str
+    event: str
+    code: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    node: str | None = None
+    fix: str | None = None
+
+    @classmethod
+    def of(cls, f: Finding) -> FindingModel:
+        return cls(**f.as_dict())
+
+    def line_text(self) -> str:
+        where = f" {self.file}{':' + str(self.line) if self.line else ''}" if self.file else ""
+        code = f" ({self.code})" if self.code else ""
+        return f"- {self.event}{code}{where}: {self.message}" + (f"\n  Fix: {self.fix}" if self.fix else "")
+
+
+def findings_block(title: str, findings: list[FindingModel], limit: int = 15) -> str:
+    if not findings:
+        return ""
+    lines = [title, *(f.line_text() for f in findings[:limit])]
+    if len(findings) > limit:
+        lines.append(f"- ... {len(findings) - limit} more in structured content")
+    return "\n".join(lines)
+
+
+def deprecation_title(n: int, new: str = "") -> str:
+    return (
+        f"WARNING: {n} {new}dbt deprecation(s). dbt only warns (exit code 0), but a future dbt will fail "
+        "on them:"
+    )
+
+
+def deprecations_line(findings: list[FindingModel]) -> str:
+    """`4 deprecations (D039 x4): dbt_parse lists them.`: for deprecations the reader was told in full."""
+    codes = Counter(f.code or f.event for f in findings)
+    listed = ", ".join(f"{code} x{n}" if n > 1 else code for code, n in sorted(codes.items()))
+    n = len(findings)
+    return f"{n} deprecation{'s' if n != 1 else ''} ({listed}): dbt_parse lists {'them' if n != 1 else 'it'}."
+
+
+class RunFindingModel(FindingModel):
+    told_before: bool = Field(False, description="an earlier run/test/build answer told it in full")
+
+
+class DbtParseResult(ToolResult):
+    project: str
+    ok: bool
+    seconds: float
+    cached: bool
+    errors: list[FindingModel]
+    deprecations: list[FindingModel]
+    warnings: list[FindingModel]
+
+    @classmethod
+    def of(cls, v: Validation) -> DbtParseResult:
+        pick = lambda kind: [FindingModel.of(f) for f in v.findings if f.kind == kind]  # noqa: E731
+        return cls(
+            project=str(v.project.root),
+            ok=v.ok,
+            seconds=round(v.seconds, 3),
+            cached=v.cached,
+            errors=pick("error"),
+            deprecations=pick("deprecation"),
+            warnings=pick("warning"),
+        )
+
+    def render(self) -> str:
+        head = (
+            f"dbt project {self.project}: does NOT parse ({len(self.errors)} error(s))."
+            if not self.ok
+            else f"dbt project {self.project}: parses ({self.seconds:.2f} s)."
+        )
+        parts = [head, findings_block("Errors:", self.errors)]
+        parts.append(findings_block(deprecation_title(len(self.deprecations)), self.deprecations))
+        parts.append(findings_block("Other warnings:", self.warnings, 5))
+        if self.ok and not self.deprecations:
+            parts.append("No deprecations. Next: dbt_build, dbt_run or dbt_test.")
+        return "\n".join(p for p in parts if p)
+
+
+class NodeModel(BaseModel):
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    seconds: float
+    rows_affected: int | None = None
+    failures: int | None = None
+    message: str | None = None
+    model: str | None = None
+    column: str | None = None
+
+    @property
+    def on(self) -> str:
+        """What a test checks, as `stg_orders.amount` (empty for other nodes)."""
+        return ".".join(p for p in (self.model, self.column) if p)
+
+    def problem_line(self) -> str:
+        """`FAIL not_null_stg_orders_amount (stg_orders.amount): 3 failures`, `ERROR model x: <message>`."""
+        status = self.status.upper()
+        if self.resource_type != "test":
+            return f"{status} {self.resource_type} {self.name}: {(self.message or '')[:600]}"
+        head = f"{status} {self.name}" + (f" ({self.on})" if self.on else "")
+        if self.status in ("fail", "warn") and self.failures is not None:
+            return f"{head}: {self.failures:,} failure{'s' if self.failures != 1 else ''}"
+        return f"{head}: {(self.message or '')[:600]}"
+
+
+class DbtRunResult(ToolResult):
+    command: str
+    success: bool
+    seconds: float
+    counts: dict[str, int]
+    deprecations: list[RunFindingModel]
+    nodes: list[NodeModel]
+    nodes_total: int
+    errors: list[FindingModel]
+    run_results: str | None
+
+    @classmethod
+    def of(cls, out: RunOutcome) -> DbtRunResult:
+        nodes = sorted(out.nodes, key=lambda n: (not n.failed, n.status != "warn"))
+        return cls(
+            command=out.command,
+            success=out.returncode == 0 and not any(n.failed for n in out.nodes),
+            seconds=round(out.seconds, 2),
+            counts=out.counts,
+            deprecations=[
+                RunFindingModel(**f.as_dict(), told_before=f in out.told_before)
+                for f in out.validation.deprecations
+            ],
+            nodes=[NodeModel(**n.as_dict()) for n in nodes][:MAX_NODES_STRUCTURED],
+            nodes_total=len(out.nodes),
+            errors=[FindingModel.of(f) for f in out.errors],
+            run_results=str(out.run_results_path) if out.run_results_path else None,
+        )
+
+    def render(self) -> str:
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items()))
+        verdict = "succeeded" if self.success else "FAILED"
+        parts = [f"dbt {self.command} {verdict} in {self.seconds:.1f} s: {counts or 'no nodes selected'}."]
+        # In full the first time; then one line, unless new ones appear (dbt_parse always lists all).
+        new = [d for d in self.deprecations if not d.told_before]
+        told = [d for d in self.deprecations if d.told_before]
+        if new:
+            title = deprecation_title(len(new), "new " if told else "")
+            parts.append(findings_block(title, new, 10))
+        if told:
+            parts.append(("Also " if new else "") + deprecations_line(told))
+        bad = [n for n in self.nodes if n.status in ("error", "fail", "runtime error", "warn")]
+        parts.extend(n.problem_line() for n in bad[:10])
+        shown = self.nodes[:MAX_NODES_SHOWN]
+        tests_on = any(n.on for n in shown)  # the "on" column only when tests say what they check
+        rows = [
+            [
+                format_cell(n.name, 50),
+                n.resource_type,
+                *([format_cell(n.on, 40)] if tests_on else []),
+                n.status,
+                f"{n.seconds:.2f}",
+                "" if n.rows_affected is None else f"{n.rows_affected:,}",
+                "" if n.failures is None else str(n.failures),
+            ]
+            for n in shown
+        ]
+        if rows:
+            header = ["node", "type", *(["on"] if tests_on else []), "status", "s", "rows", "failures"]
+            parts.append(markdown_table(header, rows))
+        if self.nodes_total > len(rows):
+            parts.append(
+                f"({len(rows)} of {self.nodes_total} nodes shown, problems first; all in {self.run_results})"
+            )
+        parts.append(findings_block("Other errors:", self.errors, 5))
+        return "\n".join(p for p in parts if p)
+
+
+class CompiledNode(BaseModel):
+    unique_id: str
+    sql: str
+    truncated: bool
+
+
+class DbtCompileResult(ToolResult):
+    nodes: list[CompiledNode]
+    nodes_total: int
+    deprecations: int
+
+    @classmethod
+    def of(cls, compiled: list[Compiled], validation: Validation, budget: int) -> DbtCompileResult:
+        """Each node's SQL up to MAX_SQL_CHARS, as many nodes as fit the answer's `budget`."""
+        shown: list[CompiledNode] = []
+        used = 0
+        for c in compiled:
+            sql = c.sql[:MAX_SQL_CHARS]
+            if shown and used + len(sql) > budget - 500:
+                break
+            used += len(sql)
+            shown.append(CompiledNode(unique_id=c.unique_id, sql=sql, truncated=len(c.sql) > len(sql)))
+        return cls(nodes=shown, nodes_total=len(compiled), deprecations=len(validation.deprecations))
+
+    def render(self) -> str:
+        if not self.nodes:
+            return "dbt compile: the selection matched no node with SQL."
+        parts = [f"Compiled {self.nodes_total} node(s):"]
+        for n in self.nodes:
+            cut = " (cut)" if n.truncated else ""
+            parts.append(f"-- {n.unique_id}{cut}\n```sql\n{n.sql}\n```")
+        if self.nodes_total > len(self.nodes):
+            parts.append(f"({len(self.nodes)} of {self.nodes_total} shown; select fewer nodes.)")
+        if self.deprecations:
+            parts.append(f"Note: {self.deprecations} deprecation(s); see dbt_parse.")
+        return "\n".join(parts)
+
+
+class ResourceModel(BaseModel):
+    unique_id: str
+    name: str
+    resource_type: str
+    path: str | None
+    materialized: str | None
+
+
+class DbtLsResult(ToolResult):
+    resources: list[ResourceModel]
+    total: int
+
+    @classmethod
+    def of(cls, found: list[Resource]) -> DbtLsResult:
+        return cls(
+            resources=[ResourceModel(**r.as_dict()) for r in found[:MAX_NODES_STRUCTURED]], total=len(found)
+        )
+
+    def render(self) -> str:
+        if not self.total:
+            return "dbt ls: nothing matches the selection."
+        rows = [
+            [format_cell(r.name, 50), r.resource_type, r.materialized or "", format_cell(r.path or "", 60)]
+            for r in self.resources[:MAX_NODES_SHOWN]
+        ]
+        text = f"{self.total} resource(s)\n" + markdown_table(["name", "type", "materialized", "path"], rows)
+        if self.total > len(rows):
+            text += f"\n({len(rows)} of {self.total} shown; narrow with select/resource_type.)"
+        return text
+
+
+class DbtDocsResult(ToolResult):
+    catalog: str
+    index: str
+    tables_in_catalog: int
+    described: int
+    undescribed: list[str]
+    missing_columns: list[str]
+    undocumented_columns: int
+    deprecations: int
+    # Said in the text only: a new structured field would change the tool's output schema.
+    _catalog_errors: list[str] = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def of(cls, report: DocsReport, validation: Validation) -> DbtDocsResult:
+        out = cls(
+            catalog=str(report.catalog_path),
+            index=str(report.index_path),
+            tables_in_catalog=report.nodes_in_catalog,
+            described=report.described,
+            undescribed=report.undescribed[:100],
+            missing_columns=report.missing_columns[:100],
+            undocumented_columns=report.undocumented_columns,
+            deprecations=len(validation.deprecations),
+        )
+        out._catalog_errors = list(report.catalog_errors)
+        return out
+
+    def render(self) -> str:
+        lines = [
+            f"Docs generated: {self.index} (catalog {self.catalog}; {self.tables_in_catalog} tables/views).",
+            f"{self.described} resource(s) described, {len(self.undescribed)} without description"
+            + (f": {', '.join(self.undescribed[:15])}" if self.undescribed else "")
+            + f"; {self.undocumented_columns} column(s) in the database without YAML docs.",
+        ]
+        if self.missing_columns:
+            lines.append(
+                f"Documented in YAML but not in the table ({len(self.missing_columns)}): "
+                + ", ".join(self.missing_columns[:20])
+            )
+        if errors := self._catalog_errors:  # the catalog, and with it the docs' columns, may lack tables
+            n = MAX_CATALOG_ERRORS_SHOWN
+            lines.append(f"WARNING: {len(errors)} catalog error(s); the catalog may be incomplete:")
+            lines.extend("- " + _shorten(e, 300) for e in errors[:n])
+            if len(errors) > n:
+                lines.append(f"- ... {len(errors) - n} more in {self.catalog}")
+        if self.deprecations:
+            lines.append(f"Note: {self.deprecations} deprecation(s); see dbt_parse.")
+        lines.append("Serve locally with `dbt docs serve` from the project folder.")
+        return "\n".join(lines)
+
+
+class LineageNodeModel(BaseModel):
+    unique_id: str
+    name: str
+    resource_type: str
+    distance: int
+
+
+class DbtLineageResult(ToolResult):
+    focus: LineageNodeModel
+    upstream: list[LineageNodeModel]
+    downstream: list[LineageNodeModel]
+    mermaid: str
+    refreshed_in_s: float
+    # Said in the text only: a new structured field would change the tool's output schema.
+    _mermaid_cut: bool = PrivateAttr(False)
+
+    @classmethod
+    def of(cls, lin: Lineage, validation: Validation) -> DbtLineageResult:
+        def conv(n: LineageNode) -> LineageNodeModel:
+            return LineageNodeModel(
+                unique_id=n.unique_id, name=n.name, resource_type=n.resource_type, distance=n.distance
+            )
+
+        out = cls(
+            focus=conv(lin.focus),
+            upstream=[conv(n) for n in lin.upstream],
+            downstream=[conv(n) for n in lin.downstream],
+            mermaid=lin.mermaid,
+            refreshed_in_s=round(validation.seconds, 3),
+        )
+        out._mermaid_cut = lin.mermaid_cut
+        return out
+
+    def render(self) -> str:
+        def listing(nodes: list[LineageNodeModel]) -> str:
+            if not nodes:
+                return "  (none)"
+            return "\n".join(
+                f"  {'  ' * (abs(n.distance) - 1)}{n.resource_type} {n.name} ({abs(n.distance)})"
+                for n in nodes[:60]
+            ) + (f"\n  ... {len(nodes) - 60} more" if len(nodes) > 60 else "")
+
+        f = self.focus
+        text = (
+            f"Lineage of {f.resource_type} {f.name} (manifest re-parsed: {self.refreshed_in_s:.2f} s)\n"
+            f"Upstream ({len(self.upstream)}):\n{listing(self.upstream)}\n"
+            f"Downstream ({len(self.downstream)}):\n{listing(self.downstream)}\n"
+            f"```mermaid\n{self.mermaid}\n```"
+        )
+        if self._mermaid_cut:
+            total = 1 + len(self.upstream) + len(self.downstream)
+            text += (
+                f"\n(Diagram cut: it draws the {MERMAID_MAX_NODES} of {total} nodes nearest to {f.name}. "
+                'For a whole diagram, pass a smaller depth (e.g. depth=2) or direction="up" or "down".)'
+            )
+        return text
