@@ -158,7 +158,7 @@ def _workload(workload, engine, folder, csv_path, pq_path, reg_root, s):
 
     if engine == "ours":
         from data_platform.frames import describe as fdesc
-        from data_platform.frames import ops
+        from data_platform.frames import grouping, joins, ops
         from data_platform.frames.csv_reader import read_csv
         from data_platform.frames.parquet import read_parquet
         from data_platform.registry import Registry, Target
@@ -172,10 +172,10 @@ def _workload(workload, engine, folder, csv_path, pq_path, reg_root, s):
             "read_parquet": lambda: read_parquet(pq_path, tgt, max_rows=10**12).info.name,
             "filter": lambda: ops.filter_rows(reg, "t", "amount > 990 AND region = 'EU'", out).info.name,
             "groupby": lambda: (
-                ops.groupby(reg, "t", ["key"], {"s": "sum(amount)", "m": "mean(amount)"}, out).info.name
+                grouping.groupby(reg, "t", ["key"], {"s": "sum(amount)", "m": "mean(amount)"}, out).info.name
             ),
             "join": lambda: (
-                ops.join(
+                joins.join(
                     reg,
                     "t",
                     "r",

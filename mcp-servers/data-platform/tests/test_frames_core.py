@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from data_platform.config import load_settings
 from data_platform.errors import AlreadyExistsError, ExpressionError, GuardError, InputError, NotFoundError
-from data_platform.frames import csv_reader, engine, json_reader, ops, parquet, sniff
+from data_platform.frames import csv_reader, engine, grouping, joins, json_reader, ops, parquet, sniff
 from data_platform.frames.describe import describe
 from data_platform.frames.expr import compile_filter, evaluate
 from data_platform.frames.types import parse_type
@@ -323,7 +323,7 @@ def test_groupby_every_function_matches_hand_computed(reg: Registry) -> None:
         "d": "count_distinct(x)", "sd": "std(x)", "f": "first(x)", "l": "last(x)",
     }  # fmt: skip
     for extra in ({}, {"med": "median(x)"}):  # pyarrow path, then the DuckDB path
-        res = ops.groupby(reg, "t", ["g"], {**aggs, **extra}, ops.Output(overwrite=True, name="gb"))
+        res = grouping.groupby(reg, "t", ["g"], {**aggs, **extra}, ops.Output(overwrite=True, name="gb"))
         rows = {r["g"]: r for r in reg.get(res.info.name).to_pylist()}
         a, b = rows["a"], rows["b"]
         assert (a["s"], a["lo"], a["hi"], a["n"], a["ny"], a["d"], a["f"], a["l"]) == (
@@ -344,7 +344,7 @@ def test_groupby_every_function_matches_hand_computed(reg: Registry) -> None:
 
 def test_join_kinds_and_suffixes(reg: Registry) -> None:
     def run(how: str) -> list[dict]:
-        res = ops.join(reg, "t", "u", on=["g"], left_on=None, right_on=None, how=how, suffixes=("_l", "_r"),
+        res = joins.join(reg, "t", "u", on=["g"], left_on=None, right_on=None, how=how, suffixes=("_l", "_r"),
                        out=ops.Output(f"j_{how}"))  # fmt: skip
         return reg.get(res.info.name).to_pylist()
 
@@ -369,10 +369,10 @@ def test_join_matches_pyarrow_whole_or_streamed(tmp_path: Path, dimension: bool)
     right = pa.table({"k": rkeys, "x": [i * 2.0 for i in range(1000)]})
     reg.put(left, name="l", source="test")
     reg.put(right, name="r", source="test")
-    for how, kind in ops.JOIN_TYPES.items():
-        whole = ops._fits_in_memory(left, right, ["k"], ["k"], how)
+    for how, kind in joins.JOIN_TYPES.items():
+        whole = joins._fits_in_memory(left, right, ["k"], ["k"], how)
         assert whole == (how in ("semi", "anti") or (dimension and how != "right")), how
-        res = ops.join(reg, "l", "r", on=["k"], left_on=None, right_on=None, how=how,
+        res = joins.join(reg, "l", "r", on=["k"], left_on=None, right_on=None, how=how,
                        suffixes=("_l", "_r"), out=ops.Output(f"j_{how}"))  # fmt: skip
         got = reg.get(res.info.name)
         want = left.join(right, "k", join_type=kind, left_suffix="_l", right_suffix="_r", coalesce_keys=True)
@@ -387,23 +387,23 @@ def test_join_matches_pyarrow_whole_or_streamed(tmp_path: Path, dimension: bool)
 def test_a_join_that_could_be_too_big_for_memory_streams(monkeypatch: pytest.MonkeyPatch) -> None:
     left = pa.table({"k": [1, 2, 3], "a": ["x", "y", "z"]})
     right = pa.table({"k": [1, 2], "b": [1.0, 2.0]})
-    assert ops._fits_in_memory(left, right, ["k"], ["k"], "inner")
-    assert ops._fits_in_memory(left, right, ["k"], ["k"], "right")  # the kept side is the right one
+    assert joins._fits_in_memory(left, right, ["k"], ["k"], "inner")
+    assert joins._fits_in_memory(left, right, ["k"], ["k"], "right")  # the kept side is the right one
     repeated = pa.table({"k": [1, 1, 2], "a": ["x", "y", "z"]})
-    assert not ops._fits_in_memory(repeated, right, ["k"], ["k"], "right")  # rows of right could repeat
-    assert ops._fits_in_memory(repeated, right, ["k"], ["k"], "left")
+    assert not joins._fits_in_memory(repeated, right, ["k"], ["k"], "right")  # rows of right could repeat
+    assert joins._fits_in_memory(repeated, right, ["k"], ["k"], "left")
     nulls = pa.table({"k": [1, None, None], "b": [1.0, 2.0, 3.0]})
-    assert not ops._fits_in_memory(left, nulls, ["k"], ["k"], "inner")  # repeated NULL keys: not sure
+    assert not joins._fits_in_memory(left, nulls, ["k"], ["k"], "inner")  # repeated NULL keys: not sure
     pairs = pa.table({"k": [1, 1], "j": [1, 2], "b": [1.0, 2.0]})
     wide = left.append_column("j", pa.array([1, 2, 3]))
-    assert ops._fits_in_memory(wide, pairs, ["k", "j"], ["k", "j"], "left")  # unique as a pair
-    monkeypatch.setattr(ops, "JOIN_IN_MEMORY", 10)
-    assert not ops._fits_in_memory(left, right, ["k"], ["k"], "inner")
+    assert joins._fits_in_memory(wide, pairs, ["k", "j"], ["k", "j"], "left")  # unique as a pair
+    monkeypatch.setattr(joins, "JOIN_IN_MEMORY", 10)
+    assert not joins._fits_in_memory(left, right, ["k"], ["k"], "inner")
 
 
 def test_join_falls_back_to_duckdb_for_nested_columns(reg: Registry) -> None:
     reg.put(pa.table({"g": ["a", "b"], "n": [{"k": [1]}, {"k": []}]}), name="nested", source="test")
-    res = ops.join(
+    res = joins.join(
         reg,
         "t",
         "nested",

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pytest
 
 from data_platform.errors import InputError
-from data_platform.frames import ops
+from data_platform.frames import grouping, ops
 from data_platform.frames.aggspec import parse_aggs
 from data_platform.registry import Registry
 from harness import call, call_error, inmemory, text_of
@@ -81,7 +81,7 @@ FUNCS = ["sum", "mean", "min", "max", "count", "size", "nunique", "median", "std
 @pytest.mark.parametrize("engine_path", ["arrow", "duckdb"])
 def test_column_to_list_of_functions_names_outputs_column_func(reg: Registry, engine_path: str) -> None:
     funcs = [f for f in FUNCS if engine_path == "duckdb" or f != "median"]  # median routes to DuckDB
-    res = ops.groupby(reg, "sales", ["region"], {"amount": funcs, "qty": ["sum"]}, ops.Output(name="g"))
+    res = grouping.groupby(reg, "sales", ["region"], {"amount": funcs, "qty": ["sum"]}, ops.Output(name="g"))
     rows = _rows(reg, res)
     assert reg.get("g").column_names == ["region", *[f"amount_{f}" for f in funcs], "qty_sum"]
     for region, values in _by("amount").items():
@@ -100,7 +100,9 @@ def test_column_to_list_of_functions_names_outputs_column_func(reg: Registry, en
 
 
 def test_column_to_function_keeps_the_column_name(reg: Registry) -> None:
-    res = ops.groupby(reg, "sales", ["region"], {"amount": "sum", "qty": "nunique"}, ops.Output(name="g"))
+    res = grouping.groupby(
+        reg, "sales", ["region"], {"amount": "sum", "qty": "nunique"}, ops.Output(name="g")
+    )
     assert reg.get("g").column_names == ["region", "amount", "qty"]
     rows = _rows(reg, res)
     assert {r: (v["amount"], v["qty"]) for r, v in rows.items()} == {
@@ -118,7 +120,7 @@ def test_named_aggregation_pairs(reg: Registry) -> None:
         "n": ["amount", "count"],
         "amount": ["qty", "max"],
     }
-    res = ops.groupby(reg, "sales", ["region"], aggs, ops.Output(name="g"))
+    res = grouping.groupby(reg, "sales", ["region"], aggs, ops.Output(name="g"))
     assert reg.get("g").column_names == ["region", "total", "rows", "n", "amount"]
     eu = _rows(reg, res)["EU"]
     assert (eu["total"], eu["rows"], eu["n"], eu["amount"]) == (15.0, 4, 3, 7)
@@ -127,11 +129,11 @@ def test_named_aggregation_pairs(reg: Registry) -> None:
 
 def test_all_forms_mix_and_today_form_still_works(reg: Registry) -> None:
     aggs = {"total": "sum(amount)", "n": "count(*)", "amount": ["mean"], "qty": "size", "big": ["qty", "max"]}
-    res = ops.groupby(reg, "sales", ["region"], aggs, ops.Output(name="g"))
+    res = grouping.groupby(reg, "sales", ["region"], aggs, ops.Output(name="g"))
     us = _rows(reg, res)["US"]
     assert us == {"region": "US", "total": 5.0, "n": 2, "amount_mean": 2.5, "qty": 2, "big": 5}
     # size(col) counts rows, nulls included (it used to mean count(col)); n = size without a column.
-    res = ops.groupby(reg, "sales", ["region"], {"s": "size(qty)", "rows": "size"}, ops.Output(name="h"))
+    res = grouping.groupby(reg, "sales", ["region"], {"s": "size(qty)", "rows": "size"}, ops.Output(name="h"))
     assert _rows(reg, res)["EU"] == {"region": "EU", "s": 4, "rows": 4}
     assert res.notes[0] == "aggs read pandas-style: rows = size (rows)."
 
@@ -168,7 +170,7 @@ def test_ambiguous_entries_are_resolved_one_way_and_said(reg: Registry) -> None:
 )
 def test_anything_else_shows_the_accepted_forms(reg: Registry, aggs: dict, message: str) -> None:
     with pytest.raises(InputError) as info:
-        ops.groupby(reg, "sales", ["region"], aggs, ops.Output(name="g"))
+        grouping.groupby(reg, "sales", ["region"], aggs, ops.Output(name="g"))
     text = str(info.value)
     assert message in text
     if "group key" not in text and "Two aggregations" not in text:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from data_platform.frames import csv_reader, json_reader, ops, parquet, writers
+from data_platform.frames import csv_reader, grouping, joins, json_reader, ops, parquet, writers
 from data_platform.frames import describe as describe_mod
 from data_platform.frames.sources import default_name_for
 from data_platform.paths import resolve_path
@@ -29,7 +29,7 @@ How = Literal["inner", "left", "right", "outer", "semi", "anti"]
 
 
 # Operations that may run SQL in DuckDB: they get the server's own sandbox.
-_SANDBOXED = (ops.filter_rows, ops.sql, ops.groupby, ops.join)
+_SANDBOXED = (ops.filter_rows, ops.sql, grouping.groupby, joins.join)
 
 
 def _next(ref: str) -> list[str]:
@@ -253,7 +253,7 @@ def register(server: MCPServer) -> None:
     ) -> FrameResult:
         """Group and aggregate; aggs {"total": "sum(amount)", "n": "count(*)"} or pandas' agg
         forms: {col: func}, {col: [funcs]}, {out: [col, func]}."""
-        return await _op(ctx, "groupby", ops.groupby, data_ref, by, aggs, ops.Output(name, overwrite))
+        return await _op(ctx, "groupby", grouping.groupby, data_ref, by, aggs, ops.Output(name, overwrite))
 
     @tool(server, read_only=False)
     async def join(
@@ -263,7 +263,7 @@ def register(server: MCPServer) -> None:
     ) -> FrameResult:  # fmt: skip
         """Join two refs on key columns (on, or left_on + right_on)."""
         return await _op(
-            ctx, "join", ops.join, left, right, on=on, left_on=left_on, right_on=right_on,
+            ctx, "join", joins.join, left, right, on=on, left_on=left_on, right_on=right_on,
             how=how, suffixes=suffixes, out=ops.Output(name, overwrite),
         )  # fmt: skip
 
