@@ -9,10 +9,11 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data_platform import __version__
-from data_platform.config import Settings, load_settings
+from data_platform.config import Settings, load_settings, merged_environment
 from data_platform.errors import DataPlatformError
 from data_platform.redact import RedactingFilter
 
@@ -42,12 +43,24 @@ def finish_writes_on_sigterm(registry: Registry) -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def export_env_files(project_dir: Path) -> None:
+    """Give dbt what the settings read: values of the env files the environment does not set.
+
+    dbt reads `env_var(...)` in profiles.yml from its process environment, in this process
+    (parse) and in its workers; without this, a password in the project's `.env` reached the
+    pg_ tools but not dbt. The environment still wins over the files, as in the settings.
+    """
+    for key, value in merged_environment(project_dir).items():
+        os.environ.setdefault(key, value)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from data_platform.registry import Registry
     from data_platform.server import build_server
 
     settings = load_settings()
     setup_logging(settings, args.log_level)
+    export_env_files(settings.project_dir)
     registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
     finish_writes_on_sigterm(registry)
     build_server(settings, registry=registry).run("stdio")
