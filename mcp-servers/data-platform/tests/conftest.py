@@ -139,3 +139,13 @@ def project(tmp_path: Path) -> Path:
     folder = tmp_path / "project"
     folder.mkdir()
     return folder
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Figures tests report with `record_property("figure", ...)` (the corpus's share right on
+    the first call), printed at the end: under xdist a worker's own prints are not shown."""
+    for kind in ("passed", "failed"):
+        for report in terminalreporter.stats.get(kind, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == "figure":
+                    terminalreporter.write_line(str(value))

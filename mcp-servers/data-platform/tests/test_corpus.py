@@ -8,6 +8,7 @@ not name what works.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -35,7 +36,9 @@ def _files(project: Path) -> None:
             out.write(json.dumps(row, default=str) + "\n")
 
 
-async def test_natural_calls_corpus(project: Path, pg: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_natural_calls_corpus(
+    project: Path, pg: Cluster, record_property: Callable[[str, object], None]
+) -> None:
     _files(project)
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS corpus CASCADE")
@@ -75,12 +78,10 @@ async def test_natural_calls_corpus(project: Path, pg: Cluster, capsys: pytest.C
     total = len(CASES)
     share = right / total
     by_family = {f: sum(c.family == f for c in CASES) for f in ("frames", "postgres", "dbt")}
-    with capsys.disabled():
-        print(
-            f"\nnatural-calls corpus: {right}/{total} right on the first call ({share:.0%}); "
-            f"{refused} refused naming the form that works; {len(problems)} problem(s); cases {by_family}"
-        )
-    problems_text = "\n".join(problems)
-    print(problems_text)
+    record_property(
+        "figure",
+        f"natural-calls corpus: {right}/{total} right on the first call ({share:.0%}); "
+        f"{refused} refused naming the form that works; {len(problems)} problem(s); cases {by_family}",
+    )
     assert not problems, "\n".join(problems)
     assert total >= 80 and share >= 0.9
