@@ -299,3 +299,17 @@ class ToldDeprecations:
         keys = [deprecation_key(f) for f in deprecations]
         self._told[project] = set(keys)
         return [f for f, key in zip(deprecations, keys, strict=True) if key in told]
+
+
+class HasFindings:
+    """`errors` and `deprecations` of anything that carries `findings` (a validation, a dbt call)."""
+
+    findings: list[Finding]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "error"]
+
+    @property
+    def deprecations(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "deprecation"]

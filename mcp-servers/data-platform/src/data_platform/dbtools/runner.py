@@ -29,7 +29,7 @@ from typing import Any
 import anyio
 from anyio.abc import Process
 
-from data_platform.dbtools.findings import Finding, dedupe, error_from_exception, from_event
+from data_platform.dbtools.findings import Finding, HasFindings, dedupe, error_from_exception, from_event
 from data_platform.dbtools.lifeline import child_env
 
 log = logging.getLogger("data_platform.dbt")
@@ -41,7 +41,7 @@ INTERRUPT_GRACE_S = 5.0
 
 
 @dataclass
-class Invocation:
+class Invocation(HasFindings):
     """What one in-process dbt command gave back."""
 
     success: bool
@@ -49,14 +49,6 @@ class Invocation:
     findings: list[Finding]
     seconds: float
     exception: BaseException | None = None
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "error"]
-
-    @property
-    def deprecations(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "deprecation"]
 
 
 def _event_data(event: Any) -> dict[str, Any]:

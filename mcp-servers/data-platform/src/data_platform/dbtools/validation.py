@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from data_platform.dbtools.findings import Finding
+from data_platform.dbtools.findings import Finding, HasFindings
 from data_platform.dbtools.project import DbtProject
 
 # Where dbt's messages name a file relative to a resource folder ("marts/schema.yml").
@@ -13,7 +13,7 @@ RESOURCE_DIRS = ("models", "seeds", "snapshots", "macros", "tests", "analyses")
 
 
 @dataclass
-class Validation:
+class Validation(HasFindings):
     """The outcome of validating the project (a full or partial `dbt parse`)."""
 
     project: DbtProject
@@ -21,14 +21,6 @@ class Validation:
     seconds: float
     cached: bool
     manifest_path: Path
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "error"]
-
-    @property
-    def deprecations(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "deprecation"]
 
     @property
     def ok(self) -> bool:
