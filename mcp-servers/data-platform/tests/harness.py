@@ -49,12 +49,15 @@ def server_params(cwd: Path, env: dict[str, str] | None = None) -> StdioServerPa
 
 
 @contextlib.asynccontextmanager
-async def inmemory(cwd: Path, env: dict[str, str] | None = None) -> AsyncIterator[Client]:
+async def inmemory(
+    cwd: Path, env: dict[str, str] | None = None, **client_options: Any
+) -> AsyncIterator[Client]:
     """A fresh `build_server(...)` for project `cwd`, driven through the SDK's in-memory client.
 
     The same protocol as stdio (schemas, validation, isError, structured content) without a
     process: use it for every adapter test; keep `connect` for what needs a process.
     `env` is the server's whole environment (scrubbed like a subprocess's); no system file.
+    `client_options` go to the SDK's `Client` (e.g. `mode="legacy"`, `message_handler=...`).
     """
     from data_platform.config import load_settings
     from data_platform.server import build_server
@@ -67,7 +70,7 @@ async def inmemory(cwd: Path, env: dict[str, str] | None = None) -> AsyncIterato
     os.environ.update(env or {})
     try:
         with _server_log(settings):
-            async with Client(build_server(settings), cache=None) as client:
+            async with Client(build_server(settings), cache=None, **client_options) as client:
                 _record_outputs(client)
                 yield client
     finally:

@@ -78,6 +78,23 @@ class Registry:
             if p.name.endswith(SUFFIX) and not p.name.startswith(".") and NAME_PATTERN.fullmatch(p.stem)
         )
 
+    def fingerprint(self) -> dict[str, int]:
+        """Each ref's name and inode, from one directory read (no stat per file).
+
+        A new, dropped or replaced ref (a replace publishes a new inode) changes it, whichever
+        process did it: the server compares it before and after a call to tell its client.
+        """
+        if not self.root.is_dir():
+            return {}
+        with os.scandir(self.root) as entries:
+            return {
+                e.name[: -len(SUFFIX)]: e.inode()
+                for e in entries
+                if e.name.endswith(SUFFIX)
+                and not e.name.startswith(".")
+                and NAME_PATTERN.fullmatch(e.name[: -len(SUFFIX)])
+            }
+
     def unique_name(self, base: str) -> str:
         """`base`, or `base_2`, `base_3`... whichever is free now."""
         base = suggest_name(base)

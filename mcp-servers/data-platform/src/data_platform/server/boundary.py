@@ -17,12 +17,13 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 from data_platform.errors import DataPlatformError
 from data_platform.redact import redact
 from data_platform.render import bound
+from data_platform.server import refwatch
 from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
@@ -34,6 +35,10 @@ class ToolResult(BaseModel):
 
     def render(self) -> str:  # pragma: no cover - every subclass overrides
         return self.model_dump_json()
+
+    def ref_names(self) -> list[str]:
+        """The data_refs this answer is about: those the call created get a resource link."""
+        return []
 
 
 def state_of(ctx: Context) -> AppState:
@@ -62,6 +67,11 @@ def error_result(message: str, max_chars: int) -> CallToolResult:
     )
 
 
+def ref_link(name: str) -> ResourceLink:
+    """A link to a ref the call created: clients that show resources can open its preview."""
+    return ResourceLink(type="resource_link", uri=refwatch.ref_uri(name), name=name, mime_type="text/csv")
+
+
 def tool(
     server: MCPServer,
     *,
@@ -83,17 +93,23 @@ def tool(
             ctx: Context = kwargs["ctx"]
             state = state_of(ctx)
             secrets = state.secrets()
+            before = refwatch.before_call(state)
             try:
                 result = await fn(*args, **kwargs)
             except DataPlatformError as exc:
                 log.info("%s: %s", name, redact(str(exc), secrets))
+                await refwatch.after_call(ctx, state, before)
                 return error_result(error_text(exc, secrets), state.settings.max_output_chars)
             except Exception as exc:
                 log.exception("%s failed unexpectedly", name)
+                await refwatch.after_call(ctx, state, before)
                 return error_result(error_text(exc, secrets), state.settings.max_output_chars)
+            created = await refwatch.after_call(ctx, state, before)
             text = bound(redact(result.render(), secrets), state.settings.max_output_chars)
             data = result.model_dump(mode="json")
-            return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+            links = [ref_link(n) for n in result.ref_names() if n in created]
+            content = [TextContent(type="text", text=text), *links]
+            return CallToolResult(content=content, structured_content=data)
 
         wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
             return_annotation=Annotated[CallToolResult, result_type]

@@ -31,6 +31,9 @@ class FrameResult(ToolResult):
     note: str | None = None
     next: list[str] = []
 
+    def ref_names(self) -> list[str]:
+        return [self.data_ref]
+
     def render(self) -> str:
         head = (
             f"{self.action} → data_ref `{self.data_ref}` ({self.rows:,} rows x {len(self.columns)} columns, "
