@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from data_platform.config import load_settings
-from data_platform.contract import model_facing_size, surface_size, tool_surface
+from data_platform.contract import model_facing_size, resource_surface, surface_size, tool_surface
 
 SNAPSHOT = Path(__file__).parent / "contract" / "tools.json"
 BUDGET_CHARS = 16_000  # what the model reads: names, descriptions, input schemas
@@ -48,3 +48,15 @@ def test_tool_list_budget(tmp_path: Path) -> None:
     surface = tool_surface(load_settings(tmp_path, {}, tmp_path / "none.env"))
     assert model_facing_size(surface) <= BUDGET_CHARS
     assert surface_size(surface) <= FULL_LIST_CHARS
+
+
+RESOURCES_SNAPSHOT = Path(__file__).parent / "contract" / "resources.json"
+RESOURCES_BUDGET_CHARS = 1_000  # resource templates: shown by clients, not in the tool list's budget
+
+
+def test_resource_templates_match_snapshot_and_budget(tmp_path: Path) -> None:
+    """Regenerate after an intended change with: data-platform resources > tests/contract/resources.json"""
+    surface = resource_surface(load_settings(tmp_path, {}, tmp_path / "none.env"))
+    assert surface == json.loads(RESOURCES_SNAPSHOT.read_text())
+    assert [t["uriTemplate"] for t in surface] == ["dataref://{name}"]
+    assert surface_size(surface) <= RESOURCES_BUDGET_CHARS

@@ -1,4 +1,4 @@
-"""The `data-platform` command: `serve` (stdio MCP server), `doctor`, `tools`, `settings`."""
+"""The `data-platform` command: `serve` (stdio MCP server), `doctor`, `tools`, `resources`, `settings`."""
 
 from __future__ import annotations
 
@@ -94,6 +94,17 @@ def cmd_tools(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resources(args: argparse.Namespace) -> int:
+    from data_platform.contract import resource_surface, surface_size
+
+    surface = resource_surface(load_settings())
+    if args.check_budget:
+        print(f"{len(surface)} resource template(s): {surface_size(surface):,} characters")
+        return 0
+    print(json.dumps(surface, indent=2, sort_keys=True))
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -127,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tools = sub.add_parser("tools", help="print the tool surface (names, schemas, annotations) as JSON")
     tools.add_argument("--check-budget", action="store_true", help="print only the size of the tool list")
     tools.set_defaults(func=cmd_tools)
+    resources = sub.add_parser("resources", help="print the resource templates (dataref://...) as JSON")
+    resources.add_argument("--check-budget", action="store_true", help="print only their size")
+    resources.set_defaults(func=cmd_resources)
     settings = sub.add_parser("settings", help="print the settings table (Markdown)")
     settings.add_argument("--readme", metavar="PATH", help="rewrite the generated table in this README")
     settings.set_defaults(func=cmd_settings)

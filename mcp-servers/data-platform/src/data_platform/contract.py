@@ -35,3 +35,18 @@ def model_facing_size(surface: list[dict[str, Any]]) -> int:
     """
     seen = [{k: t.get(k) for k in ("name", "description", "inputSchema")} for t in surface]
     return len(json.dumps(seen, separators=(",", ":")))
+
+
+def resource_surface(settings: Settings) -> list[dict[str, Any]]:
+    """What `resources/templates/list` advertises (refs themselves are data, not contract).
+
+    Clients show templates to people, not to the model's tool list: their own budget.
+    """
+    from data_platform.server import build_server
+
+    server = build_server(settings)
+    templates = anyio.run(server.list_resource_templates)
+    return sorted(
+        (t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in templates),
+        key=lambda t: t["uriTemplate"],
+    )
