@@ -18,7 +18,7 @@ from mcp.shared.subscriptions import ResourcesListChanged
 
 from data_platform.registry import Registry
 from data_platform.render import MAX_CELL, MAX_PREVIEW_COLUMNS, PREVIEW_ROWS, type_name
-from harness import call, inmemory, text_of
+from harness import call, connect, inmemory, text_of
 
 pytestmark = pytest.mark.anyio
 BOUND = 8000  # the default max_output_chars: a resource read answers within it, as a tool does
@@ -79,7 +79,7 @@ async def test_a_ref_is_listed_and_read_as_a_csv_preview_with_its_schema(project
 
 
 async def test_a_long_wide_ref_reads_within_the_bound(project: Path) -> None:
-    n_rows, n_cols = 5_000, 400
+    n_rows, n_cols = 500, 300
     long_text = "x" * 90
     values = [f"{long_text}{r}" for r in range(n_rows)]
     table = pa.table({f"a_rather_long_column_name_{i:03d}": values for i in range(n_cols)})
@@ -168,3 +168,17 @@ async def test_list_changed_for_handshake_clients_and_other_processes(project: P
         registry_of(project).drop("from_elsewhere")
         await call(client, "head", data_ref="one")
         await changes(3)
+
+
+async def test_resources_over_stdio(project: Path) -> None:
+    """The same through a real server process, as an MCP host starts it."""
+    write_sales(project, rows=60, columns=3)
+    async with connect(project, log_name="resources") as client:
+        assert client.server_capabilities.resources.list_changed is True
+        made = await call(client, "read_csv", path="sales.csv", name="sales")
+        assert links(made) == ["dataref://sales"]
+        assert [r.name for r in (await client.list_resources()).resources] == ["sales"]
+        csv_text, doc = contents(await client.read_resource("dataref://sales"))
+    back = pacsv.read_csv(io.BytesIO(csv_text.encode()))
+    assert back.column("id").to_pylist() == list(range(PREVIEW_ROWS))
+    assert doc["rows"] == 60 and doc["preview"]["rows"] == PREVIEW_ROWS
