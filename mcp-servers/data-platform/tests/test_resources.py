@@ -104,9 +104,13 @@ async def test_an_unknown_ref_is_a_clean_error_naming_the_refs(project: Path) ->
         await call(client, "read_csv", path="a.csv", name="alpha")
         with pytest.raises(MCPError) as caught:
             await client.read_resource("dataref://alpah")
+        with pytest.raises(MCPError) as escaped:  # a URI is a name, never a path
+            await client.read_resource("dataref://../../etc/passwd")
     assert caught.value.code == types.INVALID_PARAMS
     message = caught.value.error.message
     assert "No data_ref named `alpah`" in message and "alpha" in message and "Traceback" not in message
+    assert escaped.value.code == types.INVALID_PARAMS
+    assert "Invalid data_ref name" in escaped.value.error.message
 
 
 async def test_only_answers_that_create_a_ref_link_to_it(project: Path) -> None:
