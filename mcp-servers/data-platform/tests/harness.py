@@ -14,7 +14,7 @@ from typing import Any
 
 from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent
 
 # Variables a developer's shell may carry that would change what the server sees.
 _SCRUB = (
@@ -158,7 +158,7 @@ def _record_outputs(client: Client) -> None:
 
 
 def text_of(result: CallToolResult) -> str:
-    return "\n".join(getattr(c, "text", "") for c in result.content)
+    return "\n".join(c.text for c in result.content if isinstance(c, TextContent))
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> CallToolResult:
