@@ -292,5 +292,44 @@ async def test_sigterm_stops_the_server_cleanly(project: Path) -> None:
     print(f"stopped {stopped:.2f} s after SIGTERM with a session open")
 
 
+@pytest.mark.slow
+def test_claude_code_connects_over_http_with_the_token(project: Path, tmp_path: Path) -> None:
+    """Claude Code's own HTTP client (`claude mcp add --transport http --header ...`): connected with
+    the token, refused without it."""
+    repo = Path(__file__).resolve().parents[3]
+    cli = subprocess.run(
+        [str(repo / "scripts" / "claude-cli.sh")], check=True, capture_output=True, text=True, timeout=600
+    ).stdout.strip()
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in server_env().items() if not k.startswith(("CLAUDE", "ANTHROPIC", "MCP_"))}
+    env.update(HOME=str(home), DISABLE_AUTOUPDATER="1")
+
+    def claude(*args: str) -> str:
+        done = subprocess.run(
+            [cli, *args], cwd=project, env=env, capture_output=True, text=True, timeout=120, check=True
+        )
+        return done.stdout + done.stderr
+
+    with http_server(project, {"DATA_PLATFORM_HTTP_TOKEN": TOKEN}) as server:
+        claude(
+            "mcp",
+            "add",
+            "--transport",
+            "http",
+            "dp",
+            server.url,
+            "--header",
+            f"Authorization: Bearer {TOKEN}",
+        )
+        claude("mcp", "add", "--transport", "http", "dpbare", server.url)
+        listed = claude("mcp", "list")
+        log = server.log_text()
+    lines = {line.split(":", 1)[0]: line for line in listed.splitlines() if line.startswith("dp")}
+    assert "Connected" in lines["dp"], listed
+    assert "Connected" not in lines["dpbare"] and "401" in lines["dpbare"], listed
+    assert TOKEN not in listed and TOKEN not in log
+
+
 async def call_args(client: Client, tool: str, arguments: dict[str, object]) -> None:
     await call(client, tool, **arguments)
