@@ -156,6 +156,37 @@ async def test_two_clients_at_once_share_one_registry(project: Path) -> None:
     assert log.count("server state opened") == 1, log
 
 
+async def test_many_sessions_writing_one_name_at_once_leave_a_whole_ref(project: Path) -> None:
+    """Six sessions at once: each loads its own table, then all overwrite one shared name while
+    reading it; every read and the final ref are one whole table of the six, never a mix."""
+    clients_n = 6
+    tables = {}
+    for i in range(clients_n):
+        path = project / f"part{i}.csv"
+        path.write_text("id,tag\n" + "".join(f"{j},{i}\n" for j in range(2_000 + i)))
+        tables[i] = pacsv.read_csv(path)
+    seen: list[int] = []
+
+    async def session(url: str, i: int) -> None:
+        async with http_client(url) as client:
+            await call(client, "read_csv", path=f"part{i}.csv", name=f"part{i}")
+            for _ in range(3):
+                await call(client, "sql", query=f"SELECT * FROM part{i}", name="shared", overwrite=True)
+                shown = (await call(client, "describe", data_ref="shared")).structured_content
+                seen.append(shown["rows"])
+
+    with http_server(project) as server:
+        async with anyio.create_task_group() as tg:
+            for i in range(clients_n):
+                tg.start_soon(session, server.url, i)
+        log = server.log_text()
+    assert "Traceback" not in log, log
+    assert set(seen) <= {t.num_rows for t in tables.values()} and len(seen) == 3 * clients_n
+    final = Registry(project / ".data-platform").get("shared")
+    tag = final["tag"][0].as_py()
+    assert final.sort_by("id").equals(tables[tag].sort_by("id"))
+
+
 async def test_token_required_when_set_and_refusals_leak_nothing(project: Path) -> None:
     with http_server(project, {"DATA_PLATFORM_HTTP_TOKEN": TOKEN}) as server:
         async with httpx2.AsyncClient(timeout=10) as raw:
