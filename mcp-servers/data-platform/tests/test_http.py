@@ -32,6 +32,7 @@ from data_platform.errors import InputError
 from data_platform.registry import Registry
 from data_platform.server.http import http_token, is_loopback, parse_address
 from harness import LOG_DIR, call, server_env
+from secret_scan import register_secret
 
 pytestmark = pytest.mark.anyio
 
@@ -188,6 +189,7 @@ async def test_many_sessions_writing_one_name_at_once_leave_a_whole_ref(project:
 
 
 async def test_token_required_when_set_and_refusals_leak_nothing(project: Path) -> None:
+    register_secret(TOKEN)  # the session-end scan reads every log and answer for it too
     with http_server(project, {"DATA_PLATFORM_HTTP_TOKEN": TOKEN}) as server:
         async with httpx2.AsyncClient(timeout=10) as raw:
             refused = [
