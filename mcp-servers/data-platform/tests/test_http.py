@@ -271,6 +271,26 @@ def test_beyond_loopback_without_token_refuses_to_start(project: Path) -> None:
     print(f"refusal in {time.monotonic() - started:.2f} s")
 
 
+def test_a_taken_port_is_a_clear_refusal(project: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "data_platform", "serve", "--http", f"127.0.0.1:{port}"],
+            cwd=project,
+            env=server_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done
+    assert done.stderr.startswith(
+        f"data-platform: Cannot listen on 127.0.0.1:{port}: Address already in use."
+    )
+    assert "Traceback" not in done.stderr
+
+
 def test_address_and_loopback_rules() -> None:
     assert parse_address("127.0.0.1:8765") == ("127.0.0.1", 8765)
     assert parse_address("[::1]:9") == ("::1", 9)

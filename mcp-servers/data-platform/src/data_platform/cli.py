@@ -73,17 +73,19 @@ def serve_http(args: argparse.Namespace, settings: Settings) -> int:
     """`serve --http HOST:PORT`: refused before anything starts when the address or token is wrong."""
     from data_platform.registry import Registry
     from data_platform.server import build_server
-    from data_platform.server.http import http_token, parse_address
+    from data_platform.server.http import bind, http_token, parse_address
     from data_platform.server.http import serve_http as run
 
     host, port = parse_address(args.http)
     token = http_token(settings, host)
+    sock = bind(host, port)
     export_env_files(settings.project_dir)
     registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
     try:
-        run(build_server(settings, registry=registry), host, port, token, args.log_level)
+        run(build_server(settings, registry=registry), sock, host, token, args.log_level)
     finally:
         registry.close()
+        sock.close()
     return 0
 
 

@@ -20,6 +20,7 @@ import hmac
 import ipaddress
 import logging
 import signal
+import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -66,7 +67,7 @@ def parse_address(text: str) -> tuple[str, int]:
 
 def http_token(settings: Settings, host: str) -> str | None:
     """The token requests must carry, or None on loopback without one; refuses to go further."""
-    token = settings.http_token.get_secret_value() if settings.http_token else None
+    token = settings.http_token.get_secret_value().strip() if settings.http_token else None
     if not token and not is_loopback(host):
         raise InputError(
             f"Refusing to listen on {host}: beyond loopback every request must carry a bearer token, "
@@ -75,6 +76,29 @@ def http_token(settings: Settings, host: str) -> str | None:
             "clients `Authorization: Bearer <token>`, or listen on 127.0.0.1.",
         )
     return token or None
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the server starts so a taken port is a clear refusal."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise InputError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise InputError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
+            hint="Pick another port, or stop what uses this one.",
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
 
 
 def _origin_host(origin: str) -> tuple[str, int | None] | None:
@@ -112,8 +136,11 @@ class HttpGuard:
         return hmac.compare_digest(_digest(credential.strip()), self._token) and scheme.lower() == "bearer"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # lifespan and the like pass through
+        if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":  # no websocket route exists: nothing else gets past
+            await send({"type": "websocket.close", "code": 1008})
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
@@ -166,10 +193,12 @@ def build_http_app(server: MCPServer, host: str, token: str | None) -> ASGIApp:
     return HttpGuard(app, token=token, bound_host=host)
 
 
-def serve_http(server: MCPServer, host: str, port: int, token: str | None, log_level: str) -> None:
-    """Serve until SIGTERM/SIGINT; returns after a graceful shutdown (the lifespan closed the
-    registry), so SIGTERM ends the process with status 0."""
+def serve_http(server: MCPServer, sock: socket.socket, host: str, token: str | None, log_level: str) -> None:
+    """Serve on `sock` (from `bind`) until SIGTERM/SIGINT; returns after a graceful shutdown (the
+    lifespan closed the registry), so SIGTERM ends the process with status 0."""
     import uvicorn
+
+    port = sock.getsockname()[1]
 
     config = uvicorn.Config(
         build_http_app(server, host, token),
@@ -192,6 +221,6 @@ def serve_http(server: MCPServer, host: str, port: int, token: str | None, log_l
     # make that one a no-op so the process returns normally after the clean shutdown.
     previous = signal.signal(signal.SIGTERM, lambda *_: None)
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         signal.signal(signal.SIGTERM, previous)
