@@ -243,6 +243,13 @@ async def test_foreign_origin_and_rebound_host_refused(project: Path) -> None:
                 server.url, json=INIT, headers={**MCP_HEADERS, "host": f"evil.example:{server.port}"}
             )
             assert rebound.status_code == 421, rebound.text
+            modern = {
+                **MCP_HEADERS,
+                "host": f"evil.example:{server.port}",
+                "mcp-protocol-version": "2026-07-28",
+            }
+            rebound = await raw.post(server.url, json={**INIT, "method": "tools/list"}, headers=modern)
+            assert rebound.status_code == 421, rebound.text  # the sessionless protocol is checked too
             # A page served from this machine may call; so may a client that sends no Origin.
             for origin in (f"http://localhost:{server.port}", "http://127.0.0.1:6274", None):
                 headers = {**MCP_HEADERS, **({"origin": origin} if origin else {})}
