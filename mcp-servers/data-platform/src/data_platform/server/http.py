@@ -97,19 +97,19 @@ def bind(host: str, port: int) -> socket.socket:
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}.",
             hint="Pick another port, or stop what uses this one.",
         ) from exc
-    sock.set_inheritable(True)
     return sock
 
 
-def _origin_host(origin: str) -> tuple[str, int | None] | None:
+def _origin_host(origin: str) -> str | None:
+    """The host of an http(s) origin, or None for anything else ("null", file://, garbage)."""
     try:
         parts = urlsplit(origin)
-        port = parts.port
+        _ = parts.port  # a malformed port raises
     except ValueError:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    return parts.hostname, port
+    return parts.hostname.lower()
 
 
 class HttpGuard:
@@ -121,10 +121,9 @@ class HttpGuard:
         self._bound = bound_host.strip("[]").lower()
 
     def origin_allowed(self, origin: str) -> bool:
-        found = _origin_host(origin)
-        if found is None:
-            return False  # "null", file://, garbage
-        host = found[0].lower()
+        host = _origin_host(origin)
+        if host is None:
+            return False
         return is_loopback(host) or (host == self._bound and not _is_wildcard(self._bound))
 
     def token_ok(self, authorization: str | None) -> bool:
