@@ -30,7 +30,8 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from data_platform.config import load_settings
 from data_platform.errors import InputError
 from data_platform.registry import Registry
-from data_platform.server.http import http_token, is_loopback, parse_address
+from data_platform.server import build_server
+from data_platform.server.http import build_http_app, http_token, is_loopback, parse_address
 from harness import LOG_DIR, call, server_env
 from secret_scan import register_secret
 
@@ -296,6 +297,35 @@ def test_a_taken_port_is_a_clear_refusal(project: Path) -> None:
         f"data-platform: Cannot listen on 127.0.0.1:{port}: Address already in use."
     )
     assert "Traceback" not in done.stderr
+
+
+async def test_the_app_as_configured_beyond_loopback(project: Path) -> None:
+    """The app `--http 0.0.0.0:PORT` serves, driven in-process (no socket, no traffic): the token is
+    the guard for any Host name, a foreign Origin is still refused, the right token gets through."""
+    settings = load_settings(project, {"DATA_PLATFORM_HTTP_TOKEN": TOKEN}, system_file=project / "none.env")
+    guard = build_http_app(build_server(settings), "0.0.0.0", http_token(settings, "0.0.0.0"))
+    starlette_app = guard.app  # the SDK's app; its lifespan starts the session manager
+    transport = httpx2.ASGITransport(app=guard)
+    base = "http://203.0.113.7:8765"  # a name the server cannot know in advance
+    async with (
+        starlette_app.router.lifespan_context(starlette_app),
+        httpx2.AsyncClient(transport=transport, base_url=base, timeout=10) as raw,
+    ):
+        bare = await raw.post("/mcp", json=INIT, headers=MCP_HEADERS)
+        assert (bare.status_code, bare.text) == (401, "Unauthorized")
+        authorized = {**MCP_HEADERS, "authorization": f"Bearer {TOKEN}"}
+        foreign = await raw.post("/mcp", json=INIT, headers={**authorized, "origin": "http://evil.example"})
+        assert (foreign.status_code, foreign.text) == (403, "Forbidden")
+        own = await raw.post("/mcp", json=INIT, headers={**authorized, "origin": base})
+        assert own.status_code == 403  # the bound address is 0.0.0.0: no page origin is its own
+        ok = await raw.post("/mcp", json=INIT, headers=authorized)
+        assert ok.status_code == 200 and ok.headers["mcp-session-id"], ok.text
+        assert '"serverInfo":{"name":"data-platform"' in ok.text
+    specific = build_http_app(build_server(settings), "192.0.2.10", TOKEN)
+    assert specific.origin_allowed("http://192.0.2.10:8765") and specific.origin_allowed(
+        "http://localhost:3000"
+    )
+    assert not specific.origin_allowed("http://192.0.2.11:8765")
 
 
 def test_address_and_loopback_rules() -> None:

@@ -184,7 +184,7 @@ def transport_security(host: str) -> TransportSecuritySettings:
     )
 
 
-def build_http_app(server: MCPServer, host: str, token: str | None) -> ASGIApp:
+def build_http_app(server: MCPServer, host: str, token: str | None) -> HttpGuard:
     """The SDK's streamable HTTP app at /mcp, behind HttpGuard."""
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH, host=host, transport_security=transport_security(host)
