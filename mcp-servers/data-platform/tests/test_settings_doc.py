@@ -36,6 +36,10 @@ SAMPLES = {
     "DATA_PLATFORM_DBT_STRICT": ("1", lambda s, p: s.dbt_strict is True),
     "DATA_PLATFORM_DISABLE": (" dbt, postgres ", lambda s, p: s.disabled == {"dbt", "postgres"}),
     "DATA_PLATFORM_DUCKDB_MEMORY": ("512MB", lambda s, p: s.duckdb_memory == "512MB"),
+    "DATA_PLATFORM_HTTP_TOKEN": (
+        "t0k",
+        lambda s, p: s.http_token is not None and s.http_token.get_secret_value() == "t0k",
+    ),
 }
 
 

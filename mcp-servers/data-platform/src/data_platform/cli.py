@@ -1,4 +1,4 @@
-"""The `data-platform` command: `serve` (stdio MCP server), `doctor`, `tools`, `resources`, `settings`."""
+"""The `data-platform` command: `serve` (stdio or HTTP), `doctor`, `tools`, `resources`, `settings`."""
 
 from __future__ import annotations
 
@@ -60,10 +60,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     setup_logging(settings, args.log_level)
+    if args.http:
+        return serve_http(args, settings)
     export_env_files(settings.project_dir)
     registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
     finish_writes_on_sigterm(registry)
     build_server(settings, registry=registry).run("stdio")
+    return 0
+
+
+def serve_http(args: argparse.Namespace, settings: Settings) -> int:
+    """`serve --http HOST:PORT`: refused before anything starts when the address or token is wrong."""
+    from data_platform.registry import Registry
+    from data_platform.server import build_server
+    from data_platform.server.http import bind, http_token, parse_address
+    from data_platform.server.http import serve_http as run
+
+    host, port = parse_address(args.http)
+    token = http_token(settings, host)
+    sock = bind(host, port)
+    export_env_files(settings.project_dir)
+    registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
+    try:
+        run(build_server(settings, registry=registry), sock, host, token, args.log_level)
+    finally:
+        registry.close()
+        sock.close()
     return 0
 
 
@@ -124,8 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="data-platform", description=__doc__)
     parser.add_argument("--version", action="version", version=f"data-platform {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the MCP server over stdio")
+    serve = sub.add_parser("serve", help="run the MCP server over stdio (or streamable HTTP with --http)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio; beyond loopback "
+        "DATA_PLATFORM_HTTP_TOKEN is required",
+    )
     serve.set_defaults(func=cmd_serve)
     doctor = sub.add_parser(
         "doctor",

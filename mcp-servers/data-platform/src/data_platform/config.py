@@ -93,6 +93,7 @@ class Settings(BaseModel):
     sync_writes: bool = False
     disabled: frozenset[Family] = frozenset()
     duckdb_memory: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    http_token: SecretStr | None = None
 
     @field_validator("allowed_roots")
     @classmethod
@@ -100,7 +101,10 @@ class Settings(BaseModel):
         return tuple(Path(r).expanduser().resolve() for r in roots)
 
     def secret_values(self) -> list[str]:
-        return self.postgres.secret_values() if self.postgres else []
+        values = self.postgres.secret_values() if self.postgres else []
+        if self.http_token and self.http_token.get_secret_value():
+            values.append(self.http_token.get_secret_value())
+        return sorted(set(values), key=len, reverse=True)
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
@@ -297,6 +301,12 @@ ENV_SETTINGS: tuple[EnvSetting, ...] = (
         ("DATA_PLATFORM_DUCKDB_MEMORY",),
         "memory limit of the sandboxed DuckDB used by filter/sql/joins",
         "duckdb_memory",
+    ),
+    EnvSetting(
+        ("DATA_PLATFORM_HTTP_TOKEN",),
+        "bearer token for `serve --http`: required to listen beyond loopback, checked on every request "
+        "when set",
+        "http_token",
     ),
 )
 

@@ -67,6 +67,8 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
         # Closed after every service (added later, closed first) and before the sandbox, whose
         # result streams the registry's writer may still be copying.
         state.closers.append(served.close)
+        # Once per process over stdio and over HTTP (every HTTP session shares this state).
+        log.info("server state opened: registry %s", served.root)
         # Temp files of a server killed mid-write go at the next start, not at the next write.
         with contextlib.suppress(OSError):
             removed = state.registry.remove_stale_temps()
