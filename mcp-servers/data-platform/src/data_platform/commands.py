@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from data_platform.config import Family
@@ -61,6 +62,9 @@ class Arg:
                 raise InputError(f"{self.name} is required: {self.description}.")
             return None
         if self.kind == "choice" and value not in self.choices:
+            starting = [c for c in self.choices if c.startswith(value.lower())]
+            if len(starting) == 1:  # a unique prefix: "up" is upstream
+                return self.form.format(starting[0])
             raise InputError(
                 f"{self.name} is one of {', '.join(self.choices)}, not {value!r}."
                 + did_you_mean(value, self.choices)
@@ -117,6 +121,49 @@ class Command:
             f'argument-hint: "{self.argument_hint}"\n'
             f"allowed-tools: {allowed}\n---\n\n{self.body}"
         )
+
+
+def plugin_commands_dir(start: Path | None = None) -> Path:
+    """The plugin's `commands/` folder, found upwards from this package (repository or plugin copy)."""
+    here = (start or Path(__file__)).resolve()
+    for folder in here.parents:
+        if (folder / "plugins" / "data-platform" / "commands").is_dir():
+            return folder / "plugins" / "data-platform" / "commands"
+        if (folder / ".claude-plugin" / "plugin.json").is_file() and (folder / "commands").is_dir():
+            return folder / "commands"
+    raise InputError(
+        f"No plugin commands folder above {here.parent}.",
+        hint="Name it: data-platform prompts --write-plugin plugins/data-platform/commands",
+    )
+
+
+def plugin_drift(folder: Path) -> list[str]:
+    """What differs between `folder` and the command files made from this source (empty: none)."""
+    problems = []
+    for c in COMMANDS:
+        path = folder / f"{c.name}.md"
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+        elif path.read_text(encoding="utf-8") != c.command_file():
+            problems.append(f"{path}: differs from data_platform.commands")
+    names = {f"{c.name}.md" for c in COMMANDS}
+    problems += [
+        f"{p}: not a command of data_platform.commands"
+        for p in sorted(folder.glob("*.md"))
+        if p.name not in names
+    ]
+    return problems
+
+
+def write_plugin(folder: Path) -> list[Path]:
+    """Write every command file into `folder`; the ones that changed."""
+    changed = []
+    for c in COMMANDS:
+        path = folder / f"{c.name}.md"
+        if not path.is_file() or path.read_text(encoding="utf-8") != c.command_file():
+            path.write_text(c.command_file(), encoding="utf-8")
+            changed.append(path)
+    return changed
 
 
 def command(name: str) -> Command:
