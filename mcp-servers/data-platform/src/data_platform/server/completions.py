@@ -105,8 +105,9 @@ def project_paths(project: Path, partial: str) -> list[str]:
                         found.append(rel + "/")
                 elif is_data_file(entry.name):
                     found.append(rel)
+    found.sort()
     if "/" not in partial and partial:
-        found += _walk_for(root, low)
+        found += sorted(_walk_for(root, low))
     return found
 
 
