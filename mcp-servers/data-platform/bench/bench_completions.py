@@ -117,9 +117,8 @@ async def main(refs: int, runs: int) -> int:
                 return await client.complete(TEMPLATE, {"name": "name", "value": "sales_01"})
 
             median, most, _ = await timed(through_client, runs)
-            print(
-                f"  client  {'refs, template, via the in-memory client':<48} {median:7.2f} ms  (max {most:6.2f})"
-            )
+            label = "refs, template, via the in-memory client"
+            print(f"  client  {label:<48} {median:7.2f} ms  (max {most:6.2f})")
         registry.close()
         print(f"worst server median {worst:.2f} ms (target 50 ms)")
         return 0 if worst <= 50 else 1
