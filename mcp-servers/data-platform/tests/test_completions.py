@@ -13,7 +13,7 @@ from mcp.client.client import Client
 from mcp.types import Completion, PromptReference, ResourceTemplateReference
 
 from data_platform.registry import Registry
-from harness import call, inmemory
+from harness import call, connect, inmemory
 from pgcluster import Cluster
 from shopproject import copy_shop, dbt_env
 
@@ -178,3 +178,18 @@ async def test_dbt_node_names_from_the_manifest(tmp_path: Path, pg: Cluster) -> 
         payments = await values(client, prompt("lineage"), "node", "pay")
         assert set(payments) == {"stg_payments", "raw_payments", "shop_raw.payments"}, payments
         assert "customer_orders" in await values(client, prompt("run"), "selection", "cust")
+
+
+async def test_over_stdio_prompts_render_and_refs_complete(project: Path) -> None:
+    """The same through a server process, as Claude Desktop or VS Code start it."""
+    (project / "sales.csv").write_text("order_id,amount\n1,2.5\n")
+    async with connect(project, log_name="completions") as client:
+        assert client.server_capabilities is not None and client.server_capabilities.completions is not None
+        await call(client, "read_csv", path="sales.csv", name="sales_eu")
+        assert await values(client, prompt("profile"), "data_ref", "sales") == ["sales_eu"]
+        assert await values(client, REF_TEMPLATE, "name", "s") == ["sales_eu"]
+        assert await values(client, prompt("ingest"), "source", "sal") == ["sales.csv"]
+        got = await client.get_prompt("profile", {"data_ref": "sales_eu", "columns": "amount"})
+        assert got.messages[0].content.text.startswith(  # type: ignore[union-attr]
+            "Profile this data_ref from the data-platform registry: sales_eu amount\n"
+        )
