@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 import time
@@ -38,6 +39,7 @@ from data_platform.config import Settings
 from data_platform.errors import DataPlatformError
 from data_platform.server.state import AppState
 
+log = logging.getLogger("data_platform")
 MAX_VALUES = 100  # the protocol's cap per answer
 REF_TEMPLATE = "dataref://{name}"
 PG_WAIT_S = 0.5  # how long one request waits for the catalogue before answering without it
@@ -170,11 +172,12 @@ class Sources:
         now = time.monotonic()
         cached = self._pg
         stale = cached is None or now - cached[0] > PG_FRESH_S
-        if stale and self._pg_fetch is None and now - self._pg_failed > PG_DOWN_S:
-            self._pg_fetch = threading.Event()
-            threading.Thread(target=self._fetch_tables, args=(settings, self._pg_fetch), daemon=True).start()
-        if cached is None and self._pg_fetch is not None:
-            await anyio.to_thread.run_sync(self._pg_fetch.wait, PG_WAIT_S)
+        fetch = self._pg_fetch  # the thread clears the attribute when done: keep our own reference
+        if stale and fetch is None and now - self._pg_failed > PG_DOWN_S:
+            fetch = self._pg_fetch = threading.Event()
+            threading.Thread(target=self._fetch_tables, args=(settings, fetch), daemon=True).start()
+        if cached is None and fetch is not None:
+            await anyio.to_thread.run_sync(fetch.wait, PG_WAIT_S)
             cached = self._pg
         return (cached[1], cached[2]) if cached else ([], [])
 
@@ -287,8 +290,11 @@ def register(server: MCPServer) -> None:
 
     async def handler(ctx: ServerRequestContext[Any], params: CompleteRequestParams) -> CompleteResult:
         state: AppState = ctx.lifespan_context
-        return CompleteResult(
-            completion=await complete(sources, state, params.ref, params.argument, params.context)
-        )
+        try:
+            found = await complete(sources, state, params.ref, params.argument, params.context)
+        except Exception:  # a completion is a convenience: log it, answer with nothing
+            log.warning("completion of %r failed", params.argument.name, exc_info=True)
+            found = capped([])
+        return CompleteResult(completion=found)
 
     server._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, handler)
