@@ -150,6 +150,11 @@ async def test_table_names_from_the_catalogue(project: Path, pg: Cluster) -> Non
         assert schema in await values(client, prompt("schema"), "target", schema[:7])
         # The ingest source offers tables too (a prefix of the table part is enough).
         assert f"{schema}.customers" in await values(client, prompt("ingest"), "source", "custo")
+    # The postgres family turned off: the catalogue is not asked (the same calls stay empty).
+    async with inmemory(project, env={**pg.env(), "DATA_PLATFORM_DISABLE": "postgres"}) as client:
+        for _ in range(10):
+            assert await values(client, prompt("ingest"), "source", "custo") == []
+            await anyio.sleep(0.1)
 
 
 async def test_a_database_that_is_down_gives_no_tables_and_no_error(project: Path) -> None:

@@ -167,7 +167,7 @@ class Sources:
     # -- PostgreSQL ------------------------------------------------------------
     async def tables(self, settings: Settings) -> tuple[list[str], list[str]]:
         """(schemas, schema.table names): cached, refreshed behind the answer, never an error."""
-        if settings.postgres is None:
+        if settings.postgres is None or "postgres" in settings.disabled:
             return [], []
         now = time.monotonic()
         cached = self._pg
@@ -196,7 +196,7 @@ class Sources:
     # -- dbt ---------------------------------------------------------------------
     def dbt_nodes(self, settings: Settings) -> list[str]:
         """Models, seeds, snapshots and `source.table` names from the newest manifest on disk."""
-        paths = self._manifest_paths(settings)
+        paths = [] if "dbt" in settings.disabled else self._manifest_paths(settings)
         existing = [(p.stat().st_mtime_ns, p) for p in paths if p.is_file()]
         if not existing:
             return []
