@@ -60,3 +60,27 @@ def test_resource_templates_match_snapshot_and_budget(tmp_path: Path) -> None:
     assert surface == json.loads(RESOURCES_SNAPSHOT.read_text())
     assert [t["uriTemplate"] for t in surface] == ["dataref://{name}"]
     assert surface_size(surface) <= RESOURCES_BUDGET_CHARS
+
+
+# -- prompts: the plugin's commands; their own budget, outside the tool list's ---------------
+# Regenerate after an intended change with: data-platform prompts > tests/contract/prompts.json
+
+PROMPTS_SNAPSHOT = Path(__file__).parent / "contract" / "prompts.json"
+PROMPT_LIST_CHARS = 3_000  # the whole prompts/list (names, descriptions, arguments)
+PROMPT_TEXT_CHARS = 2_500  # one rendered prompt's instructions
+
+
+def test_prompt_surface_matches_snapshot_and_budget(tmp_path: Path) -> None:
+    from data_platform.commands import COMMANDS
+    from data_platform.contract import prompt_surface
+
+    surface = prompt_surface(load_settings(tmp_path, {}, tmp_path / "none.env"))
+    size = surface_size(surface)
+    print(f"\nprompts: {len(surface)}; prompts/list {size:,} characters (budget {PROMPT_LIST_CHARS:,})")
+    assert surface == json.loads(PROMPTS_SNAPSHOT.read_text()), (
+        "prompts drifted from the contract snapshot; if intended, regenerate with: "
+        "data-platform prompts > tests/contract/prompts.json"
+    )
+    assert size <= PROMPT_LIST_CHARS
+    for c in COMMANDS:
+        assert len(c.body) <= PROMPT_TEXT_CHARS, c.name

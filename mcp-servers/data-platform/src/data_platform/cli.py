@@ -1,4 +1,4 @@
-"""The `data-platform` command: `serve` (stdio or HTTP), `doctor`, `tools`, `resources`, `settings`."""
+"""The `data-platform` command: `serve` (stdio or HTTP), `doctor`, `tools`, `resources`, `prompts`."""
 
 from __future__ import annotations
 
@@ -127,6 +127,28 @@ def cmd_resources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prompts(args: argparse.Namespace) -> int:
+    from data_platform import commands
+    from data_platform.contract import prompt_surface, surface_size
+
+    if args.write_plugin is not None or args.check_plugin is not None:
+        given = args.write_plugin or args.check_plugin
+        folder = Path(given) if given else commands.plugin_commands_dir()
+        if args.check_plugin is not None:
+            problems = commands.plugin_drift(folder)
+            print("\n".join(problems) or f"{folder}: the command files match data_platform.commands")
+            return 1 if problems else 0
+        changed = commands.write_plugin(folder)
+        print(f"{folder}: {len(changed)} command file(s) written" if changed else f"{folder}: up to date")
+        return 0
+    surface = prompt_surface(load_settings())
+    if args.check_budget:
+        print(f"{len(surface)} prompts; prompts/list: {surface_size(surface):,} characters")
+        return 0
+    print(json.dumps(surface, indent=2, sort_keys=True))
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -169,6 +191,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     resources = sub.add_parser("resources", help="print the resource templates (dataref://...) as JSON")
     resources.add_argument("--check-budget", action="store_true", help="print only their size")
     resources.set_defaults(func=cmd_resources)
+    prompts = sub.add_parser("prompts", help="print the prompts (the plugin's commands) as JSON")
+    prompts.add_argument("--check-budget", action="store_true", help="print only the size of prompts/list")
+    prompts.add_argument(
+        "--write-plugin",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="write the plugin's command files from the source",
+    )
+    prompts.add_argument(
+        "--check-plugin",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="exit 1 if the command files differ from the source",
+    )
+    prompts.set_defaults(func=cmd_prompts)
     settings = sub.add_parser("settings", help="print the settings table (Markdown)")
     settings.add_argument("--readme", metavar="PATH", help="rewrite the generated table in this README")
     settings.set_defaults(func=cmd_settings)

@@ -50,3 +50,18 @@ def resource_surface(settings: Settings) -> list[dict[str, Any]]:
         (t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in templates),
         key=lambda t: t["uriTemplate"],
     )
+
+
+# -- prompts: not in the tool list's budget; their own, in tests/test_contract.py ------------
+
+
+def prompt_surface(settings: Settings) -> list[dict[str, Any]]:
+    """Every prompt's name, description and arguments as `prompts/list` gives them, by name."""
+    from data_platform.server import build_server
+
+    server = build_server(settings)
+    prompts = anyio.run(server.list_prompts)
+    return sorted(
+        (p.model_dump(mode="json", by_alias=True, exclude_none=True) for p in prompts),
+        key=lambda p: p["name"],
+    )

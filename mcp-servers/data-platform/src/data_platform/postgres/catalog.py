@@ -141,3 +141,20 @@ def columns(settings: Settings, table: str, schema: str | None = None) -> tuple[
             (oid,),
         ).fetchall()
     return nsp, name, [ColumnRow(*r) for r in rows]
+
+
+def table_names(settings: Settings, limit: int = 5_000) -> tuple[list[str], list[str]]:
+    """(schemas, `schema.table` names) of the user's tables and views, for completions.
+
+    One cheap query (no sizes, no comments), at most `limit` names.
+    """
+    sql = f"""
+    select n.nspname, c.relname
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where c.relkind in ('r','p','v','m','f') and {_USER_SCHEMA} and {_NOT_EXTENSION}
+    order by 1, 2 limit %(limit)s"""
+    with session(settings) as conn:
+        spaces = f"select n.nspname from pg_catalog.pg_namespace n where {_USER_SCHEMA}"
+        names = [r[0] for r in conn.execute(spaces, {}).fetchall()]
+        rows = conn.execute(sql, {"limit": limit}).fetchall()
+    return sorted(names), [f"{s}.{t}" for s, t in rows]

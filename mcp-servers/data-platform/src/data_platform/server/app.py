@@ -13,7 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from data_platform import __version__
 from data_platform.config import Settings, load_settings
 from data_platform.registry import Registry
-from data_platform.server import registry_tools, resources
+from data_platform.server import completions, prompts, registry_tools, resources
 from data_platform.server.schema import CompactMCPServer
 from data_platform.server.state import AppState
 
@@ -94,4 +94,6 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
     for register in _family_registrars(settings):
         register(server)
     resources.register(server)  # refs as resources: not a tool family, never switched off
+    prompts.register(server, settings.disabled)
+    completions.register(server)
     return server
