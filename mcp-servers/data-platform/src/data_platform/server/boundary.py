@@ -15,7 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
@@ -23,6 +22,7 @@ from pydantic import BaseModel
 from data_platform.errors import DataPlatformError
 from data_platform.redact import redact
 from data_platform.render import bound
+from data_platform.server.calls import calling, run_work
 from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
@@ -41,8 +41,8 @@ def state_of(ctx: Context) -> AppState:
 
 
 async def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking core work in a worker thread so the server keeps answering."""
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=True)
+    """Run blocking core work in a worker thread so the server keeps answering (and can cancel it)."""
+    return await run_work(fn, *args, **kwargs)
 
 
 def error_text(exc: BaseException, secrets: list[str]) -> str:
@@ -84,7 +84,8 @@ def tool(
             state = state_of(ctx)
             secrets = state.secrets()
             try:
-                result = await fn(*args, **kwargs)
+                with calling(ctx):  # progress of the call's work goes to this request
+                    result = await fn(*args, **kwargs)
             except DataPlatformError as exc:
                 log.info("%s: %s", name, redact(str(exc), secrets))
                 return error_result(error_text(exc, secrets), state.settings.max_output_chars)

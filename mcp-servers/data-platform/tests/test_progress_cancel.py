@@ -1,0 +1,171 @@
+"""Progress notifications and real cancellation of long calls, through the SDK's client."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+from harness import call, inmemory
+from pgcluster import Cluster
+
+pytestmark = pytest.mark.anyio
+
+MARK = "dp_cancel_probe"
+# Minutes of work for PostgreSQL (1e10 rows, the inner series materialized once): read-only,
+# so pg_query accepts it, unlike pg_sleep.
+LONG = "generate_series(1, 100000) AS a, generate_series(1, 100000) AS b"
+
+
+def _running(url: str, needle: str) -> list[int]:
+    """Backends of the server running a statement containing `needle` (not this probe itself)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select pid from pg_stat_activity where state = 'active' and query like %s "
+            "and pid <> pg_backend_pid()",
+            (f"%{needle}%",),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+async def _wait_for(predicate: Any, timeout: float) -> float:
+    """Seconds until `predicate()` held (polled every 20 ms), or fail after `timeout`."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"condition not met within {timeout} s")
+        await anyio.sleep(0.02)
+    return time.monotonic() - start
+
+
+def _files(folder: Path) -> set[str]:
+    """Every data file under the project (not the logs, not the registry's .gitignore)."""
+    return {
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and "log" not in p.parts and p.name != ".gitignore"
+    }
+
+
+async def _refs(client: Any) -> list[str]:
+    result = await call(client, "list_data")
+    return [r["name"] for r in result.structured_content["refs"]]
+
+
+async def _cancel_while_running(client: Any, url: str, tool: str, sql: str, needle: str) -> float:
+    """Start `tool`, wait until PostgreSQL runs it, cancel the MCP call; seconds until it is gone."""
+    outcome: list[Any] = []
+    async with anyio.create_task_group() as tg:
+        scope = anyio.CancelScope()
+
+        async def run() -> None:
+            with scope:
+                outcome.append(await client.call_tool(tool, {"sql": sql}))
+
+        tg.start_soon(run)
+        await _wait_for(lambda: outcome or _running(url, needle), timeout=10)
+        assert outcome == [], f"{tool} answered before it could be cancelled: {outcome[0].content}"
+        scope.cancel()
+    assert outcome == []  # the call was cancelled, not answered
+    return await _wait_for(lambda: not _running(url, needle), timeout=5)
+
+
+async def test_cancelled_pg_query_stops_the_backend_and_leaves_no_ref(project: Path, pg: Cluster) -> None:
+    async with inmemory(project, env=pg.env()) as client:
+        before = await _refs(client)
+        gone = await _cancel_while_running(
+            client, pg.url, "pg_query", f"SELECT count(*) AS n, '{MARK}' AS m FROM {LONG}", MARK
+        )
+        assert gone < 1.0, f"backend still running {gone:.2f} s after the cancel"
+        await anyio.sleep(0.3)  # the abandoned worker thread has unwound by now
+        assert await _refs(client) == before
+        # The server keeps serving: the next call answers with the right data.
+        r = await call(client, "pg_query", sql="SELECT x FROM generate_series(1, 5) AS x", name="after")
+        assert r.structured_content["rows"] == 5
+        assert await _refs(client) == [*before, "after"]
+
+
+async def test_cancelled_streaming_pg_query_stops_mid_result(project: Path, pg: Cluster) -> None:
+    """A query already streaming batches (COPY) is cancelled too, and no partial ref is published."""
+    sql = f"SELECT a, b, md5((a * b)::text) AS h, '{MARK}2' AS m FROM {LONG}"
+    async with inmemory(project, env=pg.env()) as client:
+        files = _files(project)
+        gone = await _cancel_while_running(client, pg.url, "pg_query", sql, f"{MARK}2")
+        assert gone < 1.0, f"backend still running {gone:.2f} s after the cancel"
+        # The abandoned worker unwinds and the writer removes its half-written file.
+        await _wait_for(lambda: _files(project) == files, timeout=5)
+        assert await _refs(client) == []
+
+
+async def test_cancelled_pg_execute_rolls_back(project: Path, pg: Cluster) -> None:
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS dp_cancel_t; CREATE TABLE dp_cancel_t (x int)")
+    sql = f"INSERT INTO dp_cancel_t SELECT 1 FROM pg_sleep(30) /* {MARK}3 */"
+    async with inmemory(project, env=pg.env()) as client:
+        gone = await _cancel_while_running(client, pg.url, "pg_execute", sql, f"{MARK}3")
+        assert gone < 1.0
+        r = await call(client, "pg_execute", sql="INSERT INTO dp_cancel_t VALUES (7)")
+        assert r.structured_content["rows_affected"] == 1
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        assert conn.execute("SELECT array_agg(x) FROM dp_cancel_t").fetchone()[0] == [7]
+        conn.execute("DROP TABLE dp_cancel_t")
+
+
+async def test_pg_query_reports_rows_as_progress(project: Path, pg: Cluster) -> None:
+    steps: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        steps.append((done, total, message))
+
+    sql = "SELECT g, md5(g::text) AS h, repeat('x', 50) AS pad FROM generate_series(1, 3000000) AS g"
+    async with inmemory(project, env=pg.env()) as client:
+        start = time.monotonic()
+        r = await client.call_tool("pg_query", {"sql": sql, "name": "big"}, progress_callback=on_progress)
+        took = time.monotonic() - start
+    assert not r.is_error, r.content
+    assert r.structured_content["rows"] == 3_000_000
+    assert took > 1.0, f"the query took {took:.2f} s: too quick to show progress"
+    assert len(steps) >= int(took / 2), (took, steps)
+    dones = [s[0] for s in steps]
+    assert dones == sorted(set(dones)), "progress must increase"
+    assert 0 < dones[-1] <= 3_000_000
+    assert all(s[2] and s[2].endswith(" rows") for s in steps)
+
+
+async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
+    n = 6_000_000
+    table = pa.table({"id": pa.array(range(n)), "name": pa.array([f"n{i % 997}" for i in range(n)])})
+    path = project / "big.csv"
+    pacsv.write_csv(table, path)
+    size = path.stat().st_size
+    steps: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        steps.append((done, total, message))
+
+    async with inmemory(project) as client:
+        start = time.monotonic()
+        r = await client.call_tool(
+            "read_csv", {"path": "big.csv", "max_rows": n}, progress_callback=on_progress
+        )
+        took = time.monotonic() - start
+    assert not r.is_error, r.content
+    assert r.structured_content["rows"] == n
+    assert took > 1.0, f"the load took {took:.2f} s: too quick to show progress"
+    assert len(steps) >= int(took / 2), (took, steps)
+    assert all(total == size for _, total, _ in steps)
+    dones = [s[0] for s in steps]
+    assert dones == sorted(set(dones)) and 0 < dones[-1] <= size
+
+
+async def test_no_progress_without_a_token(project: Path, pg: Cluster) -> None:
+    """Without a progress callback the client sends no token and the call just answers."""
+    async with inmemory(project, env=pg.env()) as client:
+        r = await call(client, "pg_query", sql="SELECT count(*) AS n FROM generate_series(1, 1000000)")
+    assert r.structured_content["rows"] == 1
