@@ -8,8 +8,6 @@ from typing import Any
 
 import anyio
 import psycopg
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import pytest
 
 from harness import call, inmemory
@@ -126,12 +124,14 @@ async def test_pg_query_reports_rows_as_progress(project: Path, pg: Cluster) -> 
     sql = "SELECT g, md5(g::text) AS h, repeat('x', 50) AS pad FROM generate_series(1, 3000000) AS g"
     async with inmemory(project, env=pg.env()) as client:
         start = time.monotonic()
-        r = await client.call_tool("pg_query", {"sql": sql, "name": "big"}, progress_callback=on_progress)
+        r = await client.call_tool(
+            "pg_query", {"sql": sql, "name": "big", "max_rows": 3_000_000}, progress_callback=on_progress
+        )
         took = time.monotonic() - start
     assert not r.is_error, r.content
     assert r.structured_content["rows"] == 3_000_000
-    assert took > 1.0, f"the query took {took:.2f} s: too quick to show progress"
-    assert len(steps) >= int(took / 2), (took, steps)
+    assert took > 1.5, f"the query took {took:.2f} s: too quick to show progress"
+    assert len(steps) >= int(took / 2) >= 0 and steps, (took, steps)  # one at least every 2 s
     dones = [s[0] for s in steps]
     assert dones == sorted(set(dones)), "progress must increase"
     assert 0 < dones[-1] <= 3_000_000
@@ -139,10 +139,18 @@ async def test_pg_query_reports_rows_as_progress(project: Path, pg: Cluster) -> 
 
 
 async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
-    n = 6_000_000
-    table = pa.table({"id": pa.array(range(n)), "name": pa.array([f"n{i % 997}" for i in range(n)])})
+    block = 500_000
+    lines = "".join(
+        f"{i},2024-01-{i % 28 + 1:02d} 10:{i % 60:02d}:00,{i * 0.37:.4f},name{i % 997}\n"
+        for i in range(block)
+    )
     path = project / "big.csv"
-    pacsv.write_csv(table, path)
+    copies = 32
+    with path.open("w") as f:
+        f.write("id,at,value,name\n")
+        for _ in range(copies):
+            f.write(lines)
+    n = block * copies
     size = path.stat().st_size
     steps: list[tuple[float, float | None, str | None]] = []
 
@@ -157,8 +165,8 @@ async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
         took = time.monotonic() - start
     assert not r.is_error, r.content
     assert r.structured_content["rows"] == n
-    assert took > 1.0, f"the load took {took:.2f} s: too quick to show progress"
-    assert len(steps) >= int(took / 2), (took, steps)
+    assert took > 1.5, f"the load took {took:.2f} s: too quick to show progress"
+    assert len(steps) >= int(took / 2) >= 0 and steps, (took, steps)  # one at least every 2 s
     assert all(total == size for _, total, _ in steps)
     dones = [s[0] for s in steps]
     assert dones == sorted(set(dones)) and 0 < dones[-1] <= size

@@ -48,7 +48,7 @@ class Work:
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         self._hooks: list[Callable[[], Any]] = []
-        self._measure: Callable[[], tuple[float, float | None]] | None = None
+        self.measure: Callable[[int], tuple[float, float | None]] | None = None
         self.step: Step | None = None
         self.started = time.monotonic()
 
@@ -77,13 +77,13 @@ class Work:
         self.step = Step(done, total, message)  # one reference swap: safe to read from the loop
 
     def rows(self, rows: int) -> None:
-        measure = self._measure
+        measure = self.measure
         message = f"{rows:,} rows"
         if measure is None:
             self.report(rows, None, message)
             return
         with contextlib.suppress(Exception):
-            done, total = measure()
+            done, total = measure(rows)
             self.report(done, total, message)
 
     def hook(self, fn: Callable[[], Any]) -> None:
@@ -126,17 +126,17 @@ def rows_done(rows: int) -> None:
 
 
 @contextlib.contextmanager
-def measure(fn: Callable[[], tuple[float, float | None]]) -> Iterator[None]:
-    """While inside, a load's progress is `fn()` = (done, total), e.g. bytes read of the file size."""
+def measure(fn: Callable[[int], tuple[float, float | None]]) -> Iterator[None]:
+    """While inside, a load's progress is `fn(rows written)` = (done, total), e.g. bytes of the file."""
     work = _CURRENT.get()
     if work is None:
         yield
         return
-    before, work._measure = work._measure, fn
+    before, work.measure = work.measure, fn
     try:
         yield
     finally:
-        work._measure = before
+        work.measure = before
 
 
 @contextlib.contextmanager
