@@ -138,6 +138,59 @@ async def test_pg_query_reports_rows_as_progress(project: Path, pg: Cluster) -> 
     assert all(s[2] and s[2].endswith(" rows") for s in steps)
 
 
+async def test_pg_load_reports_rows_of_the_ref_and_a_cancelled_load_leaves_no_table(
+    project: Path, pg: Cluster
+) -> None:
+    n = 4_000_000
+    sql = f"SELECT g, md5(g::text) AS h, g * 0.5 AS v FROM generate_series(1, {n}) AS g"
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS dp_load_big, dp_load_cancelled")
+    async with inmemory(project, env=pg.env()) as client:
+        await call(client, "pg_query", sql=sql, name="big", max_rows=n)
+        steps: list[tuple[float, float | None, str | None]] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            steps.append((done, total, message))
+
+        start = time.monotonic()
+        args = {"data_ref": "big", "table": "dp_load_big"}
+        r = await client.call_tool("pg_load", args, progress_callback=on_progress)
+        took = time.monotonic() - start
+        assert not r.is_error, r.content
+        assert r.structured_content["rows"] == n
+        assert took > 1.5, f"the load took {took:.2f} s: too quick to show progress"
+        assert len(steps) >= int(took / 2) >= 0 and steps, (took, steps)
+        assert all(total == n for _, total, _ in steps)
+        assert 0 < steps[-1][0] <= n
+
+        # Cancelled once it has reported progress: the COPY is cancelled, nothing is committed.
+        started = anyio.Event()
+
+        async def first(done: float, total: float | None, message: str | None) -> None:
+            started.set()
+
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+
+            async def run() -> None:
+                with scope:
+                    args = {"data_ref": "big", "table": "dp_load_cancelled"}
+                    await client.call_tool("pg_load", args, progress_callback=first)
+                    pytest.fail("pg_load finished before it could be cancelled")
+
+            tg.start_soon(run)
+            with anyio.fail_after(20):
+                await started.wait()
+            scope.cancel()
+        gone = await _wait_for(lambda: not _running(pg.url, "dp_load_cancelled"), timeout=5)
+        assert gone < 1.0
+        await call(client, "pg_connect")  # still serving
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM dp_load_big").fetchone()[0] == n
+        assert conn.execute("SELECT to_regclass('public.dp_load_cancelled')").fetchone()[0] is None
+        conn.execute("DROP TABLE dp_load_big")
+
+
 async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
     block = 500_000
     lines = "".join(
