@@ -191,19 +191,23 @@ async def test_pg_load_reports_rows_of_the_ref_and_a_cancelled_load_leaves_no_ta
         conn.execute("DROP TABLE dp_load_big")
 
 
-async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
+def _big_csv(project: Path, copies: int = 32) -> tuple[Path, int]:
+    """A ~700 MB CSV (16M rows): a few seconds of read_csv here; its path and row count."""
     block = 500_000
     lines = "".join(
         f"{i},2024-01-{i % 28 + 1:02d} 10:{i % 60:02d}:00,{i * 0.37:.4f},name{i % 997}\n"
         for i in range(block)
     )
     path = project / "big.csv"
-    copies = 32
     with path.open("w") as f:
         f.write("id,at,value,name\n")
         for _ in range(copies):
             f.write(lines)
-    n = block * copies
+    return path, block * copies
+
+
+async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
+    path, n = _big_csv(project)
     size = path.stat().st_size
     steps: list[tuple[float, float | None, str | None]] = []
 
@@ -230,3 +234,34 @@ async def test_no_progress_without_a_token(project: Path, pg: Cluster) -> None:
     async with inmemory(project, env=pg.env()) as client:
         r = await call(client, "pg_query", sql="SELECT count(*) AS n FROM generate_series(1, 1000000)")
     assert r.structured_content["rows"] == 1
+
+
+async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> None:
+    _, n = _big_csv(project)
+    files = _files(project)
+    started = anyio.Event()
+
+    async def first(done: float, total: float | None, message: str | None) -> None:
+        started.set()
+
+    async with inmemory(project) as client:
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+
+            async def run() -> None:
+                with scope:
+                    args = {"path": "big.csv", "max_rows": n, "name": "big"}
+                    await client.call_tool("read_csv", args, progress_callback=first)
+                    pytest.fail("read_csv finished before it could be cancelled")
+
+            tg.start_soon(run)
+            with anyio.fail_after(20):
+                await started.wait()
+            scope.cancel()
+        # The load stops at its next batch and removes its half-written ref file.
+        stopped = await _wait_for(lambda: _files(project) == files, timeout=5)
+        assert stopped < 1.0, f"the half-written ref was still there {stopped:.2f} s after the cancel"
+        await anyio.sleep(3)  # longer than the whole load takes: nothing is published later
+        assert await _refs(client) == []
+        r = await call(client, "read_csv", path="big.csv", nrows=10)
+        assert r.structured_content["rows"] == 10
