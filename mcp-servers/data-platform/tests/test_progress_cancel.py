@@ -56,7 +56,9 @@ async def _refs(client: Any) -> list[str]:
     return [r["name"] for r in result.structured_content["refs"]]
 
 
-async def _cancel_while_running(client: Any, url: str, tool: str, sql: str, needle: str) -> float:
+async def _cancel_while_running(
+    client: Any, url: str, tool: str, sql: str, needle: str, args: dict[str, Any] | None = None
+) -> float:
     """Start `tool`, wait until PostgreSQL runs it, cancel the MCP call; seconds until it is gone."""
     outcome: list[Any] = []
     async with anyio.create_task_group() as tg:
@@ -64,7 +66,7 @@ async def _cancel_while_running(client: Any, url: str, tool: str, sql: str, need
 
         async def run() -> None:
             with scope:
-                outcome.append(await client.call_tool(tool, {"sql": sql}))
+                outcome.append(await client.call_tool(tool, args or {"sql": sql}))
 
         tg.start_soon(run)
         await _wait_for(lambda: outcome or _running(url, needle), timeout=10)
@@ -101,7 +103,7 @@ async def test_cancelled_streaming_pg_query_stops_mid_result(project: Path, pg: 
         assert await _refs(client) == []
 
 
-async def test_cancelled_pg_execute_rolls_back(project: Path, pg: Cluster) -> None:
+async def test_cancelled_pg_execute_and_explain_analyze_stop(project: Path, pg: Cluster) -> None:
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS dp_cancel_t; CREATE TABLE dp_cancel_t (x int)")
     sql = f"INSERT INTO dp_cancel_t SELECT 1 FROM pg_sleep(30) /* {MARK}3 */"
@@ -110,11 +112,16 @@ async def test_cancelled_pg_execute_rolls_back(project: Path, pg: Cluster) -> No
         assert gone < 1.0
         r = await call(client, "pg_execute", sql="INSERT INTO dp_cancel_t VALUES (7)")
         assert r.structured_content["rows_affected"] == 1
+        explain = f"SELECT count(*), '{MARK}4' FROM {LONG}"
+        args = {"sql": explain, "analyze": True}
+        gone = await _cancel_while_running(client, pg.url, "pg_explain", explain, f"{MARK}4", args)
+        assert gone < 1.0
     with psycopg.connect(pg.url, autocommit=True) as conn:
         assert conn.execute("SELECT array_agg(x) FROM dp_cancel_t").fetchone()[0] == [7]
         conn.execute("DROP TABLE dp_cancel_t")
 
 
+@pytest.mark.slow  # seconds of real work, so that progress is due
 async def test_pg_query_reports_rows_as_progress(project: Path, pg: Cluster) -> None:
     steps: list[tuple[float, float | None, str | None]] = []
 
@@ -138,6 +145,7 @@ async def test_pg_query_reports_rows_as_progress(project: Path, pg: Cluster) -> 
     assert all(s[2] and s[2].endswith(" rows") for s in steps)
 
 
+@pytest.mark.slow  # seconds of real work, so that progress is due
 async def test_pg_load_reports_rows_of_the_ref_and_a_cancelled_load_leaves_no_table(
     project: Path, pg: Cluster
 ) -> None:
@@ -206,6 +214,7 @@ def _big_csv(project: Path, copies: int = 32) -> tuple[Path, int]:
     return path, block * copies
 
 
+@pytest.mark.slow  # seconds of real work, so that progress is due
 async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
     path, n = _big_csv(project)
     size = path.stat().st_size
@@ -229,13 +238,7 @@ async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
     assert dones == sorted(set(dones)) and 0 < dones[-1] <= size
 
 
-async def test_no_progress_without_a_token(project: Path, pg: Cluster) -> None:
-    """Without a progress callback the client sends no token and the call just answers."""
-    async with inmemory(project, env=pg.env()) as client:
-        r = await call(client, "pg_query", sql="SELECT count(*) AS n FROM generate_series(1, 1000000)")
-    assert r.structured_content["rows"] == 1
-
-
+@pytest.mark.slow  # seconds of real work, so that progress is due
 async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> None:
     _, n = _big_csv(project)
     files = _files(project)
