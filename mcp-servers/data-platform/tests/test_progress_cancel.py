@@ -268,3 +268,34 @@ async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> 
         assert await _refs(client) == []
         r = await call(client, "read_csv", path="big.csv", nrows=10)
         assert r.structured_content["rows"] == 10
+
+
+async def test_cancelled_sql_interrupts_duckdb(project: Path) -> None:
+    """The DuckDB query of a cancelled `sql` call is interrupted: the process stops burning CPU."""
+    (project / "small.csv").write_text("x\n1\n2\n")
+    query = "SELECT count(*) AS n FROM small, range(20000000000) AS r WHERE (r.range * small.x) % 7 = 3"
+    async with inmemory(project) as client:
+        await call(client, "read_csv", path="small.csv", name="small")
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+
+            async def run() -> None:
+                with scope:
+                    await client.call_tool("sql", {"query": query, "name": "never"})
+                    pytest.fail("sql finished before it could be cancelled")
+
+            tg.start_soon(run)
+            await anyio.sleep(1.0)
+            mark = time.process_time()
+            await anyio.sleep(1.0)
+            busy = time.process_time() - mark
+            assert busy > 0.3, f"the query was not running ({busy:.2f} s of CPU in 1 s)"
+            scope.cancel()
+        await anyio.sleep(0.5)
+        mark = time.process_time()
+        await anyio.sleep(1.0)
+        idle = time.process_time() - mark
+        assert idle < busy / 4, f"DuckDB still computing after the cancel ({idle:.2f} s of CPU in 1 s)"
+        assert await _refs(client) == ["small"]
+        r = await call(client, "sql", query="SELECT sum(x) AS s FROM small")
+        assert r.structured_content["preview"] == [{"s": 3}]
