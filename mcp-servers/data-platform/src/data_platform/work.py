@@ -66,8 +66,8 @@ class Work:
 
     def cancel(self) -> None:
         """Flag the work cancelled and run every registered hook (from any thread)."""
-        self._cancelled.set()
         with self._lock:
+            self._cancelled.set()
             hooks = list(self._hooks)
         for hook in hooks:
             with contextlib.suppress(Exception):
@@ -87,11 +87,12 @@ class Work:
             self.report(done, total, message)
 
     def hook(self, fn: Callable[[], Any]) -> None:
+        """Run `fn` on cancel; already cancelled: raise, as a cancel request sent now would find no
+        statement to stop and the one about to start would run to its end."""
         with self._lock:
+            if self.cancelled:
+                raise CancelledError("The call was cancelled; nothing was stored.")
             self._hooks.append(fn)
-        if self.cancelled:  # cancelled before the I/O began: stop it at once
-            with contextlib.suppress(Exception):
-                fn()
 
     def unhook(self, fn: Callable[[], Any]) -> None:
         with self._lock, contextlib.suppress(ValueError):

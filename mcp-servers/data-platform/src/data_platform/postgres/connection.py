@@ -122,17 +122,17 @@ def classify(exc: BaseException, settings: Settings) -> DatabaseError:
             "are right; the next call reconnects by itself.",
             details={"reason": "unreachable"},
         )
+    if "canceling statement due to user request" in low:  # a cancel request, not the timeout (same SQLSTATE)
+        return DatabaseError(
+            "The statement was cancelled (the call or an administrator cancelled it); nothing was committed.",
+            hint="Run it again if that was not intended.",
+            details={"reason": "cancelled"},
+        )
     if sqlstate == "57014" or "canceling statement due to statement timeout" in low:
         return DatabaseError(
             f"The statement ran longer than {settings.statement_timeout_s:g} s and was cancelled.",
             hint="Narrow the query (WHERE, LIMIT, an index) or raise DATA_PLATFORM_STATEMENT_TIMEOUT.",
             details={"reason": "timeout"},
-        )
-    if sqlstate == "57014" or "canceling statement due to user request" in low:
-        return DatabaseError(
-            "The statement was cancelled (the call was cancelled); nothing was stored or committed.",
-            hint="Run it again if that was not intended.",
-            details={"reason": "cancelled"},
         )
     return DatabaseError(f"PostgreSQL error: {_trim(text)}", details={"sqlstate": sqlstate})
 

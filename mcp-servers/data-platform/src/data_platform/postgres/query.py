@@ -302,6 +302,7 @@ def run_query(
             else:
                 cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
                 p = Plan(sql=final_sql)
+            work.check()  # cancelled while planning: a cancel request now would find nothing to stop
             cur.execute(p.sql, values or None)
             reader = cur.fetch_record_batch()
             store = _Store(target, guard)
