@@ -10,7 +10,7 @@ import anyio
 import psycopg
 import pytest
 
-from harness import call, inmemory
+from harness import call, connect, inmemory
 from pgcluster import Cluster
 
 pytestmark = pytest.mark.anyio
@@ -89,6 +89,16 @@ async def test_cancelled_pg_query_stops_the_backend_and_leaves_no_ref(project: P
         r = await call(client, "pg_query", sql="SELECT x FROM generate_series(1, 5) AS x", name="after")
         assert r.structured_content["rows"] == 5
         assert await _refs(client) == [*before, "after"]
+
+
+async def test_cancelled_pg_query_over_stdio(project: Path, pg: Cluster) -> None:
+    """The same through a server process: the client sends notifications/cancelled over stdio."""
+    async with connect(project, env=pg.env(), log_name="progress-cancel") as client:
+        sql = f"SELECT count(*) AS n, '{MARK}5' AS m FROM {LONG}"
+        gone = await _cancel_while_running(client, pg.url, "pg_query", sql, f"{MARK}5")
+        assert gone < 1.0, f"backend still running {gone:.2f} s after the cancel"
+        r = await call(client, "pg_query", sql="SELECT 42 AS answer")
+        assert r.structured_content["preview"] == [{"answer": 42}]
 
 
 async def test_cancelled_streaming_pg_query_stops_mid_result(project: Path, pg: Cluster) -> None:
