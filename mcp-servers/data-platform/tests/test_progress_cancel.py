@@ -299,7 +299,7 @@ async def test_cancelled_sql_interrupts_duckdb(project: Path) -> None:
             mark = time.process_time()
             await anyio.sleep(1.0)
             busy = time.process_time() - mark
-            assert busy > 0.3, f"the query was not running ({busy:.2f} s of CPU in 1 s)"
+            assert busy > 0.1, f"the query was not running ({busy:.2f} s of CPU in 1 s)"
             scope.cancel()
         await anyio.sleep(0.5)
         mark = time.process_time()
