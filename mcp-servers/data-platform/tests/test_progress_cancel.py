@@ -309,3 +309,49 @@ async def test_cancelled_sql_interrupts_duckdb(project: Path) -> None:
         assert await _refs(client) == ["small"]
         r = await call(client, "sql", query="SELECT sum(x) AS s FROM small")
         assert r.structured_content["preview"] == [{"s": 3}]
+
+
+@pytest.mark.slow  # seconds of real work, so that progress is due
+async def test_writers_report_rows_and_a_cancelled_write_leaves_no_file(project: Path) -> None:
+    _, n = _big_csv(project)
+    steps: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        steps.append((done, total, message))
+
+    async with inmemory(project) as client:
+        await call(client, "read_csv", path="big.csv", max_rows=n, name="big")
+        start = time.monotonic()
+        args = {"data_ref": "big", "path": "out.csv"}
+        r = await client.call_tool("to_csv", args, progress_callback=on_progress)
+        took = time.monotonic() - start
+        assert not r.is_error, r.content
+        assert took > 1.5, f"the write took {took:.2f} s: too quick to show progress"
+        assert len(steps) >= int(took / 2) >= 0 and steps, (took, steps)
+        assert all(total == n for _, total, _ in steps) and 0 < steps[-1][0] <= n
+        with (project / "out.csv").open("rb") as f:
+            assert sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b"")) == n + 1
+
+        files = _files(project)
+        started = anyio.Event()
+
+        async def first(done: float, total: float | None, message: str | None) -> None:
+            started.set()
+
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+
+            async def run() -> None:
+                with scope:
+                    args = {"data_ref": "big", "path": "again.csv"}
+                    await client.call_tool("to_csv", args, progress_callback=first)
+                    pytest.fail("to_csv finished before it could be cancelled")
+
+            tg.start_soon(run)
+            with anyio.fail_after(20):
+                await started.wait()
+            scope.cancel()
+        stopped = await _wait_for(lambda: _files(project) == files, timeout=5)
+        assert stopped < 1.0, f"the half-written file was still there {stopped:.2f} s after the cancel"
+        await anyio.sleep(3)  # longer than the whole write takes: nothing appears later
+        assert _files(project) == files
