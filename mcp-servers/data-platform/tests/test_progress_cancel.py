@@ -147,8 +147,8 @@ async def test_pg_query_reports_rows_as_progress(project: Path, pg: Cluster) -> 
         took = time.monotonic() - start
     assert not r.is_error, r.content
     assert r.structured_content["rows"] == 3_000_000
-    assert took > 1.5, f"the query took {took:.2f} s: too quick to show progress"
-    assert len(steps) >= int(took / 2) >= 0 and steps, (took, steps)  # one at least every 2 s
+    assert took > 1.0, f"the query took {took:.2f} s: too quick to show progress"
+    assert len(steps) >= max(1, int(took / 2)), (took, steps)  # one at least every 2 s
     dones = [s[0] for s in steps]
     assert dones == sorted(set(dones)), "progress must increase"
     assert 0 < dones[-1] <= 3_000_000
@@ -176,8 +176,8 @@ async def test_pg_load_reports_rows_of_the_ref_and_a_cancelled_load_leaves_no_ta
         took = time.monotonic() - start
         assert not r.is_error, r.content
         assert r.structured_content["rows"] == n
-        assert took > 1.5, f"the load took {took:.2f} s: too quick to show progress"
-        assert len(steps) >= int(took / 2) >= 0 and steps, (took, steps)
+        assert took > 1.0, f"the load took {took:.2f} s: too quick to show progress"
+        assert len(steps) >= max(1, int(took / 2)), (took, steps)
         assert all(total == n for _, total, _ in steps)
         assert 0 < steps[-1][0] <= n
 
@@ -209,8 +209,8 @@ async def test_pg_load_reports_rows_of_the_ref_and_a_cancelled_load_leaves_no_ta
         conn.execute("DROP TABLE dp_load_big")
 
 
-def _big_csv(project: Path, copies: int = 32) -> tuple[Path, int]:
-    """A ~700 MB CSV (16M rows): a few seconds of read_csv here; its path and row count."""
+def _big_csv(project: Path, copies: int = 40) -> tuple[Path, int]:
+    """A ~900 MB CSV (20M rows): a few seconds of read_csv here; its path and row count."""
     block = 500_000
     lines = "".join(
         f"{i},2024-01-{i % 28 + 1:02d} 10:{i % 60:02d}:00,{i * 0.37:.4f},name{i % 997}\n"
@@ -241,8 +241,8 @@ async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
         took = time.monotonic() - start
     assert not r.is_error, r.content
     assert r.structured_content["rows"] == n
-    assert took > 1.5, f"the load took {took:.2f} s: too quick to show progress"
-    assert len(steps) >= int(took / 2) >= 0 and steps, (took, steps)  # one at least every 2 s
+    assert took > 1.0, f"the load took {took:.2f} s: too quick to show progress"
+    assert len(steps) >= max(1, int(took / 2)), (took, steps)  # one at least every 2 s
     assert all(total == size for _, total, _ in steps)
     dones = [s[0] for s in steps]
     assert dones == sorted(set(dones)) and 0 < dones[-1] <= size
@@ -274,7 +274,7 @@ async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> 
         # The load stops at its next batch and removes its half-written ref file.
         stopped = await _wait_for(lambda: _files(project) == files, timeout=5)
         assert stopped < 1.0, f"the half-written ref was still there {stopped:.2f} s after the cancel"
-        await anyio.sleep(3)  # longer than the whole load takes: nothing is published later
+        await anyio.sleep(3)  # and nothing is published later
         assert await _refs(client) == []
         r = await call(client, "read_csv", path="big.csv", nrows=10)
         assert r.structured_content["rows"] == 10
@@ -326,8 +326,8 @@ async def test_writers_report_rows_and_a_cancelled_write_leaves_no_file(project:
         r = await client.call_tool("to_csv", args, progress_callback=on_progress)
         took = time.monotonic() - start
         assert not r.is_error, r.content
-        assert took > 1.5, f"the write took {took:.2f} s: too quick to show progress"
-        assert len(steps) >= int(took / 2) >= 0 and steps, (took, steps)
+        assert took > 1.0, f"the write took {took:.2f} s: too quick to show progress"
+        assert len(steps) >= max(1, int(took / 2)), (took, steps)
         assert all(total == n for _, total, _ in steps) and 0 < steps[-1][0] <= n
         with (project / "out.csv").open("rb") as f:
             assert sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b"")) == n + 1
@@ -353,5 +353,5 @@ async def test_writers_report_rows_and_a_cancelled_write_leaves_no_file(project:
             scope.cancel()
         stopped = await _wait_for(lambda: _files(project) == files, timeout=5)
         assert stopped < 1.0, f"the half-written file was still there {stopped:.2f} s after the cancel"
-        await anyio.sleep(3)  # longer than the whole write takes: nothing appears later
+        await anyio.sleep(3)  # and nothing appears later
         assert _files(project) == files
