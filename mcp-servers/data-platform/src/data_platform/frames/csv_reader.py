@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from data_platform import work
 from data_platform.errors import InputError
 from data_platform.frames import dates
 from data_platform.frames.engine import first_line
@@ -174,6 +175,9 @@ def _load_csv(
                 stream, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts
             )
             schema, batches = reader.schema, record_batches(reader)
+            if compression(path) is None:  # progress: bytes of the file (not of a compressed one)
+                size = path.stat().st_size
+                stack.enter_context(work.measure(lambda _rows: (stream.tell(), size)))
         guard = file_guard(path, max_rows, chunk_size)
         done = ingest(batches, schema, target, guard=guard, fix=fix, chunk_size=chunk_size, nrows=nrows)
         return OpResult.of(done)
@@ -237,9 +241,10 @@ def _split_csv(
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            yield from first.to_batches()
-            for a, b in itertools.pairwise(cuts[1:]):
-                yield from parse(a, b, fixed).to_batches()
+            with work.measure(lambda _rows: (data.tell(), size)):  # progress: bytes of the file
+                yield from first.to_batches()
+                for a, b in itertools.pairwise(cuts[1:]):
+                    yield from parse(a, b, fixed).to_batches()
         finally:
             data.close()
 

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from data_platform.errors import ExpressionError, InputError
+from data_platform.work import on_cancel
 
 DEFAULT_MEMORY = "4GB"
 
@@ -69,7 +70,8 @@ class Engine:
         try:
             for name, table in tables.items():
                 con.register(name, table)
-            yield con
+            with on_cancel(con.interrupt):  # a cancelled call interrupts its DuckDB query
+                yield con
         finally:
             con.close()
 

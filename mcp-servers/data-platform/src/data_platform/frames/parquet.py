@@ -28,6 +28,7 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from data_platform import work
 from data_platform.errors import InputError
 from data_platform.frames.engine import first_line
 from data_platform.frames.ops import OpResult
@@ -63,7 +64,11 @@ def read_parquet(
         head_table = pa.Table.from_batches([head]) if head else pa.table({})
         raise guard_error(rows, head_table, Guard(max_rows, path.name))
     schema = pf.schema_arrow if not columns else pa.schema([pf.schema_arrow.field(c) for c in columns])
-    with contextlib.closing(pf), damaged(path, "decode", *DECODE_ERRORS):
+    with (
+        contextlib.closing(pf),
+        damaged(path, "decode", *DECODE_ERRORS),
+        work.measure(lambda done: (done, min(rows, nrows or rows))),  # progress: rows of the footer's
+    ):
         # Streamed by batches into the ref: faster and leaner than read_table + write here.
         guard = file_guard(path, max_rows, chunk_size)
         done = ingest(

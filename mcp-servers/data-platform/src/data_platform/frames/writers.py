@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from data_platform import work
 from data_platform.errors import AlreadyExistsError, InputError, StorageError
 from data_platform.frames.engine import first_line
 from data_platform.frames.types import is_nested
@@ -61,6 +63,16 @@ def _publish(temp: Path, path: Path, overwrite: bool) -> None:
         temp.unlink(missing_ok=True)
 
 
+def _batches(registry: Registry, ref: str, total: int) -> Iterator[pa.RecordBatch]:
+    """The ref's batches, with progress (rows of the ref) and a stop when the call is cancelled."""
+    rows = 0
+    for batch in registry.batches(ref):
+        work.check()  # the caller removes the half-written file: nothing reaches `path`
+        yield batch
+        rows += batch.num_rows
+        work.progress(rows, total, f"{rows:,} rows")
+
+
 def write_csv(
     registry: Registry,
     ref: str,
@@ -93,9 +105,12 @@ def write_csv(
                 out, schema, write_options=pacsv.WriteOptions(include_header=header, delimiter=sep)
             ) as w,
         ):
-            for batch in registry.batches(ref):
+            for batch in _batches(registry, ref, info.rows):
                 w.write_batch(batch)
         _publish(temp, path, overwrite)
+    except work.CancelledError:
+        temp.unlink(missing_ok=True)
+        raise
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         temp.unlink(missing_ok=True)
         raise InputError(f"Cannot write `{ref}` as CSV: {first_line(exc)}", hint="Try to_parquet.") from None
@@ -113,9 +128,12 @@ def write_parquet(
     temp = _prepare_output(path, overwrite, mkdirs)
     try:
         with pq.ParquetWriter(str(temp), info.schema.remove_metadata(), compression=compression) as w:
-            for batch in registry.batches(ref):
+            for batch in _batches(registry, ref, info.rows):
                 w.write_batch(batch)
         _publish(temp, path, overwrite)
+    except work.CancelledError:
+        temp.unlink(missing_ok=True)
+        raise
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         temp.unlink(missing_ok=True)
         raise InputError(f"Cannot write `{ref}` as Parquet: {first_line(exc)}") from None

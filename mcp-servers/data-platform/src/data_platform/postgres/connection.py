@@ -22,6 +22,7 @@ import psycopg
 from data_platform.config import PostgresSettings, Settings
 from data_platform.errors import ConnectionFailedError, DatabaseError, NotConfiguredError
 from data_platform.redact import redact
+from data_platform.work import on_cancel
 
 HOW_TO_CONFIGURE = (
     "Set POSTGRES_URL (or DATABASE_URL), e.g. postgresql://user:password@localhost:5432/mydb, "
@@ -121,6 +122,12 @@ def classify(exc: BaseException, settings: Settings) -> DatabaseError:
             "are right; the next call reconnects by itself.",
             details={"reason": "unreachable"},
         )
+    if "canceling statement due to user request" in low:  # a cancel request, not the timeout (same SQLSTATE)
+        return DatabaseError(
+            "The statement was cancelled (the call or an administrator cancelled it); nothing was committed.",
+            hint="Run it again if that was not intended.",
+            details={"reason": "cancelled"},
+        )
     if sqlstate == "57014" or "canceling statement due to statement timeout" in low:
         return DatabaseError(
             f"The statement ran longer than {settings.statement_timeout_s:g} s and was cancelled.",
@@ -161,9 +168,11 @@ def session(settings: Settings, *, read_only: bool = True) -> Iterator[psycopg.C
     except psycopg.Error as exc:
         raise classify(exc, settings) from None
     try:
-        if read_only:
-            conn.execute("SET TRANSACTION READ ONLY")  # psycopg has already opened the transaction
-        yield conn
+        # A cancelled call cancels its running statement (from the thread that cancels).
+        with on_cancel(conn.cancel_safe):
+            if read_only:
+                conn.execute("SET TRANSACTION READ ONLY")  # psycopg has already opened the transaction
+            yield conn
     except psycopg.Error as exc:
         raise classify(exc, settings) from None
     finally:
@@ -185,12 +194,13 @@ def adbc_connection(settings: Settings, *, read_only: bool = True) -> Iterator[A
     except adbc_driver_manager.Error as exc:
         raise classify(exc, settings) from None
     try:
-        if read_only:
-            # Explicit as well as the session default: the transaction ADBC opens is read-only.
-            with conn.cursor() as cur:
-                cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
-                cur.execute("SET TRANSACTION READ ONLY")
-        yield conn
+        with on_cancel(conn.adbc_connection.cancel):  # as for `session`: a cancelled call stops the query
+            if read_only:
+                # Explicit as well as the session default: the transaction ADBC opens is read-only.
+                with conn.cursor() as cur:
+                    cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+                    cur.execute("SET TRANSACTION READ ONLY")
+            yield conn
     except adbc_driver_manager.Error as exc:
         raise classify(exc, settings) from None
     except OSError as exc:

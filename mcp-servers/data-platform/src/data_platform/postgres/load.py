@@ -15,6 +15,7 @@ from typing import Any, Literal
 import psycopg
 import pyarrow as pa
 
+from data_platform import work
 from data_platform.config import Settings
 from data_platform.errors import AlreadyExistsError, InputError, NotFoundError
 from data_platform.postgres import safety
@@ -99,6 +100,7 @@ def load(
     def batches() -> Any:
         nonlocal rows
         for batch in registry.batches(data_ref):
+            work.check()  # cancelled: the driver fails the COPY, the transaction rolls back
             if batch.schema != target:
                 batch = pa.RecordBatch.from_arrays(
                     [
@@ -115,6 +117,7 @@ def load(
                     schema=target,
                 )
             rows += batch.num_rows
+            work.progress(rows, info.rows, f"{rows:,} rows")
             yield batch
 
     reader = pa.RecordBatchReader.from_batches(target, batches())

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_platform import work
 from data_platform.config import Settings
 from data_platform.errors import DatabaseError, GuardError, InputError
 from data_platform.postgres import safety
@@ -301,6 +302,7 @@ def run_query(
             else:
                 cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
                 p = Plan(sql=final_sql)
+            work.check()  # cancelled while planning: a cancel request now would find nothing to stop
             cur.execute(p.sql, values or None)
             reader = cur.fetch_record_batch()
             store = _Store(target, guard)
@@ -326,8 +328,10 @@ def _fetch(cur: Any, reader: pa.RecordBatchReader, limit: int) -> Iterator[pa.Re
     """The result's batches; one past the row guard, then the server is told to stop."""
     rows = 0
     for batch in reader:
+        work.check()  # the server was cancelled too; stop before storing what came before
         yield batch
         rows += batch.num_rows
+        work.progress(rows, None, f"{rows:,} rows")
         if rows > limit:
             _stop(cur, reader)
             return

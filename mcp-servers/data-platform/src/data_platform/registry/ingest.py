@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from data_platform import work
 from data_platform.errors import GuardError
 from data_platform.registry.names import exists_error
 from data_platform.render import PREVIEW_ROWS, preview, trim_cells
@@ -122,6 +123,7 @@ def ingest(
         default_name=target.default_name,
     ) as w:
         for item in items:
+            work.check()  # a cancelled call stops here: the writer discards its file
             table = item if isinstance(item, pa.Table) else pa.Table.from_batches([item])
             if fix is not None:
                 table = item = fix(table)
@@ -137,6 +139,8 @@ def ingest(
                     w.write(piece)
             else:
                 w.write(item)
+            work.rows_done(w.rows)
+        work.check()  # cancelled while the last batch was written: still nothing published
     assert w.info is not None
     return Ingested(w.info, _concat(head, out_schema))
 

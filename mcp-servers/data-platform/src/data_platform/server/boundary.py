@@ -15,7 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel
@@ -24,6 +23,7 @@ from data_platform.errors import DataPlatformError
 from data_platform.redact import redact
 from data_platform.render import bound
 from data_platform.server import refwatch
+from data_platform.server.calls import calling, run_work
 from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
@@ -46,8 +46,8 @@ def state_of(ctx: Context) -> AppState:
 
 
 async def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking core work in a worker thread so the server keeps answering."""
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=True)
+    """Run blocking core work in a worker thread so the server keeps answering (and can cancel it)."""
+    return await run_work(fn, *args, **kwargs)
 
 
 def error_text(exc: BaseException, secrets: list[str]) -> str:
@@ -95,7 +95,8 @@ def tool(
             secrets = state.secrets()
             before = refwatch.before_call(state)
             try:
-                result = await fn(*args, **kwargs)
+                with calling(ctx):  # progress of the call's work goes to this request
+                    result = await fn(*args, **kwargs)
             except DataPlatformError as exc:
                 log.info("%s: %s", name, redact(str(exc), secrets))
                 await refwatch.after_call(ctx, state, before)

@@ -1,0 +1,154 @@
+"""Progress and cancellation of one call's blocking work, without knowing who asked.
+
+An adapter (the MCP tool wrapper) runs a call's work inside `Work.run`, in a worker
+thread. The core then, without any MCP import or extra parameter:
+
+- reports how far it got with `progress(...)` or, for loads, `rows_done(...)` measured by
+  what the reader declared with `measure(...)` (bytes of a file, rows of a footer);
+- registers what stops its I/O with `on_cancel(fn)` (a PostgreSQL cancel request), which
+  the adapter triggers from another thread when the caller cancels;
+- calls `check()` between batches, so a cancelled load stops and publishes nothing.
+
+The current `Work` travels in a context variable (copied into the worker thread with the
+call): a parameter through every function would touch each tool and reader for what is a
+property of the call, not of the data. Outside a call every function here is a no-op, so the
+library, the CLI and the tests of the core run unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from data_platform.errors import DataPlatformError
+
+T = TypeVar("T")
+
+
+class CancelledError(DataPlatformError):
+    """The caller cancelled the call: the work stopped and published nothing."""
+
+
+@dataclass(frozen=True)
+class Step:
+    done: float
+    total: float | None
+    message: str | None
+
+
+class Work:
+    """One call's work: its latest progress, its cancel flag and the hooks that stop its I/O."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+        self._hooks: list[Callable[[], Any]] = []
+        self.measure: Callable[[int], tuple[float, float | None]] | None = None
+        self.step: Step | None = None
+        self.started = time.monotonic()
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn` with this work as the current one (call it in the worker thread)."""
+        token = _CURRENT.set(self)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _CURRENT.reset(token)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        """Flag the work cancelled and run every registered hook (from any thread)."""
+        with self._lock:
+            self._cancelled.set()
+            hooks = list(self._hooks)
+        for hook in hooks:
+            with contextlib.suppress(Exception):
+                hook()
+
+    def report(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        self.step = Step(done, total, message)  # one reference swap: safe to read from the loop
+
+    def rows(self, rows: int) -> None:
+        measure = self.measure
+        message = f"{rows:,} rows"
+        if measure is None:
+            self.report(rows, None, message)
+            return
+        with contextlib.suppress(Exception):
+            done, total = measure(rows)
+            self.report(done, total, message)
+
+    def hook(self, fn: Callable[[], Any]) -> None:
+        """Run `fn` on cancel; already cancelled: raise, as a cancel request sent now would find no
+        statement to stop and the one about to start would run to its end."""
+        with self._lock:
+            if self.cancelled:
+                raise CancelledError("The call was cancelled; nothing was stored.")
+            self._hooks.append(fn)
+
+    def unhook(self, fn: Callable[[], Any]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._hooks.remove(fn)
+
+
+_CURRENT: contextvars.ContextVar[Work | None] = contextvars.ContextVar("data_platform_work", default=None)
+
+
+def current() -> Work | None:
+    return _CURRENT.get()
+
+
+def check() -> None:
+    """Raise CancelledError if the caller cancelled this call; call it between batches."""
+    work = _CURRENT.get()
+    if work is not None and work.cancelled:
+        raise CancelledError("The call was cancelled; nothing was stored.")
+
+
+def progress(done: float, total: float | None = None, message: str | None = None) -> None:
+    work = _CURRENT.get()
+    if work is not None:
+        work.report(done, total, message)
+
+
+def rows_done(rows: int) -> None:
+    """A load wrote `rows` rows so far: reported as the measure the reader declared, else rows."""
+    work = _CURRENT.get()
+    if work is not None:
+        work.rows(rows)
+
+
+@contextlib.contextmanager
+def measure(fn: Callable[[int], tuple[float, float | None]]) -> Iterator[None]:
+    """While inside, a load's progress is `fn(rows written)` = (done, total), e.g. bytes of the file."""
+    work = _CURRENT.get()
+    if work is None:
+        yield
+        return
+    before, work.measure = work.measure, fn
+    try:
+        yield
+    finally:
+        work.measure = before
+
+
+@contextlib.contextmanager
+def on_cancel(fn: Callable[[], Any]) -> Iterator[None]:
+    """While inside, cancelling the call runs `fn` (from another thread), e.g. a PostgreSQL cancel."""
+    work = _CURRENT.get()
+    if work is None:
+        yield
+        return
+    work.hook(fn)
+    try:
+        yield
+    finally:
+        work.unhook(fn)

@@ -1,0 +1,357 @@
+"""Progress notifications and real cancellation of long calls, through the SDK's client."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import psycopg
+import pytest
+
+from harness import call, connect, inmemory
+from pgcluster import Cluster
+
+pytestmark = pytest.mark.anyio
+
+MARK = "dp_cancel_probe"
+# Minutes of work for PostgreSQL (1e10 rows, the inner series materialized once): read-only,
+# so pg_query accepts it, unlike pg_sleep.
+LONG = "generate_series(1, 100000) AS a, generate_series(1, 100000) AS b"
+
+
+def _running(url: str, needle: str) -> list[int]:
+    """Backends of the server running a statement containing `needle` (not this probe itself)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select pid from pg_stat_activity where state = 'active' and query like %s "
+            "and pid <> pg_backend_pid()",
+            (f"%{needle}%",),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+async def _wait_for(predicate: Any, timeout: float) -> float:
+    """Seconds until `predicate()` held (polled every 20 ms), or fail after `timeout`."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"condition not met within {timeout} s")
+        await anyio.sleep(0.02)
+    return time.monotonic() - start
+
+
+def _files(folder: Path) -> set[str]:
+    """Every data file under the project (not the logs, not the registry's .gitignore)."""
+    return {
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and "log" not in p.parts and p.name != ".gitignore"
+    }
+
+
+async def _refs(client: Any) -> list[str]:
+    result = await call(client, "list_data")
+    return [r["name"] for r in result.structured_content["refs"]]
+
+
+async def _cancel_while_running(
+    client: Any, url: str, tool: str, sql: str, needle: str, args: dict[str, Any] | None = None
+) -> float:
+    """Start `tool`, wait until PostgreSQL runs it, cancel the MCP call; seconds until it is gone."""
+    outcome: list[Any] = []
+    async with anyio.create_task_group() as tg:
+        scope = anyio.CancelScope()
+
+        async def run() -> None:
+            with scope:
+                outcome.append(await client.call_tool(tool, args or {"sql": sql}))
+
+        tg.start_soon(run)
+        await _wait_for(lambda: outcome or _running(url, needle), timeout=10)
+        assert outcome == [], f"{tool} answered before it could be cancelled: {outcome[0].content}"
+        scope.cancel()
+    assert outcome == []  # the call was cancelled, not answered
+    return await _wait_for(lambda: not _running(url, needle), timeout=5)
+
+
+async def test_cancelled_pg_query_stops_the_backend_and_leaves_no_ref(project: Path, pg: Cluster) -> None:
+    async with inmemory(project, env=pg.env()) as client:
+        before = await _refs(client)
+        gone = await _cancel_while_running(
+            client, pg.url, "pg_query", f"SELECT count(*) AS n, '{MARK}' AS m FROM {LONG}", MARK
+        )
+        assert gone < 1.0, f"backend still running {gone:.2f} s after the cancel"
+        await anyio.sleep(0.3)  # the abandoned worker thread has unwound by now
+        assert await _refs(client) == before
+        # The server keeps serving: the next call answers with the right data.
+        r = await call(client, "pg_query", sql="SELECT x FROM generate_series(1, 5) AS x", name="after")
+        assert r.structured_content["rows"] == 5
+        assert await _refs(client) == [*before, "after"]
+
+
+async def test_cancelled_pg_query_over_stdio(project: Path, pg: Cluster) -> None:
+    """The same through a server process: the client sends notifications/cancelled over stdio."""
+    async with connect(project, env=pg.env(), log_name="progress-cancel") as client:
+        sql = f"SELECT count(*) AS n, '{MARK}5' AS m FROM {LONG}"
+        gone = await _cancel_while_running(client, pg.url, "pg_query", sql, f"{MARK}5")
+        assert gone < 1.0, f"backend still running {gone:.2f} s after the cancel"
+        r = await call(client, "pg_query", sql="SELECT 42 AS answer")
+        assert r.structured_content["preview"] == [{"answer": 42}]
+
+
+async def test_cancelled_streaming_pg_query_stops_mid_result(project: Path, pg: Cluster) -> None:
+    """A query already streaming batches (COPY) is cancelled too, and no partial ref is published."""
+    sql = f"SELECT a, b, md5((a * b)::text) AS h, '{MARK}2' AS m FROM {LONG}"
+    async with inmemory(project, env=pg.env()) as client:
+        files = _files(project)
+        gone = await _cancel_while_running(client, pg.url, "pg_query", sql, f"{MARK}2")
+        assert gone < 1.0, f"backend still running {gone:.2f} s after the cancel"
+        # The abandoned worker unwinds and the writer removes its half-written file.
+        await _wait_for(lambda: _files(project) == files, timeout=5)
+        assert await _refs(client) == []
+
+
+async def test_cancelled_pg_execute_and_explain_analyze_stop(project: Path, pg: Cluster) -> None:
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS dp_cancel_t; CREATE TABLE dp_cancel_t (x int)")
+    sql = f"INSERT INTO dp_cancel_t SELECT 1 FROM pg_sleep(30) /* {MARK}3 */"
+    async with inmemory(project, env=pg.env()) as client:
+        gone = await _cancel_while_running(client, pg.url, "pg_execute", sql, f"{MARK}3")
+        assert gone < 1.0
+        r = await call(client, "pg_execute", sql="INSERT INTO dp_cancel_t VALUES (7)")
+        assert r.structured_content["rows_affected"] == 1
+        explain = f"SELECT count(*), '{MARK}4' FROM {LONG}"
+        args = {"sql": explain, "analyze": True}
+        gone = await _cancel_while_running(client, pg.url, "pg_explain", explain, f"{MARK}4", args)
+        assert gone < 1.0
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        assert conn.execute("SELECT array_agg(x) FROM dp_cancel_t").fetchone()[0] == [7]
+        conn.execute("DROP TABLE dp_cancel_t")
+
+
+@pytest.mark.slow  # seconds of real work, so that progress is due
+async def test_pg_query_reports_rows_as_progress(project: Path, pg: Cluster) -> None:
+    steps: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        steps.append((done, total, message))
+
+    sql = "SELECT g, md5(g::text) AS h, repeat('x', 50) AS pad FROM generate_series(1, 3000000) AS g"
+    async with inmemory(project, env=pg.env()) as client:
+        start = time.monotonic()
+        r = await client.call_tool(
+            "pg_query", {"sql": sql, "name": "big", "max_rows": 3_000_000}, progress_callback=on_progress
+        )
+        took = time.monotonic() - start
+    assert not r.is_error, r.content
+    assert r.structured_content["rows"] == 3_000_000
+    assert took > 1.0, f"the query took {took:.2f} s: too quick to show progress"
+    assert len(steps) >= max(1, int(took / 2)), (took, steps)  # one at least every 2 s
+    dones = [s[0] for s in steps]
+    assert dones == sorted(set(dones)), "progress must increase"
+    assert 0 < dones[-1] <= 3_000_000
+    assert all(s[2] and s[2].endswith(" rows") for s in steps)
+
+
+@pytest.mark.slow  # seconds of real work, so that progress is due
+async def test_pg_load_reports_rows_of_the_ref_and_a_cancelled_load_leaves_no_table(
+    project: Path, pg: Cluster
+) -> None:
+    n = 4_000_000
+    sql = f"SELECT g, md5(g::text) AS h, g * 0.5 AS v FROM generate_series(1, {n}) AS g"
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS dp_load_big, dp_load_cancelled")
+    async with inmemory(project, env=pg.env()) as client:
+        await call(client, "pg_query", sql=sql, name="big", max_rows=n)
+        steps: list[tuple[float, float | None, str | None]] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            steps.append((done, total, message))
+
+        start = time.monotonic()
+        args = {"data_ref": "big", "table": "dp_load_big"}
+        r = await client.call_tool("pg_load", args, progress_callback=on_progress)
+        took = time.monotonic() - start
+        assert not r.is_error, r.content
+        assert r.structured_content["rows"] == n
+        assert took > 1.0, f"the load took {took:.2f} s: too quick to show progress"
+        assert len(steps) >= max(1, int(took / 2)), (took, steps)
+        assert all(total == n for _, total, _ in steps)
+        assert 0 < steps[-1][0] <= n
+
+        # Cancelled once it has reported progress: the COPY is cancelled, nothing is committed.
+        started = anyio.Event()
+
+        async def first(done: float, total: float | None, message: str | None) -> None:
+            started.set()
+
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+
+            async def run() -> None:
+                with scope:
+                    args = {"data_ref": "big", "table": "dp_load_cancelled"}
+                    await client.call_tool("pg_load", args, progress_callback=first)
+                    pytest.fail("pg_load finished before it could be cancelled")
+
+            tg.start_soon(run)
+            with anyio.fail_after(20):
+                await started.wait()
+            scope.cancel()
+        gone = await _wait_for(lambda: not _running(pg.url, "dp_load_cancelled"), timeout=5)
+        assert gone < 1.0
+        await call(client, "pg_connect")  # still serving
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM dp_load_big").fetchone()[0] == n
+        assert conn.execute("SELECT to_regclass('public.dp_load_cancelled')").fetchone()[0] is None
+        conn.execute("DROP TABLE dp_load_big")
+
+
+def _big_csv(project: Path, copies: int = 40) -> tuple[Path, int]:
+    """A ~900 MB CSV (20M rows): a few seconds of read_csv here; its path and row count."""
+    block = 500_000
+    lines = "".join(
+        f"{i},2024-01-{i % 28 + 1:02d} 10:{i % 60:02d}:00,{i * 0.37:.4f},name{i % 997}\n"
+        for i in range(block)
+    )
+    path = project / "big.csv"
+    with path.open("w") as f:
+        f.write("id,at,value,name\n")
+        for _ in range(copies):
+            f.write(lines)
+    return path, block * copies
+
+
+@pytest.mark.slow  # seconds of real work, so that progress is due
+async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
+    path, n = _big_csv(project)
+    size = path.stat().st_size
+    steps: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        steps.append((done, total, message))
+
+    async with inmemory(project) as client:
+        start = time.monotonic()
+        r = await client.call_tool(
+            "read_csv", {"path": "big.csv", "max_rows": n}, progress_callback=on_progress
+        )
+        took = time.monotonic() - start
+    assert not r.is_error, r.content
+    assert r.structured_content["rows"] == n
+    assert took > 1.0, f"the load took {took:.2f} s: too quick to show progress"
+    assert len(steps) >= max(1, int(took / 2)), (took, steps)  # one at least every 2 s
+    assert all(total == size for _, total, _ in steps)
+    dones = [s[0] for s in steps]
+    assert dones == sorted(set(dones)) and 0 < dones[-1] <= size
+
+
+@pytest.mark.slow  # seconds of real work, so that progress is due
+async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> None:
+    _, n = _big_csv(project)
+    files = _files(project)
+    started = anyio.Event()
+
+    async def first(done: float, total: float | None, message: str | None) -> None:
+        started.set()
+
+    async with inmemory(project) as client:
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+
+            async def run() -> None:
+                with scope:
+                    args = {"path": "big.csv", "max_rows": n, "name": "big"}
+                    await client.call_tool("read_csv", args, progress_callback=first)
+                    pytest.fail("read_csv finished before it could be cancelled")
+
+            tg.start_soon(run)
+            with anyio.fail_after(20):
+                await started.wait()
+            scope.cancel()
+        # The load stops at its next batch and removes its half-written ref file.
+        stopped = await _wait_for(lambda: _files(project) == files, timeout=5)
+        assert stopped < 1.0, f"the half-written ref was still there {stopped:.2f} s after the cancel"
+        await anyio.sleep(3)  # and nothing is published later
+        assert await _refs(client) == []
+        r = await call(client, "read_csv", path="big.csv", nrows=10)
+        assert r.structured_content["rows"] == 10
+
+
+async def test_cancelled_sql_interrupts_duckdb(project: Path) -> None:
+    """The DuckDB query of a cancelled `sql` call is interrupted: the process stops burning CPU."""
+    (project / "small.csv").write_text("x\n1\n2\n")
+    query = "SELECT count(*) AS n FROM small, range(20000000000) AS r WHERE (r.range * small.x) % 7 = 3"
+    async with inmemory(project) as client:
+        await call(client, "read_csv", path="small.csv", name="small")
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+
+            async def run() -> None:
+                with scope:
+                    await client.call_tool("sql", {"query": query, "name": "never"})
+                    pytest.fail("sql finished before it could be cancelled")
+
+            tg.start_soon(run)
+            await anyio.sleep(1.0)
+            mark = time.process_time()
+            await anyio.sleep(1.0)
+            busy = time.process_time() - mark
+            assert busy > 0.1, f"the query was not running ({busy:.2f} s of CPU in 1 s)"
+            scope.cancel()
+        await anyio.sleep(0.5)
+        mark = time.process_time()
+        await anyio.sleep(1.0)
+        idle = time.process_time() - mark
+        assert idle < busy / 4, f"DuckDB still computing after the cancel ({idle:.2f} s of CPU in 1 s)"
+        assert await _refs(client) == ["small"]
+        r = await call(client, "sql", query="SELECT sum(x) AS s FROM small")
+        assert r.structured_content["preview"] == [{"s": 3}]
+
+
+@pytest.mark.slow  # seconds of real work, so that progress is due
+async def test_writers_report_rows_and_a_cancelled_write_leaves_no_file(project: Path) -> None:
+    _, n = _big_csv(project)
+    steps: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        steps.append((done, total, message))
+
+    async with inmemory(project) as client:
+        await call(client, "read_csv", path="big.csv", max_rows=n, name="big")
+        start = time.monotonic()
+        args = {"data_ref": "big", "path": "out.csv"}
+        r = await client.call_tool("to_csv", args, progress_callback=on_progress)
+        took = time.monotonic() - start
+        assert not r.is_error, r.content
+        assert took > 1.0, f"the write took {took:.2f} s: too quick to show progress"
+        assert len(steps) >= max(1, int(took / 2)), (took, steps)
+        assert all(total == n for _, total, _ in steps) and 0 < steps[-1][0] <= n
+        with (project / "out.csv").open("rb") as f:
+            assert sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b"")) == n + 1
+
+        files = _files(project)
+        started = anyio.Event()
+
+        async def first(done: float, total: float | None, message: str | None) -> None:
+            started.set()
+
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+
+            async def run() -> None:
+                with scope:
+                    args = {"data_ref": "big", "path": "again.csv"}
+                    await client.call_tool("to_csv", args, progress_callback=first)
+                    pytest.fail("to_csv finished before it could be cancelled")
+
+            tg.start_soon(run)
+            with anyio.fail_after(20):
+                await started.wait()
+            scope.cancel()
+        stopped = await _wait_for(lambda: _files(project) == files, timeout=5)
+        assert stopped < 1.0, f"the half-written file was still there {stopped:.2f} s after the cancel"
+        await anyio.sleep(3)  # and nothing appears later
+        assert _files(project) == files
