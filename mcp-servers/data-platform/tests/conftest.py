@@ -53,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # The longest single tests (minutes under load): started first, the rest fills around them.
-LONGEST_FIRST = ("test_fuzz.py::test_fuzz_every_tool", "test_output_budget.py::")
+LONGEST_FIRST = ("test_fuzz.py::test_fuzz_every_tool", "test_output_budget.py::", "test_corpus.py::")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

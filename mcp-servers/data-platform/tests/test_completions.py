@@ -185,6 +185,7 @@ async def test_dbt_node_names_from_the_manifest(tmp_path: Path, pg: Cluster) -> 
         assert "customer_orders" in await values(client, prompt("run"), "selection", "cust")
 
 
+@pytest.mark.slow  # a process: the in-memory tests cover the fast tier
 async def test_over_stdio_prompts_render_and_refs_complete(project: Path) -> None:
     """The same through a server process, as Claude Desktop or VS Code start it."""
     (project / "sales.csv").write_text("order_id,amount\n1,2.5\n")

@@ -158,6 +158,7 @@ async def test_two_clients_at_once_share_one_registry(project: Path) -> None:
     assert log.count("server state opened") == 1, log
 
 
+@pytest.mark.slow  # a process: the in-memory tests cover the fast tier
 async def test_many_sessions_writing_one_name_at_once_leave_a_whole_ref(project: Path) -> None:
     """Six sessions at once: each loads its own table, then all overwrite one shared name while
     reading it; every read and the final ref are one whole table of the six, never a mix."""
@@ -279,6 +280,7 @@ def test_beyond_loopback_without_token_refuses_to_start(project: Path) -> None:
     print(f"refusal in {time.monotonic() - started:.2f} s")
 
 
+@pytest.mark.slow  # a process: the in-memory tests cover the fast tier
 def test_a_taken_port_is_a_clear_refusal(project: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -364,6 +366,7 @@ def test_token_rule(tmp_path: Path) -> None:
     assert TOKEN not in repr(with_token) and TOKEN not in str(with_token.model_dump())
 
 
+@pytest.mark.slow  # a process: the in-memory tests cover the fast tier
 async def test_sigterm_stops_the_server_cleanly(project: Path) -> None:
     with http_server(project) as server:
         async with http_client(server.url) as client:

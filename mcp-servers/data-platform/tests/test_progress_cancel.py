@@ -91,6 +91,7 @@ async def test_cancelled_pg_query_stops_the_backend_and_leaves_no_ref(project: P
         assert await _refs(client) == [*before, "after"]
 
 
+@pytest.mark.slow  # a process: the in-memory tests cover the fast tier
 async def test_cancelled_pg_query_over_stdio(project: Path, pg: Cluster) -> None:
     """The same through a server process: the client sends notifications/cancelled over stdio."""
     async with connect(project, env=pg.env(), log_name="progress-cancel") as client:

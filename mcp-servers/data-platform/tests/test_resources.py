@@ -174,6 +174,7 @@ async def test_list_changed_for_handshake_clients_and_other_processes(project: P
         await changes(3)
 
 
+@pytest.mark.slow  # a process: the in-memory tests cover the fast tier
 async def test_resources_over_stdio(project: Path) -> None:
     """The same through a real server process, as an MCP host starts it."""
     write_sales(project, rows=60, columns=3)
