@@ -142,10 +142,21 @@ def project(tmp_path: Path) -> Path:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Figures tests report with `record_property("figure", ...)` (the corpus's share right on
-    the first call), printed at the end: under xdist a worker's own prints are not shown."""
+    """Figures tests report with `record_property` (the corpus's share right on the first call),
+    printed at the end: under xdist a worker's own prints are not shown."""
+    parts = []
     for kind in ("passed", "failed"):
         for report in terminalreporter.stats.get(kind, []):
             for name, value in getattr(report, "user_properties", []):
                 if name == "figure":
                     terminalreporter.write_line(str(value))
+                elif name == "corpus":
+                    parts.append(value)
+    if parts:  # tests/test_corpus.py runs in parts; the figure is the whole corpus's
+        right, total = sum(p["right"] for p in parts), sum(p["total"] for p in parts)
+        terminalreporter.write_line(
+            f"natural-calls corpus: {right}/{total} right on the first call ({right / total:.0%}); "
+            f"{sum(p['refused'] for p in parts)} refused naming the form that works; "
+            f"{sum(p['problems'] for p in parts)} problem(s); parts "
+            + ", ".join(f"{p['part']} {p['right']}/{p['total']}" for p in sorted(parts, key=str))
+        )

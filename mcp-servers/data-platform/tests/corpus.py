@@ -337,6 +337,15 @@ FRAMES: list[Case] = [
          same(agg(["region"], [("order_id", "count_distinct")], ["order_id"]), sort_by="region")),
     Case("sort", {"data_ref": "sales", "by": ["amount"], "ascending": True, "name": "so7"},
          same(lambda w: sales(w).sort_by("amount"))),
+    Case("tail", {"data_ref": "g1", "rows": 1}, says("(1 of 3 rows")),
+    Case("filter", {"data_ref": "sales", "where": "region == 'APAC' and email.notna()", "name": "f23"},
+         same(where(lambda t: pc.and_(pc.equal(t["region"], "APAC"), pc.is_valid(t["email"]))))),
+    Case("groupby", {"data_ref": "sales", "by": ["region"], "aggs": {"orders": ["order_id", "count"],
+                     "revenue": ["amount", "sum"]}, "name": "g14"},
+         same(agg(["region"], [("order_id", "count"), ("amount", "sum")], ["orders", "revenue"]),
+              sort_by="region")),
+    Case("select", {"df": "sales", "columns": '["order_id", "email"]', "name": "sel5"},
+         same(lambda w: sales(w).select(["order_id", "email"]))),
 ]  # fmt: skip
 
 

@@ -36,9 +36,17 @@ def _files(project: Path) -> None:
             out.write(json.dumps(row, default=str) + "\n")
 
 
+PARTS = {  # two servers, so that xdist runs them side by side; the dbt cases need no ref
+    "frames+postgres": [c for c in CASES if c.family != "dbt"],
+    "dbt": [c for c in CASES if c.family == "dbt"],
+}
+
+
+@pytest.mark.parametrize("part", list(PARTS))
 async def test_natural_calls_corpus(
-    project: Path, pg: Cluster, record_property: Callable[[str, object], None]
+    part: str, project: Path, pg: Cluster, record_property: Callable[[str, object], None]
 ) -> None:
+    cases = PARTS[part]
     _files(project)
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS corpus CASCADE")
@@ -53,7 +61,7 @@ async def test_natural_calls_corpus(
     world = World(ref=Registry(project / ".data-platform").get, sql=sql)
     right, refused, problems = 0, 0, []
     async with inmemory(project, env) as client:
-        for i, case in enumerate(CASES):
+        for i, case in enumerate(cases):
             result = await client.call_tool(case.tool, case.args)
             text = text_of(result)
             label = f"#{i} {case.tool}({json.dumps(case.args, default=str)})"
@@ -75,13 +83,9 @@ async def test_natural_calls_corpus(
                 problems.append(f"SILENT {label} answered but wrong: {exc!r}\n{text[:300]}")
                 continue
             right += 1
-    total = len(CASES)
+    total = len(cases)
     share = right / total
-    by_family = {f: sum(c.family == f for c in CASES) for f in ("frames", "postgres", "dbt")}
-    record_property(
-        "figure",
-        f"natural-calls corpus: {right}/{total} right on the first call ({share:.0%}); "
-        f"{refused} refused naming the form that works; {len(problems)} problem(s); cases {by_family}",
-    )
+    record_property("corpus", {"part": part, "right": right, "total": total, "refused": refused,
+                               "problems": len(problems)})  # fmt: skip
     assert not problems, "\n".join(problems)
-    assert total >= 80 and share >= 0.9
+    assert total >= 20 and share >= 0.9
