@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def write_csv(
         raise InputError(f"sep must be one character, got {sep!r}.")
     temp = _prepare_output(path, overwrite, mkdirs)
     schema = info.schema.remove_metadata()
-    try:
+    with _temp_output(temp, path, f"Cannot write `{ref}` as CSV", hint="Try to_parquet."):
         sink = pa.OSFile(str(temp), "wb")
         out = pa.CompressedOutputStream(sink, "gzip") if path.name.endswith(".gz") else sink
         with (
@@ -108,16 +109,23 @@ def write_csv(
             for batch in _batches(registry, ref, info.rows):
                 w.write_batch(batch)
         _publish(temp, path, overwrite)
+    return Written(path, info.rows, info.columns, path.stat().st_size, "csv")
+
+
+@contextlib.contextmanager
+def _temp_output(temp: Path, path: Path, what: str, hint: str | None = None) -> Iterator[None]:
+    """Whatever fails or is cancelled while writing, the temporary file goes; errors in our shape."""
+    try:
+        yield
     except work.CancelledError:
         temp.unlink(missing_ok=True)
         raise
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         temp.unlink(missing_ok=True)
-        raise InputError(f"Cannot write `{ref}` as CSV: {first_line(exc)}", hint="Try to_parquet.") from None
+        raise InputError(f"{what}: {first_line(exc)}", hint=hint) from None
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise StorageError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
-    return Written(path, info.rows, info.columns, path.stat().st_size, "csv")
 
 
 def write_parquet(
@@ -126,18 +134,9 @@ def write_parquet(
     """Stream a ref into a Parquet file (zstd by default), written atomically."""
     info = registry.info(ref)
     temp = _prepare_output(path, overwrite, mkdirs)
-    try:
+    with _temp_output(temp, path, f"Cannot write `{ref}` as Parquet"):
         with pq.ParquetWriter(str(temp), info.schema.remove_metadata(), compression=compression) as w:
             for batch in _batches(registry, ref, info.rows):
                 w.write_batch(batch)
         _publish(temp, path, overwrite)
-    except work.CancelledError:
-        temp.unlink(missing_ok=True)
-        raise
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        temp.unlink(missing_ok=True)
-        raise InputError(f"Cannot write `{ref}` as Parquet: {first_line(exc)}") from None
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise StorageError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
     return Written(path, info.rows, info.columns, path.stat().st_size, "parquet")
