@@ -56,6 +56,27 @@ async def _refs(client: Any) -> list[str]:
     return [r["name"] for r in result.structured_content["refs"]]
 
 
+async def _cancel_at_first_progress(client: Any, tool: str, args: dict[str, Any]) -> None:
+    """Start `tool`, cancel the MCP call as soon as it reports progress (it must not finish first)."""
+    started = anyio.Event()
+
+    async def first(done: float, total: float | None, message: str | None) -> None:
+        started.set()
+
+    async with anyio.create_task_group() as tg:
+        scope = anyio.CancelScope()
+
+        async def run() -> None:
+            with scope:
+                await client.call_tool(tool, args, progress_callback=first)
+                pytest.fail(f"{tool} finished before it could be cancelled")
+
+        tg.start_soon(run)
+        with anyio.fail_after(20):
+            await started.wait()
+        scope.cancel()
+
+
 async def _cancel_while_running(
     client: Any, url: str, tool: str, sql: str, needle: str, args: dict[str, Any] | None = None
 ) -> float:
@@ -183,24 +204,7 @@ async def test_pg_load_reports_rows_of_the_ref_and_a_cancelled_load_leaves_no_ta
         assert 0 < steps[-1][0] <= n
 
         # Cancelled once it has reported progress: the COPY is cancelled, nothing is committed.
-        started = anyio.Event()
-
-        async def first(done: float, total: float | None, message: str | None) -> None:
-            started.set()
-
-        async with anyio.create_task_group() as tg:
-            scope = anyio.CancelScope()
-
-            async def run() -> None:
-                with scope:
-                    args = {"data_ref": "big", "table": "dp_load_cancelled"}
-                    await client.call_tool("pg_load", args, progress_callback=first)
-                    pytest.fail("pg_load finished before it could be cancelled")
-
-            tg.start_soon(run)
-            with anyio.fail_after(20):
-                await started.wait()
-            scope.cancel()
+        await _cancel_at_first_progress(client, "pg_load", {"data_ref": "big", "table": "dp_load_cancelled"})
         gone = await _wait_for(lambda: not _running(pg.url, "dp_load_cancelled"), timeout=5)
         assert gone < 1.0
         await call(client, "pg_connect")  # still serving
@@ -253,25 +257,8 @@ async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
 async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> None:
     _, n = _big_csv(project)
     files = _files(project)
-    started = anyio.Event()
-
-    async def first(done: float, total: float | None, message: str | None) -> None:
-        started.set()
-
     async with inmemory(project) as client:
-        async with anyio.create_task_group() as tg:
-            scope = anyio.CancelScope()
-
-            async def run() -> None:
-                with scope:
-                    args = {"path": "big.csv", "max_rows": n, "name": "big"}
-                    await client.call_tool("read_csv", args, progress_callback=first)
-                    pytest.fail("read_csv finished before it could be cancelled")
-
-            tg.start_soon(run)
-            with anyio.fail_after(20):
-                await started.wait()
-            scope.cancel()
+        await _cancel_at_first_progress(client, "read_csv", {"path": "big.csv", "max_rows": n, "name": "big"})
         # The load stops at its next batch and removes its half-written ref file.
         stopped = await _wait_for(lambda: _files(project) == files, timeout=5)
         assert stopped < 1.0, f"the half-written ref was still there {stopped:.2f} s after the cancel"
@@ -334,24 +321,7 @@ async def test_writers_report_rows_and_a_cancelled_write_leaves_no_file(project:
             assert sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b"")) == n + 1
 
         files = _files(project)
-        started = anyio.Event()
-
-        async def first(done: float, total: float | None, message: str | None) -> None:
-            started.set()
-
-        async with anyio.create_task_group() as tg:
-            scope = anyio.CancelScope()
-
-            async def run() -> None:
-                with scope:
-                    args = {"data_ref": "big", "path": "again.csv"}
-                    await client.call_tool("to_csv", args, progress_callback=first)
-                    pytest.fail("to_csv finished before it could be cancelled")
-
-            tg.start_soon(run)
-            with anyio.fail_after(20):
-                await started.wait()
-            scope.cancel()
+        await _cancel_at_first_progress(client, "to_csv", {"data_ref": "big", "path": "again.csv"})
         stopped = await _wait_for(lambda: _files(project) == files, timeout=5)
         assert stopped < 1.0, f"the half-written file was still there {stopped:.2f} s after the cancel"
         await anyio.sleep(3)  # and nothing appears later
