@@ -260,17 +260,22 @@ async def test_foreign_origin_and_rebound_host_refused(project: Path) -> None:
                 assert "mcp-session-id" in response.headers
 
 
-def test_beyond_loopback_without_token_refuses_to_start(project: Path) -> None:
-    port = free_port()
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "data_platform", "serve", "--http", f"0.0.0.0:{port}"],
+def _serve_once(project: Path, address: str) -> subprocess.CompletedProcess[str]:
+    """`serve --http address` run to its end: for addresses it must refuse at once."""
+    return subprocess.run(
+        [sys.executable, "-m", "data_platform", "serve", "--http", address],
         cwd=project,
         env=server_env(),
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_beyond_loopback_without_token_refuses_to_start(project: Path) -> None:
+    port = free_port()
+    started = time.monotonic()
+    done = _serve_once(project, f"0.0.0.0:{port}")
     assert done.returncode == 2, done
     assert done.stderr.startswith("data-platform: Refusing to listen on 0.0.0.0"), done.stderr
     assert "DATA_PLATFORM_HTTP_TOKEN" in done.stderr and "127.0.0.1" in done.stderr
@@ -286,14 +291,7 @@ def test_a_taken_port_is_a_clear_refusal(project: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "data_platform", "serve", "--http", f"127.0.0.1:{port}"],
-            cwd=project,
-            env=server_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = _serve_once(project, f"127.0.0.1:{port}")
     assert done.returncode == 2, done
     assert done.stderr.startswith(
         f"data-platform: Cannot listen on 127.0.0.1:{port}: Address already in use."
