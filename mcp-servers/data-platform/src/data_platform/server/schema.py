@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from data_platform.errors import DataPlatformError
 from data_platform.render import bound
 from data_platform.server.arguments import prepare, unknown_tool_message, validation_message
+from data_platform.server.boundary import error_result
 
 NULL = {"type": "null"}
 
@@ -76,8 +77,7 @@ class CompactMCPServer(MCPServer):
         ]
 
     def _failed(self, message: str) -> CallToolResult:
-        text = bound("Error: " + message, self.max_output_chars)
-        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        return error_result(message, self.max_output_chars)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
