@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -268,10 +269,89 @@ async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> 
         assert r.structured_content["rows"] == 10
 
 
-async def test_cancelled_sql_interrupts_duckdb(project: Path) -> None:
-    """The DuckDB query of a cancelled `sql` call is interrupted: the process stops burning CPU."""
+@pytest.mark.slow  # seconds of real work, so that progress is due
+async def test_read_json_reports_bytes_of_the_file(project: Path) -> None:
+    block = 200_000
+    lines = "".join(
+        f'{{"id": {i}, "at": "2024-01-{i % 28 + 1:02d}", "v": {i * 0.37:.4f}, "tags": ["a{i % 9}"]}}\n'
+        for i in range(block)
+    )
+    path = project / "big.jsonl"
+    with path.open("w") as f:
+        for _ in range(40):
+            f.write(lines)
+    size, n = path.stat().st_size, block * 40
+    steps: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        steps.append((done, total, message))
+
+    async with inmemory(project) as client:
+        start = time.monotonic()
+        r = await client.call_tool(
+            "read_json", {"path": path.name, "max_rows": n}, progress_callback=on_progress
+        )
+        took = time.monotonic() - start
+    assert not r.is_error, r.content
+    assert r.structured_content["rows"] == n
+    assert took > 1.0, f"the load took {took:.2f} s: too quick to show progress"
+    assert len(steps) >= max(1, int(took / 2)), (took, steps)
+    assert all(total == size for _, total, _ in steps)
+    assert all(message and message.endswith(" rows") for _, _, message in steps), steps
+    dones = [s[0] for s in steps]
+    assert dones == sorted(set(dones)) and 0 < dones[-1] <= size
+
+
+@pytest.mark.slow  # writes a 2.3 GB file
+async def test_a_multi_gb_csv_reports_progress_at_least_every_2_s_until_cancelled(project: Path) -> None:
+    """On a file of several GB, notifications come at least every 2 s, in bytes of the file; the
+    call is cancelled after the third, so the test costs seconds, not the whole load."""
+    path, n = _big_csv(project, copies=100)
+    size = path.stat().st_size
+    assert size > 2 * 1024**3
+    stamps: list[tuple[float, float, float | None]] = []
+    third = anyio.Event()
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        stamps.append((time.monotonic(), done, total))
+        if len(stamps) >= 3:
+            third.set()
+
+    async with inmemory(project) as client:
+        async with anyio.create_task_group() as tg:
+            scope = anyio.CancelScope()
+
+            async def run() -> None:
+                with scope:
+                    await client.call_tool(
+                        "read_csv", {"path": path.name, "max_rows": n}, progress_callback=on_progress
+                    )
+                    pytest.fail("a 2.3 GB load finished before its third notification")
+
+            start = time.monotonic()
+            tg.start_soon(run)
+            with anyio.fail_after(30):
+                await third.wait()
+            scope.cancel()
+        assert await _refs(client) == []
+    times = [start] + [t for t, _, _ in stamps]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert max(gaps[1:]) <= 2.2, gaps  # the first waits for the first 32 MB range to be parsed
+    assert all(total == size for _, _, total in stamps)
+    dones = [d for _, d, _ in stamps]
+    assert dones == sorted(set(dones)) and dones[-1] < size
+
+
+async def test_sql_reports_duckdbs_progress_and_a_cancel_interrupts_it(project: Path) -> None:
+    """A long `sql` reports DuckDB's own estimate (percent) while it runs; cancelled, its query is
+    interrupted: the process stops burning CPU."""
     (project / "small.csv").write_text("x\n1\n2\n")
     query = "SELECT count(*) AS n FROM small, range(20000000000) AS r WHERE (r.range * small.x) % 7 = 3"
+    steps: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        steps.append((done, total, message))
+
     async with inmemory(project) as client:
         await call(client, "read_csv", path="small.csv", name="small")
         async with anyio.create_task_group() as tg:
@@ -279,16 +359,23 @@ async def test_cancelled_sql_interrupts_duckdb(project: Path) -> None:
 
             async def run() -> None:
                 with scope:
-                    await client.call_tool("sql", {"query": query, "name": "never"})
+                    await client.call_tool(
+                        "sql", {"query": query, "name": "never"}, progress_callback=on_progress
+                    )
                     pytest.fail("sql finished before it could be cancelled")
 
             tg.start_soon(run)
             await anyio.sleep(1.0)
             mark = time.process_time()
-            await anyio.sleep(1.0)
+            await anyio.sleep(1.5)
             busy = time.process_time() - mark
-            assert busy > 0.1, f"the query was not running ({busy:.2f} s of CPU in 1 s)"
+            assert busy > 0.1, f"the query was not running ({busy:.2f} s of CPU in 1.5 s)"
             scope.cancel()
+        assert steps, "no progress in 2.5 s of a running query"
+        assert all(
+            total == 100 and 0 <= done < 100 and "% of the query" in (msg or "") for done, total, msg in steps
+        )
+        assert [done for done, _, _ in steps] == sorted({done for done, _, _ in steps})  # increasing
         await anyio.sleep(0.5)
         mark = time.process_time()
         await anyio.sleep(1.0)

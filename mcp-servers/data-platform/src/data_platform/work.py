@@ -49,6 +49,7 @@ class Work:
         self._cancelled = threading.Event()
         self._hooks: list[Callable[[], Any]] = []
         self.measure: Callable[[int], tuple[float, float | None]] | None = None
+        self.probe: Callable[[], Step | None] | None = None
         self.step: Step | None = None
         self.started = time.monotonic()
 
@@ -75,6 +76,17 @@ class Work:
 
     def report(self, done: float, total: float | None = None, message: str | None = None) -> None:
         self.step = Step(done, total, message)  # one reference swap: safe to read from the loop
+
+    def latest(self) -> Step | None:
+        """The step to report now: asked of the probe while one is set (a running query's own
+        estimate), else the last step the work reported."""
+        probe = self.probe
+        if probe is not None:
+            with contextlib.suppress(Exception):
+                found = probe()
+                if found is not None:
+                    return found
+        return self.step
 
     def rows(self, rows: int) -> None:
         measure = self.measure
@@ -138,6 +150,21 @@ def measure(fn: Callable[[int], tuple[float, float | None]]) -> Iterator[None]:
         yield
     finally:
         work.measure = before
+
+
+@contextlib.contextmanager
+def probing(fn: Callable[[], Step | None] | None) -> Iterator[None]:
+    """While inside, progress is read from `fn()` when it is due (None: the last step reported), e.g.
+    DuckDB's own estimate of its running query: work that cannot report between batches is asked."""
+    work = _CURRENT.get()
+    if work is None or fn is None:
+        yield
+        return
+    before, work.probe = work.probe, fn
+    try:
+        yield
+    finally:
+        work.probe = before
 
 
 @contextlib.contextmanager

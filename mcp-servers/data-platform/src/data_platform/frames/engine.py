@@ -13,22 +13,28 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
 
 from data_platform.errors import ExpressionError, InputError
-from data_platform.work import on_cancel
+from data_platform.work import Step, current, on_cancel, probing
 
 DEFAULT_MEMORY = "4GB"
+PROGRESS_CURSORS = 4  # calls at once that report DuckDB's own progress; more get a plain cursor
 
 
 def locked_connection(
-    memory_limit: str = DEFAULT_MEMORY, threads: int | None = None
-) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB that can see only the tables registered on it."""
+    memory_limit: str = DEFAULT_MEMORY, threads: int | None = None, *, progress_cursors: int = 0
+) -> tuple[duckdb.DuckDBPyConnection, list[duckdb.DuckDBPyConnection]]:
+    """A fresh in-memory DuckDB that can see only the tables registered on it, and cursors on it
+    that track their query's progress.
+
+    Progress tracking is a per-cursor setting, and the locked configuration refuses every
+    `SET`: so those cursors are made and set up before the lock, which comes last.
+    """
     config: dict[str, str | bool | int] = {
         "enable_external_access": False,
         "autoinstall_known_extensions": False,
@@ -37,9 +43,15 @@ def locked_connection(
         "allow_unsigned_extensions": False,
         "memory_limit": memory_limit,
         "threads": threads or max(1, os.cpu_count() or 1),
-        "lock_configuration": True,
     }
-    return duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(":memory:", config=config)
+    cursors = []
+    for _ in range(progress_cursors):
+        cur = con.cursor()
+        cur.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
+        cursors.append(cur)
+    con.execute("SET lock_configuration = true")
+    return con, cursors
 
 
 class Engine:
@@ -55,25 +67,51 @@ class Engine:
         self.memory_limit = memory_limit
         self.threads = threads
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._idle: list[duckdb.DuckDBPyConnection] = []  # progress-tracking cursors not in use
         self._lock = threading.Lock()
 
-    def _database(self) -> duckdb.DuckDBPyConnection:
+    def _cursor(self) -> tuple[duckdb.DuckDBPyConnection, bool]:
+        """An idle progress-tracking cursor (True), else a plain new one (False)."""
         with self._lock:
             if self._con is None:
-                self._con = locked_connection(self.memory_limit, self.threads)
-            return self._con
+                self._con, self._idle = locked_connection(
+                    self.memory_limit, self.threads, progress_cursors=PROGRESS_CURSORS
+                )
+            if self._idle:
+                return self._idle.pop(), True
+            return self._con.cursor(), False
 
     @contextmanager
     def over(self, tables: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor on the locked database with each table visible under its name, to this cursor only."""
-        con = self._database().cursor()
+        """A cursor on the locked database with each table visible under its name, to this cursor only.
+
+        While inside, the call's progress is DuckDB's own estimate of the running query (a
+        percentage), and cancelling the call interrupts it.
+        """
+        con, pooled = self._cursor()
         try:
-            for name, table in tables.items():
-                con.register(name, table)
-            with on_cancel(con.interrupt):  # a cancelled call interrupts its DuckDB query
+            for name in tables:
+                con.register(name, tables[name])
+            with on_cancel(con.interrupt), probing(query_progress(con) if pooled else None):
                 yield con
         finally:
+            if pooled:
+                self._give_back(con, tables)
+            else:
+                con.close()
+
+    def _give_back(self, con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> None:
+        try:
+            for name in tables:
+                con.unregister(name)
+        except duckdb.Error:  # a cursor that cannot be cleaned is not reused
             con.close()
+            return
+        with self._lock:
+            if self._con is not None:
+                self._idle.append(con)
+                return
+        con.close()
 
     def check_select(self, sql: str) -> str:
         """Exactly one SELECT (or WITH ... SELECT) statement, else ExpressionError."""
@@ -86,8 +124,28 @@ class Engine:
     def close(self) -> None:
         with self._lock:
             con, self._con = self._con, None
+            idle, self._idle = self._idle, []
+        for cursor in idle:
+            cursor.close()
         if con is not None:
             con.close()
+
+
+def query_progress(con: duckdb.DuckDBPyConnection, total: float = 100.0) -> Callable[[], Step | None]:
+    """DuckDB's own estimate of the cursor's running query, as a share of `total` (default: percent;
+    a file's size gives bytes). The message is the last one the work reported (rows stored), if any."""
+
+    owner = current()  # asked from another thread: the call's work is not in that one's context
+
+    def step() -> Step | None:
+        value = con.query_progress()  # -1 while no query runs or DuckDB cannot tell
+        if value < 0:
+            return None
+        last = owner.step if owner is not None else None
+        message = last.message if last is not None and last.message else f"{value:.0f}% of the query"
+        return Step(round(value / 100 * total, 1), total, message)
+
+    return step
 
 
 @contextmanager

@@ -12,10 +12,12 @@ import os
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
+from data_platform import work
 from data_platform.errors import DataPlatformError, InputError, StorageError
 from data_platform.frames import dates
-from data_platform.frames.engine import first_line, quote_ident
+from data_platform.frames.engine import first_line, query_progress, quote_ident
 from data_platform.frames.ops import OpResult
 from data_platform.frames.sniff import decode_sample
 from data_platform.frames.sources import (
@@ -30,6 +32,11 @@ from data_platform.frames.sources import (
 from data_platform.frames.types import parse_type
 from data_platform.registry import Target, ingest
 
+# DuckDB reads the file in buffers of the largest object's size, and its progress moves a buffer at
+# a time: 32 MB keeps the progress true; a file with a larger object is read again with 256 MB.
+SMALL_OBJECTS = 32 * 1024 * 1024
+LARGE_OBJECTS = 256 * 1024 * 1024
+
 
 def _reader_connection() -> duckdb.DuckDBPyConnection:
     """A private DuckDB for reading one checked path: no extensions, UTC time zone."""
@@ -37,7 +44,7 @@ def _reader_connection() -> duckdb.DuckDBPyConnection:
         ":memory:",
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, "threads": 2},
     )
-    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = true; SET enable_progress_bar_print = false")
     return con
 
 
@@ -86,12 +93,56 @@ def read_json(
             temp.unlink(missing_ok=True)
             raise StorageError(f"Cannot prepare {path.name} for reading: {exc}.") from exc
         source = temp
+    fmt = "array" if first == "[" else "newline_delimited"
+    options = dict(
+        max_rows=max_rows,
+        columns=columns,
+        types=types,
+        nrows=nrows,
+        chunk_size=chunk_size,
+        parse_dates=parse_dates,
+    )
+    try:
+        try:
+            loaded, plan = _load(path, source, fmt, SMALL_OBJECTS, target, **options)
+        except (duckdb.Error, OSError) as exc:
+            if "maximum_object_size" not in str(exc):
+                raise
+            loaded, plan = _load(path, source, fmt, LARGE_OBJECTS, target, **options)
+    except DataPlatformError:
+        raise
+    except (duckdb.Error, OSError) as exc:  # OSError: DuckDB's errors met while streaming batches
+        raise InputError(
+            f"Cannot parse {path.name} as JSON: {first_line(exc)}",
+            hint="read_json takes a JSON array of objects or JSON lines (one object per line).",
+        ) from None
+    finally:
+        if temp is not None:
+            temp.unlink(missing_ok=True)
+    loaded.notes = [*notes, *plan.summary()]
+    return loaded
+
+
+def _load(
+    path: Path,
+    source: Path,
+    fmt: str,
+    object_size: int,
+    target: Target,
+    *,
+    max_rows: int,
+    columns: list[str] | None,
+    types: dict[str, pa.DataType],
+    nrows: int | None,
+    chunk_size: int | None,
+    parse_dates: list[str] | None,
+) -> tuple[OpResult, dates.Plan]:
+    """One read of the file with DuckDB's buffers sized for objects up to `object_size` bytes."""
     con = _reader_connection()
     try:
-        fmt = "array" if first == "[" else "newline_delimited"
         rel = con.sql(
-            "SELECT * FROM read_json(?, format = ?, maximum_object_size = 268435456)",
-            params=[str(source), fmt],
+            "SELECT * FROM read_json(?, format = ?, maximum_object_size = ?)",
+            params=[str(source), fmt, object_size],
         )
         names = rel.columns
         check_columns(list(types), names, path.name)
@@ -104,28 +155,18 @@ def read_json(
 
         def stream() -> OpResult:
             reader = rel.to_arrow_reader(batch_size=chunk_size or 122_880)
-            done = ingest(
-                record_batches(reader),
-                reader.schema,
-                target,
-                guard=file_guard(path, max_rows, chunk_size),
-                fix=lambda t: plan.apply(apply_types(t, types, path.name)),
-                chunk_size=chunk_size,
-                nrows=nrows,
-            )
+            with work.probing(query_progress(con, float(source.stat().st_size))):  # progress: bytes
+                done = ingest(
+                    record_batches(reader),
+                    reader.schema,
+                    target,
+                    guard=file_guard(path, max_rows, chunk_size),
+                    fix=lambda t: plan.apply(apply_types(t, types, path.name)),
+                    chunk_size=chunk_size,
+                    nrows=nrows,
+                )
             return OpResult.of(done)
 
-        loaded = dates.keep_text_on_mismatch(stream, plan, lambda: None)()
-    except DataPlatformError:
-        raise
-    except (duckdb.Error, OSError) as exc:  # OSError: DuckDB's errors met while streaming batches
-        raise InputError(
-            f"Cannot parse {path.name} as JSON: {first_line(exc)}",
-            hint="read_json takes a JSON array of objects or JSON lines (one object per line).",
-        ) from None
+        return dates.keep_text_on_mismatch(stream, plan, lambda: None)(), plan
     finally:
         con.close()
-        if temp is not None:
-            temp.unlink(missing_ok=True)
-    loaded.notes = [*notes, *plan.summary()]
-    return loaded

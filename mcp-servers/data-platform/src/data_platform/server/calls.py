@@ -72,7 +72,7 @@ async def _forward(work: Work, ctx: Context) -> None:
     sent: Step | None = None
     while True:
         await anyio.sleep(PROGRESS_PERIOD_S)
-        step = work.step
+        step = await anyio.to_thread.run_sync(work.latest) if work.probe else work.step
         if step is None or (sent is not None and step.done <= sent.done):
             continue  # the protocol wants progress to increase with each notification
         try:
