@@ -7,15 +7,13 @@ without a token (and that nothing listens afterwards); no request ever leaves 12
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -23,6 +21,7 @@ import httpx2
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
+from mcp import types
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -32,7 +31,8 @@ from data_platform.errors import InputError
 from data_platform.registry import Registry
 from data_platform.server import build_server
 from data_platform.server.http import build_http_app, http_token, is_loopback, parse_address
-from harness import LOG_DIR, call, server_env
+from harness import call, server_env
+from httpserver import free_port, http_server, listening
 from secret_scan import register_secret
 
 pytestmark = pytest.mark.anyio
@@ -49,61 +49,6 @@ INIT = {
     },
 }
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-@dataclass
-class HttpServer:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/mcp"
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-@contextlib.contextmanager
-def http_server(project: Path, env: dict[str, str] | None = None, name: str = "http") -> Iterator[HttpServer]:
-    """`python -m data_platform serve --http 127.0.0.1:<free port>` in `project`, up and listening."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = LOG_DIR / f"{name}-{os.getpid()}-{port}.log"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "data_platform", "serve", "--http", f"127.0.0.1:{port}"],
-            cwd=project,
-            env=server_env(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    server = HttpServer(proc, port, log)
-    try:
-        deadline = time.monotonic() + 60
-        while not listening(port):
-            assert proc.poll() is None, f"server exited with {proc.returncode}: {server.log_text()}"
-            assert time.monotonic() < deadline, f"server not listening after 60 s: {server.log_text()}"
-            time.sleep(0.1)
-        yield server
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
 
 
 @contextlib.asynccontextmanager
@@ -126,6 +71,27 @@ def project(tmp_path: Path) -> Path:
     (root / "sales.csv").write_text("\n".join(rows) + "\n")
     (root / "more.csv").write_text("k,v\n" + "".join(f"{i},{i * i}\n" for i in range(200)))
     return root
+
+
+async def _resources_prompts_completions(a: Client, b: Client) -> None:
+    """The rest of MCP over HTTP: a resource link in a load's answer, read by the other session;
+    refs listed as resources; a prompt rendered with arguments; completions of a partial ref name."""
+    made = await call(a, "read_csv", path="sales.csv", name="sales_eu")
+    link = next(c for c in made.content if isinstance(c, types.ResourceLink))
+    assert str(link.uri) == "dataref://sales_eu"
+    read = await b.read_resource(str(link.uri))
+    csv_text = next(c.text for c in read.contents if c.mime_type == "text/csv")
+    assert csv_text.splitlines()[:2] == ['"id","region","amount"', '1,"EU",1.5']
+    assert {r.name for r in (await b.list_resources(cache_mode="refresh")).resources} >= {"sales", "sales_eu"}
+    prompt = await a.get_prompt("profile", {"data_ref": "sales_eu", "columns": "amount"})
+    assert "sales_eu" in prompt.messages[0].content.text
+    ref = types.ResourceTemplateReference(type="ref/resource", uri="dataref://{name}")
+    done = await b.complete(ref, {"name": "name", "value": "sales_"})
+    assert done.completion.values == ["sales_eu"]
+    arg = await a.complete(
+        types.PromptReference(type="ref/prompt", name="profile"), {"name": "data_ref", "value": "mo"}
+    )
+    assert arg.completion.values == ["more"]
 
 
 async def test_two_clients_at_once_share_one_registry(project: Path) -> None:
@@ -151,6 +117,7 @@ async def test_two_clients_at_once_share_one_registry(project: Path) -> None:
             async with http_client(server.url, mode="auto") as c:
                 listed_c = (await call(c, "list_data")).structured_content
                 assert {r["name"] for r in listed_c["refs"]} == {"sales", "more", "total"}
+            await _resources_prompts_completions(a, b)
         log = server.log_text()
     sessions = set(re.findall(r"Created new transport with session ID: (\w+)", log))
     assert len(sessions) == 2, log

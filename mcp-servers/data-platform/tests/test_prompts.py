@@ -7,6 +7,7 @@ reader, not our generator), and the prompts through the SDK's client.
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.anyio
 
 REPO = Path(__file__).resolve().parents[3]
 PLUGIN_COMMANDS = REPO / "plugins" / "data-platform" / "commands"
+MCP_JSON = REPO / "plugins" / "data-platform" / ".mcp.json"
 NAMES = ["explain", "ingest", "lineage", "profile", "run", "schema"]
 
 # Typed arguments and the line a person would type for them, written out by hand: the
@@ -179,3 +181,14 @@ async def test_a_disabled_family_has_no_prompts(project: Path) -> None:
     async with inmemory(project, env={"DATA_PLATFORM_DISABLE": "dbt,postgres"}) as client:
         names = sorted(p.name for p in (await client.list_prompts()).prompts)
     assert names == ["ingest", "profile"]
+
+
+async def test_prompts_off_serves_none_and_the_plugin_turns_them_off(project: Path) -> None:
+    """Claude Code shows a server's prompts as slash commands beside the plugin's own: the plugin's
+    `.mcp.json` turns them off, and then the server lists none (and says it has none to get)."""
+    plugin_env = json.loads(MCP_JSON.read_text())["mcpServers"]["data-platform"]["env"]
+    assert plugin_env["DATA_PLATFORM_PROMPTS"] == "0"
+    async with inmemory(project, env={"DATA_PLATFORM_PROMPTS": "0"}) as client:
+        assert (await client.list_prompts()).prompts == []
+        with pytest.raises(MCPError):
+            await client.get_prompt("profile", {"data_ref": "x"})

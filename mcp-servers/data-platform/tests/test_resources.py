@@ -187,3 +187,22 @@ async def test_resources_over_stdio(project: Path) -> None:
     back = pacsv.read_csv(io.BytesIO(csv_text.encode()))
     assert back.column("id").to_pylist() == list(range(PREVIEW_ROWS))
     assert doc["rows"] == 60 and doc["preview"]["rows"] == PREVIEW_ROWS
+
+
+async def test_resources_list_pages_by_name_with_a_cursor(project: Path) -> None:
+    """450 refs come in pages of 200 with a nextCursor; a ref made between pages shifts no one;
+    a made-up cursor is a clean invalid-params error."""
+    registry = registry_of(project)
+    names = [f"r{i:03d}" for i in range(450)]
+    for name in names:
+        registry.put(pa.table({"x": [1]}), name=name, source="test")
+    async with inmemory(project) as client:
+        first = await client.list_resources(cache_mode="refresh")
+        assert [r.name for r in first.resources] == names[:200] and first.next_cursor
+        registry.put(pa.table({"x": [1]}), name="r000a", source="test")  # behind the cursor
+        second = await client.list_resources(cursor=first.next_cursor, cache_mode="refresh")
+        third = await client.list_resources(cursor=second.next_cursor, cache_mode="refresh")
+        assert [r.name for r in second.resources] == names[200:400]
+        assert [r.name for r in third.resources] == names[400:] and third.next_cursor is None
+        with pytest.raises(MCPError, match="Unknown cursor"):
+            await client.list_resources(cursor="page-2", cache_mode="refresh")

@@ -40,6 +40,7 @@ SAMPLES = {
         "t0k",
         lambda s, p: s.http_token is not None and s.http_token.get_secret_value() == "t0k",
     ),
+    "DATA_PLATFORM_PROMPTS": ("0", lambda s, p: s.prompts is False),
 }
 
 

@@ -94,6 +94,7 @@ class Settings(BaseModel):
     disabled: frozenset[Family] = frozenset()
     duckdb_memory: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
     http_token: SecretStr | None = None
+    prompts: bool = True
 
     @field_validator("allowed_roots")
     @classmethod
@@ -307,6 +308,14 @@ ENV_SETTINGS: tuple[EnvSetting, ...] = (
         "bearer token for `serve --http`: required to listen beyond loopback, checked on every request "
         "when set",
         "http_token",
+    ),
+    EnvSetting(
+        ("DATA_PLATFORM_PROMPTS",),
+        "`0` to serve no MCP prompts: the plugin sets it, as Claude Code would show each of its slash "
+        "commands twice (its own and the server's prompt)",
+        "prompts",
+        lambda v, _: _bool(v),
+        default="`1`",
     ),
 )
 

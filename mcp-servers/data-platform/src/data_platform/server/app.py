@@ -94,6 +94,7 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
     for register in _family_registrars(settings):
         register(server)
     resources.register(server)  # refs as resources: not a tool family, never switched off
-    prompts.register(server, settings.disabled)
+    if settings.prompts:  # off in the plugin: Claude Code has the same commands as its own files
+        prompts.register(server, settings.disabled)
     completions.register(server)
     return server

@@ -34,6 +34,8 @@ TEMPLATE = f"{refwatch.URI_SCHEME}://{{name}}"
 PREFIX = f"{refwatch.URI_SCHEME}://"
 SCHEMA_COLUMNS = 200  # columns listed in the JSON schema; a wider ref says how many more
 TYPE_CHARS = 120  # a nested type's text is cut there
+PAGE_SIZE = 200  # resources/list answers this many refs a page, with a nextCursor when more follow
+CURSOR_PREFIX = "after:"
 TEMPLATE_DESCRIPTION = (
     "A data_ref in the project's registry: a CSV preview (at most "
     f"{PREVIEW_ROWS} rows x {MAX_PREVIEW_COLUMNS} columns) and its schema as JSON."
@@ -57,6 +59,26 @@ def listed(state: AppState) -> list[types.Resource]:
         for n, why in bad
     ]
     return sorted(out, key=lambda r: r.name)
+
+
+def paginate(resources: list[types.Resource], cursor: str | None) -> tuple[list[types.Resource], str | None]:
+    """One page of the name-sorted list, and the cursor of the next (the last name given).
+
+    A name, not an offset: refs made or dropped between two pages shift no one (each name is
+    listed once, and at most a ref made behind the cursor waits for the next listing).
+    """
+    start = 0
+    if cursor is not None:
+        if not cursor.startswith(CURSOR_PREFIX):
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"Unknown cursor {cursor[:80]!r}: pass the nextCursor of the previous page, or none.",
+            )
+        after = cursor[len(CURSOR_PREFIX) :]
+        start = next((i for i, r in enumerate(resources) if r.name > after), len(resources))
+    page = resources[start : start + PAGE_SIZE]
+    more = start + PAGE_SIZE < len(resources)
+    return page, (CURSOR_PREFIX + page[-1].name if more else None)
 
 
 def _csv_lines(table: pa.Table) -> tuple[str, list[str]]:
@@ -163,7 +185,8 @@ def register(server: MCPServer) -> None:
         state: AppState = ctx.lifespan_context
         resources = await run_sync(listed, state)
         refwatch.watch_of(state).seen = refwatch.fingerprint(state)  # the client knows this list now
-        return types.ListResourcesResult(resources=resources)
+        page, cursor = paginate(resources, params.cursor if params else None)
+        return types.ListResourcesResult(resources=page, next_cursor=cursor)
 
     async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> Any:
         uri = str(params.uri)
