@@ -230,9 +230,11 @@ def _big_csv(project: Path, copies: int = 40) -> tuple[Path, int]:
     return path, block * copies
 
 
-@pytest.mark.slow  # seconds of real work, so that progress is due
-async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
-    path, n = _big_csv(project)
+async def _load_reporting_bytes(
+    project: Path, tool: str, path: Path, rows: int
+) -> list[tuple[float, float | None, str | None]]:
+    """Load the whole file with `tool`, checking the answer and that progress came at least every 2 s,
+    in bytes of the file, always increasing; the steps received."""
     size = path.stat().st_size
     steps: list[tuple[float, float | None, str | None]] = []
 
@@ -241,17 +243,22 @@ async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
 
     async with inmemory(project) as client:
         start = time.monotonic()
-        r = await client.call_tool(
-            "read_csv", {"path": "big.csv", "max_rows": n}, progress_callback=on_progress
-        )
+        r = await client.call_tool(tool, {"path": path.name, "max_rows": rows}, progress_callback=on_progress)
         took = time.monotonic() - start
     assert not r.is_error, r.content
-    assert r.structured_content["rows"] == n
+    assert r.structured_content["rows"] == rows
     assert took > 1.0, f"the load took {took:.2f} s: too quick to show progress"
     assert len(steps) >= max(1, int(took / 2)), (took, steps)  # one at least every 2 s
     assert all(total == size for _, total, _ in steps)
     dones = [s[0] for s in steps]
     assert dones == sorted(set(dones)) and 0 < dones[-1] <= size
+    return steps
+
+
+@pytest.mark.slow  # seconds of real work, so that progress is due
+async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
+    path, n = _big_csv(project)
+    await _load_reporting_bytes(project, "read_csv", path, n)
 
 
 @pytest.mark.slow  # seconds of real work, so that progress is due
@@ -280,26 +287,8 @@ async def test_read_json_reports_bytes_of_the_file(project: Path) -> None:
     with path.open("w") as f:
         for _ in range(40):
             f.write(lines)
-    size, n = path.stat().st_size, block * 40
-    steps: list[tuple[float, float | None, str | None]] = []
-
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        steps.append((done, total, message))
-
-    async with inmemory(project) as client:
-        start = time.monotonic()
-        r = await client.call_tool(
-            "read_json", {"path": path.name, "max_rows": n}, progress_callback=on_progress
-        )
-        took = time.monotonic() - start
-    assert not r.is_error, r.content
-    assert r.structured_content["rows"] == n
-    assert took > 1.0, f"the load took {took:.2f} s: too quick to show progress"
-    assert len(steps) >= max(1, int(took / 2)), (took, steps)
-    assert all(total == size for _, total, _ in steps)
+    steps = await _load_reporting_bytes(project, "read_json", path, block * 40)
     assert all(message and message.endswith(" rows") for _, _, message in steps), steps
-    dones = [s[0] for s in steps]
-    assert dones == sorted(set(dones)) and 0 < dones[-1] <= size
 
 
 @pytest.mark.slow  # writes a 2.3 GB file
