@@ -1,7 +1,8 @@
 """The server class: compact tool schemas, and every call through the argument boundary.
 
-The tool list is read by the model on every turn, so schemas carry no redundant titles
-and "not given" (`X | None = None`) is advertised as plain `X`, optional. Every call's
+The tool list is read by the model on every turn, so schemas carry no redundant titles,
+"not given" (`X | None = None`) is advertised as plain `X`, optional, and a flag that is
+false unless given carries no `default: false`. Every call's
 arguments go through `arguments.prepare` before the SDK validates them, and what the
 validator still refuses is answered in the project's error shape.
 """
@@ -34,6 +35,13 @@ def _optional(schema: dict[str, Any]) -> dict[str, Any] | None:
     return merged
 
 
+def _flag(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional boolean is false unless given: `default: false` says nothing a model doesn't assume."""
+    if schema.get("type") == "boolean" and schema.get("default") is False:
+        return {k: v for k, v in schema.items() if k != "default"}
+    return schema
+
+
 def compact_schema(schema: Any, drop: frozenset[str] = frozenset({"title"})) -> Any:
     """Drop pydantic's auto-generated keys (`title`, and for outputs `description`/`default`)."""
     if isinstance(schema, list):
@@ -45,7 +53,9 @@ def compact_schema(schema: Any, drop: frozenset[str] = frozenset({"title"})) -> 
         if key in drop and (key != "title" or isinstance(value, str)):
             continue
         if key == "properties" and isinstance(value, dict) and drop is INPUT_DROP:
-            out[key] = {name: compact_schema(_optional(sub) or sub, drop) for name, sub in value.items()}
+            out[key] = {
+                name: compact_schema(_flag(_optional(sub) or sub), drop) for name, sub in value.items()
+            }
         elif key in ("properties", "$defs", "patternProperties") and isinstance(value, dict):
             out[key] = {name: compact_schema(sub, drop) for name, sub in value.items()}
         else:
