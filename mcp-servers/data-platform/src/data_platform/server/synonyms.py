@@ -64,6 +64,7 @@ GLOBAL: dict[str, Synonym] = {
     **_to("dtype", "dtypes", "schema_overrides", "column_types"),
     **_to("na_values", "null_values", "na_strings"),
     **_to("include_system", "system"),
+    **_to("connection", "conn", "connection_name", "db", "database", "dsn"),
 }
 
 # Synonyms that only make sense for one tool (the same word means something else elsewhere).
