@@ -90,7 +90,8 @@ def compare_schemas(
 
 @dataclass
 class DiffResult:
-    """Everything a diff found; `examples` maps a kind to its capped rows (only kinds that occur)."""
+    """Everything a diff found; `example_sql` maps each kind that occurs to the query of its capped
+    rows, `examples` to those rows when the runner fetched them (`run_examples`)."""
 
     schema: SchemaDiff
     key: list[str]
@@ -100,6 +101,7 @@ class DiffResult:
     multiset: MultisetSummary | None = None
     duplicates: dict[str, tuple[int, int]] = field(default_factory=dict)  # side -> (keys, rows)
     examples: dict[str, pa.Table] = field(default_factory=dict)
+    example_sql: dict[str, str] = field(default_factory=dict)
 
 
 def _one_row(execute: Execute, sql: str) -> dict:
@@ -140,11 +142,14 @@ def diff(
     tolerance: float | None = None,
     dialect: Dialect | None = None,
     examples: int = 100,
+    run_examples: bool = True,
 ) -> DiffResult:
     """Compare two relations of one engine: keyed (join on `key`) or, without a key, as multisets.
 
-    Rows with a duplicated key are left out of the keyed comparison and reported instead (a join
-    would multiply them silently); columns on one side only are reported and not compared.
+    `examples`: rows per example query (0: none); `run_examples=False` leaves them for the caller
+    to run (e.g. straight into refs). Rows with a duplicated key are left out of the keyed
+    comparison and reported instead (a join would multiply them silently); columns on one side
+    only are reported and not compared.
     """
     dialect = dialect or Dialect()
     schema, cols = compare_schemas(left_columns, right_columns)
@@ -154,7 +159,8 @@ def diff(
             hint="Select or rename columns so both sides share names (matched by exact name).",
         )
     if not key:
-        return _multiset(execute, left, right, schema, cols, dialect, examples)
+        result = _multiset(execute, left, right, schema, cols, dialect, examples)
+        return _fetch_examples(execute, result) if run_examples else result
     key = list(dict.fromkeys(key))
     check_key(key, schema, left_columns, right_columns)
     plan = KeyedDiff(
@@ -183,7 +189,6 @@ def diff(
     result.left_rows = matched + summary.only_left + result.duplicates.get("left", (0, 0))[1]
     result.right_rows = matched + summary.only_right + result.duplicates.get("right", (0, 0))[1]
     if examples > 0:
-        work.progress(3, 4, "examples")
         counts = {
             "only_left": summary.only_left,
             "only_right": summary.only_right,
@@ -191,11 +196,17 @@ def diff(
         }
         for kind, count in counts.items():
             if count:
-                work.check()
-                result.examples[kind] = execute(plan.examples_sql(kind, examples, exclude))  # type: ignore[arg-type]
+                result.example_sql[kind] = plan.examples_sql(kind, examples, exclude)  # type: ignore[arg-type]
         for side in result.duplicates:
-            work.check()
-            result.examples[f"duplicates_{side}"] = execute(plan.duplicate_examples_sql(side, examples))  # type: ignore[arg-type]
+            result.example_sql[f"duplicates_{side}"] = plan.duplicate_examples_sql(side, examples)  # type: ignore[arg-type]
+    return _fetch_examples(execute, result) if run_examples else result
+
+
+def _fetch_examples(execute: Execute, result: DiffResult) -> DiffResult:
+    for i, (kind, text) in enumerate(result.example_sql.items()):
+        work.check()
+        work.progress(i, len(result.example_sql), f"examples: {kind}")
+        result.examples[kind] = execute(text)
     return result
 
 
@@ -220,9 +231,7 @@ def _multiset(
         multiset=summary,
     )
     if examples > 0:
-        work.progress(1, 2, "examples")
         for side, count in (("left", summary.only_left), ("right", summary.only_right)):
             if count:
-                work.check()
-                result.examples[f"only_{side}"] = execute(plan.examples_sql(side, examples))  # type: ignore[arg-type]
+                result.example_sql[f"only_{side}"] = plan.examples_sql(side, examples)  # type: ignore[arg-type]
     return result

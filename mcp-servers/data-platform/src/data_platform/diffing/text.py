@@ -42,16 +42,3 @@ def headline(result: DiffResult, left: str = "left", right: str = "right") -> st
         f"{_n(m.only_right)} only in {right} "
         f"(no key: compared as row sets, duplicates counted)"
     )
-
-
-def schema_lines(result: DiffResult, left: str = "left", right: str = "right") -> list[str]:
-    """Schema differences in words (empty when the columns and types agree)."""
-    s = result.schema
-    lines = []
-    if s.only_left:
-        lines.append(f"Columns only in {left} (not compared): " + ", ".join(s.only_left[:30]))
-    if s.only_right:
-        lines.append(f"Columns only in {right} (not compared): " + ", ".join(s.only_right[:30]))
-    if s.type_changed:
-        lines.append("Types differ: " + ", ".join(f"{n} {a} → {b}" for n, a, b in s.type_changed[:30]))
-    return lines
