@@ -62,7 +62,8 @@ class DiffAnswer(ToolResult):
                 )
             )
         if self.examples:
-            lines.append("Next: head `" + next(iter(self.examples.values())) + "`.")
+            first = self.examples.get("changed") or next(iter(self.examples.values()))
+            lines.append(f"Next: head `{first}`.")
         return "\n".join(lines)
 
     def _schema_lines(self) -> list[str]:
