@@ -305,3 +305,21 @@ async def test_keyless_and_duplicate_keys(dbs: Cluster, project: Path, tmp_path:
         assert r.structured_content["computed"] == "in PostgreSQL (connection prod)"
         err = await call_error(client, "diff", left="dup", right="dup2", key="nope", connection="prod")
         assert "Key column 'nope'" in err and "id, v" in err
+
+
+@pytest.mark.slow
+async def test_cancel_stops_the_diff_in_postgresql(dbs: Cluster, project: Path, tmp_path: Path) -> None:
+    """A cancelled pushed-down diff stops in PostgreSQL at once and leaves no ref behind."""
+    from test_progress_cancel import _cancel_at_first_progress, _running, _wait_for
+
+    env = _setup(dbs, project, tmp_path)
+    big = "select g as id, g % 7 as v from generate_series(1, 60000000) g"
+    async with inmemory(project, env) as client:
+        await _cancel_at_first_progress(
+            client, "diff", {"left": big, "right": "dup", "key": "id", "connection": "prod"}
+        )
+        url = db_url(dbs, DB_A)
+        gone = await _wait_for(lambda: not _running(url, "60000000"), timeout=5)
+        assert gone < 2.0
+        assert not (await call(client, "list_data")).structured_content["refs"]
+    assert not list((project / ".data-platform").glob(".diff-*"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -11,10 +13,30 @@ from data_platform.diffing import compare, sql, text
 from data_platform.errors import InputError
 
 
-def _run(left: pa.Table, right: pa.Table, key, dialect: sql.Dialect = sql.DUCKDB, **kw) -> compare.DiffResult:
+def _materialise(con: duckdb.DuckDBPyConnection):
+    def keep(select: str) -> str:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE dp_rows AS {select}")
+        return "dp_rows"
+
+    return keep
+
+
+@pytest.fixture(params=["join", "materialised", "one_pass"])
+def run(request: pytest.FixtureRequest):
+    """The diff by each strategy: one query per question, the differing rows kept in a temp table,
+    or (DuckDB) one aggregate that also proves the keys unique (else the materialised steps)."""
+    return functools.partial(_run, strategy=request.param)
+
+
+def _run(
+    left: pa.Table, right: pa.Table, key, dialect: sql.Dialect = sql.DUCKDB, *, strategy: str, **kw
+) -> compare.DiffResult:
     con = duckdb.connect()
     con.register("l_t", left)
     con.register("r_t", right)
+    if strategy != "join":
+        kw["materialise"] = _materialise(con)
+    kw["one_pass"] = strategy == "one_pass"
     return compare.diff(
         lambda q: con.sql(q).to_arrow_table(),
         '"l_t"',
@@ -59,8 +81,8 @@ def _changed_by_pyarrow(left: pa.Table, right: pa.Table, key: str, col: str, tol
 
 
 @pytest.mark.parametrize("dialect", [sql.DUCKDB, sql.Dialect(distinct_from=False)])
-def test_keyed_counts_match_pyarrow(dialect: sql.Dialect) -> None:
-    r = _run(LEFT, RIGHT, ["id"], dialect)
+def test_keyed_counts_match_pyarrow(dialect: sql.Dialect, run) -> None:
+    r = run(LEFT, RIGHT, ["id"], dialect)
     s = r.keyed
     assert s is not None
     lids, rids = set(LEFT["id"].to_pylist()), set(RIGHT["id"].to_pylist())
@@ -80,17 +102,17 @@ def test_keyed_counts_match_pyarrow(dialect: sql.Dialect) -> None:
     assert line.startswith("2 rows match; 1 only in prod; 1 only in dev; 3 changed: amount (3, max diff 1.5)")
 
 
-def test_tolerance() -> None:
-    r = _run(LEFT, RIGHT, ["id"], tolerance=0.01)
+def test_tolerance(run) -> None:
+    r = run(LEFT, RIGHT, ["id"], tolerance=0.01)
     per = {c.name: c for c in r.keyed.columns}
     assert per["amount"].changed == _changed_by_pyarrow(LEFT, RIGHT, "id", "amount", 0.01) == 2
     assert r.keyed.same == 3
 
 
-def test_duplicate_keys_reported_not_joined() -> None:
+def test_duplicate_keys_reported_not_joined(run) -> None:
     left = pa.table({"k": [1, 1, 2, 3, 3, 3], "v": [1, 2, 3, 4, 5, 6]})
     right = pa.table({"k": [1, 2, 2, 3], "v": [1, 3, 3, 9]})
-    r = _run(left, right, ["k"])
+    r = run(left, right, ["k"])
     assert r.duplicates == {"left": (2, 5), "right": (1, 2)}
     s = r.keyed
     # Left keeps k=2 only, right keeps k=1 and k=3: nothing matches, nothing multiplied.
@@ -100,20 +122,20 @@ def test_duplicate_keys_reported_not_joined() -> None:
     assert "2 duplicate keys in left (5 rows, not compared)" in text.headline(r)
 
 
-def test_composite_key_and_type_change() -> None:
+def test_composite_key_and_type_change(run) -> None:
     left = pa.table({"a": [1, 1, 2], "b": ["x", "y", "x"], "v": pa.array([1, 2, 3], pa.int32())})
     right = pa.table({"a": [1, 1, 2], "b": ["x", "y", "z"], "v": pa.array([1.0, 2.5, 3.0], pa.float64())})
-    r = _run(left, right, ["a", "b"])
+    r = run(left, right, ["a", "b"])
     assert r.schema.type_changed == [("v", "int32", "double")]
     s = r.keyed
     assert (s.same, s.changed, s.only_left, s.only_right) == (1, 1, 1, 1)
     assert s.columns[0].max_abs_diff == pytest.approx(0.5)  # int vs float still compares as numbers
 
 
-def test_keyless_multiset_against_pyarrow() -> None:
+def test_keyless_multiset_against_pyarrow(run) -> None:
     left = pa.table({"a": [1, 1, 1, 2, None], "b": ["x", "x", "x", "y", None]})
     right = pa.table({"a": [1, 2, 2, None, 5], "b": ["x", "y", "y", None, "q"]})
-    r = _run(left, right, None)
+    r = run(left, right, None)
     m = r.multiset
     # Counted independently: group each side by all columns and subtract the counts.
     lg = {
@@ -138,12 +160,12 @@ def test_keyless_multiset_against_pyarrow() -> None:
     assert "3 rows on both sides; 2 only in left; 2 only in right" in text.headline(r)
 
 
-def test_bad_key_names_the_columns() -> None:
+def test_bad_key_names_the_columns(run) -> None:
     with pytest.raises(InputError) as err:
-        _run(LEFT, RIGHT, ["idd"])
+        run(LEFT, RIGHT, ["idd"])
     assert "Did you mean 'id'?" in str(err.value)
     with pytest.raises(InputError, match="not in the right"):
-        _run(LEFT, RIGHT, ["gone"])
+        run(LEFT, RIGHT, ["gone"])
 
 
 def test_quoting_is_pluggable() -> None:

@@ -8,7 +8,7 @@ here, once: schemas compared, duplicate keys counted, the summary, then capped e
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -143,6 +143,9 @@ def diff(
     dialect: Dialect | None = None,
     examples: int = 100,
     run_examples: bool = True,
+    materialise: Callable[[str], str] | None = None,
+    unique: Collection[str] = (),
+    one_pass: bool = False,
 ) -> DiffResult:
     """Compare two relations of one engine: keyed (join on `key`) or, without a key, as multisets.
 
@@ -150,6 +153,14 @@ def diff(
     to run (e.g. straight into refs). Rows with a duplicated key are left out of the keyed
     comparison and reported instead (a join would multiply them silently); columns on one side
     only are reported and not compared.
+
+    `materialise(select_sql) -> relation`: an engine that can keep a query's rows in a temporary
+    table (DuckDB) passes it; then one join keeps the rows that differ and the summary and the
+    examples are read from them (one pass over the data instead of one per question).
+    `unique`: sides ("left"/"right") whose key the caller knows to be unique: no duplicate query.
+    `one_pass` (DuckDB): unless both sides are in `unique`, first try `KeyedDiff.one_pass_sql`, one
+    aggregate over the join giving the summary, the examples and the proof that no key is
+    duplicated; only when a key is duplicated does the diff go on with the queries per step.
     """
     dialect = dialect or Dialect()
     schema, cols = compare_schemas(left_columns, right_columns)
@@ -173,7 +184,12 @@ def diff(
     )
     result = DiffResult(schema=schema, key=key, left_rows=0, right_rows=0)
     sides: tuple[Side, Side] = ("left", "right")
+    proven = set(sides) <= set(unique)  # then the rows-kept path needs no duplicate query at all
+    if one_pass and not proven and _one_pass(execute, plan, result, examples):
+        return result
     for i, side in enumerate(sides):
+        if side in unique:
+            continue
         work.check()
         work.progress(i, 4, f"duplicate keys on the {side}")
         row = _one_row(execute, plan.duplicates_sql(side))
@@ -183,11 +199,19 @@ def diff(
     exclude = ("left" in result.duplicates, "right" in result.duplicates)
     work.check()
     work.progress(2, 4, "comparing rows")
-    summary = plan.read_summary(_one_row(execute, plan.summary_sql(exclude)))
+    dup_rows = {side: result.duplicates.get(side, (0, 0))[1] for side in sides}
+    if materialise is not None:
+        stored = materialise(plan.rows_sql(exclude))
+        totals = {side: int(_one_row(execute, plan.count_sql(side))["dp_n"]) for side in sides}
+        row = _one_row(execute, plan.stored_summary_sql(stored))
+        summary = plan.read_stored_summary(row, totals["left"] - dup_rows["left"])
+        result.left_rows, result.right_rows = totals["left"], totals["right"]
+    else:
+        summary = plan.read_summary(_one_row(execute, plan.summary_sql(exclude)))
+        matched = summary.same + summary.changed
+        result.left_rows = matched + summary.only_left + dup_rows["left"]
+        result.right_rows = matched + summary.only_right + dup_rows["right"]
     result.keyed = summary
-    matched = summary.same + summary.changed
-    result.left_rows = matched + summary.only_left + result.duplicates.get("left", (0, 0))[1]
-    result.right_rows = matched + summary.only_right + result.duplicates.get("right", (0, 0))[1]
     if examples > 0:
         counts = {
             "only_left": summary.only_left,
@@ -195,11 +219,31 @@ def diff(
             "changed": summary.changed,
         }
         for kind, count in counts.items():
-            if count:
+            if count and materialise is not None:
+                result.example_sql[kind] = plan.stored_examples_sql(stored, kind, examples)  # type: ignore[arg-type]
+            elif count:
                 result.example_sql[kind] = plan.examples_sql(kind, examples, exclude)  # type: ignore[arg-type]
         for side in result.duplicates:
             result.example_sql[f"duplicates_{side}"] = plan.duplicate_examples_sql(side, examples)  # type: ignore[arg-type]
     return _fetch_examples(execute, result) if run_examples else result
+
+
+def _one_pass(execute: Execute, plan: KeyedDiff, result: DiffResult, examples: int) -> bool:
+    """The whole keyed diff in one aggregate when no key is duplicated; False: go step by step."""
+    work.check()
+    work.progress(0, 2, "comparing rows")
+    totals = [int(_one_row(execute, plan.count_sql(side))["dp_n"]) for side in ("left", "right")]
+    table = execute(plan.one_pass_sql(max(examples, 1)))
+    row = {k: v[0] for k, v in table.to_pydict().items() if not k.startswith("dp_ex_")}
+    if not plan.one_pass_clean(row, *totals):
+        return False
+    result.keyed = plan.read_summary(row)
+    result.left_rows, result.right_rows = totals
+    for kind in ("only_left", "only_right", "changed"):
+        lists = table.column(f"dp_ex_{kind}")
+        if examples > 0 and lists[0].is_valid:
+            result.examples[kind] = pa.Table.from_struct_array(lists.combine_chunks().flatten())
+    return True
 
 
 def _fetch_examples(execute: Execute, result: DiffResult) -> DiffResult:

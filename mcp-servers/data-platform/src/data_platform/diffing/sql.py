@@ -103,9 +103,11 @@ class KeyedDiff:
             f"({self._side('right', exclude[1])}) AS r ON {on}"
         )
 
-    def column_differs(self, c: Col) -> str:
-        """True when a matched row's values of `c` differ (beyond the tolerance for numbers)."""
-        a, b = self._val("l", c), self._val("r", c)
+    def column_differs(self, c: Col, a: str | None = None, b: str | None = None) -> str:
+        """True when a matched row's values of `c` differ (beyond the tolerance for numbers);
+        `a`/`b`: where the values are (default: the join's l and r)."""
+        a = self._cast(a, c) if a else self._val("l", c)
+        b = self._cast(b, c) if b else self._val("r", c)
         if c.numeric and not c.as_text and self.tolerance:
             return (
                 f"(ABS({a} - {b}) > {float(self.tolerance)!r} OR ({a} IS NULL AND {b} IS NOT NULL) "
@@ -113,8 +115,18 @@ class KeyedDiff:
             )
         return self.dialect.differs(a, b)
 
-    def _any_differs(self) -> str:
-        return " OR ".join(self.column_differs(c) for c in self.columns) if self.columns else "1 = 0"
+    def _cast(self, expr: str, c: Col) -> str:
+        return f"CAST({expr} AS {self.dialect.text_type})" if c.as_text else expr
+
+    def _any_differs(self, stored: bool = False) -> str:
+        """Any compared column differs: in the join, or (`stored`) in the rows `rows_sql` kept."""
+        if not self.columns:
+            return "1 = 0"
+        if stored:
+            return " OR ".join(
+                self.column_differs(c, f"dp_l_{i}", f"dp_r_{i}") for i, c in enumerate(self.columns)
+            )
+        return " OR ".join(self.column_differs(c) for c in self.columns)
 
     # -- the queries ------------------------------------------------------------------------------
     def duplicates_sql(self, side: Side) -> str:
@@ -139,6 +151,9 @@ class KeyedDiff:
     def summary_sql(self, exclude_duplicates: tuple[bool, bool] = (False, False)) -> str:
         """One row: dp_total, dp_left, dp_right (row counts after the join), dp_changed, and per
         column i dp_changed_i and, for numbers, dp_maxdiff_i. Read it with `read_summary`."""
+        return f"SELECT {', '.join(self._summary_parts())} FROM {self._join(exclude_duplicates)}"
+
+    def _summary_parts(self) -> list[str]:
         matched = "l._dp_in IS NOT NULL AND r._dp_in IS NOT NULL"
         parts = [
             "COUNT(*) AS dp_total",
@@ -152,7 +167,7 @@ class KeyedDiff:
             )
             if c.numeric and not c.as_text:
                 parts.append(f"MAX(ABS({self._val('l', c)} - {self._val('r', c)})) AS dp_maxdiff_{i}")
-        return f"SELECT {', '.join(parts)} FROM {self._join(exclude_duplicates)}"
+        return parts
 
     def examples_sql(
         self, kind: ExampleKind, limit: int, exclude_duplicates: tuple[bool, bool] = (False, False)
@@ -177,6 +192,128 @@ class KeyedDiff:
         return (
             f"SELECT {', '.join(cols)} FROM {self._join(exclude_duplicates, how)} WHERE {where} "
             f"ORDER BY {order}{self.dialect.limit(limit)}"
+        )
+
+    # -- materialised: one join keeps the rows that differ; the rest is read from them ------------
+    def rows_sql(self, exclude_duplicates: tuple[bool, bool] = (False, False)) -> str:
+        """The joined rows on one side only or differing exactly in a column (NULL-safe), for an
+        engine that can keep them in a temporary table (few when little changed): presence
+        dp_in_l / dp_in_r, key i as dp_lk_i / dp_rk_i, column i as dp_l_i / dp_r_i."""
+        cols = ["l._dp_in AS dp_in_l", "r._dp_in AS dp_in_r"]
+        cols += [f"l.{self._q(c.name)} AS dp_lk_{i}" for i, c in enumerate(self.key)]
+        cols += [f"r.{self._q(c.name)} AS dp_rk_{i}" for i, c in enumerate(self.key)]
+        for i, c in enumerate(self.columns):
+            cols += [f"l.{self._q(c.name)} AS dp_l_{i}", f"r.{self._q(c.name)} AS dp_r_{i}"]
+        exact = " OR ".join(self.dialect.differs(self._val("l", c), self._val("r", c)) for c in self.columns)
+        where = "l._dp_in IS NULL OR r._dp_in IS NULL" + (f" OR {exact}" if exact else "")
+        return f"SELECT {', '.join(cols)} FROM {self._join(exclude_duplicates)} WHERE {where}"
+
+    def count_sql(self, side: Side) -> str:
+        """One row: dp_n, the side's rows."""
+        return f"SELECT COUNT(*) AS dp_n FROM {self.left if side == 'left' else self.right} AS _dp_src"
+
+    def stored_summary_sql(self, rows: str) -> str:
+        """The summary read from the table `rows_sql` filled (named `rows`): dp_only_left,
+        dp_only_right, dp_changed, dp_changed_i, dp_maxdiff_i. Read it with `read_stored_summary`."""
+        both = "dp_in_l IS NOT NULL AND dp_in_r IS NOT NULL"
+        parts = [
+            "SUM(CASE WHEN dp_in_r IS NULL THEN 1 ELSE 0 END) AS dp_only_left",
+            "SUM(CASE WHEN dp_in_l IS NULL THEN 1 ELSE 0 END) AS dp_only_right",
+            f"SUM(CASE WHEN {both} AND ({self._any_differs(stored=True)}) THEN 1 ELSE 0 END) AS dp_changed",
+        ]
+        for i, c in enumerate(self.columns):
+            differs = self.column_differs(c, f"dp_l_{i}", f"dp_r_{i}")
+            parts.append(f"SUM(CASE WHEN {both} AND {differs} THEN 1 ELSE 0 END) AS dp_changed_{i}")
+            if c.numeric and not c.as_text:
+                parts.append(f"MAX(ABS(dp_l_{i} - dp_r_{i})) AS dp_maxdiff_{i}")
+        return f"SELECT {', '.join(parts)} FROM {rows}"
+
+    def stored_examples_sql(self, rows: str, kind: ExampleKind, limit: int) -> str:
+        """`examples_sql`'s rows, read from the table `rows_sql` filled."""
+        q = self._q
+        side = "r" if kind == "only_right" else "l"
+        keys = [f"dp_{side}k_{i} AS {q(c.name)}" for i, c in enumerate(self.key)]
+        order = ", ".join(f"dp_{side}k_{i}" for i in range(len(self.key)))
+        if kind == "changed":
+            cols = keys + [
+                f"dp_{s}_{i} AS {q(c.name + suffix)}"
+                for i, c in enumerate(self.columns)
+                for s, suffix in (("l", "_left"), ("r", "_right"))
+            ]
+            where = f"dp_in_l IS NOT NULL AND dp_in_r IS NOT NULL AND ({self._any_differs(stored=True)})"
+        else:
+            cols = keys + [f"dp_{side}_{i} AS {q(c.name)}" for i, c in enumerate(self.columns)]
+            where = "dp_in_r IS NULL" if kind == "only_left" else "dp_in_l IS NULL"
+        return (
+            f"SELECT {', '.join(cols)} FROM {rows} WHERE {where} ORDER BY {order}{self.dialect.limit(limit)}"
+        )
+
+    def read_stored_summary(self, row: dict, left_rows: int) -> KeyedSummary:
+        """`stored_summary_sql`'s row; `left_rows`: the left side's rows compared (duplicates excluded)."""
+        low = {k.lower(): v for k, v in row.items()}
+        only_left, only_right, changed = (
+            int(low[f"dp_{k}"] or 0) for k in ("only_left", "only_right", "changed")
+        )
+        per = []
+        for i, c in enumerate(self.columns):
+            maxdiff = low.get(f"dp_maxdiff_{i}")
+            per.append(
+                ColumnChange(
+                    c.name, int(low[f"dp_changed_{i}"] or 0), None if maxdiff is None else float(maxdiff)
+                )
+            )
+        same = left_rows - only_left - changed
+        return KeyedSummary(
+            only_left=only_left, only_right=only_right, changed=changed, same=same, columns=per
+        )
+
+    # -- one pass (DuckDB): the summary, the examples and the duplicate check in one aggregate ------
+    def one_pass_sql(self, limit: int) -> str:
+        """DuckDB only (`min_by(x, key, n)`, struct literals, FILTER): `summary_sql`'s columns plus
+        dp_distinct_l / dp_distinct_r (distinct keys among the one-sided rows) and the examples as
+        lists of structs dp_ex_only_left, dp_ex_only_right, dp_ex_changed. With the sides' row counts
+        this also proves there is no duplicate key (`one_pass_clean`), so no GROUP BY per side."""
+
+        def struct(fields: list[tuple[str, str]]) -> str:
+            return "{" + ", ".join("'" + n.replace("'", "''") + f"': {e}" for n, e in fields) + "}"
+
+        def key_of(alias: str) -> str:
+            keys = [self._val(alias, c) for c in self.key]
+            return keys[0] if len(keys) == 1 else "(" + ", ".join(keys) + ")"
+
+        q = self._q
+        matched = "l._dp_in IS NOT NULL AND r._dp_in IS NOT NULL"
+        left = struct([(c.name, f"l.{q(c.name)}") for c in [*self.key, *self.columns]])
+        right = struct([(c.name, f"r.{q(c.name)}") for c in [*self.key, *self.columns]])
+        changed = struct(
+            [(c.name, f"l.{q(c.name)}") for c in self.key]
+            + [
+                (c.name + suffix, f"{side}.{q(c.name)}")
+                for c in self.columns
+                for side, suffix in (("l", "_left"), ("r", "_right"))
+            ]
+        )
+        n = int(limit)
+        extra = [
+            f"COUNT(DISTINCT {key_of('l')}) FILTER (WHERE r._dp_in IS NULL) AS dp_distinct_l",
+            f"COUNT(DISTINCT {key_of('r')}) FILTER (WHERE l._dp_in IS NULL) AS dp_distinct_r",
+            f"min_by({left}, {key_of('l')}, {n}) FILTER (WHERE r._dp_in IS NULL) AS dp_ex_only_left",
+            f"min_by({right}, {key_of('r')}, {n}) FILTER (WHERE l._dp_in IS NULL) AS dp_ex_only_right",
+            f"min_by({changed}, {key_of('l')}, {n}) "
+            f"FILTER (WHERE {matched} AND ({self._any_differs()})) AS dp_ex_changed",
+        ]
+        return f"SELECT {', '.join(self._summary_parts() + extra)} FROM {self._join((False, False))}"
+
+    @staticmethod
+    def one_pass_clean(row: dict, left_rows: int, right_rows: int) -> bool:
+        """No key is duplicated on either side: every row joined at most once (the join's counts
+        equal the sides'), and the one-sided rows have distinct keys (NULL keys: not proven)."""
+        total, in_l, in_r = (int(row[k] or 0) for k in ("dp_total", "dp_left", "dp_right"))
+        return (
+            in_l == left_rows
+            and in_r == right_rows
+            and int(row["dp_distinct_l"] or 0) == total - in_r
+            and int(row["dp_distinct_r"] or 0) == total - in_l
         )
 
     def read_summary(self, row: dict) -> KeyedSummary:

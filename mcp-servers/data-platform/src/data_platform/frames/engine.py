@@ -142,9 +142,11 @@ def first_line(exc: BaseException) -> str:
 def run(
     con: duckdb.DuckDBPyConnection, sql: str, hint: str = SQL_HINT, *, memory_limit: str = DEFAULT_MEMORY
 ) -> pa.Table:
-    """Execute on a locked connection; DuckDB errors become ExpressionError with its reason."""
+    """Execute on a locked connection; DuckDB errors become ExpressionError with its reason.
+    A statement without a result (CREATE TEMP TABLE ... AS, the diff's) gives an empty table."""
     try:
-        return con.sql(sql).to_arrow_table()
+        rel = con.sql(sql)
+        return rel.to_arrow_table() if rel is not None else pa.table({})
     except duckdb.PermissionException as exc:
         raise ExpressionError(
             f"Not allowed: {first_line(exc)}",

@@ -41,9 +41,7 @@ class AppState:
 
     def secrets(self) -> list[str]:
         """Every password this server knows (the default's and each named connection's)."""
-        if "connections" not in self.services:
-            return self.settings.secret_values()
-        return self.services["connections"].secrets()
+        return self.service("connections", lambda: Connections(self.settings)).secrets()
 
 
 def connections_of(ctx: Any) -> Connections:
@@ -51,4 +49,4 @@ def connections_of(ctx: Any) -> Connections:
     from data_platform.server.boundary import state_of
 
     state = state_of(ctx)
-    return state.service("connections", lambda: Connections(state.settings))
+    return state.service("connections", lambda: Connections(state.settings))  # as AppState.secrets
