@@ -16,6 +16,7 @@ The API, small and stable (dbt's model compare builds on it):
   examples=)`: runs the whole diff through `execute(sql) -> pyarrow.Table` in one engine and returns
   a `DiffResult` (schema differences, counts, duplicate keys, capped example tables). Columns are
   matched by name; `compare.arrow_columns(schema)` describes an Arrow side, `SideColumn` any other.
+* `passes.KeyedPasses`: the same diff in fewer passes (rows kept in a temp table; one DuckDB aggregate).
 * `text.headline(result, left, right)`: the one-line summary a person reads in five seconds.
 
 Semantics: rows whose key is duplicated on a side are left out of the keyed comparison and

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from data_platform import work
+from data_platform.diffing.passes import KeyedPasses
 from data_platform.diffing.sql import (
     Col,
     Dialect,
-    KeyedDiff,
     KeyedSummary,
     MultisetDiff,
     MultisetSummary,
@@ -174,7 +174,7 @@ def diff(
         return _fetch_examples(execute, result) if run_examples else result
     key = list(dict.fromkeys(key))
     check_key(key, schema, left_columns, right_columns)
-    plan = KeyedDiff(
+    plan = KeyedPasses(
         left,
         right,
         key=[cols[k] for k in key],
@@ -228,7 +228,7 @@ def diff(
     return _fetch_examples(execute, result) if run_examples else result
 
 
-def _one_pass(execute: Execute, plan: KeyedDiff, result: DiffResult, examples: int) -> bool:
+def _one_pass(execute: Execute, plan: KeyedPasses, result: DiffResult, examples: int) -> bool:
     """The whole keyed diff in one aggregate when no key is duplicated; False: go step by step."""
     work.check()
     work.progress(0, 2, "comparing rows")

@@ -107,9 +107,7 @@ def run_diff(
 
     same_db = left.kind != "ref" and right.kind != "ref" and _conn_key(left) == _conn_key(right)
     if same_db:
-        return _pushdown(
-            left, right, key, tolerance, settings_of(left), settings_of(right), registry, examples
-        )
+        return _pushdown(left, right, key, tolerance, settings_of(left), registry, examples)
     return _streamed(left, right, key, tolerance, settings_of, registry, engine, examples)
 
 
@@ -148,7 +146,6 @@ def _pushdown(
     key: Sequence[str] | None,
     tolerance: float | None,
     settings: Settings,
-    _right_settings: Settings,
     registry: Registry,
     examples: int,
 ) -> Outcome:
