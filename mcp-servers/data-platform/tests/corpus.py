@@ -230,6 +230,14 @@ FRAMES: list[Case] = [
          rows(60, "j1")),
     Case("join", {"left": "sales", "other": "g1", "on": ["region"], "how": "full_outer", "name": "j2"},
          says("outer", then=rows(60))),
+    Case("diff", {"base": "sales", "compare_to": "j1", "primary_key": "order_id"},
+         that(lambda d, w: d["same"] == sales(w).num_rows and d["changed"] == 0
+              and d["columns_only_right"]
+              == [c for c in w.ref("j1").column_names if c not in sales(w).column_names],
+              "every sales row matches j1; j1's extra columns reported")),
+    Case("diff", {"a": "sales", "b": "j1"},
+         that(lambda d, w: d["same"] == sales(w).num_rows and d["only_left"] == d["only_right"] == 0,
+              "keyless: the same rows")),
     Case("join", {"left": "sales", "right": "g1", "left_on": "region", "right_on": "region",
                   "validate": "m:1"}, None, ("does not take `validate`",)),
     Case("sql", {"query": "SELECT region, count(*) AS n FROM sales GROUP BY region", "name": "q1"},

@@ -36,6 +36,8 @@ class PostgresSettings(BaseModel):
     dbname: str | None = None
     options: dict[str, str] = Field(default_factory=dict)
     source: str = "environment"
+    name: str = "default"  # the connection's name (docs/connections.md)
+    read_only: bool = False  # every session read-only; pg_execute and pg_load refused
 
     def _url(self, password: str | None) -> str:
         auth = ""
@@ -95,6 +97,10 @@ class Settings(BaseModel):
     duckdb_memory: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
     http_token: SecretStr | None = None
     prompts: bool = True
+    # Named connections (postgres/connections.py): the files declaring them, later wins, and the
+    # merged environment for POSTGRES_URL_<NAME> and ${VAR} in the files. Never shown or dumped.
+    connection_files: tuple[Path, ...] = ()
+    environ: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
 
     @field_validator("allowed_roots")
     @classmethod
@@ -142,6 +148,15 @@ def merged_environment(
     merged.update(parse_env_file(project_dir / ".env"))
     merged.update(environ)
     return merged
+
+
+CONNECTIONS_FILE = "connections.toml"
+
+
+def user_config_dir(env: Mapping[str, str]) -> Path:
+    """`$XDG_CONFIG_HOME/data-platform`, else `~/.config/data-platform` (HOME from `env`)."""
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base).expanduser() / "data-platform"
 
 
 URL_VARS = ("POSTGRES_URL", "DATABASE_URL")
@@ -238,6 +253,12 @@ ENV_SETTINGS: tuple[EnvSetting, ...] = (
     EnvSetting(URL_VARS, "PostgreSQL connection URL (`postgresql://user:pass@host:5432/db`)"),
     EnvSetting(_LIBPQ_VARS, "libpq variables; fill what the URL leaves out"),
     EnvSetting(
+        ("POSTGRES_URL_<NAME>",),
+        'a named connection, e.g. `POSTGRES_URL_PROD` is `connection="prod"`; more in '
+        "`.data-platform/connections.toml` and `~/.config/data-platform/connections.toml` "
+        "(docs/connections.md)",
+    ),
+    EnvSetting(
         ("DATA_PLATFORM_REGISTRY_DIR",),
         "folder of stored refs; a `.gitignore` inside keeps it out of git",
         "registry_dir",
@@ -333,6 +354,11 @@ def load_settings(
         "registry_dir": project / ".data-platform",
         "allowed_roots": (project, Path(tempfile.gettempdir())),
         "postgres": postgres_from_env(env),  # URL_VARS and the libpq variables, read together
+        "connection_files": (
+            user_config_dir(env) / CONNECTIONS_FILE,
+            project / ".data-platform" / CONNECTIONS_FILE,
+        ),
+        "environ": {k: v for k, v in env.items() if v},  # unset or empty: not set
     }
     for setting in ENV_SETTINGS:
         text = env.get(setting.names[0]) if setting.field else None

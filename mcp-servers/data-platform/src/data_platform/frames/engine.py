@@ -101,9 +101,13 @@ class Engine:
                 con.close()
 
     def _give_back(self, con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> None:
+        """Back to the pool as it was lent: its tables unregistered, its temporary tables dropped."""
         try:
             for name in tables:
                 con.unregister(name)
+            temps = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+            for (temp,) in temps:  # e.g. the diff's rows, kept on its cursor
+                con.execute(f"DROP TABLE temp.{quote_ident(temp)}")
         except duckdb.Error:  # a cursor that cannot be cleaned is not reused
             con.close()
             return
@@ -200,9 +204,11 @@ def first_line(exc: BaseException) -> str:
 def run(
     con: duckdb.DuckDBPyConnection, sql: str, hint: str = SQL_HINT, *, memory_limit: str = DEFAULT_MEMORY
 ) -> pa.Table:
-    """Execute on a locked connection; DuckDB errors become ExpressionError with its reason."""
+    """Execute on a locked connection; DuckDB errors become ExpressionError with its reason.
+    A statement without a result (CREATE TEMP TABLE ... AS, the diff's) gives an empty table."""
     try:
-        return con.sql(sql).to_arrow_table()
+        rel = con.sql(sql)
+        return rel.to_arrow_table() if rel is not None else pa.table({})
     except duckdb.PermissionException as exc:
         raise ExpressionError(
             f"Not allowed: {first_line(exc)}",

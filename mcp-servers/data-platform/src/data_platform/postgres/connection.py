@@ -20,14 +20,15 @@ from urllib.parse import quote
 import psycopg
 
 from data_platform.config import PostgresSettings, Settings
-from data_platform.errors import ConnectionFailedError, DatabaseError, NotConfiguredError
+from data_platform.errors import ConnectionFailedError, DatabaseError, InputError, NotConfiguredError
 from data_platform.redact import redact
 from data_platform.work import on_cancel
 
 HOW_TO_CONFIGURE = (
     "Set POSTGRES_URL (or DATABASE_URL), e.g. postgresql://user:password@localhost:5432/mydb, "
     "or the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE; in the environment, in "
-    "~/.config/claude/postgres.env, or in the project's .env file. Then restart the server."
+    "~/.config/claude/postgres.env, or in the project's .env file. Then restart the server. "
+    "Named connections: .data-platform/connections.toml or POSTGRES_URL_<NAME> (docs/connections.md)."
 )
 
 APP_NAME = "data-platform"
@@ -40,7 +41,20 @@ def require(settings: Settings) -> PostgresSettings:
     return settings.postgres
 
 
+def require_writable(settings: Settings) -> None:
+    """Refuse a write on a connection declared read_only, before connecting."""
+    pg = require(settings)
+    if pg.read_only:
+        raise InputError(
+            f"Connection {pg.name!r} is read-only: pg_execute and pg_load are refused on it.",
+            hint="Use a connection that allows writes (pg_connect lists them), or change read_only "
+            "where it is declared (docs/connections.md).",
+            details={"reason": "read_only"},
+        )
+
+
 def _options(settings: Settings, read_only: bool) -> str:
+    read_only = read_only or bool(settings.postgres and settings.postgres.read_only)
     timeout_ms = max(1, int(settings.statement_timeout_s * 1000))
     opts = f"-c statement_timeout={timeout_ms}"
     if read_only:
@@ -170,7 +184,7 @@ def session(settings: Settings, *, read_only: bool = True) -> Iterator[psycopg.C
     try:
         # A cancelled call cancels its running statement (from the thread that cancels).
         with on_cancel(conn.cancel_safe):
-            if read_only:
+            if read_only or pg.read_only:
                 conn.execute("SET TRANSACTION READ ONLY")  # psycopg has already opened the transaction
             yield conn
     except psycopg.Error as exc:
@@ -195,7 +209,7 @@ def adbc_connection(settings: Settings, *, read_only: bool = True) -> Iterator[A
         raise classify(exc, settings) from None
     try:
         with on_cancel(conn.adbc_connection.cancel):  # as for `session`: a cancelled call stops the query
-            if read_only:
+            if read_only or require(settings).read_only:
                 # Explicit as well as the session default: the transaction ADBC opens is read-only.
                 with conn.cursor() as cur:
                     cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})

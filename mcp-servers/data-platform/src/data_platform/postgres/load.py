@@ -19,7 +19,7 @@ from data_platform import work
 from data_platform.config import Settings
 from data_platform.errors import AlreadyExistsError, InputError, NotFoundError
 from data_platform.postgres import safety
-from data_platform.postgres.connection import adbc_connection, require, session
+from data_platform.postgres.connection import adbc_connection, require_writable, session
 from data_platform.postgres.sqltext import qualified, quote_ident
 from data_platform.registry import Registry
 
@@ -79,7 +79,7 @@ def load(
     mode: LoadMode = "create",
 ) -> LoadOutcome:
     """Write a ref into a table; `replace` drops and recreates it in the same transaction."""
-    require(settings)
+    require_writable(settings)
     if not table or "\x00" in table:
         raise InputError("A table name is required.")
     info = registry.info(data_ref)
@@ -203,6 +203,7 @@ def execute(settings: Settings, sql: str, params: list[Any] | None = None) -> Ex
     A single statement that PostgreSQL refuses inside a transaction block (VACUUM,
     CREATE INDEX CONCURRENTLY, CREATE DATABASE...) is run on its own instead.
     """
+    require_writable(settings)
     tree = safety.parse(sql)
     kinds = [next(iter(s["stmt"])) for s in tree.get("stmts", [])]
     if "TransactionStmt" in kinds:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from data_platform.postgres import catalog, connection, explain, load, query, spatial
+from data_platform.errors import DataPlatformError
+from data_platform.postgres import catalog, explain, load, query, spatial
+from data_platform.postgres import connection as pgconn
+from data_platform.postgres.connections import Connections, Named
 from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 from data_platform.server.results import FrameResult
+from data_platform.server.state import connections_of
 
 Sql = Annotated[str, Field(description="One SQL statement.")]
 Params = Annotated[list[Any] | None, Field(description="Values for $1, $2, ... (bound, never pasted).")]
-Table = Annotated[str, Field(description="Table or view name (exact case).")]
-Schema = Annotated[str | None, Field(description="Schema (default: search_path).")]
-SchemaFilter = Annotated[str | None, Field(description="Only this schema (default: all).")]
-Column = Annotated[str | None, Field(description="Spatial column (default: all).")]
+Table = Annotated[str, Field(description="Table or view (exact case).")]
+Schema = Annotated[str | None, Field(description="Default: search_path.")]
+SchemaFilter = Annotated[str | None, Field(description="Default: all.")]
+Column = Annotated[str | None, Field(description="Default: all spatial ones.")]
 System = Annotated[bool, Field(description="Include system/extension objects.")]
+Conn = str | None  # a named connection (docs/connections.md); no description: the name says it
 
 
 MAX_ROWS = 200
@@ -28,24 +34,92 @@ def _num(v: int | float | None) -> str:
     return "?" if v is None else f"{v:,}"
 
 
-class ConnectResult(ToolResult):
+class ConnectionStatus(BaseModel):
+    name: str
     url: str
-    server_version: str
-    database: str
-    user: str
-    postgis: str | None
-    connect_ms: float
-    latency_ms: float
-    statement_timeout_s: float
+    description: str | None = None
+    read_only: bool = False
+    ok: bool = True
+    error: str | None = None
+    server_version: str | None = None
+    database: str | None = None
+    user: str | None = None
+    postgis: str | None = None
+    connect_ms: float | None = None
+    latency_ms: float | None = None
+    statement_timeout_s: float | None = None
 
-    def render(self) -> str:
+    def sentence(self) -> str:
+        if not self.ok:
+            return f"{self.url}: {self.error}"
         gis = f"PostGIS {self.postgis}" if self.postgis else "PostGIS not installed (st_* tools need it)"
         return (
-            f"Connected to {self.url}: PostgreSQL {self.server_version}, database {self.database}, "
+            f"{self.url}: PostgreSQL {self.server_version}, database {self.database}, "
             f"user {self.user}, {gis}. Connect {self.connect_ms:.0f} ms, "
-            f"round trip {self.latency_ms:.1f} ms; "
-            f"statement timeout {self.statement_timeout_s:g} s.\nNext: pg_tables, pg_query."
+            f"round trip {self.latency_ms:.1f} ms; statement timeout {self.statement_timeout_s:g} s"
+            + ("; read-only" if self.read_only else "")
+            + "."
         )
+
+
+class ConnectResult(ToolResult):
+    connections: list[ConnectionStatus]
+
+    def render(self) -> str:
+        if len(self.connections) == 1:
+            c = self.connections[0]
+            name = f" ({c.name})" if c.name != "default" else ""
+            desc = f" {c.description}." if c.description else ""
+            return f"Connected{name} to {c.sentence()}{desc}\nNext: pg_tables, pg_query."
+        ok = sum(c.ok for c in self.connections)
+        lines = [
+            f"{len(self.connections)} connections, {ok} reachable "
+            "(pass connection=<name> to any pg_/st_ tool):"
+        ]
+        for c in self.connections:
+            flags = " [read-only]" if c.read_only else ""
+            desc = f" {c.description}." if c.description else ""
+            lines.append(f"- {c.name}{flags}:{desc} {c.sentence()}")
+        return "\n".join(lines) + "\nNext: pg_tables connection=..., diff."
+
+
+def _status(named: Named, raising: bool = False) -> ConnectionStatus:
+    """One connection's status; a failure becomes its error text (the listing goes on) unless `raising`."""
+    base = ConnectionStatus(
+        name=named.name,
+        url=named.masked_url(),
+        description=named.description,
+        read_only=named.read_only,
+    )
+    if named.problem or named.settings is None:
+        return base.model_copy(update={"ok": False, "error": named.problem})
+    try:
+        s = pgconn.status(named.settings)
+    except DataPlatformError as exc:
+        if raising:
+            raise
+        return base.model_copy(update={"ok": False, "error": str(exc)})
+    return base.model_copy(
+        update={
+            "url": s.masked_url,
+            "server_version": s.server_version,
+            "database": s.database,
+            "user": s.user,
+            "postgis": s.postgis,
+            "connect_ms": s.connect_ms,
+            "latency_ms": s.latency_ms,
+            "statement_timeout_s": s.statement_timeout_s,
+        }
+    )
+
+
+def statuses(conns: Connections, name: str | None) -> list[ConnectionStatus]:
+    """The named connection (errors raised), or every one checked side by side when several exist."""
+    every = conns.all()
+    if name is not None or len(every) <= 1:
+        return [_status(conns.get(name), raising=True)]  # one connection: its failure is the answer
+    with ThreadPoolExecutor(max_workers=min(8, len(every))) as pool:
+        return list(pool.map(_status, every.values()))
 
 
 class Rows(ToolResult):
@@ -109,23 +183,13 @@ def _col_label(c: spatial.SpatialColumn) -> str:
 
 
 def register(server: MCPServer) -> None:
-    def settings(ctx: Context) -> Any:
-        return state_of(ctx).settings
+    def settings(ctx: Context, connection: str | None) -> Any:
+        return connections_of(ctx).settings(connection)
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def pg_connect(ctx: Context) -> ConnectResult:
-        """Check the PostgreSQL connection: version, database, user, PostGIS, latency. Says what to fix."""
-        s = await run_sync(connection.status, settings(ctx))
-        return ConnectResult(
-            url=s.masked_url,
-            server_version=s.server_version,
-            database=s.database,
-            user=s.user,
-            postgis=s.postgis,
-            connect_ms=s.connect_ms,
-            latency_ms=s.latency_ms,
-            statement_timeout_s=s.statement_timeout_s,
-        )
+    async def pg_connect(ctx: Context, connection: Conn = None) -> ConnectResult:
+        """Check the PostgreSQL connection(s): version, database, user, PostGIS, latency. Says what to fix."""
+        return ConnectResult(connections=await run_sync(statuses, connections_of(ctx), connection))
 
     @tool(server, read_only=True, open_world=True)
     async def pg_query(
@@ -136,13 +200,14 @@ def register(server: MCPServer) -> None:
         overwrite: bool = False,
         max_rows: Annotated[int | None, Field(ge=1, description="Row guard override.")] = None,
         geometry: Literal["wkt", "geojson"] = "wkt",
+        connection: Conn = None,
     ) -> FrameResult:
-        """Run a read-only query (SELECT/WITH/EXPLAIN/SHOW); the result becomes a data_ref with a preview.
-        Geometries arrive as WKT/GeoJSON with SRID noted."""
+        """Read-only query (SELECT/WITH/EXPLAIN/SHOW) into a data_ref with a preview; geometries as
+        WKT/GeoJSON, SRID noted."""
         state = state_of(ctx)
         out = await run_sync(
             query.run_query,
-            state.settings,
+            settings(ctx, connection),
             state.registry,
             sql,
             params,
@@ -162,18 +227,21 @@ def register(server: MCPServer) -> None:
 
     @tool(server, read_only=False, destructive=True, open_world=True)
     async def pg_execute(
-        sql: Annotated[str, Field(description="SQL statement(s).")], ctx: Context, params: Params = None
+        sql: Annotated[str, Field(description="SQL statement(s).")],
+        ctx: Context,
+        params: Params = None,
+        connection: Conn = None,
     ) -> ExecuteResult:
         """Run INSERT/UPDATE/DELETE/DDL in one transaction, committed only if all succeed."""
-        out = await run_sync(load.execute, settings(ctx), sql, params)
+        out = await run_sync(load.execute, settings(ctx, connection), sql, params)
         return ExecuteResult(
             statements=[t for t, _ in out.statements], rows_affected=sum(n for _, n in out.statements)
         )
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def pg_schemas(ctx: Context, include_system: System = False) -> Rows:
+    async def pg_schemas(ctx: Context, include_system: System = False, connection: Conn = None) -> Rows:
         """List schemas with their table and view counts."""
-        rows = await run_sync(catalog.schemas, settings(ctx), include_system)
+        rows = await run_sync(catalog.schemas, settings(ctx, connection), include_system)
         return Rows.bounded(
             title=f"{len(rows)} schema(s)",
             columns=["schema", "owner", "tables", "views"],
@@ -182,9 +250,11 @@ def register(server: MCPServer) -> None:
         )
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def pg_tables(ctx: Context, schema: SchemaFilter = None, include_system: System = False) -> Rows:
+    async def pg_tables(
+        ctx: Context, schema: SchemaFilter = None, include_system: System = False, connection: Conn = None
+    ) -> Rows:
         """List tables and views: kind, estimated rows, size, comment."""
-        rows = await run_sync(catalog.tables, settings(ctx), schema, include_system)
+        rows = await run_sync(catalog.tables, settings(ctx, connection), schema, include_system)
         return Rows.bounded(
             title=f"{len(rows)} table(s)/view(s)" + (f' in "{schema}"' if schema else ""),
             columns=["schema", "name", "kind", "est. rows", "size", "comment"],
@@ -203,9 +273,9 @@ def register(server: MCPServer) -> None:
         )
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def pg_columns(table: Table, ctx: Context, schema: Schema = None) -> Rows:
+    async def pg_columns(table: Table, ctx: Context, schema: Schema = None, connection: Conn = None) -> Rows:
         """List a table's columns: type, nullable, default, primary key, comment."""
-        nsp, name, rows = await run_sync(catalog.columns, settings(ctx), table, schema)
+        nsp, name, rows = await run_sync(catalog.columns, settings(ctx, connection), table, schema)
         return Rows.bounded(
             title=f'"{nsp}"."{name}": {len(rows)} column(s)',
             columns=["column", "type", "null", "default", "pk", "comment"],
@@ -223,9 +293,9 @@ def register(server: MCPServer) -> None:
         )
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def st_tables(ctx: Context, schema: SchemaFilter = None) -> Rows:
-        """List PostGIS geometry/geography columns (tables and views): type, SRID, dimensions."""
-        rows = await run_sync(spatial.spatial_tables, settings(ctx), schema)
+    async def st_tables(ctx: Context, schema: SchemaFilter = None, connection: Conn = None) -> Rows:
+        """List geometry/geography columns of tables and views: type, SRID, dimensions."""
+        rows = await run_sync(spatial.spatial_tables, settings(ctx, connection), schema)
         return Rows.bounded(
             title=f"{len(rows)} spatial column(s)",
             columns=["schema", "table", "kind", "column", "type", "srid", "dims"],
@@ -238,10 +308,10 @@ def register(server: MCPServer) -> None:
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
     async def st_geometry_type(
-        table: Table, ctx: Context, column: Column = None, schema: Schema = None
+        table: Table, ctx: Context, column: Column = None, schema: Schema = None, connection: Conn = None
     ) -> Rows:
-        """Declared geometry type vs the types actually present (with Z/M), nulls and empties."""
-        found = await run_sync(spatial.geometry_types, settings(ctx), table, column, schema)
+        """Declared vs present geometry types (with Z/M), nulls, empties."""
+        found = await run_sync(spatial.geometry_types, settings(ctx, connection), table, column, schema)
         rows = []
         for f in found:
             present = ", ".join(f"{t.type} x{t.count:,}" for t in f.types) or "none (no geometries)"
@@ -255,9 +325,11 @@ def register(server: MCPServer) -> None:
         )
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def st_srid(table: Table, ctx: Context, column: Column = None, schema: Schema = None) -> Rows:
-        """Declared SRID, SRIDs present in the data, and the reference system's name and units."""
-        found = await run_sync(spatial.srids, settings(ctx), table, column, schema)
+    async def st_srid(
+        table: Table, ctx: Context, column: Column = None, schema: Schema = None, connection: Conn = None
+    ) -> Rows:
+        """Declared and present SRIDs, with the reference system's name and units."""
+        found = await run_sync(spatial.srids, settings(ctx, connection), table, column, schema)
         rows = []
         for f in found:
             present = ", ".join(f"{s} x{n:,}" for s, n in f.found) or "none (no geometries)"
@@ -268,9 +340,11 @@ def register(server: MCPServer) -> None:
         )
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def st_extent(table: Table, ctx: Context, column: Column = None, schema: Schema = None) -> Rows:
-        """Bounding box (xmin, ymin, xmax, ymax) of a spatial column's data, with its SRID."""
-        found = await run_sync(spatial.extents, settings(ctx), table, column, schema)
+    async def st_extent(
+        table: Table, ctx: Context, column: Column = None, schema: Schema = None, connection: Conn = None
+    ) -> Rows:
+        """Bounding box (xmin, ymin, xmax, ymax) and SRID of a spatial column's data."""
+        found = await run_sync(spatial.extents, settings(ctx, connection), table, column, schema)
         return Rows.bounded(
             title="Extents",
             columns=["column", "xmin", "ymin", "xmax", "ymax", "srid", "geometries"],
@@ -279,18 +353,19 @@ def register(server: MCPServer) -> None:
 
     @tool(server, read_only=False, destructive=True, open_world=True)
     async def pg_load(
-        data_ref: Annotated[str, Field(description="The data_ref to write.")],
-        table: Annotated[str, Field(description="Target table name.")],
+        data_ref: str,
+        table: str,
         ctx: Context,
-        schema: Annotated[str, Field(description="Target schema.")] = "public",
+        schema: str = "public",
         mode: Annotated[
             Literal["create", "append", "replace"], Field(description="replace drops the existing table.")
         ] = "create",
+        connection: Conn = None,
     ) -> LoadResult:
         """Bulk-write a data_ref into a table (Arrow-native COPY), in one transaction."""
         state = state_of(ctx)
         out = await run_sync(
-            load.load, state.settings, state.registry, data_ref, table, schema=schema, mode=mode
+            load.load, settings(ctx, connection), state.registry, data_ref, table, schema=schema, mode=mode
         )
         return LoadResult(table=f'"{out.schema}"."{out.table}"', mode=out.mode, rows=out.rows)
 
@@ -300,7 +375,10 @@ def register(server: MCPServer) -> None:
         ctx: Context,
         analyze: Annotated[bool, Field(description="Run it (queries only, rolled back).")] = False,
         format: Literal["text", "json"] = "text",
+        connection: Conn = None,
     ) -> ExplainResult:
         """Show a statement's plan without changing anything."""
-        plan = await run_sync(explain.explain, settings(ctx), sql, analyze=analyze, as_json=format == "json")
+        plan = await run_sync(
+            explain.explain, settings(ctx, connection), sql, analyze=analyze, as_json=format == "json"
+        )
         return ExplainResult(plan=plan)

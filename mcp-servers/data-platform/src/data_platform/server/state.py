@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from data_platform.config import Settings
 from data_platform.frames.engine import Engine
+from data_platform.postgres.connections import Connections
 from data_platform.registry import Registry
 
 T = TypeVar("T")
@@ -39,4 +40,13 @@ class AppState:
         return self.services[key]
 
     def secrets(self) -> list[str]:
-        return self.settings.secret_values()
+        """Every password this server knows (the default's and each named connection's)."""
+        return self.service("connections", lambda: Connections(self.settings)).secrets()
+
+
+def connections_of(ctx: Any) -> Connections:
+    """The server's named connections (files re-read when they change)."""
+    from data_platform.server.boundary import state_of
+
+    state = state_of(ctx)
+    return state.service("connections", lambda: Connections(state.settings))  # as AppState.secrets

@@ -64,6 +64,7 @@ GLOBAL: dict[str, Synonym] = {
     **_to("dtype", "dtypes", "schema_overrides", "column_types"),
     **_to("na_values", "null_values", "na_strings"),
     **_to("include_system", "system"),
+    **_to("connection", "conn", "connection_name", "db", "database", "dsn"),
 }
 
 # Synonyms that only make sense for one tool (the same word means something else elsewhere).
@@ -88,6 +89,25 @@ TOOLS: dict[str, dict[str, Synonym]] = {
         "if_exists": Synonym("mode", _if_exists, "pandas' to_sql values"),
     },
     "sql": _to("query", "sql", "statement", "sql_query"),
+    "diff": {
+        **_to(
+            "key",
+            "on",
+            "keys",
+            "key_columns",
+            "primary_key",
+            "primary_keys",
+            "pk",
+            "join_on",
+            "unique_key",
+            "by",
+        ),
+        **_to("left", "a", "base", "before", "old", "left_ref", "expected", "source"),
+        **_to("right", "b", "other", "after", "new", "right_ref", "actual", "compare_to", "current"),
+        **_to("tolerance", "atol", "tol", "abs_tol", "threshold"),
+        **_to("connection", "left_connection", "left_conn"),
+        **_to("right_connection", "right_conn", "other_connection", "compare_connection"),
+    },
     "read_csv": {**_to("dtype", "schema"), **_to("nrows", "limit")},
     "read_json": {**_to("dtype", "schema"), **_to("nrows", "limit")},
     "read_parquet": _to("nrows", "limit"),
