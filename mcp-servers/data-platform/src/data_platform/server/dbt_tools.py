@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
+from data_platform.dbtools import show as show_mod
 from data_platform.dbtools.runner import Progress
 from data_platform.dbtools.service import DbtService
 from data_platform.server.boundary import run_sync, state_of, tool
@@ -18,6 +19,7 @@ from data_platform.server.dbt_results import (
     DbtParseResult,
     DbtRunResult,
 )
+from data_platform.server.results import FrameResult
 
 Select = Annotated[str | None, Field(description="dbt selector, e.g. 'stg_orders+'")]
 Exclude = str | None
@@ -144,4 +146,37 @@ def register(server: MCPServer) -> None:
         """Upstream/downstream of a node at any depth, as a list and a Mermaid diagram (fresh manifest)."""
         return DbtLineageResult.of(
             *await run_sync(_service(ctx).lineage, node, direction, depth or None, tests)
+        )
+
+    @tool(server, read_only=True)
+    async def dbt_show(
+        ctx: Context,
+        model: str | None = None,
+        sql: Annotated[str | None, Field(description="inline SQL with {{ ref() }}")] = None,
+        limit: Annotated[int | None, Field(description="rows (default 100; -1: all)")] = None,
+        target: str | None = None,
+    ) -> FrameResult:
+        """A model (built or not) or inline SQL, compiled by dbt and run on its adapter, into a data_ref."""
+        state = state_of(ctx)
+        out = await run_sync(
+            show_mod.show,
+            _service(ctx),
+            state.registry,
+            model=model,
+            sql=sql,
+            limit=limit,
+            name=None,
+            overwrite=False,
+            max_rows=state.settings.max_rows,
+            target=target,
+        )
+        info = out.ingested.info
+        cut = f"limit {out.limit}" if out.limit is not None else "no limit"
+        return FrameResult.build(
+            "dbt_show",
+            info,
+            out.ingested.head,
+            preview_rows=state.settings.preview_rows,
+            note=f"{out.what} compiled by dbt and run on {out.adapter_type} ({cut}; limit=-1 for every row).",
+            next_steps=[f"describe `{info.name}`", "dbt_compile for the SQL that ran"],
         )

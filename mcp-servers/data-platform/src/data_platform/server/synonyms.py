@@ -94,6 +94,11 @@ TOOLS: dict[str, dict[str, Synonym]] = {
     "dbt_lineage": _to("node", "model", "unique_id", "name", "select", "models", "resource"),
     "dbt_compile": _to("select", "node", "name", "unique_id"),
     "dbt_ls": _to("resource_type", "resource_types", "type"),
+    "dbt_show": {
+        **_to("model", "select", "node", "models", "m", "s", "resource", "unique_id"),
+        **_to("sql", "inline", "query", "statement", "sql_query"),
+        **_to("limit", "n", "rows", "head", "max_rows", "nrows", "num_rows", "count"),
+    },
 }
 
 
