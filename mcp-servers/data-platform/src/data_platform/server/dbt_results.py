@@ -10,6 +10,7 @@ from collections import Counter
 from pydantic import BaseModel, Field, PrivateAttr
 
 from data_platform.dbtools.artifacts import DocsReport, Resource
+from data_platform.dbtools.failures import FailingRows, unit_test_diff
 from data_platform.dbtools.findings import Finding
 from data_platform.dbtools.lineage import MERMAID_MAX_NODES, Lineage, LineageNode
 from data_platform.dbtools.service import Compiled, RunOutcome, Validation
@@ -131,12 +132,39 @@ class NodeModel(BaseModel):
     def problem_line(self) -> str:
         """`FAIL not_null_stg_orders_amount (stg_orders.amount): 3 failures`, `ERROR model x: <message>`."""
         status = self.status.upper()
+        if self.resource_type == "unit_test" and self.status in ("fail", "warn"):
+            diff = unit_test_diff(self.message)
+            if diff:
+                return (
+                    f"{status} unit_test {self.name}: actual differs from expected (`@@` columns; "
+                    "`→` a changed row, cells `expected→actual`; `+++` only in actual; `---` only "
+                    "in expected):\n" + "\n".join(f"  {line}" for line in diff)
+                )
         if self.resource_type != "test":
             return f"{status} {self.resource_type} {self.name}: {(self.message or '')[:600]}"
         head = f"{status} {self.name}" + (f" ({self.on})" if self.on else "")
         if self.status in ("fail", "warn") and self.failures is not None:
             return f"{head}: {self.failures:,} failure{'s' if self.failures != 1 else ''}"
         return f"{head}: {(self.message or '')[:600]}"
+
+
+class FailingRowsModel(BaseModel):
+    test: str
+    status: str
+    model: str | None = None
+    column: str | None = None
+    failures: int | None = None
+    data_ref: str | None = None
+    rows: int = 0
+    problem: str | None = None
+
+    def line(self) -> str:
+        on = ".".join(p for p in (self.model, self.column) if p)
+        head = f"{self.test}" + (f" ({on})" if on else "")
+        if self.data_ref is None:
+            return f"- {head}: rows not stored ({self.problem or 'unknown reason'})"
+        of = f" of {self.failures:,}" if self.failures is not None and self.failures != self.rows else ""
+        return f"- {head}: {self.rows:,}{of} failing rows in data_ref `{self.data_ref}`"
 
 
 class DbtRunResult(ToolResult):
@@ -149,9 +177,13 @@ class DbtRunResult(ToolResult):
     nodes_total: int
     errors: list[FindingModel]
     run_results: str | None
+    failing_rows: list[FailingRowsModel] = []
+
+    def ref_names(self) -> list[str]:
+        return [f.data_ref for f in self.failing_rows if f.data_ref]
 
     @classmethod
-    def of(cls, out: RunOutcome) -> DbtRunResult:
+    def of(cls, out: RunOutcome, failing: list[FailingRows] | None = None) -> DbtRunResult:
         nodes = sorted(out.nodes, key=lambda n: (not n.failed, n.status != "warn"))
         return cls(
             command=out.command,
@@ -166,6 +198,7 @@ class DbtRunResult(ToolResult):
             nodes_total=len(out.nodes),
             errors=[FindingModel.of(f) for f in out.errors],
             run_results=str(out.run_results_path) if out.run_results_path else None,
+            failing_rows=[FailingRowsModel(**vars(f)) for f in failing or []],
         )
 
     def render(self) -> str:
@@ -182,6 +215,9 @@ class DbtRunResult(ToolResult):
             parts.append(("Also " if new else "") + deprecations_line(told))
         bad = [n for n in self.nodes if n.status in ("error", "fail", "runtime error", "warn")]
         parts.extend(n.problem_line() for n in bad[:10])
+        if self.failing_rows:
+            parts.append("Failing rows (the test's own query, run again):")
+            parts.extend(f.line() for f in self.failing_rows)
         shown = self.nodes[:MAX_NODES_SHOWN]
         tests_on = any(n.on for n in shown)  # the "on" column only when tests say what they check
         rows = [

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
+from data_platform.dbtools import failures
 from data_platform.dbtools import show as show_mod
 from data_platform.dbtools.runner import Progress
 from data_platform.dbtools.service import DbtService
@@ -38,8 +39,21 @@ def register(server: MCPServer) -> None:
         async def progress(step: Progress) -> None:
             await ctx.report_progress(step.done, step.total, step.message)
 
-        out = await _service(ctx).run(command, on_progress=progress, **kwargs)
-        return DbtRunResult.of(out)
+        service = _service(ctx)
+        out = await service.run(command, on_progress=progress, **kwargs)
+        failing = None
+        if command in ("test", "build"):
+            state = state_of(ctx)
+            failing = await run_sync(
+                failures.store,
+                service,
+                state.registry,
+                out,
+                max_rows=state.settings.max_rows,
+                target=kwargs.get("target"),
+                vars=kwargs.get("vars"),
+            )
+        return DbtRunResult.of(out, failing)
 
     @tool(server, read_only=True, idempotent=True)
     async def dbt_parse(ctx: Context, *, target: Target = None, vars: Vars = None) -> DbtParseResult:
