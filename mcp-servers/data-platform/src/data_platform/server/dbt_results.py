@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field, PrivateAttr
 from data_platform.dbtools.artifacts import DocsReport, Resource
 from data_platform.dbtools.failures import FailingRows, unit_test_diff
 from data_platform.dbtools.findings import Finding
-from data_platform.dbtools.lineage import MERMAID_MAX_NODES, Lineage, LineageNode
 from data_platform.dbtools.service import Compiled, RunOutcome, Validation
 from data_platform.render import format_cell, markdown_table
 from data_platform.server.boundary import ToolResult
@@ -361,61 +360,3 @@ class DbtDocsResult(ToolResult):
             lines.append(f"Note: {self.deprecations} deprecation(s); see dbt_parse.")
         lines.append("Serve locally with `dbt docs serve` from the project folder.")
         return "\n".join(lines)
-
-
-class LineageNodeModel(BaseModel):
-    unique_id: str
-    name: str
-    resource_type: str
-    distance: int
-
-
-class DbtLineageResult(ToolResult):
-    focus: LineageNodeModel
-    upstream: list[LineageNodeModel]
-    downstream: list[LineageNodeModel]
-    mermaid: str
-    refreshed_in_s: float
-    # Said in the text only: a new structured field would change the tool's output schema.
-    _mermaid_cut: bool = PrivateAttr(False)
-
-    @classmethod
-    def of(cls, lin: Lineage, validation: Validation) -> DbtLineageResult:
-        def conv(n: LineageNode) -> LineageNodeModel:
-            return LineageNodeModel(
-                unique_id=n.unique_id, name=n.name, resource_type=n.resource_type, distance=n.distance
-            )
-
-        out = cls(
-            focus=conv(lin.focus),
-            upstream=[conv(n) for n in lin.upstream],
-            downstream=[conv(n) for n in lin.downstream],
-            mermaid=lin.mermaid,
-            refreshed_in_s=round(validation.seconds, 3),
-        )
-        out._mermaid_cut = lin.mermaid_cut
-        return out
-
-    def render(self) -> str:
-        def listing(nodes: list[LineageNodeModel]) -> str:
-            if not nodes:
-                return "  (none)"
-            return "\n".join(
-                f"  {'  ' * (abs(n.distance) - 1)}{n.resource_type} {n.name} ({abs(n.distance)})"
-                for n in nodes[:60]
-            ) + (f"\n  ... {len(nodes) - 60} more" if len(nodes) > 60 else "")
-
-        f = self.focus
-        text = (
-            f"Lineage of {f.resource_type} {f.name} (manifest re-parsed: {self.refreshed_in_s:.2f} s)\n"
-            f"Upstream ({len(self.upstream)}):\n{listing(self.upstream)}\n"
-            f"Downstream ({len(self.downstream)}):\n{listing(self.downstream)}\n"
-            f"```mermaid\n{self.mermaid}\n```"
-        )
-        if self._mermaid_cut:
-            total = 1 + len(self.upstream) + len(self.downstream)
-            text += (
-                f"\n(Diagram cut: it draws the {MERMAID_MAX_NODES} of {total} nodes nearest to {f.name}. "
-                'For a whole diagram, pass a smaller depth (e.g. depth=2) or direction="up" or "down".)'
-            )
-        return text

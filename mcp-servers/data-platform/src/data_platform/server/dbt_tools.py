@@ -12,10 +12,10 @@ from data_platform.dbtools import show as show_mod
 from data_platform.dbtools.runner import Progress
 from data_platform.dbtools.service import DbtService
 from data_platform.server.boundary import run_sync, state_of, tool
+from data_platform.server.dbt_lineage_results import ColumnLineageModel, DbtLineageResult
 from data_platform.server.dbt_results import (
     DbtCompileResult,
     DbtDocsResult,
-    DbtLineageResult,
     DbtLsResult,
     DbtParseResult,
     DbtRunResult,
@@ -156,11 +156,15 @@ def register(server: MCPServer) -> None:
         direction: Literal["up", "down", "both"] = "both",
         depth: Annotated[int | None, Field(ge=0, description="levels (default, or 0: all)")] = None,
         tests: bool = True,
+        column: str | None = None,
     ) -> DbtLineageResult:
         """Upstream/downstream of a node at any depth, as a list and a Mermaid diagram (fresh manifest)."""
-        return DbtLineageResult.of(
-            *await run_sync(_service(ctx).lineage, node, direction, depth or None, tests)
-        )
+        service = _service(ctx)
+        out = DbtLineageResult.of(*await run_sync(service.lineage, node, direction, depth or None, tests))
+        if column is not None:
+            lin, _ = await run_sync(service.column_lineage, node, column, direction)
+            out.column_lineage = ColumnLineageModel.of(lin)
+        return out
 
     @tool(server, read_only=True)
     async def dbt_show(

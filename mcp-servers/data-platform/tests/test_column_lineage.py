@@ -1,0 +1,78 @@
+"""Column-level lineage (dbt_lineage with column=) through the real MCP client, on both adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import call, call_error, inmemory, text_of
+from shopwarehouse import ADAPTERS, make_shop
+
+pytestmark = pytest.mark.anyio
+
+
+def _edges(structured: dict, direction: str) -> set[tuple[str, str, str]]:
+    return {
+        (f"{e['from_node']}.{e['from_column']}", f"{e['to_node']}.{e['to_column']}", e["kind"])
+        for e in structured["column_lineage"][direction]
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("adapter", ADAPTERS)
+async def test_a_derived_column_across_three_models_with_each_edge_kind(
+    request: pytest.FixtureRequest, tmp_path: Path, adapter: str
+) -> None:
+    shop = make_shop(request, tmp_path, adapter)
+    # A model over a source with `select *`: unresolvable until catalog.json says the columns.
+    (shop.root / "models" / "staging" / "stg_raw_payments.sql").write_text(
+        "select * from {{ source('shop_raw', 'payments') }}\n"
+    )
+    async with inmemory(tmp_path, env=shop.env) as client:
+        # revenue_by_country.revenue <- customer_orders.total_amount <- stg_payments.amount <- source
+        r = await call(client, "dbt_lineage", node="revenue_by_country", column="revenue")
+        assert _edges(r.structured_content, "upstream") == {
+            ("customer_orders.total_amount", "revenue_by_country.revenue", "aggregated"),
+            ("stg_payments.amount", "customer_orders.total_amount", "aggregated"),
+            ("shop_raw.payments.amount_cents", "stg_payments.amount", "transformed"),
+        }
+        assert r.structured_content["column_lineage"]["downstream"] == []
+        text = text_of(r)
+        assert "```mermaid" in text and "-->|aggregated|" in text and "-->|transformed|" in text
+
+        # Renamed from a seed, then aggregated downstream; pass-through through a CTE and a join.
+        r = await call(client, "dbt_lineage", node="stg_orders", column_name="order_id")
+        assert _edges(r.structured_content, "upstream") == {
+            ("raw_orders.id", "stg_orders.order_id", "renamed")
+        }
+        assert _edges(r.structured_content, "downstream") == {
+            ("stg_orders.order_id", "customer_orders.orders", "aggregated"),
+            ("customer_orders.orders", "revenue_by_country.orders", "aggregated"),
+        }
+        r = await call(client, "dbt_lineage", node="stg_customers", column="country", direction="down")
+        assert _edges(r.structured_content, "downstream") == {
+            ("stg_customers.country", "customer_orders.country", "pass-through"),
+            ("customer_orders.country", "revenue_by_country.country", "pass-through"),
+        }
+        assert r.structured_content["column_lineage"]["upstream"] == []
+
+        # `select *` over a source nobody has described: said, not guessed.
+        r = await call(client, "dbt_lineage", node="shop_raw.payments", column="method", direction="down")
+        unresolved = r.structured_content["column_lineage"]["unresolved"]
+        assert any("stg_raw_payments" in u and "select *" in u for u in unresolved), unresolved
+        assert ("shop_raw.payments.method", "stg_payments.method", "pass-through") in _edges(
+            r.structured_content, "downstream"
+        )
+        err = await call_error(client, "dbt_lineage", node="customer_orders", column="total")
+        assert "has no column `total`" in err and "total_amount" in err
+
+        # Once the catalog knows the source's columns, the star resolves, column by column.
+        await call(client, "dbt_build")
+        await call(client, "dbt_docs_generate")
+        r = await call(client, "dbt_lineage", node="shop_raw.payments", column="method", direction="down")
+        assert r.structured_content["column_lineage"]["unresolved"] == []
+        assert _edges(r.structured_content, "downstream") == {
+            ("shop_raw.payments.method", "stg_payments.method", "pass-through"),
+            ("shop_raw.payments.method", "stg_raw_payments.method", "pass-through"),
+        }
