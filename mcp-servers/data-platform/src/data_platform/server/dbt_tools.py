@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
+from data_platform.dbtools import compare as compare_mod
 from data_platform.dbtools import failures
 from data_platform.dbtools import show as show_mod
 from data_platform.dbtools.runner import Progress
 from data_platform.dbtools.service import DbtService
 from data_platform.server.boundary import run_sync, state_of, tool
+from data_platform.server.dbt_compare_results import DbtCompareResult
 from data_platform.server.dbt_lineage_results import ColumnLineageModel, DbtLineageResult
 from data_platform.server.dbt_results import (
     DbtCompileResult,
@@ -158,7 +160,7 @@ def register(server: MCPServer) -> None:
         tests: bool = True,
         column: str | None = None,
     ) -> DbtLineageResult:
-        """Upstream/downstream of a node at any depth, as a list and a Mermaid diagram (fresh manifest)."""
+        """Upstream/downstream of a node (or column) at any depth, as a list and a Mermaid diagram."""
         service = _service(ctx)
         out = DbtLineageResult.of(*await run_sync(service.lineage, node, direction, depth or None, tests))
         if column is not None:
@@ -170,11 +172,11 @@ def register(server: MCPServer) -> None:
     async def dbt_show(
         ctx: Context,
         model: str | None = None,
-        sql: Annotated[str | None, Field(description="inline SQL with {{ ref() }}")] = None,
-        limit: Annotated[int | None, Field(description="rows (default 100; -1: all)")] = None,
+        sql: str | None = None,
+        limit: int | None = None,
         target: str | None = None,
     ) -> FrameResult:
-        """A model (built or not) or inline SQL, compiled by dbt and run on its adapter, into a data_ref."""
+        """Model or inline SQL ({{ ref() }} ok) via dbt into a data_ref; limit 100 (-1: all)."""
         state = state_of(ctx)
         out = await run_sync(
             show_mod.show,
@@ -198,3 +200,24 @@ def register(server: MCPServer) -> None:
             note=f"{out.what} compiled by dbt and run on {out.adapter_type} ({cut}; limit=-1 for every row).",
             next_steps=[f"describe `{info.name}`", "dbt_compile for the SQL that ran"],
         )
+
+    @tool(server, read_only=True)
+    async def dbt_compare(
+        ctx: Context,
+        model: str,
+        against: str,
+        key: list[str] | None = None,
+        target: str | None = None,
+    ) -> DbtCompareResult:
+        """Diff a model between targets or schemas, in the warehouse."""
+        state = state_of(ctx)
+        out = await run_sync(
+            compare_mod.compare,
+            _service(ctx),
+            state.registry,
+            model=model,
+            against=against,
+            key=key,
+            target=target,
+        )
+        return DbtCompareResult.of(out)
