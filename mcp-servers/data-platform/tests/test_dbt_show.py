@@ -46,6 +46,19 @@ async def test_a_model_and_inline_sql_with_ref_on_both_adapters(
         assert [(row["country"], row["n"]) for row in _rows(tmp_path, r.structured_content)] == [
             (c, int(n)) for c, n in want[:2]
         ]
+        # Values that widen past the first batch of 10,000 rows (DB-API drivers give Python decimals).
+        wide = (
+            "select g, cast(g as numeric(16, 2)) * (case when g > 10000 then 1000000 else 1 end) * 1.5 as x "
+            "from generate_series(1, 25000) as t(g)"
+        )
+        r = await call(client, "dbt_show", sql=wide, limit=-1)
+        table = _ref_table(tmp_path, r.structured_content["data_ref"])
+        want = shop.rows(f"select count(*), sum(x), max(x) from ({wide}) as q")[0]
+        assert table.num_rows == want[0] == 25000
+        xs = table.column("x").to_pylist()
+        assert (sum(xs), max(xs)) == (want[1], want[2])
+        x_type = table.schema.field("x").type  # a decimal whose precision holds the widest value
+        assert x_type.precision - x_type.scale >= len(str(int(max(xs))))
         err = await call_error(client, "dbt_show", sql="select * from {{ ref('stg_customers') }} where nope")
         assert "The warehouse refused the query" in err and shop.adapter in err
         err = await call_error(client, "dbt_show", select="stg_orders+")

@@ -64,7 +64,12 @@ def store(
     if not bad or outcome.run_results_path is None:
         return []
     found = [FailingRows(n.name, n.status, n.model, n.column, n.failures) for n in bad[:MAX_TESTS]]
-    codes = compiled_codes(outcome.run_results_path)
+    try:
+        codes = compiled_codes(outcome.run_results_path)
+    except DataPlatformError as exc:  # the run's answer stands; only the rows are missing
+        for item in found:
+            item.problem = str(exc).splitlines()[0][:300]
+        return found
     project = outcome.project
     args = [
         "compile",

@@ -4,7 +4,7 @@ dbt registers the profile's adapter during an in-process invocation and keeps it
 after it (only its connections are closed), so right after a `dbt compile` (runner.py's `after`
 hook, still under dbt's lock) the same adapter opens a connection named for us and runs the
 compiled SQL. Rows come as Arrow: natively where the driver speaks it (DuckDB), else from the
-DB-API cursor in batches (psycopg2, Snowflake, BigQuery...), never through dbt's agate tables.
+DB-API cursor (psycopg2, Snowflake, BigQuery...), never through dbt's agate tables.
 
 What runs is always wrapped as `select * from (<sql>) as _dp_show [limit N]`: a query with its
 own LIMIT keeps it (dbt 1.11's `--limit` appends a second LIMIT and fails), and a statement that
@@ -122,21 +122,20 @@ def _arrow(cursor: Any, sql: str, batch_rows: int) -> Fetched:
         )
         return Fetched(reader.schema, iter(reader))
     cursor.execute(sql)
-    names = [str(d[0]) for d in (cursor.description or [])]
-    first = cursor.fetchmany(batch_rows)
-    head = _batch(names, first, None)
-    schema = head.schema
-
-    def rest() -> Iterator[pa.RecordBatch]:
-        yield head
-        while True:
-            work.check()
-            rows = cursor.fetchmany(batch_rows)
-            if not rows:
-                return
-            yield _batch(names, rows, schema)
-
-    return Fetched(schema, rest())
+    # DB-API rows are Python objects already (a client-side cursor holds them all, bounded by the
+    # LIMIT the caller wrapped around the query): types are inferred over every row at once, so a
+    # later batch with wider decimals cannot contradict the first one's.
+    names = _unique([str(d[0]) for d in (cursor.description or [])])
+    rows: list[Any] = []
+    while True:
+        work.check()
+        part = cursor.fetchmany(batch_rows)
+        if not part:
+            break
+        rows.extend(part)
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    table = pa.Table.from_arrays([_array(list(values)) for values in columns], names=names)
+    return Fetched(table.schema, iter(table.to_batches(max_chunksize=batch_rows)))
 
 
 def _is_duckdb(cursor: Any) -> bool:
@@ -144,32 +143,7 @@ def _is_duckdb(cursor: Any) -> bool:
     return type(inner).__module__.split(".")[0] in ("duckdb", "_duckdb")
 
 
-def _batch(names: list[str], rows: list[Any], schema: pa.Schema | None) -> pa.RecordBatch:
-    """DB-API rows to one Arrow batch; later batches keep the first batch's types."""
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    arrays = []
-    for i, values in enumerate(columns):
-        wanted = schema.field(i).type if schema is not None else None
-        arrays.append(_array(list(values), wanted))
-    if schema is not None:
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
-    return pa.RecordBatch.from_arrays(arrays, names=_unique(names))
-
-
-def _array(values: list[Any], wanted: pa.DataType | None) -> pa.Array:
-    if wanted is not None and not pa.types.is_null(wanted):
-        try:
-            return pa.array(values, type=wanted)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            try:
-                return pa.array([_text(v) for v in values], type=pa.string()).cast(wanted, safe=False)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise DbtError(
-                    f"A column changed type part-way through the result (was {wanted}).",
-                    hint="Cast the column in the SQL (e.g. cast(x as varchar)), then retry.",
-                ) from None
-    if wanted is not None:  # all NULL in the first batch: later values as text would change the type
-        return pa.nulls(len(values))
+def _array(values: list[Any]) -> pa.Array:
     try:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
