@@ -49,6 +49,10 @@ async def test_show_lineage_and_compare_on_duckdb_without_a_dbt_run(tmp_path: Pa
         assert every.structured_content["rows"] == 30  # the query's own LIMIT, not a syntax error
         err = await call_error(client, "dbt_show", model="stg_orders", sql="select 1")
         assert "one of them" in err
+        # Jinja in inline SQL cannot run statements: dbt_show only reads.
+        evil = "{% do run_query('create table shop.evil as select 1 as x') %} select 1 as y"
+        err = await call_error(client, "dbt_show", sql=evil)
+        assert "without introspection" in err
 
         # dbt_compare: the seed's relation in this target's schema against another schema.
         r = await call(client, "dbt_compare", model="raw_customers", compare_to="shop_prod", primary_key="id")
@@ -66,3 +70,6 @@ async def test_show_lineage_and_compare_on_duckdb_without_a_dbt_run(tmp_path: Pa
         assert "1 only in shop_prod" in text_of(r)
         err = await call_error(client, "dbt_compare", model="raw_customers", against="nowhere", key="id")
         assert "Cannot read raw_customers in nowhere" in err
+    with duckdb.connect(str(path), read_only=True) as conn:
+        tables = conn.execute("select table_name from information_schema.tables where table_schema = 'shop'")
+        assert tables.fetchall() == [("raw_customers",)]

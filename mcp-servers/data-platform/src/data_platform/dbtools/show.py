@@ -77,7 +77,9 @@ def show(
         str(project.validation_path),
     ]
     if sql is not None:
-        args += ["--inline", sql]
+        # Inline SQL is written by the caller: compiled without introspection (dbt's
+        # --no-introspect), its Jinja cannot run statements (run_query), so dbt_show stays read-only.
+        args += ["--inline", sql, "--no-introspect"]
     else:
         args += ["--select", *str(model).split(), "--indirect-selection", "empty"]
 
@@ -102,9 +104,15 @@ def show(
     inv = service.inproc.invoke(args, after=run)
     if not inv.success or inv.after is None:
         errors = inv.errors or inv.findings
+        fix = "Fix the Jinja/SQL (dbt_compile shows it), then retry."
+        if sql is not None:
+            fix = (
+                "Inline SQL compiles without introspection (no run_query/statement: dbt_show only "
+                "reads); a macro that queries the warehouse works in a model (dbt_show model=...). " + fix
+            )
         raise DbtError(
             f"dbt could not compile {what}.\n" + (findings_text(errors) or "dbt gave no message."),
-            hint=closing_hint(errors, "Fix the Jinja/SQL (dbt_compile shows it), then retry."),
+            hint=closing_hint(errors, fix),
         )
     ingested, compiled, kind = inv.after
     return ShowOutcome(ingested, what, compiled, rows, kind, inv.seconds)
