@@ -79,9 +79,14 @@ def show(
     if sql is not None:
         # Inline SQL is written by the caller: compiled without introspection (dbt's
         # --no-introspect), its Jinja cannot run statements (run_query), so dbt_show stays read-only.
-        args += ["--inline", sql, "--no-introspect"]
+        args += [f"--inline={sql}", "--no-introspect"]  # `=`: text starting with `-` is no flag
     else:
-        args += ["--select", *str(model).split(), "--indirect-selection", "empty"]
+        words = str(model).split()
+        if any(w.startswith("-") for w in words):
+            raise InputError(
+                f"model={model!r} is not a model name or selector.", hint='e.g. model="stg_orders".'
+            )
+        args += ["--select", *words, "--indirect-selection", "empty"]
 
     def run(result: Any) -> tuple[Ingested, str, str]:
         compiled = _one_node(result, what)
