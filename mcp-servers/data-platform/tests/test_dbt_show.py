@@ -67,3 +67,22 @@ async def test_a_model_and_inline_sql_with_ref_on_both_adapters(
 
 def _rows(project: Path, structured: dict) -> list[dict]:
     return _ref_table(project, structured["data_ref"]).to_pylist()
+
+
+@pytest.mark.slow
+async def test_cancelling_dbt_show_stops_the_query_in_postgresql(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from test_progress_cancel import LONG, _cancel_while_running
+
+    shop = make_shop(request, tmp_path, "postgres")
+    needle = "dp_cancel_probe_show"
+    sql = f"select count(*) as n, '{needle}' as mark from {LONG}"
+    async with inmemory(tmp_path, env=shop.env) as client:
+        assert shop.url is not None
+        await call(client, "dbt_show", sql="select 0 as warm")  # dbt imported, the project parsed
+        gone = await _cancel_while_running(client, shop.url, "dbt_show", sql, needle, {"sql": sql})
+        assert gone < 5
+        # dbt's lock was released: the next call runs, and the cancelled one stored nothing.
+        r = await call(client, "dbt_show", sql="select 1 as one")
+        assert r.structured_content["data_ref"] == "dbt_show_2"
