@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from data_platform.dbtools.columns import Analyzer
 from harness import call, call_error, inmemory, text_of
 from shopwarehouse import ADAPTERS, make_shop
 
@@ -76,3 +77,28 @@ async def test_a_derived_column_across_three_models_with_each_edge_kind(
             ("shop_raw.payments.method", "stg_payments.method", "pass-through"),
             ("shop_raw.payments.method", "stg_raw_payments.method", "pass-through"),
         }
+
+
+def test_a_chain_deeper_than_pythons_recursion_limit() -> None:
+    """The core alone (no dbt): 1,200 models in a chain, each `x + 1` of the one before."""
+    n = 1200
+    nodes, parents, children, compiled = {}, {}, {}, {}
+    for i in range(n):
+        uid = f"model.p.m{i}"
+        nodes[uid] = {
+            "resource_type": "model",
+            "name": f"m{i}",
+            "database": "db",
+            "schema": "s",
+            "alias": f"m{i}",
+        }
+        parents[uid] = [f"model.p.m{i - 1}"] if i else []
+        compiled[uid] = f'select x + 1 as x from "db"."s"."m{i - 1}"' if i else "select 1 as x"
+        children.setdefault(f"model.p.m{i - 1}", []).append(uid)
+    manifest = {"nodes": nodes, "parent_map": parents, "child_map": children}
+    analyzer = Analyzer(manifest, compiled, "duckdb", Path("."))
+    up, problems = analyzer.upstream(f"model.p.m{n - 1}", "x")
+    assert problems == [] and len(up) == n - 1
+    assert {e.kind for e in up} == {"transformed"}
+    down, _ = analyzer.downstream("model.p.m0", "x")
+    assert len(down) == n - 1 and down[-1].child == f"model.p.m{n - 1}"

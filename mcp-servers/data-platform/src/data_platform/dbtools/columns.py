@@ -95,12 +95,12 @@ class Analyzer:
         self._done: dict[str, ModelColumns] = {}
 
     # -- one model ------------------------------------------------------------------------------
-    def columns_of(self, uid: str, seen: frozenset[str] = frozenset()) -> list[str] | None:
+    def columns_of(self, uid: str) -> list[str] | None:
         """A relation's columns: analysed (models), catalog.json, a seed's header; None: unknown."""
         node = self.nodes.get(uid) or {}
         kind = node.get("resource_type")
-        if kind in SQL_NODES and uid in self.compiled and uid not in seen:
-            found = self.analyse(uid, seen)
+        if kind in SQL_NODES and uid in self.compiled:
+            found = self.analyse(uid)
             if found.problem is None:
                 return found.columns
         cat = self.catalog.get(uid)
@@ -121,20 +121,48 @@ class Analyzer:
         except OSError:
             return None
 
-    def analyse(self, uid: str, seen: frozenset[str] = frozenset()) -> ModelColumns:
+    def analyse(self, uid: str) -> ModelColumns:
+        """A model's columns and where each reads from; its SQL ancestors are analysed first, in
+        order and without recursion (a DAG hundreds of models deep stays within Python's stack)."""
+        if uid in self._done:
+            return self._done[uid]
+        for ancestor in self._ancestors_first(uid):
+            self._analyse_one(ancestor)
+        return self._analyse_one(uid)
+
+    def _ancestors_first(self, uid: str) -> list[str]:
+        """SQL ancestors of `uid` not analysed yet, every node after its own parents."""
+        order: list[str] = []
+        visited = {uid}
+        stack = [(uid, iter(self.parents.get(uid, [])))]
+        while stack:
+            node, parents = stack[-1]
+            parent = next(parents, None)
+            if parent is None:
+                stack.pop()
+                if node != uid:
+                    order.append(node)
+                continue
+            kind = (self.nodes.get(parent) or {}).get("resource_type")
+            if parent in visited or parent in self._done or kind not in SQL_NODES:
+                continue
+            visited.add(parent)
+            stack.append((parent, iter(self.parents.get(parent, []))))
+        return order
+
+    def _analyse_one(self, uid: str) -> ModelColumns:
         if uid in self._done:
             return self._done[uid]
         sql = self.compiled.get(uid)
         if sql is None:
             return ModelColumns([], problem="dbt compiled no SQL for it")
-        seen = seen | {uid}
         schema: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
         unknown: list[str] = []
         for parent in self.parents.get(uid, []):
             node = self.nodes.get(parent)
             if node is None:
                 continue
-            cols = self.columns_of(parent, seen)
+            cols = self.columns_of(parent)
             if cols is None:
                 unknown.append(self.label(parent))
                 continue
