@@ -463,6 +463,12 @@ DBT: list[Case] = [
     Case("dbt_docs_generate", {}, says("index.html"), family="dbt"),
     Case("dbt_ls", {"resource_type": "sources"}, says("source"), family="dbt"),
     Case("dbt_docs_generate", {"target": "dev", "port": 8080}, None, ("does not take `port`",), family="dbt"),
+    Case("dbt_show", {"select": "stg_orders", "n": 3}, that(lambda d, w: d["rows"] == 3, "3 rows"),
+         family="dbt"),
+    Case("dbt_show", {"inline": "select count(*) as orders from {{ ref('stg_orders') }}"}, says("orders"),
+         family="dbt"),
+    Case("dbt_lineage", {"model": "stg_orders", "column_name": "order_id", "direction": "downstream"},
+         says("customer_orders.orders: aggregated"), family="dbt"),
 ]  # fmt: skip
 
 CASES = FRAMES + [Case(c.tool, c.args, c.check, c.needles, "postgres") for c in POSTGRES] + DBT

@@ -97,3 +97,11 @@ def add_slow_model(root: Path, seconds: int) -> None:
     (root / "models" / "marts" / "slow_report.sql").write_text(
         f"{{{{ config(materialized='table') }}}}\nselect 1 as done from pg_sleep({seconds})\n"
     )
+
+
+def duckdb_env(project_dir: Path | None, warehouse: Path, schema: str = "shop") -> dict[str, str]:
+    """Server environment for the same project on dbt-duckdb: target `duckdb`, a throwaway file."""
+    env = {"DBT_TARGET": "duckdb", "DP_TEST_DUCKDB_PATH": str(warehouse), "DP_TEST_PG_SCHEMA": schema}
+    if project_dir is not None:
+        env["DBT_PROJECT_DIR"] = str(project_dir)
+    return env

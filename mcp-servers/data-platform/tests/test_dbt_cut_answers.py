@@ -16,7 +16,8 @@ from data_platform.dbtools.artifacts import docs_report
 from data_platform.dbtools.lineage import MERMAID_MAX_NODES, lineage
 from data_platform.dbtools.project import locate
 from data_platform.dbtools.service import Validation
-from data_platform.server.dbt_results import DbtDocsResult, DbtLineageResult
+from data_platform.server.dbt_lineage_results import DbtLineageResult
+from data_platform.server.dbt_results import DbtDocsResult
 from harness import call, inmemory, text_of
 from pgcluster import Cluster
 from shopproject import copy_shop, dbt_env

@@ -1,7 +1,8 @@
 """Every dbt tool once, on a three-model project, through the in-memory client (the fast tier's dbt).
 
 The shop project (test_dbt_tools.py) checks the answers in depth; this one keeps the fast tier
-touching every dbt tool with real results checked against PostgreSQL, in a few seconds.
+touching every dbt tool with real results checked against PostgreSQL, in a few seconds. The same
+test runs on dbt-duckdb (slow tier): nothing in the family may assume PostgreSQL.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 
@@ -18,7 +20,7 @@ from pgcluster import Cluster
 pytestmark = pytest.mark.anyio
 
 MODELS = {
-    "base_numbers.sql": "select g as n from generate_series(1, 10) g",
+    "base_numbers.sql": "select n from (values (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) as t(n)",
     "even_numbers.sql": "select n from {{ ref('base_numbers') }} where n % 2 = 0",
     "even_total.sql": "{{ config(materialized='table') }}\n"
     "select sum(n) as total from {{ ref('even_numbers') }}",
@@ -33,7 +35,7 @@ models:
 """
 
 
-def tiny_project(parent: Path, pg: Cluster, schema: str) -> Path:
+def tiny_project(parent: Path, pg: Cluster | None, schema: str) -> Path:
     root = parent / "tiny_dbt"
     (root / "models").mkdir(parents=True)
     (root / "dbt_project.yml").write_text(
@@ -43,6 +45,12 @@ def tiny_project(parent: Path, pg: Cluster, schema: str) -> Path:
     for name, sql in MODELS.items():
         (root / "models" / name).write_text(sql + "\n")
     (root / "models" / "schema.yml").write_text(SCHEMA_YML)
+    if pg is None:
+        (root / "profiles.yml").write_text(
+            f"tiny:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+            f"      path: {parent / 'tiny.duckdb'}\n      schema: {schema}\n      threads: 1\n"
+        )
+        return root
     # Literal credentials: the in-memory server's dbt children inherit this process's environment.
     (root / "profiles.yml").write_text(
         f"tiny:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n      host: {pg.host}\n"
@@ -52,9 +60,21 @@ def tiny_project(parent: Path, pg: Cluster, schema: str) -> Path:
     return root
 
 
-async def test_every_dbt_tool_once_with_results_checked_in_postgres(tmp_path: Path, pg: Cluster) -> None:
+@pytest.mark.parametrize("adapter", ["postgres", pytest.param("duckdb", marks=pytest.mark.slow)])
+async def test_every_dbt_tool_once_with_results_checked_in_the_warehouse(
+    request: pytest.FixtureRequest, tmp_path: Path, adapter: str
+) -> None:
     schema = f"tiny_{uuid.uuid4().hex[:8]}"
+    pg: Cluster | None = request.getfixturevalue("pg") if adapter == "postgres" else None
     root = tiny_project(tmp_path, pg, schema)
+
+    def one(sql: str) -> tuple:
+        if pg is None:
+            with duckdb.connect(str(tmp_path / "tiny.duckdb"), read_only=True) as conn:
+                return conn.execute(sql).fetchone()
+        with psycopg.connect(pg.url) as conn:
+            return tuple(conn.execute(sql).fetchone())
+
     env = {"DBT_PROJECT_DIR": str(root), "DBT_PROFILES_DIR": str(root)}
     async with inmemory(tmp_path, env) as client:
         parsed = (await call(client, "dbt_parse")).structured_content
@@ -62,14 +82,12 @@ async def test_every_dbt_tool_once_with_results_checked_in_postgres(tmp_path: Pa
 
         ran = (await call(client, "dbt_run", select="base_numbers")).structured_content
         assert ran["success"] is True and [n["name"] for n in ran["nodes"]] == ["base_numbers"]
-        with psycopg.connect(pg.url) as conn:
-            assert conn.execute(f'select count(*) from "{schema}".base_numbers').fetchone() == (10,)
+        assert one(f'select count(*) from "{schema}".base_numbers') == (10,)
 
         built = (await call(client, "dbt_build")).structured_content
         assert built["success"] is True
         assert built["counts"] == {"success": 3, "pass": 2}, built["counts"]
-        with psycopg.connect(pg.url) as conn:
-            assert conn.execute(f'select total from "{schema}".even_total').fetchone() == (30,)
+        assert one(f'select total from "{schema}".even_total') == (30,)
 
         tested = (await call(client, "dbt_test", select="even_numbers")).structured_content
         assert tested["success"] and tested["nodes_total"] == 2
@@ -94,5 +112,6 @@ async def test_every_dbt_tool_once_with_results_checked_in_postgres(tmp_path: Pa
         down = {n["name"] for n in lineage.structured_content["downstream"]}
         assert "base_numbers" in up and "even_total" in down, lineage.structured_content
         assert "```mermaid" in text_of(lineage)
-    with psycopg.connect(pg.url, autocommit=True) as conn:
-        conn.execute(f'drop schema if exists "{schema}" cascade')
+    if pg is not None:
+        with psycopg.connect(pg.url, autocommit=True) as conn:
+            conn.execute(f'drop schema if exists "{schema}" cascade')

@@ -10,6 +10,10 @@ imports every top-level module named `dbt_*` on `sys.path`.
     runner.py     in-process dbtRunner (serialised) and the killable `dbt` subprocess
     artifacts.py  run_results.json / manifest.json / catalog.json
     lineage.py    upstream/downstream from the manifest, Mermaid + text
+    columns.py    column-level lineage from compiled SQL (sqlglot), edge kinds, Mermaid
+    warehouse.py  compiled SQL run on the profile's own adapter, rows as Arrow
+    show.py       dbt_show: a model or inline SQL into a ref
+    failures.py   the rows a failing data test found, as refs; unit-test diffs
     validation.py what a parse found; findings told in an error
     runs.py       run/test/build/seed and docs generate as subprocesses, one at a time
     service.py    the operations the tools call (validate, ls, compile, lineage here)

@@ -49,6 +49,7 @@ class Invocation(HasFindings):
     findings: list[Finding]
     seconds: float
     exception: BaseException | None = None
+    after: Any = None  # what the `after` hook returned
 
 
 def _event_data(event: Any) -> dict[str, Any]:
@@ -82,8 +83,11 @@ class InProcessDbt:
 
         return hasattr(params, flag.lstrip("-").replace("-", "_"))
 
-    def invoke(self, args: list[str]) -> Invocation:
-        """Run `dbt <args>` in this process; findings come from its structured events."""
+    def invoke(self, args: list[str], after: Callable[[Any], Any] | None = None) -> Invocation:
+        """Run `dbt <args>` in this process; findings come from its structured events.
+
+        `after(result)` runs when dbt succeeded, still under the lock, while dbt's adapter for
+        the profile is still registered (warehouse.py runs compiled SQL with it)."""
         runner_cls = self._load()
         import dbt.deprecations
 
@@ -105,6 +109,10 @@ class InProcessDbt:
                 res = runner_cls(callbacks=[on_event]).invoke(
                     [*args, *COMMON_FLAGS, "--quiet", "--log-level-file", "none"]
                 )
+                try:
+                    extra = after(res.result) if after is not None and res.success else None
+                finally:
+                    release_adapters()
             seconds = time.perf_counter() - start
         if res.exception is not None and not any(f.kind == "error" for f in findings):
             findings.append(error_from_exception(res.exception))
@@ -114,7 +122,27 @@ class InProcessDbt:
             findings=dedupe(findings),
             seconds=seconds,
             exception=res.exception,
+            after=extra,
         )
+
+
+def release_adapters() -> None:
+    """Close what dbt's adapters keep open in this process after an invocation.
+
+    dbt closes its connections, but dbt-duckdb keeps the database file open in a process-wide
+    environment, and with it the file's lock: a `dbt run` subprocess could then not open it.
+    """
+    from dbt.adapters.factory import FACTORY
+
+    for adapter in list(FACTORY.adapters.values()):
+        with contextlib.suppress(Exception):
+            adapter.cleanup_connections()
+        manager = type(getattr(adapter, "connections", None))
+        env = getattr(manager, "_ENV", None)
+        if env is not None and callable(getattr(env, "close", None)):
+            with contextlib.suppress(Exception):
+                env.close()
+            manager._ENV = None
 
 
 @dataclass

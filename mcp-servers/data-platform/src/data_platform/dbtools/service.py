@@ -21,16 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from data_platform.config import Settings
+from data_platform.dbtools import columns as columns_mod
 from data_platform.dbtools import lineage as lineage_mod
+from data_platform.dbtools import warehouse
 from data_platform.dbtools.artifacts import DocsReport, Resource, load_json, resource_from_ls_line
 from data_platform.dbtools.findings import Finding, ToldDeprecations
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
 from data_platform.dbtools.runner import InProcessDbt, Progress
 from data_platform.dbtools.runs import RunCommand, RunOutcome, Runs
 from data_platform.dbtools.validation import Cached, Validation, closing_hint, findings_text, project_relative
-from data_platform.errors import DbtError, InputError
+from data_platform.errors import DbtError, InputError, NotFoundError, did_you_mean, list_for_message
 
-__all__ = ["Compiled", "DbtService", "RunOutcome", "Validation"]
+__all__ = ["ColumnLineage", "Compiled", "DbtService", "RunOutcome", "Validation"]
 
 
 @dataclass
@@ -49,6 +51,8 @@ class DbtService:
         self._cache: dict[Path, Cached] = {}
         self._manifest_cache: tuple[Path, int, dict[str, Any]] | None = None
         self.told = ToldDeprecations()
+        self._compiled: tuple[str, dict[str, str]] = ("", {})  # (file state, unique_id -> compiled SQL)
+        self._column_cache: dict[str, tuple[str, columns_mod.ModelColumns]] = {}
         self.runs = Runs(self)
 
     # -- where things are -------------------------------------------------------------------
@@ -252,3 +256,119 @@ class DbtService:
         validation = self.checked("Lineage", None, None)
         data = self.manifest(validation)
         return lineage_mod.lineage(data, node, direction, depth, include_tests), validation
+
+    # -- column lineage -------------------------------------------------------------------------
+    def column_lineage(
+        self, node: str, column: str, direction: lineage_mod.Direction = "both"
+    ) -> tuple[ColumnLineage, Validation]:
+        """Where `node.column` comes from and goes, from compiled SQL (compiled when files changed)."""
+        validation = self.checked("Column lineage", None, None)
+        manifest = self.manifest(validation)
+        graph = lineage_mod.Graph(manifest)
+        uid = graph.resolve(node)
+        compiled = self._compiled_for(validation, uid, graph)
+        catalog_path = validation.project.target_path / "catalog.json"
+        catalog = load_json(catalog_path, "catalog.json") if catalog_path.is_file() else None
+        dialect = warehouse.dialect_of(str((manifest.get("metadata") or {}).get("adapter_type") or ""))
+        analyzer = columns_mod.Analyzer(
+            manifest, compiled, dialect, validation.project.root, catalog, self._column_cache
+        )
+        known = analyzer.columns_of(uid)
+        if known is not None and column not in known:
+            lowered = {c.lower(): c for c in known}
+            if column.lower() not in lowered:
+                raise NotFoundError(
+                    f"`{analyzer.label(uid)}` has no column `{column}`.{did_you_mean(column, known)}",
+                    hint=f"Its columns: {list_for_message(known, 20)}.",
+                )
+            column = lowered[column.lower()]
+        up, up_problems = analyzer.upstream(uid, column) if direction != "down" else ([], [])
+        down, down_problems = analyzer.downstream(uid, column) if direction != "up" else ([], [])
+        problems = list(dict.fromkeys(up_problems + down_problems))
+        if known is None:
+            problems.insert(0, f"{analyzer.label(uid)}: its columns are unknown")
+        return (
+            ColumnLineage(
+                node=analyzer.label(uid),
+                unique_id=uid,
+                column=column,
+                dialect=dialect,
+                upstream=up,
+                downstream=down,
+                unresolved=problems,
+                mermaid=columns_mod.mermaid(up + down, (uid, column), analyzer.label),
+                labels={u: analyzer.label(u) for e in up + down for u in (e.parent, e.child)},
+            ),
+            validation,
+        )
+
+    def _compiled_for(self, validation: Validation, uid: str, graph: lineage_mod.Graph) -> dict[str, str]:
+        """Compiled SQL of the node's descendants and all their ancestors (`@node`), kept per file state."""
+        project = validation.project
+        state = fingerprint(project, extra=json.dumps([self.settings.dbt_target]))
+        if self._compiled[0] != state:
+            self._compiled = (state, {})
+        codes = self._compiled[1]
+        needed = _at_closure(graph, uid)
+        if all(
+            n in codes for n in needed if graph.items.get(n, {}).get("resource_type") in ("model", "snapshot")
+        ):
+            return codes
+        item = graph.items.get(uid, {})
+        name = item.get("name")
+        selector = (
+            f"source:{item.get('source_name')}.{name}" if item.get("resource_type") == "source" else name
+        )
+        args = [
+            "compile",
+            *self.base_args(project, None, None),
+            "--target-path",
+            str(project.validation_path / "lineage"),
+            "--select",
+            f"@{selector}",
+            "--indirect-selection",
+            "empty",
+        ]
+        inv = self.inproc.invoke(args)
+        if not inv.success:
+            raise DbtError(
+                "dbt compile failed, so column lineage cannot read the SQL.\n"
+                + findings_text(inv.errors or inv.findings),
+                hint=closing_hint(inv.errors or inv.findings, "Fix the model's Jinja/SQL, then retry."),
+            )
+        for r in getattr(inv.result, "results", None) or []:
+            n = getattr(r, "node", None)
+            code = getattr(n, "compiled_code", None)
+            if n is not None and code:
+                codes[n.unique_id] = str(code)
+        return codes
+
+
+def _at_closure(graph: lineage_mod.Graph, uid: str) -> set[str]:
+    """dbt's `@node`: the node, its descendants, and every ancestor of those."""
+    down, todo = {uid}, [uid]
+    while todo:
+        for child in graph.children.get(todo.pop(), []):
+            if child not in down:
+                down.add(child)
+                todo.append(child)
+    out, todo = set(down), list(down)
+    while todo:
+        for parent in graph.parents.get(todo.pop(), []):
+            if parent not in out:
+                out.add(parent)
+                todo.append(parent)
+    return out
+
+
+@dataclass
+class ColumnLineage:
+    node: str
+    unique_id: str
+    column: str
+    dialect: str | None
+    upstream: list[columns_mod.Edge]
+    downstream: list[columns_mod.Edge]
+    unresolved: list[str]
+    mermaid: str
+    labels: dict[str, str]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from data_platform.diffing.compare import DiffResult
+from data_platform.diffing.compare import DiffResult, SchemaDiff
 from data_platform.render import format_float
 
 
@@ -42,3 +42,15 @@ def headline(result: DiffResult, left: str = "left", right: str = "right") -> st
         f"{_n(m.only_right)} only in {right} "
         f"(no key: compared as row sets, duplicates counted)"
     )
+
+
+def schema_lines(schema: SchemaDiff, left: str = "left", right: str = "right") -> list[str]:
+    """Schema differences in words (empty when the columns and types agree)."""
+    lines = []
+    if schema.only_left:
+        lines.append(f"Columns only in {left} (not compared): " + ", ".join(schema.only_left[:30]))
+    if schema.only_right:
+        lines.append(f"Columns only in {right} (not compared): " + ", ".join(schema.only_right[:30]))
+    if schema.type_changed:
+        lines.append("Types differ: " + ", ".join(f"{n} {a} → {b}" for n, a, b in schema.type_changed[:30]))
+    return lines

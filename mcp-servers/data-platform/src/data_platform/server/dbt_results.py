@@ -10,8 +10,8 @@ from collections import Counter
 from pydantic import BaseModel, Field, PrivateAttr
 
 from data_platform.dbtools.artifacts import DocsReport, Resource
+from data_platform.dbtools.failures import FailingRows, unit_test_diff
 from data_platform.dbtools.findings import Finding
-from data_platform.dbtools.lineage import MERMAID_MAX_NODES, Lineage, LineageNode
 from data_platform.dbtools.service import Compiled, RunOutcome, Validation
 from data_platform.render import format_cell, markdown_table
 from data_platform.server.boundary import ToolResult
@@ -131,12 +131,39 @@ class NodeModel(BaseModel):
     def problem_line(self) -> str:
         """`FAIL not_null_stg_orders_amount (stg_orders.amount): 3 failures`, `ERROR model x: <message>`."""
         status = self.status.upper()
+        if self.resource_type == "unit_test" and self.status in ("fail", "warn"):
+            diff = unit_test_diff(self.message)
+            if diff:
+                return (
+                    f"{status} unit_test {self.name}: actual differs from expected (`@@` columns; "
+                    "`→` a changed row, cells `expected→actual`; `+++` only in actual; `---` only "
+                    "in expected):\n" + "\n".join(f"  {line}" for line in diff)
+                )
         if self.resource_type != "test":
             return f"{status} {self.resource_type} {self.name}: {(self.message or '')[:600]}"
         head = f"{status} {self.name}" + (f" ({self.on})" if self.on else "")
         if self.status in ("fail", "warn") and self.failures is not None:
             return f"{head}: {self.failures:,} failure{'s' if self.failures != 1 else ''}"
         return f"{head}: {(self.message or '')[:600]}"
+
+
+class FailingRowsModel(BaseModel):
+    test: str
+    status: str
+    model: str | None = None
+    column: str | None = None
+    failures: int | None = None
+    data_ref: str | None = None
+    rows: int = 0
+    problem: str | None = None
+
+    def line(self) -> str:
+        on = ".".join(p for p in (self.model, self.column) if p)
+        head = f"{self.test}" + (f" ({on})" if on else "")
+        if self.data_ref is None:
+            return f"- {head}: rows not stored ({self.problem or 'unknown reason'})"
+        of = f" of {self.failures:,}" if self.failures is not None and self.failures != self.rows else ""
+        return f"- {head}: {self.rows:,}{of} failing rows in data_ref `{self.data_ref}`"
 
 
 class DbtRunResult(ToolResult):
@@ -149,9 +176,13 @@ class DbtRunResult(ToolResult):
     nodes_total: int
     errors: list[FindingModel]
     run_results: str | None
+    failing_rows: list[FailingRowsModel] = []
+
+    def ref_names(self) -> list[str]:
+        return [f.data_ref for f in self.failing_rows if f.data_ref]
 
     @classmethod
-    def of(cls, out: RunOutcome) -> DbtRunResult:
+    def of(cls, out: RunOutcome, failing: list[FailingRows] | None = None) -> DbtRunResult:
         nodes = sorted(out.nodes, key=lambda n: (not n.failed, n.status != "warn"))
         return cls(
             command=out.command,
@@ -166,6 +197,7 @@ class DbtRunResult(ToolResult):
             nodes_total=len(out.nodes),
             errors=[FindingModel.of(f) for f in out.errors],
             run_results=str(out.run_results_path) if out.run_results_path else None,
+            failing_rows=[FailingRowsModel(**vars(f)) for f in failing or []],
         )
 
     def render(self) -> str:
@@ -182,6 +214,9 @@ class DbtRunResult(ToolResult):
             parts.append(("Also " if new else "") + deprecations_line(told))
         bad = [n for n in self.nodes if n.status in ("error", "fail", "runtime error", "warn")]
         parts.extend(n.problem_line() for n in bad[:10])
+        if self.failing_rows:
+            parts.append("Failing rows (the test's own query, run again):")
+            parts.extend(f.line() for f in self.failing_rows)
         shown = self.nodes[:MAX_NODES_SHOWN]
         tests_on = any(n.on for n in shown)  # the "on" column only when tests say what they check
         rows = [
@@ -325,61 +360,3 @@ class DbtDocsResult(ToolResult):
             lines.append(f"Note: {self.deprecations} deprecation(s); see dbt_parse.")
         lines.append("Serve locally with `dbt docs serve` from the project folder.")
         return "\n".join(lines)
-
-
-class LineageNodeModel(BaseModel):
-    unique_id: str
-    name: str
-    resource_type: str
-    distance: int
-
-
-class DbtLineageResult(ToolResult):
-    focus: LineageNodeModel
-    upstream: list[LineageNodeModel]
-    downstream: list[LineageNodeModel]
-    mermaid: str
-    refreshed_in_s: float
-    # Said in the text only: a new structured field would change the tool's output schema.
-    _mermaid_cut: bool = PrivateAttr(False)
-
-    @classmethod
-    def of(cls, lin: Lineage, validation: Validation) -> DbtLineageResult:
-        def conv(n: LineageNode) -> LineageNodeModel:
-            return LineageNodeModel(
-                unique_id=n.unique_id, name=n.name, resource_type=n.resource_type, distance=n.distance
-            )
-
-        out = cls(
-            focus=conv(lin.focus),
-            upstream=[conv(n) for n in lin.upstream],
-            downstream=[conv(n) for n in lin.downstream],
-            mermaid=lin.mermaid,
-            refreshed_in_s=round(validation.seconds, 3),
-        )
-        out._mermaid_cut = lin.mermaid_cut
-        return out
-
-    def render(self) -> str:
-        def listing(nodes: list[LineageNodeModel]) -> str:
-            if not nodes:
-                return "  (none)"
-            return "\n".join(
-                f"  {'  ' * (abs(n.distance) - 1)}{n.resource_type} {n.name} ({abs(n.distance)})"
-                for n in nodes[:60]
-            ) + (f"\n  ... {len(nodes) - 60} more" if len(nodes) > 60 else "")
-
-        f = self.focus
-        text = (
-            f"Lineage of {f.resource_type} {f.name} (manifest re-parsed: {self.refreshed_in_s:.2f} s)\n"
-            f"Upstream ({len(self.upstream)}):\n{listing(self.upstream)}\n"
-            f"Downstream ({len(self.downstream)}):\n{listing(self.downstream)}\n"
-            f"```mermaid\n{self.mermaid}\n```"
-        )
-        if self._mermaid_cut:
-            total = 1 + len(self.upstream) + len(self.downstream)
-            text += (
-                f"\n(Diagram cut: it draws the {MERMAID_MAX_NODES} of {total} nodes nearest to {f.name}. "
-                'For a whole diagram, pass a smaller depth (e.g. depth=2) or direction="up" or "down".)'
-            )
-        return text

@@ -7,17 +7,22 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import Field
 
+from data_platform.dbtools import compare as compare_mod
+from data_platform.dbtools import failures
+from data_platform.dbtools import show as show_mod
 from data_platform.dbtools.runner import Progress
 from data_platform.dbtools.service import DbtService
 from data_platform.server.boundary import run_sync, state_of, tool
+from data_platform.server.dbt_compare_results import DbtCompareResult
+from data_platform.server.dbt_lineage_results import ColumnLineageModel, DbtLineageResult
 from data_platform.server.dbt_results import (
     DbtCompileResult,
     DbtDocsResult,
-    DbtLineageResult,
     DbtLsResult,
     DbtParseResult,
     DbtRunResult,
 )
+from data_platform.server.results import FrameResult
 
 Select = Annotated[str | None, Field(description="dbt selector, e.g. 'stg_orders+'")]
 Exclude = str | None
@@ -36,8 +41,21 @@ def register(server: MCPServer) -> None:
         async def progress(step: Progress) -> None:
             await ctx.report_progress(step.done, step.total, step.message)
 
-        out = await _service(ctx).run(command, on_progress=progress, **kwargs)
-        return DbtRunResult.of(out)
+        service = _service(ctx)
+        out = await service.run(command, on_progress=progress, **kwargs)
+        failing = None
+        if command in ("test", "build"):
+            state = state_of(ctx)
+            failing = await run_sync(
+                failures.store,
+                service,
+                state.registry,
+                out,
+                max_rows=state.settings.max_rows,
+                target=kwargs.get("target"),
+                vars=kwargs.get("vars"),
+            )
+        return DbtRunResult.of(out, failing)
 
     @tool(server, read_only=True, idempotent=True)
     async def dbt_parse(ctx: Context, *, target: Target = None, vars: Vars = None) -> DbtParseResult:
@@ -140,8 +158,66 @@ def register(server: MCPServer) -> None:
         direction: Literal["up", "down", "both"] = "both",
         depth: Annotated[int | None, Field(ge=0, description="levels (default, or 0: all)")] = None,
         tests: bool = True,
+        column: str | None = None,
     ) -> DbtLineageResult:
-        """Upstream/downstream of a node at any depth, as a list and a Mermaid diagram (fresh manifest)."""
-        return DbtLineageResult.of(
-            *await run_sync(_service(ctx).lineage, node, direction, depth or None, tests)
+        """Upstream/downstream of a node (or column) at any depth, as a list and a Mermaid diagram."""
+        service = _service(ctx)
+        out = DbtLineageResult.of(*await run_sync(service.lineage, node, direction, depth or None, tests))
+        if column is not None:
+            lin, _ = await run_sync(service.column_lineage, node, column, direction)
+            out.column_lineage = ColumnLineageModel.of(lin)
+        return out
+
+    @tool(server, read_only=True)
+    async def dbt_show(
+        ctx: Context,
+        model: str | None = None,
+        sql: str | None = None,
+        limit: int | None = None,
+        target: str | None = None,
+    ) -> FrameResult:
+        """Model or inline SQL ({{ ref() }} ok) via dbt into a data_ref; limit 100 (-1: all)."""
+        state = state_of(ctx)
+        out = await run_sync(
+            show_mod.show,
+            _service(ctx),
+            state.registry,
+            model=model,
+            sql=sql,
+            limit=limit,
+            name=None,
+            overwrite=False,
+            max_rows=state.settings.max_rows,
+            target=target,
         )
+        info = out.ingested.info
+        cut = f"limit {out.limit}" if out.limit is not None else "no limit"
+        return FrameResult.build(
+            "dbt_show",
+            info,
+            out.ingested.head,
+            preview_rows=state.settings.preview_rows,
+            note=f"{out.what} compiled by dbt and run on {out.adapter_type} ({cut}; limit=-1 for every row).",
+            next_steps=[f"describe `{info.name}`", "dbt_compile for the SQL that ran"],
+        )
+
+    @tool(server, read_only=True)
+    async def dbt_compare(
+        ctx: Context,
+        model: str,
+        against: str,
+        key: list[str] | None = None,
+        target: str | None = None,
+    ) -> DbtCompareResult:
+        """Diff a model between targets or schemas, in the warehouse."""
+        state = state_of(ctx)
+        out = await run_sync(
+            compare_mod.compare,
+            _service(ctx),
+            state.registry,
+            model=model,
+            against=against,
+            key=key,
+            target=target,
+        )
+        return DbtCompareResult.of(out)

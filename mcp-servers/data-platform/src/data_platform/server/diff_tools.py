@@ -6,6 +6,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel
 
 from data_platform.diffing import service, text
+from data_platform.diffing.compare import SchemaDiff
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 from data_platform.server.state import connections_of
 
@@ -67,18 +68,9 @@ class DiffAnswer(ToolResult):
         return "\n".join(lines)
 
     def _schema_lines(self) -> list[str]:
-        out = []
-        if self.columns_only_left:
-            out.append(
-                f"Columns only in {self.left} (not compared): " + ", ".join(self.columns_only_left[:30])
-            )
-        if self.columns_only_right:
-            out.append(
-                f"Columns only in {self.right} (not compared): " + ", ".join(self.columns_only_right[:30])
-            )
-        if self.types_changed:
-            out.append("Types differ: " + ", ".join(f"{n} {a} → {b}" for n, a, b in self.types_changed[:30]))
-        return out
+        changed = [(n, a, b) for n, a, b in self.types_changed]
+        schema = SchemaDiff(self.columns_only_left, self.columns_only_right, changed, [])
+        return text.schema_lines(schema, self.left, self.right)
 
 
 def _answer(out: service.Outcome) -> DiffAnswer:

@@ -114,6 +114,29 @@ TOOLS: dict[str, dict[str, Synonym]] = {
     "dbt_lineage": _to("node", "model", "unique_id", "name", "select", "models", "resource"),
     "dbt_compile": _to("select", "node", "name", "unique_id"),
     "dbt_ls": _to("resource_type", "resource_types", "type"),
+    "dbt_compare": {
+        **_to("model", "select", "node", "models", "relation", "table"),
+        **_to(
+            "against",
+            "base",
+            "baseline",
+            "compare_to",
+            "other",
+            "other_target",
+            "prod",
+            "vs",
+            "against_target",
+            "against_schema",
+            "target_b",
+            "defer_target",
+        ),
+        **_to("key", "keys", "primary_key", "unique_key", "on", "join_on", "pk", "by"),
+    },
+    "dbt_show": {
+        **_to("model", "select", "node", "models", "m", "s", "resource", "unique_id"),
+        **_to("sql", "inline", "query", "statement", "sql_query"),
+        **_to("limit", "n", "rows", "head", "max_rows", "nrows", "num_rows", "count"),
+    },
 }
 
 

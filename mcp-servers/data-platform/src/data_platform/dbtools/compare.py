@@ -1,0 +1,162 @@
+"""`dbt_compare`: a model's relation in one target against another target (or schema), in the warehouse.
+
+Built on the diff core (`data_platform.diffing`): its portable SQL runs through the project's own
+adapter (warehouse.py) with the adapter's quoting, so only the summary and capped examples leave
+the warehouse, on any adapter. The relations come from dbt itself: each target's manifest names
+the model's relation (`relation_name`); a schema instead of a target swaps the schema only.
+Both must be readable on one connection of `target` (dev and prod in one warehouse).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import yaml
+
+from data_platform import work
+from data_platform.dbtools import lineage as lineage_mod
+from data_platform.dbtools import warehouse
+from data_platform.diffing import compare as diff_core
+from data_platform.diffing.sql import Dialect
+from data_platform.errors import DbtError, InputError
+from data_platform.registry import Registry, Target, ingest
+from data_platform.registry.names import suggest_name
+
+if TYPE_CHECKING:
+    from data_platform.dbtools.project import DbtProject
+    from data_platform.dbtools.service import DbtService
+
+EXAMPLES = 20  # rows per kind stored as refs
+
+
+@dataclass
+class CompareOutcome:
+    model: str
+    here: str  # label of the checked side: its target
+    there: str  # label of the other side: a target or a schema
+    here_relation: str
+    there_relation: str
+    result: diff_core.DiffResult
+    adapter_type: str
+    refs: dict[str, str] = field(default_factory=dict)  # kind -> ref name
+
+
+def profile_targets(project: DbtProject) -> list[str]:
+    """The target names of the project's profile (read without rendering: names are not Jinja)."""
+    path = project.profiles_dir / "profiles.yml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        outputs = (data.get(project.profile or "") or {}).get("outputs") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return []
+    return [str(k) for k in outputs]
+
+
+def _node(service: DbtService, target: str | None, model: str) -> dict[str, Any]:
+    validation = service.checked("dbt_compare", target, None)
+    manifest = service.manifest(validation)
+    uid = lineage_mod.Graph(manifest).resolve(model)
+    node = (manifest.get("nodes") or {}).get(uid) or (manifest.get("sources") or {}).get(uid)
+    if not node or not node.get("relation_name"):
+        raise InputError(f"`{model}` is not a relation dbt builds (ephemeral, or a test).")
+    return node
+
+
+def compare(
+    service: DbtService,
+    registry: Registry,
+    *,
+    model: str,
+    against: str,
+    key: list[str] | None,
+    target: str | None,
+    tolerance: float | None = None,
+) -> CompareOutcome:
+    """`model` in `target` (default: the profile's) against `against` (a target or a schema)."""
+    project = service.project()
+    here = target or service.settings.dbt_target or "default target"
+    work.progress(0, 5, f"reading {model} in {here} and {against}")
+    node = _node(service, target, model)
+    other = None
+    if against in profile_targets(project):
+        other = _node(service, against, model)["relation_name"]
+    elif against == target:
+        raise InputError("target and against name the same side.")
+    label = str(node.get("name") or model)
+
+    def run(_result: Any) -> CompareOutcome:
+        adapter = warehouse.current_adapter()
+        kind = adapter.type()
+        quote_char = adapter.quote("")[:1] or '"'
+        dialect = Dialect(
+            quote=lambda n: adapter.quote(n.replace(quote_char, quote_char * 2)),
+            text_type=str((getattr(adapter.Column, "TYPE_LABELS", {}) or {}).get("STRING", "VARCHAR")),
+        )
+        there = (
+            other
+            or adapter.Relation.create(
+                database=node.get("database"), schema=against, identifier=node.get("alias") or label
+            ).render()
+        )
+        here_rel = str(node["relation_name"])
+
+        def execute(sql: str) -> pa.Table:
+            with warehouse.query(adapter, sql) as fetched:
+                return pa.Table.from_batches(list(fetched.batches), schema=fetched.schema)
+
+        def columns(rel: str, side: str) -> list[diff_core.SideColumn]:
+            try:
+                return diff_core.arrow_columns(execute(f"select * from {rel} where 1 = 0").schema)
+            except DbtError as exc:
+                raise DbtError(
+                    f"Cannot read {label} in {side} ({rel}): {str(exc).splitlines()[0]}",
+                    hint=f"Build it there first (dbt_run select={label} target=...), or check the name.",
+                ) from None
+
+        # left = the other side (prod, the baseline), right = this side (dev, the change)
+        result = diff_core.diff(
+            execute,
+            there,
+            here_rel,
+            columns(there, against),
+            columns(here_rel, here),
+            key,
+            tolerance=tolerance,
+            dialect=dialect,
+            examples=EXAMPLES,
+        )
+        return CompareOutcome(label, here, against, here_rel, there, result, kind)
+
+    args = [
+        "compile",
+        *service.base_args(project, target, None),
+        "--target-path",
+        str(project.validation_path),
+        "--inline",
+        "select 1 as ok",  # only to have dbt register the target's adapter
+    ]
+    inv = service.inproc.invoke(args, after=run)
+    if not inv.success or inv.after is None:
+        raise DbtError("dbt could not open the target's adapter.", hint="Run dbt_parse to check the profile.")
+    out: CompareOutcome = inv.after
+    # The diff core's left is `against`, its right this target: name the examples that way.
+    names = {
+        "only_left": f"only_in_{against}",
+        "only_right": f"only_in_{here}",
+        "duplicates_left": f"duplicates_in_{against}",
+        "duplicates_right": f"duplicates_in_{here}",
+    }
+    for kind_name, table in out.result.examples.items():
+        if table.num_rows:
+            shown = names.get(kind_name, kind_name)
+            dest = Target(
+                registry,
+                None,
+                False,
+                source=f"dbt_compare {label}: {shown} ({against} vs {here})",
+                default_name=suggest_name(f"{label}_{shown}"),
+            )
+            out.refs[shown] = ingest(table.to_batches(), table.schema, dest).info.name
+    return out

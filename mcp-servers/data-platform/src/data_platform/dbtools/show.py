@@ -1,0 +1,140 @@
+"""`dbt_show`: a model or inline SQL compiled by dbt and run through the project's adapter into a ref.
+
+dbt compiles (refs, sources, macros, the target's schemas); the compiled SQL runs on the same
+adapter right after, under dbt's lock (warehouse.py), and its rows stream into the registry's one
+ingest path under the row guard. A model's current code runs, built or not: a preview of an edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from data_platform import work
+from data_platform.dbtools import warehouse
+from data_platform.dbtools.validation import closing_hint, findings_text
+from data_platform.errors import DbtError, InputError
+from data_platform.registry import Guard, Ingested, Registry, Target, ingest
+from data_platform.registry.names import suggest_name
+
+if TYPE_CHECKING:
+    from data_platform.dbtools.service import DbtService
+
+DEFAULT_LIMIT = 100  # rows, as dbt's --limit (dbt's own default is 5: too few to chain a ref on)
+SHOWABLE = frozenset({"model", "snapshot", "analysis", "sql_operation"})
+
+
+@dataclass
+class ShowOutcome:
+    ingested: Ingested
+    what: str  # `model stg_orders` or `inline SQL`
+    compiled_sql: str
+    limit: int | None  # None: every row (up to the guard)
+    adapter_type: str
+    seconds: float
+
+
+def limit_of(limit: int | None) -> int | None:
+    """None: the default; a negative number: every row (dbt's `--limit -1`)."""
+    if limit is None:
+        return DEFAULT_LIMIT
+    return None if limit < 0 else limit
+
+
+def show(
+    service: DbtService,
+    registry: Registry,
+    *,
+    model: str | None,
+    sql: str | None,
+    limit: int | None,
+    name: str | None,
+    overwrite: bool,
+    max_rows: int,
+    target: str | None,
+) -> ShowOutcome:
+    if (model is None) == (sql is None) or not (model or sql or "").strip():
+        raise InputError(
+            "Give model= (a model name) or sql= (inline SQL, e.g. select * from {{ ref('orders') }}), "
+            "one of them."
+        )
+    rows = limit_of(limit)
+    guard = max(max_rows, rows or 0)
+    what = f"model {model.strip()}" if model else "inline SQL"
+    dest = Target(
+        registry,
+        name,
+        overwrite,
+        source=f"dbt_show of {what}" + (f" (target {target})" if target else ""),
+        default_name=suggest_name(model) if model else "dbt_show",
+    )
+    dest.check()
+    project = service.project()
+    args = [
+        "compile",
+        *service.base_args(project, target, None),
+        "--target-path",
+        str(project.validation_path),
+    ]
+    if sql is not None:
+        # Inline SQL is written by the caller: compiled without introspection (dbt's
+        # --no-introspect), its Jinja cannot run statements (run_query), so dbt_show stays read-only.
+        args += [f"--inline={sql}", "--no-introspect"]  # `=`: text starting with `-` is no flag
+    else:
+        words = str(model).split()
+        if any(w.startswith("-") for w in words):
+            raise InputError(
+                f"model={model!r} is not a model name or selector.", hint='e.g. model="stg_orders".'
+            )
+        args += ["--select", *words, "--indirect-selection", "empty"]
+
+    def run(result: Any) -> tuple[Ingested, str, str]:
+        compiled = _one_node(result, what)
+        adapter = warehouse.current_adapter()
+        kind = adapter.type()
+        work.progress(1, 3, f"running {what} on {kind}")
+        cap = rows if rows is not None and rows <= guard else guard + 1
+        with warehouse.query(adapter, warehouse.wrap(compiled, cap, kind)) as fetched:
+            work.progress(2, 3, "storing rows")
+            out = ingest(
+                fetched.batches,
+                fetched.schema,
+                dest,
+                guard=Guard(guard, what=f"dbt_show of {what}", exact=False, chunk_size=False,
+                            narrow="limit=N for the first N rows"),
+            )  # fmt: skip
+        return out, compiled, kind
+
+    work.progress(0, 3, f"compiling {what}")
+    inv = service.inproc.invoke(args, after=run)
+    if not inv.success or inv.after is None:
+        errors = inv.errors or inv.findings
+        fix = "Fix the Jinja/SQL (dbt_compile shows it), then retry."
+        if sql is not None:
+            fix = (
+                "Inline SQL compiles without introspection (no run_query/statement: dbt_show only "
+                "reads); a macro that queries the warehouse works in a model (dbt_show model=...). " + fix
+            )
+        raise DbtError(
+            f"dbt could not compile {what}.\n" + (findings_text(errors) or "dbt gave no message."),
+            hint=closing_hint(errors, fix),
+        )
+    ingested, compiled, kind = inv.after
+    return ShowOutcome(ingested, what, compiled, rows, kind, inv.seconds)
+
+
+def _one_node(result: Any, what: str) -> str:
+    nodes = [
+        r.node
+        for r in (getattr(result, "results", None) or [])
+        if getattr(getattr(r, "node", None), "resource_type", None) in SHOWABLE
+    ]
+    if not nodes:
+        raise DbtError(f"No model matches {what}.", hint="dbt_ls lists the models; or pass sql=.")
+    if len(nodes) > 1:
+        names = ", ".join(sorted(n.name for n in nodes)[:10])
+        raise InputError(f"{what} selects {len(nodes)} nodes ({names}); dbt_show shows one.")
+    code = getattr(nodes[0], "compiled_code", None)
+    if not code:
+        raise DbtError(f"dbt compiled no SQL for {what}.")
+    return str(code)

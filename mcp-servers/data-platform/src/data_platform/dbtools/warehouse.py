@@ -1,0 +1,172 @@
+"""SQL run through the project's own dbt adapter, as Arrow batches: any warehouse dbt reaches.
+
+dbt registers the profile's adapter during an in-process invocation and keeps it registered
+after it (only its connections are closed), so right after a `dbt compile` (runner.py's `after`
+hook, still under dbt's lock) the same adapter opens a connection named for us and runs the
+compiled SQL. Rows come as Arrow: natively where the driver speaks it (DuckDB), else from the
+DB-API cursor (psycopg2, Snowflake, BigQuery...), never through dbt's agate tables.
+
+What runs is always wrapped as `select * from (<sql>) as _dp_show [limit N]`: a query with its
+own LIMIT keeps it (dbt 1.11's `--limit` appends a second LIMIT and fails), and a statement that
+is not a query cannot run inside a subquery. The connection is rolled back, never committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from data_platform import work
+from data_platform.errors import DbtError
+
+BATCH_ROWS = 10_000
+CONNECTION_NAME = "data_platform"
+
+# dbt adapter type -> sqlglot dialect (lineage parses compiled SQL in the warehouse's dialect).
+DIALECTS = {
+    "postgres": "postgres",
+    "duckdb": "duckdb",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "redshift": "redshift",
+    "databricks": "databricks",
+    "spark": "spark",
+    "trino": "trino",
+    "athena": "athena",
+    "sqlserver": "tsql",
+    "fabric": "tsql",
+    "synapse": "tsql",
+    "clickhouse": "clickhouse",
+    "oracle": "oracle",
+    "mysql": "mysql",
+    "sqlite": "sqlite",
+    "teradata": "teradata",
+    "materialize": "postgres",
+}
+TOP_DIALECTS = frozenset({"sqlserver", "fabric", "synapse"})  # T-SQL: TOP, not LIMIT
+
+
+def dialect_of(adapter_type: str) -> str | None:
+    return DIALECTS.get(adapter_type)
+
+
+def wrap(sql: str, limit: int | None, adapter_type: str) -> str:
+    """The query as a subquery, cut at `limit` rows (None: all). Newlines guard `-- comments`."""
+    body = sql.strip()
+    while body.endswith(";"):
+        body = body[:-1].rstrip()
+    if limit is not None and adapter_type in TOP_DIALECTS:
+        return f"select top ({int(limit)}) * from (\n{body}\n) as _dp_show"
+    tail = f"\nlimit {int(limit)}" if limit is not None else ""
+    return f"select * from (\n{body}\n) as _dp_show{tail}"
+
+
+def current_adapter() -> Any:
+    """The adapter dbt registered for the profile in the invocation just done."""
+    from dbt.adapters.factory import FACTORY
+
+    adapters = list(FACTORY.adapters.values())
+    if not adapters:
+        raise DbtError("dbt registered no adapter for this profile.", hint="Run dbt_parse to check it.")
+    return adapters[-1]
+
+
+@dataclass
+class Fetched:
+    """An open query's rows: the schema, then the batches (read while the connection is open)."""
+
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+
+
+@contextlib.contextmanager
+def query(adapter: Any, sql: str, batch_rows: int = BATCH_ROWS) -> Iterator[Fetched]:
+    """Run `sql` on a connection of `adapter`; cancelling the call cancels it in the warehouse."""
+    with adapter.connection_named(CONNECTION_NAME):
+        handle = adapter.connections.get_thread_connection().handle
+        cursor = handle.cursor()
+        stop = getattr(cursor, "interrupt", None) or getattr(handle, "cancel", None)
+        try:
+            with work.on_cancel(stop) if stop is not None else contextlib.nullcontext():
+                try:
+                    fetched = _arrow(cursor, sql, batch_rows)
+                except Exception as exc:
+                    work.check()  # a cancelled query reports the cancel, not the driver's error
+                    raise DbtError(
+                        f"The warehouse refused the query ({adapter.type()}): {_first_line(exc)}",
+                        hint="Check the SQL (dbt_compile shows what ran), then retry.",
+                    ) from None
+                yield fetched
+        finally:
+            with contextlib.suppress(Exception):
+                handle.rollback()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:600]
+
+
+def _arrow(cursor: Any, sql: str, batch_rows: int) -> Fetched:
+    if _is_duckdb(cursor):  # Arrow straight from the engine, batch by batch
+        relation = cursor.sql(sql)
+        reader = (
+            relation.to_arrow_reader(batch_rows)
+            if hasattr(relation, "to_arrow_reader")
+            else relation.record_batch(batch_rows)  # DuckDB 1.x
+        )
+        return Fetched(reader.schema, iter(reader))
+    cursor.execute(sql)
+    # DB-API rows are Python objects already (a client-side cursor holds them all, bounded by the
+    # LIMIT the caller wrapped around the query): types are inferred over every row at once, so a
+    # later batch with wider decimals cannot contradict the first one's.
+    names = _unique([str(d[0]) for d in (cursor.description or [])])
+    rows: list[Any] = []
+    while True:
+        work.check()
+        part = cursor.fetchmany(batch_rows)
+        if not part:
+            break
+        rows.extend(part)
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    table = pa.Table.from_arrays([_array(list(values)) for values in columns], names=names)
+    return Fetched(table.schema, iter(table.to_batches(max_chunksize=batch_rows)))
+
+
+def _is_duckdb(cursor: Any) -> bool:
+    inner = getattr(cursor, "_cursor", cursor)  # dbt-duckdb wraps DuckDB's connection
+    return type(inner).__module__.split(".")[0] in ("duckdb", "_duckdb")
+
+
+def _array(values: list[Any]) -> pa.Array:
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([_text(v) for v in values], type=pa.string())
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        base = n or "column"
+        candidate = base
+        while candidate in seen:
+            seen[base] += 1
+            candidate = f"{base}_{seen[base]}"
+        seen.setdefault(candidate, 0)
+        out.append(candidate)
+    return out

@@ -1,0 +1,104 @@
+"""Column-level lineage (dbt_lineage with column=) through the real MCP client, on both adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from data_platform.dbtools.columns import Analyzer
+from harness import call, call_error, inmemory, text_of
+from shopwarehouse import ADAPTERS, make_shop
+
+pytestmark = pytest.mark.anyio
+
+
+def _edges(structured: dict, direction: str) -> set[tuple[str, str, str]]:
+    return {
+        (f"{e['from_node']}.{e['from_column']}", f"{e['to_node']}.{e['to_column']}", e["kind"])
+        for e in structured["column_lineage"][direction]
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("adapter", ADAPTERS)
+async def test_a_derived_column_across_three_models_with_each_edge_kind(
+    request: pytest.FixtureRequest, tmp_path: Path, adapter: str
+) -> None:
+    shop = make_shop(request, tmp_path, adapter)
+    # A model over a source with `select *`: unresolvable until catalog.json says the columns.
+    (shop.root / "models" / "staging" / "stg_raw_payments.sql").write_text(
+        "select * from {{ source('shop_raw', 'payments') }}\n"
+    )
+    async with inmemory(tmp_path, env=shop.env) as client:
+        # revenue_by_country.revenue <- customer_orders.total_amount <- stg_payments.amount <- source
+        r = await call(client, "dbt_lineage", node="revenue_by_country", column="revenue")
+        assert _edges(r.structured_content, "upstream") == {
+            ("customer_orders.total_amount", "revenue_by_country.revenue", "aggregated"),
+            ("stg_payments.amount", "customer_orders.total_amount", "aggregated"),
+            ("shop_raw.payments.amount_cents", "stg_payments.amount", "transformed"),
+        }
+        assert r.structured_content["column_lineage"]["downstream"] == []
+        text = text_of(r)
+        assert "```mermaid" in text and "-->|aggregated|" in text and "-->|transformed|" in text
+
+        # Renamed from a seed, then aggregated downstream; pass-through through a CTE and a join.
+        r = await call(client, "dbt_lineage", node="stg_orders", column_name="order_id")
+        assert _edges(r.structured_content, "upstream") == {
+            ("raw_orders.id", "stg_orders.order_id", "renamed")
+        }
+        assert _edges(r.structured_content, "downstream") == {
+            ("stg_orders.order_id", "customer_orders.orders", "aggregated"),
+            ("customer_orders.orders", "revenue_by_country.orders", "aggregated"),
+        }
+        r = await call(client, "dbt_lineage", node="stg_customers", column="country", direction="down")
+        assert _edges(r.structured_content, "downstream") == {
+            ("stg_customers.country", "customer_orders.country", "pass-through"),
+            ("customer_orders.country", "revenue_by_country.country", "pass-through"),
+        }
+        assert r.structured_content["column_lineage"]["upstream"] == []
+
+        # `select *` over a source nobody has described: said, not guessed.
+        r = await call(client, "dbt_lineage", node="shop_raw.payments", column="method", direction="down")
+        unresolved = r.structured_content["column_lineage"]["unresolved"]
+        assert any("stg_raw_payments" in u and "select *" in u for u in unresolved), unresolved
+        assert ("shop_raw.payments.method", "stg_payments.method", "pass-through") in _edges(
+            r.structured_content, "downstream"
+        )
+        err = await call_error(client, "dbt_lineage", node="customer_orders", column="total")
+        assert "has no column `total`" in err and "total_amount" in err
+
+        # Once the catalog knows the source's columns, the star resolves, column by column.
+        await call(client, "dbt_build")
+        await call(client, "dbt_docs_generate")
+        r = await call(client, "dbt_lineage", node="shop_raw.payments", column="method", direction="down")
+        assert r.structured_content["column_lineage"]["unresolved"] == []
+        assert _edges(r.structured_content, "downstream") == {
+            ("shop_raw.payments.method", "stg_payments.method", "pass-through"),
+            ("shop_raw.payments.method", "stg_raw_payments.method", "pass-through"),
+        }
+
+
+def test_a_chain_deeper_than_pythons_recursion_limit() -> None:
+    """The core alone (no dbt): 1,200 models in a chain, each `x + 1` of the one before."""
+    n = 1200
+    nodes, parents, children, compiled = {}, {}, {}, {}
+    for i in range(n):
+        uid = f"model.p.m{i}"
+        nodes[uid] = {
+            "resource_type": "model",
+            "name": f"m{i}",
+            "database": "db",
+            "schema": "s",
+            "alias": f"m{i}",
+        }
+        parents[uid] = [f"model.p.m{i - 1}"] if i else []
+        compiled[uid] = f'select x + 1 as x from "db"."s"."m{i - 1}"' if i else "select 1 as x"
+        children.setdefault(f"model.p.m{i - 1}", []).append(uid)
+    manifest = {"nodes": nodes, "parent_map": parents, "child_map": children}
+    analyzer = Analyzer(manifest, compiled, "duckdb", Path("."))
+    up, problems = analyzer.upstream(f"model.p.m{n - 1}", "x")
+    assert problems == [] and len(up) == n - 1
+    assert {e.kind for e in up} == {"transformed"}
+    down, _ = analyzer.downstream("model.p.m0", "x")
+    assert len(down) == n - 1 and down[-1].child == f"model.p.m{n - 1}"
