@@ -13,6 +13,7 @@ from data_platform.frames.sources import default_name_for
 from data_platform.paths import resolve_path
 from data_platform.registry import RefInfo, Target
 from data_platform.render import format_cell, human_bytes, markdown_table
+from data_platform.server import picture_tools
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 from data_platform.server.results import FrameResult
 
@@ -296,3 +297,5 @@ def register(server: MCPServer) -> None:
             seed,
             ops.Output(name, overwrite),
         )
+
+    picture_tools.register(server)  # profile and chart draw from refs: the same family

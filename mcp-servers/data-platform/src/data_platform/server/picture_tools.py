@@ -1,0 +1,140 @@
+"""Picture tools: `profile` (report + overview picture) and `chart`, thin over `data_platform.pictures`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel, PrivateAttr
+
+from data_platform.frames.profile import ColumnProfile
+from data_platform.pictures import report
+from data_platform.pictures.overview import table_line
+from data_platform.render import format_cell, markdown_table
+from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+
+MAX_PROBLEMS = 40
+MAX_ROWS = 40
+
+
+class ColumnSummary(BaseModel):
+    name: str
+    type: str
+    kind: str
+    rows: int
+    nulls: int
+    distinct: int | None
+    distinct_exact: bool
+    stats: dict[str, Any]
+    outliers: int | None
+    top: list[tuple[Any, int]]
+    histogram: list[tuple[Any, Any, int]]
+    looks_like: str | None
+    problems: list[str]
+
+
+class ProfileResult(ToolResult):
+    data_ref: str
+    rows: int
+    columns: list[ColumnSummary]
+    duplicate_rows: int | None
+    candidate_keys: list[list[str]]
+    correlations: list[tuple[str, str, float]]
+    duplicate_columns: list[tuple[str, str, str]]
+    problems: list[str]
+    not_profiled: list[str]
+    report_path: str
+    summary: str
+    _png: bytes = PrivateAttr(default=b"")
+
+    def images(self) -> list[bytes]:
+        return [self._png] if self._png else []
+
+    def render(self) -> str:
+        parts = [f"profile `{self.data_ref}`: {self.summary}"]
+        if self.problems:
+            parts.append(f"Problems ({len(self.problems)}):")
+            parts += [f"- {p}" for p in self.problems[:MAX_PROBLEMS]]
+            if len(self.problems) > MAX_PROBLEMS:
+                parts.append(f"- ... {len(self.problems) - MAX_PROBLEMS} more in the report")
+        else:
+            parts.append("Problems: none found.")
+        header = ["column", "type", "nulls", "distinct", "min", "max", "mean / top"]
+        body = [_row(c) for c in self.columns[:MAX_ROWS]]
+        parts.append(markdown_table(header, body))
+        if len(self.columns) > MAX_ROWS:
+            parts.append(f"({len(self.columns) - MAX_ROWS} more columns in the structured content)")
+        strong = [(a, b, r) for a, b, r in self.correlations if abs(r) >= 0.8]
+        if strong:
+            parts.append("Strong correlations: " + ", ".join(f"{a}~{b} {r:+.2f}" for a, b, r in strong[:10]))
+        if self.not_profiled:
+            parts.append(f"{len(self.not_profiled)} columns not profiled: pass columns=[...].")
+        parts.append(f"Report (HTML, opens offline): {self.report_path}. Overview picture attached.")
+        return "\n".join(parts)
+
+
+def _row(c: ColumnSummary) -> list[str]:
+    distinct = "" if c.distinct is None else ("" if c.distinct_exact else "≈") + f"{c.distinct:,}"
+    if "mean" in c.stats:
+        middle = f"mean {format_cell(c.stats['mean'], 14)}"
+    else:
+        middle = ", ".join(f"{format_cell(v, 16)} ({n:,})" for v, n in c.top[:3])
+    cells = [c.name, c.type, f"{c.nulls:,}", distinct, c.stats.get("min", ""), c.stats.get("max", ""), middle]
+    return [format_cell(x, 40) for x in cells]
+
+
+def _summary(c: ColumnProfile) -> ColumnSummary:
+    return ColumnSummary(
+        name=c.name,
+        type=c.type,
+        kind=c.kind,
+        rows=c.rows,
+        nulls=c.nulls,
+        distinct=c.distinct,
+        distinct_exact=c.distinct_exact,
+        stats=c.stats,
+        outliers=c.outliers,
+        top=c.top,
+        histogram=c.histogram,
+        looks_like=c.looks_like,
+        problems=c.problems,
+    )
+
+
+def register(server: MCPServer) -> None:
+    @tool(server, read_only=False, idempotent=True)
+    async def profile(data_ref: str, ctx: Context, columns: list[str] | None = None) -> ProfileResult:
+        """Profile a ref: problems, keys, correlations, histograms; HTML report + overview PNG."""
+        state = state_of(ctx)
+        out = await run_sync(
+            report.profile_report,
+            state.registry,
+            data_ref,
+            columns,
+            state.settings.registry_dir,
+            sandbox=state.sandbox,
+        )
+        p = out.profile
+        result = ProfileResult(
+            data_ref=p.info.name,
+            rows=p.info.rows,
+            columns=[_summary(c) for c in p.columns],
+            duplicate_rows=p.duplicate_rows,
+            candidate_keys=p.candidate_keys,
+            correlations=p.correlations,
+            duplicate_columns=p.duplicate_columns,
+            problems=p.problems(),
+            not_profiled=p.not_profiled,
+            report_path=_shown_path(out.report, state.settings.project_dir),
+            summary=table_line(p),
+        )
+        result._png = out.png
+        return result
+
+
+def _shown_path(path: Any, project: Any) -> str:
+    """The path relative to the project when inside it (what a person types), else absolute."""
+    try:
+        return str(path.relative_to(project))
+    except ValueError:
+        return str(path)
