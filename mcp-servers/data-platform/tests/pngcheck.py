@@ -32,9 +32,12 @@ class Png:
         return seen
 
     def share_of(self, pixel: bytes) -> float:
+        """The share of pixels exactly this colour (every k-th pixel of a big picture)."""
         c = self.channels
         n = self.width * self.height
-        return sum(1 for i in range(n) if self.pixels[i * c : i * c + c] == pixel) / n
+        step = max(1, n // 200_000)
+        seen = range(0, n, step)
+        return sum(1 for i in seen if self.pixels[i * c : i * c + c] == pixel) / len(seen)
 
 
 def decode(data: bytes) -> Png:

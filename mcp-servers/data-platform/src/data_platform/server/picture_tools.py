@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, PrivateAttr
 
 from data_platform.frames.profile import ColumnProfile
+from data_platform.pictures import chart as chart_mod
 from data_platform.pictures import report
 from data_platform.pictures.overview import table_line
 from data_platform.render import format_cell, markdown_table
@@ -73,6 +74,28 @@ class ProfileResult(ToolResult):
         return "\n".join(parts)
 
 
+class ChartResult(ToolResult):
+    data_ref: str
+    kind: str
+    title: str
+    rows: int
+    drawn: int
+    notes: list[str]
+    png_path: str
+    svg_path: str
+    spec_path: str
+    _png: bytes = PrivateAttr(default=b"")
+
+    def images(self) -> list[bytes]:
+        return [self._png] if self._png else []
+
+    def render(self) -> str:
+        lines = [f"chart `{self.data_ref}`: {self.kind} of {self.title} ({self.drawn:,} marks drawn)."]
+        lines += [f"- {n}" for n in self.notes]
+        lines.append(f"Saved: {self.png_path}, {self.svg_path}, {self.spec_path} (Vega-Lite, data inline).")
+        return "\n".join(lines)
+
+
 def _row(c: ColumnSummary) -> list[str]:
     distinct = "" if c.distinct is None else ("" if c.distinct_exact else "≈") + f"{c.distinct:,}"
     if "mean" in c.stats:
@@ -103,14 +126,14 @@ def _summary(c: ColumnProfile) -> ColumnSummary:
 
 def register(server: MCPServer) -> None:
     @tool(server, read_only=False, idempotent=True)
-    async def profile(data_ref: str, ctx: Context, columns: list[str] | None = None) -> ProfileResult:
-        """Profile a ref: problems, keys, correlations, histograms; HTML report + overview PNG."""
+    async def profile(data_ref: str, ctx: Context) -> ProfileResult:
+        """Problems, keys, histograms of a ref; HTML report + PNG."""
         state = state_of(ctx)
         out = await run_sync(
             report.profile_report,
             state.registry,
             data_ref,
-            columns,
+            None,
             state.settings.registry_dir,
             sandbox=state.sandbox,
         )
@@ -129,6 +152,41 @@ def register(server: MCPServer) -> None:
             summary=table_line(p),
         )
         result._png = out.png
+        return result
+
+    _register_chart(server)
+
+
+def _register_chart(server: MCPServer) -> None:
+    @tool(server, read_only=False, idempotent=True)
+    async def chart(
+        data_ref: str,
+        kind: str,
+        ctx: Context,
+        x: str | None = None,
+        y: str | None = None,
+        color: str | None = None,
+        bins: int | None = None,
+    ) -> ChartResult:
+        """kind: bar line scatter histogram box heatmap map (x=geometry); y='sum(col)'. Returns a PNG."""
+        state = state_of(ctx)
+        req = chart_mod.Request(kind, x, y, color, None, bins, None)
+        out = await run_sync(
+            chart_mod.chart, state.registry, data_ref, req, state.settings.registry_dir, sandbox=state.sandbox
+        )
+        project = state.settings.project_dir
+        result = ChartResult(
+            data_ref=data_ref,
+            kind=out.kind,
+            title=out.described,
+            rows=out.rows,
+            drawn=out.drawn,
+            notes=out.notes,
+            png_path=_shown_path(out.paths["png"], project),
+            svg_path=_shown_path(out.paths["svg"], project),
+            spec_path=_shown_path(out.paths["spec"], project),
+        )
+        result._png = out.picture.png
         return result
 
 
