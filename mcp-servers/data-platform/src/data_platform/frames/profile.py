@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_platform import work
-from data_platform.frames import engine, textpatterns
+from data_platform.frames import correlation, engine, textpatterns
 from data_platform.frames.columns import resolve_column
 from data_platform.frames.describe import _round, _scalar
 from data_platform.frames.types import is_numeric
@@ -106,7 +106,7 @@ def profile(
     work.check()
     sub = table.select(shown)
     with engine.scoped(sandbox) as eng, eng.over({"t": sub}) as con:
-        correlations = _scan(eng, con, profiles)
+        correlations = _scan(eng, con, sub, profiles)
         work.progress(done + 1, total, "keys and duplicates")
         work.check()
         keys, dup_rows, dup_cols = _exact(eng, con, sub, profiles)
@@ -186,7 +186,8 @@ def _numeric(cp: ColumnProfile, col: pa.ChunkedArray) -> None:
         return
     mm = pc.min_max(as_float)
     lo, hi = mm["min"].as_py(), mm["max"].as_py()
-    cp.stats["min"], cp.stats["max"] = _scalar(pc.min_max(data)["min"]), _scalar(pc.min_max(data)["max"])
+    exact = mm if data is as_float else pc.min_max(data)  # ints keep their own type in the answer
+    cp.stats["min"], cp.stats["max"] = _scalar(exact["min"]), _scalar(exact["max"])
     cp.stats["mean"] = _round(pc.mean(as_float).as_py())
     cp.stats["std"] = _round(pc.stddev(as_float, ddof=1).as_py())
     q1, q2, q3 = pc.quantile(as_float, q=[0.25, 0.5, 0.75], interpolation="linear").to_pylist()
@@ -240,25 +241,24 @@ def _as(x: float, t: pa.DataType, storage: pa.DataType) -> Any:
     return _scalar(pa.scalar(int(x), storage).cast(t))
 
 
-def _scan(eng: engine.Engine, con: Any, profiles: list[ColumnProfile]) -> list[tuple[str, str, float]]:
-    """One scan: approximate distinct counts where value counts were not taken, and correlations."""
+def _scan(
+    eng: engine.Engine, con: Any, table: pa.Table, profiles: list[ColumnProfile]
+) -> list[tuple[str, str, float]]:
+    """Approximate distinct counts where value counts were not taken (one DuckDB scan), and the
+    correlations between numeric columns (one streamed pyarrow pass)."""
     q = engine.quote_ident
     need = [c for c in profiles if c.distinct is None and c.kind != "other" and c.rows > c.nulls]
-    nums = [c.name for c in profiles if c.kind == "numeric" and c.rows > c.nulls][:MAX_CORR]
-    pairs = list(combinations(nums, 2))
-    exprs = [f"approx_count_distinct({q(c.name)})" for c in need]
-    exprs += [f"corr({q(a)}::DOUBLE, {q(b)}::DOUBLE)" for a, b in pairs]
-    if not exprs:
-        return []
-    row = eng.run(con, "SELECT " + ", ".join(exprs) + " FROM t").to_pylist()[0]
-    values = list(row.values())
-    for c, n in zip(need, values[: len(need)], strict=True):
-        c.distinct, c.distinct_exact = min(int(n), c.rows - c.nulls), False
-    out = []
-    for (a, b), r in zip(pairs, values[len(need) :], strict=True):
-        if r is not None and r == r:
-            out.append((a, b, round(float(r), 4)))
-    return out
+    if need:
+        exprs = [f"approx_count_distinct({q(c.name)})" for c in need]
+        row = eng.run(con, "SELECT " + ", ".join(exprs) + " FROM t").to_pylist()[0]
+        for c, n in zip(need, row.values(), strict=True):
+            c.distinct, c.distinct_exact = min(int(n), c.rows - c.nulls), False
+    centres = {
+        c.name: float(c.stats["mean"])
+        for c in profiles
+        if c.kind == "numeric" and c.stats.get("mean") is not None and (c.stats.get("std") or 0) > 0
+    }
+    return correlation.correlations(table, dict(list(centres.items())[:MAX_CORR]))
 
 
 def _exact(
