@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, PrivateAttr
 
-from data_platform.frames.profile import ColumnProfile
-from data_platform.pictures import chart as chart_mod
-from data_platform.pictures import report
-from data_platform.pictures.overview import table_line
 from data_platform.render import format_cell, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 
+if TYPE_CHECKING:
+    from data_platform.frames.profile import ColumnProfile
+
+# The pictures modules are imported by the first call, not at server start (docs/pictures.md).
 MAX_PROBLEMS = 40
 MAX_ROWS = 40
 
@@ -128,6 +128,9 @@ def register(server: MCPServer) -> None:
     @tool(server, read_only=False, idempotent=True)
     async def profile(data_ref: str, ctx: Context) -> ProfileResult:
         """Problems, keys, histograms of a ref; HTML report + PNG."""
+        from data_platform.pictures import report
+        from data_platform.pictures.overview import table_line
+
         state = state_of(ctx)
         out = await run_sync(
             report.profile_report,
@@ -169,6 +172,8 @@ def _register_chart(server: MCPServer) -> None:
         bins: int | None = None,
     ) -> ChartResult:
         """kind: bar line scatter histogram box heatmap map (x=geometry); y='sum(col)'. Returns a PNG."""
+        from data_platform.pictures import chart as chart_mod
+
         state = state_of(ctx)
         req = chart_mod.Request(kind, x, y, color, None, bins, None)
         out = await run_sync(
