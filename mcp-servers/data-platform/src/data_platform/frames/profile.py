@@ -167,7 +167,7 @@ def _counted(cp: ColumnProfile, col: pa.ChunkedArray) -> tuple[pa.Array, pa.Arra
         cp.stats["min"], cp.stats["max"] = _scalar(mm["min"]), _scalar(mm["max"])
         lengths = pc.min_max(pc.utf8_length(values))
         cp.stats["length"] = f"{lengths['min'].as_py()}-{lengths['max'].as_py()}"
-        found = textpatterns.find(values, freqs)
+        found = textpatterns.find_sampled(values, freqs)
         cp.problems += found.problems(cp.rows - cp.nulls)
         cp.looks_like = found.looks_like(cp.rows - cp.nulls)
     return values, freqs

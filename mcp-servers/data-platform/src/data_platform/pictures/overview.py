@@ -20,10 +20,11 @@ WARN = "#c0392b"
 def overview_spec(p: Profile, max_panels: int = MAX_PANELS) -> dict[str, Any]:
     """A Vega-Lite spec: a title line for the table, then a grid of column panels."""
     panels = [_panel(c) for c in p.columns[:max_panels]]
-    more = len(p.columns) - len(panels) + len(p.not_profiled)
+    more = len(p.columns) - len(panels)
     subtitle = [table_line(p)]
     if more > 0:
-        subtitle.append(f"{more} more columns in the HTML report")
+        left = f"; {len(p.not_profiled)} not profiled" if p.not_profiled else ""
+        subtitle.append(f"{more} more columns in the HTML report{left}")
     return {
         "title": {"text": f"profile of {p.info.name}", "subtitle": subtitle, "anchor": "start"},
         "concat": panels or [_empty()],

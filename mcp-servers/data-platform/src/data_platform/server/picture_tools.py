@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from data_platform.frames.profile import ColumnProfile
 
 # The pictures modules are imported by the first call, not at server start (docs/pictures.md).
-MAX_PROBLEMS = 40
+MAX_PROBLEMS = 30
+TEXT_BUDGET = 7_600  # under the 8,000-character answer bound, so nothing is cut
 MAX_ROWS = 40
 
 
@@ -52,26 +53,39 @@ class ProfileResult(ToolResult):
         return [self._png] if self._png else []
 
     def render(self) -> str:
-        parts = [f"profile `{self.data_ref}`: {self.summary}"]
+        head = [
+            f"profile `{self.data_ref}`: {self.summary}",
+            f"Report (HTML, opens offline): {self.report_path}. Overview picture attached.",
+        ]
         if self.problems:
-            parts.append(f"Problems ({len(self.problems)}):")
-            parts += [f"- {p}" for p in self.problems[:MAX_PROBLEMS]]
+            head.append(f"Problems ({len(self.problems)}):")
+            head += [f"- {p[:200]}" for p in self.problems[:MAX_PROBLEMS]]
             if len(self.problems) > MAX_PROBLEMS:
-                parts.append(f"- ... {len(self.problems) - MAX_PROBLEMS} more in the report")
+                head.append(f"- ... {len(self.problems) - MAX_PROBLEMS} more in the report")
         else:
-            parts.append("Problems: none found.")
-        header = ["column", "type", "nulls", "distinct", "min", "max", "mean / top"]
-        body = [_row(c) for c in self.columns[:MAX_ROWS]]
-        parts.append(markdown_table(header, body))
-        if len(self.columns) > MAX_ROWS:
-            parts.append(f"({len(self.columns) - MAX_ROWS} more columns in the structured content)")
+            head.append("Problems: none found.")
+        tail = []
         strong = [(a, b, r) for a, b, r in self.correlations if abs(r) >= 0.8]
         if strong:
-            parts.append("Strong correlations: " + ", ".join(f"{a}~{b} {r:+.2f}" for a, b, r in strong[:10]))
+            tail.append("Strong correlations: " + ", ".join(f"{a}~{b} {r:+.2f}" for a, b, r in strong[:10]))
         if self.not_profiled:
-            parts.append(f"{len(self.not_profiled)} columns not profiled: pass columns=[...].")
-        parts.append(f"Report (HTML, opens offline): {self.report_path}. Overview picture attached.")
-        return "\n".join(parts)
+            tail.append(
+                f"{len(self.not_profiled)} columns not profiled (the first 60 are): "
+                "select the others into a ref and profile it."
+            )
+        # The column table gets what the rest leaves of the budget, whole rows only.
+        room = TEXT_BUDGET - sum(len(x) + 1 for x in head + tail)
+        header = ["column", "type", "nulls", "distinct", "min", "max", "mean / top"]
+        rows: list[list[str]] = []
+        for c in self.columns[:MAX_ROWS]:
+            if len(markdown_table(header, [*rows, _row(c)])) > room - 80:
+                break
+            rows.append(_row(c))
+        table = [markdown_table(header, rows)] if rows else []
+        if len(rows) < len(self.columns):
+            more = len(self.columns) - len(rows)
+            table.append(f"({more} more columns in the report and the structured content)")
+        return "\n".join(head + table + tail)
 
 
 class ChartResult(ToolResult):
