@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import anyio
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -171,3 +172,26 @@ def test_streamed_correlations_match_duckdb_corr_with_nulls_and_nan() -> None:
         want = con.sql(sql).fetchall()[0][0]
         assert got[(x, y)] == pytest.approx(want, abs=1e-4)
         assert sliced[(x, y)] == pytest.approx(want, abs=1e-4)
+
+
+@pytest.mark.slow  # seconds of real work, so that progress is due and the call can be cancelled
+async def test_profile_reports_progress_and_stops_when_cancelled(project: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from test_progress_cancel import _cancel_at_first_progress
+
+    n = 4_000_000
+    ids = pa.array(range(n), pa.int64())
+    table = pa.table({f"c{k}": pc.multiply(ids, float(k + 1)) for k in range(12)})
+    table = table.append_column("t", pc.cast(pc.bit_wise_and(ids, 4095), pa.string()))
+    pq.write_table(table, project / "big.parquet")
+    async with inmemory(project) as client:
+        await call(client, "read_parquet", path="big.parquet", max_rows=n)
+        await _cancel_at_first_progress(client, "profile", {"data_ref": "big"})
+        (project / "small.csv").write_text("a,b\n1,x\n2,y\n", encoding="utf-8")
+        await call(client, "read_csv", path="small.csv")
+        r = await call(client, "profile", data_ref="small")  # still serving
+        await anyio.sleep(8)  # longer than the rest of the big profile would have taken (~4 s)
+    assert r.structured_content["candidate_keys"][0] == ["a"]
+    reports = project / ".data-platform" / "reports"
+    assert (reports / "small.html").exists() and not (reports / "big.html").exists()
