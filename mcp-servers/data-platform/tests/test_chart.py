@@ -69,9 +69,18 @@ async def test_scatter_of_a_big_ref_is_sampled_and_says_so(project: Path) -> Non
         await call(client, "read_parquet", path="big.parquet", max_rows=rows)
         r = await call(client, "chart", data_ref="big", type="scatter", x="qty", y="amount", hue="region")
         err = await call_error(client, "chart", data_ref="big", kind="pie", x="region")
+        typo = await call_error(client, "chart", data_ref="big", kind="bar", x="regoin")
+        no_x = await call_error(client, "chart", data_ref="big", kind="bar", y="amount")
+        no_geo = await call_error(client, "chart", data_ref="big", kind="map")
+        bad_agg = await call_error(client, "chart", data_ref="big", kind="bar", x="region", y="avg2(amount)")
     assert f"sampled 5,000 of {rows:,} rows" in text_of(r) and r.structured_content["drawn"] == 5_000
     assert_picture(image_of(r))
     assert "kind='pie' is not a chart this tool draws" in err and "histogram" in err
+    assert 'Did you mean "region"?' in typo
+    assert "A bar chart needs x (a column)" in no_x
+    assert "No geometry column found" in no_geo and "x='<geometry column>'" in no_geo
+    assert "agg='avg2' is not known" in bad_agg and "median" in bad_agg
+    assert not (project / ".data-platform" / "charts" / "big-bar-regoin.png").exists()
 
 
 @pytest.mark.slow

@@ -29,6 +29,7 @@ from data_platform.render import jsonable
 KINDS = ("bar", "line", "scatter", "histogram", "box", "heatmap", "map")
 AGGS = {"sum": "sum", "mean": "avg", "avg": "avg", "average": "avg", "count": "count", "min": "min",
         "max": "max", "median": "median", "size": "count"}  # fmt: skip
+AGG_HINT = "Use sum, mean, count, min, max or median, e.g. y='mean(amount)'."
 MAX_POINTS = 5_000
 MAX_CATEGORIES = 30
 MAX_LINE_POINTS = 1_000
@@ -102,10 +103,13 @@ def _shorthand(y: str | None, names: list[str], agg: str | None) -> tuple[str | 
     """Vega-Lite's `sum(amount)` (and `count()`) as (agg, column); a real column name wins."""
     if y is None or y in names:
         return agg, y
-    m = re.fullmatch(r"\s*([A-Za-z_]+)\s*\((.*)\)\s*", y)
-    if not m or m.group(1).lower() not in AGGS:
+    m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*\((.*)\)\s*", y)
+    if not m:
         return agg, y
-    return m.group(1).lower(), m.group(2).strip().strip("\"'`") or None
+    fn, inner = m.group(1).lower(), m.group(2).strip().strip("\"'`")
+    if fn not in AGGS and (inner in names or not inner):
+        raise InputError(f"agg={m.group(1)!r} is not known.", hint=AGG_HINT)
+    return (fn, inner or None) if fn in AGGS else (agg, y)
 
 
 def _kind(kind: str) -> str:
@@ -133,7 +137,7 @@ def _agg(req: Request, default: str) -> tuple[str, str]:
     """(SQL function, the word shown) for req.agg, or the default."""
     word = (req.agg or default).lower()
     if word not in AGGS:
-        raise InputError(f"agg={req.agg!r} is not known.", hint="Use sum, mean, count, min, max or median.")
+        raise InputError(f"agg={req.agg!r} is not known.", hint=AGG_HINT)
     return AGGS[word], "mean" if AGGS[word] == "avg" else AGGS[word]
 
 
