@@ -180,3 +180,36 @@ async def test_map_of_a_postgis_table_with_a_legend(pg: Cluster, project: Path, 
     assert_picture(image_of(m))
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute("drop table pic_parcels")
+
+
+@pytest.mark.slow
+def test_columns_named_like_the_engines_own_aliases_and_non_finite_values(tmp_path: Path) -> None:
+    """Columns called g, y, lo, hi, b, n (the names our SQL uses inside) and NaN/inf values."""
+    from data_platform.pictures import chart
+    from data_platform.registry import Registry
+
+    registry = Registry(tmp_path / "reg")
+    n = [1.0, 2.0, float("nan"), float("inf"), 5.0, None] * 50
+    ys = [float(i) for i in range(300)]
+    table = pa.table({"lo": n, "hi": [1.0] * 300, "g": ["a", "b", "c"] * 100, "y": ys})
+    registry.put(table, name="t", source="test")
+    kinds = [
+        ("histogram", "lo", None, "g"),
+        ("box", "g", "y", None),
+        ("bar", "g", "sum(y)", None),
+        ("line", "y", "lo", None),
+        ("heatmap", "lo", "g", "y"),
+        ("scatter", "lo", "y", "g"),
+    ]
+    for kind, x, y, color in kinds:
+        out = chart.chart(registry, "t", chart.Request(kind, x, y, color, None, None, None), tmp_path)
+        assert_picture(out.picture.png)
+        assert out.paths["spec"].exists()
+    drawn = chart.chart(registry, "t", chart.Request("box", "g", "y", None, None, None, None), tmp_path)
+    box = json.loads(drawn.paths["spec"].read_text(encoding="utf-8"))["data"]["values"]
+    a = sorted(float(i) for i in range(0, 300, 3))
+    assert next(d for d in box if d["g"] == "a")["median"] == pytest.approx((a[49] + a[50]) / 2)
+    hist = chart.chart(registry, "t", chart.Request("histogram", "lo", None, None, None, 4, None), tmp_path)
+    counts = json.loads(hist.paths["spec"].read_text(encoding="utf-8"))["data"]["values"]
+    assert sum(d["n"] for d in counts) == 150  # 1, 2 and 5 fifty times each; NaN, inf, null left out
+    registry.close()

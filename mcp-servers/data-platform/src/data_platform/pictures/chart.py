@@ -190,9 +190,9 @@ def _line(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: i
     xexpr = q(req.x)
     if is_numeric(xt) or pa.types.is_temporal(xt):
         num = _num(xexpr, xt)
-        sql = f"SELECT approx_count_distinct({xexpr}), min({num}), max({num}) FROM t"
+        sql = f"SELECT approx_count_distinct({xexpr}), min({num}), max({num}) FROM t WHERE isfinite({num})"
         n, lo, hi = eng.run(con, sql).to_pylist()[0].values()
-        if n and n > MAX_LINE_POINTS and hi is not None and hi > lo:
+        if n and n > MAX_LINE_POINTS and hi is not None and hi > lo:  # finite: literals below
             w = (hi - lo) / MAX_LINE_POINTS
             xexpr = _from_num(f"(floor(({_num(xexpr, xt)} - {lo}) / {w}) * {w} + {lo})", xt)
             notes.append(f"{req.x} binned into {MAX_LINE_POINTS:,} steps (≈{n:,} distinct values)")
@@ -242,10 +242,11 @@ def _histogram(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, ro
     num = _num(q(req.x), xt)
     c = f", {q(req.color)} AS c" if req.color else ""
     sql = f"""
-        WITH s AS (SELECT min({num}) AS lo, max({num}) AS hi FROM t)
-        SELECT least(floor(({num} - lo) / greatest((hi - lo) / {nb}, 1e-300)), {nb - 1})::INTEGER AS b{c},
-               count(*) AS n, any_value(lo) AS lo, any_value(hi) AS hi
-        FROM t, s WHERE {q(req.x)} IS NOT NULL GROUP BY ALL ORDER BY b"""
+        WITH s AS (SELECT min({num}) AS __dp_lo, max({num}) AS __dp_hi FROM t WHERE isfinite({num}))
+        SELECT least(floor(({num} - __dp_lo) / greatest((__dp_hi - __dp_lo) / {nb}, 1e-300)),
+                     {nb - 1})::INTEGER AS b{c},
+               count(*) AS n, any_value(__dp_lo) AS lo, any_value(__dp_hi) AS hi
+        FROM t, s WHERE isfinite({num}) GROUP BY ALL ORDER BY b"""
     tb = _rows(eng.run(con, sql))
     data = []
     for r in tb:
@@ -265,17 +266,18 @@ def _box(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: in
     _need(req, "y")
     q = engine.quote_ident
     g = q(req.x) if req.x else "'all'"
-    y = f"{q(req.y)}::DOUBLE"
+    # The data's columns are renamed first (d.g, d.y): a column called g, q1 or lf cannot clash.
     sql = f"""
-        WITH top AS (SELECT {g} AS g FROM t GROUP BY ALL ORDER BY count(*) DESC LIMIT {MAX_CATEGORIES}),
-        s AS (SELECT {g} AS g, quantile_cont({y}, [0.25, 0.5, 0.75]) AS qs FROM t
-              WHERE {g} IN (SELECT g FROM top) GROUP BY ALL),
+        WITH d AS (SELECT {g} AS g, {q(req.y)}::DOUBLE AS y FROM t WHERE isfinite({q(req.y)}::DOUBLE)),
+        top AS (SELECT g FROM d GROUP BY g ORDER BY count(*) DESC LIMIT {MAX_CATEGORIES}),
+        s AS (SELECT g, quantile_cont(y, [0.25, 0.5, 0.75]) AS qs FROM d
+              WHERE g IN (SELECT g FROM top) GROUP BY g),
         w AS (SELECT g, qs[1] AS q1, qs[2] AS median, qs[3] AS q3,
                      qs[1] - 1.5 * (qs[3] - qs[1]) AS lf, qs[3] + 1.5 * (qs[3] - qs[1]) AS uf FROM s)
-        SELECT w.g, any_value(q1) AS q1, any_value(median) AS median, any_value(q3) AS q3,
-               min({y}) FILTER (WHERE {y} >= lf) AS lo, max({y}) FILTER (WHERE {y} <= uf) AS hi,
-               count({y}) AS n, count(*) FILTER (WHERE {y} < lf OR {y} > uf) AS outliers
-        FROM t JOIN w ON {g} = w.g GROUP BY w.g ORDER BY w.g"""
+        SELECT w.g, any_value(w.q1) AS q1, any_value(w.median) AS median, any_value(w.q3) AS q3,
+               min(d.y) FILTER (WHERE d.y >= w.lf) AS lo, max(d.y) FILTER (WHERE d.y <= w.uf) AS hi,
+               count(*) AS n, count(*) FILTER (WHERE d.y < w.lf OR d.y > w.uf) AS outliers
+        FROM d JOIN w ON d.g = w.g GROUP BY w.g ORDER BY w.g"""
     data = _rows(eng.run(con, sql))
     outliers = sum(r["outliers"] for r in data)
     notes = [f"quartiles and 1.5×IQR whiskers computed in DuckDB over {rows:,} rows"]
@@ -294,7 +296,8 @@ def _heatmap(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows
         t = schema.field(col).type
         if is_numeric(t) or pa.types.is_temporal(t):
             num = _num(q(col), t)
-            sql = f"SELECT min({num}), max({num}), approx_count_distinct({q(col)}) FROM t"
+            filters.append(f"isfinite({num})")  # NaN and infinities have no cell
+            sql = f"SELECT min({num}), max({num}), approx_count_distinct({q(col)}) FROM t WHERE {filters[-1]}"
             lo, hi, distinct = eng.run(con, sql).to_pylist()[0].values()
             if distinct and distinct <= nb:  # few values (small integers): one cell per value
                 exprs.append(q(col))
@@ -324,7 +327,7 @@ def _heatmap(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows
     notes = [f"{label} per cell computed in DuckDB over {rows:,} rows"]
     if any(a[0] not in ("nominal", "ordinal") for a in axes):
         notes.append(f"numeric axes binned into {nb} bins")
-    if filters:
+    if any(a[0] == "nominal" for a in axes):
         notes.append("text axes limited to their 40 most frequent values")
     spec = specs.heatmap(data, req.x, axes[0], req.y, axes[1], label)
     return len(data), spec, notes, f"{label} by {req.x} and {req.y}"
