@@ -219,7 +219,8 @@ def _scatter(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows
     data = _rows(eng.run(con, sql))
     notes = [f"sampled {len(data):,} of {rows:,} rows in DuckDB (reservoir, seed 42)"] if sample else []
     xt, yt = schema.field(req.x).type, schema.field(req.y).type
-    spec = specs.scatter(data, req.x, _vtype(xt), req.y, _vtype(yt), req.color)
+    ctype = _vtype(schema.field(req.color).type) if req.color else "nominal"  # a numeric hue: a gradient
+    spec = specs.scatter(data, req.x, _vtype(xt), req.y, _vtype(yt), req.color, ctype)
     return len(data), spec, notes, f"{req.y} vs {req.x}"
 
 

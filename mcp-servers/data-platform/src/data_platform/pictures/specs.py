@@ -26,8 +26,8 @@ def _base(data: list[dict[str, Any]]) -> dict[str, Any]:
     return {"width": WIDTH, "height": HEIGHT, "data": {"values": data}}
 
 
-def _color(color: str | None, field: str = "c") -> dict[str, Any]:
-    return {"color": {"field": field, "type": "nominal", "title": color}} if color else {}
+def _color(color: str | None, field: str = "c", ctype: str = "nominal") -> dict[str, Any]:
+    return {"color": {"field": field, "type": ctype, "title": color}} if color else {}
 
 
 def bar(data: list[dict[str, Any]], x: str, value: str, color: str | None) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def line(data: list[dict[str, Any]], x: str, xtype: str, value: str, color: str 
 
 
 def scatter(
-    data: list[dict[str, Any]], x: str, xtype: str, y: str, ytype: str, color: str | None
+    data: list[dict[str, Any]], x: str, xtype: str, y: str, ytype: str, color: str | None, ctype: str
 ) -> dict[str, Any]:
     size = 8 if len(data) > 1000 else 30
     return {
@@ -64,7 +64,7 @@ def scatter(
         "encoding": {
             "x": {"field": "x", "type": xtype, "title": x, "scale": {"zero": False}},
             "y": {"field": "y", "type": ytype, "title": y, "scale": {"zero": False}},
-            **_color(color),
+            **_color(color, "c", ctype),
         },
     }
 
