@@ -18,7 +18,7 @@ from mcp.types import ImageContent
 
 from harness import call, call_error, inmemory, text_of
 from pgcluster import Cluster
-from pngcheck import assert_picture
+from pngcheck import assert_picture, decode
 
 pytestmark = pytest.mark.anyio
 
@@ -133,6 +133,8 @@ async def test_histogram_box_line_and_heatmap_draw(project: Path) -> None:
     assert m.structured_content["drawn"] == 16  # qty = (i & 15) + 1 fixes region = i & 3: one cell per qty
     for r in (h, b, line, m):
         assert_picture(image_of(r))
+    # The histogram's bars rise from zero: they fill a good part of the picture, not thin dashes.
+    assert decode(image_of(h)).share_of((76, 120, 168, 255)) > 0.15
 
 
 SHAPES = """

@@ -84,12 +84,11 @@ def _panel(c: ColumnProfile) -> dict[str, Any]:
             **size,
             "title": title,
             "data": {"values": values},
-            "mark": {"type": "bar", "color": BAR, "binSpacing": 0},
+            "mark": {"type": "bar", "color": BAR, "binSpacing": 0, "orient": "vertical"},
             "encoding": {
                 "x": {"field": "lo", "type": axis_type, "title": None, "axis": {"tickCount": 4}},
                 "x2": {"field": "hi"},
                 "y": {"field": "rows", "type": "quantitative", "title": None, "axis": {"tickCount": 3}},
-                "y2": {"datum": 0},
             },
         }
     if c.top:

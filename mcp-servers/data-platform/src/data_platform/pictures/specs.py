@@ -72,7 +72,8 @@ def scatter(
 def histogram(data: list[dict[str, Any]], x: str, xtype: str, color: str | None) -> dict[str, Any]:
     return {
         **_base(data),
-        "mark": {"type": "bar", "binSpacing": 0, **({} if color else {"color": BLUE})},
+        # vertical: bars rise from zero (a ranged x alone would make Vega-Lite draw them sideways)
+        "mark": {"type": "bar", "binSpacing": 0, "orient": "vertical", **({} if color else {"color": BLUE})},
         "encoding": {
             "x": {"field": "lo", "type": xtype, "title": x},
             "x2": {"field": "hi"},
