@@ -35,6 +35,7 @@ MAX_CORR = 12  # numeric columns whose pairwise correlations are computed
 TOP = 8
 BINS = 20
 STRONG_CORR = 0.8
+SLICE = 1 << 20  # rows per slice where a pass makes temporaries as long as the column
 MAX_KEY_CHECKS = 3  # unsorted likely-unique columns checked exactly (~0.4 s each on 5M rows)
 ONE_TO_ONE_MAX = 10_000  # columns mapping one-to-one are checked up to this many distinct values
 # Distinct rows counted by a 64-bit hash of each row: a collision among 5M rows has odds ~1e-6.
@@ -220,10 +221,13 @@ def _histogram(values: pa.ChunkedArray, lo: float, hi: float, bins: int = BINS) 
     if hi <= lo:
         return [(lo, hi, len(values) - values.null_count)]
     width = (hi - lo) / bins
-    idx = pc.cast(pc.floor(pc.divide(pc.subtract(values, lo), width)), pa.int32(), safe=False)
-    idx = pc.min_element_wise(idx, bins - 1)
-    counts = pc.value_counts(idx.drop_null())
-    by_bin = dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True))
+    by_bin: dict[int, int] = {}
+    for start in range(0, len(values), SLICE):  # slices: the temporaries stay a few MB
+        part = values.slice(start, SLICE)
+        idx = pc.cast(pc.floor(pc.divide(pc.subtract(part, lo), width)), pa.int32(), safe=False)
+        counts = pc.value_counts(pc.min_element_wise(idx, bins - 1).drop_null())
+        for b, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
+            by_bin[b] = by_bin.get(b, 0) + n
     return [(_round(lo + i * width), _round(lo + (i + 1) * width), by_bin.get(i, 0)) for i in range(bins)]
 
 
