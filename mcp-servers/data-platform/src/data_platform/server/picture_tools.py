@@ -141,7 +141,7 @@ def _summary(c: ColumnProfile) -> ColumnSummary:
 def register(server: MCPServer) -> None:
     @tool(server, read_only=False, idempotent=True)
     async def profile(data_ref: str, ctx: Context) -> ProfileResult:
-        """Problems, keys, histograms of a ref; HTML report + PNG."""
+        """Data-quality profile; HTML report + PNG."""
         from data_platform.pictures import report
         from data_platform.pictures.overview import table_line
 
@@ -185,7 +185,7 @@ def _register_chart(server: MCPServer) -> None:
         color: str | None = None,
         bins: int | None = None,
     ) -> ChartResult:
-        """kind: bar line scatter histogram box heatmap map (x=geometry); y='sum(col)'. Returns a PNG."""
+        """kind: bar line scatter histogram box heatmap map; y='sum(col)'"""
         from data_platform.pictures import chart as chart_mod
 
         state = state_of(ctx)
