@@ -215,3 +215,13 @@ def test_columns_named_like_the_engines_own_aliases_and_non_finite_values(tmp_pa
     counts = json.loads(hist.paths["spec"].read_text(encoding="utf-8"))["data"]["values"]
     assert sum(d["n"] for d in counts) == 150  # 1, 2 and 5 fifty times each; NaN, inf, null left out
     registry.close()
+
+
+@pytest.mark.slow
+def test_the_renderer_fetches_nothing() -> None:
+    """A spec that names a data URL is refused by the renderer itself (allowed_base_urls=[])."""
+    from data_platform.pictures.render import RenderError, render
+
+    spec = {"data": {"url": "https://example.com/data.csv"}, "mark": "bar", "encoding": {}}
+    with pytest.raises(RenderError, match="External data url not allowed"):
+        render(spec)

@@ -39,5 +39,11 @@ def render(spec: dict[str, Any], scale: float = 2.0) -> Picture:
             svg = vlc.vegalite_to_svg(full, allowed_base_urls=[])
             png = vlc.svg_to_png(svg, scale=scale)
         except (ValueError, RuntimeError) as exc:
-            raise RenderError(f"The chart could not be drawn: {str(exc).splitlines()[0][:300]}") from None
+            raise RenderError(f"The chart could not be drawn: {_reason(exc)}") from None
     return Picture(full, svg, png)
+
+
+def _reason(exc: BaseException) -> str:
+    """The renderer's message without its JavaScript stack ("at ext:..." lines)."""
+    lines = [x.strip() for x in str(exc).splitlines() if x.strip() and not x.strip().startswith("at ")]
+    return " ".join(lines)[:300]
