@@ -34,7 +34,6 @@ MAX_COLUMNS = 60
 MAX_CORR = 12  # numeric columns whose pairwise correlations are computed
 TOP = 8
 BINS = 20
-STRONG_CORR = 0.8
 SLICE = 1 << 20  # rows per slice where a pass makes temporaries as long as the column
 MAX_KEY_CHECKS = 3  # unsorted likely-unique columns checked exactly (~0.4 s each on 5M rows)
 ONE_TO_ONE_MAX = 10_000  # columns mapping one-to-one are checked up to this many distinct values

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 MAX_PROBLEMS = 30
 TEXT_BUDGET = 7_600  # under the 8,000-character answer bound, so nothing is cut
 MAX_ROWS = 40
+STRONG = 0.8  # |r| named in the text answer (all pairs are in the structured content)
 
 
 class ColumnSummary(BaseModel):
@@ -65,7 +66,7 @@ class ProfileResult(ToolResult):
         else:
             head.append("Problems: none found.")
         tail = []
-        strong = [(a, b, r) for a, b, r in self.correlations if abs(r) >= 0.8]
+        strong = [(a, b, r) for a, b, r in self.correlations if abs(r) >= STRONG]
         if strong:
             tail.append("Strong correlations: " + ", ".join(f"{a}~{b} {r:+.2f}" for a, b, r in strong[:10]))
         if self.not_profiled:
