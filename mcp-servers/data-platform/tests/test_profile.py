@@ -33,6 +33,35 @@ id,name,signup,amount,score,email
 """
 
 
+def html_rows(page: str) -> list[list[str]]:
+    """The cells of the report's columns table, header row first."""
+    from html.parser import HTMLParser
+
+    table = page.split("<h2>Columns</h2>", 1)[1].split("</table>", 1)[0]
+    rows: list[list[str]] = []
+
+    class Cells(HTMLParser):
+        cell: list[str] | None = None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                rows.append([])
+            elif tag in ("td", "th"):
+                self.cell = []
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None:
+                rows[-1].append("".join(self.cell).strip())
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    Cells().feed(table)
+    return rows
+
+
 def image_of(result) -> bytes:
     images = [c for c in result.content if isinstance(c, ImageContent)]
     assert len(images) == 1 and images[0].mime_type == "image/png"
@@ -78,6 +107,15 @@ async def test_profile_names_the_problems_of_a_messy_csv(project: Path) -> None:
     page = report.read_text(encoding="utf-8")
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
     assert "<svg" in page and "mixed date formats" in page
+    # The report's own numbers (its column table), checked against pyarrow too.
+    rows = {r[0]: r for r in html_rows(page) if r}
+    header = html_rows(page)[0]
+    score_row = dict(zip(header, rows["score"], strict=True))
+    assert float(score_row["max"]) == pc.max(score).as_py()
+    assert float(score_row["mean"]) == pytest.approx(pc.mean(score).as_py(), rel=1e-5)
+    assert float(score_row["75%"]) == pytest.approx(q3)
+    name_row = dict(zip(header, rows["name"], strict=True))
+    assert int(name_row["nulls"]) == 2 and int(name_row["distinct"]) == cols["name"]["distinct"]
 
 
 @pytest.mark.slow  # the fast tier has one profile and one chart call of its own
