@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up everything (PostgreSQL + PostGIS via apt, the Python environment, the MCP Inspector via npm)
-# and run the whole suite:
+# Set up everything (PostgreSQL + PostGIS and Chromium via apt, the Python environment, the MCP
+# Inspector via npm) and run the whole suite:
 # lint, then pytest against a real PostgreSQL the suite starts itself (one cluster per xdist worker).
 #   scripts/test.sh           the whole suite (what CI runs)
 #   scripts/test.sh --fast    the fast tier: every test not marked `slow`, and the run fails unless
@@ -18,6 +18,7 @@ fi
 if [ -z "${DATA_PLATFORM_TEST_POSTGRES_URL:-}" ]; then
   "$ROOT/scripts/setup-postgres.sh"
 fi
+"$ROOT/scripts/setup-chromium.sh"  # the HTML report is screenshotted in headless Chromium
 "$ROOT/scripts/setup-env.sh" "$VENV" dev
 "$ROOT/scripts/setup-inspector.sh"  # the MCP Inspector CLI (npm), for tests/test_inspector.py
 cd "$PROJECT"

@@ -34,14 +34,20 @@ Profile this data_ref from the data-platform registry: $ARGUMENTS
 
 1. If no data_ref was given, or the name is not found, call `list_data` and show the refs
    (or suggest the closest name); stop there if nothing matches.
-2. Call `describe` on the ref (restricted to the named columns, if any were given).
-3. Look at a few real rows with `sample` (or `head` for small refs) to see what values look like.
-4. For the one or two most interesting categorical columns, run `groupby` with a count to
-   show the top values; use `sql` for checks `describe` does not answer (duplicate keys,
-   rows that break an obvious rule such as end date before start date).
-5. Report, compactly: shape, one line per column (type, nulls %, distinct, range or top
-   value), then a short "Data quality" list of concrete problems with their counts, and what
-   to do about each. Do not repeat whole tool outputs; the user has seen them.
+2. Call `profile` on the ref. It names the problems it found (nulls, numbers or dates stored
+   as text, mixed date formats, outliers, duplicate rows, columns that repeat each other),
+   candidate keys and correlations, returns an overview picture and writes an HTML report.
+   If columns were named, focus the answer on them (`describe` with `columns=[...]` gives
+   their exact statistics).
+3. Look at a few real rows with `sample` (or `head` for small refs), especially rows behind a
+   problem: `filter` the nulls, the outliers or the values that break a date format.
+4. Where one picture says more than the numbers, draw it with `chart`: `histogram` of a
+   skewed numeric column, `bar` of a categorical column's counts, `scatter` of a strong
+   correlation, `map` of a geometry column. Use `sql` for checks `profile` does not answer
+   (rows that break an obvious rule such as end date before start date).
+5. Report, compactly: shape, the problems with their counts and what to do about each, the
+   keys, and the path of the HTML report for the user to open. Do not repeat whole tool
+   outputs; the user has seen them.
 """
 
 SCHEMA = """\

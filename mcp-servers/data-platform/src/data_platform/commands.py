@@ -210,7 +210,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         name="profile",
-        description="Profile a data_ref - statistics, nulls, distinct values, data quality notes",
+        description="Profile a data_ref - data quality problems, keys, histograms, an HTML report",
         args=(
             Arg("data_ref", "the data_ref to profile", "<data_ref>", required=True, completes="ref"),
             Arg(
@@ -220,7 +220,7 @@ COMMANDS: tuple[Command, ...] = (
                 completes="columns",
             ),
         ),
-        tools=("list_data", "describe", "head", "tail", "sample", "groupby", "sql"),
+        tools=("list_data", "profile", "chart", "describe", "head", "tail", "sample", "filter", "sql"),
         body=texts.PROFILE,
         family="frames",
     ),

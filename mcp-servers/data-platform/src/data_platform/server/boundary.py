@@ -9,6 +9,7 @@ the returned model, validated against the advertised output schema.
 
 from __future__ import annotations
 
+import base64
 import functools
 import inspect
 import logging
@@ -16,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 from data_platform.errors import DataPlatformError
@@ -38,6 +39,10 @@ class ToolResult(BaseModel):
 
     def ref_names(self) -> list[str]:
         """The data_refs this answer is about: those the call created get a resource link."""
+        return []
+
+    def images(self) -> list[bytes]:
+        """PNG pictures shown beside the text (kept out of the structured content)."""
         return []
 
 
@@ -109,7 +114,11 @@ def tool(
             text = bound(redact(result.render(), secrets), state.settings.max_output_chars)
             data = result.model_dump(mode="json")
             links = [ref_link(n) for n in result.ref_names() if n in created]
-            content = [TextContent(type="text", text=text), *links]
+            pictures = [
+                ImageContent(type="image", data=base64.b64encode(png).decode("ascii"), mime_type="image/png")
+                for png in result.images()
+            ]
+            content = [TextContent(type="text", text=text), *pictures, *links]
             return CallToolResult(content=content, structured_content=data)
 
         wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from data_platform.frames.sources import default_name_for
 from data_platform.paths import resolve_path
 from data_platform.registry import RefInfo, Target
 from data_platform.render import format_cell, human_bytes, markdown_table
-from data_platform.server import diff_tools
+from data_platform.server import diff_tools, picture_tools
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 from data_platform.server.results import FrameResult
 
@@ -299,3 +299,4 @@ def register(server: MCPServer) -> None:
         )
 
     diff_tools.register(server)  # diff compares refs too, so it comes with the frames family
+    picture_tools.register(server)  # profile and chart draw from refs: the same family

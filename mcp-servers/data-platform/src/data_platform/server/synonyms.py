@@ -114,6 +114,13 @@ TOOLS: dict[str, dict[str, Synonym]] = {
     "dbt_lineage": _to("node", "model", "unique_id", "name", "select", "models", "resource"),
     "dbt_compile": _to("select", "node", "name", "unique_id"),
     "dbt_ls": _to("resource_type", "resource_types", "type"),
+    "chart": {
+        **_to("kind", "type", "mark", "chart_type", "plot_type", "chart"),
+        **_to("x", "x_col", "x_column", "xcol", "geometry", "geom", "geometry_column", "geom_column"),
+        **_to("y", "y_col", "y_column", "ycol", "value", "values"),
+        **_to("color", "hue", "colour", "color_by", "color_col", "colour_by"),
+        **_to("bins", "nbins", "n_bins", "num_bins", "bin_count"),
+    },
     "dbt_compare": {
         **_to("model", "select", "node", "models", "relation", "table"),
         **_to(
@@ -213,7 +220,24 @@ def _index(args: dict[str, Any], value: Any) -> str:
     )
 
 
+_AGG_WORDS = ("agg", "aggregate", "aggfunc", "agg_func", "histfunc", "estimator")
+
+
+def _agg_into_y(args: dict[str, Any], value: Any) -> str:
+    """pandas/plotly/seaborn `agg=` folded into chart's y as Vega-Lite's `agg(column)`."""
+    y = args.get("y")
+    if not isinstance(value, str) or not value.isidentifier():
+        raise InputError(f"agg={value!r} is not a function name.", hint="y='sum(amount)', or agg='mean'.")
+    if y is None and value.lower() in ("count", "size"):
+        return f"read `agg={value}` as counting rows"
+    if not isinstance(y, str):
+        raise InputError(f"agg={value!r} needs y=<column>.", hint="chart(..., y='sum(amount)').")
+    args["y"] = f"{value}({y})"
+    return f"read `agg={value}` as y='{args['y']}'"
+
+
 SPECIAL: dict[tuple[str, str], Callable[[dict[str, Any], Any], str]] = {
+    **{("chart", k): _agg_into_y for k in _AGG_WORDS},
     ("sort", "ascending"): _ascending,
     ("sort", "descending"): _descending,
     ("sort", "reverse"): _descending,

@@ -1,0 +1,364 @@
+"""A profile of a ref: what each column holds, what looks wrong, and how the columns relate.
+
+Out of core and in few passes over the memory-mapped columns:
+1. per column, in threads (pyarrow kernels release the GIL): nulls, min/max, quartiles, a
+   histogram, IQR outliers, value counts (distinct, top values, text patterns) where the
+   column is text, boolean, or numeric with few distinct values;
+2. one DuckDB scan for the whole table: approximate distinct counts (HyperLogLog) of the
+   other columns and the correlations between numeric columns;
+3. one DuckDB scan, only when needed, for exact checks: candidate keys (single columns whose
+   approximate count says unique, else pairs), duplicate rows (skipped when a key exists:
+   then there are none), and columns that repeat another column.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data_platform import work
+from data_platform.frames import correlation, engine, textpatterns
+from data_platform.frames.columns import resolve_column
+from data_platform.frames.describe import _round, _scalar
+from data_platform.frames.types import is_numeric
+from data_platform.registry import RefInfo, Registry
+from data_platform.render import type_name
+
+MAX_COLUMNS = 60
+MAX_CORR = 12  # numeric columns whose pairwise correlations are computed
+TOP = 8
+BINS = 20
+SLICE = 1 << 20  # rows per slice where a pass makes temporaries as long as the column
+MAX_KEY_CHECKS = 3  # unsorted likely-unique columns checked exactly (~0.4 s each on 5M rows)
+ONE_TO_ONE_MAX = 10_000  # columns mapping one-to-one are checked up to this many distinct values
+# Distinct rows counted by a 64-bit hash of each row: a collision among 5M rows has odds ~1e-6.
+ROW_HASHES = "count(DISTINCT hash({}))"
+
+
+@dataclass
+class ColumnProfile:
+    name: str
+    type: str
+    kind: str  # numeric | temporal | text | boolean | other
+    rows: int
+    nulls: int
+    distinct: int | None = None
+    distinct_exact: bool = True
+    stats: dict[str, Any] = field(default_factory=dict)  # min, max, mean, std, 25%, 50%, 75%, nan
+    outliers: int | None = None
+    outlier_range: tuple[float, float] | None = None
+    top: list[tuple[Any, int]] = field(default_factory=list)
+    histogram: list[tuple[Any, Any, int]] = field(default_factory=list)  # (low, high, rows)
+    looks_like: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Profile:
+    info: RefInfo
+    columns: list[ColumnProfile]
+    duplicate_rows: int | None
+    candidate_keys: list[list[str]]
+    correlations: list[tuple[str, str, float]]
+    duplicate_columns: list[tuple[str, str, str]]  # (a, b, "equal" | "one-to-one")
+    not_profiled: list[str]
+
+    def problems(self) -> list[str]:
+        """Every problem found, as `column: sentence`, table-level ones first."""
+        out = []
+        if self.duplicate_rows:
+            out.append(f"{self.duplicate_rows:,} duplicate rows")
+        out += [f"{a} repeats {b} ({how})" for a, b, how in self.duplicate_columns]
+        out += [f"{c.name}: {p}" for c in self.columns for p in c.problems]
+        return out
+
+
+def profile(
+    registry: Registry,
+    ref: str,
+    columns: list[str] | None = None,
+    *,
+    sandbox: engine.Engine | None = None,
+) -> Profile:
+    """Profile up to MAX_COLUMNS columns of `ref` (or the named ones)."""
+    info = registry.info(ref)
+    table = registry.get(ref)
+    names = [resolve_column(c, info.schema.names, ref) for c in columns] if columns else info.schema.names
+    shown, left = names[:MAX_COLUMNS], names[MAX_COLUMNS:]
+    total = len(shown) + 2
+    done = 0
+
+    def one(name: str) -> ColumnProfile:
+        work.check()
+        return _column(name, table.column(name))
+
+    profiles: list[ColumnProfile] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        for cp in pool.map(one, shown):
+            profiles.append(cp)
+            done += 1
+            work.progress(done, total, f"column {cp.name}")
+    work.check()
+    sub = table.select(shown)
+    with engine.scoped(sandbox) as eng, eng.over({"t": sub}) as con:
+        correlations = _scan(eng, con, sub, profiles)
+        work.progress(done + 1, total, "keys and duplicates")
+        work.check()
+        keys, dup_rows, dup_cols = _exact(eng, con, sub, profiles)
+    work.progress(total, total, "done")
+    return Profile(info, profiles, dup_rows, keys, correlations, dup_cols, left)
+
+
+def _kind(t: pa.DataType) -> str:
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if is_numeric(t):
+        return "numeric"
+    if pa.types.is_temporal(t):
+        return "temporal"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "text"
+    return "other"
+
+
+def _column(name: str, col: pa.ChunkedArray) -> ColumnProfile:
+    t = col.type
+    if pa.types.is_dictionary(t):
+        col = col.cast(t.value_type)
+        t = col.type
+    cp = ColumnProfile(name, type_name(t), _kind(t), len(col), col.null_count)
+    if cp.rows == cp.nulls:
+        cp.distinct = 0
+        if cp.rows:
+            cp.problems.append("every value is null")
+        return cp
+    if cp.nulls:
+        cp.problems.append(
+            f"{cp.nulls:,} null{'s' if cp.nulls > 1 else ''} ({textpatterns._pct(cp.nulls, cp.rows)})"
+        )
+    if cp.kind == "numeric":
+        _numeric(cp, col)
+    elif cp.kind == "temporal":
+        _temporal(cp, col)
+    elif cp.kind in ("text", "boolean"):
+        _counted(cp, col)
+    if cp.distinct == 1 and cp.rows > 1:
+        cp.problems.append(f"a single value ({cp.top[0][0] if cp.top else cp.stats.get('min')!r})")
+    return cp
+
+
+def _counted(cp: ColumnProfile, col: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """Value counts without nulls: distinct, top values, and (text) patterns and length range."""
+    counts = pc.value_counts(col)
+    values, freqs = counts.field("values"), counts.field("counts")
+    if values.null_count:
+        keep = pc.is_valid(values)
+        values, freqs = values.filter(keep), freqs.filter(keep)
+    cp.distinct = len(values)
+    order = pc.select_k_unstable(freqs, k=min(TOP, len(freqs)), sort_keys=[("dummy", "descending")])
+    cp.top = [(_scalar(values[i]), freqs[i].as_py()) for i in order.to_pylist()]
+    if cp.kind == "text" and len(values):
+        mm = pc.min_max(values)
+        cp.stats["min"], cp.stats["max"] = _scalar(mm["min"]), _scalar(mm["max"])
+        lengths = pc.min_max(pc.utf8_length(values))
+        cp.stats["length"] = f"{lengths['min'].as_py()}-{lengths['max'].as_py()}"
+        found = textpatterns.find_sampled(values, freqs)
+        cp.problems += found.problems(cp.rows - cp.nulls)
+        cp.looks_like = found.looks_like(cp.rows - cp.nulls)
+    return values, freqs
+
+
+def _numeric(cp: ColumnProfile, col: pa.ChunkedArray) -> None:
+    data = col
+    if pa.types.is_floating(col.type):
+        nan = pc.sum(pc.is_nan(col)).as_py() or 0
+        if nan:
+            cp.stats["nan"] = nan
+            cp.problems.append(f"{nan:,} NaN values")
+            data = pc.drop_null(pc.if_else(pc.is_nan(col), None, col))
+    as_float = data if pa.types.is_floating(data.type) else data.cast(pa.float64())
+    if len(as_float) - as_float.null_count == 0:
+        return
+    mm = pc.min_max(as_float)
+    lo, hi = mm["min"].as_py(), mm["max"].as_py()
+    exact = mm if data is as_float else pc.min_max(data)  # ints keep their own type in the answer
+    cp.stats["min"], cp.stats["max"] = _scalar(exact["min"]), _scalar(exact["max"])
+    cp.stats["mean"] = _round(pc.mean(as_float).as_py())
+    cp.stats["std"] = _round(pc.stddev(as_float, ddof=1).as_py())
+    q1, q2, q3 = pc.quantile(as_float, q=[0.25, 0.5, 0.75], interpolation="linear").to_pylist()
+    cp.stats["25%"], cp.stats["50%"], cp.stats["75%"] = _round(q1), _round(q2), _round(q3)
+    iqr = q3 - q1
+    low, high = q1 - 1.5 * iqr, q3 + 1.5 * iqr
+    if iqr > 0 and (lo < low or hi > high):
+        cp.outliers = int(pc.sum(pc.or_(pc.less(as_float, low), pc.greater(as_float, high))).as_py() or 0)
+    else:
+        cp.outliers = 0
+    cp.outlier_range = (_round(low), _round(high))
+    if cp.outliers:
+        word = "outliers" if cp.outliers > 1 else "outlier"
+        bounds = f"[{_round(low)}, {_round(high)}]"
+        cp.problems.append(f"{cp.outliers:,} {word} outside {bounds} (1.5×IQR), max {_round(hi)}")
+    if pa.types.is_integer(data.type) and hi - lo < 60:
+        # A small integer domain: one bin per value, so distinct and top values come exact and free.
+        hist = _histogram(as_float, lo - 0.5, hi + 0.5, int(hi - lo) + 1)
+        cp.histogram = [(int(a + 0.5), int(a + 0.5), n) for a, _, n in hist]
+        seen = [(v, n) for v, _, n in cp.histogram if n]
+        cp.distinct = len(seen)
+        cp.top = sorted(seen, key=lambda vn: -vn[1])[:TOP]
+    else:
+        cp.histogram = _histogram(as_float, lo, hi)
+
+
+def _histogram(values: pa.ChunkedArray, lo: float, hi: float, bins: int = BINS) -> list[tuple[Any, Any, int]]:
+    """Equal-width bins over [lo, hi] (the last bin closed), as (low, high, rows)."""
+    if hi <= lo:
+        return [(lo, hi, len(values) - values.null_count)]
+    width = (hi - lo) / bins
+    by_bin: dict[int, int] = {}
+    for start in range(0, len(values), SLICE):  # slices: the temporaries stay a few MB
+        part = values.slice(start, SLICE)
+        idx = pc.cast(pc.floor(pc.divide(pc.subtract(part, lo), width)), pa.int32(), safe=False)
+        counts = pc.value_counts(pc.min_element_wise(idx, bins - 1).drop_null())
+        for b, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
+            by_bin[b] = by_bin.get(b, 0) + n
+    return [(_round(lo + i * width), _round(lo + (i + 1) * width), by_bin.get(i, 0)) for i in range(bins)]
+
+
+def _temporal(cp: ColumnProfile, col: pa.ChunkedArray) -> None:
+    t = col.type
+    mm = pc.min_max(col)
+    cp.stats["min"], cp.stats["max"] = _scalar(mm["min"]), _scalar(mm["max"])
+    storage = pa.int32() if pa.types.is_date32(t) or pa.types.is_time32(t) else pa.int64()
+    ints = col.cast(storage).cast(pa.float64())
+    imm = pc.min_max(ints)
+    hist = _histogram(ints, imm["min"].as_py(), imm["max"].as_py())
+    cp.histogram = [(_as(lo, t, storage), _as(hi, t, storage), n) for lo, hi, n in hist]
+
+
+def _as(x: float, t: pa.DataType, storage: pa.DataType) -> Any:
+    return _scalar(pa.scalar(int(x), storage).cast(t))
+
+
+def _scan(
+    eng: engine.Engine, con: Any, table: pa.Table, profiles: list[ColumnProfile]
+) -> list[tuple[str, str, float]]:
+    """Approximate distinct counts where value counts were not taken (one DuckDB scan), and the
+    correlations between numeric columns (one streamed pyarrow pass)."""
+    q = engine.quote_ident
+    need = [c for c in profiles if c.distinct is None and c.kind != "other" and c.rows > c.nulls]
+    if need:
+        exprs = [f"approx_count_distinct({q(c.name)})" for c in need]
+        row = eng.run(con, "SELECT " + ", ".join(exprs) + " FROM t").to_pylist()[0]
+        for c, n in zip(need, row.values(), strict=True):
+            c.distinct, c.distinct_exact = min(int(n), c.rows - c.nulls), False
+    centres = {
+        c.name: float(c.stats["mean"])
+        for c in profiles
+        if c.kind == "numeric" and c.stats.get("mean") is not None and (c.stats.get("std") or 0) > 0
+    }
+    return correlation.correlations(table, dict(list(centres.items())[:MAX_CORR]))
+
+
+def _exact(
+    eng: engine.Engine, con: Any, table: pa.Table, profiles: list[ColumnProfile]
+) -> tuple[list[list[str]], int | None, list[tuple[str, str, str]]]:
+    """Exact checks, one scan: keys among likely-unique columns, duplicate rows, repeated columns."""
+    q = engine.quote_ident
+    rows = table.num_rows
+    usable = [c for c in profiles if c.kind != "other" and c.distinct is not None]
+    if rows == 0 or not usable:
+        return [], 0 if rows == 0 else None, []
+    likely = [c for c in usable if c.nulls == 0 and (c.distinct or 0) >= 0.97 * rows]
+    exprs: dict[str, str] = {}
+    hashed = 0
+    for c in likely:
+        if (c.distinct_exact and c.distinct == rows) or _strictly_increasing(table.column(c.name)):
+            c.distinct, c.distinct_exact = rows, True  # a sorted id column needs no hash table
+        elif hashed < MAX_KEY_CHECKS:  # each costs a hash table of every row
+            exprs[f"k:{c.name}"] = f"count(DISTINCT {q(c.name)})"
+            hashed += 1
+    # Pairs of high-cardinality columns, when no single column can be a key.
+    by_card = sorted((c for c in usable if c.nulls == 0), key=lambda c: -(c.distinct or 0))[:4]
+    pairs = [] if likely else [(a, b) for a, b in combinations(by_card, 2) if (a.distinct or 0) > 1][:3]
+    for a, b in pairs:
+        exprs[f"p:{a.name}\x00{b.name}"] = f"count(DISTINCT hash({q(a.name)}, {q(b.name)}))"
+    # Columns that may repeat each other: same nulls and (approximately) the same distinct count.
+    similar = [
+        (a, b)
+        for a, b in combinations(usable, 2)
+        if a.nulls == b.nulls and _close(a.distinct or 0, b.distinct or 0) and (a.distinct or 0) > 1
+    ][:10]
+    for a, b in similar:
+        if a.kind == b.kind:
+            differ = f"{q(a.name)} IS DISTINCT FROM {q(b.name)}"
+            exprs[f"e:{a.name}\x00{b.name}"] = f"count(*) FILTER (WHERE {differ})"
+        most = max(a.distinct or 0, b.distinct or 0)
+        # Nearly unique columns map one-to-one trivially (each row its own value): not a finding.
+        if most <= ONE_TO_ONE_MAX and most <= (rows - a.nulls) / 2:
+            exprs[f"m:{a.name}\x00{b.name}"] = (
+                f"count(DISTINCT ({q(a.name)}, {q(b.name)})) - greatest(count(DISTINCT {q(a.name)}), "
+                f"count(DISTINCT {q(b.name)}))"
+            )
+    if not likely:
+        exprs["rows"] = ROW_HASHES.format(", ".join(q(n) for n in table.schema.names))
+    got = _run(eng, con, exprs) if exprs else {}
+    for c in likely:
+        if f"k:{c.name}" in got:
+            c.distinct, c.distinct_exact = got[f"k:{c.name}"], True
+    keys = [[c.name] for c in likely if c.distinct == rows]
+    keys += [[a.name, b.name] for a, b in pairs if got.get(f"p:{a.name}\x00{b.name}") == rows]
+    dup_rows: int | None
+    if keys and len(keys[0]) == 1:
+        dup_rows = 0  # a unique, non-null column: no two rows can be equal
+    else:
+        distinct_rows = got.get("rows")
+        if distinct_rows is None:
+            everything = ", ".join(q(n) for n in table.schema.names)
+            distinct_rows = _run(eng, con, {"rows": ROW_HASHES.format(everything)})["rows"]
+        dup_rows = rows - int(distinct_rows)
+    dup_cols: list[tuple[str, str, str]] = []
+    for a, b in similar:
+        if got.get(f"e:{a.name}\x00{b.name}") == 0:
+            dup_cols.append((b.name, a.name, "equal"))
+        elif got.get(f"m:{a.name}\x00{b.name}") == 0:
+            dup_cols.append((b.name, a.name, "one-to-one"))
+    return keys, dup_rows, dup_cols
+
+
+def _strictly_increasing(col: pa.ChunkedArray) -> bool:
+    """Each value above the one before (no nulls, no NaN): then the column is unique, in one pass."""
+    t = col.type
+    if not ((is_numeric(t) and not pa.types.is_decimal(t)) or pa.types.is_temporal(t)) or col.null_count:
+        return False
+    previous = None
+    for chunk in col.chunks:
+        if not len(chunk):
+            continue
+        if pa.types.is_temporal(chunk.type):
+            chunk = chunk.view(pa.int32() if chunk.type.bit_width == 32 else pa.int64())
+        values = chunk.cast(pa.float64() if pa.types.is_floating(chunk.type) else pa.int64())
+        if previous is not None and not values[0].as_py() > previous:
+            return False
+        if len(values) > 1:
+            smallest = pc.min(pc.pairwise_diff(values)).as_py()
+            if smallest is None or not smallest > 0:  # NaN differences make no order
+                return False
+        previous = values[-1].as_py()
+    return True
+
+
+def _close(a: int, b: int) -> bool:
+    return a == b or abs(a - b) <= 0.03 * max(a, b)
+
+
+def _run(eng: engine.Engine, con: Any, exprs: dict[str, str]) -> dict[str, Any]:
+    labels = list(exprs)
+    sql = "SELECT " + ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs.values())) + " FROM t"
+    row = eng.run(con, sql).to_pylist()[0]
+    return {label: row[f"c{i}"] for i, label in enumerate(labels)}

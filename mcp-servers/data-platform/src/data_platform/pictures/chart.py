@@ -1,0 +1,344 @@
+"""Charts from refs: the engine aggregates, bins or samples first, so only what is drawn travels.
+
+A 5M-row scatter becomes a 5,000-row reservoir sample (said in the notes); a bar chart is a
+GROUP BY; a histogram or heatmap is counted per bin in DuckDB; a box plot is quartiles and
+whiskers per group. The Vega-Lite spec (with its small inline data) is saved beside the PNG
+and SVG, so a person can open, edit or re-render it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from data_platform import work
+from data_platform.errors import InputError
+from data_platform.frames import engine
+from data_platform.frames.columns import resolve_column
+from data_platform.frames.types import is_numeric
+from data_platform.pictures import geo, specs
+from data_platform.pictures.files import safe_stem, write_atomic
+from data_platform.pictures.render import Picture, render
+from data_platform.registry import Registry
+from data_platform.render import jsonable
+
+KINDS = ("bar", "line", "scatter", "histogram", "box", "heatmap", "map")
+AGGS = {"sum": "sum", "mean": "avg", "avg": "avg", "average": "avg", "count": "count", "min": "min",
+        "max": "max", "median": "median", "size": "count"}  # fmt: skip
+AGG_HINT = "Use sum, mean, count, min, max or median, e.g. y='mean(amount)'."
+MAX_POINTS = 5_000
+MAX_CATEGORIES = 30
+MAX_LINE_POINTS = 1_000
+DEFAULT_BINS = 30
+
+
+@dataclass
+class ChartOutput:
+    kind: str
+    picture: Picture
+    paths: dict[str, Path]
+    rows: int  # rows of the ref
+    drawn: int  # marks drawn (bars, points, bins, shapes)
+    notes: list[str] = field(default_factory=list)
+    described: str = ""
+
+
+@dataclass
+class Request:
+    kind: str
+    x: str | None
+    y: str | None
+    color: str | None
+    agg: str | None
+    bins: int | None
+    title: str | None
+
+
+def chart(
+    registry: Registry,
+    ref: str,
+    req: Request,
+    out_dir: Path,
+    *,
+    sandbox: engine.Engine | None = None,
+) -> ChartOutput:
+    """Draw `req` from `ref`; files go to `out_dir/charts`."""
+    kind = _kind(req.kind)
+    info = registry.info(ref)
+    table = registry.get(ref)
+    names = info.schema.names
+    agg, y_text = _shorthand(req.y, names, req.agg)
+    x = resolve_column(req.x, names, ref) if req.x else None
+    y = resolve_column(y_text, names, ref) if y_text else None
+    color = resolve_column(req.color, names, ref) if req.color else None
+    req = Request(kind, x, y, color, agg, req.bins, req.title)
+    work.progress(0, 3, "aggregating")
+    if kind == "map":
+        data, spec, notes, described = geo.map_data(table, info.schema, req)
+    else:
+        with engine.scoped(sandbox) as eng, eng.over({"t": table}) as con:
+            data, spec, notes, described = _PREPARE[kind](eng, con, table.schema, req, info.rows)
+    work.check()
+    work.progress(1, 3, "drawing")
+    if req.title or described:
+        spec["title"] = req.title or described
+    spec.setdefault("background", "white")
+    picture = render(spec, scale=2.0)
+    work.progress(2, 3, "saving")
+    stem = safe_stem(info.name, kind, x or "", y or "", color or "")
+    folder = out_dir / "charts"
+    paths = {
+        "png": write_atomic(folder / f"{stem}.png", picture.png),
+        "svg": write_atomic(folder / f"{stem}.svg", picture.svg.encode("utf-8")),
+        "spec": write_atomic(folder / f"{stem}.vl.json", specs.dumps(picture.spec)),
+    }
+    return ChartOutput(kind, picture, paths, info.rows, data, notes, described)
+
+
+def _shorthand(y: str | None, names: list[str], agg: str | None) -> tuple[str | None, str | None]:
+    """Vega-Lite's `sum(amount)` (and `count()`) as (agg, column); a real column name wins."""
+    if y is None or y in names:
+        return agg, y
+    m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*\((.*)\)\s*", y)
+    if not m:
+        return agg, y
+    fn, inner = m.group(1).lower(), m.group(2).strip().strip("\"'`")
+    if fn not in AGGS and (inner in names or not inner):
+        raise InputError(f"agg={m.group(1)!r} is not known.", hint=AGG_HINT)
+    return (fn, inner or None) if fn in AGGS else (agg, y)
+
+
+def _kind(kind: str) -> str:
+    k = (kind or "").strip().lower()
+    k = {"hist": "histogram", "boxplot": "box", "points": "scatter", "point": "scatter", "column": "bar",
+         "barh": "bar", "area": "line", "density_heatmap": "heatmap", "choropleth": "map",
+         "geo": "map", "geoshape": "map"}.get(k, k)  # fmt: skip
+    if k not in KINDS:
+        hint = f"Use one of: {', '.join(KINDS)}."
+        raise InputError(f"kind={kind!r} is not a chart this tool draws.", hint=hint)
+    return k
+
+
+def _need(req: Request, *args: str) -> None:
+    missing = [a for a in args if getattr(req, a) is None]
+    if missing:
+        what = {"x": "x (a column)", "y": "y (a numeric column)"}
+        raise InputError(
+            f"A {req.kind} chart needs {' and '.join(what.get(m, m) for m in missing)}.",
+            hint="e.g. chart(data_ref, kind='bar', x='region', y='amount', agg='sum').",
+        )
+
+
+def _agg(req: Request, default: str) -> tuple[str, str]:
+    """(SQL function, the word shown) for req.agg, or the default."""
+    word = (req.agg or default).lower()
+    if word not in AGGS:
+        raise InputError(f"agg={req.agg!r} is not known.", hint=AGG_HINT)
+    return AGGS[word], "mean" if AGGS[word] == "avg" else AGGS[word]
+
+
+def _vtype(t: pa.DataType) -> str:
+    if pa.types.is_temporal(t):
+        return "temporal"
+    return "quantitative" if is_numeric(t) else "nominal"
+
+
+def _rows(tb: pa.Table) -> list[dict[str, Any]]:
+    return [{k: jsonable(v) for k, v in row.items()} for row in tb.to_pylist()]
+
+
+def _value(req: Request, default: str) -> tuple[str, str]:
+    """The SQL value per group, and how the answer names it."""
+    q = engine.quote_ident
+    if req.y is None:
+        return "count(*)", "count"
+    fn, word = _agg(req, default)
+    return (f"count({q(req.y)})" if fn == "count" else f"{fn}({q(req.y)})"), f"{word}({req.y})"
+
+
+def _bar(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
+    _need(req, "x")
+    q = engine.quote_ident
+    value, word = _value(req, "sum")
+    c = f", {q(req.color)} AS c" if req.color else ""
+    sql = f"""
+        WITH g AS (SELECT {q(req.x)} AS x{c}, {value} AS v FROM t GROUP BY ALL),
+        r AS (SELECT x, sum(v) AS tot FROM g GROUP BY x),
+        k AS (SELECT x FROM r ORDER BY tot DESC NULLS LAST LIMIT {MAX_CATEGORIES})
+        SELECT g.*, (SELECT count(*) FROM r) AS n_x FROM g WHERE x IN (SELECT x FROM k)"""
+    tb = eng.run(con, sql)
+    data = _rows(tb)
+    n_x = data[0]["n_x"] if data else 0
+    notes = [f"aggregated in DuckDB: {word} per {req.x} over {rows:,} rows"]
+    if n_x > MAX_CATEGORIES:
+        notes.append(f"top {MAX_CATEGORIES} of {n_x:,} {req.x} values by {word}")
+    spec = specs.bar(data, req.x, word, req.color)
+    return len(data), spec, notes, f"{word} by {req.x}" + (f" and {req.color}" if req.color else "")
+
+
+def _line(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
+    _need(req, "x")
+    q = engine.quote_ident
+    value, word = _value(req, "sum")
+    c = f", {q(req.color)} AS c" if req.color else ""
+    xt = schema.field(req.x).type
+    notes = [f"aggregated in DuckDB: {word} per {req.x} over {rows:,} rows"]
+    xexpr = q(req.x)
+    if is_numeric(xt) or pa.types.is_temporal(xt):
+        num = _num(xexpr, xt)
+        sql = f"SELECT approx_count_distinct({xexpr}), min({num}), max({num}) FROM t WHERE isfinite({num})"
+        n, lo, hi = eng.run(con, sql).to_pylist()[0].values()
+        if n and n > MAX_LINE_POINTS and hi is not None and hi > lo:  # finite: literals below
+            w = (hi - lo) / MAX_LINE_POINTS
+            xexpr = _from_num(f"(floor(({_num(xexpr, xt)} - {lo}) / {w}) * {w} + {lo})", xt)
+            notes.append(f"{req.x} binned into {MAX_LINE_POINTS:,} steps (≈{n:,} distinct values)")
+    sql = f"SELECT {xexpr} AS x{c}, {value} AS v FROM t WHERE {q(req.x)} IS NOT NULL GROUP BY ALL ORDER BY x"
+    data = _rows(eng.run(con, sql))
+    spec = specs.line(data, req.x, _vtype(xt), word, req.color)
+    return len(data), spec, notes, f"{word} by {req.x}"
+
+
+def _num(expr: str, t: pa.DataType) -> str:
+    return f"epoch({expr})" if pa.types.is_temporal(t) else f"{expr}::DOUBLE"
+
+
+def _from_num(expr: str, t: pa.DataType) -> str:
+    return f"to_timestamp({expr})" if pa.types.is_temporal(t) else expr
+
+
+def _scatter(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
+    _need(req, "x", "y")
+    q = engine.quote_ident
+    c = f", {q(req.color)} AS c" if req.color else ""
+    sample = f" USING SAMPLE reservoir({MAX_POINTS} ROWS) REPEATABLE (42)" if rows > MAX_POINTS else ""
+    sql = f"SELECT {q(req.x)} AS x, {q(req.y)} AS y{c} FROM t{sample}"
+    data = _rows(eng.run(con, sql))
+    notes = [f"sampled {len(data):,} of {rows:,} rows in DuckDB (reservoir, seed 42)"] if sample else []
+    xt, yt = schema.field(req.x).type, schema.field(req.y).type
+    ctype = _vtype(schema.field(req.color).type) if req.color else "nominal"  # a numeric hue: a gradient
+    spec = specs.scatter(data, req.x, _vtype(xt), req.y, _vtype(yt), req.color, ctype)
+    return len(data), spec, notes, f"{req.y} vs {req.x}"
+
+
+def _bins(req: Request) -> int:
+    n = req.bins or DEFAULT_BINS
+    if not 1 <= n <= 200:
+        raise InputError(f"bins={n} is out of range.", hint="Use 1 to 200 bins.")
+    return n
+
+
+def _histogram(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
+    _need(req, "x")
+    xt = schema.field(req.x).type
+    if not (is_numeric(xt) or pa.types.is_temporal(xt)):
+        req = Request("bar", req.x, None, req.color, "count", None, req.title)
+        data, spec, notes, described = _bar(eng, con, schema, req, rows)
+        return data, spec, [*notes, f"{req.x} is text: counted per value instead of binned"], described
+    q = engine.quote_ident
+    nb = _bins(req)
+    num = _num(q(req.x), xt)
+    c = f", {q(req.color)} AS c" if req.color else ""
+    sql = f"""
+        WITH s AS (SELECT min({num}) AS __dp_lo, max({num}) AS __dp_hi FROM t WHERE isfinite({num}))
+        SELECT least(floor(({num} - __dp_lo) / greatest((__dp_hi - __dp_lo) / {nb}, 1e-300)),
+                     {nb - 1})::INTEGER AS b{c},
+               count(*) AS n, any_value(__dp_lo) AS lo, any_value(__dp_hi) AS hi
+        FROM t, s WHERE isfinite({num}) GROUP BY ALL ORDER BY b"""
+    tb = _rows(eng.run(con, sql))
+    data = []
+    for r in tb:
+        w = (r["hi"] - r["lo"]) / nb if r["hi"] > r["lo"] else 1.0
+        lo, hi = r["lo"] + r["b"] * w, r["lo"] + (r["b"] + 1) * w
+        if pa.types.is_temporal(xt):
+            lo, hi = specs.epoch_iso(lo), specs.epoch_iso(hi)
+        data.append({"lo": lo, "hi": hi, "n": r["n"], **({"c": r["c"]} if req.color else {})})
+    notes = [f"binned in DuckDB: {nb} equal-width bins over {rows:,} rows"]
+    spec = specs.histogram(data, req.x, _vtype(xt), req.color)
+    return len(data), spec, notes, req.x
+
+
+def _box(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
+    if req.y is None and req.x is not None and is_numeric(schema.field(req.x).type):
+        req = Request(req.kind, None, req.x, req.color, req.agg, req.bins, req.title)  # box(x=amount)
+    _need(req, "y")
+    q = engine.quote_ident
+    g = q(req.x) if req.x else "'all'"
+    # The data's columns are renamed first (d.g, d.y): a column called g, q1 or lf cannot clash.
+    sql = f"""
+        WITH d AS (SELECT {g} AS g, {q(req.y)}::DOUBLE AS y FROM t WHERE isfinite({q(req.y)}::DOUBLE)),
+        top AS (SELECT g FROM d GROUP BY g ORDER BY count(*) DESC LIMIT {MAX_CATEGORIES}),
+        s AS (SELECT g, quantile_cont(y, [0.25, 0.5, 0.75]) AS qs FROM d
+              WHERE g IN (SELECT g FROM top) GROUP BY g),
+        w AS (SELECT g, qs[1] AS q1, qs[2] AS median, qs[3] AS q3,
+                     qs[1] - 1.5 * (qs[3] - qs[1]) AS lf, qs[3] + 1.5 * (qs[3] - qs[1]) AS uf FROM s)
+        SELECT w.g, any_value(w.q1) AS q1, any_value(w.median) AS median, any_value(w.q3) AS q3,
+               min(d.y) FILTER (WHERE d.y >= w.lf) AS lo, max(d.y) FILTER (WHERE d.y <= w.uf) AS hi,
+               count(*) AS n, count(*) FILTER (WHERE d.y < w.lf OR d.y > w.uf) AS outliers
+        FROM d JOIN w ON d.g = w.g GROUP BY w.g ORDER BY w.g"""
+    data = _rows(eng.run(con, sql))
+    outliers = sum(r["outliers"] for r in data)
+    notes = [f"quartiles and 1.5×IQR whiskers computed in DuckDB over {rows:,} rows"]
+    if outliers:
+        notes.append(f"{outliers:,} outliers beyond the whiskers, not drawn")
+    spec = specs.box(data, req.x, req.y)
+    return len(data), spec, notes, f"{req.y}" + (f" by {req.x}" if req.x else "")
+
+
+def _heatmap(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
+    _need(req, "x", "y")
+    q = engine.quote_ident
+    nb = _bins(req) if req.bins else 30
+    exprs, filters, axes = [], [], []
+    for col in (req.x, req.y):
+        t = schema.field(col).type
+        if is_numeric(t) or pa.types.is_temporal(t):
+            num = _num(q(col), t)
+            filters.append(f"isfinite({num})")  # NaN and infinities have no cell
+            sql = f"SELECT min({num}), max({num}), approx_count_distinct({q(col)}) FROM t WHERE {filters[-1]}"
+            lo, hi, distinct = eng.run(con, sql).to_pylist()[0].values()
+            if distinct and distinct <= nb:  # few values (small integers): one cell per value
+                exprs.append(q(col))
+                axes.append(("ordinal", None))
+                continue
+            w = (hi - lo) / nb if hi is not None and hi > lo else 1.0
+            start = f"floor(({_num(q(col), t)} - {lo or 0}) / {w}) * {w} + {lo or 0}"
+            exprs.append(_from_num(f"least({start}, {hi or 0})", t))
+            axes.append((_vtype(t), w if not pa.types.is_temporal(t) else None))
+        else:
+            exprs.append(q(col))
+            top = f"SELECT {q(col)} FROM t GROUP BY ALL ORDER BY count(*) DESC LIMIT 40"
+            filters.append(f"{q(col)} IN ({top})")
+            axes.append(("nominal", None))
+    if req.color:
+        fn, word = _agg(req, "mean")
+        value, label = f"{fn}({q(req.color)})", f"{word}({req.color})"
+    else:
+        value, label = "count(*)", "rows"
+    where = " AND ".join([f"{q(req.x)} IS NOT NULL", f"{q(req.y)} IS NOT NULL", *filters])
+    sql = f"SELECT {exprs[0]} AS x, {exprs[1]} AS y, {value} AS v FROM t WHERE {where} GROUP BY ALL"
+    data = _rows(eng.run(con, sql))
+    for r in data:  # bin starts as short labels: 4 significant digits
+        for k in ("x", "y"):
+            if isinstance(r[k], float):
+                r[k] = float(f"{r[k]:.4g}")
+    notes = [f"{label} per cell computed in DuckDB over {rows:,} rows"]
+    if any(a[0] not in ("nominal", "ordinal") for a in axes):
+        notes.append(f"numeric axes binned into {nb} bins")
+    if any(a[0] == "nominal" for a in axes):
+        notes.append("text axes limited to their 40 most frequent values")
+    spec = specs.heatmap(data, req.x, axes[0], req.y, axes[1], label)
+    return len(data), spec, notes, f"{label} by {req.x} and {req.y}"
+
+
+_PREPARE = {
+    "bar": _bar,
+    "line": _line,
+    "scatter": _scatter,
+    "histogram": _histogram,
+    "box": _box,
+    "heatmap": _heatmap,
+}
