@@ -13,6 +13,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
+from data_platform.diffing.service import resolve_side
 from data_platform.registry import Registry
 from harness import call, call_error, inmemory, text_of
 from namedconns import (
@@ -117,6 +118,32 @@ async def test_diff_two_refs(project: Path, tmp_path: Path) -> None:
         assert rows[0]["amount_left"] == 3.0 and rows[0]["amount_right"] == 3.5
         err = await call_error(client, "diff", left="before", right="nope")
         assert "nope" in err and "before" in err  # the refs that exist are named
+
+
+def test_a_side_is_a_query_a_ref_or_a_table(tmp_path: Path) -> None:
+    """`schema.table` is a table even on the default connection (it can be no ref's name)."""
+    reg = Registry(tmp_path / "reg")
+    reg.put(pa.table({"id": [1]}), name="orders", source="test")
+    kinds = {
+        text: (side.kind, side.connection)
+        for text in (
+            "public.orders",
+            "orders",
+            "orders_v2",
+            "select * from orders",
+            "WITH t AS (select 1) select * from t",
+        )
+        for side in [resolve_side(text, None, False, reg)]
+    }
+    assert kinds == {
+        "public.orders": ("table", None),
+        "orders": ("ref", None),
+        "orders_v2": ("table", None),
+        "select * from orders": ("query", None),
+        "WITH t AS (select 1) select * from t": ("query", None),
+    }
+    assert resolve_side("orders", "prod", True, reg).kind == "table"  # a connection named: the database's
+    reg.close()
 
 
 # -- slow: pushed down, across connections, keyless, duplicates ---------------------------------------

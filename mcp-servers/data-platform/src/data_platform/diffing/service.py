@@ -30,6 +30,7 @@ from data_platform.postgres.catalog import resolve_table
 from data_platform.postgres.connection import session
 from data_platform.postgres.sqltext import qualified
 from data_platform.registry import Registry
+from data_platform.registry.names import NAME_PATTERN
 
 _QUERY = re.compile(r"^\s*\(?\s*(select|with|values|table)\b", re.IGNORECASE)
 EXAMPLES = 100  # rows per example ref
@@ -62,7 +63,7 @@ def resolve_side(text: str, connection: str | None, explicit: bool, registry: Re
         raise InputError("A side of the diff is empty.", hint="Pass a data_ref, a schema.table or a SELECT.")
     if _QUERY.match(text):
         return Side(text, "query", connection)
-    if not explicit and registry.exists(text):
+    if not explicit and NAME_PATTERN.fullmatch(text) and registry.exists(text):  # schema.table is no ref
         return Side(text, "ref")
     return Side(text, "table", connection)
 
