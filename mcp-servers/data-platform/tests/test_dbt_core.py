@@ -14,7 +14,7 @@ from data_platform.dbtools.lineage import lineage
 from data_platform.dbtools.project import fingerprint, locate
 from data_platform.dbtools.runner import progress_of
 from data_platform.dbtools.service import DbtService, RunOutcome, Validation
-from data_platform.errors import DbtError, NotConfiguredError, NotFoundError
+from data_platform.errors import DbtError, InputError, NotConfiguredError, NotFoundError
 from data_platform.render import bound
 from data_platform.server.dbt_results import DbtRunResult
 from shopproject import copy_shop
@@ -209,3 +209,14 @@ def test_stack_traces_never_become_findings() -> None:
     assert from_event("MainStackTrace", "Z003", "error", trace, {}) is None
     kept = clean_message("Non-relative patterns are unsupported\n" + trace, wrapped=False)
     assert kept == "Non-relative patterns are unsupported"
+
+
+def test_a_flag_inside_a_selection_is_refused_never_passed_to_dbt() -> None:
+    """`select="orders --target prod"` would otherwise run against prod."""
+    assert DbtService.selection("stg_orders+ tag:daily", "x") == [
+        "--select", "stg_orders+", "tag:daily", "--exclude", "x",
+    ]  # fmt: skip
+    with pytest.raises(InputError, match=r"select takes dbt selectors, not flags: got --target"):
+        DbtService.selection("orders --target prod", None)
+    with pytest.raises(InputError, match=r"exclude takes dbt selectors, not flags: got -s"):
+        DbtService.selection(None, "-s orders")

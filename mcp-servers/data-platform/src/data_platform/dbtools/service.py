@@ -75,11 +75,20 @@ class DbtService:
 
     @staticmethod
     def selection(select: str | None, exclude: str | None) -> list[str]:
+        """dbt's --select/--exclude from selectors separated by spaces; a flag inside is refused,
+        never passed on (`select="orders --target prod"` would otherwise run against prod)."""
         args: list[str] = []
-        if select and select.strip():
-            args += ["--select", *select.split()]
-        if exclude and exclude.strip():
-            args += ["--exclude", *exclude.split()]
+        for flag, text in (("--select", select), ("--exclude", exclude)):
+            words = (text or "").split()
+            flags = [w for w in words if w.startswith("-")]
+            if flags:
+                raise InputError(
+                    f"{flag[2:]} takes dbt selectors, not flags: got {', '.join(flags)}.",
+                    hint=f"Pass selectors only, e.g. {flag[2:]}='stg_orders+ tag:daily', and options as "
+                    "arguments of their own: target='prod', full_refresh=true.",
+                )
+            if words:
+                args += [flag, *words]
         return args
 
     # -- validation -------------------------------------------------------------------------

@@ -81,12 +81,7 @@ def show(
         # --no-introspect), its Jinja cannot run statements (run_query), so dbt_show stays read-only.
         args += [f"--inline={sql}", "--no-introspect"]  # `=`: text starting with `-` is no flag
     else:
-        words = str(model).split()
-        if any(w.startswith("-") for w in words):
-            raise InputError(
-                f"model={model!r} is not a model name or selector.", hint='e.g. model="stg_orders".'
-            )
-        args += ["--select", *words, "--indirect-selection", "empty"]
+        args += [*service.selection(str(model), None), "--indirect-selection", "empty"]
 
     def run(result: Any) -> tuple[Ingested, str, str]:
         compiled = _one_node(result, what)
