@@ -528,6 +528,18 @@ def test_a_path_too_long_for_the_os_is_a_clear_error(tmp_path: Path) -> None:
             resolve_path("x" * 300 + ".csv", settings, for_write=for_write)
 
 
+def test_a_wrong_encoding_is_an_input_error_saying_what_works(tmp_path: Path) -> None:
+    """utf-16 without a byte-order mark raises UnicodeError, not UnicodeDecodeError: the fuzzer found it."""
+    reg = Registry(tmp_path / "reg")
+    path = tmp_path / "small.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match=r"not valid utf-16: UTF-16 stream does not start with BOM") as err:
+        csv_reader.read_csv(path, _target(reg), max_rows=10, encoding="utf-16")
+    assert "Leave encoding out" in (err.value.hint or "")
+    with pytest.raises(InputError, match=r"not valid utf-16"):
+        json_reader.read_json(path, _target(reg), max_rows=10, encoding="utf-16")
+
+
 def test_damaged_compressed_csv_and_json_are_input_errors(tmp_path: Path) -> None:
     """A body that fails mid-stream (the first 256 KB sniffed fine) names the file; nothing is made."""
     import gzip

@@ -30,6 +30,11 @@ def decode_sample(sample: bytes, encoding: str | None) -> tuple[str, str, str | 
             return codecs.getincrementaldecoder(codec)().decode(sample), codec, None
         except UnicodeDecodeError as exc:
             raise InputError(f"The file is not valid {codec}: {exc.reason} at byte {exc.start}.") from None
+        except UnicodeError as exc:  # e.g. utf-16 without a byte-order mark: no position to give
+            raise InputError(
+                f"The file is not valid {codec}: {exc}.",
+                hint="Leave encoding out to detect it, or name the file's own, e.g. utf-16-le.",
+            ) from None
     if sample.startswith(codecs.BOM_UTF8):
         return sample[3:].decode("utf-8", "replace"), "utf-8-sig", None
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
