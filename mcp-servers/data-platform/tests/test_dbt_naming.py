@@ -117,6 +117,7 @@ async def test_a_failing_test_says_its_name_model_and_column_never_its_hash(
         )
 
 
+@pytest.mark.slow  # five dbt commands on an edited project (~30 s); the fast tier keeps the unit-level test
 async def test_deprecations_in_full_once_then_one_line_and_new_ones_in_full(
     tmp_path: Path, dbt_environ: dict[str, str]
 ) -> None:
