@@ -8,6 +8,8 @@ import pyarrow as pa
 import pytest
 
 from data_platform import work
+from data_platform.errors import ExpressionError
+from data_platform.frames.engine import Engine
 from data_platform.registry import Registry, Target, ingest
 
 
@@ -66,3 +68,36 @@ def test_a_cancelled_ingest_publishes_nothing(tmp_path) -> None:
         w.run(ingest, batches(), batch.schema, target)
     assert registry.names() == []
     assert [p.name for p in (tmp_path / "reg").iterdir() if p.name != ".gitignore"] == []
+
+
+LONG_QUERY = "SELECT count(*) FROM range(40000) AS a(i), range(40000) AS b(i) WHERE (a.i * b.i) % 7 = 3"
+
+
+def _estimate_after_a_second(eng: Engine, stage: tuple[int, int, str] | None) -> work.Step | None:
+    """Run a long query in a call's work (in `stage`, if given); what the server would read of its
+    progress after a second, from another thread; then the query is interrupted."""
+    w = work.Work()
+    seen: list[work.Step | None] = []
+
+    def body() -> None:
+        if stage:
+            work.progress(*stage)
+        with eng.over({}) as con, pytest.raises(ExpressionError):
+            threading.Timer(1.0, lambda: (seen.append(w.latest()), con.interrupt())).start()
+            eng.run(con, LONG_QUERY)
+
+    w.run(body)
+    return seen[0]
+
+
+def test_a_query_moves_the_stage_it_runs_in_and_stands_alone_in_percent() -> None:
+    """DuckDB's estimate inside a stage (2 of 4) moves it towards 3 of 4; with no stage it is
+    percent of the query."""
+    eng = Engine()
+    staged = _estimate_after_a_second(eng, (2, 4, "comparing rows"))
+    alone = _estimate_after_a_second(eng, None)
+    eng.close()
+    assert staged is not None and 2 < staged.done < 3 and staged.total == 4, staged
+    assert staged.message == "comparing rows"
+    assert alone is not None and 0 < alone.done < 100 and alone.total == 100, alone
+    assert (alone.message or "").endswith("% of the query")

@@ -135,19 +135,28 @@ class Engine:
             con.close()
 
 
-def query_progress(con: duckdb.DuckDBPyConnection, total: float = 100.0) -> Callable[[], Step | None]:
-    """DuckDB's own estimate of the cursor's running query, as a share of `total` (default: percent;
-    a file's size gives bytes). The message is the last one the work reported (rows stored), if any."""
+def query_progress(con: duckdb.DuckDBPyConnection, total: float | None = None) -> Callable[[], Step | None]:
+    """DuckDB's own estimate of the cursor's running query, as progress.
 
+    With `total` (a file's size): that share of it, e.g. bytes read. Without: inside the stage the
+    work is at (a step with a total, e.g. 2 of 4 "comparing rows"), the query moves it towards the
+    next (2.45 of 4), so stages and queries never contradict each other; with no stage, percent.
+    The message is the last one the work reported (rows stored, the stage), if any.
+    """
     owner = current()  # asked from another thread: the call's work is not in that one's context
 
     def step() -> Step | None:
         value = con.query_progress()  # -1 while no query runs or DuckDB cannot tell
         if value < 0:
             return None
+        share = min(value, 99.9) / 100
         last = owner.step if owner is not None else None
         message = last.message if last is not None and last.message else f"{value:.0f}% of the query"
-        return Step(round(value / 100 * total, 1), total, message)
+        if total is not None:
+            return Step(round(share * total, 1), total, message)
+        if last is not None and last.total:
+            return Step(round(min(last.done + share, last.total), 3), last.total, message)
+        return Step(round(share * 100, 1), 100.0, message)
 
     return step
 
