@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from data_platform import work
 from data_platform.config import Settings
 from data_platform.diffing import compare, sql
-from data_platform.errors import InputError, NotConfiguredError, NotFoundError
+from data_platform.errors import InputError, NotConfiguredError, NotFoundError, StorageError
 from data_platform.frames.engine import Engine
 from data_platform.postgres import safety
 from data_platform.postgres.catalog import resolve_table
@@ -232,15 +232,14 @@ def _streamed(
 ) -> Outcome:
     from data_platform.postgres import query as pgquery
 
-    registry.ensure_root()
-    scratch = Path(tempfile.mkdtemp(prefix=".diff-", dir=registry.root))
-    temp = Registry(scratch)
+    temp: Registry | None = None  # database sides stream into refs of a scratch folder; refs need none
     try:
         tables: list[pa.Table] = []
         for side_name, side in (("left", left), ("right", right)):
             if side.kind == "ref":
                 tables.append(registry.get(side.text))
                 continue
+            temp = temp or _scratch(registry)
             settings = settings_of(side)
             if side.kind == "query":
                 text = side.text
@@ -298,8 +297,21 @@ def _streamed(
                 out.example_rows[kind] = info.rows
         return out
     finally:
-        temp.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        if temp is not None:
+            temp.close()
+            shutil.rmtree(temp.root, ignore_errors=True)
+
+
+def _scratch(registry: Registry) -> Registry:
+    """A throwaway registry in a hidden folder of the project's (same disk: files are mapped)."""
+    try:
+        registry.ensure_root()
+        return Registry(Path(tempfile.mkdtemp(prefix=".diff-", dir=registry.root)))
+    except OSError as exc:
+        raise StorageError(
+            f"Cannot make a scratch folder in {registry.root}: {exc.strerror or exc}.",
+            hint="Check that the registry folder is writable (DATA_PLATFORM_REGISTRY_DIR).",
+        ) from exc
 
 
 def missing_side_error(text: str, registry: Registry) -> NotFoundError:

@@ -67,9 +67,9 @@ def chart(
     sandbox: engine.Engine | None = None,
 ) -> ChartOutput:
     """Draw `req` from `ref`; files go to `out_dir/charts`."""
-    kind = _kind(req.kind)
-    info = registry.info(ref)
+    info = registry.info(ref)  # the ref first: a damaged or missing one matters more than the kind
     table = registry.get(ref)
+    kind = _kind(req.kind)
     names = info.schema.names
     agg, y_text = _shorthand(req.y, names, req.agg)
     x = resolve_column(req.x, names, ref) if req.x else None
