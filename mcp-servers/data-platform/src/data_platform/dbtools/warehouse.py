@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from data_platform import work
 from data_platform.errors import DbtError
+from data_platform.frames.columns import unique_names
 
 BATCH_ROWS = 10_000
 CONNECTION_NAME = "data_platform"
@@ -125,7 +126,7 @@ def _arrow(cursor: Any, sql: str, batch_rows: int) -> Fetched:
     # DB-API rows are Python objects already (a client-side cursor holds them all, bounded by the
     # LIMIT the caller wrapped around the query): types are inferred over every row at once, so a
     # later batch with wider decimals cannot contradict the first one's.
-    names = _unique([str(d[0]) for d in (cursor.description or [])])
+    names = unique_names([str(d[0]) for d in (cursor.description or [])])
     rows: list[Any] = []
     while True:
         work.check()
@@ -156,17 +157,3 @@ def _text(value: Any) -> str | None:
     if isinstance(value, decimal.Decimal):
         return format(value, "f")
     return str(value)
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        base = n or "column"
-        candidate = base
-        while candidate in seen:
-            seen[base] += 1
-            candidate = f"{base}_{seen[base]}"
-        seen.setdefault(candidate, 0)
-        out.append(candidate)
-    return out

@@ -1,4 +1,5 @@
-"""Column names as written by a model: exact, else the one case-insensitive match."""
+"""Column names: as written by a model (exact, else the one case-insensitive match), and as a
+database returns them (possibly repeated or empty: made unique before they become a ref's)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,18 @@ def resolve_column(name: str, columns: Sequence[str], ref: str) -> str:
         f'column "{name}" not found in `{ref}`.{did_you_mean(name, columns)} '
         f"Columns: {list_for_message(columns, 30)}"
     )
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Names made unique for a table (`a`, `a` -> `a`, `a_1`; empty -> `column`), order kept."""
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for n in names:
+        base = n or "column"
+        candidate = base
+        while candidate in seen:
+            seen[base] += 1
+            candidate = f"{base}_{seen[base]}"
+        seen.setdefault(candidate, 0)
+        out.append(candidate)
+    return out

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from data_platform import work
 from data_platform.config import Settings
 from data_platform.errors import DatabaseError, GuardError, InputError
+from data_platform.frames.columns import unique_names
 from data_platform.postgres import safety
 from data_platform.postgres.connection import adbc_connection, session
 from data_platform.postgres.sqltext import quote_ident
@@ -73,20 +74,6 @@ def _needs_text(f: pa.Field) -> bool:
     return False
 
 
-def _unique_names(names: Sequence[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out: list[str] = []
-    for n in names:
-        base = n or "column"
-        candidate = base
-        while candidate in seen:
-            seen[base] += 1
-            candidate = f"{base}_{seen[base]}"
-        seen.setdefault(candidate, 0)
-        out.append(candidate)
-    return out
-
-
 @dataclass
 class Plan:
     sql: str
@@ -97,7 +84,7 @@ class Plan:
 def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
     """Wrap the query so every column arrives as a useful Arrow type, or keep it as is."""
     names = list(schema.names)
-    unique = _unique_names(names)
+    unique = unique_names(names)
     exprs: list[str] = []
     spatial: dict[str, str] = {}
     pg_types = {out: _pg_type(f) for f, out in zip(schema, unique, strict=True)}
