@@ -129,14 +129,7 @@ def compare(
         )
         return CompareOutcome(label, here, against, here_rel, there, result, kind)
 
-    args = [
-        "compile",
-        *service.base_args(project, target, None),
-        "--target-path",
-        str(project.validation_path),
-        "--inline",
-        "select 1 as ok",  # only to have dbt register the target's adapter
-    ]
+    args = service.compile_args(project, target, None, *warehouse.ADAPTER_ONLY)
     inv = service.inproc.invoke(args, after=run)
     if not inv.success or inv.after is None:
         raise DbtError("dbt could not open the target's adapter.", hint="Run dbt_parse to check the profile.")

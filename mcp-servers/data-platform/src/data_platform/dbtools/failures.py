@@ -71,14 +71,7 @@ def store(
             item.problem = str(exc).splitlines()[0][:300]
         return found
     project = outcome.project
-    args = [
-        "compile",
-        *service.base_args(project, target, vars),
-        "--target-path",
-        str(project.validation_path),
-        "--inline",
-        "select 1 as ok",  # only to have dbt register the profile's adapter
-    ]
+    args = service.compile_args(project, target, vars, *warehouse.ADAPTER_ONLY)
 
     def run(_result: Any) -> None:
         adapter = warehouse.current_adapter()

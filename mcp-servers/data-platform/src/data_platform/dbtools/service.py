@@ -73,6 +73,18 @@ class DbtService:
                 raise InputError(f"vars must be JSON-serialisable: {exc}.") from None
         return args
 
+    def compile_args(
+        self,
+        project: DbtProject,
+        target: str | None,
+        vars: dict[str, Any] | None,
+        *rest: str,
+        folder: str = "",
+    ) -> list[str]:
+        """`dbt compile` writing under the server's own target folder, never the project's `target/`."""
+        path = project.validation_path / folder if folder else project.validation_path
+        return ["compile", *self.base_args(project, target, vars), "--target-path", str(path), *rest]
+
     @staticmethod
     def selection(select: str | None, exclude: str | None) -> list[str]:
         """dbt's --select/--exclude from selectors separated by spaces; a flag inside is refused,
@@ -219,13 +231,7 @@ class DbtService:
     ) -> tuple[list[Compiled], Validation]:
         validation = self.checked("dbt compile", target, vars)
         project = validation.project
-        args = [
-            "compile",
-            *self.base_args(project, target, vars),
-            "--target-path",
-            str(project.validation_path),
-            *self.selection(select, None),
-        ]
+        args = self.compile_args(project, target, vars, *self.selection(select, None))
         inv = self.inproc.invoke(args)
         if not inv.success:
             raise DbtError(
@@ -328,16 +334,9 @@ class DbtService:
         selector = (
             f"source:{item.get('source_name')}.{name}" if item.get("resource_type") == "source" else name
         )
-        args = [
-            "compile",
-            *self.base_args(project, None, None),
-            "--target-path",
-            str(project.validation_path / "lineage"),
-            "--select",
-            f"@{selector}",
-            "--indirect-selection",
-            "empty",
-        ]
+        args = self.compile_args(
+            project, None, None, "--select", f"@{selector}", "--indirect-selection", "empty", folder="lineage"
+        )
         inv = self.inproc.invoke(args)
         if not inv.success:
             raise DbtError(

@@ -70,12 +70,7 @@ def show(
     )
     dest.check()
     project = service.project()
-    args = [
-        "compile",
-        *service.base_args(project, target, None),
-        "--target-path",
-        str(project.validation_path),
-    ]
+    args = service.compile_args(project, target, None)
     if sql is not None:
         # Inline SQL is written by the caller: compiled without introspection (dbt's
         # --no-introspect), its Jinja cannot run statements (run_query), so dbt_show stays read-only.

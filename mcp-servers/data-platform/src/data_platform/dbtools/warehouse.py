@@ -25,6 +25,9 @@ from data_platform import work
 from data_platform.errors import DbtError
 from data_platform.frames.columns import unique_names
 
+# `dbt compile` arguments that compile none of the project: dbt only registers the adapter.
+ADAPTER_ONLY = ("--inline", "select 1 as ok")
+
 BATCH_ROWS = 10_000
 CONNECTION_NAME = "data_platform"
 
