@@ -73,7 +73,7 @@ def register(server: MCPServer) -> None:
         target: Target = None,
         strict: Strict = False,
     ) -> DbtRunResult:
-        """Validate, then run models; per-node status, time, rows, errors. Cancellable."""
+        """Validate, then run models; per-node status, time, rows, errors."""
         return await _run(
             ctx,
             "run",
@@ -95,7 +95,7 @@ def register(server: MCPServer) -> None:
         target: Target = None,
         strict: Strict = False,
     ) -> DbtRunResult:
-        """Validate, then run data tests; per-test status and failing row counts."""
+        """Validate, then run data tests; per-test status; failing rows kept as refs."""
         return await _run(
             ctx, "test", select=select, exclude=exclude, vars=vars, target=target, strict=strict
         )
@@ -111,7 +111,7 @@ def register(server: MCPServer) -> None:
         target: Target = None,
         strict: Strict = False,
     ) -> DbtRunResult:
-        """Validate, then seed, run, snapshot and test in DAG order; per-node results. Cancellable."""
+        """Validate, then seed, run, snapshot and test in DAG order; per-node results."""
         return await _run(
             ctx,
             "build",

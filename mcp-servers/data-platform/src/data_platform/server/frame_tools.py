@@ -21,7 +21,7 @@ Ref = str
 Name = str | None
 Cols = list[str] | None
 Rows = Annotated[int | None, Field(ge=1)]
-Chunk = Annotated[int | None, Field(ge=1, description="N-row chunks")]
+Chunk = Annotated[int | None, Field(ge=1)]  # rows per written batch: rarely needed, so no words
 Guard = Annotated[int | None, Field(ge=1)]
 Types = Annotated[dict[str, str] | None, Field(description="column: type, e.g. date, decimal(12,2)")]
 Path = str

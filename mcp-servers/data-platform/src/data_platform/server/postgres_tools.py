@@ -196,9 +196,9 @@ def register(server: MCPServer) -> None:
         sql: Sql,
         ctx: Context,
         params: Params = None,
-        name: Annotated[str | None, Field(description="data_ref name (default: auto).")] = None,
+        name: str | None = None,
         overwrite: bool = False,
-        max_rows: Annotated[int | None, Field(ge=1, description="Row guard override.")] = None,
+        max_rows: Annotated[int | None, Field(ge=1)] = None,
         geometry: Literal["wkt", "geojson"] = "wkt",
         connection: Conn = None,
     ) -> FrameResult:
