@@ -35,19 +35,11 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from data_platform.config import load_settings  # noqa: E402
 from data_platform.dbtools.runner import dbt_command  # noqa: E402
 from data_platform.dbtools.service import DbtService  # noqa: E402
+from measure import median_time  # noqa: E402
 from pgcluster import destroy, from_env, start_cluster  # noqa: E402
 from shopproject import copy_shop, dbt_env, make_deprecated  # noqa: E402
 
 PAUSE_S = 5.0
-
-
-def median_time(fn, repeat: int) -> tuple[float, object]:
-    times, last = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        last = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), last
 
 
 def plain_dbt(root: Path, *args: str) -> tuple[int, int]:
@@ -127,11 +119,11 @@ def main() -> None:
 
         async def our_runs() -> tuple[list[float], object]:
             times, out = [], None
-            await ours.run("run")  # first run starts cold; later ones find a pre-started worker
+            await ours.runs.run("run")  # first run starts cold; later ones find a pre-started worker
             for _ in range(repeat):
                 await anyio.sleep(PAUSE_S)  # the gap between two tool calls, not timed
                 start = time.perf_counter()
-                out = await ours.run("run")
+                out = await ours.runs.run("run")
                 times.append(time.perf_counter() - start)
             await ours.close()
             return times, out

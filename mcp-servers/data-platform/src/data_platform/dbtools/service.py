@@ -15,7 +15,6 @@ and message), so a later run names only the new ones in full.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,8 @@ from data_platform.dbtools import warehouse
 from data_platform.dbtools.artifacts import DocsReport, Resource, load_json, resource_from_ls_line
 from data_platform.dbtools.findings import Finding, ToldDeprecations
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
-from data_platform.dbtools.runner import InProcessDbt, Progress
-from data_platform.dbtools.runs import RunCommand, RunOutcome, Runs
+from data_platform.dbtools.runner import InProcessDbt
+from data_platform.dbtools.runs import RunOutcome, Runs
 from data_platform.dbtools.validation import Cached, Validation, closing_hint, findings_text, project_relative
 from data_platform.errors import DbtError, InputError, NotFoundError, did_you_mean, list_for_message
 
@@ -157,31 +156,7 @@ class DbtService:
             )
         return validation
 
-    # -- runs (runs.py) ---------------------------------------------------------------------
-    async def run(
-        self,
-        command: RunCommand,
-        *,
-        select: str | None = None,
-        exclude: str | None = None,
-        full_refresh: bool = False,
-        vars: dict[str, Any] | None = None,
-        target: str | None = None,
-        strict: bool | None = None,
-        on_progress: Callable[[Progress], Awaitable[None]] | None = None,
-    ) -> RunOutcome:
-        """Validate, then `dbt <command>` in a subprocess; per-node results from run_results.json."""
-        return await self.runs.run(
-            command,
-            select=select,
-            exclude=exclude,
-            full_refresh=full_refresh,
-            vars=vars,
-            target=target,
-            strict=strict,
-            on_progress=on_progress,
-        )
-
+    # -- runs (runs.py: `service.runs.run(...)`) ----------------------------------------------
     async def docs_generate(
         self, target: str | None = None, vars: dict[str, Any] | None = None
     ) -> tuple[DocsReport, Validation]:

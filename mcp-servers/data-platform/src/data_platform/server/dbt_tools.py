@@ -42,7 +42,7 @@ def register(server: MCPServer) -> None:
             await ctx.report_progress(step.done, step.total, step.message)
 
         service = _service(ctx)
-        out = await service.run(command, on_progress=progress, **kwargs)
+        out = await service.runs.run(command, on_progress=progress, **kwargs)
         failing = None
         if command in ("test", "build"):
             state = state_of(ctx)
