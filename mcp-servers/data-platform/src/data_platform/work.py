@@ -138,33 +138,30 @@ def rows_done(rows: int) -> None:
         work.rows(rows)
 
 
-@contextlib.contextmanager
-def measure(fn: Callable[[int], tuple[float, float | None]]) -> Iterator[None]:
+def measure(fn: Callable[[int], tuple[float, float | None]]) -> contextlib.AbstractContextManager[None]:
     """While inside, a load's progress is `fn(rows written)` = (done, total), e.g. bytes of the file."""
-    work = _CURRENT.get()
-    if work is None:
-        yield
-        return
-    before, work.measure = work.measure, fn
-    try:
-        yield
-    finally:
-        work.measure = before
+    return _lent("measure", fn)
 
 
-@contextlib.contextmanager
-def probing(fn: Callable[[], Step | None] | None) -> Iterator[None]:
+def probing(fn: Callable[[], Step | None] | None) -> contextlib.AbstractContextManager[None]:
     """While inside, progress is read from `fn()` when it is due (None: the last step reported), e.g.
     DuckDB's own estimate of its running query: work that cannot report between batches is asked."""
+    return _lent("probe", fn)
+
+
+@contextlib.contextmanager
+def _lent(attr: str, fn: Callable[..., Any] | None) -> Iterator[None]:
+    """The current work's `attr` is `fn` while inside, then what it was; nothing outside a call."""
     work = _CURRENT.get()
     if work is None or fn is None:
         yield
         return
-    before, work.probe = work.probe, fn
+    before = getattr(work, attr)
+    setattr(work, attr, fn)
     try:
         yield
     finally:
-        work.probe = before
+        setattr(work, attr, before)
 
 
 @contextlib.contextmanager
