@@ -32,6 +32,7 @@ from data_platform.config import load_settings  # noqa: E402
 from data_platform.dbtools import show, warehouse  # noqa: E402
 from data_platform.dbtools.service import DbtService  # noqa: E402
 from data_platform.registry import Registry  # noqa: E402
+from measure import median_time  # noqa: E402
 from shopproject import copy_shop, dbt_env, duckdb_env  # noqa: E402
 
 MODEL = """{{ config(materialized='view') }}
@@ -43,15 +44,6 @@ select g as id, g * 1.5 as amount, 'name_' || g as label, date '2025-01-01' + (g
 from generate_series(1, {{ var('rows') }}) g
 {% endif %}
 """
-
-
-def median(fn, repeat: int) -> tuple[float, object]:
-    times, last = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        last = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), last
 
 
 def bench(adapter: str, rows: int, repeat: int, tmp: Path, pg_url_env: dict[str, str] | None) -> None:
@@ -100,7 +92,7 @@ def bench(adapter: str, rows: int, repeat: int, tmp: Path, pg_url_env: dict[str,
         assert inv.after == rows, inv.after
         return timed[0]
 
-    t_ours, n = median(ours, repeat)
+    t_ours, n = median_time(ours, repeat)
     assert n == rows, n
     t_adapter = statistics.median(through_adapter(False) for _ in range(repeat))
     t_cursor = statistics.median(through_adapter(True) for _ in range(repeat))

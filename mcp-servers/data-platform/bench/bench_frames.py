@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -24,24 +23,12 @@ import threading
 import time
 from pathlib import Path
 
+from measure import peak_mb, rss_mb
+
 ENGINES = ("ours", "pandas", "pyarrow", "duckdb", "polars")
 WORKLOADS = ("read_csv", "read_parquet", "filter", "groupby", "join", "describe")
 SETTLE_S = 1.0
 TARGETS = {"read_csv": 1.2, "read_parquet": 1.3, "filter": 1.5, "groupby": 1.5, "join": 1.5, "describe": 1.5}
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_mb() -> float:
-    """This process's own peak RSS (VmHWM): ru_maxrss would carry the parent's peak over exec."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- data ---------------------------------------------------------------------------

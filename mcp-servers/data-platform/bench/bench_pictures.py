@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,30 +25,10 @@ import threading
 import time
 from pathlib import Path
 
+from measure import anon_mb, peak_mb, rss_mb
+
 WORKLOADS = ("describe", "profile", "profile_report", "chart_scatter", "chart_histogram", "chart_bar")
 TARGETS = {"profile": 3.0, "profile_report": 3.0}
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def anon_mb() -> float:
-    """Anonymous memory (heap, buffers): what a workload allocates, without the ref's mapped pages."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def peak_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def generate(folder: Path, rows: int) -> None:

@@ -22,14 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from measure import rss_mb
+
 HERE = Path(__file__).resolve().parent
 TABLE = "bench_src"
-
-
-def rss_mb() -> float:
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
 
 
 class PeakRSS:
