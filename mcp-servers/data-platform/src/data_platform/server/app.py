@@ -13,7 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from data_platform import __version__
 from data_platform.config import Settings, load_settings
 from data_platform.registry import Registry
-from data_platform.server import completions, prompts, registry_tools, resources
+from data_platform.server import completions, prompts, registry_tools, resources, toolsets
 from data_platform.server.boundary import register_tool
 from data_platform.server.declare import ToolDef
 from data_platform.server.schema import CompactMCPServer
@@ -61,6 +61,13 @@ def declared_tools(settings: Settings) -> list[ToolDef]:
     return tools
 
 
+def served_tools(settings: Settings, source: str = "DATA_PLATFORM_TOOLS") -> list[ToolDef]:
+    """The tools this server serves: the families switched on, narrowed by DATA_PLATFORM_TOOLS."""
+    return toolsets.select(
+        declared_tools(settings), settings.tools, source=source, disabled=settings.disabled
+    )
+
+
 def build_server(settings: Settings | None = None, *, registry: Registry | None = None) -> MCPServer:
     """A new server; each call has its own state (tests build as many as they like).
 
@@ -68,6 +75,7 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
     default each run of the server makes its own. Either way it is closed at shutdown.
     """
     settings = settings or load_settings()
+    tools = served_tools(settings)  # an unknown name stops here, before anything starts
 
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
@@ -100,10 +108,11 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
         lifespan=lifespan,
     )
     server.max_output_chars = settings.max_output_chars
-    for decl in declared_tools(settings):
+    for decl in tools:
         register_tool(server, decl)
     resources.register(server)  # refs as resources: not a tool family, never switched off
     if settings.prompts:  # off in the plugin: Claude Code has the same commands as its own files
-        prompts.register(server, settings.disabled)
+        # A command whose family serves no tool is left out, as when the family is turned off.
+        prompts.register(server, {"frames", "postgres", "dbt"} - {t.family for t in tools})
     completions.register(server)
     return server

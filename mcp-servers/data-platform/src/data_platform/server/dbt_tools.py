@@ -61,7 +61,7 @@ async def _run(ctx: Context, command: Any, **kwargs: Any) -> DbtRunResult:
     return DbtRunResult.of(out, failing)
 
 
-@TOOLS.declare(read_only=True, idempotent=True)
+@TOOLS.declare(read_only=False, idempotent=True)
 async def dbt_parse(ctx: Context, *, target: Target = None, vars: Vars = None) -> DbtParseResult:
     """Validate the dbt project: errors and deprecations (event, code, file, line, fix), every time."""
     return DbtParseResult.of(await run_sync(_service(ctx).validate, target, vars))
@@ -96,15 +96,15 @@ def _models_tool(command: Literal["run", "build"], doc: str) -> Any:
     return tool
 
 
-dbt_run = TOOLS.declare(read_only=False, destructive=True)(
+dbt_run = TOOLS.declare(read_only=False, destructive=True, open_world=True)(
     _models_tool("run", "Validate, then run models; per-node status, time, rows, errors.")
 )
-dbt_build = TOOLS.declare(read_only=False, destructive=True)(
+dbt_build = TOOLS.declare(read_only=False, destructive=True, open_world=True)(
     _models_tool("build", "Validate, then seed, run, snapshot and test in DAG order; per-node results.")
 )
 
 
-@TOOLS.declare(read_only=False, destructive=False)
+@TOOLS.declare(read_only=False, open_world=True)
 async def dbt_test(
     ctx: Context,
     *,
@@ -118,7 +118,7 @@ async def dbt_test(
     return await _run(ctx, "test", select=select, exclude=exclude, vars=vars, target=target, strict=strict)
 
 
-@TOOLS.declare(read_only=True, idempotent=True)
+@TOOLS.declare(read_only=False, idempotent=True, open_world=True)
 async def dbt_compile(
     ctx: Context,
     *,
@@ -131,7 +131,7 @@ async def dbt_compile(
     return DbtCompileResult.of(compiled, validation, state_of(ctx).settings.max_output_chars)
 
 
-@TOOLS.declare(read_only=True, idempotent=True)
+@TOOLS.declare(read_only=False, idempotent=True)
 async def dbt_ls(
     ctx: Context,
     select: Select = None,
@@ -143,13 +143,13 @@ async def dbt_ls(
     return DbtLsResult.of(await run_sync(_service(ctx).ls, select, exclude, resource_type))
 
 
-@TOOLS.declare(read_only=False, destructive=False, idempotent=True)
+@TOOLS.declare(read_only=False, idempotent=True, open_world=True)
 async def dbt_docs_generate(ctx: Context, target: Target = None) -> DbtDocsResult:
     """Generate docs; say where index.html is and what is undocumented or documented but missing."""
     return DbtDocsResult.of(*await _service(ctx).docs_generate(target))
 
 
-@TOOLS.declare(read_only=True, idempotent=True)
+@TOOLS.declare(read_only=False, idempotent=True)
 async def dbt_lineage(
     ctx: Context,
     node: Annotated[str, Field(description="name, source.table or unique_id")],
@@ -167,7 +167,7 @@ async def dbt_lineage(
     return out
 
 
-@TOOLS.declare(read_only=True)
+@TOOLS.declare(read_only=False, open_world=True)
 async def dbt_show(
     ctx: Context,
     model: str | None = None,
@@ -201,7 +201,7 @@ async def dbt_show(
     )
 
 
-@TOOLS.declare(read_only=True)
+@TOOLS.declare(read_only=False, open_world=True)
 async def dbt_compare(
     ctx: Context,
     model: str,

@@ -10,8 +10,9 @@ Adding a tool: in its family's module (or a new module listed in `app.FAMILY_MOD
     async def my_tool(data_ref: str, ctx: Context) -> MyResult:
         \"\"\"What the model reads.\"\"\"
 
-The name is the function's, the description its docstring, the schema its signature. The
-annotations are promises to the client (docs/toolsets.md):
+The name is the function's, the description its docstring, the schema its signature; the
+module's `ToolList` gives the family and the sets every tool of it is in (server/toolsets.py
+lists the sets). The annotations are promises to the client (docs/toolsets.md):
 - read_only: nothing changes outside the registry (no database write, no file outside the
   registry folder, no session-wide setting), whatever the arguments. Making refs is fine.
 - destructive: may delete or overwrite what exists (a table, a file, a ref).
@@ -24,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from data_platform.server.toolsets import DECLARED
 
 Tool = Callable[..., Awaitable[Any]]
 F = TypeVar("F", bound=Tool)
@@ -50,13 +53,22 @@ class ToolDef:
         return self.fn.__name__
 
 
+def _checked(toolsets: frozenset[str]) -> frozenset[str]:
+    """A declared set must be one of toolsets.TOOLSETS (`all` and `read-only` are computed)."""
+    if toolsets - DECLARED:
+        raise ValueError(
+            f"unknown toolset(s) {sorted(toolsets - DECLARED)}; declare one of {sorted(DECLARED)}"
+        )
+    return toolsets
+
+
 class ToolList(list[ToolDef]):
     """A module's declared tools, in order; `declare` adds one and returns the function unchanged."""
 
     def __init__(self, family: str, toolsets: tuple[str, ...]) -> None:
         super().__init__()
         self.family = family
-        self.toolsets = frozenset(toolsets)  # every tool of the module is in these
+        self.toolsets = _checked(frozenset(toolsets))  # every tool of the module is in these
 
     def declare(
         self,
@@ -72,7 +84,7 @@ class ToolList(list[ToolDef]):
                 ToolDef(
                     fn,
                     self.family,
-                    self.toolsets | frozenset(toolsets),
+                    self.toolsets | _checked(frozenset(toolsets)),
                     read_only=read_only,
                     destructive=destructive,
                     idempotent=idempotent,

@@ -115,7 +115,7 @@ def _answer(out: service.Outcome) -> DiffAnswer:
 TOOLS = ToolList("frames", toolsets=("analyst",))
 
 
-@TOOLS.declare(read_only=True, open_world=True)
+@TOOLS.declare(read_only=True, open_world=True, toolsets=("frames", "postgres"))
 async def diff(
     left: str,
     right: str,

@@ -119,7 +119,7 @@ class DescribeResult(ToolResult):
 TOOLS = ToolList("frames", toolsets=("analyst",))
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=True)
 async def read_csv(
     path: Path,
     ctx: Context,
@@ -148,7 +148,7 @@ async def read_csv(
     )  # fmt: skip
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=True)
 async def read_parquet(
     path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
     nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
@@ -160,7 +160,7 @@ async def read_parquet(
     )  # fmt: skip
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=True)
 async def read_json(
     path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
     dtype: Types = None, nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
@@ -184,7 +184,7 @@ async def _write(ctx: Context, fn: Any, data_ref: str, path: str, **kw: Any) -> 
     )  # fmt: skip
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=False, destructive=True, idempotent=True)
 async def to_csv(
     data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False, sep: str = ","
 ) -> WriteResult:
@@ -192,7 +192,7 @@ async def to_csv(
     return await _write(ctx, writers.write_csv, data_ref, path, overwrite=overwrite, mkdirs=mkdirs, sep=sep)
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=False, destructive=True, idempotent=True)
 async def to_parquet(
     data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False
 ) -> WriteResult:
@@ -200,7 +200,7 @@ async def to_parquet(
     return await _write(ctx, writers.write_parquet, data_ref, path, overwrite=overwrite, mkdirs=mkdirs)
 
 
-@TOOLS.declare(read_only=True, idempotent=True)
+@TOOLS.declare(read_only=True, idempotent=True, toolsets=("frames",))
 async def describe(data_ref: Ref, ctx: Context, columns: Cols = None) -> DescribeResult:
     """pandas-style describe: count, nulls, mean, std, quartiles, min/max; distinct and top for text."""
     info, stats, left = await run_sync(describe_mod.describe, state_of(ctx).registry, data_ref, columns)
@@ -214,14 +214,14 @@ async def describe(data_ref: Ref, ctx: Context, columns: Cols = None) -> Describ
     )
 
 
-@TOOLS.declare(read_only=True, idempotent=True)
+@TOOLS.declare(read_only=True, idempotent=True, toolsets=("frames",))
 async def head(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
     """Show the first n rows of a ref."""
     info, table = await run_sync(ops.head, state_of(ctx).registry, data_ref, n)
     return FrameResult.build("head", info, table, preview_rows=n)
 
 
-@TOOLS.declare(read_only=True, idempotent=True)
+@TOOLS.declare(read_only=True, idempotent=True, toolsets=("frames",))
 async def tail(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
     """Show the last n rows of a ref."""
     info, table = await run_sync(ops.tail, state_of(ctx).registry, data_ref, n)
@@ -236,7 +236,7 @@ async def _op(ctx: Context, action: str, fn: Any, *args: Any, **kw: Any) -> Fram
     return _result(ctx, action, res.info, res.head, res.notes, _next(res.info.name))
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=True, toolsets=("frames",))
 async def filter(
     data_ref: Ref, where: str, ctx: Context, name: Name = None, overwrite: bool = False
 ) -> FrameResult:
@@ -245,7 +245,7 @@ async def filter(
     return await _op(ctx, "filter", ops.filter_rows, data_ref, where, ops.Output(name, overwrite))
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=True, toolsets=("frames",))
 async def select(
     data_ref: Ref, columns: list[str], ctx: Context, rename: dict[str, str] | None = None,
     name: Name = None, overwrite: bool = False,
@@ -254,7 +254,7 @@ async def select(
     return await _op(ctx, "select", ops.select, data_ref, columns, rename, ops.Output(name, overwrite))
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=True, toolsets=("frames",))
 async def groupby(
     data_ref: Ref,
     by: list[str],
@@ -268,7 +268,7 @@ async def groupby(
     return await _op(ctx, "groupby", grouping.groupby, data_ref, by, aggs, ops.Output(name, overwrite))
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=True, toolsets=("frames",))
 async def join(
     left: Ref, right: Ref, ctx: Context, on: Cols = None, left_on: Cols = None,
     right_on: Cols = None, how: How = "inner",
@@ -281,13 +281,13 @@ async def join(
     )  # fmt: skip
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=True, toolsets=("frames",))
 async def sql(query: str, ctx: Context, name: Name = None, overwrite: bool = False) -> FrameResult:
     """One DuckDB SELECT over refs by name (sandboxed: no files, network or settings), into a new ref."""
     return await _op(ctx, "sql", ops.sql, query, ops.Output(name, overwrite))
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=True, toolsets=("frames",))
 async def sort(
     data_ref: Ref, by: list[str], ctx: Context, name: Name = None, overwrite: bool = False
 ) -> FrameResult:
@@ -295,7 +295,7 @@ async def sort(
     return await _op(ctx, "sort", ops.sort, data_ref, by, ops.Output(name, overwrite))
 
 
-@TOOLS.declare(read_only=False)
+@TOOLS.declare(read_only=True, toolsets=("frames",))
 async def sample(
     data_ref: Ref, ctx: Context, n: Annotated[int | None, Field(ge=0)] = None,
     frac: Annotated[float | None, Field(ge=0, le=1)] = None, seed: int | None = None, name: Name = None,

@@ -143,7 +143,7 @@ def _summary(c: ColumnProfile) -> ColumnSummary:
 TOOLS = ToolList("frames", toolsets=("analyst",))
 
 
-@TOOLS.declare(read_only=False, idempotent=True)
+@TOOLS.declare(read_only=True, idempotent=True)
 async def profile(data_ref: str, ctx: Context) -> ProfileResult:
     """Data-quality profile; HTML report + PNG."""
     from data_platform.pictures import report
@@ -176,7 +176,7 @@ async def profile(data_ref: str, ctx: Context) -> ProfileResult:
     return result
 
 
-@TOOLS.declare(read_only=False, idempotent=True)
+@TOOLS.declare(read_only=True, idempotent=True)
 async def chart(
     data_ref: str,
     kind: str,

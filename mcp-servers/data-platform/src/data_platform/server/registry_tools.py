@@ -95,7 +95,7 @@ async def list_data(ctx: Context) -> ListDataResult:
     )
 
 
-@TOOLS.declare(read_only=False, destructive=True, idempotent=False)
+@TOOLS.declare(read_only=False, destructive=True)
 async def drop_data(data_ref: RefName, ctx: Context) -> DropDataResult:
     """Delete a stored data_ref for good (its file is removed)."""
     registry = state_of(ctx).registry
