@@ -1,10 +1,11 @@
 """The one place where core results and errors become MCP tool results.
 
 `register_tool(server, decl)` serves a declared tool (server/declare.py) wrapped so
-that: expected errors become `isError` results reading `Error: <what went
-wrong> <what to do>`; anything else is logged (redacted) and reported as an
-internal error without a traceback; every text is redacted and bounded; and the structured content is
-the returned model, validated against the advertised output schema.
+that: expected errors become `isError` results reading `Error: <what went wrong> <what to
+do>`; anything else is logged with its traceback (redacted) under a short id and answered as
+one generic internal error carrying that id, never the exception's text; every text is
+redacted and bounded; and the structured content is the returned model, validated against
+the advertised output schema.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import functools
 import inspect
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -56,14 +58,16 @@ async def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_work(fn, *args, **kwargs)
 
 
-def error_text(exc: BaseException, secrets: list[str]) -> str:
-    if isinstance(exc, DataPlatformError):
-        return redact(str(exc), secrets)
-    return redact(
-        f"Internal error ({type(exc).__name__}): {str(exc)[:300]}. The server is still running; "
-        "retry with different arguments, and report this if it persists.",
-        secrets,
+def internal_error_text(tool: str, error_id: str) -> str:
+    """The one answer for an unexpected exception: its id, never its text (the log has both)."""
+    return (
+        f"Internal error {error_id} in {tool}: the server is still running. Retry with different "
+        f"arguments; if it persists, report the id {error_id} (the server's log has the details)."
     )
+
+
+def internal_error_id() -> str:
+    return uuid.uuid4().hex[:8]
 
 
 def error_result(message: str, max_chars: int) -> CallToolResult:
@@ -97,11 +101,12 @@ def register_tool(server: MCPServer, decl: ToolDef) -> None:
         except DataPlatformError as exc:
             log.info("%s: %s", name, redact(str(exc), secrets))
             await refwatch.after_call(ctx, state, before)
-            return error_result(error_text(exc, secrets), state.settings.max_output_chars)
-        except Exception as exc:
-            log.exception("%s failed unexpectedly", name)
+            return error_result(redact(str(exc), secrets), state.settings.max_output_chars)
+        except Exception:
+            error_id = internal_error_id()
+            log.exception("%s failed unexpectedly: internal error %s", name, error_id)  # with the traceback
             await refwatch.after_call(ctx, state, before)
-            return error_result(error_text(exc, secrets), state.settings.max_output_chars)
+            return error_result(internal_error_text(name, error_id), state.settings.max_output_chars)
         created = await refwatch.after_call(ctx, state, before)
         text = bound(redact(result.render(), secrets), state.settings.max_output_chars)
         data = result.model_dump(mode="json")
