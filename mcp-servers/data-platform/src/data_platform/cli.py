@@ -112,17 +112,29 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_tools(args: argparse.Namespace) -> int:
-    from data_platform.contract import model_facing_size, surface_size, tool_surface
+    from data_platform.contract import (
+        model_facing_size,
+        surface_size,
+        tool_surface,
+        toolset_names,
+        toolset_sizes,
+    )
 
     settings = with_tools(load_settings(), args.tools)
     surface = tool_surface(settings)
     text = json.dumps(surface, indent=2, sort_keys=True)
+    if args.toolsets:
+        print(json.dumps(toolset_names(settings), indent=2))
+        return 0
     if args.check_budget:
         print(
             f"{len(surface)} tools; model-facing (name, description, input schema): "
             f"{model_facing_size(surface):,} characters; "
             f"whole tools/list: {surface_size(surface):,} characters"
         )
+        if not settings.tools:  # every toolset, measured on the whole list
+            sizes = toolset_sizes(settings, surface)
+            print("toolsets: " + "; ".join(f"{n} {k} tools {c:,}" for n, (k, c) in sizes.items()))
         return 0
     print(text)
     return 0
@@ -207,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tools = sub.add_parser("tools", help="print the tool surface (names, schemas, annotations) as JSON")
     tools.add_argument("--check-budget", action="store_true", help="print only the size of the tool list")
     tools.add_argument("--tools", metavar="NAMES", help=TOOLS_HELP)
+    tools.add_argument("--toolsets", action="store_true", help="print each toolset's tool names as JSON")
     tools.set_defaults(func=cmd_tools)
     resources = sub.add_parser("resources", help="print the resource templates (dataref://...) as JSON")
     resources.add_argument("--check-budget", action="store_true", help="print only their size")

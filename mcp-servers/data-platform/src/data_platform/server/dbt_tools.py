@@ -27,7 +27,7 @@ from data_platform.server.results import FrameResult
 
 Select = Annotated[str | None, Field(description="dbt selector, e.g. 'stg_orders+'")]
 Exclude = str | None
-Target = Annotated[str | None, Field(description="profile target")]
+Target = str | None  # dbt's --target (a profiles.yml output): the name says it
 Vars = dict[str, Any] | None
 Strict = Annotated[bool, Field(description="refuse if deprecated")]
 

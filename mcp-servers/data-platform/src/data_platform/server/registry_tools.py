@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from data_platform.render import human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
 
-RefName = Annotated[str, Field(description="A data_ref name, as list_data shows it.")]
+RefName = str  # a data_ref, as every tool takes it
 
 
 class RefSummary(BaseModel):

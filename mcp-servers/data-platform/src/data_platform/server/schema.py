@@ -1,10 +1,10 @@
 """The server class: compact tool schemas, and every call through the argument boundary.
 
 The tool list is read by the model on every turn, so schemas carry no redundant titles,
-"not given" (`X | None = None`) is advertised as plain `X`, optional, and a flag that is
-false unless given carries no `default: false`. Every call's
-arguments go through `arguments.prepare` before the SDK validates them, and what the
-validator still refuses is answered in the project's error shape.
+"not given" (`X | None = None`) is advertised as plain `X`, optional, a flag that is
+false unless given carries no `default: false`, and an open object no
+`additionalProperties: true`. Every call's arguments go through `arguments.prepare` before the
+SDK validates them, and what the validator still refuses is answered in the project's error shape.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ def compact_schema(schema: Any, drop: frozenset[str] = frozenset({"title"})) -> 
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key in drop and (key != "title" or isinstance(value, str)):
+            continue
+        if key == "additionalProperties" and value is True:  # JSON Schema's default: says nothing
             continue
         if key == "properties" and isinstance(value, dict) and drop is INPUT_DROP:
             out[key] = {
