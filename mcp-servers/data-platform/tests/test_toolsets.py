@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from data_platform.commands import COMMANDS
 from data_platform.config import load_settings
 from data_platform.errors import InputError
 from data_platform.server import app, toolsets
@@ -44,7 +45,10 @@ async def test_serving_one_toolset_lists_exactly_its_tools(project: Path, toolse
     expected = {t.name for t in toolsets.members(toolset, _declared(project))}
     async with inmemory(project, {"DATA_PLATFORM_TOOLS": toolset}) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
+        prompts = {p.name for p in (await client.list_prompts()).prompts}
     assert set(listed) == expected
+    if toolset == "dbt":  # a command whose family serves no tool is no prompt either
+        assert prompts == {c.name for c in COMMANDS if c.family == "dbt"} and prompts
     if toolset == "postgres":
         assert set(listed) == POSTGRES
     if toolset == "read-only":
