@@ -231,7 +231,7 @@ class Analyzer:
         mine = [uid for uid in found if uid in parents]
         if len(mine) > 1:  # a seed and the source over it: the source is what the SQL names
             mine = [uid for uid in mine if uid.startswith("source.")] or mine
-        return (mine or found or [None])[0]
+        return next(iter(mine or found), None)
 
     # -- walking the DAG ------------------------------------------------------------------------
     def label(self, uid: str) -> str:

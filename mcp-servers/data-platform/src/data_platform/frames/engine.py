@@ -35,7 +35,7 @@ def locked_connection(
     Progress tracking is a per-cursor setting, and the locked configuration refuses every
     `SET`: so those cursors are made and set up before the lock, which comes last.
     """
-    config: dict[str, str | bool | int] = {
+    config: dict[str, str | bool | int | float | list[str]] = {  # the type duckdb.connect takes
         "enable_external_access": False,
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,

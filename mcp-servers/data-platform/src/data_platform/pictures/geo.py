@@ -46,7 +46,8 @@ def map_data(table: pa.Table, schema: pa.Schema, req: Any) -> tuple[int, dict[st
         notes.append(f"every {-(-rows // MAX_SHAPES)}th of {rows:,} rows drawn ({len(table):,} shapes)")
     geoms = table.column(column).to_pylist()
     values = table.column(req.color).to_pylist() if req.color else [None] * len(geoms)
-    features, skipped = [], 0
+    features: list[dict[str, Any]] = []
+    skipped = 0
     for g, v in zip(geoms, values, strict=True):
         shape = to_geojson(g) if g else None
         if shape is None:

@@ -8,7 +8,7 @@ values and quoted as identifiers: a table named `weird "name"` works.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from data_platform.config import Settings
@@ -97,7 +97,7 @@ def _all_columns(conn: Any) -> list[SpatialColumn]:
             order by 1, 2, 3"""
     ).fetchall()
     kinds = {"r": "table", "v": "view", "m": "materialized view", "p": "partitioned table", "f": "foreign"}
-    return [SpatialColumn(*r[:7], relkind=kinds.get(r[7], r[7])) for r in rows]
+    return [replace(SpatialColumn(*r[:7]), relkind=kinds.get(r[7], r[7])) for r in rows]
 
 
 def spatial_tables(settings: Settings, schema: str | None = None) -> list[SpatialColumn]:
@@ -196,6 +196,7 @@ def extents(
                       select ST_Extent({g}) as e, count({g}) as n, min(ST_SRID({g})) as s
                       from {qualified(c.schema, c.table)}) x"""
             ).fetchone()
+            assert row is not None  # an aggregate without GROUP BY returns one row
             out.append(
                 Extent(c, row[0], row[1], row[2], row[3], row[5] if row[5] is not None else c.srid, row[4])
             )

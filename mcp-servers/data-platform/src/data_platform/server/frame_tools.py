@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -52,7 +53,7 @@ async def _load(
     state = state_of(ctx)
     real = resolve_path(path, state.settings)
     target = Target(state.registry, name, overwrite, str(real), default_name_for(real))
-    readers = {
+    readers: dict[str, Callable[..., ops.OpResult]] = {
         "read_csv": csv_reader.read_csv,
         "read_parquet": parquet.read_parquet,
         "read_json": json_reader.read_json,
