@@ -12,6 +12,8 @@ from data_platform.errors import DataPlatformError
 from data_platform.postgres import catalog, explain, load, query, spatial
 from data_platform.postgres import connection as pgconn
 from data_platform.postgres.connections import Connections, Named
+from data_platform.postgres.doctor import measure
+from data_platform.postgres.doctor.measure import Timing
 from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 from data_platform.server.results import FrameResult
@@ -153,12 +155,22 @@ class Rows(ToolResult):
 class ExecuteResult(ToolResult):
     statements: list[str]
     rows_affected: int
+    before: Timing | None = None  # `measure`: the query's best execution time before the statements
+    after: Timing | None = None
 
     def render(self) -> str:
         tags = "; ".join(self.statements)
-        return (
+        text = (
             f"Committed {len(self.statements)} statement(s): {tags}. Rows affected: {self.rows_affected:,}."
         )
+        if self.before and self.after:
+            speed = self.before.ms / self.after.ms if self.after.ms > 0 else float("inf")
+            text += (
+                f"\nMeasured (EXPLAIN ANALYZE, best of {measure.RUNS}): {self.before.ms:,.3g} ms before "
+                f"({self.before.scans}), {self.after.ms:,.3g} ms after ({self.after.scans}): "
+                f"{speed:,.1f}x faster."
+            )
+        return text
 
 
 class LoadResult(ToolResult):
@@ -176,6 +188,13 @@ class ExplainResult(ToolResult):
 
     def render(self) -> str:
         return self.plan
+
+
+def measure_query(settings: Any, query: str, writes: str | None = None) -> Timing:
+    """`measure`: refused before anything is written unless it is a query the connection may run."""
+    if writes is not None:
+        pgconn.require_writable(settings)
+    return measure.timed(settings, query)
 
 
 def _col_label(c: spatial.SpatialColumn) -> str:
@@ -230,12 +249,19 @@ def register(server: MCPServer) -> None:
         sql: Annotated[str, Field(description="SQL statement(s).")],
         ctx: Context,
         params: Params = None,
+        measure: Annotated[str | None, Field(description="Query timed before/after.")] = None,
         connection: Conn = None,
     ) -> ExecuteResult:
         """Run INSERT/UPDATE/DELETE/DDL in one transaction, committed only if all succeed."""
-        out = await run_sync(load.execute, settings(ctx, connection), sql, params)
+        conn = settings(ctx, connection)
+        before = await run_sync(measure_query, conn, measure, sql) if measure else None
+        out = await run_sync(load.execute, conn, sql, params)
+        after = await run_sync(measure_query, conn, measure) if measure else None
         return ExecuteResult(
-            statements=[t for t, _ in out.statements], rows_affected=sum(n for _, n in out.statements)
+            statements=[t for t, _ in out.statements],
+            rows_affected=sum(n for _, n in out.statements),
+            before=before,
+            after=after,
         )
 
     @tool(server, read_only=True, idempotent=True, open_world=True)
@@ -382,3 +408,7 @@ def register(server: MCPServer) -> None:
             explain.explain, settings(ctx, connection), sql, analyze=analyze, as_json=format == "json"
         )
         return ExplainResult(plan=plan)
+
+    from data_platform.server import doctor_tools
+
+    doctor_tools.register(server)  # the doctor's tools belong to the postgres family
