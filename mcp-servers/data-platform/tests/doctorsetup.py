@@ -22,7 +22,7 @@ insert into customers select g, 'r' || (g % 50), date '2020-01-01' + g % 1500
 from generate_series(1, {customers}) g;
 create table orders (id bigint primary key, customer_id int not null, status text not null,
                      amount numeric(10, 2) not null, created_at timestamptz not null);
-insert into orders select g, 1 + (g * 7919) % {customers},
+insert into orders select g, 1 + (g::bigint * 7919) % {customers},
        (array['new','paid','shipped','done'])[1 + g % 4], (g % 997) / 10.0,
        timestamptz '2025-01-01' + (g || ' seconds')::interval
 from generate_series(1, {rows}) g;

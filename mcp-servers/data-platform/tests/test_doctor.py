@@ -86,6 +86,10 @@ async def test_top_queries_and_checked_advice_then_built_and_measured(
         assert {"calls", "total_ms", "mean_ms", "rows", "shared_blks_read"} <= {
             c["name"] for c in data["columns"]
         }
+        stored = pa.ipc.open_file(project / ".data-platform" / f"{data['data_ref']}.arrow").read_all()
+        texts = stored.column("query").to_pylist()
+        assert any("create role" in q and "password '***'" in q for q in texts)  # kept verbatim by pgss
+        assert not any(READER_PW in q for q in texts)
 
         # The workload: each known missing index found, checked by the planner, nothing for served queries.
         workload = await call(client, "pg_index_advice", connection="work")
