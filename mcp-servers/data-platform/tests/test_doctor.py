@@ -9,6 +9,8 @@ bare one without either extension. A plain role (no superuser, no pg_read_all_st
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,12 +34,15 @@ READER_PW = "rd-" + secrets.token_hex(8)
 def dbs(pg: Cluster) -> Iterator[Cluster]:
     create_databases(pg, {WORK: "select 1", SICK: "select 1", CLEAN: "select 1", BARE: "select 1"})
     with psycopg.connect(db_url(pg, WORK), autocommit=True) as conn:
-        make_workload(conn, rows=200_000)
+        make_workload(conn, rows=100_000)
         conn.execute("select pg_stat_statements_reset()")
         run_workload(conn)
+        conn.execute("update orders set amount = amount where customer_id = 77")  # planned, never run
         conn.execute(
             f"drop role if exists {READER}; create role {READER} login password '{READER_PW}'; "
-            f"grant select on all tables in schema public to {READER}"
+            f"grant select on all tables in schema public to {READER}; "
+            # A catalogue view this role may not read: its check must say so, the others go on.
+            "revoke select on pg_catalog.pg_sequences from public"
         )
     for db, make in ((SICK, make_sick), (CLEAN, make_clean)):
         with psycopg.connect(db_url(pg, db), autocommit=True) as conn:
@@ -103,6 +108,7 @@ async def test_top_queries_and_checked_advice_then_built_and_measured(
             assert hit[0]["verified"] and hit[0]["size_bytes"] > 0
             assert all(h["cost_after"] * 2 <= h["cost_before"] for h in hit[0]["helps"])
         helped = [h["query"] for a in advised for h in a["helps"]]
+        assert any(q.startswith("update orders") for q in helped), helped  # EXPLAIN in a read-only session
         assert not any("where id = $1" in q for q in helped), helped
         served = [q for q in workload.structured_content["looked"] if "where id = $1" in q["query"]]
         assert served and all("index" in q["verdict"] for q in served)
@@ -155,8 +161,20 @@ async def test_read_only_plain_role_works_or_says_what_it_cannot_see(
         advice = await call(client, "pg_index_advice", sql=MISSING[2][0], connection="reader")
         (a,) = advice.structured_content["advised"]
         assert a["verified"] and '"device_id"' in a["create"]  # hypopg works in a read-only session
+        param = await call(
+            client, "pg_index_advice", sql="select * from events where device_id = $1", connection="reader"
+        )
+        assert '"device_id"' in param.structured_content["advised"][0]["create"]  # a generic plan
+        err = await call_error(
+            client, "pg_index_advice", sql="select * from nowhere where x = 1", connection="reader"
+        )
+        assert 'relation "nowhere" does not exist' in err
         health = await call(client, "pg_health", connection="reader")
-        assert health.structured_content["checks"]
+        checks = {c["name"]: c for c in health.structured_content["checks"]}
+        assert checks["sequences"]["status"] == "unavailable"
+        assert "permission denied for view pg_sequences" in checks["sequences"]["summary"]
+        assert all(c["status"] == "ok" for name, c in checks.items() if name != "sequences"), checks
+        assert "1 not visible to this role" in text_of(health)
         err = await call_error(
             client, "pg_execute", sql=a["create"], measure=MISSING[2][0], connection="reader"
         )
@@ -184,3 +202,42 @@ async def test_without_the_extensions_it_says_how_to_enable_them(
         )
         assert "refused" in err
         assert scalar(dbs, BARE, "select count(*) from t") == 5000
+
+
+async def test_health_names_a_blocked_query_and_its_blocker(
+    dbs: Cluster, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real lock wait: the check names the waiting pid, the blocker's pid and query, and the fix.
+
+    The waiting threshold (30 s in use) is set to 0 so the test does not wait."""
+    from data_platform.postgres.doctor import checks_server
+
+    monkeypatch.setattr(checks_server, "BLOCKED_S", 0)
+    write_connections(project, _connections(dbs))
+    url = db_url(dbs, BARE)
+    with psycopg.connect(url) as holder:
+        holder.execute("lock table t in access exclusive mode")
+        blocker = holder.info.backend_pid
+        waiting = threading.Thread(target=_wait_on_t, args=(url,))
+        waiting.start()
+        try:
+            for _ in range(100):
+                if scalar(dbs, BARE, "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"):
+                    break
+                time.sleep(0.05)
+            async with inmemory(project, _env(dbs, tmp_path)) as client:
+                health = await call(client, "pg_health", connection="bare")
+        finally:
+            holder.rollback()
+            waiting.join()
+    (check,) = [c for c in health.structured_content["checks"] if c["name"] == "long and blocked queries"]
+    assert check["status"] == "problem", check
+    (found,) = check["findings"]
+    assert f"pid {blocker}" in found["detail"] and "lock table t" in found["detail"]
+    assert "select count(*) from t" in found["detail"]
+    assert f"pg_cancel_backend({blocker})" in found["fix"]
+
+
+def _wait_on_t(url: str) -> None:
+    with psycopg.connect(url, options="-c statement_timeout=20000") as conn:
+        conn.execute("select count(*) from t").fetchone()

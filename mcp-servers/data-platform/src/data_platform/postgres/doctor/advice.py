@@ -25,7 +25,7 @@ from data_platform.errors import ExpressionError
 from data_platform.postgres import safety
 from data_platform.postgres.connection import session
 from data_platform.postgres.doctor import plans, top
-from data_platform.postgres.doctor.common import HYPOPG_HOWTO, extension, ident, savepoint
+from data_platform.postgres.doctor.common import HYPOPG_HOWTO, Unavailable, extension, ident, savepoint
 
 MIN_GAIN = 2.0  # the planner's cost must drop at least this many times
 WORKLOAD = 20  # statements of pg_stat_statements looked at, costliest (total time) first
@@ -165,9 +165,9 @@ def advise(settings: Settings, sql: str | None = None) -> Advice:
             try:
                 with savepoint(conn):
                     plan = plan_of(conn, q.query)
-            except (psycopg.Error, Exception) as exc:
-                if isinstance(exc, psycopg.errors.QueryCanceled):
-                    raise
+            except (psycopg.Error, Unavailable) as exc:
+                if sql is not None or isinstance(exc, psycopg.errors.QueryCanceled):
+                    raise  # the one query asked about: its own error is the answer
                 q.verdict = f"could not be planned: {str(exc).splitlines()[0][:150]}"
                 continue
             q.cost = float(plan["Total Cost"])
@@ -241,14 +241,26 @@ def _checked(
     tried: dict[plans.Candidate, tuple[int, dict[int, float]]] = {}
     every = list(dict.fromkeys(c for cands in found.values() for c in cands))
     for c in every:
-        oid = conn.execute("select indexrelid from hypopg_create_index(%s)", (_create(c, False),)).fetchone()
+        try:  # a column type without a b-tree operator class (json, point...) cannot be indexed so
+            with savepoint(conn):
+                row = conn.execute("select indexrelid from hypopg_create_index(%s)", (_create(c, False),))
+                oid = row.fetchone()
+        except psycopg.errors.QueryCanceled:
+            raise
+        except (psycopg.Error, Unavailable):
+            continue
         assert oid is not None
         size = conn.execute("select hypopg_relation_size(%s)", (oid[0],)).fetchone()
         costs: dict[int, float] = {}
         for i, cands in found.items():
             if any((o.schema, o.table) == (c.schema, c.table) for o in cands):
-                with savepoint(conn):
-                    costs[i] = float(plan_of(conn, looked[i].query)["Total Cost"])
+                try:
+                    with savepoint(conn):
+                        costs[i] = float(plan_of(conn, looked[i].query)["Total Cost"])
+                except psycopg.errors.QueryCanceled:
+                    raise
+                except (psycopg.Error, Unavailable):
+                    pass
         conn.execute("select hypopg_drop_index(%s)", (oid[0],))
         tried[c] = (int(size[0]) if size else 0, costs)
     out: dict[str, Advised] = {}
@@ -256,7 +268,7 @@ def _checked(
         q = looked[i]
         best: tuple[float, plans.Candidate] | None = None
         for c in cands:
-            after = tried[c][1].get(i)
+            after = tried[c][1].get(i) if c in tried else None
             if after is None or q.cost is None:
                 continue
             gain = q.cost / after if after > 0 else float("inf")
