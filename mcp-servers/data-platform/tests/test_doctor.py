@@ -143,6 +143,8 @@ async def test_health_finds_each_planted_problem_and_names_the_fix(
             found = [f for f in checks[check]["findings"] if f["what"] == what]
             assert found and fix in found[0]["fix"], (check, checks[check])
             assert checks[check]["status"] == "problem"
+        (invalid,) = checks["invalid indexes"]["findings"]
+        assert "CREATE UNIQUE INDEX CONCURRENTLY paid_once ON public.payments" in invalid["fix"]
         text = text_of(sick)
         assert text.startswith(f"Health of {SICK}: 4 problem(s)")
         clean = await call(client, "pg_health", connection="clean")

@@ -15,7 +15,8 @@ from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 from data_platform.server.results import FrameResult
 from data_platform.server.state import connections_of
 
-MAX_LISTED = 12  # findings or queries shown per section; the structured content has them all
+MAX_LISTED = 12  # indexes or queries shown per section; the structured content has them all
+MAX_FINDINGS = 5  # findings shown per health check (each carries its fix)
 
 
 def _short(sql: str, n: int = 90) -> str:
@@ -76,10 +77,10 @@ class HealthResult(ToolResult):
                 c.status
             ]
             lines.append(f"[{mark}] {c.name}: {c.summary}")
-            for f in c.findings[:MAX_LISTED]:
+            for f in c.findings[:MAX_FINDINGS]:
                 lines.append(f"  - {f.what}: {f.detail}" + (f"\n    fix: {f.fix}" if f.fix else ""))
-            if len(c.findings) > MAX_LISTED:
-                lines.append(f"  ({len(c.findings) - MAX_LISTED} more in the structured content)")
+            if len(c.findings) > MAX_FINDINGS:
+                lines.append(f"  ({len(c.findings) - MAX_FINDINGS} more in the structured content)")
         return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,20 +35,17 @@ def _indexes(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
 
 def invalid_indexes(conn: psycopg.Connection[Any]) -> Check:
     found = []
-    for schema, table, name, valid, unique, *_rest in _indexes(conn):
-        if valid:
+    for ix in (_Index(*r) for r in _indexes(conn)):
+        if ix.valid:
             continue
-        definition = _rest[-3]
-        rebuild = definition.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1).replace(
-            "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX CONCURRENTLY", 1
-        )
-        why = " (a UNIQUE build fails on duplicate keys: remove them first)" if unique else ""
+        rebuild = re.sub(r"^CREATE (UNIQUE )?INDEX", r"CREATE \1INDEX CONCURRENTLY", ix.definition)
+        why = " (a UNIQUE build fails on duplicate keys: remove them first)" if ix.unique else ""
         found.append(
             Finding(
-                ident(schema, name),
-                f"INVALID on {ident(schema, table)}: a failed CREATE INDEX CONCURRENTLY left it; "
+                ident(ix.schema, ix.name),
+                f"INVALID on {ident(ix.schema, ix.table)}: a failed CREATE INDEX CONCURRENTLY left it; "
                 "it is maintained on every write but never used",
-                f"DROP INDEX CONCURRENTLY {ident(schema, name)}; then {rebuild}{why}",
+                f"DROP INDEX CONCURRENTLY {ident(ix.schema, ix.name)}; then {rebuild}{why}",
             )
         )
     status = "problem" if found else "ok"

@@ -198,6 +198,8 @@ def sequences(conn: psycopg.Connection[Any]) -> Check:
             )
         )
     summary = f"{len(found)} sequence(s) near the end" if found else "none near their maximum"
+    if hidden:
+        summary += f" ({hidden} never used or not readable by this role)"
     return Check("sequences", worst(found), summary, [f for _, f in found])
 
 
