@@ -243,3 +243,30 @@ async def test_health_names_a_blocked_query_and_its_blocker(
 def _wait_on_t(url: str) -> None:
     with psycopg.connect(url, options="-c statement_timeout=20000") as conn:
         conn.execute("select count(*) from t").fetchone()
+
+
+async def test_odd_arguments_answer_errors_that_say_what_works(
+    dbs: Cluster, project: Path, tmp_path: Path
+) -> None:
+    write_connections(project, _connections(dbs))
+    async with inmemory(project, _env(dbs, tmp_path)) as client:
+        cases = [
+            ("pg_index_advice", {"sql": "", "connection": "bare"}, "empty"),
+            ("pg_index_advice", {"sql": "select 1; drop table t", "connection": "bare"}, "2 statements"),
+            ("pg_index_advice", {"sql": "select * from t where nope = 1", "connection": "bare"}, "nope"),
+            ("pg_index_advice", {"sql": "explain select 1", "connection": "bare"}, "not EXPLAIN"),
+            ("pg_top_queries", {"by": "calls", "connection": "work"}, "connection"),
+            ("pg_health", {"connection": "nope"}, "No connection named 'nope'"),
+            ("pg_execute", {"sql": "select 1", "measure": "", "connection": "bare"}, "empty"),
+            (
+                "pg_execute",
+                {"sql": "select 1", "measure": "select pg_sleep(5)", "connection": "bare"},
+                "pg_sleep",
+            ),
+        ]
+        for tool, args, expected in cases:
+            err = await call_error(client, tool, **args)
+            assert expected in err and "Internal error" not in err, (tool, args, err)
+        # `query=` is read as `sql` (the argument boundary's synonyms), and said so.
+        ok = await call(client, "pg_index_advice", query="select * from t where v = 5", connection="bare")
+        assert ok.structured_content["advised"]

@@ -254,9 +254,9 @@ def register(server: MCPServer) -> None:
     ) -> ExecuteResult:
         """Run INSERT/UPDATE/DELETE/DDL in one transaction, committed only if all succeed."""
         conn = settings(ctx, connection)
-        before = await run_sync(measure_query, conn, measure, sql) if measure else None
+        before = await run_sync(measure_query, conn, measure, sql) if measure is not None else None
         out = await run_sync(load.execute, conn, sql, params)
-        after = await run_sync(measure_query, conn, measure) if measure else None
+        after = await run_sync(measure_query, conn, measure) if measure is not None else None
         return ExecuteResult(
             statements=[t for t, _ in out.statements],
             rows_affected=sum(n for _, n in out.statements),
