@@ -49,7 +49,8 @@ def dbs(pg: Cluster) -> Iterator[Cluster]:
             make(conn)
     with psycopg.connect(db_url(pg, BARE), autocommit=True) as conn:
         conn.execute(
-            "create table t (id int, v int); insert into t select g, g from generate_series(1, 5000) g"
+            "create table t (id int, v int); insert into t select g, g from generate_series(1, 5000) g; "
+            "create function bump() returns int language sql volatile as 'select 1'"
         )
     yield pg
     drop_databases(pg, [WORK, SICK, CLEAN, BARE])
@@ -255,6 +256,16 @@ async def test_odd_arguments_answer_errors_that_say_what_works(
             ("pg_index_advice", {"sql": "select 1; drop table t", "connection": "bare"}, "2 statements"),
             ("pg_index_advice", {"sql": "select * from t where nope = 1", "connection": "bare"}, "nope"),
             ("pg_index_advice", {"sql": "explain select 1", "connection": "bare"}, "not EXPLAIN"),
+            (
+                "pg_index_advice",
+                {"sql": "select * from t where v = nextval('s')", "connection": "bare"},
+                "nextval",
+            ),
+            (
+                "pg_index_advice",
+                {"sql": "select * from t where v = bump()", "connection": "bare"},
+                "VOLATILE",
+            ),
             ("pg_top_queries", {"by": "calls", "connection": "work"}, "connection"),
             ("pg_health", {"connection": "nope"}, "No connection named 'nope'"),
             ("pg_execute", {"sql": "select 1", "measure": "", "connection": "bare"}, "empty"),

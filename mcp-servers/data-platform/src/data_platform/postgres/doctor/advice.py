@@ -135,7 +135,11 @@ def _queries(conn: psycopg.Connection[Any], sql: str | None) -> tuple[list[Looke
     if sql is not None:
         from data_platform.postgres.doctor.measure import query_only
 
-        return [Looked(query_only(sql, "pg_index_advice").sql.strip(), "")], []
+        checked = query_only(sql, "pg_index_advice")
+        # The same function checks as every path that runs a caller's SQL: planning folds
+        # immutable calls, and nothing volatile should get near the planner on our behalf.
+        safety.check_functions(conn, checked.functions)
+        return [Looked(checked.sql.strip(), "")], []
     found = top.read(conn, "total", limit=WORKLOAD * 3)
     looked: list[Looked] = []
     for s in found.statements:
