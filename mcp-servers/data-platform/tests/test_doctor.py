@@ -77,7 +77,6 @@ def _indexes(pg: Cluster, db: str) -> int:
     return int(scalar(pg, db, "select count(*) from pg_indexes where schemaname = 'public'"))  # type: ignore[arg-type]
 
 
-@pytest.mark.slow
 async def test_top_queries_and_checked_advice_then_built_and_measured(
     dbs: Cluster, project: Path, tmp_path: Path
 ) -> None:
