@@ -73,8 +73,8 @@ PLANTED = [
 
 
 def make_sick(conn: psycopg.Connection[Any], rows: int = 50_000) -> None:
-    """An invalid index (a failed CREATE UNIQUE INDEX CONCURRENTLY), a duplicate index, a sequence
-    at 95% of its maximum, a table whose rows are mostly dead (autovacuum off for it)."""
+    """An invalid index (a failed CREATE UNIQUE INDEX CONCURRENTLY), a duplicate and an overlapping
+    index, a sequence at 95% of its maximum, a table whose rows are mostly dead (autovacuum off)."""
     conn.execute(
         """
         create table payments (id int primary key, ref text);
@@ -83,6 +83,9 @@ def make_sick(conn: psycopg.Connection[Any], rows: int = 50_000) -> None:
         insert into accounts select g, 'u' || g || '@example.com' from generate_series(1, 1000) g;
         create index accounts_email on accounts (email);
         create index accounts_email_again on accounts (email);
+        create table visits (account_id int, at date);
+        create index visits_account on visits (account_id);
+        create index visits_account_at on visits (account_id, at);
         create table tickets (id serial primary key, title text);
         insert into tickets (title) values ('a');
         select setval(pg_get_serial_sequence('tickets', 'id'), 2040109466);

@@ -143,6 +143,14 @@ async def test_health_finds_each_planted_problem_and_names_the_fix(
             found = [f for f in checks[check]["findings"] if f["what"] == what]
             assert found and fix in found[0]["fix"], (check, checks[check])
             assert checks[check]["status"] == "problem"
+        overlap = [
+            f for f in checks["duplicate indexes"]["findings"] if f["what"] == '"public"."visits_account"'
+        ]
+        assert (
+            overlap
+            and "is a prefix of" in overlap[0]["detail"]
+            and "visits_account_at" in overlap[0]["detail"]
+        )
         (invalid,) = checks["invalid indexes"]["findings"]
         assert "CREATE UNIQUE INDEX CONCURRENTLY paid_once ON public.payments" in invalid["fix"]
         text = text_of(sick)
