@@ -41,6 +41,7 @@ def dbs(pg: Cluster) -> Iterator[Cluster]:
         conn.execute(
             f"drop role if exists {READER}; create role {READER} login password '{READER_PW}'; "
             f"grant select on all tables in schema public to {READER}; "
+            "create table hidden (x int); "  # after the grant: the reader may not read it
             # A catalogue view this role may not read: its check must say so, the others go on.
             "revoke select on pg_catalog.pg_sequences from public"
         )
@@ -179,6 +180,10 @@ async def test_read_only_plain_role_works_or_says_what_it_cannot_see(
             client, "pg_index_advice", sql="select * from nowhere where x = 1", connection="reader"
         )
         assert 'relation "nowhere" does not exist' in err
+        err = await call_error(
+            client, "pg_index_advice", sql="select * from hidden where x = 1", connection="reader"
+        )
+        assert "permission denied for table hidden" in err and "SELECT" in err
         health = await call(client, "pg_health", connection="reader")
         checks = {c["name"]: c for c in health.structured_content["checks"]}
         assert checks["sequences"]["status"] == "unavailable"

@@ -21,11 +21,12 @@ from typing import Any
 import psycopg
 
 from data_platform.config import Settings
-from data_platform.errors import ExpressionError
+from data_platform.errors import DatabaseError, ExpressionError
 from data_platform.postgres import safety
 from data_platform.postgres.connection import session
 from data_platform.postgres.doctor import plans, top
 from data_platform.postgres.doctor.common import HYPOPG_HOWTO, Unavailable, extension, ident, savepoint
+from data_platform.postgres.doctor.measure import query_only
 
 MIN_GAIN = 2.0  # the planner's cost must drop at least this many times
 WORKLOAD = 20  # statements of pg_stat_statements looked at, costliest (total time) first
@@ -133,8 +134,6 @@ def _create(c: plans.Candidate, concurrently: bool = True) -> str:
 def _queries(conn: psycopg.Connection[Any], sql: str | None) -> tuple[list[Looked], list[str]]:
     """The statements to look at: the one given (a query), or the workload's costliest."""
     if sql is not None:
-        from data_platform.postgres.doctor.measure import query_only
-
         checked = query_only(sql, "pg_index_advice")
         # The same function checks as every path that runs a caller's SQL: planning folds
         # immutable calls, and nothing volatile should get near the planner on our behalf.
@@ -170,6 +169,11 @@ def advise(settings: Settings, sql: str | None = None) -> Advice:
                 with savepoint(conn):
                     plan = plan_of(conn, q.query)
             except (psycopg.Error, Unavailable) as exc:
+                if isinstance(exc, Unavailable) and sql is not None:
+                    raise DatabaseError(
+                        f"PostgreSQL refused to plan the query: {exc}.",
+                        hint="The role needs SELECT on the tables the query reads (as for EXPLAIN).",
+                    ) from None
                 if sql is not None or isinstance(exc, psycopg.errors.QueryCanceled):
                     raise  # the one query asked about: its own error is the answer
                 q.verdict = f"could not be planned: {str(exc).splitlines()[0][:150]}"
@@ -200,6 +204,8 @@ def advise(settings: Settings, sql: str | None = None) -> Advice:
             notes = [*notes, HYPOPG_HOWTO]
         else:
             advised = _checked(conn, looked, plans_by_query)
+    for q in looked:
+        q.verdict = q.verdict or "no candidate index could be tried"
     return Advice(advised, [q for q in looked if q.verdict != "-"], hypopg, notes=notes)
 
 
