@@ -80,6 +80,11 @@ def run(settings: Settings) -> Health:
                     out.append(fn(conn))
             except Unavailable as exc:
                 out.append(Check(name, "unavailable", f"needs more rights than this role has: {exc}"))
+            except psycopg.errors.QueryCanceled:
+                raise  # the statement timeout or a cancelled call: said by the session, for the whole call
+            except psycopg.Error as exc:  # e.g. a view this server version lacks: the other checks go on
+                first = (str(exc).strip().splitlines() or ["?"])[0][:200]
+                out.append(Check(name, "unavailable", f"could not run on this server: {first}"))
     out.sort(key=lambda c: _RANK[c.status])
     return Health(row[0] if row else "?", out)
 
