@@ -166,9 +166,9 @@ class ExecuteResult(ToolResult):
         if self.before and self.after:
             speed = self.before.ms / self.after.ms if self.after.ms > 0 else float("inf")
             text += (
-                f"\nMeasured (EXPLAIN ANALYZE, best of {measure.RUNS}): {self.before.ms:,.3g} ms before "
-                f"({self.before.scans}), {self.after.ms:,.3g} ms after ({self.after.scans}): "
-                f"{speed:,.1f}x faster."
+                f"\nMeasured (EXPLAIN ANALYZE, best of {measure.RUNS}): {self.before.ms:,.3g} ms and "
+                f"{self.before.buffers:,} buffers before ({self.before.scans}), {self.after.ms:,.3g} ms and "
+                f"{self.after.buffers:,} buffers after ({self.after.scans}): {speed:,.1f}x faster."
             )
         return text
 
