@@ -17,6 +17,7 @@ from data_platform.server.state import connections_of
 
 MAX_LISTED = 12  # indexes or queries shown per section; the structured content has them all
 MAX_FINDINGS = 5  # findings shown per health check (each carries its fix)
+TOP_SQL = 5  # statements whose SQL pg_top_queries also shows whole
 
 
 def _short(sql: str, n: int = 90) -> str:
@@ -92,12 +93,21 @@ def register(server: MCPServer) -> None:
         settings = connections_of(ctx).settings(connection)
         done, found = await run_sync(top.top_queries, settings, state.registry)
         notes = ([f"statistics since {found.since[:16]}"] if found.since else []) + found.notes
+        shown = [st for st in found.statements if st.visible][:TOP_SQL]
+        if shown:  # the preview cuts cells short; the SQL is what a reader needs whole
+            notes.append(
+                "costliest in full:\n"
+                + "\n".join(
+                    f"{i}. {_short(st.query, 160)}  [{st.total_ms:,.1f} ms total, {st.calls:,} calls]"
+                    for i, st in enumerate(shown, 1)
+                )
+            )
         return FrameResult.build(
             "pg_top_queries",
             done.info,
             done.head,
             preview_rows=min(10, state.settings.preview_rows),
-            note="; ".join(notes) or None,
+            note="\n".join(notes) or None,
             next_steps=[
                 "pg_index_advice (indexes for these)",
                 f"sort `{done.info.name}` by mean_ms, calls, rows or shared_blks_read",

@@ -35,6 +35,7 @@ select s.query, s.calls, s.total_exec_time, s.mean_exec_time, s.rows,
 from pg_stat_statements s left join pg_roles r on r.oid = s.userid
 where s.dbid = (select oid from pg_database where datname = current_database())
   and s.query !~* '{_NOISE}'
+  and s.query !~* 'pg_stat_statements'  -- the doctor's own reads (and other monitoring): not the workload
 order by {{order}} desc nulls last
 limit %s
 """
