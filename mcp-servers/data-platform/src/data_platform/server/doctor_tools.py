@@ -7,11 +7,12 @@ tool's own session, which is rolled back and closed). Building an advised index 
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 
 from data_platform.postgres.doctor import advice, health, top
 from data_platform.render import human_bytes
-from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+from data_platform.server.boundary import ToolResult, run_sync, state_of
+from data_platform.server.declare import ToolList
 from data_platform.server.results import FrameResult
 from data_platform.server.state import connections_of
 
@@ -85,50 +86,54 @@ class HealthResult(ToolResult):
         return "\n".join(lines)
 
 
-def register(server: MCPServer) -> None:
-    @tool(server, read_only=True, open_world=True)
-    async def pg_top_queries(ctx: Context, connection: str | None = None) -> FrameResult:
-        """pg_stat_statements into a data_ref, costliest first."""
-        state = state_of(ctx)
-        settings = connections_of(ctx).settings(connection)
-        done, found = await run_sync(top.top_queries, settings, state.registry)
-        notes = ([f"statistics since {found.since[:16]}"] if found.since else []) + found.notes
-        shown = [st for st in found.statements if st.visible][:TOP_SQL]
-        if shown:  # the preview cuts cells short; the SQL is what a reader needs whole
-            notes.append(
-                "costliest in full:\n"
-                + "\n".join(
-                    f"{i}. {_short(st.query, 160)}  [{st.total_ms:,.1f} ms total, {st.calls:,} calls]"
-                    for i, st in enumerate(shown, 1)
-                )
+TOOLS = ToolList("postgres", toolsets=("postgres",))  # the doctor belongs to the postgres family
+
+
+@TOOLS.declare(read_only=True, open_world=True)
+async def pg_top_queries(ctx: Context, connection: str | None = None) -> FrameResult:
+    """pg_stat_statements into a data_ref, costliest first."""
+    state = state_of(ctx)
+    settings = connections_of(ctx).settings(connection)
+    done, found = await run_sync(top.top_queries, settings, state.registry)
+    notes = ([f"statistics since {found.since[:16]}"] if found.since else []) + found.notes
+    shown = [st for st in found.statements if st.visible][:TOP_SQL]
+    if shown:  # the preview cuts cells short; the SQL is what a reader needs whole
+        notes.append(
+            "costliest in full:\n"
+            + "\n".join(
+                f"{i}. {_short(st.query, 160)}  [{st.total_ms:,.1f} ms total, {st.calls:,} calls]"
+                for i, st in enumerate(shown, 1)
             )
-        return FrameResult.build(
-            "pg_top_queries",
-            done.info,
-            done.head,
-            preview_rows=min(10, state.settings.preview_rows),
-            note="\n".join(notes) or None,
-            next_steps=[
-                "pg_index_advice (indexes for these)",
-                f"sort `{done.info.name}` by mean_ms, calls, rows or shared_blks_read",
-            ],
         )
+    return FrameResult.build(
+        "pg_top_queries",
+        done.info,
+        done.head,
+        preview_rows=min(10, state.settings.preview_rows),
+        note="\n".join(notes) or None,
+        next_steps=[
+            "pg_index_advice (indexes for these)",
+            f"sort `{done.info.name}` by mean_ms, calls, rows or shared_blks_read",
+        ],
+    )
 
-    @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def pg_index_advice(
-        ctx: Context,
-        sql: str | None = None,
-        connection: str | None = None,
-    ) -> IndexAdviceResult:
-        """Indexes for sql or the top queries, checked by hypopg."""
-        settings = connections_of(ctx).settings(connection)
-        out = await run_sync(advice.advise, settings, sql)
-        return IndexAdviceResult(
-            advised=out.advised, looked=out.looked, hypopg=out.hypopg, min_gain=out.min_gain, notes=out.notes
-        )
 
-    @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def pg_health(ctx: Context, connection: str | None = None) -> HealthResult:
-        """Health checks, each with its fix."""
-        out = await run_sync(health.run, connections_of(ctx).settings(connection))
-        return HealthResult(database=out.database, verdict=out.verdict(), checks=out.checks)
+@TOOLS.declare(read_only=True, idempotent=True, open_world=True)
+async def pg_index_advice(
+    ctx: Context,
+    sql: str | None = None,
+    connection: str | None = None,
+) -> IndexAdviceResult:
+    """Indexes for sql or the top queries, checked by hypopg."""
+    settings = connections_of(ctx).settings(connection)
+    out = await run_sync(advice.advise, settings, sql)
+    return IndexAdviceResult(
+        advised=out.advised, looked=out.looked, hypopg=out.hypopg, min_gain=out.min_gain, notes=out.notes
+    )
+
+
+@TOOLS.declare(read_only=True, idempotent=True, open_world=True)
+async def pg_health(ctx: Context, connection: str | None = None) -> HealthResult:
+    """Health checks, each with its fix."""
+    out = await run_sync(health.run, connections_of(ctx).settings(connection))
+    return HealthResult(database=out.database, verdict=out.verdict(), checks=out.checks)
