@@ -113,7 +113,7 @@ async def pg_top_queries(ctx: Context, connection: str | None = None) -> FrameRe
         note="\n".join(notes) or None,
         next_steps=[
             "pg_index_advice (indexes for these)",
-            f"sort `{done.info.name}` by mean_ms, calls, rows or shared_blks_read",
+            f'sort `{done.info.name}` by=["-mean_ms"] (or -calls, -rows, -shared_blks_read)',
         ],
     )
 
