@@ -18,6 +18,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
+import secret_scan
 from doctorsetup import MISSING, PLANTED, SERVED, make_clean, make_sick, make_workload, run_workload
 from harness import call, call_error, inmemory, text_of
 from namedconns import create_databases, db_url, drop_databases, scalar, toml_url, write_connections
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.anyio
 WORK, SICK, CLEAN, BARE = "dp_doc_work", "dp_doc_sick", "dp_doc_clean", "dp_doc_bare"
 READER = "dp_doc_reader"
 READER_PW = "rd-" + secrets.token_hex(8)
+secret_scan.register_secret(READER_PW)  # no answer or log of the session may show it
 
 
 @pytest.fixture(scope="module")
