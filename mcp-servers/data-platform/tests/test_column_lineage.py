@@ -152,3 +152,41 @@ def test_a_chain_deeper_than_pythons_recursion_limit() -> None:
     assert {e.kind for e in up} == {"transformed"}
     down, _ = analyzer.downstream("model.p.m0", "x")
     assert len(down) == n - 1 and down[-1].child == f"model.p.m{n - 1}"
+
+
+def test_a_transformation_behind_a_cte_and_the_keys_of_each_scope() -> None:
+    """The core alone: `renamed.amount AS amount` hides `amount_cents / 100` in a CTE; the edge shows
+    it as written, and the keys of the CTE and the outer query are edges of their own."""
+    nodes = {
+        f"model.p.{n}": {"resource_type": "model", "name": n, "database": "db", "schema": "s", "alias": n}
+        for n in ("pay", "orders", "m")
+    }
+    compiled = {
+        "model.p.pay": "select 1 as order_id, 250 as amount_cents, 'x' as status",
+        "model.p.orders": "select 1 as order_id, 7 as customer_id",
+        "model.p.m": (
+            "-- depends_on: db.s.pay\nwith renamed as (\n  select order_id,\n"
+            "    case when status = 'x' then amount_cents / 100 end::numeric as amount\n"
+            '  from "db"."s"."pay" where status <> \'void\'\n)\n'
+            "select o.customer_id, sum(renamed.amount) as amount\n"
+            'from renamed join "db"."s"."orders" as o using (order_id)\ngroup by 1'
+        ),
+    }
+    parents = {"model.p.m": ["model.p.pay", "model.p.orders"]}
+    analyzer = Analyzer({"nodes": nodes, "parent_map": parents}, compiled, "duckdb", Path("."))
+    up, problems = analyzer.upstream("model.p.m", "amount")
+    assert problems == []
+    by = {(e.parent.rsplit(".", 1)[-1], e.parent_column, e.kind): e.expression for e in up}
+    assert by[("pay", "amount_cents", "aggregated")] == (
+        "sum(renamed.amount) <- renamed.amount = case when status = 'x' then amount_cents / 100 end::numeric"
+    )
+    assert by[("pay", "status", "filter")] == "status <> 'void'"  # the CTE's own filter
+    assert ("pay", "order_id", "join") in by and ("orders", "order_id", "join") in by
+    assert by[("orders", "customer_id", "group-by")] == "o.customer_id"
+    # The keys are not followed further up, and a column outside the path has no CTE filter.
+    up, _ = analyzer.upstream("model.p.m", "customer_id")
+    assert {(e.parent_column, e.kind) for e in up} == {
+        ("customer_id", "pass-through"),
+        ("order_id", "join"),
+        ("customer_id", "group-by"),
+    } | {("order_id", "join")}
