@@ -81,6 +81,12 @@ async def test_a_measurement_in_degrees_is_said_and_only_then(
         )
         assert "ST_Distance(st_setsrid(..., 4326)) is in degrees" in text, text
 
+        # st_extent says the units of the box's coordinates.
+        r = await call(client, "st_extent", table="countries", schema="trust_geo")
+        assert r.structured_content["rows"][0][-1] == "degrees"
+        r = await call(client, "st_extent", table="parcels_l93", schema="trust_geo")
+        assert r.structured_content["rows"][0][-1] == "metre", r.structured_content
+
         # No note where it does not apply: geography, a projected SRID, a transform, no SRID, no measure.
         for sql in (
             "select ST_Area(geom::geography) as a from trust_geo.countries",
@@ -137,6 +143,17 @@ async def test_hints_apply_and_the_statement_is_shown_where_it_failed(
             client, "pg_query", sql="select * from agent_c.raw_payments where nosuch = $1", params=[1]
         )
         assert 'column "nosuch" does not exist' in err and "::date" not in err, err
+        # A missing relation whose name holds "database" is not a missing database.
+        err = await call_error(client, "pg_query", sql="select * from database_events")
+        assert 'relation "database_events" does not exist' in err and "PGDATABASE" not in err, err
+        # A NUL character: no advice to use pg_execute.
+        err = await call_error(client, "pg_query", sql="select 1\x00")
+        assert "NUL" in err and "pg_execute" not in err, err
+        # A wrong table name in a catalogue tool: "case-sensitive" only when case is the problem.
+        err = await call_error(client, "pg_columns", table="countriez", schema="trust_geo")
+        assert "case-sensitive" not in err and 'Did you mean "countries"' in err, err
+        err = await call_error(client, "pg_columns", table="Countries", schema="trust_geo")
+        assert "case-sensitive" in err, err
         # An error with no position: the statement as received, bounded.
         err = await call_error(
             client, "pg_query", sql="select 1 / (count(*) - count(*)) as x from agent_c.raw_payments"

@@ -102,7 +102,8 @@ def classify(exc: BaseException, settings: Settings) -> DatabaseError:
             hint=f"Fix the user/password in {source} (or PGUSER/PGPASSWORD).",
             details={"reason": "auth_failed"},
         )
-    if sqlstate == "3D000" or ("database" in low and "does not exist" in low):
+    # Not `relation "database_events" does not exist`: only the server's own wording for a database.
+    if sqlstate == "3D000" or (sqlstate is None and re.search(r'\bdatabase "[^"]*" does not exist', low)):
         return ConnectionFailedError(
             f"The database in {where} does not exist: {first}",
             hint=f"Fix the database name in {source} (or PGDATABASE), or create it.",

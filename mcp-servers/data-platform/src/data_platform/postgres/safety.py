@@ -161,7 +161,7 @@ def check_query(sql: str) -> CheckedSQL:
     if not sql or not sql.strip():
         raise ExpressionError("The SQL is empty.", hint="Pass a SELECT query.")
     if "\x00" in sql:
-        raise _refuse("a NUL character in the SQL")
+        raise _refuse("a NUL character in the SQL", hint="Remove the NUL (\\x00) character from the SQL.")
     tree = parse(sql)
     stmts = tree.get("stmts", [])
     if len(stmts) != 1:
