@@ -60,16 +60,25 @@ class Edge:
 
 @dataclass
 class _Step:
-    """One model's qualified SQL: its scopes by SELECT, and each scope's keys (read once)."""
+    """One model's qualified SQL: its scopes by SELECT, and each scope's keys traced (once)."""
 
     sql: str
     scopes: dict[int, Any]
     schema: Any
-    _keys: dict[int, list[tuple[str, Any, Any]]] = field(default_factory=dict)
+    dialect: str | None
+    _keys: dict[int, list[tuple[str, tuple[str, str, str], str, str]]] = field(default_factory=dict)
 
-    def keys(self, scope: Any) -> list[tuple[str, Any, Any]]:
+    def keys(self, scope: Any) -> list[tuple[str, tuple[str, str, str], str, str]]:
+        """(kind, parent relation, parent column, clause as written) of a SELECT's keys."""
         if id(scope) not in self._keys:
-            self._keys[id(scope)] = list(keys_of(scope.expression))
+            out: list[tuple[str, tuple[str, str, str], str, str]] = []
+            texts: dict[int, str] = {}
+            for kind, column, clause in keys_of(scope.expression):
+                if id(clause) not in texts:
+                    texts[id(clause)] = written(self.sql, clause, self.dialect)
+                for table, col in traced(column, scope, self.dialect, self.schema):
+                    out.append((kind, _rel_key(table.catalog, table.db, table.name), col, texts[id(clause)]))
+            self._keys[id(scope)] = out
         return self._keys[id(scope)]
 
 
@@ -230,7 +239,7 @@ class Analyzer:
                 [], problem=f"`select *` cannot be resolved: {why} (dbt_docs_generate writes catalog.json)"
             )
         out = ModelColumns(list(roots))
-        step = _Step(sql, {id(s.expression): s for s in scope.traverse()}, known)
+        step = _Step(sql, {id(s.expression): s for s in scope.traverse()}, known, self.dialect)
         for name, root in roots.items():
             out.sources[name] = self._sources(name, root, parents, step)
             out.keys[name] = self._keys(root, parents, step)
@@ -272,13 +281,11 @@ class Analyzer:
             scope = step.scopes.get(id(node.expression.parent))
             if scope is None:
                 continue
-            for kind, column, clause in step.keys(scope):
-                text = written(step.sql, clause, self.dialect)
-                for table, col in traced(column, scope, self.dialect, step.schema):
-                    rel = _rel_key(table.catalog, table.db, table.name)
-                    relation = ".".join(p for p in rel if p)
-                    source = Source(self._node_of(rel, parents), relation, col, kind, text)
-                    found.setdefault((relation, col, kind), source)
+            for kind, rel, col, text in step.keys(scope):
+                relation = ".".join(p for p in rel if p)
+                if (relation, col, kind) not in found:
+                    parent = self._node_of(rel, parents)
+                    found[(relation, col, kind)] = Source(parent, relation, col, kind, text)
         return list(found.values())
 
     def _node_of(self, rel: tuple[str, str, str], parents: set[str]) -> str | None:
