@@ -95,6 +95,10 @@ async def test_a_measurement_in_degrees_is_said_and_only_then(
             "select ST_Length(geom) as a from trust_geo.any_geom",
             "select name, ST_AsText(geom) as g from trust_geo.countries",
             "with c as (select geom from trust_geo.countries) select ST_Area(c.geom) as a from c",
+            "with c as (select ST_Transform(geom, 3857) as geom from trust_geo.countries) "
+            "select ST_Area(geom) as a from c",
+            "select ST_Area(geom) as a from (select ST_Transform(geom, 3857) as geom "
+            "from trust_geo.countries) s",
         ):
             text = text_of(await call(client, "pg_query", sql=sql))
             assert "degrees" not in text, (sql, text)

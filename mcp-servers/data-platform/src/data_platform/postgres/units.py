@@ -87,6 +87,8 @@ class _Query:
 
     def __init__(self, tree: dict[str, Any]) -> None:
         ctes = {v["ctename"] for k, v in _walk(tree) if k == "CommonTableExpr"}
+        # A CTE or a subquery in FROM may rename or transform a column: an unqualified one is not traced.
+        self.derived = bool(ctes) or any(k == "RangeSubselect" for k, _ in _walk(tree))
         self.relations: dict[str, tuple[str | None, str]] = {}
         for key, value in _walk(tree):
             if key == "RangeVar" and not (value.get("relname") in ctes and not value.get("schemaname")):
@@ -103,6 +105,8 @@ class _Query:
         if "ColumnRef" in node:
             fields = _name(node["ColumnRef"].get("fields", []))
             if len(fields) == 1:
+                if self.derived:
+                    return None
                 tables = list(self.relations.values())
                 if len(tables) != 1:  # several tables: which one has it is asked of the catalogue
                     return _Geometry(fields[0], column=(None, "", fields[0]))
