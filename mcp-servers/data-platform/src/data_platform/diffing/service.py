@@ -28,6 +28,7 @@ from data_platform.frames.engine import Engine
 from data_platform.postgres import safety
 from data_platform.postgres.catalog import resolve_table
 from data_platform.postgres.connection import session
+from data_platform.postgres.sqlerror import explained
 from data_platform.postgres.sqltext import qualified
 from data_platform.registry import Registry
 from data_platform.registry.names import NAME_PATTERN
@@ -152,7 +153,8 @@ def _pushdown(
 ) -> Outcome:
     from data_platform.postgres import query as pgquery
 
-    with session(settings, read_only=True) as conn:
+    sides = "\n".join(s.text for s in (left, right) if s.kind == "query")
+    with explained(settings, sides), session(settings, read_only=True) as conn:  # where, and which relation
         lrel, rrel = _pg_relation(conn, left), _pg_relation(conn, right)
         lcols, rcols = _pg_columns(conn, lrel), _pg_columns(conn, rrel)
 
