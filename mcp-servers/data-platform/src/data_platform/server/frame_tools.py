@@ -103,7 +103,7 @@ class DescribeResult(ToolResult):
             extra = ["nan"] if any("nan" in c.stats for c in group) else []
             header = ["column", "type", "count", "nulls", *extra, *keys]
             body = [
-                [format_cell(c.name, 30), c.type[:24], f"{c.count:,}", f"{c.nulls:,}"]
+                [format_cell(c.name, 30), format_cell(c.type, 24), f"{c.count:,}", f"{c.nulls:,}"]
                 + [format_cell(c.stats.get(k, ""), 24) for k in extra + keys]
                 for c in group[:40]
             ]

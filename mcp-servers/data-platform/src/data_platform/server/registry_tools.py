@@ -8,7 +8,7 @@ from typing import Annotated
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from data_platform.render import human_bytes, markdown_table
+from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 
 RefName = Annotated[str, Field(description="A data_ref name, as list_data shows it.")]
@@ -45,7 +45,7 @@ class ListDataResult(ToolResult):
                 f"{r.rows:,}",
                 str(r.columns),
                 human_bytes(r.size_bytes),
-                r.source[:60],
+                format_cell(r.source, 60),
                 r.created.strftime("%Y-%m-%d %H:%M"),
             ]
             for r in self.refs
