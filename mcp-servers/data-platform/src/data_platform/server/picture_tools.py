@@ -200,7 +200,7 @@ def _register_chart(server: MCPServer) -> None:
         agg: Agg | None = None,
         title: str | None = None,
     ) -> ChartResult:
-        """kind: bar line scatter histogram box heatmap map; agg when rows share an x (default mean)"""
+        """kind: bar line scatter histogram box heatmap map; agg if rows share an x (mean)"""
         from data_platform.pictures import chart as chart_mod
 
         state = state_of(ctx)
