@@ -6,9 +6,17 @@ call" act at the one moment that matters, and a pyarrow sort held at a known poi
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import logging
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pyarrow as pa
+import pytest
 
 from data_platform.registry import Registry
 
@@ -87,3 +95,91 @@ def test_a_ref_dropped_while_being_read_leaves_nothing_cached(tmp_path: Path) ->
     assert registry.info("t").source == "again" and registry.get("t").equals(RIGHT)
     registry.close()
     other.close()
+
+
+def test_a_closed_engine_refuses_a_late_call_instead_of_reopening() -> None:
+    """A cancelled call's thread runs on; if it reached DuckDB after shutdown closed the engine,
+    the engine opened a new database (up to its memory limit) that nothing would close."""
+    from data_platform.frames.engine import Engine
+    from data_platform.work import CancelledError
+
+    engine = Engine()
+    with engine.over({"t": LEFT}) as con:
+        assert engine.run(con, "SELECT count(*) AS n FROM t").column(0).to_pylist() == [3]
+    engine.close()
+    with pytest.raises(CancelledError, match="shutting down"), engine.over({"t": LEFT}) as con:
+        engine.run(con, "SELECT 1")  # pragma: no cover - refused before
+    assert engine._con is None  # before the fix: a new database, open for good
+
+
+class HeldWhileStoring(Registry):
+    """A sort's result is being stored when the server shuts down: held there until released,
+    as a pyarrow sort or join that no cancel can interrupt runs on to its end."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.busy = False
+        self.busy_at_close: bool | None = None
+
+    @contextlib.contextmanager
+    def writer(self, **kw: Any) -> Iterator[Any]:
+        if not str(kw.get("source", "")).startswith("sort"):
+            with super().writer(**kw) as w:
+                yield w
+            return
+        self.busy = True
+        try:
+            self.entered.set()
+            self.release.wait(60)  # a bound for a broken run only; released by the shutdown below
+            with super().writer(**kw) as w:
+                yield w
+        finally:
+            self.busy = False
+
+    def close(self) -> None:
+        if self.busy_at_close is None:  # the shutdown's close
+            self.busy_at_close = self.busy
+        super().close()
+
+
+class ReleaseWhenShutdownWaits(logging.Handler):
+    def __init__(self, wake: threading.Event) -> None:
+        super().__init__()
+        self.wake = wake  # not `release`: a Handler's own lock method has that name
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "shutdown: waiting for" in record.getMessage():
+            self.wake.set()
+
+
+@pytest.mark.anyio
+async def test_shutdown_waits_for_a_cancelled_calls_thread_before_closing(tmp_path: Path) -> None:
+    """A cancelled sort's thread runs on; shutdown closed the registry and DuckDB under it."""
+    from mcp.client import Client
+
+    from data_platform.config import load_settings
+    from data_platform.server import build_server
+
+    project = tmp_path / "project"
+    project.mkdir()
+    settings = load_settings(project, {"HOME": str(tmp_path)}, system_file=tmp_path / "none.env")
+    held = HeldWhileStoring(settings.registry_dir)
+    held.put(LEFT, name="t", source="test")
+    log = logging.getLogger("data_platform")
+    handler, level = ReleaseWhenShutdownWaits(held.release), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        server = build_server(settings, registry=held)
+        async with Client(server, cache=None) as client, anyio.create_task_group() as tg:
+            tg.start_soon(functools.partial(client.call_tool, "sort", {"data_ref": "t", "by": ["-v"]}))
+            await anyio.to_thread.run_sync(held.entered.wait, 30)
+            tg.cancel_scope.cancel()  # the caller gives up; the sort's thread is still storing
+        # Leaving the client shut the server down.
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        held.release.set()  # before the fix nothing released it: let the thread end
+    assert held.busy_at_close is False  # before the fix: True, the registry closed under the call
+    assert held.names() == ["t"]  # the cancelled sort stored nothing
