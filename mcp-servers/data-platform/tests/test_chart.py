@@ -184,6 +184,7 @@ def test_a_long_line_is_binned_keeping_its_extremes_and_coloured_means_do_not_st
     assert max(d["v"] for d in values) < 15  # the line is each step's mean, not a sum
     assert out.y_axis == "v: mean per step, band min to max" and "mean per step" in (out.aggregate or "")
     assert any("binned into 1,000 equal steps" in note for note in out.notes)
+    assert out.title == "v by t (mean per step, band min to max)"
     assert_picture(out.picture.png)
     registry.put(weather(30), name="w", source="test")
     bars = chart.chart(

@@ -282,7 +282,12 @@ def _line(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: i
     data = _rows(eng.run(con, sql))
     spec = specs.line(data, req.x, _vtype(xt), label, req.color, band)
     spec["usermeta"] = {"aggregate": agg}
-    return len(data), spec, notes, f"{val.label} by {req.x}"
+    return (
+        len(data),
+        spec,
+        notes,
+        f"{val.label} by {req.x}" + (" (mean per step, band min to max)" if band else ""),
+    )
 
 
 def _num(expr: str, t: pa.DataType) -> str:
