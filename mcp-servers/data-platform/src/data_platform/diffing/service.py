@@ -179,9 +179,9 @@ def _pushdown(
     out = Outcome(result, left, right, where=f"in PostgreSQL (connection {name})")
     for kind, text in result.example_sql.items():
         work.check()
-        done = pgquery.run_query(
-            settings, registry, text, name=registry.unique_name(f"diff_{kind}"), max_rows=examples
-        )
+        # No name: the registry picks a free one as it publishes (a name chosen before, then
+        # passed, could be taken by a diff running at the same time: "already exists").
+        done = pgquery.run_query(settings, registry, text, default_name=f"diff_{kind}", max_rows=examples)
         out.examples[kind] = done.info.name
         out.example_rows[kind] = done.info.rows
     return out
@@ -291,9 +291,7 @@ def _streamed(
                 result.examples[kind] = execute(text)
             for kind, table in result.examples.items():
                 info = registry.put(
-                    table,
-                    name=registry.unique_name(f"diff_{kind}"),
-                    source=f"diff {left.label} vs {right.label}: {kind}",
+                    table, default_name=f"diff_{kind}", source=f"diff {left.label} vs {right.label}: {kind}"
                 )
                 out.examples[kind] = info.name
                 out.example_rows[kind] = info.rows

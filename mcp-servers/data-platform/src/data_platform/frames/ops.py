@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from data_platform import work
 from data_platform.errors import ExpressionError, InputError, NotFoundError
 from data_platform.frames import engine
 from data_platform.frames.expr import compile_filter, evaluate, null_note, resolve_column
@@ -46,6 +47,7 @@ class OpResult:
 
 
 def store(registry: Registry, table: pa.Table, out: Output, default: str, source: str) -> OpResult:
+    work.check()  # a sort or join computed whole cannot stop mid-kernel: a cancelled one stores nothing
     return OpResult.of(
         ingest([table], table.schema, Target(registry, out.name, out.overwrite, source, default))
     )

@@ -276,11 +276,13 @@ def run_query(
     overwrite: bool = False,
     max_rows: int | None = None,
     geometry: GeoFormat = "wkt",
+    default_name: str = "query",
 ) -> QueryOutcome:
-    """Run one read-only query and store its result as a data_ref."""
+    """Run one read-only query and store its result as a data_ref (no name: a free one from
+    `default_name`, chosen as the ref is published)."""
     checked = safety.check_query(sql)
     source = "pg_query: " + " ".join(sql.split())[:120]
-    target = Target(registry, name or None, overwrite, source, "query")
+    target = Target(registry, name or None, overwrite, source, default_name)
     target.check()  # before the query runs
     guard = query_guard(max_rows or settings.max_rows)
     with explained(settings, checked.sql):  # an error shows where, and which relations were meant

@@ -27,6 +27,7 @@ Types = Annotated[dict[str, str] | None, Field(description="column: type, e.g. d
 Path = str
 Count = Annotated[int, Field(ge=1, le=50)]
 How = Literal["inner", "left", "right", "outer", "semi", "anti"]
+Validate = Literal["one_to_one", "one_to_many", "many_to_one", "many_to_many"]
 
 
 # Operations that may run SQL in DuckDB: they get the server's own sandbox.
@@ -103,7 +104,7 @@ class DescribeResult(ToolResult):
             extra = ["nan"] if any("nan" in c.stats for c in group) else []
             header = ["column", "type", "count", "nulls", *extra, *keys]
             body = [
-                [format_cell(c.name, 30), c.type[:24], f"{c.count:,}", f"{c.nulls:,}"]
+                [format_cell(c.name, 30), format_cell(c.type, 24), f"{c.count:,}", f"{c.nulls:,}"]
                 + [format_cell(c.stats.get(k, ""), 24) for k in extra + keys]
                 for c in group[:40]
             ]
@@ -273,11 +274,12 @@ async def join(
     left: Ref, right: Ref, ctx: Context, on: Cols = None, left_on: Cols = None,
     right_on: Cols = None, how: How = "inner",
     suffixes: tuple[str, str] = ("_x", "_y"), name: Name = None, overwrite: bool = False,
+    validate: Validate | None = None,
 ) -> FrameResult:  # fmt: skip
     """Join two refs on key columns (on, or left_on + right_on)."""
     return await _op(
         ctx, "join", joins.join, left, right, on=on, left_on=left_on, right_on=right_on,
-        how=how, suffixes=suffixes, out=ops.Output(name, overwrite),
+        how=how, suffixes=suffixes, out=ops.Output(name, overwrite), validate=validate,
     )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from data_platform.config import Settings
 from data_platform.frames.engine import Engine
 from data_platform.postgres.connections import Connections
 from data_platform.registry import Registry
+from data_platform.work import Running
 
 T = TypeVar("T")
 
@@ -25,6 +26,9 @@ class AppState:
     # This server's own locked DuckDB (filter, sql, groupby/join fallbacks): never shared
     # with another server in the process; opened on first use, closed at shutdown.
     sandbox: Engine = field(init=False)
+    # Calls whose threads still run (a cancelled pyarrow sort runs on to its end): shutdown
+    # cancels them and waits before closing what they use.
+    running: Running = field(default_factory=Running)
 
     def __post_init__(self) -> None:
         self.sandbox = Engine(self.settings.duckdb_memory)
