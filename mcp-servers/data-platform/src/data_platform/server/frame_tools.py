@@ -7,11 +7,10 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, Field
 
-from data_platform.frames import csv_reader, grouping, joins, json_reader, ops, parquet, writers
 from data_platform.frames import describe as describe_mod
-from data_platform.frames.sources import default_name_for
-from data_platform.paths import resolve_path
-from data_platform.registry import RefInfo, Target
+from data_platform.frames import grouping, joins, ops
+from data_platform.lakes import reading, writing
+from data_platform.registry import RefInfo
 from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server import diff_tools, picture_tools
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
@@ -25,6 +24,8 @@ Chunk = Annotated[int | None, Field(ge=1)]  # rows per written batch: rarely nee
 Guard = Annotated[int | None, Field(ge=1)]
 Types = Annotated[dict[str, str] | None, Field(description="column: type, e.g. date, decimal(12,2)")]
 Path = str
+Source = str | list[str]
+Where = str | None
 Count = Annotated[int, Field(ge=1, le=50)]
 How = Literal["inner", "left", "right", "outer", "semi", "anti"]
 
@@ -38,28 +39,24 @@ def _next(ref: str) -> list[str]:
 
 
 def _result(
-    ctx: Context, action: str, info: RefInfo, table: Any, notes: list[str], nxt: list[str]
+    ctx: Context, action: str, info: RefInfo, table: Any, notes: list[str], nxt: list[str], scan: Any = None
 ) -> FrameResult:
     rows = state_of(ctx).settings.preview_rows
     return FrameResult.build(
-        action, info, table, preview_rows=rows, note=" ".join(notes) or None, next_steps=nxt
+        action, info, table, preview_rows=rows, note=" ".join(notes) or None, next_steps=nxt, scan=scan
     )
 
 
 async def _load(
-    ctx: Context, kind: str, path: str, name: str | None, overwrite: bool, guard: int | None, **kw: Any
-) -> FrameResult:
+    ctx: Context, kind: str, path: str | list[str], name: str | None, overwrite: bool, guard: int | None,
+    **kw: Any,
+) -> FrameResult:  # fmt: skip
     state = state_of(ctx)
-    real = resolve_path(path, state.settings)
-    target = Target(state.registry, name, overwrite, str(real), default_name_for(real))
-    readers = {
-        "read_csv": csv_reader.read_csv,
-        "read_parquet": parquet.read_parquet,
-        "read_json": json_reader.read_json,
-    }
-    reader = readers[kind]
-    loaded = await run_sync(reader, real, target, max_rows=guard or state.settings.max_rows, **kw)
-    return _result(ctx, kind, loaded.info, loaded.head, loaded.notes, _next(loaded.info.name))
+    loaded = await run_sync(
+        reading.load, kind, path, state.settings, state.storage, state.registry,
+        name=name, overwrite=overwrite, max_rows=guard or state.settings.max_rows, **kw,
+    )  # fmt: skip
+    return _result(ctx, kind, loaded.info, loaded.head, loaded.notes, _next(loaded.info.name), loaded.scan)
 
 
 class WriteResult(ToolResult):
@@ -119,7 +116,7 @@ class DescribeResult(ToolResult):
 def register(server: MCPServer) -> None:
     @tool(server, read_only=False)
     async def read_csv(
-        path: Path,
+        path: Source,
         ctx: Context,
         name: Name = None,
         overwrite: bool = False,
@@ -135,6 +132,8 @@ def register(server: MCPServer) -> None:
         chunk_size: Chunk = None,
         max_rows: Guard = None,
         parse_dates: list[str] | None = None,
+        where: Where = None,
+        source_column: str | None = None,
     ) -> FrameResult:
         """Load a CSV (.gz/.zip too) into a new ref; sep, header, encoding, dates sniffed."""
         return await _load(
@@ -142,37 +141,39 @@ def register(server: MCPServer) -> None:
             sep=sep, header={"auto": None, "yes": True, "no": False}[header], encoding=encoding,
             na_values=na_values, columns=columns, dtype=dtype,
             date_format=date_format, skiprows=skiprows, nrows=nrows, chunk_size=chunk_size,
-            parse_dates=parse_dates,
+            parse_dates=parse_dates, where=where, source_column=source_column,
         )  # fmt: skip
 
     @tool(server, read_only=False)
     async def read_parquet(
-        path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
-        nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
+        path: Source, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
+        nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None, where: Where = None,
+        source_column: str | None = None,
     ) -> FrameResult:  # fmt: skip
-        """Load a Parquet file into a new ref."""
+        """Load Parquet into a new ref; hive folders (key=value) become columns."""
         return await _load(
             ctx, "read_parquet", path, name, overwrite, max_rows,
-            columns=columns, nrows=nrows, chunk_size=chunk_size,
+            columns=columns, nrows=nrows, chunk_size=chunk_size, where=where, source_column=source_column,
         )  # fmt: skip
 
     @tool(server, read_only=False)
     async def read_json(
-        path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
+        path: Source, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
         dtype: Types = None, nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
-        parse_dates: list[str] | None = None,
+        parse_dates: list[str] | None = None, where: Where = None, source_column: str | None = None,
     ) -> FrameResult:  # fmt: skip
         """Load a JSON array or JSON lines (.gz/.zip too) into a new ref; nested values kept."""
         return await _load(
             ctx, "read_json", path, name, overwrite, max_rows,
             columns=columns, dtype=dtype, nrows=nrows, chunk_size=chunk_size,
-            parse_dates=parse_dates,
+            parse_dates=parse_dates, where=where, source_column=source_column,
         )  # fmt: skip
 
-    async def _write(ctx: Context, fn: Any, data_ref: str, path: str, **kw: Any) -> WriteResult:
+    async def _write(ctx: Context, fmt: str, data_ref: str, path: str, **kw: Any) -> WriteResult:
         state = state_of(ctx)
-        real = resolve_path(path, state.settings, for_write=True)
-        w = await run_sync(fn, state.registry, data_ref, real, **kw)
+        w = await run_sync(
+            writing.write, fmt, state.registry, data_ref, path, state.settings, state.storage, **kw
+        )
         return WriteResult(
             data_ref=data_ref, path=str(w.path), format=w.format, rows=w.rows, columns=w.columns,
             size_bytes=w.size_bytes,
@@ -183,16 +184,17 @@ def register(server: MCPServer) -> None:
         data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False, sep: str = ","
     ) -> WriteResult:
         """Write a ref to a CSV file (.gz compresses); mkdirs creates missing folders."""
-        return await _write(
-            ctx, writers.write_csv, data_ref, path, overwrite=overwrite, mkdirs=mkdirs, sep=sep
-        )
+        return await _write(ctx, "csv", data_ref, path, overwrite=overwrite, mkdirs=mkdirs, sep=sep)
 
     @tool(server, read_only=False)
     async def to_parquet(
-        data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False
-    ) -> WriteResult:
-        """Write a ref to a Parquet file (zstd); mkdirs creates missing folders."""
-        return await _write(ctx, writers.write_parquet, data_ref, path, overwrite=overwrite, mkdirs=mkdirs)
+        data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False,
+        partition_by: Cols = None,
+    ) -> WriteResult:  # fmt: skip
+        """Write a ref to a Parquet file (zstd), or a key=value folder per partition_by."""
+        return await _write(
+            ctx, "parquet", data_ref, path, overwrite=overwrite, mkdirs=mkdirs, partition_by=partition_by
+        )
 
     @tool(server, read_only=True, idempotent=True)
     async def describe(data_ref: Ref, ctx: Context, columns: Cols = None) -> DescribeResult:

@@ -30,6 +30,7 @@ class FrameResult(ToolResult):
     preview_text: str
     note: str | None = None
     next: list[str] = []
+    scan: dict[str, int] | None = None  # a dataset read: files/bytes/row groups read and total
 
     def ref_names(self) -> list[str]:
         return [self.data_ref]
@@ -63,6 +64,7 @@ class FrameResult(ToolResult):
         from_end: bool = False,
         note: str | None = None,
         next_steps: list[str] | None = None,
+        scan: object = None,
     ) -> FrameResult:
         """Describe `info` with a preview of `table` (its head, or its tail)."""
         n = min(preview_rows, table.num_rows)
@@ -79,6 +81,7 @@ class FrameResult(ToolResult):
             preview_text=text,
             note=note,
             next=next_steps or [],
+            scan={k: v for k, v in vars(scan).items() if v is not None} if scan is not None else None,
         )
 
 
