@@ -55,7 +55,7 @@ async def test_s3_prefix_read_with_pruning_and_listing(project: Path, s3) -> Non
         text = text_of(r)
         assert "9 files" in text and "species" in text and "year" in text and "mass" in text
 
-        refs = await call(client, "list_refs")
+        refs = await call(client, "list_data")
         assert SECRET not in str(refs.structured_content) and KEY not in text_of(refs)
     assert SECRET not in log_since(mark)
 

@@ -83,7 +83,7 @@ def _expand(loc: Location, fmt: str, *, remote: bool) -> Files:
     if glob:
         base = path[: path.index(next(c for c in path if c in "*?["))].rsplit("/", 1)[0]
         pattern = _glob_regex(path)
-        infos = [i for i in _listing(fs, base, loc) if pattern.fullmatch(i.path)]
+        infos = [i for i in listing(fs, base, loc) if pattern.fullmatch(i.path)]
         infos = _visible(infos, base)
         if not infos:
             raise NotFoundError(f"No file matches {loc.url}.", hint=_near(fs, base, loc))
@@ -93,7 +93,7 @@ def _expand(loc: Location, fmt: str, *, remote: bool) -> Files:
         return Files(loc, [info.path], {info.path: info.size}, None, True, not remote)
     if info.type == pafs.FileType.NotFound:
         raise NotFoundError(f"Nothing at {loc.url}.", hint=_near(fs, path.rsplit("/", 1)[0], loc))
-    infos = _visible(_listing(fs, path, loc), path)
+    infos = _visible(listing(fs, path, loc), path)
     ext = EXTENSIONS.get(fmt, ())
     kept = [i for i in infos if i.path.lower().endswith(ext)]
     infos = kept or infos
@@ -117,11 +117,7 @@ def _info(fs: pafs.FileSystem, path: str, loc: Location) -> pafs.FileInfo:
 
 
 def listing(fs: pafs.FileSystem, path: str, loc: Location) -> list[pafs.FileInfo]:
-    """Every file under `path`, recursively."""
-    return _listing(fs, path, loc)
-
-
-def _listing(fs: pafs.FileSystem, path: str, loc: Location) -> list[pafs.FileInfo]:
+    """Every file under `path`, recursively (at most MAX_FILES)."""
     try:
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
     except OSError as exc:

@@ -172,3 +172,63 @@ class _Translate:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
                 return None
         return value
+
+
+def iceberg_filter(where: str, schema: pa.Schema, what: str) -> Any:
+    """`where` as a pyiceberg row filter (files pruned by their partition values and column
+    statistics, rows filtered by pyiceberg): comparisons of a column with values only."""
+    types = {f.name: f.type for f in schema}
+    compiled = compile_filter(where, schema.names, what, types)
+    return _Iceberg(types).node(sqlglot.parse_one(compiled.sql, read="duckdb"))
+
+
+class _Iceberg(_Translate):
+    """The same walk, building pyiceberg's expressions; anything but column-vs-value is refused."""
+
+    def node(self, n: exp.Expression) -> Any:
+        from pyiceberg import expressions as ie
+
+        compare = {exp.EQ: ie.EqualTo, exp.NEQ: ie.NotEqualTo, exp.GT: ie.GreaterThan}
+        compare |= {exp.GTE: ie.GreaterThanOrEqual, exp.LT: ie.LessThan, exp.LTE: ie.LessThanOrEqual}
+        flipped = {exp.GT: ie.LessThan, exp.GTE: ie.LessThanOrEqual, exp.LT: ie.GreaterThan}
+        flipped |= {exp.LTE: ie.GreaterThanOrEqual, exp.EQ: ie.EqualTo, exp.NEQ: ie.NotEqualTo}
+        if isinstance(n, exp.Paren):
+            return self.node(n.this)
+        if isinstance(n, exp.And):
+            return ie.And(self.node(n.this), self.node(n.expression))
+        if isinstance(n, exp.Or):
+            return ie.Or(self.node(n.this), self.node(n.expression))
+        if isinstance(n, exp.Not):
+            if isinstance(n.this, exp.Is) and isinstance(n.this.expression, exp.Null):
+                return ie.NotNull(self.column(n.this.this))
+            return ie.Not(self.node(n.this))
+        if isinstance(n, exp.Is) and isinstance(n.expression, exp.Null):
+            return ie.IsNull(self.column(n.this))
+        if isinstance(n, exp.IsNan):
+            return ie.IsNaN(self.column(n.this))
+        if type(n) in compare:
+            if isinstance(n.this, exp.Column):
+                return compare[type(n)](self.column(n.this), self.value(n.expression, n.this))
+            if isinstance(n.expression, exp.Column):
+                return flipped[type(n)](self.column(n.expression), self.value(n.this, n.expression))
+        if isinstance(n, exp.In) and not n.args.get("query") and n.expressions:
+            return ie.In(self.column(n.this), {self.value(v, n.this) for v in n.expressions})
+        if isinstance(n, exp.Between):
+            name = self.column(n.this)
+            low, high = self.value(n.args["low"], n.this), self.value(n.args["high"], n.this)
+            return ie.And(ie.GreaterThanOrEqual(name, low), ie.LessThanOrEqual(name, high))
+        if isinstance(n, exp.StartsWith) and isinstance(n.expression, exp.Literal) and n.expression.is_string:
+            return ie.StartsWith(self.column(n.this), n.expression.this)
+        raise self.refuse(n)
+
+    def column(self, n: exp.Expression) -> str:
+        if not isinstance(n, exp.Column) or n.name not in self.types:
+            raise self.refuse(n)
+        return n.name
+
+    def value(self, n: exp.Expression, column: exp.Expression) -> Any:
+        scalar = self.literal(n, self.type_of(column))
+        if scalar is None or not scalar.is_valid:
+            raise self.refuse(n)
+        value = scalar.as_py()
+        return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value

@@ -1,4 +1,5 @@
-"""read_csv / read_parquet / read_json: one file by the single-file readers, anything else as a dataset.
+"""read_csv / read_parquet / read_json: one file by the single-file readers, anything else as a dataset;
+read_parquet also reads Delta folders and Iceberg tables (lakes/tables.py).
 
 A local file read as before (CSV sniffing, encodings, dates, zip/gz: frames/csv_reader.py...);
 a folder, a glob, a list, a URL in object storage, or a `where`/`source_column` go through
@@ -15,6 +16,7 @@ from data_platform.errors import InputError
 from data_platform.frames import csv_reader, json_reader, parquet
 from data_platform.frames.ops import OpResult
 from data_platform.frames.sources import default_name_for
+from data_platform.lakes import tables
 from data_platform.lakes.datasets import read_dataset
 from data_platform.lakes.files import find_files
 from data_platform.lakes.storage import Storage, scheme_of
@@ -55,6 +57,24 @@ def load(
     """Read `path` with the reader `kind` into a new ref."""
     if isinstance(path, list | tuple) and len(path) == 1:
         path = path[0]
+    as_of = options.pop("as_of", None)
+    table = (
+        tables.detect(path, settings, storage) if kind == "read_parquet" and isinstance(path, str) else None
+    )
+    if table is not None:
+        if options.get("source_column"):
+            raise InputError("source_column applies to files, not to a table.", hint="Leave it out.")
+
+        def target_of(source: str, default: str) -> Target:
+            return Target(registry, name, overwrite, source, default)
+
+        keep = {k: options.get(k) for k in ("where", "columns", "nrows", "chunk_size")}
+        return tables.read_table(table, storage, settings, target_of, max_rows=max_rows, as_of=as_of, **keep)
+    if as_of is not None:
+        raise InputError(
+            "as_of reads an older version of a Delta or Iceberg table; this is plain files.",
+            hint="Give a Delta folder or an Iceberg catalog.namespace.table, or leave as_of out.",
+        )
     if not is_dataset(path, settings, options):
         real = resolve_path(str(path), settings)
         for key in ("where", "source_column"):

@@ -12,7 +12,7 @@ from data_platform.frames import grouping, joins, ops
 from data_platform.lakes import reading, writing
 from data_platform.registry import RefInfo
 from data_platform.render import format_cell, human_bytes, markdown_table
-from data_platform.server import diff_tools, picture_tools
+from data_platform.server import diff_tools, lake_tools, picture_tools
 from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
 from data_platform.server.results import FrameResult
 
@@ -116,7 +116,7 @@ class DescribeResult(ToolResult):
 def register(server: MCPServer) -> None:
     @tool(server, read_only=False)
     async def read_csv(
-        path: Source,
+        path: Path,
         ctx: Context,
         name: Name = None,
         overwrite: bool = False,
@@ -133,7 +133,6 @@ def register(server: MCPServer) -> None:
         max_rows: Guard = None,
         parse_dates: list[str] | None = None,
         where: Where = None,
-        source_column: str | None = None,
     ) -> FrameResult:
         """Load a CSV (.gz/.zip too) into a new ref; sep, header, encoding, dates sniffed."""
         return await _load(
@@ -141,32 +140,34 @@ def register(server: MCPServer) -> None:
             sep=sep, header={"auto": None, "yes": True, "no": False}[header], encoding=encoding,
             na_values=na_values, columns=columns, dtype=dtype,
             date_format=date_format, skiprows=skiprows, nrows=nrows, chunk_size=chunk_size,
-            parse_dates=parse_dates, where=where, source_column=source_column,
+            parse_dates=parse_dates, where=where,
         )  # fmt: skip
 
     @tool(server, read_only=False)
     async def read_parquet(
         path: Source, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
         nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None, where: Where = None,
-        source_column: str | None = None,
+        source_column: str | None = None, as_of: str | None = None,
     ) -> FrameResult:  # fmt: skip
-        """Load Parquet into a new ref; hive folders (key=value) become columns."""
+        """Load Parquet (file, folder, glob, s3://), a Delta folder or an Iceberg catalog.ns.table
+        into a new ref; as_of: a table's version, snapshot id or time."""
         return await _load(
             ctx, "read_parquet", path, name, overwrite, max_rows,
             columns=columns, nrows=nrows, chunk_size=chunk_size, where=where, source_column=source_column,
+            as_of=as_of,
         )  # fmt: skip
 
     @tool(server, read_only=False)
     async def read_json(
-        path: Source, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
+        path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
         dtype: Types = None, nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
-        parse_dates: list[str] | None = None, where: Where = None, source_column: str | None = None,
+        parse_dates: list[str] | None = None, where: Where = None,
     ) -> FrameResult:  # fmt: skip
         """Load a JSON array or JSON lines (.gz/.zip too) into a new ref; nested values kept."""
         return await _load(
             ctx, "read_json", path, name, overwrite, max_rows,
             columns=columns, dtype=dtype, nrows=nrows, chunk_size=chunk_size,
-            parse_dates=parse_dates, where=where, source_column=source_column,
+            parse_dates=parse_dates, where=where,
         )  # fmt: skip
 
     async def _write(ctx: Context, fmt: str, data_ref: str, path: str, **kw: Any) -> WriteResult:
@@ -191,7 +192,7 @@ def register(server: MCPServer) -> None:
         data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False,
         partition_by: Cols = None,
     ) -> WriteResult:  # fmt: skip
-        """Write a ref to a Parquet file (zstd), or a key=value folder per partition_by."""
+        """Write a ref to a Parquet file (zstd); mkdirs creates missing folders."""
         return await _write(
             ctx, "parquet", data_ref, path, overwrite=overwrite, mkdirs=mkdirs, partition_by=partition_by
         )
@@ -301,4 +302,5 @@ def register(server: MCPServer) -> None:
         )
 
     diff_tools.register(server)  # diff compares refs too, so it comes with the frames family
+    lake_tools.register(server)  # datasets and tables load into refs: the same family
     picture_tools.register(server)  # profile and chart draw from refs: the same family
