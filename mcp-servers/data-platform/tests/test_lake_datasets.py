@@ -200,3 +200,64 @@ async def test_to_parquet_partition_by_writes_a_hive_folder(project: Path) -> No
         assert r.structured_content["rows"] == 300 and r.structured_content["scan"]["files_read"] == 1
         err = await call_error(client, "to_csv", data_ref="p", path="out/x", partition_by=["year"])
         assert "partition_by" in err
+
+
+async def test_odd_arguments_get_clean_errors(project: Path) -> None:
+    write_hive(project / "penguins_ds", penguins())
+    cases = [
+        ("list_files", {"path": ""}, "empty"),
+        ("list_files", {"path": "nope/"}, "not found"),
+        ("list_files", {"path": "gopher://x/y"}, "not served"),
+        ("read_parquet", {"path": "penguins_ds/*.csv"}, "No file matches"),
+        ("read_parquet", {"path": []}, "empty"),
+        ("read_parquet", {"path": "penguins_ds", "where": "id > 'x'"}, "cannot be pushed"),
+        ("read_parquet", {"path": "penguins_ds", "columns": ["nope"]}, 'column "nope" not found'),
+        ("read_parquet", {"path": "penguins_ds", "source_column": "id"}, "already a column"),
+        ("read_parquet", {"path": "penguins_ds", "as_of": "yesterday"}, "as_of"),
+        ("write_table", {"data_ref": "nope", "table": "out/t"}, "nope"),
+        ("write_table", {"data_ref": "x", "table": "sales.orders"}, "No Iceberg catalog"),
+        ("to_parquet", {"data_ref": "nope", "path": "s3://bucket/x.parquet"}, ""),
+    ]
+    async with inmemory(project, {"HOME": str(project)}) as client:
+        for tool, args, expected in cases:
+            err = await call_error(client, tool, **args)
+            assert "Internal error" not in err and expected in err, (tool, args, err)
+        r = await call(client, "list_files", path="penguins_ds")
+        sc = r.structured_content
+        assert sc["files_total"] == 9 and sc["partition_values"] == {"species": 3, "year": 3}
+        assert sc["columns"]["year"] == "int32" and "read_parquet" in text_of(r)
+
+
+@pytest.mark.slow  # seconds of real work, so that progress is due
+async def test_dataset_read_reports_bytes_and_a_cancel_publishes_nothing(project: Path) -> None:
+    import anyio
+
+    from test_progress_cancel import _cancel_at_first_progress, _files, _refs
+
+    folder = project / "big"
+    block = "".join(f"{i},{i * 0.37:.4f},name_{i % 997}\n" for i in range(200_000))
+    for part in range(6):
+        (folder / f"part={part}").mkdir(parents=True)
+        with open(folder / f"part={part}" / "a.csv", "w") as f:
+            f.write("id,value,name\n")
+            for _ in range(6):
+                f.write(block)
+    total = sum(p.stat().st_size for p in folder.rglob("*.csv"))
+    steps: list[tuple[float, float | None]] = []
+
+    async def on_progress(done: float, t: float | None, message: str | None) -> None:
+        steps.append((done, t))
+
+    async with inmemory(project) as client:
+        r = await client.call_tool(
+            "read_csv", {"path": "big", "chunk_size": 100_000, "name": "all"}, progress_callback=on_progress
+        )
+        assert not r.is_error, text_of(r)
+        assert r.structured_content["rows"] == 6 * 6 * 200_000
+        assert steps and all(t == total for _, t in steps) and steps[-1][0] <= total
+        before = _files(project)
+        await _cancel_at_first_progress(
+            client, "read_csv", {"path": "big", "chunk_size": 100_000, "name": "b"}
+        )
+        await anyio.sleep(3)
+        assert _files(project) == before and "b" not in await _refs(client)

@@ -259,6 +259,16 @@ ENV_SETTINGS: tuple[EnvSetting, ...] = (
         "(docs/connections.md)",
     ),
     EnvSetting(
+        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_PROFILE"),
+        "object storage (`s3://`) credentials, as the AWS tools read them; `[storage.NAME]` entries "
+        "(endpoint, `${VAR}` keys, `read_only`) and `[iceberg.NAME]` catalogs go in `connections.toml` "
+        "(docs/lakes.md)",
+    ),
+    EnvSetting(
+        ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"),
+        "an S3-compatible endpoint (MinIO, R2, `http://127.0.0.1:9000`) for `s3://` URLs",
+    ),
+    EnvSetting(
         ("DATA_PLATFORM_REGISTRY_DIR",),
         "folder of stored refs; a `.gitignore` inside keeps it out of git",
         "registry_dir",

@@ -11,6 +11,7 @@ files and bytes and a stop when the call is cancelled.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -30,6 +31,7 @@ from data_platform.registry.ingest import GUARD_PREVIEW_ROWS
 from data_platform.render import human_bytes
 
 BATCH_ROWS = 131_072
+FOOTER_THREADS = 8
 
 
 @dataclass
@@ -118,8 +120,11 @@ def plan(dataset: ds.Dataset, files: Files, *, where: str | None, columns: list[
     wanted = list(columns or schema.names)
     try:
         kept = list(dataset.get_fragments(filter=expr) if expr is not None else dataset.get_fragments())
-        _same_columns(kept, schema, partitions, files)
         parquet = isinstance(dataset.format, ds.ParquetFileFormat)
+        if parquet:  # the footers, fetched in parallel (one request each in object storage)
+            with ThreadPoolExecutor(FOOTER_THREADS) as pool:
+                list(pool.map(lambda f: f.ensure_complete_metadata(), kept))
+        _same_columns(kept, schema, partitions, files)
         if parquet:
             return _plan_parquet(dataset, files, kept, expr, wanted, used, partitions)
     except OSError as exc:
@@ -136,7 +141,8 @@ def _same_columns(kept: list[ds.Fragment], schema: pa.Schema, partitions: list[s
     want = [n for n in schema.names if n not in partitions]
     for frag in kept[:2_000]:
         work.check()
-        names = frag.physical_schema.names
+        md = getattr(frag, "metadata", None) if isinstance(frag, ds.ParquetFileFragment) else None
+        names = md.schema.to_arrow_schema().names if md is not None else frag.physical_schema.names
         if sorted(names) != sorted(want):
             missing = [n for n in want if n not in names][:5]
             extra = [n for n in names if n not in want][:5]
@@ -170,8 +176,9 @@ def _plan_parquet(
         work.check()
         md = frag.metadata
         groups_total += md.num_row_groups
-        chosen = frag.split_by_row_group(filter=expr, schema=dataset.schema) if expr is not None else [frag]
-        ids = [rg.id for piece in chosen for rg in piece.row_groups] if expr is not None else None
+        split = expr is not None and not set(used) <= set(partitions)  # row statistics can skip groups
+        chosen = frag.split_by_row_group(filter=expr, schema=dataset.schema) if split else [frag]
+        ids = [rg.id for piece in chosen for rg in piece.row_groups] if split else None
         ids = list(range(md.num_row_groups)) if ids is None else ids
         if not ids:
             continue

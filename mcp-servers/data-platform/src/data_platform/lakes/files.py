@@ -88,12 +88,13 @@ def _expand(loc: Location, fmt: str, *, remote: bool) -> Files:
         if not infos:
             raise NotFoundError(f"No file matches {loc.url}.", hint=_near(fs, base, loc))
         return _files(loc, infos, base, remote=remote)
-    info = _info(fs, path, loc)
-    if info.type == pafs.FileType.File:
-        return Files(loc, [info.path], {info.path: info.size}, None, True, not remote)
-    if info.type == pafs.FileType.NotFound:
+    found = listing(fs, path, loc)  # a folder or prefix: one listing (no HEAD request first)
+    if not found:
+        info = _info(fs, path, loc)
+        if info.type == pafs.FileType.File:
+            return Files(loc, [info.path], {info.path: info.size}, None, True, not remote)
         raise NotFoundError(f"Nothing at {loc.url}.", hint=_near(fs, path.rsplit("/", 1)[0], loc))
-    infos = _visible(listing(fs, path, loc), path)
+    infos = _visible(found, path)
     ext = EXTENSIONS.get(fmt, ())
     kept = [i for i in infos if i.path.lower().endswith(ext)]
     infos = kept or infos

@@ -70,6 +70,8 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
         out.kind = "iceberg table files"
         out.next = ["register it in an Iceberg catalog ([iceberg.NAME], docs/lakes.md), then read_table"]
     visible = [i for i in files if not any(p.startswith((".", "_")) for p in rel[i.path].split("/"))]
+    if out.kind == "folder":  # what a reader reads: not _SUCCESS, .crc (a table's log counts)
+        out.files_total, out.bytes_total = len(visible), sum(i.size or 0 for i in visible)
     out.files = [(rel[i.path], i.size or 0) for i in visible[:SHOWN_FILES]]
     out.formats = dict(Counter(_ext(i.path) for i in visible).most_common(6))
     values: dict[str, set[str]] = {}

@@ -19,6 +19,7 @@ is only done when asked; a ref whose columns differ from the table's is refused 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,9 +37,9 @@ from data_platform.lakes.pushdown import iceberg_filter
 from data_platform.lakes.storage import Location, Storage, scheme_of
 from data_platform.paths import resolve_path
 from data_platform.registry import Guard, Registry, guard_error, ingest, suggest_name
-from data_platform.registry.ingest import GUARD_PREVIEW_ROWS
 
 Mode = Literal["append", "overwrite"]
+TASK_GROUP = 8  # Iceberg data files read in parallel at once
 
 
 @dataclass
@@ -213,37 +214,57 @@ def _read_iceberg(
     fields = tuple(columns) if columns else ("*",)
     try:
         scan_ = table.scan(row_filter=row_filter, selected_fields=fields, snapshot_id=sid)
-        tasks = list(scan_.plan_files())
-        every = list(table.scan(snapshot_id=sid).plan_files()) if where else tasks
+        tasks = list(scan_.plan_files())  # planned once: the counts and the read use the same tasks
+        files_total, bytes_total = _totals(table, sid, tasks, where)
     except OSError as exc:
         raise storage_error(exc, ref.shown) from None
-    counts = ScanCounts(
-        len(tasks),
-        len(every),
-        sum(t.file.file_size_in_bytes for t in tasks),
-        sum(t.file.file_size_in_bytes for t in every),
-    )
+    counts = ScanCounts(len(tasks), files_total, sum(t.file.file_size_in_bytes for t in tasks), bytes_total)
     rows = sum(t.file.record_count for t in tasks) if not where else None
     source = f"{ref.shown} (iceberg snapshot {sid})" if sid else ref.shown
     target = target_of(source, suggest_name(ref.identifier[-1]))
     guard = None if chunk_size else Guard(max_rows, ref.shown, exact=rows is not None, narrow=_narrow(table))
+    schema, batches = _iceberg_batches(scan_, tasks)
     if guard and rows is not None and rows > max_rows and (nrows is None or nrows > max_rows):
-        head = scan_.to_arrow_batch_reader().read_next_batch().slice(0, GUARD_PREVIEW_ROWS)
-        raise guard_error(rows, pa.Table.from_batches([head]), guard)
-    reader = scan_.to_arrow_batch_reader()
-    schema = reader.schema.remove_metadata()
-    schema = pa.schema([f.remove_metadata() for f in schema])
-
-    def plain(t: pa.Table) -> pa.Table:
-        return t.cast(schema) if t.schema != schema else t
-
-    done = ingest(reader, schema, target, guard=guard, fix=plain, chunk_size=chunk_size, nrows=nrows)
+        head = next(batches, None)
+        raise guard_error(rows, pa.Table.from_batches([head] if head else [], schema).slice(0, 5), guard)
+    done = ingest(batches, schema, target, guard=guard, chunk_size=chunk_size, nrows=nrows)
     out = OpResult.of(done)
     out.notes.append(counts.sentence())
     if sid:
         out.notes.insert(0, f"Iceberg snapshot {sid}.")
     out.scan = counts
     return out
+
+
+def _totals(table: Any, sid: int | None, tasks: list[Any], where: str | None) -> tuple[int, int]:
+    """Files and bytes of the whole snapshot: from its summary (no second planning)."""
+    if not where:
+        return len(tasks), sum(t.file.file_size_in_bytes for t in tasks)
+    snap = table.snapshot_by_id(sid) if sid else table.current_snapshot()
+    summary = snap.summary if snap is not None else None
+    try:
+        return int(summary["total-data-files"]), int(summary["total-files-size"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        every = list(table.scan(snapshot_id=sid).plan_files())
+        return len(every), sum(t.file.file_size_in_bytes for t in every)
+
+
+def _iceberg_batches(scan_: Any, tasks: list[Any]) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """pyiceberg's reader over the planned tasks, a few files at a time (it reads a group in
+    parallel and holds that group's batches), in plain Arrow types without field ids."""
+    from pyiceberg.io.pyarrow import ArrowScan, schema_to_pyarrow
+
+    projection = scan_.projection()
+    schema = pa.schema([f.remove_metadata() for f in schema_to_pyarrow(projection)])
+    reader = ArrowScan(scan_.table_metadata, scan_.io, projection, scan_.row_filter, scan_.case_sensitive)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for i in range(0, len(tasks), TASK_GROUP):
+            for b in reader.to_record_batches(tasks[i : i + TASK_GROUP]):
+                same = [f.type for f in b.schema] == [f.type for f in schema]
+                yield pa.RecordBatch.from_arrays(b.columns, schema=schema) if same else b.cast(schema)
+
+    return schema, batches()
 
 
 def _narrow(table: Any) -> str:
