@@ -107,3 +107,19 @@ async def test_delta_versions_local_and_on_s3(project: Path, s3) -> None:  # typ
         assert r.structured_content["kind"] == "delta table" and "species" in r.structured_content["columns"]
         err = await call_error(client, "read_parquet", path="p.parquet", as_of="3")
         assert "as_of" in err and "Delta or Iceberg" in err
+
+
+async def test_reading_a_catalog_writes_nothing(project: Path) -> None:
+    catalog_file(
+        project, '[iceberg.lake]\nuri = "sqlite:///cat/iceberg.db"\nwarehouse = "wh"\nread_only = true\n'
+    )
+    async with inmemory(project) as client:
+        err = await call_error(client, "list_files", path="lake")
+        assert "has no tables yet" in err and "write_table" in err
+        err = await call_error(client, "read_parquet", path="lake.sales.orders")
+        assert "has no tables yet" in err
+        pq.write_table(penguins(3), project / "p.parquet")
+        await call(client, "read_parquet", path="p.parquet", name="p")
+        err = await call_error(client, "write_table", data_ref="p", table="lake.sales.orders")
+        assert "read-only" in err
+    assert not (project / "cat").exists() and not (project / "wh").exists()

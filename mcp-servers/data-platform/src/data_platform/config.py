@@ -111,6 +111,9 @@ class Settings(BaseModel):
         values = self.postgres.secret_values() if self.postgres else []
         if self.http_token and self.http_token.get_secret_value():
             values.append(self.http_token.get_secret_value())
+        for var in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_ACCOUNT_KEY"):
+            if len(self.environ.get(var, "")) >= 4:  # object storage (docs/lakes.md): logs too
+                values.append(self.environ[var])
         return sorted(set(values), key=len, reverse=True)
 
 

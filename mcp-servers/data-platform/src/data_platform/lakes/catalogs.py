@@ -60,8 +60,9 @@ def split_name(text: str, storage: Storage) -> tuple[str, tuple[str, ...]]:
     )
 
 
-def properties(name: str, storage: Storage, settings: Settings) -> dict[str, Any]:
-    """pyiceberg's properties for a catalog (credentials resolved; never shown)."""
+def properties(name: str, storage: Storage, settings: Settings, *, write: bool = False) -> dict[str, Any]:
+    """pyiceberg's properties for a catalog (credentials resolved; never shown). Only a write may
+    create anything: the catalog's tables, its SQLite file, the warehouse folder."""
     entry = declared(storage).get(name)
     if entry is None:
         raise NotConfiguredError(f"No Iceberg catalog named {name!r}.", hint=HOW_TO)
@@ -83,13 +84,20 @@ def properties(name: str, storage: Storage, settings: Settings) -> dict[str, Any
         uri = "postgresql+psycopg://" + uri.split("://", 1)[1]
     elif uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         uri = f"sqlite:///{settings.project_dir / uri[len('sqlite:///') :]}"
+    if uri.startswith("sqlite:///") and not write and not Path(uri[len("sqlite:///") :]).exists():
+        raise NotFoundError(
+            f"Iceberg catalog {name!r} has no tables yet ({uri[len('sqlite:///') :]} does not exist).",
+            hint="write_table creates a table (and the catalog file) from a ref.",
+        )
     props["uri"] = uri
     props.setdefault("type", "rest" if uri.startswith(("http://", "https://")) else "sql")
+    props["init_catalog_tables"] = "true" if write else "false"
     warehouse = props.get("warehouse")
     if isinstance(warehouse, str) and scheme_of(warehouse) is None:
         folder = Path(warehouse).expanduser()
         folder = folder if folder.is_absolute() else settings.project_dir / folder
-        folder.mkdir(parents=True, exist_ok=True)
+        if write:
+            folder.mkdir(parents=True, exist_ok=True)
         props["warehouse"] = folder.resolve().as_uri()
     if isinstance(warehouse, str) and scheme_of(warehouse) in ("s3", "s3a") and "s3.endpoint" not in props:
         o = storage.s3_options(warehouse)
@@ -99,14 +107,15 @@ def properties(name: str, storage: Storage, settings: Settings) -> dict[str, Any
     return props
 
 
-def open_catalog(name: str, storage: Storage, settings: Settings) -> Any:
+def open_catalog(name: str, storage: Storage, settings: Settings, *, write: bool = False) -> Any:
     from pyiceberg.catalog import load_catalog
 
-    props = properties(name, storage, settings)
+    props = properties(name, storage, settings, write=write)
+    key = (name, tuple(sorted((k, str(v)) for k, v in props.items())))
+    if key in storage.catalogs:  # one SQLAlchemy engine (its pool) per catalog, not one per call
+        return storage.catalogs[key]
     try:
-        catalog = load_catalog(name, **props)
-        if props.get("type") == "sql":
-            catalog.create_tables()  # the catalog's own two tables, if new (idempotent)
+        storage.catalogs[key] = catalog = load_catalog(name, **props)
         return catalog
     except DataPlatformError:
         raise
@@ -124,7 +133,12 @@ def load_table(ref: TableRef, storage: Storage, settings: Settings) -> Any:
     catalog = open_catalog(ref.catalog, storage, settings)
     try:
         return catalog.load_table(ref.identifier)
-    except (NoSuchTableError, NoSuchNamespaceError, ValueError):
+    except Exception as exc:  # a catalog never written to raises its driver's "no such table"
+        missing = isinstance(exc, NoSuchTableError | NoSuchNamespaceError | ValueError)
+        if not missing and not any(t in first_line(exc).lower() for t in ("no such table", "does not exist")):
+            raise InputError(
+                f"Cannot read the Iceberg catalog {ref.catalog!r}: {first_line(exc)[:300]}"
+            ) from None
         known = listing(ref.catalog, storage, settings, catalog=catalog)[1][:15]
         raise NotFoundError(
             f"No Iceberg table {ref.shown}.",
@@ -137,10 +151,16 @@ def listing(
 ) -> tuple[list[str], list[str]]:
     """(namespaces, tables as `catalog.ns.table`) of a catalog, or of one namespace in it."""
     catalog = catalog or open_catalog(name, storage, settings)
-    spaces = [".".join(ns) for ns in catalog.list_namespaces()]
-    tables = []
-    for ns in [namespace] if namespace else spaces:
-        tables += [f"{name}.{'.'.join(t)}" for t in catalog.list_tables(ns)]
+    try:
+        spaces = [".".join(ns) for ns in catalog.list_namespaces()]
+        tables = []
+        for ns in [namespace] if namespace else spaces:
+            tables += [f"{name}.{'.'.join(t)}" for t in catalog.list_tables(ns)]
+    except Exception as exc:  # SQLAlchemy/HTTP errors: a catalog never written to has no tables
+        text = first_line(exc).lower()
+        if "no such table" in text or "does not exist" in text:
+            return [], []
+        raise InputError(f"Cannot list the Iceberg catalog {name!r}: {first_line(exc)[:300]}") from None
     return spaces, tables
 
 
@@ -157,7 +177,7 @@ def write_iceberg(
     from pyiceberg.exceptions import NoSuchTableError
 
     assert ref.catalog is not None
-    catalog = open_catalog(ref.catalog, storage, settings)
+    catalog = open_catalog(ref.catalog, storage, settings, write=True)
     ident = ref.identifier
     if len(ident) < 2:
         raise InputError(f"{ref.shown}: name the table as namespace.table.", hint="e.g. sales.orders")

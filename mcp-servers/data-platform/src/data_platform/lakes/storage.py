@@ -91,6 +91,7 @@ class Storage:
         self.settings = settings
         self._lock = threading.Lock()
         self._files: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+        self.catalogs: dict[Any, Any] = {}  # opened Iceberg catalogs by their properties (catalogs.py)
 
     def entries(self) -> list[Entry]:
         out: dict[str, Entry] = {}
