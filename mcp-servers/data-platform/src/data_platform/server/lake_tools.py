@@ -4,12 +4,13 @@ Thin adapters over `data_platform.lakes` (docs/lakes.md)."""
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
 from data_platform.lakes import listing, tables
 from data_platform.render import human_bytes, markdown_table
-from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+from data_platform.server.boundary import ToolResult, run_sync, state_of
+from data_platform.server.declare import ToolList
 
 
 class FileRow(BaseModel):
@@ -73,30 +74,33 @@ class TableWrite(ToolResult):
         )
 
 
-def register(server: MCPServer) -> None:
-    @tool(server, read_only=True, idempotent=True, open_world=True)
-    async def list_files(path: str, ctx: Context) -> ListResult:
-        """Files, partitions, schema under a folder or s3:// prefix; or a catalog's tables."""
-        state = state_of(ctx)
-        found = await run_sync(listing.list_path, path, state.settings, state.storage)
-        return ListResult(
-            path=found.path, kind=found.kind, files_total=found.files_total, bytes_total=found.bytes_total,
-            files=[FileRow(path=p, size_bytes=s) for p, s in found.files], partitions=found.partitions,
-            partition_values=found.partition_values, formats=found.formats, columns=dict(found.columns),
-            namespaces=found.namespaces, tables=found.tables, next=found.next,
-        )  # fmt: skip
+TOOLS = ToolList("frames", toolsets=("analyst",))
 
-    @tool(server, read_only=False, destructive=True, open_world=True)
-    async def write_table(
-        data_ref: str, table: str, ctx: Context, overwrite: bool = False, merge_schema: bool = False
-    ) -> TableWrite:  # fmt: skip
-        """Append a ref to an Iceberg/Delta table (created if missing); overwrite replaces it."""
-        state = state_of(ctx)
-        ref = await run_sync(tables.find_table, table, state.settings, state.storage, for_write=True)
-        done, rows, version = await run_sync(
-            tables.write_table, ref, state.registry, data_ref, state.storage, state.settings,
-            mode="overwrite" if overwrite else "append", schema_mode="merge" if merge_schema else None,
-        )  # fmt: skip
-        return TableWrite(
-            data_ref=data_ref, table=ref.shown, format=ref.format, done=done, rows=rows, version=version
-        )
+
+@TOOLS.declare(read_only=True, idempotent=True, open_world=True)
+async def list_files(path: str, ctx: Context) -> ListResult:
+    """Files, partitions, schema under a folder or s3:// prefix; or a catalog's tables."""
+    state = state_of(ctx)
+    found = await run_sync(listing.list_path, path, state.settings, state.storage)
+    return ListResult(
+        path=found.path, kind=found.kind, files_total=found.files_total, bytes_total=found.bytes_total,
+        files=[FileRow(path=p, size_bytes=s) for p, s in found.files], partitions=found.partitions,
+        partition_values=found.partition_values, formats=found.formats, columns=dict(found.columns),
+        namespaces=found.namespaces, tables=found.tables, next=found.next,
+    )  # fmt: skip
+
+
+@TOOLS.declare(read_only=False, destructive=True, open_world=True)
+async def write_table(
+    data_ref: str, table: str, ctx: Context, overwrite: bool = False, merge_schema: bool = False
+) -> TableWrite:  # fmt: skip
+    """Append a ref to an Iceberg/Delta table (created if missing); overwrite replaces it."""
+    state = state_of(ctx)
+    ref = await run_sync(tables.find_table, table, state.settings, state.storage, for_write=True)
+    done, rows, version = await run_sync(
+        tables.write_table, ref, state.registry, data_ref, state.storage, state.settings,
+        mode="overwrite" if overwrite else "append", schema_mode="merge" if merge_schema else None,
+    )  # fmt: skip
+    return TableWrite(
+        data_ref=data_ref, table=ref.shown, format=ref.format, done=done, rows=rows, version=version
+    )
