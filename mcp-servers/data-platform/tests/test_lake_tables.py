@@ -3,10 +3,12 @@ suite's PostgreSQL) and real deltalake, locally and on the loopback S3 server.""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from pathlib import Path
 
+import anyio
 import pyarrow.parquet as pq
 import pytest
 
@@ -42,8 +44,13 @@ async def iceberg_round_trip(client, catalog: str) -> None:  # type: ignore[no-u
     )
     assert r.structured_content["rows"] == 300 and r.structured_content["scan"]["files_total"] == 1
 
+    await anyio.sleep(1.1)
+    between = dt.datetime.now(dt.UTC).isoformat()
+    await anyio.sleep(1.1)
     w = await call(client, "write_table", data_ref="p9", table=f"{catalog}.sales.penguins")
     assert w.structured_content["done"] == "appended to"
+    r = await call(client, "read_parquet", path=f"{catalog}.sales.penguins", as_of=between, name="then")
+    assert r.structured_content["rows"] == 900
     r = await call(
         client, "read_parquet", path=f"{catalog}.sales.penguins", name="now", columns=["id", "year"]
     )
@@ -95,8 +102,13 @@ async def test_delta_versions_local_and_on_s3(project: Path, s3) -> None:  # typ
         for table in ("tables/penguins_delta", f"s3://{name}/delta/penguins"):
             w = await call(client, "write_table", data_ref="p", table=table)
             assert w.structured_content["version"] == "version 0", table
+            await anyio.sleep(1.1)
+            between = dt.datetime.now(dt.UTC).isoformat()
+            await anyio.sleep(1.1)
             w = await call(client, "write_table", data_ref="p9", table=table)
             assert w.structured_content["version"] == "version 1"
+            r = await call(client, "read_parquet", path=table, as_of=between)
+            assert r.structured_content["rows"] == 900 and "Delta version 0" in text_of(r)
             r = await call(client, "read_parquet", path=table, name=None, where="year = 2009")
             assert r.structured_content["rows"] == 600 and "Delta version 1" in text_of(r)
             r = await call(client, "read_parquet", path=table, as_of="0")
