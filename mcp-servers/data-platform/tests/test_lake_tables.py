@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import anyio
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -135,3 +136,16 @@ async def test_reading_a_catalog_writes_nothing(project: Path) -> None:
         err = await call_error(client, "write_table", data_ref="p", table="lake.sales.orders")
         assert "read-only" in err
     assert not (project / "cat").exists() and not (project / "wh").exists()
+
+
+async def test_iceberg_warehouse_in_object_storage(project: Path, s3) -> None:  # type: ignore[no-untyped-def]
+    name = f"lake-{uuid.uuid4().hex[:10]}"
+    s3.filesystem().create_dir(name)
+    catalog_file(project, f'[iceberg.lake]\nuri = "sqlite:///iceberg.db"\nwarehouse = "s3://{name}/wh"\n')
+    async with inmemory(project, s3.env()) as client:
+        await load_penguins(client, project)
+        await call(client, "write_table", data_ref="p", table="lake.sales.penguins")
+        r = await call(client, "read_parquet", path="sales.penguins", where="year = 2008")
+        assert r.structured_content["rows"] == 300
+    listed = s3.filesystem().get_file_info(pafs.FileSelector(f"{name}/wh", recursive=True))
+    assert any(i.path.endswith(".parquet") for i in listed)

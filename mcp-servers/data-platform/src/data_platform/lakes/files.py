@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -38,13 +38,15 @@ class Files:
     base: str | None = None
     single: bool = False  # one file named as such (not a folder, glob or list)
     local: bool = True
-    notes: list[str] = field(default_factory=list)
+    shown_base: str | None = None  # paths relative to a table's folder are shown under this URL
 
     @property
     def total_bytes(self) -> int:
         return sum(self.sizes.values())
 
     def url(self, path: str) -> str:
+        if self.shown_base is not None:
+            return f"{self.shown_base.rstrip('/')}/{path}"
         return path if self.local else self.location.child_url(path)
 
 

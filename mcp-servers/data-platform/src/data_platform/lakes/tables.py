@@ -184,9 +184,9 @@ def _read_delta(
     dataset = table.to_pyarrow_dataset()
     adds = pa.table(table.get_add_actions(flatten=True))
     sizes = dict(zip(adds["path"].to_pylist(), adds["size_bytes"].to_pylist(), strict=True))
-    files = Files(Location(dataset.filesystem, "", ref.shown), list(dataset.files), {}, "", local=False)
-    files.sizes = {p: sizes.get(p, 0) for p in files.paths}
-    files.url = lambda p: f"{ref.shown.rstrip('/')}/{p}"  # type: ignore[method-assign]
+    paths = list(dataset.files)
+    where_ = Location(dataset.filesystem, "", ref.shown)
+    files = Files(where_, paths, {p: sizes.get(p, 0) for p in paths}, "", local=False, shown_base=ref.shown)
     p = plan(dataset, files, where=where, columns=columns)
     source = f"{ref.shown} (delta version {table.version()})"
     target = target_of(source, suggest_name(ref.shown.rstrip("/").rsplit("/", 1)[-1]))
