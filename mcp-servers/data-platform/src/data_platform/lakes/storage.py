@@ -93,6 +93,14 @@ class Storage:
         self._files: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
         self.catalogs: dict[Any, Any] = {}  # opened Iceberg catalogs by their properties (catalogs.py)
 
+    def close(self) -> None:
+        """Release the opened catalogs' connection pools (the server's shutdown calls this)."""
+        for catalog in self.catalogs.values():
+            engine = getattr(catalog, "engine", None)  # a SQL catalog's SQLAlchemy engine
+            if engine is not None:
+                engine.dispose()
+        self.catalogs.clear()
+
     def entries(self) -> list[Entry]:
         out: dict[str, Entry] = {}
         for path, data in self._tomls():
