@@ -60,7 +60,14 @@ def _resolve(path: str, settings: Settings, *, for_write: bool, folder: bool = F
             hint="read_parquet/read_csv/read_json, to_parquet/to_csv, list_files and the table tools "
             "take s3://, gs:// and az:// URLs.",
         )
-    raw = Path(path.strip()).expanduser()
+    try:
+        raw = Path(path.strip()).expanduser()
+    except RuntimeError:  # `~name/...` where no user is called `name`
+        raise InputError(
+            f"Cannot use the path {path!r}: there is no user named {path.strip()[1:].split('/')[0]!r} "
+            "for `~name` to mean.",
+            hint="Write ~/ for your home folder, or a path relative to the project.",
+        ) from None
     full = raw if raw.is_absolute() else settings.project_dir / raw
     try:
         real = Path(os.path.realpath(full))

@@ -37,7 +37,10 @@ FAMILY_MODULES: dict[str, tuple[str, ...]] = {
         "data_platform.server.picture_tools",  # profile and chart draw from refs
         "data_platform.server.lake_tools",  # datasets and tables load into refs (docs/lakes.md)
     ),
-    "postgres": ("data_platform.server.postgres_tools",),
+    "postgres": (
+        "data_platform.server.postgres_tools",
+        "data_platform.server.doctor_tools",  # the PostgreSQL doctor: top queries, index advice, health
+    ),
     "dbt": ("data_platform.server.dbt_tools",),
 }
 
