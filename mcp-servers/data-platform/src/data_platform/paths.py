@@ -57,7 +57,7 @@ def _resolve(path: str, settings: Settings, *, for_write: bool, folder: bool = F
     elif scheme_of(path) is not None:
         raise InputError(
             f"{path.strip()[:120]} is object storage; this tool takes a local path.",
-            hint="read_parquet/read_csv/read_json, to_parquet/to_csv, list_files and the table tools "
+            hint="read_parquet/read_csv/read_json, to_parquet/to_csv, list_files and write_table "
             "take s3://, gs:// and az:// URLs.",
         )
     try:

@@ -14,7 +14,7 @@ from data_platform.registry import RefInfo
 from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
-from data_platform.server.results import FrameResult
+from data_platform.server.results import FrameResult, ReadResult
 
 Ref = str
 Name = str | None
@@ -39,24 +39,28 @@ def _next(ref: str) -> list[str]:
 
 
 def _result(
-    ctx: Context, action: str, info: RefInfo, table: Any, notes: list[str], nxt: list[str], scan: Any = None
+    ctx: Context, action: str, info: RefInfo, table: Any, notes: list[str], nxt: list[str]
 ) -> FrameResult:
     rows = state_of(ctx).settings.preview_rows
     return FrameResult.build(
-        action, info, table, preview_rows=rows, note=" ".join(notes) or None, next_steps=nxt, scan=scan
+        action, info, table, preview_rows=rows, note=" ".join(notes) or None, next_steps=nxt
     )
 
 
 async def _load(
     ctx: Context, kind: str, path: str | list[str], name: str | None, overwrite: bool, guard: int | None,
     **kw: Any,
-) -> FrameResult:  # fmt: skip
+) -> ReadResult:  # fmt: skip
     state = state_of(ctx)
     loaded = await run_sync(
         reading.load, kind, path, state.settings, state.storage, state.registry,
         name=name, overwrite=overwrite, max_rows=guard or state.settings.max_rows, **kw,
     )  # fmt: skip
-    return _result(ctx, kind, loaded.info, loaded.head, loaded.notes, _next(loaded.info.name), loaded.scan)
+    rows = state.settings.preview_rows
+    return ReadResult.build(
+        kind, loaded.info, loaded.head, preview_rows=rows, note=" ".join(loaded.notes) or None,
+        next_steps=_next(loaded.info.name), scan=loaded.scan,
+    )  # fmt: skip
 
 
 class WriteResult(ToolResult):
@@ -135,7 +139,7 @@ async def read_csv(
     max_rows: Guard = None,
     parse_dates: list[str] | None = None,
     where: Where = None,
-) -> FrameResult:
+) -> ReadResult:
     """Load a CSV (.gz/.zip too) into a new ref; sep, header, encoding, dates sniffed."""
     return await _load(
         ctx, "read_csv", path, name, overwrite, max_rows,
@@ -151,7 +155,7 @@ async def read_parquet(
     path: Source, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
     nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None, where: Where = None,
     source_column: str | None = None, as_of: str | None = None,
-) -> FrameResult:  # fmt: skip
+) -> ReadResult:  # fmt: skip
     """Load Parquet (file, folder, glob, s3://), a Delta folder or an Iceberg catalog.ns.table
     into a new ref; as_of: a table's version, snapshot id or time."""
     return await _load(
@@ -166,7 +170,7 @@ async def read_json(
     path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
     dtype: Types = None, nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
     parse_dates: list[str] | None = None, where: Where = None,
-) -> FrameResult:  # fmt: skip
+) -> ReadResult:  # fmt: skip
     """Load a JSON array or JSON lines (.gz/.zip too) into a new ref; nested values kept."""
     return await _load(
         ctx, "read_json", path, name, overwrite, max_rows,

@@ -30,7 +30,6 @@ class FrameResult(ToolResult):
     preview_text: str
     note: str | None = None
     next: list[str] = []
-    scan: dict[str, int] | None = None  # a dataset read: files/bytes/row groups read and total
 
     def ref_names(self) -> list[str]:
         return [self.data_ref]
@@ -81,7 +80,7 @@ class FrameResult(ToolResult):
             preview_text=text,
             note=note,
             next=next_steps or [],
-            scan={k: v for k, v in vars(scan).items() if v is not None} if scan is not None else None,
+            **({"scan": {k: v for k, v in vars(scan).items() if v is not None}} if scan is not None else {}),
         )
 
 
@@ -114,3 +113,10 @@ def _safe_rows(table: pa.Table) -> list[dict[str, Any]]:
             {n: str(col[i]) for n, col in zip(narrow.column_names, narrow.columns, strict=True)}
             for i in range(narrow.num_rows)
         ]
+
+
+class ReadResult(FrameResult):
+    """A reader's ref, with what a dataset or table read fetched (files, bytes, row groups read
+    and in all); None for one local file read whole."""
+
+    scan: dict[str, int] | None = None
