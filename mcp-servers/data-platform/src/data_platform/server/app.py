@@ -36,6 +36,7 @@ FAMILY_MODULES: dict[str, tuple[str, ...]] = {
         "data_platform.server.frame_tools",
         "data_platform.server.diff_tools",  # diff compares refs too
         "data_platform.server.picture_tools",  # profile and chart draw from refs
+        "data_platform.server.lake_tools",  # datasets and tables load into refs (docs/lakes.md)
     ),
     "postgres": (
         "data_platform.server.postgres_tools",

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from data_platform.config import Settings
 from data_platform.frames.engine import Engine
+from data_platform.lakes.storage import Storage
 from data_platform.postgres.connections import Connections
 from data_platform.registry import Registry
 from data_platform.work import Running
@@ -44,8 +45,14 @@ class AppState:
         return self.services[key]
 
     def secrets(self) -> list[str]:
-        """Every password this server knows (the default's and each named connection's)."""
-        return self.service("connections", lambda: Connections(self.settings)).secrets()
+        """Every password this server knows (each connection's, each storage entry's)."""
+        values = self.service("connections", lambda: Connections(self.settings)).secrets()
+        return sorted({*values, *self.storage.secrets()}, key=len, reverse=True)
+
+    @property
+    def storage(self) -> Storage:
+        """Object-storage entries and credentials (lakes/storage.py), files re-read when they change."""
+        return self.service("storage", lambda: Storage(self.settings))
 
 
 def connections_of(ctx: Any) -> Connections:
