@@ -264,13 +264,17 @@ def run_query(
     overwrite: bool = False,
     max_rows: int | None = None,
     geometry: GeoFormat = "wkt",
+    source: str | None = None,
+    default_name: str = "query",
+    guard: Guard | None = None,
 ) -> QueryOutcome:
-    """Run one read-only query and store its result as a data_ref."""
+    """Run one read-only query and store its result as a data_ref (pg_query, and dbt_show's
+    compiled SQL on a postgres target: one guarded path for both)."""
     checked = safety.check_query(sql)
-    source = "pg_query: " + " ".join(sql.split())[:120]
-    target = Target(registry, name or None, overwrite, source, "query")
+    source = source or "pg_query: " + " ".join(sql.split())[:120]
+    target = Target(registry, name or None, overwrite, source, default_name)
     target.check()  # before the query runs
-    guard = query_guard(max_rows or settings.max_rows)
+    guard = guard or query_guard(max_rows or settings.max_rows)
     values: tuple = ()
     final_sql = checked.sql
     if params or checked.params:
