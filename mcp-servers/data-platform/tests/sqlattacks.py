@@ -191,7 +191,18 @@ DUCKDB_CORPUS: list[str] = [
     f"SELECT * FROM query_table('{CANARY}')",
     f"SELECT * FROM query('SELECT * FROM read_text(''{CANARY}'')')",
     "SELECT current_setting('enable_external_access') AS x, getenv('HOME') AS h",
+    # Writes on the sentinel objects DUCKDB_SETUP makes in the DuckDB file.
+    "DELETE FROM dp_sentinel",
+    "WITH d AS (DELETE FROM dp_sentinel RETURNING *) SELECT count(*) FROM d",
+    "UPDATE dp_sentinel SET x = 0",
+    "INSERT INTO dp_sentinel VALUES (9)",
+    "DROP TABLE dp_sentinel",
+    "SELECT nextval('dp_sentinel_seq')",
+    "SELECT * FROM dp_sentinel; DELETE FROM dp_sentinel",
 ]
+DUCKDB_SETUP = (
+    "create table main.dp_sentinel as select range as x from range(5); create sequence main.dp_sentinel_seq"
+)
 
 
 def write_canary() -> None:
@@ -213,7 +224,8 @@ def duckdb_snapshot(path: Path) -> dict[str, Any]:
             "select string_agg(schema_name || '.' || table_name || ':' || estimated_size, ',' order by 1) "
             "from duckdb_tables()"
         ).fetchone()
-    return {"sha256": digest, "mtime": path.stat().st_mtime_ns, "objects": objects}
+        sentinel = conn.execute("select count(*), sum(x) from main.dp_sentinel").fetchone()
+    return {"sha256": digest, "mtime": path.stat().st_mtime_ns, "objects": objects, "sentinel": sentinel}
 
 
 def leaked_canary(text: str) -> bool:
