@@ -75,8 +75,8 @@ def _seed_relation(shop: Shop) -> None:
     if shop.url is not None:
         with psycopg.connect(shop.url, autocommit=True) as conn:
             conn.execute(f"create schema {shop.schema}")
-            conn.execute(f"create table {shop.schema}.raw_customers (id int, first_name text, last_name text, "
-                         "country text)")  # fmt: skip
+            columns = "id int, first_name text, last_name text, country text"
+            conn.execute(f"create table {shop.schema}.raw_customers ({columns})")
             with conn.cursor().copy(
                 f"copy {shop.schema}.raw_customers from stdin with (format csv, header)"
             ) as cp:
@@ -114,8 +114,8 @@ async def test_every_sql_tool_refuses_the_corpus_and_changes_nothing(
             for name in HOSTILE_NAMES:
                 await calls.attack("dbt_compare", {"model": "raw_customers", "against": name, "key": ["id"]},
                                    refused=False)  # fmt: skip
-                await calls.attack("dbt_compare", {"model": "raw_customers", "against": "prod", "key": [name]},
-                                   refused=False)  # fmt: skip
+                prod = {"model": "raw_customers", "against": "prod", "key": [name]}
+                await calls.attack("dbt_compare", prod, refused=False)
                 await calls.attack("dbt_show", {"model": name}, refused=True)
         async with inmemory(tmp_path / "duck", duck_shop.env) as client:
             calls = Calls(client)
