@@ -1,5 +1,6 @@
-"""dbt races (issue 22): two calls at once start one worker, not two; a slow dbt_show query holds
-up no other dbt tool, and it stops at the statement timeout."""
+"""dbt races and bounds (issue 22): two calls at once start one worker, not two; a slow dbt_show
+query holds up no other dbt tool, and it stops at the statement timeout (PostgreSQL, DuckDB); a
+target dbt_show cannot keep read-only is refused."""
 
 from __future__ import annotations
 
@@ -116,3 +117,19 @@ async def test_dbt_show_on_duckdb_stops_at_the_statement_timeout(tmp_path: Path)
         slow = "select count(*) as n from range(100000000) a, range(100000000) b where a.range + b.range = -1"
         err = await call_error(client, "dbt_show", sql=slow)
         assert "longer than 1 s" in err
+
+
+async def test_dbt_show_refuses_a_target_it_cannot_keep_read_only(tmp_path: Path) -> None:
+    """A DuckDB target that is not a file (or reaches beyond it) is refused, saying why and where."""
+    from shopproject import duckdb_env
+
+    root = copy_shop(tmp_path)
+    profiles = root / "profiles.yml"
+    profiles.write_text(
+        profiles.read_text()
+        + '    duckdb_mem:\n      type: duckdb\n      path: ":memory:"\n'
+        + "      schema: shop\n      threads: 1\n"
+    )
+    async with inmemory(tmp_path, env=duckdb_env(root, tmp_path / "w.duckdb", "shop")) as client:
+        err = await call_error(client, "dbt_show", sql="select 1 as x", target="duckdb_mem")
+        assert "cannot run SQL on target duckdb_mem" in err and "not a database file" in err
