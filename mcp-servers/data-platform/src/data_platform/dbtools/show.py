@@ -72,7 +72,7 @@ def show(
         registry,
         name or None,
         overwrite,
-        source=f"dbt_show of {what}" + (f" (target {target})" if target else ""),
+        source=f"dbt_show of {what}",
         default_name=suggest_name(model) if model else "dbt_show",
     )
     dest.check()
@@ -104,6 +104,7 @@ def show(
             hint=closing_hint(errors, fix),
         )
     compiled, where = inv.after
+    dest.source = f"dbt_show of {what} on {where.label()}"  # the ref remembers where it ran
     work.progress(1, 3, f"running {what} on {where.label()}")
     cap = rows if rows is not None and rows <= guard else guard + 1
     shown = guarded.run(
