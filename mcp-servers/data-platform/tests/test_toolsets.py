@@ -28,6 +28,7 @@ WRITERS = {
 POSTGRES = {
     "list_data", "drop_data", "diff", "pg_connect", "pg_query", "pg_execute", "pg_schemas", "pg_tables",
     "pg_columns", "pg_explain", "pg_load", "st_tables", "st_geometry_type", "st_srid", "st_extent",
+    "pg_top_queries", "pg_index_advice", "pg_health",
 }  # fmt: skip
 
 

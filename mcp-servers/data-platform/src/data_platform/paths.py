@@ -36,7 +36,14 @@ def _resolve(path: str, settings: Settings, *, for_write: bool) -> Path:
         raise InputError("The path is empty.", hint="Give a file path, e.g. data/sales.csv.")
     if "\x00" in path:
         raise InputError("The path contains a NUL byte.", hint="Give a plain file path.")
-    raw = Path(path.strip()).expanduser()
+    try:
+        raw = Path(path.strip()).expanduser()
+    except RuntimeError:  # `~name/...` where no user is called `name`
+        raise InputError(
+            f"Cannot use the path {path!r}: there is no user named {path.strip()[1:].split('/')[0]!r} "
+            "for `~name` to mean.",
+            hint="Write ~/ for your home folder, or a path relative to the project.",
+        ) from None
     full = raw if raw.is_absolute() else settings.project_dir / raw
     try:
         real = Path(os.path.realpath(full))

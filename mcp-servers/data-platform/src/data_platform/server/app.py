@@ -36,7 +36,10 @@ FAMILY_MODULES: dict[str, tuple[str, ...]] = {
         "data_platform.server.diff_tools",  # diff compares refs too
         "data_platform.server.picture_tools",  # profile and chart draw from refs
     ),
-    "postgres": ("data_platform.server.postgres_tools",),
+    "postgres": (
+        "data_platform.server.postgres_tools",
+        "data_platform.server.doctor_tools",  # the PostgreSQL doctor: top queries, index advice, health
+    ),
     "dbt": ("data_platform.server.dbt_tools",),
 }
 
