@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from doctorsetup import EXTENSIONS
 from harness import inmemory, text_of
 from pgcluster import Cluster
 from sqlattacks import CANARY, CORPUS, DUCKDB_CORPUS, MARK, SETUP, snapshot, stray_files, write_canary
@@ -102,6 +103,13 @@ TRIES: dict[str, list[dict[str, Any]]] = {
         *({"sql": q, "analyze": True} for q in CORPUS),
         *({"sql": q} for q in CORPUS[:20]),
     ],
+    "pg_top_queries": [{}, {"connection": "../../etc/passwd"}],
+    "pg_health": [{}, {"connection": EVIL}],
+    "pg_index_advice": [
+        {"sql": "SELECT * FROM dp_ro.t WHERE v = 30"},
+        *({"sql": q} for q in CORPUS),
+        {},
+    ],
     "st_tables": [{}, {"schema": EVIL}],
     "st_srid": [{"table": "dp_ro.places"}, {"table": EVIL}],
     "st_extent": [{"table": "dp_ro.places"}, {"table": "places", "schema": "dp_ro", "column": EVIL}],
@@ -147,10 +155,12 @@ def ro_db(pg: Cluster) -> Iterator[Cluster]:
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute(SETUP)
         conn.execute(SPATIAL)
+        conn.execute(EXTENSIONS)  # the doctor's (the suite's cluster preloads pg_stat_statements)
     write_canary()
     yield pg
     with psycopg.connect(pg.url, autocommit=True) as conn:
-        conn.execute("drop schema if exists dp_ro cascade")
+        conn.execute("drop schema if exists dp_ro cascade; drop extension if exists hypopg")
+        conn.execute("drop extension if exists pg_stat_statements")
 
 
 def _data(project: Path) -> None:

@@ -1,8 +1,8 @@
-"""The attack corpus (tests/sqlattacks.py) through a real MCP client against every tool that takes SQL:
-pg_query, pg_explain, dbt_show on PostgreSQL and on DuckDB, sql (DuckDB over refs), diff with SELECT
-sides, and dbt_compare's names. Each attack is refused with a clean `Error:` (or is harmless), then
-proven harmless: the database, the DuckDB file, the files around and other sessions are as before,
-and no answer carries the canary file's text.
+"""The attack corpus (tests/sqlattacks.py) through a real MCP client against every tool that takes
+SQL: pg_query, pg_explain, pg_index_advice, dbt_show on PostgreSQL and on DuckDB, sql (DuckDB over
+refs), diff with SELECT sides, and dbt_compare's names. Each attack is refused with a clean `Error:`
+(or is harmless), then proven harmless: the database, the DuckDB file, the files around and other
+sessions are as before, and no answer carries the canary file's text.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ async def test_every_sql_tool_refuses_the_corpus_and_changes_nothing(
             await calls.attack("dbt_show", {"sql": "select 1 as warm"}, refused=False)
             for sql in ALL:
                 await calls.attack("pg_query", {"sql": sql}, refused=True)
+                await calls.attack("pg_index_advice", {"sql": sql}, refused=True)
                 await calls.attack("dbt_show", {"sql": sql}, refused=True)
                 await calls.attack("pg_explain", {"sql": sql, "analyze": True}, refused=False)
                 await calls.attack("pg_explain", {"sql": sql}, refused=False)
