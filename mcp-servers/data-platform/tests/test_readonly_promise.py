@@ -48,6 +48,7 @@ TRIES: dict[str, list[dict[str, Any]]] = {
     "read_json": [{"path": "data/sales.jsonl", "name": "sales_json"}, {"path": "/etc/passwd"}],
     "read_parquet": [{"path": "data/sales.parquet", "name": "sales_pq2"}, {"path": "/proc/self/environ"}],
     "list_data": [{}],
+    "list_files": [{"path": "data"}, {"path": "/etc"}, {"path": "../../../.."}],
     "head": [{"data_ref": "sales"}, {"data_ref": TRAVERSE}, {"data_ref": "/etc/passwd"}],
     "tail": [{"data_ref": "sales", "n": 3}, {"data_ref": "../../etc/hostname"}],
     "describe": [{"data_ref": "sales"}, {"data_ref": "sales", "columns": [EVIL]}],

@@ -383,9 +383,12 @@ async def st_extent(
     """Bounding box (xmin, ymin, xmax, ymax) and SRID of a spatial column's data."""
     found = await run_sync(spatial.extents, _settings(ctx, connection), table, column, schema)
     return Rows.bounded(
-        title="Extents",
-        columns=["column", "xmin", "ymin", "xmax", "ymax", "srid", "geometries"],
-        rows=[[_col_label(e.column), e.xmin, e.ymin, e.xmax, e.ymax, e.srid, e.rows] for e in found],
+        title="Extents (coordinates in the units of each SRID)",
+        columns=["column", "xmin", "ymin", "xmax", "ymax", "srid", "geometries", "units"],
+        rows=[
+            [_col_label(e.column), e.xmin, e.ymin, e.xmax, e.ymax, e.srid, e.rows, e.units or ""]
+            for e in found
+        ],
     )
 
 
