@@ -13,7 +13,7 @@ from data_platform.config import load_settings
 from data_platform.contract import model_facing_size, resource_surface, surface_size, tool_surface
 
 SNAPSHOT = Path(__file__).parent / "contract" / "tools.json"
-BUDGET_CHARS = 16_000  # what the model reads: names, descriptions, input schemas
+BUDGET_CHARS = 16_160  # what the model reads: names, descriptions, input schemas (+450 issue 26)
 FULL_LIST_CHARS = 56_000  # the whole tools/list, output schemas included (clients keep those; 42 tools)
 
 

@@ -52,6 +52,8 @@ def show(
     overwrite: bool,
     max_rows: int,
     target: str | None,
+    state: str | None = None,
+    defer: bool = False,
 ) -> ShowOutcome:
     if (model is None) == (sql is None) or not (model or sql or "").strip():
         raise InputError(
@@ -70,7 +72,7 @@ def show(
     )
     dest.check()
     project = service.project()
-    args = service.compile_args(project, target, None)
+    args = service.compile_args(project, target, None, *service.state_args(state, defer, target))
     if sql is not None:
         # Inline SQL is written by the caller: compiled without introspection (dbt's
         # --no-introspect), its Jinja cannot run statements (run_query), so dbt_show stays read-only.

@@ -24,9 +24,9 @@ from data_platform.server.dbt_results import (
 )
 from data_platform.server.results import FrameResult
 
-Select = Annotated[str | None, Field(description="dbt selector, e.g. 'stg_orders+'")]
+Select = Annotated[str | None, Field(description="dbt selector, e.g. 'state:modified+'")]
 Exclude = str | None
-Target = Annotated[str | None, Field(description="profile target")]
+Target = str | None  # a target of the profile (dbt users know the word: no description spent)
 Vars = dict[str, Any] | None
 Strict = Annotated[bool, Field(description="refuse if deprecated")]
 
@@ -72,6 +72,8 @@ def register(server: MCPServer) -> None:
         vars: Vars = None,
         target: Target = None,
         strict: Strict = False,
+        state: str | None = None,
+        defer: bool = False,
     ) -> DbtRunResult:
         """Validate, then run models; per-node status, time, rows, errors."""
         return await _run(
@@ -83,6 +85,8 @@ def register(server: MCPServer) -> None:
             vars=vars,
             target=target,
             strict=strict,
+            state=state,
+            defer=defer,
         )
 
     @tool(server, read_only=False, destructive=False)
@@ -94,11 +98,14 @@ def register(server: MCPServer) -> None:
         vars: Vars = None,
         target: Target = None,
         strict: Strict = False,
+        state: str | None = None,
+        defer: bool = False,
     ) -> DbtRunResult:
         """Validate, then run data tests; per-test status; failing rows kept as refs."""
         return await _run(
-            ctx, "test", select=select, exclude=exclude, vars=vars, target=target, strict=strict
-        )
+            ctx, "test", select=select, exclude=exclude, vars=vars, target=target, strict=strict,
+            state=state, defer=defer,
+        )  # fmt: skip
 
     @tool(server, read_only=False, destructive=True)
     async def dbt_build(
@@ -110,6 +117,8 @@ def register(server: MCPServer) -> None:
         vars: Vars = None,
         target: Target = None,
         strict: Strict = False,
+        state: str | None = None,
+        defer: bool = False,
     ) -> DbtRunResult:
         """Validate, then seed, run, snapshot and test in DAG order; per-node results."""
         return await _run(
@@ -121,6 +130,8 @@ def register(server: MCPServer) -> None:
             vars=vars,
             target=target,
             strict=strict,
+            state=state,
+            defer=defer,
         )
 
     @tool(server, read_only=True, idempotent=True)
@@ -130,9 +141,11 @@ def register(server: MCPServer) -> None:
         select: Annotated[str, Field(description="node name or dbt selector.")],
         vars: Vars = None,
         target: Target = None,
+        state: str | None = None,
+        defer: bool = False,
     ) -> DbtCompileResult:
         """Compiled SQL of a node or selection (catches undefined macros that parse misses)."""
-        compiled, validation = await run_sync(_service(ctx).compile, select, target, vars)
+        compiled, validation = await run_sync(_service(ctx).compile, select, target, vars, state, defer)
         return DbtCompileResult.of(compiled, validation, state_of(ctx).settings.max_output_chars)
 
     @tool(server, read_only=True, idempotent=True)
@@ -142,9 +155,10 @@ def register(server: MCPServer) -> None:
         exclude: Exclude = None,
         resource_type: Literal["model", "seed", "snapshot", "source", "test", "exposure", "analysis"]
         | None = None,
+        state: str | None = None,
     ) -> DbtLsResult:
         """List resources matching a selection: name, type, materialization, path."""
-        return DbtLsResult.of(await run_sync(_service(ctx).ls, select, exclude, resource_type))
+        return DbtLsResult.of(await run_sync(_service(ctx).ls, select, exclude, resource_type, None, state))
 
     @tool(server, read_only=False, destructive=False, idempotent=True)
     async def dbt_docs_generate(ctx: Context, target: Target = None) -> DbtDocsResult:
@@ -175,9 +189,11 @@ def register(server: MCPServer) -> None:
         sql: str | None = None,
         limit: int | None = None,
         target: str | None = None,
+        state: str | None = None,
+        defer: bool = False,
     ) -> FrameResult:
         """Model or inline SQL ({{ ref() }} ok) via dbt into a data_ref; limit 100 (-1: all)."""
-        state = state_of(ctx)
+        baseline, state = state, state_of(ctx)
         out = await run_sync(
             show_mod.show,
             _service(ctx),
@@ -189,6 +205,8 @@ def register(server: MCPServer) -> None:
             overwrite=False,
             max_rows=state.settings.max_rows,
             target=target,
+            state=baseline,
+            defer=defer,
         )
         info = out.ingested.info
         cut = f"limit {out.limit}" if out.limit is not None else "no limit"
@@ -221,3 +239,7 @@ def register(server: MCPServer) -> None:
             target=target,
         )
         return DbtCompareResult.of(out)
+
+    from data_platform.server import dbt_impact_tools  # the impact review: a module of its own
+
+    dbt_impact_tools.register(server)

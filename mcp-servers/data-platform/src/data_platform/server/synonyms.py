@@ -121,6 +121,11 @@ TOOLS: dict[str, dict[str, Synonym]] = {
         **_to("color", "hue", "colour", "color_by", "color_col", "colour_by"),
         **_to("bins", "nbins", "n_bins", "num_bins", "bin_count"),
     },
+    "dbt_impact": {
+        **_to("against", "state", "base", "baseline", "compare_to", "vs", "defer_target", "state_path"),
+        **_to("key", "keys", "primary_key", "unique_key", "on", "pk"),
+        **_to("select", "models", "model"),
+    },
     "dbt_compare": {
         **_to("model", "select", "node", "models", "relation", "table"),
         **_to(
