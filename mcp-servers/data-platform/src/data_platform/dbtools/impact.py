@@ -12,9 +12,11 @@ run names prod's schema); the changed side is this target's.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data_platform import work
@@ -97,13 +99,14 @@ def review(
     work.progress(1, 4, "parsing the project")
     validation = service.checked("dbt_impact", target, None)
     current = service.manifest(validation)
-    base = load_json(baseline.manifest, "manifest.json")
+    st = baseline.manifest.stat()
+    base = _baseline_manifest(str(baseline.manifest), st.st_mtime_ns, st.st_size)
     changes = statediff.compare(current, base)
     here = state_mod.target_name(validation.project, target, service.settings.dbt_target)
     out = ImpactOutcome(baseline, here, "", changes, [], 0, cap, time.perf_counter() - started)
     if not data:
         return out
-    picked = _candidates(service, current, base, changes, select, target)
+    picked = _candidates(service, current, base, changes, select, target, against)
     out.candidates = len(picked)
     picked = out.models = picked[:cap]
     for m in picked:
@@ -151,6 +154,12 @@ def review(
     return out
 
 
+@functools.lru_cache(maxsize=2)
+def _baseline_manifest(path: str, _mtime_ns: int, _size: int) -> dict[str, Any]:
+    """A baseline's manifest, read once per file version (a warm review reads no JSON again)."""
+    return load_json(Path(path), "manifest.json")
+
+
 def _candidates(
     service: DbtService,
     current: dict[str, Any],
@@ -158,11 +167,13 @@ def _candidates(
     changes: statediff.StateDiff,
     select: str | None,
     target: str | None,
+    against: str,
 ) -> list[ModelData]:
     """Models built in both environments: the selection's, else modified then impacted (nearest first)."""
     cur, old = current.get("nodes") or {}, base.get("nodes") or {}
     if select:
-        chosen = [r.unique_id for r in service.ls(select, None, None, target)]
+        state = against if "state:" in select else None  # `state:modified+` selects against the same baseline
+        chosen = [r.unique_id for r in service.ls(select, None, None, target, state)]
         why = {uid: "selected" for uid in chosen}
     else:
         chosen = [c.unique_id for c in changes.modified] + [i.unique_id for i in changes.impacted]
