@@ -111,10 +111,7 @@ def review(
     picked = out.models = picked[:cap]
     for m in picked:
         if m.base_relation == m.relation:
-            m.problem = (
-                f"the baseline names the same relation ({m.relation}): no other data to compare with "
-                "(a git revision is parsed for this target; git:<rev>@<target> names where its data is)"
-            )
+            m.problem = f"same relation in the baseline ({m.relation}): a git revision parsed for this target"
     if all(m.problem for m in picked):
         return out
     work.progress(2, 4, f"comparing {len(picked)} model(s) in the warehouse")
@@ -126,7 +123,7 @@ def review(
         for i, m in enumerate(picked):
             work.check()
             work.progress(i, len(picked), f"comparing {m.name}")
-            _compare_one(adapter, execute, dialect, m, current, base, key, profile, baseline, here)
+            _compare_one(adapter, execute, dialect, m, current, base, key, profile, baseline.label, here)
         return adapter.type(), picked
 
     args = service.compile_args(project, target, None, *warehouse.ADAPTER_ONLY)
@@ -135,12 +132,12 @@ def review(
         raise DbtError("dbt could not open the target's adapter.", hint="Run dbt_parse to check the profile.")
     out.adapter_type, out.models = inv.after
     if registry is not None:
-        names = {"only_left": f"only_in_{baseline.name}", "only_right": f"only_in_{here}"}
+        names = {"only_left": f"only_in_{baseline.label}", "only_right": f"only_in_{here}"}
         for m in out.models:
             if m.result is not None:
                 names_m = {
                     **names,
-                    "duplicates_left": f"duplicates_in_{baseline.name}",
+                    "duplicates_left": f"duplicates_in_{baseline.label}",
                     "duplicates_right": f"duplicates_in_{here}",
                 }
                 m.refs = store_examples(
@@ -268,7 +265,7 @@ def _compare_one(
     base: dict[str, Any],
     key: list[str] | None,
     profile: bool,
-    baseline: state_mod.Baseline,
+    there: str,
     here: str,
 ) -> None:
     if m.problem:
@@ -279,7 +276,7 @@ def _compare_one(
     )
     left = node_columns(adapter, base_node)
     right = node_columns(adapter, node)
-    for cols, side, rel in ((left, baseline.name, m.base_relation), (right, here, m.relation)):
+    for cols, side, rel in ((left, there, m.base_relation), (right, here, m.relation)):
         if not cols:
             m.problem = f"not built in {side} ({rel}): dbt_build select={m.name} there first"
             return
@@ -303,7 +300,7 @@ def _compare_one(
         m.problem = str(exc).splitlines()[0]
         return
     if profile:
-        m.profile = _profile(execute, dialect, m, left, right, baseline.name, here)
+        m.profile = _profile(execute, dialect, m, left, right, there, here)
 
 
 def changed_columns(m: ModelData) -> list[str]:

@@ -51,6 +51,15 @@ class Baseline:
     def manifest(self) -> Path:
         return self.path / "manifest.json"
 
+    @property
+    def label(self) -> str:
+        """A short name for answers and ref names: the target, the revision, or `baseline`."""
+        if self.kind == "target":
+            return str(self.target)
+        if self.kind == "git":
+            return self.name.removeprefix("git:")
+        return "baseline"
+
 
 def profile_of(project: DbtProject) -> dict:
     """The project's profile entry in profiles.yml, unrendered (target names are not Jinja)."""

@@ -37,6 +37,7 @@ class ColumnChange(BaseModel):
 
 
 class ProfileRow(BaseModel):
+    model: str
     column: str
     side: str
     rows: int
@@ -71,6 +72,7 @@ class ModelReview(BaseModel):
 
 class DbtImpactResult(ToolResult):
     baseline: str
+    baseline_label: str  # how the answer and the example refs name the baseline's side
     baseline_how: str
     target: str
     modified: list[NodeChange]
@@ -90,6 +92,7 @@ class DbtImpactResult(ToolResult):
         c = out.changes
         return cls(
             baseline=out.baseline.name,
+            baseline_label=out.baseline.label,
             baseline_how=out.baseline.how,
             target=out.target,
             modified=[
@@ -131,12 +134,15 @@ class DbtImpactResult(ToolResult):
             if m.rows is not None and m.baseline_rows is not None and m.rows != m.baseline_rows:
                 bits.append(f"rows {m.baseline_rows:,}→{m.rows:,}")
             if m.changed:
-                bits.append(f"{m.changed:,} rows changed")
+                bits.append(f"{m.changed:,} row{'s' if m.changed != 1 else ''} changed")
             if bits:
                 data.append(f"{m.model} ({'; '.join(bits)})")
         tail = ("; data: " + ", ".join(data[:4]) + (" ..." if len(data) > 4 else "")) if data else ""
-        if self.models and not data:
-            tail = "; data: no difference in the models compared"
+        compared = [m for m in self.models if not m.problem]
+        if compared and not data:
+            tail = f"; data: no difference in the {len(compared)} model(s) compared"
+        elif self.models and not compared:
+            tail = "; data not compared (see why below)"
         return f"dbt_impact vs {self.baseline}: " + ", ".join(parts) + tail + "."
 
     def render(self) -> str:
@@ -167,7 +173,8 @@ class DbtImpactResult(ToolResult):
                 if self.models_candidates > len(self.models)
                 else ""
             )
-            lines.append(f"Data ({len(self.models)} model(s) compared in the warehouse{cap}):")
+            done = sum(1 for m in self.models if not m.problem)
+            lines.append(f"Data ({done} of {len(self.models)} model(s) compared in the warehouse{cap}):")
             rows = []
             for m in self.models:
                 if m.problem:
@@ -188,12 +195,12 @@ class DbtImpactResult(ToolResult):
                     cols = ", ".join(f"{c.column} {c.changed:,}" for c in m.columns if c.changed) or "none"
                     values = (
                         f"key {', '.join(m.key)} ({m.key_from}): {m.changed:,} changed, "
-                        f"{m.only_in_baseline:,} only in {self.baseline}, {m.only_in_target:,} only in "
+                        f"{m.only_in_baseline:,} only in {self.baseline_label}, {m.only_in_target:,} only in "
                         f"{self.target}; columns: {cols}"
                     )
                 else:
                     values = (
-                        f"no key (rows as sets): {m.only_in_baseline:,} only in {self.baseline}, "
+                        f"no key (rows as sets): {m.only_in_baseline:,} only in {self.baseline_label}, "
                         f"{m.only_in_target:,} only in {self.target}"
                     )
                 rows.append([m.model, m.why, schema, rows_txt, values])
@@ -209,9 +216,10 @@ class DbtImpactResult(ToolResult):
             if prof:
                 lines.append(
                     markdown_table(
-                        ["column", "side", "rows", "null %", "distinct", "min", "max", "mean"],
+                        ["model", "column", "side", "rows", "null %", "distinct", "min", "max", "mean"],
                         [
                             [
+                                p.model,
                                 p.column,
                                 p.side,
                                 f"{p.rows:,}",
@@ -235,14 +243,18 @@ class DbtImpactResult(ToolResult):
                 f"dbt_build select='state:modified+' state='{self.baseline}' defer=true "
                 "(builds only what changed and what depends on it)"
             )
-        if any(m.problem and "Cannot read" in m.problem for m in self.models):
-            steps.append("build the models not readable yet, then call dbt_impact again")
+        if any(m.problem and m.problem.startswith("not built") for m in self.models):
+            steps.append("build the models not built yet, then call dbt_impact again")
+        if any(m.problem and "same relation" in m.problem for m in self.models):
+            rev = self.baseline.removeprefix("git:")
+            steps.append(f"against='git:{rev}@<target>' (e.g. prod) to compare data with that target's")
         refs = self.ref_names()
         if refs:
             steps.append(f"head `{refs[0]}`")
         if self.tests:
-            steps.append("dbt_test select='state:modified+' state=... for the tests listed")
-        if not any(m.key for m in self.models) and self.models:
+            steps.append(f"dbt_test select='state:modified+' state='{self.baseline}' for the tests listed")
+        compared = [m for m in self.models if not m.problem]
+        if compared and not any(m.key for m in compared):
             steps.append("key=[...] to count changes per column")
         return "; ".join(steps) or "nothing to do."
 
@@ -283,7 +295,7 @@ def _model(m: impact_mod.ModelData) -> ModelReview:
     elif r.multiset is not None:
         ms = r.multiset
         out.only_in_target, out.only_in_baseline, out.same = ms.only_right, ms.only_left, ms.same
-    out.profile = [ProfileRow(**vars(p)) for p in m.profile]
+    out.profile = [ProfileRow(model=m.name, **vars(p)) for p in m.profile]
     return out
 
 
