@@ -124,6 +124,11 @@ async def test_state_modified_build_with_defer_then_one_impact_review(
             )
         }
         assert in_dev == built | {"raw_payments"}  # stg_orders, stg_customers and their seeds: from prod
+        # dbt_show and dbt_compile defer too: stg_orders' seed is only in prod
+        r = await call(client, "dbt_show", model="stg_orders", state=prod_target, defer=True)
+        assert r.structured_content["rows"] == shop.rows(f"select count(*) from {prod}.raw_orders")[0][0]
+        r = await call(client, "dbt_compile", select="customer_orders", state=prod_target, defer=True)
+        assert f'{prod}"."stg_orders"' in r.structured_content["nodes"][0]["sql"]
         r = await call(client, "dbt_ls", select="state:modified", state=prod_target, resource_type="model")
         assert {x["name"] for x in r.structured_content["resources"]} == {"stg_payments", "customer_orders"}
 
