@@ -130,7 +130,7 @@ def bench_data(rows: int, repeat: int, tmp: Path, pg_env: dict[str, str]) -> Non
     t_build, _ = timed(lambda: anyio.run(build))
 
     def ours() -> impact.ImpactOutcome:
-        return impact.review(service, registry, against="prod")
+        return impact.review(service, registry, against="prod", profile=True)  # as the tool
 
     def one_by_one() -> list[compare.CompareOutcome]:
         return [

@@ -8,8 +8,8 @@ paths escaping the project, malformed expressions). Around the well-shaped value
 every call may be mutated: wrong types, missing or extra fields, huge and empty
 strings, control characters, enormous numbers.
 
-Destructive tools (annotation `destructiveHint`) only ever see ref names from the
-throwaway pool, and no tool is ever given a protected ref as an output name: the
+Tools that may destroy refs (`harms_refs`: destructive, and not a file writer) only ever see
+ref names from the throwaway pool, and no tool is ever given a protected ref as an output name: the
 refs a test verifies afterwards stay out of reach of anything that may write.
 """
 
@@ -94,6 +94,15 @@ _RULES: list[tuple[str, str]] = [
     (r"^(params|parameters|args|bind)$", "params"),
     (r"^(how|mode|kind|format|fmt|compression|direction)$", "choice"),
 ]
+
+
+def harms_refs(tool: dict[str, Any]) -> bool:
+    """May this tool (a tools/list entry) delete or replace a ref or table? Its `destructiveHint`,
+    except for a file writer (a `path` argument): it overwrites files, and only reads its ref."""
+    if not (tool.get("annotations") or {}).get("destructiveHint"):
+        return False
+    props = (tool.get("inputSchema") or {}).get("properties") or {}
+    return not any(classify(tool["name"], k) == "path" for k in props)
 
 
 def classify(tool: str, arg: str, depth: int = 0) -> str | None:
@@ -469,7 +478,7 @@ class ArgFuzzer:
         """Whole argument objects for `tool` (a tools/list entry), mutated now and then."""
         name = tool["name"]
         schema = tool.get("inputSchema") or {}
-        destructive = bool((tool.get("annotations") or {}).get("destructiveHint"))
+        destructive = harms_refs(tool)
         props: dict[str, Any] = schema.get("properties") or {}
         required = [k for k in schema.get("required", []) if k in props]
         optional = [k for k in props if k not in required]
@@ -520,7 +529,7 @@ def example_arguments(
     """One deterministic, well-shaped argument set (first pool values), for non-fuzz tests."""
     schema = tool.get("inputSchema") or {}
     props: dict[str, Any] = schema.get("properties") or {}
-    destructive = bool((tool.get("annotations") or {}).get("destructiveHint"))
+    destructive = harms_refs(tool)
     out: dict[str, Any] = {}
     for key in schema.get("required", []):
         if key not in props:

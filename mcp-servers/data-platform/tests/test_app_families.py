@@ -22,7 +22,7 @@ async def _tool_names(server: MCPServer) -> set[str]:
 def test_a_missing_family_module_is_an_error_at_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(app.FAMILY_MODULES, "dbt", "data_platform.server.renamed_dbt_tools")
+    monkeypatch.setitem(app.FAMILY_MODULES, "dbt", ("data_platform.server.renamed_dbt_tools",))
     with pytest.raises(ModuleNotFoundError, match="Tool family 'dbt' cannot start") as err:
         app.build_server(_settings(tmp_path))
     assert "DATA_PLATFORM_DISABLE=dbt" in str(err.value)
@@ -31,7 +31,7 @@ def test_a_missing_family_module_is_an_error_at_start(
 
 @pytest.mark.anyio
 async def test_a_disabled_family_is_not_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(app.FAMILY_MODULES, "dbt", "data_platform.server.renamed_dbt_tools")
+    monkeypatch.setitem(app.FAMILY_MODULES, "dbt", ("data_platform.server.renamed_dbt_tools",))
     server = app.build_server(_settings(tmp_path, {"DATA_PLATFORM_DISABLE": "dbt"}))
     names = await _tool_names(server)
     assert "read_csv" in names and "pg_query" in names

@@ -20,7 +20,7 @@ import anyio
 import pyarrow as pa
 import pytest
 
-from argfuzz import Pools, classify, example_arguments
+from argfuzz import Pools, classify, example_arguments, harms_refs
 from fuzzenv import (
     dbt_env,
     generated_dbt_project,
@@ -50,7 +50,7 @@ def readers(tools: dict[str, dict[str, Any]]) -> list[str]:
     out = []
     for name, t in tools.items():
         props = (t.get("inputSchema") or {}).get("properties") or {}
-        if (t.get("annotations") or {}).get("destructiveHint"):
+        if harms_refs(t):
             continue
         if any(classify(name, k) == "ref" for k in props):
             out.append(name)

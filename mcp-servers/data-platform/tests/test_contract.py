@@ -10,10 +10,18 @@ import json
 from pathlib import Path
 
 from data_platform.config import load_settings
-from data_platform.contract import model_facing_size, resource_surface, surface_size, tool_surface
+from data_platform.contract import (
+    model_facing_size,
+    resource_surface,
+    surface_size,
+    tool_surface,
+    toolset_names,
+    toolset_sizes,
+)
 
 SNAPSHOT = Path(__file__).parent / "contract" / "tools.json"
-BUDGET_CHARS = 16_160  # what the model reads: names, descriptions, input schemas (+450 issue 26)
+BUDGET_CHARS = 18_000  # what the model reads: names, descriptions, input schemas, every tool served
+MAX_TOOLS = 50  # the budget holds at up to this many tools
 FULL_LIST_CHARS = 56_000  # the whole tools/list, output schemas included (clients keep those; 42 tools)
 
 
@@ -46,8 +54,28 @@ def test_every_tool_is_annotated_and_described(tmp_path: Path) -> None:
 
 def test_tool_list_budget(tmp_path: Path) -> None:
     surface = tool_surface(load_settings(tmp_path, {}, tmp_path / "none.env"))
+    assert len(surface) <= MAX_TOOLS
     assert model_facing_size(surface) <= BUDGET_CHARS
     assert surface_size(surface) <= FULL_LIST_CHARS
+
+
+TOOLSETS_SNAPSHOT = Path(__file__).parent / "contract" / "toolsets.json"
+
+
+def test_each_toolset_matches_its_snapshot_and_fits(tmp_path: Path) -> None:
+    """Regenerate after an intended change with:
+    data-platform tools --toolsets > tests/contract/toolsets.json"""
+    settings = load_settings(tmp_path, {}, tmp_path / "none.env")
+    surface = tool_surface(settings)
+    sizes = toolset_sizes(settings, surface)
+    print("\ntoolsets: " + "; ".join(f"{n}: {k} tools, {c:,} characters" for n, (k, c) in sizes.items()))
+    assert toolset_names(settings) == json.loads(TOOLSETS_SNAPSHOT.read_text()), (
+        "a toolset's tools drifted; if intended, regenerate with: "
+        "data-platform tools --toolsets > tests/contract/toolsets.json"
+    )
+    assert sizes["all"] == (len(surface), model_facing_size(surface))
+    for name, (count, chars) in sizes.items():
+        assert 0 < count <= MAX_TOOLS and chars <= BUDGET_CHARS, name
 
 
 RESOURCES_SNAPSHOT = Path(__file__).parent / "contract" / "resources.json"

@@ -1,11 +1,11 @@
 """dbt_impact and state-aware runs through the real MCP client, on copies of the shop project.
 
 Prod is built; in dev a staging model's type changes (stg_payments.amount) and a downstream model
-gets a filter (customer_orders drops customer 5). `state:modified+` with `defer` builds only those
-and their descendants in dev, reading unchanged parents from prod; then one dbt_impact call names
-the modified and impacted models, the type change, the row-count change and the changed values
-per column, each checked against plain SQL in the warehouse; the same review against a git
-revision (the project's last commit, parsed for prod) and against a state folder.
+gets a filter (customer_orders drops customer 5). `state:modified+` with a state (the tools then
+defer) builds only those and their descendants in dev, reading unchanged parents from prod; then
+one dbt_impact call names the modified and impacted models, the type change, the row-count change
+and the changed values per column, each checked against plain SQL in the warehouse; the same
+review against a git revision (the project's last commit, parsed for prod) and a state folder.
 """
 
 from __future__ import annotations
@@ -107,13 +107,10 @@ async def test_state_modified_build_with_defer_then_one_impact_review(
         _change(shop)
         err = await call_error(client, "dbt_build", select="state:modified+", state="nowhere")
         assert "state='prod' (a target of the profile)" in err and "git:main" in err
-        err = await call_error(client, "dbt_run", defer=True)
-        assert "defer needs state=" in err
-
         # Only what changed and what depends on it is built in dev; parents are read from prod
         # (the payments source is a seed in each target's schema: sources are never deferred).
         await call(client, "dbt_build", select="raw_payments")
-        r = await call(client, "dbt_build", select="state:modified+", state=prod_target, defer=True)
+        r = await call(client, "dbt_build", select="state:modified+", state=prod_target)
         assert r.structured_content["success"], text_of(r)
         built = {n["name"] for n in r.structured_content["nodes"] if n["resource_type"] == "model"}
         assert built == {"stg_payments", "customer_orders", "revenue_by_country"}
@@ -124,15 +121,15 @@ async def test_state_modified_build_with_defer_then_one_impact_review(
             )
         }
         assert in_dev == built | {"raw_payments"}  # stg_orders, stg_customers and their seeds: from prod
-        # dbt_show and dbt_compile defer too: stg_orders' seed is only in prod
-        r = await call(client, "dbt_show", model="stg_orders", state=prod_target, defer=True)
+        # dbt_show and dbt_compile with a state defer too: stg_orders' seed is only in prod
+        r = await call(client, "dbt_show", model="stg_orders", state=prod_target)
         assert r.structured_content["rows"] == shop.rows(f"select count(*) from {prod}.raw_orders")[0][0]
-        r = await call(client, "dbt_compile", select="customer_orders", state=prod_target, defer=True)
+        r = await call(client, "dbt_compile", select="customer_orders", state=prod_target)
         assert f'{prod}"."stg_orders"' in r.structured_content["nodes"][0]["sql"]
         r = await call(client, "dbt_ls", select="state:modified", state=prod_target, resource_type="model")
         assert {x["name"] for x in r.structured_content["resources"]} == {"stg_payments", "customer_orders"}
 
-        r = await call(client, "dbt_impact", against=prod_target, profile=True)
+        r = await call(client, "dbt_impact", against=prod_target)
         got = r.structured_content
         _check_review(shop, got, dev, prod)
         text = text_of(r)

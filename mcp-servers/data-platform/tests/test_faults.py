@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from argfuzz import Pools, classify, example_arguments
+from argfuzz import Pools, classify, example_arguments, harms_refs
 from data_platform.errors import StorageError
 from data_platform.registry import Registry
 from fuzzenv import (
@@ -412,11 +412,7 @@ def test_registry_folder_made_immutable(project: Path) -> None:
 
 
 def ref_tools_reading(server: LiveServer) -> list[str]:
-    return [
-        n
-        for n, t in by_name(server).items()
-        if ref_args(t) and not (t.get("annotations") or {}).get("destructiveHint")
-    ]
+    return [n for n, t in by_name(server).items() if ref_args(t) and not harms_refs(t)]
 
 
 # -- refs damaged by hand ----------------------------------------------------------------------

@@ -56,17 +56,18 @@ STUBBORN = textwrap.dedent("""
 
 
 def _start_then_kill_parent(child_code: str) -> tuple[dict[int, str], float]:
-    parent = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", PARENT, child_code, PARENT_ENV], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        child = int(parent.stdout.readline())
-        grandchild = int(parent.stdout.readline())  # printed by the child once it is armed
-        watched = survivors({child: _start(child), grandchild: _start(grandchild)}, wait_s=0)
-        assert len(watched) == 2, "the child and its subprocess should be running"
-    finally:
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait(timeout=10)
+    ) as parent:
+        assert parent.stdout is not None
+        try:
+            child = int(parent.stdout.readline())
+            grandchild = int(parent.stdout.readline())  # printed by the child once it is armed
+            watched = survivors({child: _start(child), grandchild: _start(grandchild)}, wait_s=0)
+            assert len(watched) == 2, "the child and its subprocess should be running"
+        finally:
+            os.kill(parent.pid, signal.SIGKILL)
+            parent.wait(timeout=10)
     return watched, GRACE_S
 
 

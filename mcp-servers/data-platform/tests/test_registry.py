@@ -209,14 +209,14 @@ WRITER = textwrap.dedent(
 def test_sigkill_mid_write_leaves_earlier_refs_intact(tmp_path: Path) -> None:
     reg = Registry(tmp_path)
     reg.put(table(7), name="before", source="x")
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", WRITER, str(tmp_path), "interrupted"], stdout=subprocess.PIPE
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == b"writing"
-    time.sleep(0.3)
-    assert list(tmp_path.glob(".tmp-*")), "the writer should have a temp file open"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    ) as proc:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"writing"
+        time.sleep(0.3)
+        assert list(tmp_path.glob(".tmp-*")), "the writer should have a temp file open"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     after = Registry(tmp_path)
     assert after.names() == ["before"]
     assert after.get("before").num_rows == 7
@@ -362,28 +362,28 @@ def test_a_big_ref_is_answered_before_its_copy_ends_and_readers_wait_for_it(tmp_
         sys.stdin.readline()
         """
     )
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None and proc.stdin is not None
-        _, seconds, rows, size = proc.stdout.readline().split()
-        assert float(seconds) < 1.0 and rows == "3000000", "the answer waited for the copy"
-        fd = os.open(tmp_path / "big.arrow", os.O_RDONLY)
+    ) as proc:
         try:
-            with pytest.raises(BlockingIOError):  # still being written, and locked as such
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            assert proc.stdout is not None and proc.stdin is not None
+            _, seconds, rows, size = proc.stdout.readline().split()
+            assert float(seconds) < 1.0 and rows == "3000000", "the answer waited for the copy"
+            fd = os.open(tmp_path / "big.arrow", os.O_RDONLY)
+            try:
+                with pytest.raises(BlockingIOError):  # still being written, and locked as such
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            finally:
+                os.close(fd)
+            other = Registry(tmp_path)  # another process's view: it waits for the writer, then reads it whole
+            assert other.get("big").column("x")[2_999_999].as_py() == 2_999_999
+            assert [i.name for i in other.list()[0]] == ["big"]
+            assert int(size) == (tmp_path / "big.arrow").stat().st_size, "the answered size is the file's"
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            assert proc.wait(timeout=60) == 0
         finally:
-            os.close(fd)
-        other = Registry(tmp_path)  # another process's view: it waits for the writer, then reads it whole
-        assert other.get("big").column("x")[2_999_999].as_py() == 2_999_999
-        assert [i.name for i in other.list()[0]] == ["big"]
-        assert int(size) == (tmp_path / "big.arrow").stat().st_size, "the answered size is the file's"
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        assert proc.wait(timeout=60) == 0
-    finally:
-        proc.kill()
+            proc.kill()
 
 
 def test_exit_and_sigterm_wait_for_a_ref_still_being_written(tmp_path: Path) -> None:
@@ -401,13 +401,13 @@ def test_exit_and_sigterm_wait_for_a_ref_still_being_written(tmp_path: Path) -> 
                 time.sleep(60)
             """
         )
-        proc = subprocess.Popen(
+        with subprocess.Popen(
             [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
-        )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "answered"
-        if how == "sigterm":
-            proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == (-signal.SIGTERM if how == "sigterm" else 0)
+        ) as proc:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "answered"
+            if how == "sigterm":
+                proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == (-signal.SIGTERM if how == "sigterm" else 0)
         ref = Registry(tmp_path).get(how)
         assert ref.num_rows == 3_000_000 and ref.column("x")[2_999_999].as_py() == 2_999_999
 

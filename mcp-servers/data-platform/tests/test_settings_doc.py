@@ -35,6 +35,7 @@ SAMPLES = {
     "DATA_PLATFORM_DBT_TIMEOUT": ("60", lambda s, p: s.dbt_timeout_s == 60.0),
     "DATA_PLATFORM_DBT_STRICT": ("1", lambda s, p: s.dbt_strict is True),
     "DATA_PLATFORM_DISABLE": (" dbt, postgres ", lambda s, p: s.disabled == {"dbt", "postgres"}),
+    "DATA_PLATFORM_TOOLS": (" analyst, -chart,", lambda s, p: s.tools == ("analyst", "-chart")),
     "DATA_PLATFORM_DUCKDB_MEMORY": ("512MB", lambda s, p: s.duckdb_memory == "512MB"),
     "DATA_PLATFORM_HTTP_TOKEN": (
         "t0k",

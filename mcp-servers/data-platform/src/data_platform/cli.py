@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data_platform import __version__
-from data_platform.config import Settings, load_settings, merged_environment
+from data_platform.config import Settings, comma_list, load_settings, merged_environment
 from data_platform.errors import DataPlatformError
 from data_platform.redact import RedactingFilter
 
@@ -54,11 +54,23 @@ def export_env_files(project_dir: Path) -> None:
         os.environ.setdefault(key, value)
 
 
+def with_tools(settings: Settings, tools: str | None) -> Settings:
+    """`--tools` wins over DATA_PLATFORM_TOOLS; an unknown name is refused before anything starts."""
+    from data_platform.server.app import served_tools
+
+    if tools is None:
+        served_tools(settings)
+        return settings
+    settings = settings.model_copy(update={"tools": comma_list(tools)})
+    served_tools(settings, source="--tools")
+    return settings
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from data_platform.registry import Registry
     from data_platform.server import build_server
 
-    settings = load_settings()
+    settings = with_tools(load_settings(), args.tools)
     setup_logging(settings, args.log_level)
     if args.http:
         return serve_http(args, settings)
@@ -100,17 +112,29 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_tools(args: argparse.Namespace) -> int:
-    from data_platform.contract import model_facing_size, surface_size, tool_surface
+    from data_platform.contract import (
+        model_facing_size,
+        surface_size,
+        tool_surface,
+        toolset_names,
+        toolset_sizes,
+    )
 
-    settings = load_settings()
+    settings = with_tools(load_settings(), args.tools)
     surface = tool_surface(settings)
     text = json.dumps(surface, indent=2, sort_keys=True)
+    if args.toolsets:
+        print(json.dumps(toolset_names(settings), indent=2))
+        return 0
     if args.check_budget:
         print(
             f"{len(surface)} tools; model-facing (name, description, input schema): "
             f"{model_facing_size(surface):,} characters; "
             f"whole tools/list: {surface_size(surface):,} characters"
         )
+        if not settings.tools:  # every toolset, measured on the whole list
+            sizes = toolset_sizes(settings, surface)
+            print("toolsets: " + "; ".join(f"{n} {k} tools {c:,}" for n, (k, c) in sizes.items()))
         return 0
     print(text)
     return 0
@@ -162,6 +186,12 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+TOOLS_HELP = (
+    "toolsets and tools to serve, comma-separated, -name to leave one out (wins over "
+    "DATA_PLATFORM_TOOLS): all, analyst, frames, postgres, dbt, read-only; e.g. --tools=analyst,-chart"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from data_platform.settings_doc import plain_help
 
@@ -176,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio; beyond loopback "
         "DATA_PLATFORM_HTTP_TOKEN is required",
     )
+    serve.add_argument("--tools", metavar="NAMES", help=TOOLS_HELP)
     serve.set_defaults(func=cmd_serve)
     doctor = sub.add_parser(
         "doctor",
@@ -187,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor.set_defaults(func=cmd_doctor)
     tools = sub.add_parser("tools", help="print the tool surface (names, schemas, annotations) as JSON")
     tools.add_argument("--check-budget", action="store_true", help="print only the size of the tool list")
+    tools.add_argument("--tools", metavar="NAMES", help=TOOLS_HELP)
+    tools.add_argument("--toolsets", action="store_true", help="print each toolset's tool names as JSON")
     tools.set_defaults(func=cmd_tools)
     resources = sub.add_parser("resources", help="print the resource templates (dataref://...) as JSON")
     resources.add_argument("--check-budget", action="store_true", help="print only their size")

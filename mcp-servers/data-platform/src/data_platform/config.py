@@ -94,6 +94,7 @@ class Settings(BaseModel):
     dbt_strict: bool = False
     sync_writes: bool = False
     disabled: frozenset[Family] = frozenset()
+    tools: tuple[str, ...] = ()  # toolset and tool names to serve, `-name` to leave out (server/toolsets.py)
     duckdb_memory: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
     http_token: SecretStr | None = None
     prompts: bool = True
@@ -245,8 +246,13 @@ def _roots(value: str, _: Path) -> tuple[Path, ...]:
     return tuple(Path(p) for p in value.split(os.pathsep) if p)
 
 
+def comma_list(value: str) -> tuple[str, ...]:
+    """`"a, b,,c"` -> ("a", "b", "c")."""
+    return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
 def _families(value: str, _: Path) -> frozenset[str]:
-    return frozenset(x.strip() for x in value.split(",") if x.strip())
+    return frozenset(comma_list(value))
 
 
 ENV_SETTINGS: tuple[EnvSetting, ...] = (
@@ -318,6 +324,15 @@ ENV_SETTINGS: tuple[EnvSetting, ...] = (
         "tool families to turn off (`frames`, `postgres`, `dbt`), comma-separated, e.g. `dbt,postgres`",
         "disabled",
         _families,
+    ),
+    EnvSetting(
+        ("DATA_PLATFORM_TOOLS",),
+        "toolsets and tools to serve, comma-separated; `-name` leaves one out: `analyst,postgres`, "
+        "`read-only`, `all,-pg_execute`. Sets: `all`, `analyst`, `frames`, `postgres`, `dbt`, `read-only` "
+        "(docs/toolsets.md; `serve --tools` wins)",
+        "tools",
+        lambda v, _: comma_list(v),
+        default="`all`",
     ),
     EnvSetting(
         ("DATA_PLATFORM_DUCKDB_MEMORY",),

@@ -37,6 +37,24 @@ def model_facing_size(surface: list[dict[str, Any]]) -> int:
     return len(json.dumps(seen, separators=(",", ":")))
 
 
+def toolset_names(settings: Settings) -> dict[str, list[str]]:
+    """Each toolset's tool names (sorted) among the families switched on: `tools --toolsets`."""
+    from data_platform.server.app import declared_tools
+    from data_platform.server.toolsets import TOOLSETS, select
+
+    declared = declared_tools(settings)
+    return {name: sorted(t.name for t in select(declared, [name])) for name in TOOLSETS}
+
+
+def toolset_sizes(settings: Settings, surface: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """toolset -> (tools, model-facing characters), measured on `surface` (every tool listed)."""
+    out = {}
+    for name, names in toolset_names(settings).items():
+        chosen = [t for t in surface if t["name"] in set(names)]
+        out[name] = (len(chosen), model_facing_size(chosen))
+    return out
+
+
 def resource_surface(settings: Settings) -> list[dict[str, Any]]:
     """What `resources/templates/list` advertises (refs themselves are data, not contract).
 

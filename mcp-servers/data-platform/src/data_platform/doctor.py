@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_platform.config import Settings
+from data_platform.errors import DataPlatformError
 from data_platform.registry import Registry
 
 
@@ -62,8 +63,25 @@ def check_postgres(settings: Settings) -> Check:
     )
 
 
+def check_tools(settings: Settings) -> Check:
+    """What `serve` would serve: DATA_PLATFORM_TOOLS and DATA_PLATFORM_DISABLE applied."""
+    from data_platform.server.app import declared_tools, served_tools
+
+    try:
+        served = served_tools(settings)
+    except DataPlatformError as exc:
+        return Check("tools", False, str(exc))
+    chosen = f" (DATA_PLATFORM_TOOLS={','.join(settings.tools)})" if settings.tools else ""
+    off = f"; families off: {', '.join(sorted(settings.disabled))}" if settings.disabled else ""
+    names = ", ".join(t.name for t in served)
+    return Check(
+        "tools", True, f"{len(served)} of {len(declared_tools(settings))} served{chosen}{off}: {names}"
+    )
+
+
 def run_doctor(settings: Settings) -> DoctorReport:
     report = DoctorReport()
+    report.checks.append(check_tools(settings))
     registry = Registry(settings.registry_dir)
     try:
         good, bad = registry.list()

@@ -67,7 +67,7 @@ class Runs:
         strict: bool | None = None,
         on_progress: Callable[[Progress], Awaitable[None]] | None = None,
         state: str | None = None,
-        defer: bool = False,
+        defer: bool = True,
     ) -> RunOutcome:
         """Validate, then `dbt <command>` in a subprocess; per-node results from run_results.json.
 

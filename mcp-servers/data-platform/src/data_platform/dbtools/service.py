@@ -212,7 +212,7 @@ class DbtService:
         target: str | None = None,
         vars: dict[str, Any] | None = None,
         state: str | None = None,
-        defer: bool = False,
+        defer: bool = True,
     ) -> tuple[list[Compiled], Validation]:
         validation = self.checked("dbt compile", target, vars)
         project = validation.project

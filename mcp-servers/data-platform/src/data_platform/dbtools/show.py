@@ -53,7 +53,7 @@ def show(
     max_rows: int,
     target: str | None,
     state: str | None = None,
-    defer: bool = False,
+    defer: bool = True,
 ) -> ShowOutcome:
     if (model is None) == (sql is None) or not (model or sql or "").strip():
         raise InputError(

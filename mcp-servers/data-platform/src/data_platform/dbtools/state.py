@@ -272,11 +272,8 @@ def _export(project: DbtProject, sha: str, prefix: str, into: Path) -> None:
 
 
 def state_args(baseline: Baseline | None, defer: bool) -> list[str]:
-    """dbt's `--state` (and `--defer`) for a resolved baseline."""
+    """dbt's `--state` for a resolved baseline, and `--defer` (the tools defer whenever a state is
+    given, as dbt Cloud does: a parent neither selected nor built here is read from the baseline)."""
     if baseline is None:
-        if defer:
-            raise InputError(
-                f"defer needs state= (the baseline whose relations unbuilt parents are read from): {FORMS}."
-            )
         return []
     return ["--state", str(baseline.path), *(["--defer"] if defer else [])]

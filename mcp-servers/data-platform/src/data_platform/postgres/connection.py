@@ -81,72 +81,95 @@ def adbc_uri(settings: Settings, read_only: bool) -> str:
     return base + sep + extra
 
 
+# Connection-level failures libpq reports without a SQLSTATE (no server answer to carry one):
+# only for these is the message text read (`reason_of`).
+_NO_CODE_TEXTS = {
+    "auth_failed": ("password authentication failed", "no password supplied"),
+    "unreachable": (
+        "connection refused", "could not connect", "timeout expired", "could not translate host name",
+        "name or service not known", "no route to host", "network is unreachable",
+        "server closed the connection", "connection to server", "terminating connection",
+        "consuming input failed", "the database system is", "connection is lost",
+        "connection is closed", "eof detected",
+    ),
+}  # fmt: skip
+_SQLSTATE = re.compile(r"SQLSTATE: ([0-9A-Z]{5})")
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The error's SQLSTATE: psycopg's `sqlstate`/`diag`, ADBC's `sqlstate`, or the code ADBC
+    puts in the text of errors met while streaming (they arrive as OSError)."""
+    diag = getattr(exc, "diag", None)
+    for code in (getattr(exc, "sqlstate", None), getattr(diag, "sqlstate", None)):
+        if isinstance(code, str) and len(code) == 5 and code != "00000":
+            return code
+    found = _SQLSTATE.search(str(exc))
+    return found.group(1) if found else None
+
+
+def reason_of(exc: BaseException, sqlstate: str | None) -> str | None:
+    """What the user must fix, by SQLSTATE class; the text only where the driver gave no code."""
+    low = str(exc).lower()
+    if sqlstate is not None:
+        if sqlstate.startswith("28"):  # invalid_authorization_specification, invalid_password
+            return "auth_failed"
+        if sqlstate == "3D000":  # invalid_catalog_name
+            return "database_missing"
+        if sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03"):  # connection, shutdown
+            return "unreachable"
+        if sqlstate == "57014":  # query_canceled: a timeout or a cancel request share the code
+            return "cancelled" if "user request" in low else "timeout"
+        return None
+    if any(t in low for t in _NO_CODE_TEXTS["auth_failed"]):
+        return "auth_failed"
+    if "database" in low and "does not exist" in low:
+        return "database_missing"
+    if isinstance(exc, psycopg.OperationalError) or any(t in low for t in _NO_CODE_TEXTS["unreachable"]):
+        return "unreachable"
+    if "canceling statement due to" in low:
+        return "cancelled" if "user request" in low else "timeout"
+    return None
+
+
 def classify(exc: BaseException, settings: Settings) -> DatabaseError:
     """Turn a driver error into an error that says what to fix, with secrets removed."""
     pg = settings.postgres
-    secrets = settings.secret_values()
-    raw = str(exc).strip() or type(exc).__name__
-    text = redact(raw, secrets)
-    low = raw.lower()
-    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "sql_state", None)
+    text = redact(str(exc).strip() or type(exc).__name__, settings.secret_values())
+    sqlstate = sqlstate_of(exc)
+    reason = reason_of(exc, sqlstate)
     where = pg.masked_url() if pg else "PostgreSQL"
     source = pg.source if pg else "POSTGRES_URL"
     first = text.splitlines()[0][:300]
-    if (
-        sqlstate in ("28P01", "28000")
-        or "password authentication failed" in low
-        or ("no password supplied" in low)
-    ):
+    if reason == "auth_failed":
         return ConnectionFailedError(
             f"PostgreSQL at {where} refused the login: {first}",
             hint=f"Fix the user/password in {source} (or PGUSER/PGPASSWORD).",
-            details={"reason": "auth_failed"},
+            details={"reason": reason, "sqlstate": sqlstate},
         )
-    if sqlstate == "3D000" or ("database" in low and "does not exist" in low):
+    if reason == "database_missing":
         return ConnectionFailedError(
             f"The database in {where} does not exist: {first}",
             hint=f"Fix the database name in {source} (or PGDATABASE), or create it.",
-            details={"reason": "database_missing"},
+            details={"reason": reason, "sqlstate": sqlstate},
         )
-    unreachable = (
-        "connection refused",
-        "could not connect",
-        "timeout expired",
-        "could not translate host name",
-        "name or service not known",
-        "no route to host",
-        "network is unreachable",
-        "server closed the connection",
-        "connection to server",
-        "terminating connection",
-        "consuming input failed",
-        "the database system is starting up",
-        "the database system is shutting down",
-        "connection is lost",
-        "connection is closed",
-        "eof detected",
-    )
-    lost = any(s in low for s in unreachable)
-    if lost or (
-        isinstance(exc, psycopg.OperationalError) and (sqlstate is None or sqlstate.startswith("08"))
-    ):
+    if reason == "unreachable":
         return ConnectionFailedError(
             f"PostgreSQL at {where} cannot be reached: {first}",
             hint=f"Check that the server is running and the host/port in {source} (or PGHOST/PGPORT) "
             "are right; the next call reconnects by itself.",
-            details={"reason": "unreachable"},
+            details={"reason": reason, "sqlstate": sqlstate},
         )
-    if "canceling statement due to user request" in low:  # a cancel request, not the timeout (same SQLSTATE)
+    if reason == "cancelled":
         return DatabaseError(
             "The statement was cancelled (the call or an administrator cancelled it); nothing was committed.",
             hint="Run it again if that was not intended.",
-            details={"reason": "cancelled"},
+            details={"reason": reason, "sqlstate": sqlstate},
         )
-    if sqlstate == "57014" or "canceling statement due to statement timeout" in low:
+    if reason == "timeout":
         return DatabaseError(
             f"The statement ran longer than {settings.statement_timeout_s:g} s and was cancelled.",
             hint="Narrow the query (WHERE, LIMIT, an index) or raise DATA_PLATFORM_STATEMENT_TIMEOUT.",
-            details={"reason": "timeout"},
+            details={"reason": reason, "sqlstate": sqlstate},
         )
     return DatabaseError(f"PostgreSQL error: {_trim(text)}", details={"sqlstate": sqlstate})
 

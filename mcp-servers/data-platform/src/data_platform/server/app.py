@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -13,7 +13,9 @@ from mcp.server.mcpserver import MCPServer
 from data_platform import __version__
 from data_platform.config import Settings, load_settings
 from data_platform.registry import Registry
-from data_platform.server import completions, prompts, registry_tools, resources
+from data_platform.server import completions, prompts, registry_tools, resources, toolsets
+from data_platform.server.boundary import register_tool
+from data_platform.server.declare import ToolDef
 from data_platform.server.schema import CompactMCPServer
 from data_platform.server.state import AppState
 
@@ -25,31 +27,45 @@ survives between calls and restarts. Chain refs instead of passing rows: read_cs
 groupby -> to_parquet, or pg_query -> join -> describe. Results show a small preview; ask head/tail \
 for more rows. Writes happen only where a tool says so (pg_execute, pg_load, to_csv, dbt_run...)."""
 
-# Each tool family is one module with `register(server)`; a family can be switched off
-# with DATA_PLATFORM_DISABLE to save the model's context.
-FAMILY_MODULES: dict[str, str] = {
-    "frames": "data_platform.server.frame_tools",
-    "postgres": "data_platform.server.postgres_tools",
-    "dbt": "data_platform.server.dbt_tools",
+# A family's tools are declared in these modules (`TOOLS`, server/declare.py); a family can be
+# switched off with DATA_PLATFORM_DISABLE to save the model's context. The registry's tools
+# (list_data, drop_data) are always served.
+FAMILY_MODULES: dict[str, tuple[str, ...]] = {
+    "frames": (
+        "data_platform.server.frame_tools",
+        "data_platform.server.diff_tools",  # diff compares refs too
+        "data_platform.server.picture_tools",  # profile and chart draw from refs
+    ),
+    "postgres": ("data_platform.server.postgres_tools",),
+    "dbt": ("data_platform.server.dbt_tools", "data_platform.server.dbt_impact_tools"),
 }
 
 
-def _family_registrars(settings: Settings) -> list[Callable[[MCPServer], None]]:
-    registrars: list[Callable[[MCPServer], None]] = [registry_tools.register]
-    for family, module_name in FAMILY_MODULES.items():
+def declared_tools(settings: Settings) -> list[ToolDef]:
+    """Every tool of the families switched on, in declaration order (modules imported here)."""
+    tools: list[ToolDef] = list(registry_tools.TOOLS)
+    for family, module_names in FAMILY_MODULES.items():
         if family in settings.disabled:
             continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            # A renamed or missing module is a broken install, not a family to skip quietly.
-            raise ModuleNotFoundError(
-                f"Tool family {family!r} cannot start: {exc} (module {module_name}). "
-                f"Reinstall data-platform, or turn the family off with DATA_PLATFORM_DISABLE={family}.",
-                name=exc.name,
-            ) from exc
-        registrars.append(module.register)
-    return registrars
+        for module_name in module_names:
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                # A renamed or missing module is a broken install, not a family to skip quietly.
+                raise ModuleNotFoundError(
+                    f"Tool family {family!r} cannot start: {exc} (module {module_name}). "
+                    f"Reinstall data-platform, or turn the family off with DATA_PLATFORM_DISABLE={family}.",
+                    name=exc.name,
+                ) from exc
+            tools.extend(module.TOOLS)
+    return tools
+
+
+def served_tools(settings: Settings, source: str = "DATA_PLATFORM_TOOLS") -> list[ToolDef]:
+    """The tools this server serves: the families switched on, narrowed by DATA_PLATFORM_TOOLS."""
+    return toolsets.select(
+        declared_tools(settings), settings.tools, source=source, disabled=settings.disabled
+    )
 
 
 def build_server(settings: Settings | None = None, *, registry: Registry | None = None) -> MCPServer:
@@ -59,6 +75,7 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
     default each run of the server makes its own. Either way it is closed at shutdown.
     """
     settings = settings or load_settings()
+    tools = served_tools(settings)  # an unknown name stops here, before anything starts
 
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
@@ -91,10 +108,11 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
         lifespan=lifespan,
     )
     server.max_output_chars = settings.max_output_chars
-    for register in _family_registrars(settings):
-        register(server)
+    for decl in tools:
+        register_tool(server, decl)
     resources.register(server)  # refs as resources: not a tool family, never switched off
     if settings.prompts:  # off in the plugin: Claude Code has the same commands as its own files
-        prompts.register(server, settings.disabled)
+        # A command whose family serves no tool is left out, as when the family is turned off.
+        prompts.register(server, {"frames", "postgres", "dbt"} - {t.family for t in tools})
     completions.register(server)
     return server

@@ -1,10 +1,11 @@
 """The one place where core results and errors become MCP tool results.
 
-`tool(...)` registers a core-calling coroutine as an MCP tool and wraps it so
-that: expected errors become `isError` results reading `Error: <what went
-wrong> <what to do>`; anything else is logged (redacted) and reported as an
-internal error without a traceback; every text is redacted and bounded; and the structured content is
-the returned model, validated against the advertised output schema.
+`register_tool(server, decl)` serves a declared tool (server/declare.py) wrapped so
+that: expected errors become `isError` results reading `Error: <what went wrong> <what to
+do>`; anything else is logged with its traceback (redacted) under a short id and answered as
+one generic internal error carrying that id, never the exception's text; every text is
+redacted and bounded; and the structured content is the returned model, validated against
+the advertised output schema.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import base64
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -25,6 +27,7 @@ from data_platform.redact import redact
 from data_platform.render import bound
 from data_platform.server import refwatch
 from data_platform.server.calls import calling, run_work
+from data_platform.server.declare import ToolDef
 from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
@@ -55,14 +58,16 @@ async def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_work(fn, *args, **kwargs)
 
 
-def error_text(exc: BaseException, secrets: list[str]) -> str:
-    if isinstance(exc, DataPlatformError):
-        return redact(str(exc), secrets)
-    return redact(
-        f"Internal error ({type(exc).__name__}): {str(exc)[:300]}. The server is still running; "
-        "retry with different arguments, and report this if it persists.",
-        secrets,
+def internal_error_text(tool: str, error_id: str) -> str:
+    """The one answer for an unexpected exception: its id, never its text (the log has both)."""
+    return (
+        f"Internal error {error_id} in {tool}: the server is still running. Retry with different "
+        f"arguments; if it persists, report the id {error_id} (the server's log has the details)."
     )
+
+
+def internal_error_id() -> str:
+    return uuid.uuid4().hex[:8]
 
 
 def error_result(message: str, max_chars: int) -> CallToolResult:
@@ -77,68 +82,55 @@ def ref_link(name: str) -> ResourceLink:
     return ResourceLink(type="resource_link", uri=refwatch.ref_uri(name), name=name, mime_type="text/csv")
 
 
-def tool(
-    server: MCPServer,
-    *,
-    read_only: bool,
-    destructive: bool = False,
-    idempotent: bool = False,
-    open_world: bool = False,
-    title: str | None = None,
-) -> Callable[[Callable[..., Awaitable[ToolResult]]], Callable[..., Awaitable[ToolResult]]]:
-    """Register `fn(..., ctx: Context) -> SomeResult` as an MCP tool with honest annotations."""
+def register_tool(server: MCPServer, decl: ToolDef) -> None:
+    """Serve one declared tool `fn(..., ctx: Context) -> SomeResult` with its honest annotations."""
+    fn = decl.fn
+    sig = inspect.signature(fn, eval_str=True)
+    result_type = sig.return_annotation
+    name = decl.name
 
-    def decorate(fn: Callable[..., Awaitable[ToolResult]]) -> Callable[..., Awaitable[ToolResult]]:
-        sig = inspect.signature(fn, eval_str=True)
-        result_type = sig.return_annotation
-        name = fn.__name__
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> CallToolResult:
+        ctx: Context = kwargs["ctx"]
+        state = state_of(ctx)
+        secrets = state.secrets()
+        before = refwatch.before_call(state)
+        try:
+            with calling(ctx):  # progress of the call's work goes to this request
+                result = await fn(*args, **kwargs)
+        except DataPlatformError as exc:
+            log.info("%s: %s", name, redact(str(exc), secrets))
+            await refwatch.after_call(ctx, state, before)
+            return error_result(redact(str(exc), secrets), state.settings.max_output_chars)
+        except Exception:
+            error_id = internal_error_id()
+            log.exception("%s failed unexpectedly: internal error %s", name, error_id)  # with the traceback
+            await refwatch.after_call(ctx, state, before)
+            return error_result(internal_error_text(name, error_id), state.settings.max_output_chars)
+        created = await refwatch.after_call(ctx, state, before)
+        text = bound(redact(result.render(), secrets), state.settings.max_output_chars)
+        data = result.model_dump(mode="json")
+        links = [ref_link(n) for n in result.ref_names() if n in created]
+        pictures = [
+            ImageContent(type="image", data=base64.b64encode(png).decode("ascii"), mime_type="image/png")
+            for png in result.images()
+        ]
+        content = [TextContent(type="text", text=text), *pictures, *links]
+        return CallToolResult(content=content, structured_content=data)
 
-        @functools.wraps(fn)
-        async def wrapper(*args: Any, **kwargs: Any) -> CallToolResult:
-            ctx: Context = kwargs["ctx"]
-            state = state_of(ctx)
-            secrets = state.secrets()
-            before = refwatch.before_call(state)
-            try:
-                with calling(ctx):  # progress of the call's work goes to this request
-                    result = await fn(*args, **kwargs)
-            except DataPlatformError as exc:
-                log.info("%s: %s", name, redact(str(exc), secrets))
-                await refwatch.after_call(ctx, state, before)
-                return error_result(error_text(exc, secrets), state.settings.max_output_chars)
-            except Exception as exc:
-                log.exception("%s failed unexpectedly", name)
-                await refwatch.after_call(ctx, state, before)
-                return error_result(error_text(exc, secrets), state.settings.max_output_chars)
-            created = await refwatch.after_call(ctx, state, before)
-            text = bound(redact(result.render(), secrets), state.settings.max_output_chars)
-            data = result.model_dump(mode="json")
-            links = [ref_link(n) for n in result.ref_names() if n in created]
-            pictures = [
-                ImageContent(type="image", data=base64.b64encode(png).decode("ascii"), mime_type="image/png")
-                for png in result.images()
-            ]
-            content = [TextContent(type="text", text=text), *pictures, *links]
-            return CallToolResult(content=content, structured_content=data)
-
-        wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
-            return_annotation=Annotated[CallToolResult, result_type]
-        )
-        wrapper.__annotations__ = {**fn.__annotations__, "return": Annotated[CallToolResult, result_type]}
-        server.add_tool(
-            wrapper,
-            name=name,
-            title=title,
-            description=inspect.cleandoc(fn.__doc__ or ""),
-            annotations=ToolAnnotations(
-                title=title,
-                read_only_hint=read_only,
-                destructive_hint=destructive,
-                idempotent_hint=idempotent,
-                open_world_hint=open_world,
-            ),
-            structured_output=True,
-        )
-        return fn
-
-    return decorate
+    wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        return_annotation=Annotated[CallToolResult, result_type]
+    )
+    wrapper.__annotations__ = {**fn.__annotations__, "return": Annotated[CallToolResult, result_type]}
+    server.add_tool(
+        wrapper,
+        name=name,
+        description=inspect.cleandoc(fn.__doc__ or ""),
+        annotations=ToolAnnotations(
+            read_only_hint=decl.read_only,
+            destructive_hint=decl.destructive,
+            idempotent_hint=decl.idempotent,
+            open_world_hint=decl.open_world,
+        ),
+        structured_output=True,
+    )

@@ -37,6 +37,7 @@ from mcp.types import (
 from data_platform.commands import COMMANDS, Arg
 from data_platform.config import Settings
 from data_platform.errors import DataPlatformError
+from data_platform.server import sdk
 from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
@@ -297,4 +298,4 @@ def register(server: MCPServer) -> None:
             found = capped([])
         return CompleteResult(completion=found)
 
-    server._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, handler)
+    sdk.add_request_handler(server, "completion/complete", CompleteRequestParams, handler)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
 from data_platform.dbtools import impact as impact_mod
 from data_platform.render import markdown_table
-from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+from data_platform.server.boundary import ToolResult, run_sync, state_of
+from data_platform.server.declare import ToolList
 
 
 class NodeChange(BaseModel):
@@ -240,8 +241,8 @@ class DbtImpactResult(ToolResult):
         steps = []
         if self.modified or self.new:
             steps.append(
-                f"dbt_build select='state:modified+' state='{self.baseline}' defer=true "
-                "(builds only what changed and what depends on it)"
+                f"dbt_build select='state:modified+' state='{self.baseline}' "
+                "(builds only what changed and what depends on it, parents read from the baseline)"
             )
         if any(m.problem and m.problem.startswith("not built") for m in self.models):
             steps.append("build the models not built yet, then call dbt_impact again")
@@ -299,26 +300,27 @@ def _model(m: impact_mod.ModelData) -> ModelReview:
     return out
 
 
-def register(server: MCPServer) -> None:
+TOOLS = ToolList("dbt", toolsets=("dbt",))
+
+
+@TOOLS.declare(read_only=False, open_world=True)  # as dbt_compare: dbt writes its artifacts (state folders)
+async def dbt_impact(
+    ctx: Context,
+    against: str,
+    select: str | None = None,
+    key: list[str] | None = None,
+) -> DbtImpactResult:
+    """A change vs a baseline (target, git:rev, dir): nodes, schema, rows, values"""
     from data_platform.server.dbt_tools import _service
 
-    @tool(server, read_only=True)
-    async def dbt_impact(
-        ctx: Context,
-        against: str,
-        select: str | None = None,
-        key: list[str] | None = None,
-        profile: bool = False,
-    ) -> DbtImpactResult:
-        """Change vs baseline (target, git:rev, folder): modified, impacted, schema, rows, values"""
-        state = state_of(ctx)
-        out = await run_sync(
-            impact_mod.review,
-            _service(ctx),
-            state.registry,
-            against=against,
-            select=select,
-            key=key,
-            profile=profile,
-        )
-        return DbtImpactResult.of(out)
+    state = state_of(ctx)
+    out = await run_sync(
+        impact_mod.review,
+        _service(ctx),
+        state.registry,
+        against=against,
+        select=select,
+        key=key,
+        profile=True,  # changed columns only: a few aggregates, no parameter spent on it
+    )
+    return DbtImpactResult.of(out)

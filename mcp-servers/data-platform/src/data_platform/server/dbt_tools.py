@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from data_platform.dbtools import compare as compare_mod
@@ -12,7 +12,7 @@ from data_platform.dbtools import failures
 from data_platform.dbtools import show as show_mod
 from data_platform.dbtools.runner import Progress
 from data_platform.dbtools.service import DbtService
-from data_platform.server.boundary import run_sync, state_of, tool
+from data_platform.server.boundary import run_sync, state_of
 from data_platform.server.dbt_compare_results import DbtCompareResult
 from data_platform.server.dbt_lineage_results import ColumnLineageModel, DbtLineageResult
 from data_platform.server.dbt_results import (
@@ -22,11 +22,12 @@ from data_platform.server.dbt_results import (
     DbtParseResult,
     DbtRunResult,
 )
+from data_platform.server.declare import ToolList
 from data_platform.server.results import FrameResult
 
-Select = Annotated[str | None, Field(description="dbt selector, e.g. 'state:modified+'")]
+Select = Annotated[str | None, Field(description="dbt selector, e.g. 'stg_orders+'")]
 Exclude = str | None
-Target = str | None  # a target of the profile (dbt users know the word: no description spent)
+Target = str | None  # dbt's --target (a profiles.yml output): the name says it
 Vars = dict[str, Any] | None
 Strict = Annotated[bool, Field(description="refuse if deprecated")]
 
@@ -36,210 +37,197 @@ def _service(ctx: Context) -> DbtService:
     return state.service("dbt", lambda: DbtService(state.settings))
 
 
-def register(server: MCPServer) -> None:
-    async def _run(ctx: Context, command: Any, **kwargs: Any) -> DbtRunResult:
-        async def progress(step: Progress) -> None:
-            await ctx.report_progress(step.done, step.total, step.message)
+TOOLS = ToolList("dbt", toolsets=("dbt",))
 
-        service = _service(ctx)
-        out = await service.runs.run(command, on_progress=progress, **kwargs)
-        failing = None
-        if command in ("test", "build"):
-            state = state_of(ctx)
-            failing = await run_sync(
-                failures.store,
-                service,
-                state.registry,
-                out,
-                max_rows=state.settings.max_rows,
-                target=kwargs.get("target"),
-                vars=kwargs.get("vars"),
-            )
-        return DbtRunResult.of(out, failing)
 
-    @tool(server, read_only=True, idempotent=True)
-    async def dbt_parse(ctx: Context, *, target: Target = None, vars: Vars = None) -> DbtParseResult:
-        """Validate the dbt project: errors and deprecations (event, code, file, line, fix), every time."""
-        return DbtParseResult.of(await run_sync(_service(ctx).validate, target, vars))
+async def _run(ctx: Context, command: Any, **kwargs: Any) -> DbtRunResult:
+    async def progress(step: Progress) -> None:
+        await ctx.report_progress(step.done, step.total, step.message)
 
-    @tool(server, read_only=False, destructive=True)
-    async def dbt_run(
-        ctx: Context,
-        *,
-        select: Select = None,
-        exclude: Exclude = None,
-        full_refresh: bool = False,
-        vars: Vars = None,
-        target: Target = None,
-        strict: Strict = False,
-        state: str | None = None,
-        defer: bool = False,
-    ) -> DbtRunResult:
-        """Validate, then run models; per-node status, time, rows, errors."""
-        return await _run(
-            ctx,
-            "run",
-            select=select,
-            exclude=exclude,
-            full_refresh=full_refresh,
-            vars=vars,
-            target=target,
-            strict=strict,
-            state=state,
-            defer=defer,
-        )
-
-    @tool(server, read_only=False, destructive=False)
-    async def dbt_test(
-        ctx: Context,
-        *,
-        select: Select = None,
-        exclude: Exclude = None,
-        vars: Vars = None,
-        target: Target = None,
-        strict: Strict = False,
-        state: str | None = None,
-        defer: bool = False,
-    ) -> DbtRunResult:
-        """Validate, then run data tests; per-test status; failing rows kept as refs."""
-        return await _run(
-            ctx, "test", select=select, exclude=exclude, vars=vars, target=target, strict=strict,
-            state=state, defer=defer,
-        )  # fmt: skip
-
-    @tool(server, read_only=False, destructive=True)
-    async def dbt_build(
-        ctx: Context,
-        *,
-        select: Select = None,
-        exclude: Exclude = None,
-        full_refresh: bool = False,
-        vars: Vars = None,
-        target: Target = None,
-        strict: Strict = False,
-        state: str | None = None,
-        defer: bool = False,
-    ) -> DbtRunResult:
-        """Validate, then seed, run, snapshot and test in DAG order; per-node results."""
-        return await _run(
-            ctx,
-            "build",
-            select=select,
-            exclude=exclude,
-            full_refresh=full_refresh,
-            vars=vars,
-            target=target,
-            strict=strict,
-            state=state,
-            defer=defer,
-        )
-
-    @tool(server, read_only=True, idempotent=True)
-    async def dbt_compile(
-        ctx: Context,
-        *,
-        select: Annotated[str, Field(description="node name or dbt selector.")],
-        vars: Vars = None,
-        target: Target = None,
-        state: str | None = None,
-        defer: bool = False,
-    ) -> DbtCompileResult:
-        """Compiled SQL of a node or selection (catches undefined macros that parse misses)."""
-        compiled, validation = await run_sync(_service(ctx).compile, select, target, vars, state, defer)
-        return DbtCompileResult.of(compiled, validation, state_of(ctx).settings.max_output_chars)
-
-    @tool(server, read_only=True, idempotent=True)
-    async def dbt_ls(
-        ctx: Context,
-        select: Select = None,
-        exclude: Exclude = None,
-        resource_type: Literal["model", "seed", "snapshot", "source", "test", "exposure", "analysis"]
-        | None = None,
-        state: str | None = None,
-    ) -> DbtLsResult:
-        """List resources matching a selection: name, type, materialization, path."""
-        return DbtLsResult.of(await run_sync(_service(ctx).ls, select, exclude, resource_type, None, state))
-
-    @tool(server, read_only=False, destructive=False, idempotent=True)
-    async def dbt_docs_generate(ctx: Context, target: Target = None) -> DbtDocsResult:
-        """Generate docs; say where index.html is and what is undocumented or documented but missing."""
-        return DbtDocsResult.of(*await _service(ctx).docs_generate(target))
-
-    @tool(server, read_only=True, idempotent=True)
-    async def dbt_lineage(
-        ctx: Context,
-        node: Annotated[str, Field(description="name, source.table or unique_id")],
-        direction: Literal["up", "down", "both"] = "both",
-        depth: Annotated[int | None, Field(ge=0, description="levels (default, or 0: all)")] = None,
-        tests: bool = True,
-        column: str | None = None,
-    ) -> DbtLineageResult:
-        """Upstream/downstream of a node (or column) at any depth, as a list and a Mermaid diagram."""
-        service = _service(ctx)
-        out = DbtLineageResult.of(*await run_sync(service.lineage, node, direction, depth or None, tests))
-        if column is not None:
-            lin, _ = await run_sync(service.column_lineage, node, column, direction)
-            out.column_lineage = ColumnLineageModel.of(lin)
-        return out
-
-    @tool(server, read_only=True)
-    async def dbt_show(
-        ctx: Context,
-        model: str | None = None,
-        sql: str | None = None,
-        limit: int | None = None,
-        target: str | None = None,
-        state: str | None = None,
-        defer: bool = False,
-    ) -> FrameResult:
-        """Model or inline SQL ({{ ref() }} ok) via dbt into a data_ref; limit 100 (-1: all)."""
-        baseline, state = state, state_of(ctx)
-        out = await run_sync(
-            show_mod.show,
-            _service(ctx),
-            state.registry,
-            model=model,
-            sql=sql,
-            limit=limit,
-            name=None,
-            overwrite=False,
-            max_rows=state.settings.max_rows,
-            target=target,
-            state=baseline,
-            defer=defer,
-        )
-        info = out.ingested.info
-        cut = f"limit {out.limit}" if out.limit is not None else "no limit"
-        return FrameResult.build(
-            "dbt_show",
-            info,
-            out.ingested.head,
-            preview_rows=state.settings.preview_rows,
-            note=f"{out.what} compiled by dbt and run on {out.adapter_type} ({cut}; limit=-1 for every row).",
-            next_steps=[f"describe `{info.name}`", "dbt_compile for the SQL that ran"],
-        )
-
-    @tool(server, read_only=True)
-    async def dbt_compare(
-        ctx: Context,
-        model: str,
-        against: str,
-        key: list[str] | None = None,
-        target: str | None = None,
-    ) -> DbtCompareResult:
-        """Diff a model between targets or schemas, in the warehouse."""
+    service = _service(ctx)
+    out = await service.runs.run(command, on_progress=progress, **kwargs)
+    failing = None
+    if command in ("test", "build"):
         state = state_of(ctx)
-        out = await run_sync(
-            compare_mod.compare,
-            _service(ctx),
+        failing = await run_sync(
+            failures.store,
+            service,
             state.registry,
-            model=model,
-            against=against,
-            key=key,
-            target=target,
+            out,
+            max_rows=state.settings.max_rows,
+            target=kwargs.get("target"),
+            vars=kwargs.get("vars"),
         )
-        return DbtCompareResult.of(out)
+    return DbtRunResult.of(out, failing)
 
-    from data_platform.server import dbt_impact_tools  # the impact review: a module of its own
 
-    dbt_impact_tools.register(server)
+@TOOLS.declare(read_only=False, idempotent=True)
+async def dbt_parse(ctx: Context, *, target: Target = None, vars: Vars = None) -> DbtParseResult:
+    """Validate the dbt project: errors and deprecations (event, code, file, line, fix), every time."""
+    return DbtParseResult.of(await run_sync(_service(ctx).validate, target, vars))
+
+
+def _models_tool(command: Literal["run", "build"], doc: str) -> Any:
+    """`dbt_run` and `dbt_build`: one signature and body, only the dbt command differs."""
+
+    async def tool(
+        ctx: Context,
+        *,
+        select: Select = None,
+        exclude: Exclude = None,
+        full_refresh: bool = False,
+        vars: Vars = None,
+        target: Target = None,
+        strict: Strict = False,
+        state: str | None = None,
+    ) -> DbtRunResult:
+        return await _run(
+            ctx,
+            command,
+            select=select,
+            exclude=exclude,
+            full_refresh=full_refresh,
+            vars=vars,
+            target=target,
+            strict=strict,
+            state=state,
+        )
+
+    tool.__name__ = tool.__qualname__ = f"dbt_{command}"
+    tool.__doc__ = doc
+    return tool
+
+
+dbt_run = TOOLS.declare(read_only=False, destructive=True, open_world=True)(
+    _models_tool("run", "Validate, then run models; per-node status, time, rows, errors.")
+)
+dbt_build = TOOLS.declare(read_only=False, destructive=True, open_world=True)(
+    _models_tool("build", "Validate, then seed, run, snapshot and test in DAG order; per-node results.")
+)
+
+
+@TOOLS.declare(read_only=False, open_world=True)
+async def dbt_test(
+    ctx: Context,
+    *,
+    select: Select = None,
+    exclude: Exclude = None,
+    vars: Vars = None,
+    target: Target = None,
+    strict: Strict = False,
+    state: str | None = None,
+) -> DbtRunResult:
+    """Validate, then run data tests; per-test status; failing rows kept as refs."""
+    return await _run(
+        ctx, "test", select=select, exclude=exclude, vars=vars, target=target, strict=strict,
+        state=state,
+    )  # fmt: skip
+
+
+@TOOLS.declare(read_only=False, idempotent=True, open_world=True)
+async def dbt_compile(
+    ctx: Context,
+    *,
+    select: Annotated[str, Field(description="node name or dbt selector.")],
+    vars: Vars = None,
+    target: Target = None,
+    state: str | None = None,
+) -> DbtCompileResult:
+    """Compiled SQL of a node or selection (catches undefined macros that parse misses)."""
+    compiled, validation = await run_sync(_service(ctx).compile, select, target, vars, state)
+    return DbtCompileResult.of(compiled, validation, state_of(ctx).settings.max_output_chars)
+
+
+@TOOLS.declare(read_only=False, idempotent=True)
+async def dbt_ls(
+    ctx: Context,
+    select: Select = None,
+    exclude: Exclude = None,
+    resource_type: Literal["model", "seed", "snapshot", "source", "test", "exposure", "analysis"]
+    | None = None,
+    state: str | None = None,
+) -> DbtLsResult:
+    """List resources matching a selection: name, type, materialization, path."""
+    return DbtLsResult.of(await run_sync(_service(ctx).ls, select, exclude, resource_type, None, state))
+
+
+@TOOLS.declare(read_only=False, idempotent=True, open_world=True)
+async def dbt_docs_generate(ctx: Context, target: Target = None) -> DbtDocsResult:
+    """Generate docs; say where index.html is and what is undocumented or documented but missing."""
+    return DbtDocsResult.of(*await _service(ctx).docs_generate(target))
+
+
+@TOOLS.declare(read_only=False, idempotent=True)
+async def dbt_lineage(
+    ctx: Context,
+    node: Annotated[str, Field(description="name, source.table or unique_id")],
+    direction: Literal["up", "down", "both"] = "both",
+    depth: Annotated[int | None, Field(ge=0, description="levels (default, or 0: all)")] = None,
+    tests: bool = True,
+    column: str | None = None,
+) -> DbtLineageResult:
+    """Upstream/downstream of a node (or column) at any depth, as a list and a Mermaid diagram."""
+    service = _service(ctx)
+    out = DbtLineageResult.of(*await run_sync(service.lineage, node, direction, depth or None, tests))
+    if column is not None:
+        lin, _ = await run_sync(service.column_lineage, node, column, direction)
+        out.column_lineage = ColumnLineageModel.of(lin)
+    return out
+
+
+@TOOLS.declare(read_only=False, open_world=True)
+async def dbt_show(
+    ctx: Context,
+    model: str | None = None,
+    sql: str | None = None,
+    limit: int | None = None,
+    target: str | None = None,
+    state: str | None = None,
+) -> FrameResult:
+    """Model or inline SQL ({{ ref() }} ok) via dbt into a data_ref; limit 100 (-1: all)."""
+    baseline, state = state, state_of(ctx)
+    out = await run_sync(
+        show_mod.show,
+        _service(ctx),
+        state.registry,
+        model=model,
+        sql=sql,
+        limit=limit,
+        name=None,
+        overwrite=False,
+        max_rows=state.settings.max_rows,
+        target=target,
+        state=baseline,
+    )
+    info = out.ingested.info
+    cut = f"limit {out.limit}" if out.limit is not None else "no limit"
+    return FrameResult.build(
+        "dbt_show",
+        info,
+        out.ingested.head,
+        preview_rows=state.settings.preview_rows,
+        note=f"{out.what} compiled by dbt and run on {out.adapter_type} ({cut}; limit=-1 for every row).",
+        next_steps=[f"describe `{info.name}`", "dbt_compile for the SQL that ran"],
+    )
+
+
+@TOOLS.declare(read_only=False, open_world=True)
+async def dbt_compare(
+    ctx: Context,
+    model: str,
+    against: str,
+    key: list[str] | None = None,
+    target: str | None = None,
+) -> DbtCompareResult:
+    """Diff a model between targets or schemas, in the warehouse."""
+    state = state_of(ctx)
+    out = await run_sync(
+        compare_mod.compare,
+        _service(ctx),
+        state.registry,
+        model=model,
+        against=against,
+        key=key,
+        target=target,
+    )
+    return DbtCompareResult.of(out)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
 from data_platform.diffing import service, text
 from data_platform.diffing.compare import SchemaDiff
-from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+from data_platform.server.boundary import ToolResult, run_sync, state_of
+from data_platform.server.declare import ToolList
 from data_platform.server.state import connections_of
 
 
@@ -111,32 +112,34 @@ def _answer(out: service.Outcome) -> DiffAnswer:
     return DiffAnswer(**common, only_left=m.only_left, only_right=m.only_right, same=m.same)
 
 
-def register(server: MCPServer) -> None:
-    @tool(server, read_only=True, open_world=True)
-    async def diff(
-        left: str,
-        right: str,
-        ctx: Context,
-        key: list[str] | None = None,
-        tolerance: float | None = None,
-        connection: str | None = None,
-        right_connection: str | None = None,
-    ) -> DiffAnswer:
-        """Compare two tables (data_ref, schema.table or SELECT): schema, rows only left/right, changed
-        per column, duplicate keys; examples as refs."""
-        state = state_of(ctx)
-        conns = connections_of(ctx)
-        left_side = service.resolve_side(left, connection, connection is not None, state.registry)
-        right_conn = right_connection or connection
-        right_side = service.resolve_side(right, right_conn, right_conn is not None, state.registry)
-        out = await run_sync(
-            service.run_diff,
-            left_side,
-            right_side,
-            key,
-            tolerance=tolerance,
-            settings_for=conns.settings,
-            registry=state.registry,
-            engine=state.sandbox,
-        )
-        return _answer(out)
+TOOLS = ToolList("frames", toolsets=("analyst",))
+
+
+@TOOLS.declare(read_only=True, open_world=True, toolsets=("frames", "postgres"))
+async def diff(
+    left: str,
+    right: str,
+    ctx: Context,
+    key: list[str] | None = None,
+    tolerance: float | None = None,
+    connection: str | None = None,
+    right_connection: str | None = None,
+) -> DiffAnswer:
+    """Compare two tables (data_ref, schema.table or SELECT): schema, rows only left/right, changed
+    per column, duplicate keys; examples as refs."""
+    state = state_of(ctx)
+    conns = connections_of(ctx)
+    left_side = service.resolve_side(left, connection, connection is not None, state.registry)
+    right_conn = right_connection or connection
+    right_side = service.resolve_side(right, right_conn, right_conn is not None, state.registry)
+    out = await run_sync(
+        service.run_diff,
+        left_side,
+        right_side,
+        key,
+        tolerance=tolerance,
+        settings_for=conns.settings,
+        registry=state.registry,
+        engine=state.sandbox,
+    )
+    return _answer(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from data_platform.frames import csv_reader, grouping, joins, json_reader, ops, parquet, writers
@@ -13,8 +13,8 @@ from data_platform.frames.sources import default_name_for
 from data_platform.paths import resolve_path
 from data_platform.registry import RefInfo, Target
 from data_platform.render import format_cell, human_bytes, markdown_table
-from data_platform.server import diff_tools, picture_tools
-from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+from data_platform.server.boundary import ToolResult, run_sync, state_of
+from data_platform.server.declare import ToolList
 from data_platform.server.results import FrameResult
 
 Ref = str
@@ -116,187 +116,199 @@ class DescribeResult(ToolResult):
         return "\n".join(parts)
 
 
-def register(server: MCPServer) -> None:
-    @tool(server, read_only=False)
-    async def read_csv(
-        path: Path,
-        ctx: Context,
-        name: Name = None,
-        overwrite: bool = False,
-        sep: str | None = None,
-        header: Literal["auto", "yes", "no"] = "auto",
-        encoding: str | None = None,
-        na_values: list[str] | None = None,
-        columns: Cols = None,
-        dtype: Types = None,
-        date_format: Annotated[str | None, Field(description="e.g. %d/%m/%Y")] = None,
-        skiprows: Annotated[int, Field(ge=0)] = 0,
-        nrows: Rows = None,
-        chunk_size: Chunk = None,
-        max_rows: Guard = None,
-        parse_dates: list[str] | None = None,
-    ) -> FrameResult:
-        """Load a CSV (.gz/.zip too) into a new ref; sep, header, encoding, dates sniffed."""
-        return await _load(
-            ctx, "read_csv", path, name, overwrite, max_rows,
-            sep=sep, header={"auto": None, "yes": True, "no": False}[header], encoding=encoding,
-            na_values=na_values, columns=columns, dtype=dtype,
-            date_format=date_format, skiprows=skiprows, nrows=nrows, chunk_size=chunk_size,
-            parse_dates=parse_dates,
-        )  # fmt: skip
+TOOLS = ToolList("frames", toolsets=("analyst",))
 
-    @tool(server, read_only=False)
-    async def read_parquet(
-        path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
-        nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
-    ) -> FrameResult:  # fmt: skip
-        """Load a Parquet file into a new ref."""
-        return await _load(
-            ctx, "read_parquet", path, name, overwrite, max_rows,
-            columns=columns, nrows=nrows, chunk_size=chunk_size,
-        )  # fmt: skip
 
-    @tool(server, read_only=False)
-    async def read_json(
-        path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
-        dtype: Types = None, nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
-        parse_dates: list[str] | None = None,
-    ) -> FrameResult:  # fmt: skip
-        """Load a JSON array or JSON lines (.gz/.zip too) into a new ref; nested values kept."""
-        return await _load(
-            ctx, "read_json", path, name, overwrite, max_rows,
-            columns=columns, dtype=dtype, nrows=nrows, chunk_size=chunk_size,
-            parse_dates=parse_dates,
-        )  # fmt: skip
+@TOOLS.declare(read_only=True)
+async def read_csv(
+    path: Path,
+    ctx: Context,
+    name: Name = None,
+    overwrite: bool = False,
+    sep: str | None = None,
+    header: Literal["auto", "yes", "no"] = "auto",
+    encoding: str | None = None,
+    na_values: list[str] | None = None,
+    columns: Cols = None,
+    dtype: Types = None,
+    date_format: Annotated[str | None, Field(description="e.g. %d/%m/%Y")] = None,
+    skiprows: Annotated[int, Field(ge=0)] = 0,
+    nrows: Rows = None,
+    chunk_size: Chunk = None,
+    max_rows: Guard = None,
+    parse_dates: list[str] | None = None,
+) -> FrameResult:
+    """Load a CSV (.gz/.zip too) into a new ref; sep, header, encoding, dates sniffed."""
+    return await _load(
+        ctx, "read_csv", path, name, overwrite, max_rows,
+        sep=sep, header={"auto": None, "yes": True, "no": False}[header], encoding=encoding,
+        na_values=na_values, columns=columns, dtype=dtype,
+        date_format=date_format, skiprows=skiprows, nrows=nrows, chunk_size=chunk_size,
+        parse_dates=parse_dates,
+    )  # fmt: skip
 
-    async def _write(ctx: Context, fn: Any, data_ref: str, path: str, **kw: Any) -> WriteResult:
-        state = state_of(ctx)
-        real = resolve_path(path, state.settings, for_write=True)
-        w = await run_sync(fn, state.registry, data_ref, real, **kw)
-        return WriteResult(
-            data_ref=data_ref, path=str(w.path), format=w.format, rows=w.rows, columns=w.columns,
-            size_bytes=w.size_bytes,
-        )  # fmt: skip
 
-    @tool(server, read_only=False)
-    async def to_csv(
-        data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False, sep: str = ","
-    ) -> WriteResult:
-        """Write a ref to a CSV file (.gz compresses); mkdirs creates missing folders."""
-        return await _write(
-            ctx, writers.write_csv, data_ref, path, overwrite=overwrite, mkdirs=mkdirs, sep=sep
-        )
+@TOOLS.declare(read_only=True)
+async def read_parquet(
+    path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
+    nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
+) -> FrameResult:  # fmt: skip
+    """Load a Parquet file into a new ref."""
+    return await _load(
+        ctx, "read_parquet", path, name, overwrite, max_rows,
+        columns=columns, nrows=nrows, chunk_size=chunk_size,
+    )  # fmt: skip
 
-    @tool(server, read_only=False)
-    async def to_parquet(
-        data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False
-    ) -> WriteResult:
-        """Write a ref to a Parquet file (zstd); mkdirs creates missing folders."""
-        return await _write(ctx, writers.write_parquet, data_ref, path, overwrite=overwrite, mkdirs=mkdirs)
 
-    @tool(server, read_only=True, idempotent=True)
-    async def describe(data_ref: Ref, ctx: Context, columns: Cols = None) -> DescribeResult:
-        """pandas-style describe: count, nulls, mean, std, quartiles, min/max; distinct and top for text."""
-        info, stats, left = await run_sync(describe_mod.describe, state_of(ctx).registry, data_ref, columns)
-        return DescribeResult(
-            data_ref=info.name,
-            rows=info.rows,
-            columns=[
-                ColumnStats(name=s.name, type=s.type, count=s.count, nulls=s.nulls, stats=s.stats)
-                for s in stats
-            ],
-            not_shown=left,
-        )
+@TOOLS.declare(read_only=True)
+async def read_json(
+    path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
+    dtype: Types = None, nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
+    parse_dates: list[str] | None = None,
+) -> FrameResult:  # fmt: skip
+    """Load a JSON array or JSON lines (.gz/.zip too) into a new ref; nested values kept."""
+    return await _load(
+        ctx, "read_json", path, name, overwrite, max_rows,
+        columns=columns, dtype=dtype, nrows=nrows, chunk_size=chunk_size,
+        parse_dates=parse_dates,
+    )  # fmt: skip
 
-    @tool(server, read_only=True, idempotent=True)
-    async def head(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
-        """Show the first n rows of a ref."""
-        info, table = await run_sync(ops.head, state_of(ctx).registry, data_ref, n)
-        return FrameResult.build("head", info, table, preview_rows=n)
 
-    @tool(server, read_only=True, idempotent=True)
-    async def tail(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
-        """Show the last n rows of a ref."""
-        info, table = await run_sync(ops.tail, state_of(ctx).registry, data_ref, n)
-        return FrameResult.build("tail", info, table, preview_rows=n)
+async def _write(ctx: Context, fn: Any, data_ref: str, path: str, **kw: Any) -> WriteResult:
+    state = state_of(ctx)
+    real = resolve_path(path, state.settings, for_write=True)
+    w = await run_sync(fn, state.registry, data_ref, real, **kw)
+    return WriteResult(
+        data_ref=data_ref, path=str(w.path), format=w.format, rows=w.rows, columns=w.columns,
+        size_bytes=w.size_bytes,
+    )  # fmt: skip
 
-    async def _op(ctx: Context, action: str, fn: Any, *args: Any, **kw: Any) -> FrameResult:
-        state = state_of(ctx)
-        if fn in _SANDBOXED:
-            kw["sandbox"] = state.sandbox  # this server's DuckDB, not a throwaway one
-        res = await run_sync(fn, state.registry, *args, **kw)
-        return _result(ctx, action, res.info, res.head, res.notes, _next(res.info.name))
 
-    @tool(server, read_only=False)
-    async def filter(
-        data_ref: Ref, where: str, ctx: Context, name: Name = None, overwrite: bool = False
-    ) -> FrameResult:
-        """Rows matching a SQL or pandas.query condition: amount > 100 AND country IN ('FR','DE'),
-        d >= DATE '2025-01-01', x.notna() & name.str.contains('A')."""
-        return await _op(ctx, "filter", ops.filter_rows, data_ref, where, ops.Output(name, overwrite))
+@TOOLS.declare(read_only=False, destructive=True, idempotent=True)
+async def to_csv(
+    data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False, sep: str = ","
+) -> WriteResult:
+    """Write a ref to a CSV file (.gz compresses); mkdirs creates missing folders."""
+    return await _write(ctx, writers.write_csv, data_ref, path, overwrite=overwrite, mkdirs=mkdirs, sep=sep)
 
-    @tool(server, read_only=False)
-    async def select(
-        data_ref: Ref, columns: list[str], ctx: Context, rename: dict[str, str] | None = None,
-        name: Name = None, overwrite: bool = False,
-    ) -> FrameResult:  # fmt: skip
-        """Keep columns in the given order; rename maps old to new names."""
-        return await _op(ctx, "select", ops.select, data_ref, columns, rename, ops.Output(name, overwrite))
 
-    @tool(server, read_only=False)
-    async def groupby(
-        data_ref: Ref,
-        by: list[str],
-        aggs: dict[str, str | list[str]],
-        ctx: Context,
-        name: Name = None,
-        overwrite: bool = False,
-    ) -> FrameResult:
-        """Group and aggregate; aggs {"total": "sum(amount)", "n": "count(*)"} or pandas' agg
-        forms: {col: func}, {col: [funcs]}, {out: [col, func]}."""
-        return await _op(ctx, "groupby", grouping.groupby, data_ref, by, aggs, ops.Output(name, overwrite))
+@TOOLS.declare(read_only=False, destructive=True, idempotent=True)
+async def to_parquet(
+    data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False
+) -> WriteResult:
+    """Write a ref to a Parquet file (zstd); mkdirs creates missing folders."""
+    return await _write(ctx, writers.write_parquet, data_ref, path, overwrite=overwrite, mkdirs=mkdirs)
 
-    @tool(server, read_only=False)
-    async def join(
-        left: Ref, right: Ref, ctx: Context, on: Cols = None, left_on: Cols = None,
-        right_on: Cols = None, how: How = "inner",
-        suffixes: tuple[str, str] = ("_x", "_y"), name: Name = None, overwrite: bool = False,
-    ) -> FrameResult:  # fmt: skip
-        """Join two refs on key columns (on, or left_on + right_on)."""
-        return await _op(
-            ctx, "join", joins.join, left, right, on=on, left_on=left_on, right_on=right_on,
-            how=how, suffixes=suffixes, out=ops.Output(name, overwrite),
-        )  # fmt: skip
 
-    @tool(server, read_only=False)
-    async def sql(query: str, ctx: Context, name: Name = None, overwrite: bool = False) -> FrameResult:
-        """One DuckDB SELECT over refs by name (sandboxed: no files, network or settings), into a new ref."""
-        return await _op(ctx, "sql", ops.sql, query, ops.Output(name, overwrite))
+@TOOLS.declare(read_only=True, idempotent=True, toolsets=("frames",))
+async def describe(data_ref: Ref, ctx: Context, columns: Cols = None) -> DescribeResult:
+    """pandas-style describe: count, nulls, mean, std, quartiles, min/max; distinct and top for text."""
+    info, stats, left = await run_sync(describe_mod.describe, state_of(ctx).registry, data_ref, columns)
+    return DescribeResult(
+        data_ref=info.name,
+        rows=info.rows,
+        columns=[
+            ColumnStats(name=s.name, type=s.type, count=s.count, nulls=s.nulls, stats=s.stats) for s in stats
+        ],
+        not_shown=left,
+    )
 
-    @tool(server, read_only=False)
-    async def sort(
-        data_ref: Ref, by: list[str], ctx: Context, name: Name = None, overwrite: bool = False
-    ) -> FrameResult:
-        """Sort by columns, nulls last; prefix a column with - for descending (["-amount", "id"])."""
-        return await _op(ctx, "sort", ops.sort, data_ref, by, ops.Output(name, overwrite))
 
-    @tool(server, read_only=False)
-    async def sample(
-        data_ref: Ref, ctx: Context, n: Annotated[int | None, Field(ge=0)] = None,
-        frac: Annotated[float | None, Field(ge=0, le=1)] = None, seed: int | None = None, name: Name = None,
-        overwrite: bool = False,
-    ) -> FrameResult:  # fmt: skip
-        """Random rows (n or frac), kept in order; the same seed gives the same rows."""
-        return await _op(
-            ctx,
-            "sample",
-            ops.sample,
-            data_ref,
-            n,
-            frac,
-            seed,
-            ops.Output(name, overwrite),
-        )
+@TOOLS.declare(read_only=True, idempotent=True, toolsets=("frames",))
+async def head(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
+    """Show the first n rows of a ref."""
+    info, table = await run_sync(ops.head, state_of(ctx).registry, data_ref, n)
+    return FrameResult.build("head", info, table, preview_rows=n)
 
-    diff_tools.register(server)  # diff compares refs too, so it comes with the frames family
-    picture_tools.register(server)  # profile and chart draw from refs: the same family
+
+@TOOLS.declare(read_only=True, idempotent=True, toolsets=("frames",))
+async def tail(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
+    """Show the last n rows of a ref."""
+    info, table = await run_sync(ops.tail, state_of(ctx).registry, data_ref, n)
+    return FrameResult.build("tail", info, table, preview_rows=n)
+
+
+async def _op(ctx: Context, action: str, fn: Any, *args: Any, **kw: Any) -> FrameResult:
+    state = state_of(ctx)
+    if fn in _SANDBOXED:
+        kw["sandbox"] = state.sandbox  # this server's DuckDB, not a throwaway one
+    res = await run_sync(fn, state.registry, *args, **kw)
+    return _result(ctx, action, res.info, res.head, res.notes, _next(res.info.name))
+
+
+@TOOLS.declare(read_only=True, toolsets=("frames",))
+async def filter(
+    data_ref: Ref, where: str, ctx: Context, name: Name = None, overwrite: bool = False
+) -> FrameResult:
+    """Rows matching a SQL or pandas.query condition: amount > 100 AND country IN ('FR','DE'),
+    d >= DATE '2025-01-01', x.notna() & name.str.contains('A')."""
+    return await _op(ctx, "filter", ops.filter_rows, data_ref, where, ops.Output(name, overwrite))
+
+
+@TOOLS.declare(read_only=True, toolsets=("frames",))
+async def select(
+    data_ref: Ref, columns: list[str], ctx: Context, rename: dict[str, str] | None = None,
+    name: Name = None, overwrite: bool = False,
+) -> FrameResult:  # fmt: skip
+    """Keep columns in the given order; rename maps old to new names."""
+    return await _op(ctx, "select", ops.select, data_ref, columns, rename, ops.Output(name, overwrite))
+
+
+@TOOLS.declare(read_only=True, toolsets=("frames",))
+async def groupby(
+    data_ref: Ref,
+    by: list[str],
+    aggs: dict[str, str | list[str]],
+    ctx: Context,
+    name: Name = None,
+    overwrite: bool = False,
+) -> FrameResult:
+    """Group and aggregate; aggs {"total": "sum(amount)", "n": "count(*)"} or pandas' agg
+    forms: {col: func}, {col: [funcs]}, {out: [col, func]}."""
+    return await _op(ctx, "groupby", grouping.groupby, data_ref, by, aggs, ops.Output(name, overwrite))
+
+
+@TOOLS.declare(read_only=True, toolsets=("frames",))
+async def join(
+    left: Ref, right: Ref, ctx: Context, on: Cols = None, left_on: Cols = None,
+    right_on: Cols = None, how: How = "inner",
+    suffixes: tuple[str, str] = ("_x", "_y"), name: Name = None, overwrite: bool = False,
+) -> FrameResult:  # fmt: skip
+    """Join two refs on key columns (on, or left_on + right_on)."""
+    return await _op(
+        ctx, "join", joins.join, left, right, on=on, left_on=left_on, right_on=right_on,
+        how=how, suffixes=suffixes, out=ops.Output(name, overwrite),
+    )  # fmt: skip
+
+
+@TOOLS.declare(read_only=True, toolsets=("frames",))
+async def sql(query: str, ctx: Context, name: Name = None, overwrite: bool = False) -> FrameResult:
+    """One DuckDB SELECT over refs by name (sandboxed: no files, network or settings), into a new ref."""
+    return await _op(ctx, "sql", ops.sql, query, ops.Output(name, overwrite))
+
+
+@TOOLS.declare(read_only=True, toolsets=("frames",))
+async def sort(
+    data_ref: Ref, by: list[str], ctx: Context, name: Name = None, overwrite: bool = False
+) -> FrameResult:
+    """Sort by columns, nulls last; prefix a column with - for descending (["-amount", "id"])."""
+    return await _op(ctx, "sort", ops.sort, data_ref, by, ops.Output(name, overwrite))
+
+
+@TOOLS.declare(read_only=True, toolsets=("frames",))
+async def sample(
+    data_ref: Ref, ctx: Context, n: Annotated[int | None, Field(ge=0)] = None,
+    frac: Annotated[float | None, Field(ge=0, le=1)] = None, seed: int | None = None, name: Name = None,
+    overwrite: bool = False,
+) -> FrameResult:  # fmt: skip
+    """Random rows (n or frac), kept in order; the same seed gives the same rows."""
+    return await _op(
+        ctx,
+        "sample",
+        ops.sample,
+        data_ref,
+        n,
+        frac,
+        seed,
+        ops.Output(name, overwrite),
+    )

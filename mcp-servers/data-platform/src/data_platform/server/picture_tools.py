@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, PrivateAttr
 
 from data_platform.render import format_cell, markdown_table
-from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+from data_platform.server.boundary import ToolResult, run_sync, state_of
+from data_platform.server.declare import ToolList
 
 if TYPE_CHECKING:
     from data_platform.frames.profile import ColumnProfile
@@ -139,75 +140,74 @@ def _summary(c: ColumnProfile) -> ColumnSummary:
     )
 
 
-def register(server: MCPServer) -> None:
-    @tool(server, read_only=False, idempotent=True)
-    async def profile(data_ref: str, ctx: Context) -> ProfileResult:
-        """Data-quality profile; HTML report + PNG."""
-        from data_platform.pictures import report
-        from data_platform.pictures.overview import table_line
-
-        state = state_of(ctx)
-        out = await run_sync(
-            report.profile_report,
-            state.registry,
-            data_ref,
-            None,
-            state.settings.registry_dir,
-            sandbox=state.sandbox,
-        )
-        p = out.profile
-        result = ProfileResult(
-            data_ref=p.info.name,
-            rows=p.info.rows,
-            columns=[_summary(c) for c in p.columns],
-            duplicate_rows=p.duplicate_rows,
-            candidate_keys=p.candidate_keys,
-            correlations=p.correlations,
-            duplicate_columns=p.duplicate_columns,
-            problems=p.problems(),
-            not_profiled=p.not_profiled,
-            report_path=_shown_path(out.report, state.settings.project_dir),
-            summary=table_line(p),
-        )
-        result._png = out.png
-        return result
-
-    _register_chart(server)
+TOOLS = ToolList("frames", toolsets=("analyst",))
 
 
-def _register_chart(server: MCPServer) -> None:
-    @tool(server, read_only=False, idempotent=True)
-    async def chart(
-        data_ref: str,
-        kind: str,
-        ctx: Context,
-        x: str | None = None,
-        y: str | None = None,
-        color: str | None = None,
-        bins: int | None = None,
-    ) -> ChartResult:
-        """kind: bar line scatter histogram box heatmap map; y='sum(col)'"""
-        from data_platform.pictures import chart as chart_mod
+@TOOLS.declare(read_only=True, idempotent=True)
+async def profile(data_ref: str, ctx: Context) -> ProfileResult:
+    """Data-quality profile; HTML report + PNG."""
+    from data_platform.pictures import report
+    from data_platform.pictures.overview import table_line
 
-        state = state_of(ctx)
-        req = chart_mod.Request(kind, x, y, color, None, bins, None)
-        out = await run_sync(
-            chart_mod.chart, state.registry, data_ref, req, state.settings.registry_dir, sandbox=state.sandbox
-        )
-        project = state.settings.project_dir
-        result = ChartResult(
-            data_ref=data_ref,
-            kind=out.kind,
-            title=out.described,
-            rows=out.rows,
-            drawn=out.drawn,
-            notes=out.notes,
-            png_path=_shown_path(out.paths["png"], project),
-            svg_path=_shown_path(out.paths["svg"], project),
-            spec_path=_shown_path(out.paths["spec"], project),
-        )
-        result._png = out.picture.png
-        return result
+    state = state_of(ctx)
+    out = await run_sync(
+        report.profile_report,
+        state.registry,
+        data_ref,
+        None,
+        state.settings.registry_dir,
+        sandbox=state.sandbox,
+    )
+    p = out.profile
+    result = ProfileResult(
+        data_ref=p.info.name,
+        rows=p.info.rows,
+        columns=[_summary(c) for c in p.columns],
+        duplicate_rows=p.duplicate_rows,
+        candidate_keys=p.candidate_keys,
+        correlations=p.correlations,
+        duplicate_columns=p.duplicate_columns,
+        problems=p.problems(),
+        not_profiled=p.not_profiled,
+        report_path=_shown_path(out.report, state.settings.project_dir),
+        summary=table_line(p),
+    )
+    result._png = out.png
+    return result
+
+
+@TOOLS.declare(read_only=True, idempotent=True)
+async def chart(
+    data_ref: str,
+    kind: str,
+    ctx: Context,
+    x: str | None = None,
+    y: str | None = None,
+    color: str | None = None,
+    bins: int | None = None,
+) -> ChartResult:
+    """kind: bar line scatter histogram box heatmap map; y='sum(col)'"""
+    from data_platform.pictures import chart as chart_mod
+
+    state = state_of(ctx)
+    req = chart_mod.Request(kind, x, y, color, None, bins, None)
+    out = await run_sync(
+        chart_mod.chart, state.registry, data_ref, req, state.settings.registry_dir, sandbox=state.sandbox
+    )
+    project = state.settings.project_dir
+    result = ChartResult(
+        data_ref=data_ref,
+        kind=out.kind,
+        title=out.described,
+        rows=out.rows,
+        drawn=out.drawn,
+        notes=out.notes,
+        png_path=_shown_path(out.paths["png"], project),
+        svg_path=_shown_path(out.paths["svg"], project),
+        spec_path=_shown_path(out.paths["spec"], project),
+    )
+    result._png = out.picture.png
+    return result
 
 
 def _shown_path(path: Any, project: Any) -> str:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from mcp.server.mcpserver import Context, MCPServer
-from pydantic import BaseModel, Field
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel
 
 from data_platform.render import human_bytes, markdown_table
-from data_platform.server.boundary import ToolResult, run_sync, state_of, tool
+from data_platform.server.boundary import ToolResult, run_sync, state_of
+from data_platform.server.declare import ToolList
 
-RefName = Annotated[str, Field(description="A data_ref name, as list_data shows it.")]
+RefName = str  # a data_ref, as every tool takes it
 
 
 class RefSummary(BaseModel):
@@ -69,33 +69,36 @@ class DropDataResult(ToolResult):
         return f"Dropped data_ref `{self.dropped}` ({self.rows:,} rows, {human_bytes(self.size_bytes or 0)})."
 
 
-def register(server: MCPServer) -> None:
-    @tool(server, read_only=True, idempotent=True)
-    async def list_data(ctx: Context) -> ListDataResult:
-        """List stored data_refs (name, rows, columns, size, source). Refs persist across restarts."""
-        registry = state_of(ctx).registry
-        good, bad = await run_sync(registry.list)
-        return ListDataResult(
-            refs=[
-                RefSummary(
-                    name=i.name,
-                    rows=i.rows,
-                    columns=i.columns,
-                    size_bytes=i.size_bytes,
-                    source=i.source,
-                    created=i.created,
-                )
-                for i in good
-            ],
-            damaged=[Damaged(name=n, problem=p) for n, p in bad],
-            folder=str(registry.root),
-        )
+TOOLS = ToolList("registry", toolsets=("analyst", "frames", "postgres", "dbt"))
 
-    @tool(server, read_only=False, destructive=True, idempotent=False)
-    async def drop_data(data_ref: RefName, ctx: Context) -> DropDataResult:
-        """Delete a stored data_ref for good (its file is removed)."""
-        registry = state_of(ctx).registry
-        info = await run_sync(registry.drop, data_ref)
-        if info is None:
-            return DropDataResult(dropped=data_ref, rows=None, size_bytes=None)
-        return DropDataResult(dropped=info.name, rows=info.rows, size_bytes=info.size_bytes)
+
+@TOOLS.declare(read_only=True, idempotent=True)
+async def list_data(ctx: Context) -> ListDataResult:
+    """List stored data_refs (name, rows, columns, size, source). Refs persist across restarts."""
+    registry = state_of(ctx).registry
+    good, bad = await run_sync(registry.list)
+    return ListDataResult(
+        refs=[
+            RefSummary(
+                name=i.name,
+                rows=i.rows,
+                columns=i.columns,
+                size_bytes=i.size_bytes,
+                source=i.source,
+                created=i.created,
+            )
+            for i in good
+        ],
+        damaged=[Damaged(name=n, problem=p) for n, p in bad],
+        folder=str(registry.root),
+    )
+
+
+@TOOLS.declare(read_only=False, destructive=True)
+async def drop_data(data_ref: RefName, ctx: Context) -> DropDataResult:
+    """Delete a stored data_ref for good (its file is removed)."""
+    registry = state_of(ctx).registry
+    info = await run_sync(registry.drop, data_ref)
+    if info is None:
+        return DropDataResult(dropped=data_ref, rows=None, size_bytes=None)
+    return DropDataResult(dropped=info.name, rows=info.rows, size_bytes=info.size_bytes)

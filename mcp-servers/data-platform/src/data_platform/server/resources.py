@@ -17,7 +17,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from mcp import types
-from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
@@ -25,7 +24,7 @@ from mcp.shared.exceptions import MCPError
 from data_platform.errors import DataPlatformError
 from data_platform.registry import RefInfo
 from data_platform.render import MAX_PREVIEW_COLUMNS, PREVIEW_ROWS, jsonable, trim_cells, type_name
-from data_platform.server import refwatch
+from data_platform.server import refwatch, sdk
 from data_platform.server.boundary import run_sync
 from data_platform.server.state import AppState
 
@@ -166,8 +165,7 @@ def _not_found(exc: DataPlatformError, uri: str) -> MCPError:
 def register(server: MCPServer) -> None:
     """The `dataref://{name}` template, `resources/list` and `resources/read` from the registry,
     and the `listChanged` capability (notifications are sent by the tool boundary: refwatch)."""
-    low = server._lowlevel_server  # the SDK's list is static; refs live in the lifespan's registry
-    sdk_read = server._handle_read_resource
+    sdk_read = sdk.sdk_read_resource(server)  # the SDK's list is static; refs live in the registry
 
     @server.resource(TEMPLATE, name="data_ref", description=TEMPLATE_DESCRIPTION, mime_type="text/csv")
     async def data_ref(name: str, ctx: Context) -> str:
@@ -204,19 +202,6 @@ def register(server: MCPServer) -> None:
             ]
         )
 
-    low.add_request_handler("resources/list", types.PaginatedRequestParams, list_resources)
-    low.add_request_handler("resources/read", types.ReadResourceRequestParams, read_resource)
-    _declare_list_changed(low)
-
-
-def _declare_list_changed(low: Any) -> None:
-    """Advertise `resources.listChanged` on every transport: the SDK builds the initialize
-    answer from `create_initialization_options()`, called without options by each runner."""
-    original = low.create_initialization_options
-
-    def create(notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any) -> Any:
-        options = notification_options or NotificationOptions()
-        options.resources_changed = True
-        return original(options, *args, **kwargs)
-
-    low.create_initialization_options = create
+    sdk.add_request_handler(server, "resources/list", types.PaginatedRequestParams, list_resources)
+    sdk.add_request_handler(server, "resources/read", types.ReadResourceRequestParams, read_resource)
+    sdk.advertise_resources_list_changed(server)

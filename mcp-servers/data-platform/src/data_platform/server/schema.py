@@ -1,10 +1,10 @@
 """The server class: compact tool schemas, and every call through the argument boundary.
 
 The tool list is read by the model on every turn, so schemas carry no redundant titles,
-"not given" (`X | None = None`) is advertised as plain `X`, optional, and a flag that is
-false unless given carries no `default: false`. Every call's
-arguments go through `arguments.prepare` before the SDK validates them, and what the
-validator still refuses is answered in the project's error shape.
+"not given" (`X | None = None`) is advertised as plain `X`, optional, a flag that is
+false unless given carries no `default: false`, and an open object no
+`additionalProperties: true`. Every call's arguments go through `arguments.prepare` before the
+SDK validates them, and what the validator still refuses is answered in the project's error shape.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, Tool
-from pydantic import ValidationError
 
 from data_platform.errors import DataPlatformError
 from data_platform.render import bound
+from data_platform.server import sdk
 from data_platform.server.arguments import prepare, unknown_tool_message, validation_message
 from data_platform.server.boundary import error_result
 
@@ -51,6 +51,8 @@ def compact_schema(schema: Any, drop: frozenset[str] = frozenset({"title"})) -> 
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key in drop and (key != "title" or isinstance(value, str)):
+            continue
+        if key == "additionalProperties" and value is True:  # JSON Schema's default: says nothing
             continue
         if key == "properties" and isinstance(value, dict) and drop is INPUT_DROP:
             out[key] = {
@@ -92,10 +94,9 @@ class CompactMCPServer(MCPServer):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
-        found = self._tool_manager.get_tool(name)
-        if found is None:
-            return self._failed(unknown_tool_message(name, [t.name for t in self._tool_manager.list_tools()]))
-        schema = found.parameters
+        schema = sdk.tool_schema(self, name)
+        if schema is None:
+            return self._failed(unknown_tool_message(name, sdk.tool_names(self)))
         try:
             prepared = prepare(name, schema, arguments or {})
         except DataPlatformError as exc:
@@ -103,10 +104,10 @@ class CompactMCPServer(MCPServer):
         try:
             result = await super().call_tool(name, prepared.args, context)
         except ToolError as exc:
-            if isinstance(exc.__cause__, ValidationError):
-                errors = exc.__cause__.errors(include_url=False)
-                return self._failed(validation_message(name, schema, list(errors)))
-            raise
+            errors = sdk.validation_errors(exc)
+            if errors is None:
+                raise
+            return self._failed(validation_message(name, schema, errors))
         if prepared.notes and isinstance(result, CallToolResult) and not result.is_error:
             _add_notes(result, prepared.notes, self.max_output_chars)
         return result
