@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 # The preview's limits, everywhere a table is shown: rows kept with a new ref (and the most a
 # preview or head/tail shows), columns shown, characters per cell.
@@ -168,6 +167,8 @@ def bound(text: str, max_chars: int) -> str:
 
 def trim_cells(table: pa.Table) -> pa.Table:
     """A preview-sized copy: the first columns, long text and bytes cut (for structured output)."""
+    import pyarrow.compute as pc  # not at the server's start
+
     table = table.select(table.column_names[:MAX_PREVIEW_COLUMNS])
     for i, f in enumerate(table.schema):
         col = table.column(i)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import yaml
 
 from data_platform import work
 from data_platform.dbtools import lineage as lineage_mod
@@ -45,6 +44,8 @@ class CompareOutcome:
 
 def profile_targets(project: DbtProject) -> list[str]:
     """The target names of the project's profile (read without rendering: names are not Jinja)."""
+    import yaml  # not at the server's start
+
     path = project.profiles_dir / "profiles.yml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -15,12 +15,15 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 
 from data_platform.errors import ExpressionError, InputError
 from data_platform.work import Step, current, on_cancel, probing
+
+if TYPE_CHECKING:
+    import duckdb  # imported by the first call that needs it: not at the server's start
 
 DEFAULT_MEMORY = "4GB"
 PROGRESS_CURSORS = 4  # calls at once that report DuckDB's own progress; more get a plain cursor
@@ -44,6 +47,8 @@ def locked_connection(
         "memory_limit": memory_limit,
         "threads": threads or max(1, os.cpu_count() or 1),
     }
+    import duckdb
+
     con = duckdb.connect(":memory:", config=config)
     cursors = []
     for _ in range(progress_cursors):
@@ -102,6 +107,8 @@ class Engine:
 
     def _give_back(self, con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> None:
         """Back to the pool as it was lent: its tables unregistered, its temporary tables dropped."""
+        import duckdb
+
         try:
             for name in tables:
                 con.unregister(name)
@@ -183,6 +190,8 @@ def check_select(sql: str, engine: Engine | None = None) -> str:
         )
     if "\x00" in text:
         raise ExpressionError("The SQL contains a NUL byte.")
+    import duckdb
+
     with scoped(engine) as eng, eng.over({}) as con:  # parsing only: nothing is executed here
         try:
             statements = con.extract_statements(text)
@@ -215,6 +224,8 @@ def run(
 ) -> pa.Table:
     """Execute on a locked connection; DuckDB errors become ExpressionError with its reason.
     A statement without a result (CREATE TEMP TABLE ... AS, the diff's) gives an empty table."""
+    import duckdb
+
     try:
         rel = con.sql(sql)
         return rel.to_arrow_table() if rel is not None else pa.table({})

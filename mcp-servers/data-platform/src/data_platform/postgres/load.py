@@ -12,7 +12,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import psycopg
 import pyarrow as pa
 
 from data_platform import work
@@ -219,6 +218,8 @@ def execute(settings: Settings, sql: str, params: list[Any] | None = None) -> Ex
             "Parameters work with a single statement only.",
             hint="Split the SQL into one pg_execute call per parameterised statement.",
         )
+    import psycopg  # not at the server's start
+
     done: list[tuple[str, int]] = []
     outside_transaction = False
     with session(settings, read_only=False) as conn:
