@@ -133,6 +133,16 @@ def pg() -> Iterator[Cluster]:
         destroy(cluster)
 
 
+@pytest.fixture(scope="session")
+def s3() -> Iterator[Any]:
+    """An S3-compatible server on loopback (moto's server mode), one per session (tests/s3server.py)."""
+    from s3server import SECRET, s3_server
+
+    secret_scan.register_secret(SECRET)
+    with s3_server() as server:
+        yield server
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """An empty user project folder: the server's working directory."""

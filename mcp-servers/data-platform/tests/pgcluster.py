@@ -125,6 +125,8 @@ def start_cluster() -> Cluster:
             f"\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{sock}'\n"
             "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 100\n"
             "shared_buffers = 128MB\n"
+            # The doctor's top queries read pg_stat_statements, which must be preloaded.
+            "shared_preload_libraries = 'pg_stat_statements'\n"
         )
     password = "pw-" + secrets.token_hex(12)
     cluster = Cluster(

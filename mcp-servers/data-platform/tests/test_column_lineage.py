@@ -13,11 +13,61 @@ from shopwarehouse import ADAPTERS, make_shop
 pytestmark = pytest.mark.anyio
 
 
-def _edges(structured: dict, direction: str) -> set[tuple[str, str, str]]:
+KEYS = ("join", "filter", "group-by")
+
+
+def _edges(structured: dict, direction: str, keys: bool = False) -> set[tuple[str, str, str]]:
+    """The value edges (or, with `keys`, the key edges) of a column lineage answer."""
     return {
         (f"{e['from_node']}.{e['from_column']}", f"{e['to_node']}.{e['to_column']}", e["kind"])
         for e in structured["column_lineage"][direction]
+        if (e["kind"] in KEYS) == keys
     }
+
+
+@pytest.mark.slow
+async def test_keys_through_a_join_and_a_group_by_and_expressions_as_written(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    shop = make_shop(request, tmp_path, "postgres")
+    async with inmemory(tmp_path, env=shop.env) as client:
+        r = await call(client, "dbt_lineage", node="revenue_by_country", column="revenue")
+        keys = _edges(r.structured_content, "upstream", keys=True)
+        # Which customer a payment counts for: the joins on order_id and customer_id, the group-bys.
+        assert {
+            ("stg_orders.customer_id", "customer_orders.total_amount", "join"),
+            ("stg_customers.customer_id", "customer_orders.total_amount", "join"),
+            ("stg_orders.order_id", "customer_orders.total_amount", "join"),
+            ("stg_payments.order_id", "customer_orders.total_amount", "join"),
+            ("stg_customers.customer_id", "customer_orders.total_amount", "group-by"),
+            ("stg_payments.order_id", "customer_orders.total_amount", "group-by"),  # the payments CTE
+            ("customer_orders.country", "revenue_by_country.revenue", "group-by"),
+            ("customer_orders.orders", "revenue_by_country.revenue", "filter"),
+        } <= keys, keys
+        # Keys are not values: the value edges are the same three as without them.
+        assert {(a, b) for a, b, _ in _edges(r.structured_content, "upstream")} == {
+            ("customer_orders.total_amount", "revenue_by_country.revenue"),
+            ("stg_payments.amount", "customer_orders.total_amount"),
+            ("shop_raw.payments.amount_cents", "stg_payments.amount"),
+        }
+        edges = {
+            (e["to_node"], e["kind"]): e["expression"]
+            for e in r.structured_content["column_lineage"]["upstream"]
+        }
+        # The transformed edge shows the expression the model computes (its macro expanded), as written.
+        assert edges[("stg_payments", "transformed")] == "round((amount_cents / 100.0)::numeric, 2)"
+        assert (
+            edges[("customer_orders", "aggregated")] == "coalesce(sum(p.amount), 0) <- p.amount = sum(amount)"
+        )
+        assert edges[("customer_orders", "join")] in (
+            "o.customer_id = c.customer_id",
+            "p.order_id = o.order_id",
+        )
+        text = text_of(r)
+        assert "Keys that decide which rows feed it" in text
+        assert "customer_orders, join `p.order_id = o.order_id`: " in text and "stg_payments.order_id" in text
+        assert "revenue_by_country, filter `orders >= 0`: customer_orders.orders" in text, text
+        assert "round((amount_cents / 100.0)::numeric, 2)" in text and "-.->|join|" in text
 
 
 @pytest.mark.slow
@@ -102,3 +152,41 @@ def test_a_chain_deeper_than_pythons_recursion_limit() -> None:
     assert {e.kind for e in up} == {"transformed"}
     down, _ = analyzer.downstream("model.p.m0", "x")
     assert len(down) == n - 1 and down[-1].child == f"model.p.m{n - 1}"
+
+
+def test_a_transformation_behind_a_cte_and_the_keys_of_each_scope() -> None:
+    """The core alone: `renamed.amount AS amount` hides `amount_cents / 100` in a CTE; the edge shows
+    it as written, and the keys of the CTE and the outer query are edges of their own."""
+    nodes = {
+        f"model.p.{n}": {"resource_type": "model", "name": n, "database": "db", "schema": "s", "alias": n}
+        for n in ("pay", "orders", "m")
+    }
+    compiled = {
+        "model.p.pay": "select 1 as order_id, 250 as amount_cents, 'x' as status",
+        "model.p.orders": "select 1 as order_id, 7 as customer_id",
+        "model.p.m": (
+            "-- depends_on: db.s.pay\nwith renamed as (\n  select order_id,\n"
+            "    case when status = 'x' then amount_cents / 100 end::numeric as amount\n"
+            '  from "db"."s"."pay" where status <> \'void\'\n)\n'
+            "select o.customer_id, sum(renamed.amount) as amount\n"
+            'from renamed join "db"."s"."orders" as o using (order_id)\ngroup by 1'
+        ),
+    }
+    parents = {"model.p.m": ["model.p.pay", "model.p.orders"]}
+    analyzer = Analyzer({"nodes": nodes, "parent_map": parents}, compiled, "duckdb", Path("."))
+    up, problems = analyzer.upstream("model.p.m", "amount")
+    assert problems == []
+    by = {(e.parent.rsplit(".", 1)[-1], e.parent_column, e.kind): e.expression for e in up}
+    assert by[("pay", "amount_cents", "aggregated")] == (
+        "sum(renamed.amount) <- renamed.amount = case when status = 'x' then amount_cents / 100 end::numeric"
+    )
+    assert by[("pay", "status", "filter")] == "status <> 'void'"  # the CTE's own filter
+    assert ("pay", "order_id", "join") in by and ("orders", "order_id", "join") in by
+    assert by[("orders", "customer_id", "group-by")] == "o.customer_id"
+    # The keys are not followed further up, and a column outside the path has no CTE filter.
+    up, _ = analyzer.upstream("model.p.m", "customer_id")
+    assert {(e.parent_column, e.kind) for e in up} == {
+        ("customer_id", "pass-through"),
+        ("order_id", "join"),
+        ("customer_id", "group-by"),
+    } | {("order_id", "join")}

@@ -59,5 +59,6 @@ async def test_a_model_changed_in_dev_compared_against_prod(
         assert per_column["total_amount"] == changed
         assert per_column["orders"] == per_column["country"] == per_column["customer_name"] == 0
         assert f"{changed} changed" in text_of(r)
+        assert "Columns and types match: all 5 columns have the same names and types" in text_of(r)
         only = _ref(tmp_path, got["examples"][f"only_in_{prod}"])
         assert only.column("customer_id").to_pylist() == [5]

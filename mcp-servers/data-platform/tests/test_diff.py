@@ -112,6 +112,21 @@ async def test_diff_two_refs(project: Path, tmp_path: Path) -> None:
             "2 rows match; 1 only in before; 1 only in after; 2 changed: amount (1, max diff 0.5), tag (1)"
         )
         assert "computed in DuckDB" in text
+        # Silence would read as unknown (an agent queried information_schema to learn it): said in words.
+        assert (
+            "Columns and types match: all 3 columns have the same names and types in before and after."
+            in text
+        )
+        assert s["columns_compared"] == 3
+        narrow = await call(
+            client, "sql", query="SELECT CAST(id AS INTEGER) AS id, amount FROM before", name="n"
+        )
+        assert narrow.structured_content["columns"][0]["type"] == "int32"
+        other = text_of(await call(client, "diff", left="n", right="after", key=["id"]))
+        assert (
+            "Columns only in after (not compared): tag" in other and "Types differ: id int32 → int64" in other
+        )
+        assert "Columns and types match" not in other
         changed_ref = s["examples"]["changed"]
         rows = (await call(client, "head", data_ref=changed_ref)).structured_content["preview"]
         assert [x["id"] for x in rows] == sorted(changed)

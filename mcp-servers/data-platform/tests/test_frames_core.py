@@ -203,6 +203,8 @@ def test_paths_are_confined_to_allowed_roots(tmp_path: Path) -> None:
     assert resolve_path("out/new.csv", s, for_write=True) == project / "out/new.csv"
     with pytest.raises(InputError, match="outside"):
         resolve_path("~/x.csv", s, for_write=True)
+    with pytest.raises(InputError, match="no user named"):  # found by the fuzzer: was a RuntimeError
+        resolve_path("~no_such_user_dp/x.csv", s)
 
 
 # -- readers -----------------------------------------------------------------------

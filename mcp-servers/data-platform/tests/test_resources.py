@@ -95,7 +95,7 @@ async def test_a_long_wide_ref_reads_within_the_bound(project: Path) -> None:
     back = pacsv.read_csv(io.BytesIO(csv_text.encode()))
     assert back.num_rows == shown and back.num_columns == MAX_PREVIEW_COLUMNS
     # Cells are cut as in the tools' previews: the first MAX_CELL characters of the stored value.
-    assert back.column(0).to_pylist() == [f"{long_text}{r}"[:MAX_CELL] for r in range(shown)]
+    assert back.column(0).to_pylist() == [f"{long_text}{r}"[: MAX_CELL - 1] + "…" for r in range(shown)]
 
 
 async def test_an_unknown_ref_is_a_clean_error_naming_the_refs(project: Path) -> None:

@@ -22,12 +22,14 @@ from harness import inmemory, server_env
 
 # Tools that write a database, a file outside the registry, or delete a ref: never read-only.
 WRITERS = {
-    "to_csv", "to_parquet", "drop_data", "pg_execute", "pg_load", "dbt_run", "dbt_build", "dbt_test",
-    "dbt_docs_generate", "dbt_parse", "dbt_compile", "dbt_ls", "dbt_lineage", "dbt_show", "dbt_compare",
+    "to_csv", "to_parquet", "write_table", "drop_data", "pg_execute", "pg_load", "dbt_run", "dbt_build",
+    "dbt_test", "dbt_docs_generate", "dbt_parse", "dbt_compile", "dbt_ls", "dbt_lineage", "dbt_show",
+    "dbt_compare",
 }  # fmt: skip
 POSTGRES = {
     "list_data", "drop_data", "diff", "pg_connect", "pg_query", "pg_execute", "pg_schemas", "pg_tables",
     "pg_columns", "pg_explain", "pg_load", "st_tables", "st_geometry_type", "st_srid", "st_extent",
+    "pg_top_queries", "pg_index_advice", "pg_health",
 }  # fmt: skip
 
 

@@ -76,9 +76,12 @@ Explain the query plan of: $ARGUMENTS
 3. Explain it in plain words, from the most expensive node down: sequential scans on large
    tables, nested loops over many rows, sorts or hashes spilling to disk, and (with ANALYZE)
    estimates far from the actual rows, which point at stale statistics (`ANALYZE table`).
-4. Before proposing an index, check the table's existing columns and keys with `pg_columns`
-   and its size with `pg_tables`; give the exact `CREATE INDEX` statement or query rewrite, and
-   say what it should change in the plan. Do not run DDL yourself; the user decides.
+4. For an index, call `pg_index_advice` with the query: its advice is checked by the planner
+   with hypothetical indexes (cost before/after). If it says UNVERIFIED (no hypopg), check the
+   table's columns with `pg_columns` and its size with `pg_tables` yourself. Give the exact
+   `CREATE INDEX CONCURRENTLY` statement or query rewrite, and say what it should change in the
+   plan. Do not run DDL yourself; the user decides (`pg_execute` with `measure=` the query times
+   it before and after).
 """
 
 LINEAGE = """\

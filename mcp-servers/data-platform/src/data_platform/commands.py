@@ -262,7 +262,7 @@ COMMANDS: tuple[Command, ...] = (
                 completes="choices",
             ),
         ),
-        tools=("pg_explain", "pg_tables", "pg_columns"),
+        tools=("pg_explain", "pg_index_advice", "pg_tables", "pg_columns"),
         body=texts.EXPLAIN,
         family="postgres",
     ),

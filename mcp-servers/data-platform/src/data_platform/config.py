@@ -112,6 +112,9 @@ class Settings(BaseModel):
         values = self.postgres.secret_values() if self.postgres else []
         if self.http_token and self.http_token.get_secret_value():
             values.append(self.http_token.get_secret_value())
+        for var in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_ACCOUNT_KEY"):
+            if len(self.environ.get(var, "")) >= 4:  # object storage (docs/lakes.md): logs too
+                values.append(self.environ[var])
         return sorted(set(values), key=len, reverse=True)
 
 
@@ -263,6 +266,16 @@ ENV_SETTINGS: tuple[EnvSetting, ...] = (
         'a named connection, e.g. `POSTGRES_URL_PROD` is `connection="prod"`; more in '
         "`.data-platform/connections.toml` and `~/.config/data-platform/connections.toml` "
         "(docs/connections.md)",
+    ),
+    EnvSetting(
+        ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_PROFILE"),
+        "object storage (`s3://`) credentials, as the AWS tools read them; `[storage.NAME]` entries "
+        "(endpoint, `${VAR}` keys, `read_only`) and `[iceberg.NAME]` catalogs go in `connections.toml` "
+        "(docs/lakes.md)",
+    ),
+    EnvSetting(
+        ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"),
+        "an S3-compatible endpoint (MinIO, R2, `http://127.0.0.1:9000`) for `s3://` URLs",
     ),
     EnvSetting(
         ("DATA_PLATFORM_REGISTRY_DIR",),

@@ -36,7 +36,10 @@ class DataPlatformError(Exception):
         self.details = details or {}
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}" if self.hint else self.message
+        if not self.hint:
+            return self.message
+        # A message that ends in an excerpt (a caret line, a listing) keeps the hint on its own line.
+        return f"{self.message}{chr(10) if chr(10) in self.message else ' '}{self.hint}"
 
 
 class InputError(DataPlatformError, ValueError):

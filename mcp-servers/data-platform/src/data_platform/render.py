@@ -121,8 +121,14 @@ def type_name(t: pa.DataType) -> str:
     return text.replace("large_string", "string").replace("large_binary", "binary")
 
 
+CUT_NOTE = "(values longer than {n} characters cut (…); the ref holds them whole)"
+
+
 def preview(table: pa.Table, limit: int, *, max_cell: int = MAX_CELL) -> tuple[str, bool]:
-    """A markdown preview of the first `limit` rows; returns (text, columns_cut)."""
+    """A markdown preview of the first `limit` rows; returns (text, columns_cut).
+
+    A value cut here (or by `trim_cells` before) ends with `…`, and the text says values were cut.
+    """
     names = table.column_names
     shown = names[:MAX_PREVIEW_COLUMNS]
     cut = len(names) > len(shown)
@@ -137,7 +143,19 @@ def preview(table: pa.Table, limit: int, *, max_cell: int = MAX_CELL) -> tuple[s
         [format_cell(r.get(n), max_cell, digits=digits[n]) for n in shown] + (["…"] if cut else [])
         for r in values
     ]
-    return (markdown_table(header, rows) if shown else "(no columns)"), cut
+    if not shown:
+        return "(no columns)", cut
+    text = markdown_table(header, rows)
+    if any(_was_cut(r.get(n), max_cell) for r in values for n in shown):
+        text += "\n" + CUT_NOTE.format(n=max_cell)
+    return text, cut
+
+
+def _was_cut(value: Any, max_cell: int) -> bool:
+    """Longer than a cell, or already cut by `trim_cells` (which ends the value with `…`)."""
+    if isinstance(value, str):
+        return len(value) > max_cell or (len(value) == max_cell and value.endswith("…"))
+    return isinstance(value, dict | list | tuple) and len(json.dumps(jsonable(value), default=str)) > max_cell
 
 
 def _string_rows(table: pa.Table) -> list[list[str]]:
@@ -166,14 +184,24 @@ def bound(text: str, max_chars: int) -> str:
 
 
 def trim_cells(table: pa.Table) -> pa.Table:
-    """A preview-sized copy: the first columns, long text and bytes cut (for structured output)."""
+    """A preview-sized copy: the first columns, long text and bytes cut (for structured output).
+
+    Text longer than a cell keeps MAX_CELL - 1 characters and ends with `…`: a cut never looks
+    like the value.
+    """
     import pyarrow.compute as pc  # not at the server's start
 
     table = table.select(table.column_names[:MAX_PREVIEW_COLUMNS])
     for i, f in enumerate(table.schema):
         col = table.column(i)
         if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
-            table = table.set_column(i, f.name, pc.utf8_slice_codeunits(col, 0, MAX_CELL))
+            mark = pa.scalar("…", f.type)
+            head = pc.binary_join_element_wise(
+                pc.utf8_slice_codeunits(col, 0, MAX_CELL - 1), mark, pa.scalar("", f.type)
+            )
+            table = table.set_column(
+                i, f.name, pc.if_else(pc.greater(pc.utf8_length(col), MAX_CELL), head, col)
+            )
         elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
             table = table.set_column(i, f.name, pc.binary_slice(col, 0, MAX_CELL))
     return table

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 from data_platform.errors import DataPlatformError
 
 T = TypeVar("T")
+LOG = logging.getLogger("data_platform")
 
 
 class CancelledError(DataPlatformError):
@@ -109,6 +111,48 @@ class Work:
     def unhook(self, fn: Callable[[], Any]) -> None:
         with self._lock, contextlib.suppress(ValueError):
             self._hooks.remove(fn)
+
+
+class Running:
+    """The calls whose work is still running in a thread, abandoned ones included.
+
+    A cancelled call returns at once, but its thread runs on until its next check: a pyarrow
+    sort or join cannot be interrupted mid-kernel. Shutdown asks `stop`: every running work is
+    cancelled (DuckDB interrupted, PostgreSQL cancelled), and what they hold (the DuckDB
+    engine, the registry) is closed only once they have ended, or not at all if they outlast
+    the wait (the process exit frees it then).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._works: set[Work] = set()
+
+    def run(self, work: Work, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`work.run(fn, ...)`, counted as running until it returns (in the worker thread)."""
+        with self._cond:
+            self._works.add(work)
+        try:
+            return work.run(fn, *args, **kwargs)
+        finally:
+            with self._cond:
+                self._works.discard(work)
+                self._cond.notify_all()
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._works)
+
+    def stop(self, timeout: float) -> int:
+        """Cancel every running work and wait up to `timeout` s for all to end; how many did not."""
+        with self._cond:
+            works = list(self._works)
+        for work in works:
+            work.cancel()
+        with self._cond:
+            if self._works:
+                LOG.info("shutdown: waiting for %d running call(s) to stop", len(self._works))
+            self._cond.wait_for(lambda: not self._works, timeout)
+            return len(self._works)
 
 
 _CURRENT: contextvars.ContextVar[Work | None] = contextvars.ContextVar("data_platform_work", default=None)

@@ -5,7 +5,9 @@ CTEs, subqueries and joins resolved) against the columns of its parents: for a p
 this same analysis found; for a seed, its CSV header; for a source, catalog.json or its YAML
 columns. A model's analysis is cached by its compiled SQL and its parents' columns, so a warm
 answer re-reads nothing. Every edge says how the column got there: `pass-through` (same name),
-`renamed`, `transformed` (an expression) or `aggregated` (through an aggregate function). What
+`renamed`, `transformed` (an expression) or `aggregated` (through an aggregate function), with the
+expressions as the model writes them; upstream, the `join`/`filter`/`group-by` keys that decide
+which rows feed the column in each model on its path are edges of their own (column_keys.py). What
 cannot be resolved (SQL sqlglot cannot parse, `select *` over columns nobody knows) is reported,
 never guessed.
 """
@@ -19,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from data_platform.dbtools.column_keys import KEY_KINDS, keys_of, traced, written
 
 KINDS = ("pass-through", "renamed", "transformed", "aggregated")
 SQL_NODES = frozenset({"model", "snapshot"})
@@ -40,6 +44,7 @@ class Source:
 class ModelColumns:
     columns: list[str]
     sources: dict[str, list[Source]] = field(default_factory=dict)
+    keys: dict[str, list[Source]] = field(default_factory=dict)  # join/filter/group-by columns
     problem: str | None = None  # why this model's columns could not be resolved
 
 
@@ -51,6 +56,30 @@ class Edge:
     child_column: str
     kind: str
     expression: str
+
+
+@dataclass
+class _Step:
+    """One model's qualified SQL: its scopes by SELECT, and each scope's keys traced (once)."""
+
+    sql: str
+    scopes: dict[int, Any]
+    schema: Any
+    dialect: str | None
+    _keys: dict[int, list[tuple[str, tuple[str, str, str], str, str]]] = field(default_factory=dict)
+
+    def keys(self, scope: Any) -> list[tuple[str, tuple[str, str, str], str, str]]:
+        """(kind, parent relation, parent column, clause as written) of a SELECT's keys."""
+        if id(scope) not in self._keys:
+            out: list[tuple[str, tuple[str, str, str], str, str]] = []
+            texts: dict[int, str] = {}
+            for kind, column, clause in keys_of(scope.expression):
+                if id(clause) not in texts:
+                    texts[id(clause)] = written(self.sql, clause, self.dialect)
+                for table, col in traced(column, scope, self.dialect, self.schema):
+                    out.append((kind, _rel_key(table.catalog, table.db, table.name), col, texts[id(clause)]))
+            self._keys[id(scope)] = out
+        return self._keys[id(scope)]
 
 
 def _key(*parts: Any) -> str:
@@ -181,11 +210,27 @@ class Analyzer:
         return result
 
     def _parse(self, sql: str, schema: dict[str, Any], unknown: list[str], parents: set[str]) -> ModelColumns:
+        from sqlglot import maybe_parse
         from sqlglot.errors import SqlglotError
         from sqlglot.lineage import lineage
+        from sqlglot.optimizer.qualify import qualify
+        from sqlglot.optimizer.scope import build_scope
+        from sqlglot.schema import ensure_schema
 
         try:
-            roots = lineage(None, sql, schema=schema, dialect=self.dialect)
+            known = ensure_schema(schema, dialect=self.dialect)
+            tree = qualify(
+                maybe_parse(sql, dialect=self.dialect),
+                dialect=self.dialect,
+                schema=known,
+                validate_qualify_columns=False,
+                identify=False,
+            )
+            scope = build_scope(tree)
+            if scope is None:
+                raise SqlglotError("it is not a query")
+            # Untrimmed: each step's projection stays in its own SELECT, whose keys are read.
+            roots = lineage(None, tree, schema=known, dialect=self.dialect, scope=scope, trim_selects=False)
         except (SqlglotError, ValueError, KeyError, RecursionError) as exc:
             return ModelColumns([], problem=f"sqlglot could not read its compiled SQL: {str(exc)[:200]}")
         if any(name == "*" for name in roots):
@@ -194,34 +239,54 @@ class Analyzer:
                 [], problem=f"`select *` cannot be resolved: {why} (dbt_docs_generate writes catalog.json)"
             )
         out = ModelColumns(list(roots))
+        step = _Step(sql, {id(s.expression): s for s in scope.traverse()}, known, self.dialect)
         for name, root in roots.items():
-            out.sources[name] = self._sources(name, root, parents)
+            out.sources[name] = self._sources(name, root, parents, step)
+            out.keys[name] = self._keys(root, parents, step)
         return out
 
-    def _sources(self, name: str, root: Any, parents: set[str]) -> list[Source]:
+    def _sources(self, name: str, root: Any, parents: set[str], step: _Step) -> list[Source]:
         from sqlglot import exp
 
         best: dict[tuple[str, str], Source] = {}
 
-        def walk(node: Any, rank: int, expression: str) -> None:
+        def walk(node: Any, rank: int, texts: tuple[str, ...]) -> None:
             if isinstance(node.expression, exp.Table):
                 table = node.expression
                 rel = _rel_key(table.catalog, table.db, table.name)
                 parent = self._node_of(rel, parents)
                 column = node.name.rsplit(".", 1)[-1]
                 kind = KINDS[rank] if rank >= 2 else ("pass-through" if column == name else "renamed")
-                found = Source(parent, ".".join(p for p in rel if p), column, kind, expression)
+                # Transformed: each expression on the way, outermost first, as the model writes it.
+                shown = " <- ".join(texts) if rank >= 2 else root.expression.sql(dialect=self.dialect)
+                found = Source(parent, ".".join(p for p in rel if p), column, kind, shown[:MAX_EXPRESSION])
                 key = (found.relation, column)
                 if key not in best or KINDS.index(best[key].kind) < KINDS.index(kind):
                     best[key] = found
                 return
-            step = _rank(node.expression)
-            here = expression or node.expression.sql(dialect=self.dialect)[:MAX_EXPRESSION]
+            here = _rank(node.expression)
+            if here >= 2:
+                text = written(step.sql, node.expression, self.dialect)
+                texts = (*texts, text if node is root else f"{node.name} = {text}")
             for child in node.downstream:
-                walk(child, max(rank, step), here)
+                walk(child, max(rank, here), texts)
 
-        walk(root, 0, "")
+        walk(root, 0, ())
         return list(best.values())
+
+    def _keys(self, root: Any, parents: set[str], step: _Step) -> list[Source]:
+        """The key columns of every SELECT the column's value passes through, traced to parents."""
+        found: dict[tuple[str, str, str], Source] = {}
+        for node in root.walk():
+            scope = step.scopes.get(id(node.expression.parent))
+            if scope is None:
+                continue
+            for kind, rel, col, text in step.keys(scope):
+                relation = ".".join(p for p in rel if p)
+                if (relation, col, kind) not in found:
+                    parent = self._node_of(rel, parents)
+                    found[(relation, col, kind)] = Source(parent, relation, col, kind, text)
+        return list(found.values())
 
     def _node_of(self, rel: tuple[str, str, str], parents: set[str]) -> str | None:
         """The node a relation in the SQL is (no database named: matched on schema and name)."""
@@ -260,6 +325,12 @@ class Analyzer:
                 if (s.parent, s.column) not in seen:
                     seen.add((s.parent, s.column))
                     todo.append((s.parent, s.column))
+            # Keys decide which rows feed the column here: listed, not followed further up.
+            edges.extend(
+                Edge(s.parent, s.column, at, col, s.kind, s.expression)
+                for s in found.keys.get(col, [])
+                if s.parent is not None
+            )
         return edges, problems
 
     def downstream(self, uid: str, column: str) -> tuple[list[Edge], list[str]]:
@@ -309,7 +380,11 @@ def mermaid(edges: Iterable[Edge], focus: tuple[str, str], label: Any) -> str:
 
     box(*focus)
     lines = ["graph LR"]
-    body = [f"  {box(e.parent, e.parent_column)} -->|{e.kind}| {box(e.child, e.child_column)}" for e in edges]
+    body = [
+        f"  {box(e.parent, e.parent_column)} {'-.->' if e.kind in KEY_KINDS else '-->'}|{e.kind}| "
+        f"{box(e.child, e.child_column)}"
+        for e in edges
+    ]
     for (uid, col), key in ids.items():
         text = f"{label(uid)}.{col}".replace('"', "'")
         shape = f'[["{text}"]]' if (uid, col) == focus else f'["{text}"]'

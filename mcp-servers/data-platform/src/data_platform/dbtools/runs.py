@@ -20,6 +20,7 @@ from data_platform.dbtools.artifacts import DocsReport, NodeResult, docs_report,
 from data_platform.dbtools.findings import Finding, clean_message
 from data_platform.dbtools.project import DbtProject
 from data_platform.dbtools.runner import Progress, kill_now, run_subprocess, start_worker
+from data_platform.dbtools.target import Where, where
 from data_platform.dbtools.validation import Validation, closing_hint, findings_text
 from data_platform.errors import DbtError
 
@@ -43,6 +44,7 @@ class RunOutcome:
     run_results_path: Path | None = None
     # Deprecations an earlier run/test/build of this project already told in full.
     told_before: list[Finding] = field(default_factory=list)
+    where: Where | None = None  # the target and schemas it ran in
 
 
 class Runs:
@@ -91,11 +93,9 @@ class Runs:
         outcome, started = await self._subprocess(command, project, args, on_progress)
         results_path = project.target_path / "run_results.json"
         fresh = results_path.is_file() and results_path.stat().st_mtime >= started - 1
-        results = (  # in a thread: a big project's manifest takes a while to read
-            await anyio.to_thread.run_sync(lambda: parse_run_results(results_path, self._names(validation)))
-            if fresh
-            else None
-        )
+        manifest = await anyio.to_thread.run_sync(self._names, validation)  # in a thread: a big one is slow
+        read = lambda: parse_run_results(results_path, manifest)  # noqa: E731
+        results = await anyio.to_thread.run_sync(read) if fresh else None
         errors = [f for f in outcome.errors if not (results and f.node)]
         if results is None or (not results.nodes and outcome.returncode != 0):
             raise DbtError(
@@ -118,6 +118,9 @@ class Runs:
             errors=[f for f in errors if f.kind == "error" and not f.node][:5],
             run_results_path=results_path,
             told_before=self.service.told.before(project.root, validation.deprecations),
+            where=where(
+                project, target, self.settings.dbt_target, manifest, [n.unique_id for n in results.nodes]
+            ),
         )
 
     def _names(self, validation: Validation) -> dict[str, Any] | None:

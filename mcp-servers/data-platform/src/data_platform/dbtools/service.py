@@ -28,6 +28,7 @@ from data_platform.dbtools.findings import Finding, ToldDeprecations
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
 from data_platform.dbtools.runner import InProcessDbt
 from data_platform.dbtools.runs import RunOutcome, Runs
+from data_platform.dbtools.target import Where, schemas_of, target_name
 from data_platform.dbtools.validation import Cached, Validation, closing_hint, findings_text, project_relative
 from data_platform.errors import DbtError, InputError, NotFoundError, did_you_mean, list_for_message
 
@@ -39,6 +40,7 @@ class Compiled:
     unique_id: str
     name: str
     sql: str
+    relation: str | None = None  # `database.schema` dbt resolved for it
 
 
 class DbtService:
@@ -221,13 +223,32 @@ class DbtService:
             code = getattr(node, "compiled_code", None)
             if code is None:
                 continue
-            compiled.append(Compiled(unique_id=node.unique_id, name=node.name, sql=str(code).strip()))
+            kind = getattr(node, "resource_type", "")
+            built = str(getattr(kind, "value", kind)) in ("model", "seed", "snapshot")
+            schema = getattr(node, "schema", None) if built else None  # a test's audit schema: not data
+            db = getattr(node, "database", None)
+            relation = (f"{db}.{schema}" if db else str(schema)) if schema else None
+            compiled.append(Compiled(node.unique_id, node.name, str(code).strip(), relation))
         compiled.sort(key=lambda c: c.unique_id)
         return compiled, validation
 
+    def where(self, target: str | None, schemas: list[str] | None = None) -> Where:
+        """The target a command with `target` runs in (and the schemas it touched, when known)."""
+        found = target_name(self.project(), target, self.settings.dbt_target)
+        return Where(found, list(dict.fromkeys(s for s in schemas or [] if s)))
+
+    def listed_schemas(self, uids: list[str]) -> list[str]:
+        """The schemas of nodes `dbt ls` just listed (its manifest is the validation folder's)."""
+        try:
+            return schemas_of(self._manifest_at(self.project().validation_path / "manifest.json"), uids)
+        except (DbtError, OSError):
+            return []
+
     # -- lineage ----------------------------------------------------------------------------
     def manifest(self, validation: Validation) -> dict[str, Any]:
-        path = validation.manifest_path
+        return self._manifest_at(validation.manifest_path)
+
+    def _manifest_at(self, path: Path) -> dict[str, Any]:
         mtime = path.stat().st_mtime_ns if path.is_file() else -1
         if self._manifest_cache and self._manifest_cache[:2] == (path, mtime):
             return self._manifest_cache[2]

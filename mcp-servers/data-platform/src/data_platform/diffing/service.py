@@ -28,6 +28,7 @@ from data_platform.frames.engine import Engine
 from data_platform.postgres import safety
 from data_platform.postgres.catalog import resolve_table
 from data_platform.postgres.connection import session
+from data_platform.postgres.sqlerror import explained
 from data_platform.postgres.sqltext import qualified
 from data_platform.registry import Registry
 from data_platform.registry.names import NAME_PATTERN
@@ -152,7 +153,8 @@ def _pushdown(
 ) -> Outcome:
     from data_platform.postgres import query as pgquery
 
-    with session(settings, read_only=True) as conn:
+    sides = "\n".join(s.text for s in (left, right) if s.kind == "query")
+    with explained(settings, sides), session(settings, read_only=True) as conn:  # where, and which relation
         lrel, rrel = _pg_relation(conn, left), _pg_relation(conn, right)
         lcols, rcols = _pg_columns(conn, lrel), _pg_columns(conn, rrel)
 
@@ -177,9 +179,9 @@ def _pushdown(
     out = Outcome(result, left, right, where=f"in PostgreSQL (connection {name})")
     for kind, text in result.example_sql.items():
         work.check()
-        done = pgquery.run_query(
-            settings, registry, text, name=registry.unique_name(f"diff_{kind}"), max_rows=examples
-        )
+        # No name: the registry picks a free one as it publishes (a name chosen before, then
+        # passed, could be taken by a diff running at the same time: "already exists").
+        done = pgquery.run_query(settings, registry, text, default_name=f"diff_{kind}", max_rows=examples)
         out.examples[kind] = done.info.name
         out.example_rows[kind] = done.info.rows
     return out
@@ -289,9 +291,7 @@ def _streamed(
                 result.examples[kind] = execute(text)
             for kind, table in result.examples.items():
                 info = registry.put(
-                    table,
-                    name=registry.unique_name(f"diff_{kind}"),
-                    source=f"diff {left.label} vs {right.label}: {kind}",
+                    table, default_name=f"diff_{kind}", source=f"diff {left.label} vs {right.label}: {kind}"
                 )
                 out.examples[kind] = info.name
                 out.example_rows[kind] = info.rows

@@ -54,3 +54,12 @@ def schema_lines(schema: SchemaDiff, left: str = "left", right: str = "right") -
     if schema.type_changed:
         lines.append("Types differ: " + ", ".join(f"{n} {a} → {b}" for n, a, b in schema.type_changed[:30]))
     return lines
+
+
+def schema_said(schema: SchemaDiff, left: str = "left", right: str = "right") -> list[str]:
+    """The differences, or in words that the columns and types match: silence reads as unknown."""
+    lines = schema_lines(schema, left, right)
+    if lines:
+        return lines
+    n = f"all {len(schema.common):,} columns" if schema.common else "every column"
+    return [f"Columns and types match: {n} have the same names and types in {left} and {right}."]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from data_platform.errors import ExpressionError, InputError
-from data_platform.work import Step, current, on_cancel, probing
+from data_platform.work import CancelledError, Step, current, on_cancel, probing
 
 if TYPE_CHECKING:
     import duckdb  # imported by the first call that needs it: not at the server's start
@@ -74,10 +74,13 @@ class Engine:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._idle: list[duckdb.DuckDBPyConnection] = []  # progress-tracking cursors not in use
         self._lock = threading.Lock()
+        self._closed = False
 
     def _cursor(self) -> tuple[duckdb.DuckDBPyConnection, bool]:
         """An idle progress-tracking cursor (True), else a plain new one (False)."""
         with self._lock:
+            if self._closed:  # a late thread of a cancelled call: never reopen (and leak) it
+                raise CancelledError("The call was cancelled: the server is shutting down.")
             if self._con is None:
                 self._con, self._idle = locked_connection(
                     self.memory_limit, self.threads, progress_cursors=PROGRESS_CURSORS
@@ -133,7 +136,9 @@ class Engine:
         return run(con, sql, hint or SQL_HINT, memory_limit=self.memory_limit)
 
     def close(self) -> None:
+        """Close the database for good: a cursor asked for afterwards is refused, not reopened."""
         with self._lock:
+            self._closed = True
             con, self._con = self._con, None
             idle, self._idle = self._idle, []
         for cursor in idle:

@@ -13,7 +13,7 @@ import pyarrow.acero as acero
 import pyarrow.compute as pc
 
 from data_platform.errors import InputError
-from data_platform.frames import engine
+from data_platform.frames import engine, joinkeys
 from data_platform.frames.ops import OpResult, Output, column, store, store_stream
 from data_platform.frames.types import is_numeric
 from data_platform.registry import Registry
@@ -39,8 +39,10 @@ def join(
     how: str,
     suffixes: tuple[str, str],
     out: Output,
+    validate: str | None = None,
     sandbox: engine.Engine | None = None,
 ) -> OpResult:
+    validate = joinkeys.validate_name(validate)
     linfo, rinfo = registry.info(left), registry.info(right)
     if on:
         if left_on or right_on:
@@ -68,6 +70,8 @@ def join(
     if len(suffixes) != 2 or suffixes[0] == suffixes[1]:
         raise InputError('suffixes must be two different strings, e.g. ["_x", "_y"].')
     ltab, rtab = registry.get(left), registry.get(right)
+    lrep, rrep = joinkeys.repeats(ltab, lkeys), joinkeys.repeats(rtab, rkeys)
+    joinkeys.check(validate, left, right, lrep, rrep)
     if left == right:
         rtab = pa.Table.from_batches(rtab.to_batches(), schema=rtab.schema)
     source = f"join {left} {how} {right}"
@@ -90,7 +94,8 @@ def join(
         joined = _join_duckdb(ltab, rtab, lkeys, rkeys, how, suffixes, sandbox)
         res = store(registry, joined, out, default, source)
     pairs = ", ".join(a if a == b else f"{a}={b}" for a, b in zip(lkeys, rkeys, strict=True))
-    res.notes.append(f"{how} join on {pairs}: {res.info.rows:,} rows.")
+    rows = (ltab.num_rows, rtab.num_rows, res.info.rows)
+    res.notes.append(joinkeys.summary(how, pairs, left, right, *rows, lrep, rrep))
     return res
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from data_platform import work
 from data_platform.errors import ExpressionError, InputError, NotFoundError
 from data_platform.frames import engine
 from data_platform.frames.expr import compile_filter, evaluate, null_note, resolve_column
@@ -39,6 +40,7 @@ class OpResult:
     info: RefInfo
     head: pa.Table
     notes: list[str] = field(default_factory=list)
+    scan: object = None  # a dataset read's counts (lakes.datasets.ScanCounts)
 
     @classmethod
     def of(cls, done: Ingested) -> OpResult:
@@ -46,6 +48,7 @@ class OpResult:
 
 
 def store(registry: Registry, table: pa.Table, out: Output, default: str, source: str) -> OpResult:
+    work.check()  # a sort or join computed whole cannot stop mid-kernel: a cancelled one stores nothing
     return OpResult.of(
         ingest([table], table.schema, Target(registry, out.name, out.overwrite, source, default))
     )

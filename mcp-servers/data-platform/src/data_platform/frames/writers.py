@@ -23,9 +23,22 @@ def _is_binary(t: pa.DataType) -> bool:
     return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
 
 
+def check_csv(schema: pa.Schema, sep: str) -> None:
+    """Refuse what CSV cannot hold before anything is written."""
+    bad = [f"{f.name} ({f.type})" for f in schema if is_nested(f.type) or _is_binary(f.type)]
+    if bad:
+        raise InputError(
+            f"CSV cannot hold nested or binary values: {', '.join(bad[:5])}.",
+            hint="Write Parquet with to_parquet, or select the other columns first "
+            "(sql can turn them into text: to_json(col), hex(col)).",
+        )
+    if len(sep) != 1:
+        raise InputError(f"sep must be one character, got {sep!r}.")
+
+
 @dataclass
 class Written:
-    path: Path
+    path: Path | str  # a local path, or the URL written in object storage
     rows: int
     columns: int
     size_bytes: int
@@ -64,7 +77,7 @@ def _publish(temp: Path, path: Path, overwrite: bool) -> None:
         temp.unlink(missing_ok=True)
 
 
-def _batches(registry: Registry, ref: str, total: int) -> Iterator[pa.RecordBatch]:
+def ref_batches(registry: Registry, ref: str, total: int) -> Iterator[pa.RecordBatch]:
     """The ref's batches, with progress (rows of the ref) and a stop when the call is cancelled."""
     rows = 0
     for batch in registry.batches(ref):
@@ -86,15 +99,7 @@ def write_csv(
 ) -> Written:
     """Stream a ref into a CSV file (gzip when the name ends in .gz), written atomically."""
     info = registry.info(ref)
-    bad = [f"{f.name} ({f.type})" for f in info.schema if is_nested(f.type) or _is_binary(f.type)]
-    if bad:
-        raise InputError(
-            f"CSV cannot hold nested or binary values: {', '.join(bad[:5])}.",
-            hint="Write Parquet with to_parquet, or select the other columns first "
-            "(sql can turn them into text: to_json(col), hex(col)).",
-        )
-    if len(sep) != 1:
-        raise InputError(f"sep must be one character, got {sep!r}.")
+    check_csv(info.schema, sep)
     temp = _prepare_output(path, overwrite, mkdirs)
     schema = info.schema.remove_metadata()
     with _temp_output(temp, path, f"Cannot write `{ref}` as CSV", hint="Try to_parquet."):
@@ -106,7 +111,7 @@ def write_csv(
                 out, schema, write_options=pacsv.WriteOptions(include_header=header, delimiter=sep)
             ) as w,
         ):
-            for batch in _batches(registry, ref, info.rows):
+            for batch in ref_batches(registry, ref, info.rows):
                 w.write_batch(batch)
         _publish(temp, path, overwrite)
     return Written(path, info.rows, info.columns, path.stat().st_size, "csv")
@@ -136,7 +141,7 @@ def write_parquet(
     temp = _prepare_output(path, overwrite, mkdirs)
     with _temp_output(temp, path, f"Cannot write `{ref}` as Parquet"):
         with pq.ParquetWriter(str(temp), info.schema.remove_metadata(), compression=compression) as w:
-            for batch in _batches(registry, ref, info.rows):
+            for batch in ref_batches(registry, ref, info.rows):
                 w.write_batch(batch)
         _publish(temp, path, overwrite)
     return Written(path, info.rows, info.columns, path.stat().st_size, "parquet")

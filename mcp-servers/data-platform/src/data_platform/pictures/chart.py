@@ -29,10 +29,14 @@ from data_platform.render import jsonable
 KINDS = ("bar", "line", "scatter", "histogram", "box", "heatmap", "map")
 AGGS = {"sum": "sum", "mean": "avg", "avg": "avg", "average": "avg", "count": "count", "min": "min",
         "max": "max", "median": "median", "size": "count"}  # fmt: skip
-AGG_HINT = "Use sum, mean, count, min, max or median, e.g. y='mean(amount)'."
+AGG_HINT = "Use agg= mean, sum, count, median, min or max (or y='mean(amount)')."
 MAX_POINTS = 5_000
 MAX_CATEGORIES = 30
-MAX_LINE_POINTS = 1_000
+# A line keeps every point up to this many (a 1,280-pixel-wide PNG still shows each one's
+# extremes); beyond it the x range is cut into LINE_BINS bins, each drawn as its mean with
+# a min-max band, so peaks and dips survive. Never a sum of neighbouring points.
+MAX_LINE_POINTS = 5_000
+LINE_BINS = 1_000
 DEFAULT_BINS = 30
 
 
@@ -45,6 +49,9 @@ class ChartOutput:
     drawn: int  # marks drawn (bars, points, bins, shapes)
     notes: list[str] = field(default_factory=list)
     described: str = ""
+    title: str = ""  # as drawn: the caller's title, else what is drawn (`mean(temp_max) by date`)
+    y_axis: str = ""  # the value axis (a heatmap's or map's colour) as titled in the picture
+    aggregate: str | None = None  # None: values drawn as they are
 
 
 @dataclass
@@ -85,19 +92,39 @@ def chart(
             data, spec, notes, described = _PREPARE[kind](eng, con, table.schema, req, info.rows)
     work.check()
     work.progress(1, 3, "drawing")
-    if req.title or described:
-        spec["title"] = req.title or described
+    title = req.title or described
+    if title:  # the caller's title keeps what is drawn as its subtitle
+        spec["title"] = {"text": req.title, "subtitle": described} if req.title and described else title
     spec.setdefault("background", "white")
     picture = render(spec, scale=2.0)
     work.progress(2, 3, "saving")
-    stem = safe_stem(info.name, kind, x or "", y or "", color or "")
+    stem = safe_stem(info.name, kind, x or "", y or "", color or "", req.agg or "")
     folder = out_dir / "charts"
     paths = {
         "png": write_atomic(folder / f"{stem}.png", picture.png),
         "svg": write_atomic(folder / f"{stem}.svg", picture.svg.encode("utf-8")),
         "spec": write_atomic(folder / f"{stem}.vl.json", specs.dumps(picture.spec)),
     }
-    return ChartOutput(kind, picture, paths, info.rows, data, notes, described)
+    axis = _value_axis(spec)
+    if "aggregate" in spec.get("usermeta", {}):
+        aggregate = spec["usermeta"]["aggregate"]
+    else:
+        agg = re.match(r"(\w+)\(", axis)
+        aggregate = agg.group(1) if agg else "count" if axis == "rows" else None
+    return ChartOutput(kind, picture, paths, info.rows, data, notes, described, title, axis, aggregate)
+
+
+def _value_axis(spec: dict[str, Any]) -> str:
+    """The title of what the marks' values mean: the y axis, or the colour of a heatmap or map."""
+    enc = spec.get("encoding", {})
+    mark = spec.get("mark")
+    if (mark.get("type") if isinstance(mark, dict) else mark) in ("rect", "geoshape"):
+        return str(enc.get("color", {}).get("title") or "")
+    for layer in [spec, *spec.get("layer", [])[::-1]]:
+        y = layer.get("encoding", {}).get("y")
+        if y and y.get("title"):
+            return str(y["title"])
+    return ""
 
 
 def _shorthand(y: str | None, names: list[str], agg: str | None) -> tuple[str | None, str | None]:
@@ -110,6 +137,10 @@ def _shorthand(y: str | None, names: list[str], agg: str | None) -> tuple[str | 
     fn, inner = m.group(1).lower(), m.group(2).strip().strip("\"'`")
     if fn not in AGGS and (inner in names or not inner):
         raise InputError(f"agg={m.group(1)!r} is not known.", hint=AGG_HINT)
+    if fn in AGGS and agg and agg.lower() in AGGS and AGGS[agg.lower()] != AGGS[fn]:
+        raise InputError(
+            f"y={y!r} and agg={agg!r} ask for two aggregates.", hint="Send one: agg= or y='fn(col)'."
+        )
     return (fn, inner or None) if fn in AGGS else (agg, y)
 
 
@@ -152,55 +183,112 @@ def _rows(tb: pa.Table) -> list[dict[str, Any]]:
     return [{k: jsonable(v) for k, v in row.items()} for row in tb.to_pylist()]
 
 
-def _value(req: Request, default: str) -> tuple[str, str]:
-    """The SQL value per group, and how the answer names it."""
+@dataclass
+class Value:
+    """What each mark of a bar or line shows, and how the axis, title and answer name it."""
+
+    sql: str  # the SQL value per group of rows sharing the keys
+    label: str  # `temp_max` when drawn as is, `mean(temp_max)` when aggregated, `rows` when counted
+    agg: str | None  # None: one row per key, values drawn as they are
+    note: str
+    points: int  # groups (marks before any binning)
+
+
+def _value(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, keys: list[str]) -> Value:
+    """One row per key: the value as it is. Several: the aggregate asked for, else one that fits.
+
+    The fitting default is the mean for a numeric y (a temperature, a price or a balance
+    does not add up) and a count of rows otherwise; sum is drawn only when asked for:
+    whether a column is additive is not guessed from its name or type.
+    """
     q = engine.quote_ident
+    per = " and ".join(keys)
+    by = ", ".join(q(k) for k in keys)
+    groups_sql = f"SELECT count(*) AS k FROM t WHERE {q(keys[0])} IS NOT NULL GROUP BY {by}"
+    sql = f"SELECT max(k), count(*) FROM ({groups_sql})"
+    most, groups = eng.run(con, sql).to_pylist()[0].values()
+    most = most or 0
     if req.y is None:
-        return "count(*)", "count"
-    fn, word = _agg(req, default)
-    return (f"count({q(req.y)})" if fn == "count" else f"{fn}({q(req.y)})"), f"{word}({req.y})"
+        if req.agg and AGGS.get(req.agg.lower()) != "count":
+            raise InputError(f"agg={req.agg!r} needs y=<column>.", hint="e.g. y='temp_max', agg='mean'.")
+        return Value("count(*)", "rows", "count", f"rows counted per {per}", groups)
+    numeric = is_numeric(schema.field(req.y).type)
+    fn, word = _agg(req, "mean" if numeric else "count")
+    if fn != "count" and not numeric:
+        hint = f"Use agg='count' to count rows per {keys[0]}, or a numeric y."
+        raise InputError(f"y={req.y!r} is not numeric: {word}({req.y}) cannot be drawn.", hint=hint)
+    if most <= 1 and fn != "count":
+        note = f"one row per {per}: {req.y} drawn as it is"
+        if req.agg:
+            note += f" ({word} of one value is the value)"
+        return Value(f"any_value({q(req.y)})", req.y, None, note, groups)
+    label = f"{word}({req.y})"
+    value = f"count({q(req.y)})" if fn == "count" else f"{fn}({q(req.y)})"
+    note = f"{label} per {per}: up to {most:,} rows share one {per}"
+    if not req.agg:
+        note += " (mean by default; agg='sum' for totals, agg='count' for rows)" if numeric else ""
+    return Value(value, label, word, note, groups)
 
 
 def _bar(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
     _need(req, "x")
     q = engine.quote_ident
-    value, word = _value(req, "sum")
+    val = _value(eng, con, schema, req, [req.x, *([req.color] if req.color else [])])
     c = f", {q(req.color)} AS c" if req.color else ""
     sql = f"""
-        WITH g AS (SELECT {q(req.x)} AS x{c}, {value} AS v FROM t GROUP BY ALL),
-        r AS (SELECT x, sum(v) AS tot FROM g GROUP BY x),
+        WITH g AS (SELECT {q(req.x)} AS x{c}, {val.sql} AS v FROM t GROUP BY ALL),
+        r AS (SELECT x, max(abs(v)) AS tot FROM g GROUP BY x),
         k AS (SELECT x FROM r ORDER BY tot DESC NULLS LAST LIMIT {MAX_CATEGORIES})
         SELECT g.*, (SELECT count(*) FROM r) AS n_x FROM g WHERE x IN (SELECT x FROM k)"""
     tb = eng.run(con, sql)
     data = _rows(tb)
     n_x = data[0]["n_x"] if data else 0
-    notes = [f"aggregated in DuckDB: {word} per {req.x} over {rows:,} rows"]
+    notes = [f"{val.note}; computed in DuckDB over {rows:,} rows"]
     if n_x > MAX_CATEGORIES:
-        notes.append(f"top {MAX_CATEGORIES} of {n_x:,} {req.x} values by {word}")
-    spec = specs.bar(data, req.x, word, req.color)
-    return len(data), spec, notes, f"{word} by {req.x}" + (f" and {req.color}" if req.color else "")
+        notes.append(f"top {MAX_CATEGORIES} of {n_x:,} {req.x} values by {val.label}")
+    stacked = val.agg in ("count", "sum")  # bars side by side when their values do not add up
+    spec = specs.bar(data, req.x, val.label, req.color, stacked)
+    spec["usermeta"] = {"aggregate": val.agg}
+    return len(data), spec, notes, f"{val.label} by {req.x}" + (f" and {req.color}" if req.color else "")
 
 
 def _line(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
     _need(req, "x")
     q = engine.quote_ident
-    value, word = _value(req, "sum")
-    c = f", {q(req.color)} AS c" if req.color else ""
+    val = _value(eng, con, schema, req, [req.x, *([req.color] if req.color else [])])
+    c, cc = (f", {q(req.color)} AS c", ", c") if req.color else ("", "")
     xt = schema.field(req.x).type
-    notes = [f"aggregated in DuckDB: {word} per {req.x} over {rows:,} rows"]
-    xexpr = q(req.x)
-    if is_numeric(xt) or pa.types.is_temporal(xt):
-        num = _num(xexpr, xt)
-        sql = f"SELECT approx_count_distinct({xexpr}), min({num}), max({num}) FROM t WHERE isfinite({num})"
-        n, lo, hi = eng.run(con, sql).to_pylist()[0].values()
-        if n and n > MAX_LINE_POINTS and hi is not None and hi > lo:  # finite: literals below
-            w = (hi - lo) / MAX_LINE_POINTS
-            xexpr = _from_num(f"(floor(({_num(xexpr, xt)} - {lo}) / {w}) * {w} + {lo})", xt)
-            notes.append(f"{req.x} binned into {MAX_LINE_POINTS:,} steps (≈{n:,} distinct values)")
-    sql = f"SELECT {xexpr} AS x{c}, {value} AS v FROM t WHERE {q(req.x)} IS NOT NULL GROUP BY ALL ORDER BY x"
+    notes = [f"{val.note}; computed in DuckDB over {rows:,} rows"]
+    g = f"SELECT {q(req.x)} AS x{c}, {val.sql} AS v FROM t WHERE {q(req.x)} IS NOT NULL GROUP BY ALL"
+    sql, band, label, agg = f"{g} ORDER BY x", False, val.label, val.agg
+    if val.points > MAX_LINE_POINTS and (is_numeric(xt) or pa.types.is_temporal(xt)):
+        num = _num("x", xt)
+        lo, hi = (
+            eng.run(con, f"SELECT min({num}), max({num}) FROM ({g}) WHERE isfinite({num})")
+            .to_pylist()[0]
+            .values()
+        )
+        if hi is not None and hi > lo:  # finite: literals below
+            w = (hi - lo) / LINE_BINS
+            step = _from_num(f"(least(floor(({num} - {lo}) / {w}), {LINE_BINS - 1}) * {w} + {lo})", xt)
+            sql = f"""SELECT {step} AS x{cc}, avg(v) AS v, min(v) AS lo, max(v) AS hi
+                      FROM ({g}) WHERE isfinite({num}) GROUP BY ALL ORDER BY x"""
+            band, label = True, f"{val.label}: mean per step, band min to max"
+            agg = f"{val.agg} per {req.x}, then " if val.agg else ""
+            agg += "mean per step with a min-max band"
+            notes.append(
+                f"{val.points:,} points binned into {LINE_BINS:,} equal steps of {req.x}: "
+                "the line is each step's mean, the band its min to max (peaks kept)"
+            )
     data = _rows(eng.run(con, sql))
-    spec = specs.line(data, req.x, _vtype(xt), word, req.color)
-    return len(data), spec, notes, f"{word} by {req.x}"
+    spec = specs.line(data, req.x, _vtype(xt), label, req.color, band)
+    spec["usermeta"] = {"aggregate": agg}
+    return (
+        len(data),
+        spec,
+        notes,
+        f"{val.label} by {req.x}" + (" (mean per step, band min to max)" if band else ""),
+    )
 
 
 def _num(expr: str, t: pa.DataType) -> str:

@@ -35,27 +35,43 @@ def _color(color: str | None, field: str = "c", ctype: str = "nominal") -> dict[
     return {"color": {"field": field, "type": ctype, "title": color}} if color else {}
 
 
-def bar(data: list[dict[str, Any]], x: str, value: str, color: str | None) -> dict[str, Any]:
+def bar(
+    data: list[dict[str, Any]], x: str, value: str, color: str | None, stacked: bool = True
+) -> dict[str, Any]:
+    """Coloured bars stack only when their values add up (counts, sums); else they stand side by side."""
+    side = {} if stacked or not color else {"xOffset": {"field": "c", "type": "nominal"}}
     return {
         **_base(data),
         "mark": {"type": "bar", "color": BLUE} if not color else "bar",
         "encoding": {
             "x": {"field": "x", "type": "nominal", "title": x, "sort": "-y", "axis": {"labelLimit": 160}},
-            "y": {"field": "v", "type": "quantitative", "title": value, "stack": "zero"},
+            "y": {"field": "v", "type": "quantitative", "title": value, "stack": "zero" if stacked else None},
             **_color(color),
+            **side,
         },
     }
 
 
-def line(data: list[dict[str, Any]], x: str, xtype: str, value: str, color: str | None) -> dict[str, Any]:
+def line(
+    data: list[dict[str, Any]], x: str, xtype: str, value: str, color: str | None, band: bool = False
+) -> dict[str, Any]:
+    """A line through the values; with `band`, each binned step's min-max range drawn under it."""
+    xenc = {"field": "x", "type": "nominal" if xtype == "nominal" else xtype, "title": x}
+    y = {"field": "v", "type": "quantitative", "title": value, "scale": {"zero": False}}
+    mark = {"type": "line", "point": len(data) <= 60}
+    if not band:
+        return {**_base(data), "mark": mark, "encoding": {"x": xenc, "y": y, **_color(color)}}
+    area = {"y": {**y, "field": "lo"}, "y2": {"field": "hi"}, **_color(color)}
     return {
         **_base(data),
-        "mark": {"type": "line", "point": len(data) <= 60},
-        "encoding": {
-            "x": {"field": "x", "type": "nominal" if xtype == "nominal" else xtype, "title": x},
-            "y": {"field": "v", "type": "quantitative", "title": value},
-            **_color(color),
-        },
+        "encoding": {"x": xenc},
+        "layer": [
+            {
+                "mark": {"type": "area", "opacity": 0.3, **({} if color else {"color": BLUE})},
+                "encoding": area,
+            },
+            {"mark": mark, "encoding": {"y": y, **_color(color)}},
+        ],
     }
 
 

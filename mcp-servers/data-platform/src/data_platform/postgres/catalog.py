@@ -86,7 +86,8 @@ def _require_schema(conn: Any, schema: str) -> None:
     if schema not in names:
         raise NotFoundError(
             f'Schema "{schema}" not found.{did_you_mean(schema, names)}',
-            hint="Names are case-sensitive; pg_schemas lists them.",
+            hint=("Names are case-sensitive; " if any(n.lower() == schema.lower() for n in names) else "")
+            + "pg_schemas lists them.",
         )
 
 
@@ -119,9 +120,10 @@ def resolve_table(conn: Any, table: str, schema: str | None = None) -> tuple[str
         ).fetchall()
     ]
     where = f' in schema "{schema}"' if schema else ""
+    case = "Names are case-sensitive; " if any(c.lower() == table.lower() for c in candidates) else ""
     raise NotFoundError(
         f'Table "{table}" not found{where}.{did_you_mean(table, candidates)}',
-        hint="Names are case-sensitive; pg_tables lists them: " + list_for_message(sorted(candidates), 15),
+        hint=f"{case}pg_tables lists them: " + list_for_message(sorted(candidates), 15),
     )
 
 

@@ -124,7 +124,7 @@ def reason_of(exc: BaseException, sqlstate: str | None) -> str | None:
         return None
     if any(t in low for t in _NO_CODE_TEXTS["auth_failed"]):
         return "auth_failed"
-    if "database" in low and "does not exist" in low:
+    if re.search(r'\bdatabase "[^"]*" does not exist', low):  # not `relation "database_events" ...`
         return "database_missing"
     psycopg = sys.modules.get("psycopg")  # a psycopg error comes after psycopg was imported
     operational = psycopg is not None and isinstance(exc, psycopg.OperationalError)
@@ -175,13 +175,25 @@ def classify(exc: BaseException, settings: Settings) -> DatabaseError:
             hint="Narrow the query (WHERE, LIMIT, an index) or raise DATA_PLATFORM_STATEMENT_TIMEOUT.",
             details={"reason": reason, "sqlstate": sqlstate},
         )
-    return DatabaseError(f"PostgreSQL error: {_trim(text)}", details={"sqlstate": sqlstate})
+    rest, excerpt = _excerpt(text)
+    message = f"PostgreSQL error: {_trim(rest)}" + (f"\n{excerpt}" if excerpt else "")
+    return DatabaseError(message, details={"sqlstate": sqlstate, "excerpt": bool(excerpt)})
 
 
 _DRIVER_NOISE = re.compile(
     r"^(?:[A-Z_]+: )?(?:\[libpq\] )?(?:Failed to (?:prepare|execute) query[^:]*: )?"
     r"(?:could not begin COPY: )?(?:ERROR:\s+)?"
 )
+
+
+def _excerpt(text: str) -> tuple[str, str]:
+    """The server's `LINE n: ...` line and its caret (the statement as received, near the error),
+    apart from the rest of the message."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("LINE ") and i + 1 < len(lines) and lines[i + 1].strip() == "^":
+            return "\n".join(lines[:i] + lines[i + 2 :]), f"{line[:200]}\n{lines[i + 1][:200]}"
+    return text, ""
 
 
 def _trim(text: str) -> str:

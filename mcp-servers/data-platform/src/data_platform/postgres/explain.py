@@ -14,6 +14,7 @@ from data_platform.config import Settings
 from data_platform.errors import ExpressionError
 from data_platform.postgres import safety
 from data_platform.postgres.connection import session
+from data_platform.postgres.sqlerror import explained
 
 _PLANNABLE = {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"}
 
@@ -39,7 +40,7 @@ def explain(settings: Settings, sql: str, *, analyze: bool = False, as_json: boo
             )
         checked = safety.check_query(text)
         options = ["ANALYZE", "BUFFERS", *options]
-    with session(settings, read_only=True) as conn:
+    with explained(settings, text), session(settings, read_only=True) as conn:
         if analyze:
             safety.check_functions(conn, checked.functions)
         rows: list[Any] = conn.execute(f"EXPLAIN ({', '.join(options)}) {text}").fetchall()

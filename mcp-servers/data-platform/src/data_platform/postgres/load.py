@@ -19,6 +19,7 @@ from data_platform.config import Settings
 from data_platform.errors import AlreadyExistsError, InputError, NotFoundError
 from data_platform.postgres import safety
 from data_platform.postgres.connection import adbc_connection, require_writable, session
+from data_platform.postgres.sqlerror import explained
 from data_platform.postgres.sqltext import qualified, quote_ident
 from data_platform.registry import Registry
 
@@ -218,6 +219,11 @@ def execute(settings: Settings, sql: str, params: list[Any] | None = None) -> Ex
             "Parameters work with a single statement only.",
             hint="Split the SQL into one pg_execute call per parameterised statement.",
         )
+    with explained(settings, sql):  # an error shows where, and which relations were meant
+        return _execute(settings, parts, params)
+
+
+def _execute(settings: Settings, parts: list[str], params: list[Any] | None) -> ExecOutcome:
     import psycopg  # not at the server's start
 
     done: list[tuple[str, int]] = []

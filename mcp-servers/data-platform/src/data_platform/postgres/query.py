@@ -19,10 +19,11 @@ import pyarrow as pa
 
 from data_platform import work
 from data_platform.config import Settings
-from data_platform.errors import DatabaseError, GuardError, InputError
+from data_platform.errors import GuardError, InputError
 from data_platform.frames.columns import unique_names
-from data_platform.postgres import safety
-from data_platform.postgres.connection import adbc_connection, session
+from data_platform.postgres import safety, units
+from data_platform.postgres.connection import adbc_connection, classify, session
+from data_platform.postgres.sqlerror import explained
 from data_platform.postgres.sqltext import quote_ident
 from data_platform.registry import Guard, RefInfo, Registry, Target, ingest
 
@@ -209,27 +210,39 @@ def _text_param(value: ParamValue, target: str) -> str | None:
     return str(value)
 
 
+# could not determine a parameter's type; an operator or function with no match for it
+_PARAM_TYPE_STATES = frozenset({"42P18", "42883", "42725"})
+
+
 def bind_params(
-    conn: Any, checked: safety.CheckedSQL, params: Sequence[ParamValue] | None
+    conn: Any, checked: safety.CheckedSQL, params: Sequence[ParamValue] | None, settings: Settings
 ) -> tuple[str, tuple]:
     """Infer each `$n`'s type on the server, then bind every value as text cast to it."""
     numbers = sorted({n for n, _ in checked.params})
     params = list(params or [])
     if numbers != list(range(1, len(params) + 1)):
-        want = max(numbers, default=0)
+        if not numbers:
+            raise InputError(
+                f"The SQL has no $1, $2, ... placeholders but {len(params)} parameter(s) were given.",
+                hint="Leave params out, or write $1, $2, ... where the values go.",
+            )
+        want = max(numbers)
         raise InputError(
             f"The SQL uses {want} placeholder(s) ($1..${want}) but {len(params)} parameter(s) were given.",
             hint="Pass one value per placeholder, in order: params=[v1, v2, ...].",
         )
     if not params:
         return checked.sql, ()
+    import psycopg  # not at the server's start
+
     pgconn = conn.pgconn
     res = pgconn.prepare(b"", checked.sql.encode("utf-8"), None)
     if res.error_message:
-        raise DatabaseError(
-            "PostgreSQL could not prepare the query: " + res.error_message.decode(errors="replace").strip(),
-            hint="Add a cast where a placeholder's type is ambiguous, e.g. $1::date.",
-        )
+        error = classify(psycopg.errors.error_from_result(res, encoding=conn.info.encoding), settings)
+        state, text = error.details.get("sqlstate"), error.message
+        if state == "42P18" or (state in _PARAM_TYPE_STATES and "unknown" in text):  # only where it applies
+            error.hint = "Add a cast where a placeholder's type is ambiguous, e.g. $1::date."
+        raise error
     desc = pgconn.describe_prepared(b"")
     oids = [desc.param_type(i) for i in range(desc.nparams)]
     names = dict(
@@ -267,20 +280,36 @@ def run_query(
     overwrite: bool = False,
     max_rows: int | None = None,
     geometry: GeoFormat = "wkt",
+    default_name: str = "query",
 ) -> QueryOutcome:
-    """Run one read-only query and store its result as a data_ref."""
+    """Run one read-only query and store its result as a data_ref (no name: a free one from
+    `default_name`, chosen as the ref is published)."""
     checked = safety.check_query(sql)
     source = "pg_query: " + " ".join(sql.split())[:120]
-    target = Target(registry, name or None, overwrite, source, "query")
+    target = Target(registry, name or None, overwrite, source, default_name)
     target.check()  # before the query runs
     guard = query_guard(max_rows or settings.max_rows)
+    with explained(settings, checked.sql):  # an error shows where, and which relations were meant
+        outcome = _execute(settings, checked, params, target, guard, geometry)
+    outcome.notes.extend(units.notes_for(settings, checked.sql, checked.functions))
+    return outcome
+
+
+def _execute(
+    settings: Settings,
+    checked: safety.CheckedSQL,
+    params: Sequence[ParamValue] | None,
+    target: Target,
+    guard: Guard,
+    geometry: GeoFormat,
+) -> QueryOutcome:
     values: tuple = ()
     final_sql = checked.sql
     if params or checked.params:
         # Placeholders: the server infers their types (psycopg's describe), then we bind as text.
         with session(settings, read_only=True) as conn:
             safety.check_functions(conn, checked.functions)
-            final_sql, values = bind_params(conn, checked, params)
+            final_sql, values = bind_params(conn, checked, params, settings)
     with adbc_connection(settings, read_only=True) as aconn:
         cur = aconn.cursor()
         try:

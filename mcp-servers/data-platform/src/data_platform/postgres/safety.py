@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data_platform.errors import ExpressionError
+from data_platform.postgres.sqlerror import syntax_error
 
 # Volatile functions that only compute a value.
 VOLATILE_OK = frozenset(
@@ -119,7 +120,9 @@ def parse(sql: str) -> dict[str, Any]:
     try:
         return json.loads(parse_sql_json(sql))
     except ParseError as exc:
-        raise ExpressionError(f"SQL syntax error: {exc}", hint="Fix the SQL and retry.") from None
+        message, location = [*exc.args, None, None][:2]
+        at = location if isinstance(location, int) else None
+        raise syntax_error(sql, str(message or exc), at) from None
 
 
 def statements(sql: str) -> list[str]:
@@ -158,7 +161,7 @@ def check_query(sql: str) -> CheckedSQL:
     if not sql or not sql.strip():
         raise ExpressionError("The SQL is empty.", hint="Pass a SELECT query.")
     if "\x00" in sql:
-        raise _refuse("a NUL character in the SQL")
+        raise _refuse("a NUL character in the SQL", hint="Remove the NUL (\\x00) character from the SQL.")
     tree = parse(sql)
     stmts = tree.get("stmts", [])
     if len(stmts) != 1:

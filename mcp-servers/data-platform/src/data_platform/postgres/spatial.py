@@ -72,6 +72,7 @@ class Extent:
     ymax: float | None
     srid: int | None
     rows: int
+    units: str | None = None  # of the coordinates: `degrees` for a geographic SRID
 
 
 def _postgis_schema(conn: Any) -> str:
@@ -170,17 +171,22 @@ def srids(
                     where {quote_ident(c.column)} is not null group by 1 order by 2 desc"""
             ).fetchall()
             srid = c.srid or (found[0][0] if found else 0)
-            row = conn.execute(
-                f"""select auth_name || ':' || auth_srid,
-                      coalesce(substring(srtext from '^[A-Z]+\\["([^"]+)"'), ''),
-                      case when srtext like 'GEOGCS%%' or srtext like 'GEOGCRS%%' then 'degrees'
-                           else coalesce(substring(srtext from '.*UNIT\\["([^"]+)"'), 'unknown') end
-                    from {quote_ident(nsp)}.spatial_ref_sys where srid = %s""",
-                (srid,),
-            ).fetchone()
-            name = f"{row[0]} {row[1]}".strip() if row else None
-            out.append(SridInfo(c, [(r[0], r[1]) for r in found], name, row[2] if row else None))
+            name, units = _reference(conn, nsp, srid)
+            out.append(SridInfo(c, [(r[0], r[1]) for r in found], name, units))
     return out
+
+
+def _reference(conn: Any, nsp: str, srid: int | None) -> tuple[str | None, str | None]:
+    """(`EPSG:4326 WGS 84`, `degrees`) for an SRID from spatial_ref_sys; (None, None) if unknown."""
+    row = conn.execute(
+        f"""select auth_name || ':' || auth_srid,
+              coalesce(substring(srtext from '^[A-Z]+\\["([^"]+)"'), ''),
+              case when srtext like 'GEOGCS%%' or srtext like 'GEOGCRS%%' then 'degrees'
+                   else coalesce(substring(srtext from '.*UNIT\\["([^"]+)"'), 'unknown') end
+            from {quote_ident(nsp)}.spatial_ref_sys where srid = %s""",
+        (srid,),
+    ).fetchone()
+    return (f"{row[0]} {row[1]}".strip(), row[2]) if row else (None, None)
 
 
 def extents(
@@ -189,6 +195,7 @@ def extents(
     """The exact bounding box of each spatial column (ST_Extent over the data)."""
     out: list[Extent] = []
     with session(settings) as conn:
+        nsp = _postgis_schema(conn)
         for c in _pick(conn, table, column, schema):
             g = _geom(c)
             row = conn.execute(
@@ -196,7 +203,7 @@ def extents(
                       select ST_Extent({g}) as e, count({g}) as n, min(ST_SRID({g})) as s
                       from {qualified(c.schema, c.table)}) x"""
             ).fetchone()
-            out.append(
-                Extent(c, row[0], row[1], row[2], row[3], row[5] if row[5] is not None else c.srid, row[4])
-            )
+            srid = row[5] if row[5] is not None else c.srid
+            units = _reference(conn, nsp, srid)[1] if srid else None
+            out.append(Extent(c, row[0], row[1], row[2], row[3], srid, row[4], units))
     return out

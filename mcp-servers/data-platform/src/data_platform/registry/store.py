@@ -54,6 +54,8 @@ class Registry:
         self._validated: dict[str, tuple[int, int, int]] = {}
         self._tables: dict[str, tuple[tuple[int, int, int], pa.Table]] = {}
         self._failed: dict[str, tuple[int, str]] = {}  # early-published files whose copy failed: inode, why
+        # One lock for the four caches above: tool threads and writer threads (a ref published
+        # early calls back when its copy ends) read and change them at once.
         self._lock = threading.Lock()
         self._cleaned = False
         self.flusher = Flusher()  # this registry's own: fsyncs and writers finishing behind an answer
@@ -181,7 +183,8 @@ class Registry:
             writer.abort()
             raise
         writer.temp.unlink(missing_ok=True)  # after a link, the ref's own name holds the file
-        self._failed.pop(writer.name, None)
+        with self._lock:
+            self._failed.pop(writer.name, None)
         if behind:
             # The rest is copied after the answer (the ref's lock makes every reader wait for it).
             handle.info = RefInfo(
@@ -226,11 +229,11 @@ class Registry:
         if error is not None:
             reason = (error.strerror if isinstance(error, OSError) else None) or str(error)
             if key is not None:
-                self._failed[name] = (key[0], reason)
+                self._remember(self._failed, name, key, (key[0], reason))
             LOG.error("data_ref %s could not be completed on disk: %s", name, reason)
             return
         if key is not None:  # written just now from in-memory arrays: nothing to validate
-            self._validated[name] = key
+            self._remember(self._validated, name, key, key)
         if self.sync_writes:  # the file itself was fsynced before it was named
             fsync_path(self.root)
         else:
@@ -279,18 +282,27 @@ class Registry:
         reader, key = self._open_reader(name)
         try:
             table = reader.read_all()
-            if self._validated.get(name) != key:
+            with self._lock:
+                validated = self._validated.get(name) == key
+            if not validated:
                 table.validate(full=True)
-                self._validated[name] = key
+                self._remember(self._validated, name, key, key)
         except (pa.ArrowInvalid, OSError) as exc:
             raise self._damaged(name, exc) from exc
         # Keep the mapping: a new one per call pays a page fault per 4 KB touched again
         # (~0.1-0.3 s for a 330 MB ref here), the same pages already in memory.
+        self._remember(self._tables, name, key, (key, table))
         with self._lock:
-            self._tables[name] = (key, table)
             while len(self._tables) > OPEN_TABLES:
                 self._tables.pop(next(iter(self._tables)))
         return table
+
+    def _remember(self, cache: dict, name: str, key: tuple[int, int, int], value: object) -> None:
+        """Cache `value` for version `key` of a ref only while that version is still the ref's
+        file: a drop or replace by another thread meanwhile must not leave a stale entry behind."""
+        with self._lock:
+            if self._version(name) == key:
+                cache[name] = value
 
     def reader(self, name: str) -> ValidatedReader:
         """Random access to the ref's record batches, each validated as it is read."""
@@ -310,7 +322,8 @@ class Registry:
 
     def _damaged(self, name: str, exc: Exception) -> CorruptRefError:
         """The one error for a ref file that exists but cannot be read as valid Arrow."""
-        failed = self._failed.get(name)
+        with self._lock:
+            failed = self._failed.get(name)
         if failed is not None and (version := self._version(name)) is not None and version[0] == failed[0]:
             exc = OSError(f"its writing failed after it was named: {failed[1]}")
         return CorruptRefError(
@@ -326,7 +339,8 @@ class Registry:
             raise self._not_found(name) from None
         except OSError as exc:
             raise self.storage_error("read", exc) from exc
-        cached = self._info_cache.get(name)
+        with self._lock:
+            cached = self._info_cache.get(name)
         if cached and cached[0] == version_of(st):
             return cached[1]
         reader, key = self._open_reader(name)
@@ -350,7 +364,7 @@ class Registry:
             source=meta.get(META_SOURCE, b"").decode() or "unknown",
             created=created,
         )
-        self._info_cache[name] = (key, info)
+        self._remember(self._info_cache, name, key, (key, info))
         return info
 
     def list(self) -> tuple[list[RefInfo], list[tuple[str, str]]]:
@@ -385,10 +399,9 @@ class Registry:
         finally:
             if held is not None:
                 self.flusher.submit(partial(os.close, held))
-        self._info_cache.pop(name, None)
-        self._validated.pop(name, None)
         with self._lock:
-            self._tables.pop(name, None)
+            for cache in (self._info_cache, self._validated, self._tables, self._failed):
+                cache.pop(name, None)
         return info
 
     def remove_stale_temps(self) -> int:

@@ -20,6 +20,7 @@ from data_platform.server.schema import CompactMCPServer
 from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
+SHUTDOWN_WAIT_S = 10.0  # for running calls to stop once cancelled, before what they use is closed
 
 INSTRUCTIONS = """\
 data-platform keeps every loaded or computed table in a registry under a name (data_ref) that \
@@ -35,8 +36,12 @@ FAMILY_MODULES: dict[str, tuple[str, ...]] = {
         "data_platform.server.frame_tools",
         "data_platform.server.diff_tools",  # diff compares refs too
         "data_platform.server.picture_tools",  # profile and chart draw from refs
+        "data_platform.server.lake_tools",  # datasets and tables load into refs (docs/lakes.md)
     ),
-    "postgres": ("data_platform.server.postgres_tools",),
+    "postgres": (
+        "data_platform.server.postgres_tools",
+        "data_platform.server.doctor_tools",  # the PostgreSQL doctor: top queries, index advice, health
+    ),
     "dbt": ("data_platform.server.dbt_tools",),
 }
 
@@ -94,6 +99,14 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
         try:
             yield state
         finally:
+            # Nothing is closed under a running call: cancel them all, wait for their threads.
+            with anyio.CancelScope(shield=True):  # a shutdown under cancellation still waits
+                left = await anyio.to_thread.run_sync(state.running.stop, SHUTDOWN_WAIT_S)
+            if left:
+                log.warning(
+                    "shutdown: %d call(s) still running; their DuckDB is left to the process exit", left
+                )
+                state.closers.remove(state.sandbox.close)
             for close in reversed(state.closers):
                 with contextlib.suppress(Exception):
                     result = close()

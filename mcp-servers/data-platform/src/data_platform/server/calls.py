@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import anyio
 from mcp.server.mcpserver import Context
 
-from data_platform.work import Step, Work
+from data_platform.work import Running, Step, Work
 
 log = logging.getLogger("data_platform")
 T = TypeVar("T")
@@ -44,13 +44,17 @@ async def run_work(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` in a worker thread; progress forwarded; on cancel, the work is stopped."""
     work = Work()
     ctx = _CTX.get()
+    running = _running(ctx)
     error: Exception | None = None
     result: Any = None
     async with anyio.create_task_group() as tg:
         if ctx is not None:
             tg.start_soon(_forward, work, ctx)
         try:
-            call = functools.partial(work.run, fn, *args, **kwargs)
+            if running is not None:  # counted until the thread returns, even once abandoned
+                call = functools.partial(running.run, work, fn, *args, **kwargs)
+            else:
+                call = functools.partial(work.run, fn, *args, **kwargs)
             result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
@@ -66,6 +70,16 @@ async def run_work(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if error is not None:
         raise error
     return result
+
+
+def _running(ctx: Context | None) -> Running | None:
+    """The server's record of running calls (its lifespan state's), when called from a tool."""
+    if ctx is None:
+        return None
+    try:
+        return getattr(ctx.request_context.lifespan_context, "running", None)
+    except (AttributeError, LookupError, ValueError):
+        return None
 
 
 async def _forward(work: Work, ctx: Context) -> None:

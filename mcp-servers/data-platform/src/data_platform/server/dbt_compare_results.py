@@ -31,6 +31,7 @@ class DbtCompareResult(ToolResult):
     same: int
     columns: list[ColumnCount] = []
     schema_changes: list[str] = []
+    schema_summary: list[str] = []  # the changes, or that columns and types match
     examples: dict[str, str] = {}  # kind -> data_ref
 
     def ref_names(self) -> list[str]:
@@ -59,6 +60,7 @@ class DbtCompareResult(ToolResult):
             columns=[ColumnCount(column=c.name, changed=c.changed, max_abs_diff=c.max_abs_diff)
                      for c in (keyed.columns if keyed else [])],
             schema_changes=diff_text.schema_lines(r.schema, out.there, out.here),
+            schema_summary=diff_text.schema_said(r.schema, out.there, out.here),
             examples=dict(out.refs),
         )  # fmt: skip
 
@@ -72,7 +74,7 @@ class DbtCompareResult(ToolResult):
                   f"{self.only_in_against:,} only in {self.against}"]  # fmt: skip
         if self.changed is not None:
             counts.append(f"{self.changed:,} changed")
-        parts = [head, "; ".join(counts) + ".", *self.schema_changes]
+        parts = [head, "; ".join(counts) + ".", *(self.schema_summary or self.schema_changes)]
         changed = [c for c in self.columns if c.changed]
         if changed:
             rows = [[c.column, f"{c.changed:,}", "" if c.max_abs_diff is None else f"{c.max_abs_diff:g}"]

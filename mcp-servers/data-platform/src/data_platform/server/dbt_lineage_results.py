@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, PrivateAttr
 
+from data_platform.dbtools.column_keys import KEY_KINDS
 from data_platform.dbtools.lineage import MERMAID_MAX_NODES, Lineage, LineageNode
 from data_platform.dbtools.service import ColumnLineage, Validation
 from data_platform.server.boundary import ToolResult
@@ -22,8 +23,12 @@ class ColumnEdgeModel(BaseModel):
     from_column: str
     to_node: str
     to_column: str
-    kind: str  # pass-through, renamed, transformed, aggregated
+    kind: str  # pass-through, renamed, transformed, aggregated; keys: join, filter, group-by
     expression: str
+
+    @property
+    def is_key(self) -> bool:
+        return self.kind in KEY_KINDS
 
     def line(self) -> str:
         expr = "" if self.kind in ("pass-through", "renamed") else f"  `{_shorten(self.expression, 100)}`"
@@ -73,12 +78,15 @@ class ColumnLineageModel(BaseModel):
                 f"\n  ... {len(edges) - MAX_NODES_SHOWN} more" if len(edges) > MAX_NODES_SHOWN else ""
             )
 
+        values = [e for e in self.upstream if not e.is_key]
         parts = [
             f"Column lineage of {self.node}.{self.column} "
             f"(compiled SQL read as {self.dialect or 'generic SQL'}):",
-            f"Upstream ({len(self.upstream)}):\n{listing(self.upstream)}",
-            f"Downstream ({len(self.downstream)}):\n{listing(self.downstream)}",
+            f"Upstream ({len(values)}):\n{listing(values)}",
         ]
+        if keys := _keys_listing([e for e in self.upstream if e.is_key]):
+            parts.append(keys)
+        parts.append(f"Downstream ({len(self.downstream)}):\n{listing(self.downstream)}")
         if self.unresolved:
             parts.append(
                 "Not resolved (said, not guessed):\n" + "\n".join(f"  {u}" for u in self.unresolved[:10])
@@ -89,6 +97,23 @@ class ColumnLineageModel(BaseModel):
         else:
             parts.append("(Diagram too large for the answer: it is in the structured content's `mermaid`.)")
         return "\n".join(parts)
+
+
+def _keys_listing(keys: list[ColumnEdgeModel]) -> str:
+    """Key edges grouped per model and clause: `customer_orders, join `o.order_id = p.order_id`:
+    stg_orders.order_id, stg_payments.order_id`."""
+    if not keys:
+        return ""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for e in keys:
+        groups.setdefault((e.to_node, e.kind, e.expression), []).append(f"{e.from_node}.{e.from_column}")
+    lines = [
+        f"  {node}, {kind} `{_shorten(expression, 100)}`: {', '.join(columns)}"
+        for (node, kind, expression), columns in list(groups.items())[:MAX_NODES_SHOWN]
+    ]
+    if len(groups) > MAX_NODES_SHOWN:
+        lines.append(f"  ... {len(groups) - MAX_NODES_SHOWN} more")
+    return f"Keys that decide which rows feed it ({len(keys)}, per model on the path):\n" + "\n".join(lines)
 
 
 class DbtLineageResult(ToolResult):

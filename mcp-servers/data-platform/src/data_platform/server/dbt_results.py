@@ -13,6 +13,7 @@ from data_platform.dbtools.artifacts import DocsReport, Resource
 from data_platform.dbtools.failures import FailingRows, unit_test_diff
 from data_platform.dbtools.findings import Finding
 from data_platform.dbtools.service import Compiled, RunOutcome, Validation
+from data_platform.dbtools.target import Where
 from data_platform.render import format_cell, markdown_table
 from data_platform.server.boundary import ToolResult
 
@@ -177,6 +178,8 @@ class DbtRunResult(ToolResult):
     errors: list[FindingModel]
     run_results: str | None
     failing_rows: list[FailingRowsModel] = []
+    target: str | None = Field(None, description="the profile target it ran in (None: the profile's default)")
+    schemas: list[str] = Field([], description="database.schema of the nodes it ran")
 
     def ref_names(self) -> list[str]:
         return [f.data_ref for f in self.failing_rows if f.data_ref]
@@ -198,12 +201,17 @@ class DbtRunResult(ToolResult):
             errors=[FindingModel.of(f) for f in out.errors],
             run_results=str(out.run_results_path) if out.run_results_path else None,
             failing_rows=[FailingRowsModel(**vars(f)) for f in failing or []],
+            target=out.where.target if out.where else None,
+            schemas=out.where.schemas if out.where else [],
         )
 
     def render(self) -> str:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items()))
         verdict = "succeeded" if self.success else "FAILED"
-        parts = [f"dbt {self.command} {verdict} in {self.seconds:.1f} s: {counts or 'no nodes selected'}."]
+        parts = [
+            f"dbt {self.command} {verdict} in {self.seconds:.1f} s: {counts or 'no nodes selected'}. "
+            + Where(self.target, self.schemas).sentence()
+        ]
         # In full the first time; then one line, unless new ones appear (dbt_parse always lists all).
         new = [d for d in self.deprecations if not d.told_before]
         told = [d for d in self.deprecations if d.told_before]
@@ -252,9 +260,13 @@ class DbtCompileResult(ToolResult):
     nodes: list[CompiledNode]
     nodes_total: int
     deprecations: int
+    target: str | None = Field(None, description="the profile target it compiled for (None: the default)")
+    schemas: list[str] = Field([], description="database.schema of the compiled nodes")
 
     @classmethod
-    def of(cls, compiled: list[Compiled], validation: Validation, budget: int) -> DbtCompileResult:
+    def of(
+        cls, compiled: list[Compiled], validation: Validation, budget: int, where: Where | None = None
+    ) -> DbtCompileResult:
         """Each node's SQL up to MAX_SQL_CHARS, as many nodes as fit the answer's `budget`."""
         shown: list[CompiledNode] = []
         used = 0
@@ -264,12 +276,19 @@ class DbtCompileResult(ToolResult):
                 break
             used += len(sql)
             shown.append(CompiledNode(unique_id=c.unique_id, sql=sql, truncated=len(c.sql) > len(sql)))
-        return cls(nodes=shown, nodes_total=len(compiled), deprecations=len(validation.deprecations))
+        return cls(
+            nodes=shown,
+            nodes_total=len(compiled),
+            deprecations=len(validation.deprecations),
+            target=where.target if where else None,
+            schemas=where.schemas if where else [],
+        )
 
     def render(self) -> str:
         if not self.nodes:
             return "dbt compile: the selection matched no node with SQL."
-        parts = [f"Compiled {self.nodes_total} node(s):"]
+        where = Where(self.target, self.schemas).sentence("Compiled for")
+        parts = [f"Compiled {self.nodes_total} node(s). {where}"]
         for n in self.nodes:
             cut = " (cut)" if n.truncated else ""
             parts.append(f"-- {n.unique_id}{cut}\n```sql\n{n.sql}\n```")
@@ -291,11 +310,16 @@ class ResourceModel(BaseModel):
 class DbtLsResult(ToolResult):
     resources: list[ResourceModel]
     total: int
+    target: str | None = Field(None, description="the profile target it listed for (None: the default)")
+    schemas: list[str] = Field([], description="database.schema of the listed nodes")
 
     @classmethod
-    def of(cls, found: list[Resource]) -> DbtLsResult:
+    def of(cls, found: list[Resource], where: Where | None = None) -> DbtLsResult:
         return cls(
-            resources=[ResourceModel(**r.as_dict()) for r in found[:MAX_NODES_STRUCTURED]], total=len(found)
+            resources=[ResourceModel(**r.as_dict()) for r in found[:MAX_NODES_STRUCTURED]],
+            total=len(found),
+            target=where.target if where else None,
+            schemas=where.schemas if where else [],
         )
 
     def render(self) -> str:
@@ -305,7 +329,9 @@ class DbtLsResult(ToolResult):
             [format_cell(r.name, 50), r.resource_type, r.materialized or "", format_cell(r.path or "", 60)]
             for r in self.resources[:MAX_NODES_SHOWN]
         ]
-        text = f"{self.total} resource(s)\n" + markdown_table(["name", "type", "materialized", "path"], rows)
+        where = Where(self.target, self.schemas).sentence("In")
+        header = ["name", "type", "materialized", "path"]
+        text = f"{self.total} resource(s). {where}\n" + markdown_table(header, rows)
         if self.total > len(rows):
             text += f"\n({len(rows)} of {self.total} shown; narrow with select/resource_type.)"
         return text

@@ -128,7 +128,8 @@ async def dbt_compile(
 ) -> DbtCompileResult:
     """Compiled SQL of a node or selection (catches undefined macros that parse misses)."""
     compiled, validation = await run_sync(_service(ctx).compile, select, target, vars)
-    return DbtCompileResult.of(compiled, validation, state_of(ctx).settings.max_output_chars)
+    where = _service(ctx).where(target, [c.relation for c in compiled if c.relation])
+    return DbtCompileResult.of(compiled, validation, state_of(ctx).settings.max_output_chars, where)
 
 
 @TOOLS.declare(read_only=False, idempotent=True)
@@ -140,7 +141,10 @@ async def dbt_ls(
     | None = None,
 ) -> DbtLsResult:
     """List resources matching a selection: name, type, materialization, path."""
-    return DbtLsResult.of(await run_sync(_service(ctx).ls, select, exclude, resource_type))
+    service = _service(ctx)
+    found = await run_sync(service.ls, select, exclude, resource_type)
+    schemas = await run_sync(service.listed_schemas, [r.unique_id for r in found])
+    return DbtLsResult.of(found, service.where(None, schemas))
 
 
 @TOOLS.declare(read_only=False, idempotent=True, open_world=True)

@@ -39,6 +39,7 @@ class DiffAnswer(ToolResult):
     columns_only_left: list[str] = []
     columns_only_right: list[str] = []
     types_changed: list[list[str]] = []
+    columns_compared: int = 0  # in both, same names; all of them when nothing is only on one side
     examples: dict[str, str] = {}
     example_rows: dict[str, int] = {}
 
@@ -76,8 +77,9 @@ class DiffAnswer(ToolResult):
         from data_platform.diffing.compare import SchemaDiff
 
         changed = [(n, a, b) for n, a, b in self.types_changed]
-        schema = SchemaDiff(self.columns_only_left, self.columns_only_right, changed, [])
-        return text.schema_lines(schema, self.left, self.right)
+        common = [str(i) for i in range(self.columns_compared)]  # only the count is said
+        schema = SchemaDiff(self.columns_only_left, self.columns_only_right, changed, common)
+        return text.schema_said(schema, self.left, self.right)
 
 
 def _answer(out: Outcome) -> DiffAnswer:
@@ -100,6 +102,7 @@ def _answer(out: Outcome) -> DiffAnswer:
         "columns_only_left": r.schema.only_left,
         "columns_only_right": r.schema.only_right,
         "types_changed": [list(t) for t in r.schema.type_changed],
+        "columns_compared": len(r.schema.common),
         "examples": out.examples,
         "example_rows": out.example_rows,
     }

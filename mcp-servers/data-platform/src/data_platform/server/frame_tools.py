@@ -7,12 +7,11 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from data_platform.paths import resolve_path
-from data_platform.registry import RefInfo, Target
+from data_platform.registry import RefInfo
 from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
-from data_platform.server.results import FrameResult
+from data_platform.server.results import FrameResult, ReadResult
 
 Ref = str
 Name = str | None
@@ -22,8 +21,11 @@ Chunk = Annotated[int | None, Field(ge=1)]  # rows per written batch: rarely nee
 Guard = Annotated[int | None, Field(ge=1)]
 Types = Annotated[dict[str, str] | None, Field(description="column: type, e.g. date, decimal(12,2)")]
 Path = str
+Source = str | list[str]
+Where = str | None
 Count = Annotated[int, Field(ge=1, le=50)]
 How = Literal["inner", "left", "right", "outer", "semi", "anti"]
+Validate = Literal["one_to_one", "one_to_many", "many_to_one", "many_to_many"]
 
 
 # Operations that may run SQL in DuckDB: they get the server's own sandbox. The frames core
@@ -51,22 +53,21 @@ def _result(
 
 
 async def _load(
-    ctx: Context, kind: str, path: str, name: str | None, overwrite: bool, guard: int | None, **kw: Any
-) -> FrameResult:
-    from data_platform.frames import csv_reader, json_reader, parquet
-    from data_platform.frames.sources import default_name_for
+    ctx: Context, kind: str, path: str | list[str], name: str | None, overwrite: bool, guard: int | None,
+    **kw: Any,
+) -> ReadResult:  # fmt: skip
+    from data_platform.lakes import reading
 
     state = state_of(ctx)
-    real = resolve_path(path, state.settings)
-    target = Target(state.registry, name, overwrite, str(real), default_name_for(real))
-    readers = {
-        "read_csv": csv_reader.read_csv,
-        "read_parquet": parquet.read_parquet,
-        "read_json": json_reader.read_json,
-    }
-    reader = readers[kind]
-    loaded = await run_sync(reader, real, target, max_rows=guard or state.settings.max_rows, **kw)
-    return _result(ctx, kind, loaded.info, loaded.head, loaded.notes, _next(loaded.info.name))
+    loaded = await run_sync(
+        reading.load, kind, path, state.settings, state.storage, state.registry,
+        name=name, overwrite=overwrite, max_rows=guard or state.settings.max_rows, **kw,
+    )  # fmt: skip
+    rows = state.settings.preview_rows
+    return ReadResult.build(
+        kind, loaded.info, loaded.head, preview_rows=rows, note=" ".join(loaded.notes) or None,
+        next_steps=_next(loaded.info.name), scan=loaded.scan,
+    )  # fmt: skip
 
 
 class WriteResult(ToolResult):
@@ -110,7 +111,7 @@ class DescribeResult(ToolResult):
             extra = ["nan"] if any("nan" in c.stats for c in group) else []
             header = ["column", "type", "count", "nulls", *extra, *keys]
             body = [
-                [format_cell(c.name, 30), c.type[:24], f"{c.count:,}", f"{c.nulls:,}"]
+                [format_cell(c.name, 30), format_cell(c.type, 24), f"{c.count:,}", f"{c.nulls:,}"]
                 + [format_cell(c.stats.get(k, ""), 24) for k in extra + keys]
                 for c in group[:40]
             ]
@@ -126,7 +127,7 @@ class DescribeResult(ToolResult):
 TOOLS = ToolList("frames", toolsets=("analyst",))
 
 
-@TOOLS.declare(read_only=True)
+@TOOLS.declare(read_only=True, open_world=True)
 async def read_csv(
     path: Path,
     ctx: Context,
@@ -144,69 +145,77 @@ async def read_csv(
     chunk_size: Chunk = None,
     max_rows: Guard = None,
     parse_dates: list[str] | None = None,
-) -> FrameResult:
+    where: Where = None,
+) -> ReadResult:
     """Load a CSV (.gz/.zip too) into a new ref; sep, header, encoding, dates sniffed."""
     return await _load(
         ctx, "read_csv", path, name, overwrite, max_rows,
         sep=sep, header={"auto": None, "yes": True, "no": False}[header], encoding=encoding,
         na_values=na_values, columns=columns, dtype=dtype,
         date_format=date_format, skiprows=skiprows, nrows=nrows, chunk_size=chunk_size,
-        parse_dates=parse_dates,
+        parse_dates=parse_dates, where=where,
     )  # fmt: skip
 
 
-@TOOLS.declare(read_only=True)
+@TOOLS.declare(read_only=True, open_world=True)
 async def read_parquet(
-    path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
-    nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
-) -> FrameResult:  # fmt: skip
-    """Load a Parquet file into a new ref."""
+    path: Source, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
+    nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None, where: Where = None,
+    source_column: str | None = None, as_of: str | None = None,
+) -> ReadResult:  # fmt: skip
+    """Load Parquet (file, folder, glob, s3://), a Delta folder or an Iceberg catalog.ns.table
+    into a new ref; as_of: a table's version, snapshot id or time."""
     return await _load(
         ctx, "read_parquet", path, name, overwrite, max_rows,
-        columns=columns, nrows=nrows, chunk_size=chunk_size,
+        columns=columns, nrows=nrows, chunk_size=chunk_size, where=where, source_column=source_column,
+        as_of=as_of,
     )  # fmt: skip
 
 
-@TOOLS.declare(read_only=True)
+@TOOLS.declare(read_only=True, open_world=True)
 async def read_json(
     path: Path, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
     dtype: Types = None, nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None,
-    parse_dates: list[str] | None = None,
-) -> FrameResult:  # fmt: skip
+    parse_dates: list[str] | None = None, where: Where = None,
+) -> ReadResult:  # fmt: skip
     """Load a JSON array or JSON lines (.gz/.zip too) into a new ref; nested values kept."""
     return await _load(
         ctx, "read_json", path, name, overwrite, max_rows,
         columns=columns, dtype=dtype, nrows=nrows, chunk_size=chunk_size,
-        parse_dates=parse_dates,
+        parse_dates=parse_dates, where=where,
     )  # fmt: skip
 
 
-async def _write(ctx: Context, fn: str, data_ref: str, path: str, **kw: Any) -> WriteResult:
-    from data_platform.frames import writers
+async def _write(ctx: Context, fmt: str, data_ref: str, path: str, **kw: Any) -> WriteResult:
+    from data_platform.lakes import writing
 
     state = state_of(ctx)
-    real = resolve_path(path, state.settings, for_write=True)
-    w = await run_sync(getattr(writers, fn), state.registry, data_ref, real, **kw)
+    w = await run_sync(
+        writing.write, fmt, state.registry, data_ref, path, state.settings, state.storage, **kw
+    )
     return WriteResult(
         data_ref=data_ref, path=str(w.path), format=w.format, rows=w.rows, columns=w.columns,
         size_bytes=w.size_bytes,
     )  # fmt: skip
 
 
-@TOOLS.declare(read_only=False, destructive=True, idempotent=True)
+@TOOLS.declare(read_only=False, destructive=True, idempotent=True, open_world=True)
 async def to_csv(
     data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False, sep: str = ","
 ) -> WriteResult:
     """Write a ref to a CSV file (.gz compresses); mkdirs creates missing folders."""
-    return await _write(ctx, "write_csv", data_ref, path, overwrite=overwrite, mkdirs=mkdirs, sep=sep)
+    return await _write(ctx, "csv", data_ref, path, overwrite=overwrite, mkdirs=mkdirs, sep=sep)
 
 
-@TOOLS.declare(read_only=False, destructive=True, idempotent=True)
+@TOOLS.declare(read_only=False, destructive=True, idempotent=True, open_world=True)
 async def to_parquet(
-    data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False
-) -> WriteResult:
+    data_ref: Ref, path: Path, ctx: Context, overwrite: bool = False, mkdirs: bool = False,
+    partition_by: Cols = None,
+) -> WriteResult:  # fmt: skip
     """Write a ref to a Parquet file (zstd); mkdirs creates missing folders."""
-    return await _write(ctx, "write_parquet", data_ref, path, overwrite=overwrite, mkdirs=mkdirs)
+    return await _write(
+        ctx, "parquet", data_ref, path, overwrite=overwrite, mkdirs=mkdirs, partition_by=partition_by
+    )
 
 
 @TOOLS.declare(read_only=True, idempotent=True, toolsets=("frames",))
@@ -292,11 +301,12 @@ async def join(
     left: Ref, right: Ref, ctx: Context, on: Cols = None, left_on: Cols = None,
     right_on: Cols = None, how: How = "inner",
     suffixes: tuple[str, str] = ("_x", "_y"), name: Name = None, overwrite: bool = False,
+    validate: Validate | None = None,
 ) -> FrameResult:  # fmt: skip
     """Join two refs on key columns (on, or left_on + right_on)."""
     return await _op(
         ctx, "join", "join", left, right, on=on, left_on=left_on, right_on=right_on,
-        how=how, suffixes=suffixes, out=_output(name, overwrite),
+        how=how, suffixes=suffixes, out=_output(name, overwrite), validate=validate,
     )  # fmt: skip
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, PrivateAttr
@@ -90,10 +90,16 @@ class ProfileResult(ToolResult):
         return "\n".join(head + table + tail)
 
 
+Agg = Literal["mean", "sum", "count", "median", "min", "max"]
+
+
 class ChartResult(ToolResult):
     data_ref: str
     kind: str
-    title: str
+    title: str  # as drawn: the caller's title, else `shows`
+    shows: str  # what is drawn, e.g. `mean(temp_max) by date`
+    y_axis: str  # what the value axis shows: `temp_max` as is, `mean(temp_max)`, `rows`
+    aggregate: str | None  # None: one row per mark, values drawn as they are
     rows: int
     drawn: int
     notes: list[str]
@@ -106,7 +112,13 @@ class ChartResult(ToolResult):
         return [self._png] if self._png else []
 
     def render(self) -> str:
-        lines = [f"chart `{self.data_ref}`: {self.kind} of {self.title} ({self.drawn:,} marks drawn)."]
+        titled = f', titled "{self.title}"' if self.title != self.shows else ""
+        lines = [
+            f"chart `{self.data_ref}`: {self.kind} of {self.shows}{titled} ({self.drawn:,} marks drawn)."
+        ]
+        if self.y_axis:
+            how = f"aggregated with {self.aggregate}" if self.aggregate else "values as they are"
+            lines.append(f"- value axis: {self.y_axis} ({how})")
         lines += [f"- {n}" for n in self.notes]
         lines.append(f"Saved: {self.png_path}, {self.svg_path}, {self.spec_path} (Vega-Lite, data inline).")
         return "\n".join(lines)
@@ -185,12 +197,14 @@ async def chart(
     y: str | None = None,
     color: str | None = None,
     bins: int | None = None,
+    agg: Agg | None = None,
+    title: str | None = None,
 ) -> ChartResult:
-    """kind: bar line scatter histogram box heatmap map; y='sum(col)'"""
+    """kind: bar line scatter histogram box heatmap map; agg if rows share an x (mean)"""
     from data_platform.pictures import chart as chart_mod
 
     state = state_of(ctx)
-    req = chart_mod.Request(kind, x, y, color, None, bins, None)
+    req = chart_mod.Request(kind, x, y, color, agg, bins, title)
     out = await run_sync(
         chart_mod.chart, state.registry, data_ref, req, state.settings.registry_dir, sandbox=state.sandbox
     )
@@ -198,7 +212,10 @@ async def chart(
     result = ChartResult(
         data_ref=data_ref,
         kind=out.kind,
-        title=out.described,
+        title=out.title,
+        shows=out.described,
+        y_axis=out.y_axis,
+        aggregate=out.aggregate,
         rows=out.rows,
         drawn=out.drawn,
         notes=out.notes,

@@ -12,6 +12,8 @@ from data_platform.errors import DataPlatformError
 from data_platform.postgres import catalog, explain, load, query, spatial
 from data_platform.postgres import connection as pgconn
 from data_platform.postgres.connections import Connections, Named
+from data_platform.postgres.doctor import measure
+from data_platform.postgres.doctor.measure import Timing
 from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
@@ -154,12 +156,22 @@ class Rows(ToolResult):
 class ExecuteResult(ToolResult):
     statements: list[str]
     rows_affected: int
+    before: Timing | None = None  # `measure`: the query's best execution time before the statements
+    after: Timing | None = None
 
     def render(self) -> str:
         tags = "; ".join(self.statements)
-        return (
+        text = (
             f"Committed {len(self.statements)} statement(s): {tags}. Rows affected: {self.rows_affected:,}."
         )
+        if self.before and self.after:
+            speed = self.before.ms / self.after.ms if self.after.ms > 0 else float("inf")
+            text += (
+                f"\nMeasured (EXPLAIN ANALYZE, best of {measure.RUNS}): {self.before.ms:,.3g} ms and "
+                f"{self.before.buffers:,} buffers before ({self.before.scans}), {self.after.ms:,.3g} ms and "
+                f"{self.after.buffers:,} buffers after ({self.after.scans}): {speed:,.1f}x faster."
+            )
+        return text
 
 
 class LoadResult(ToolResult):
@@ -177,6 +189,13 @@ class ExplainResult(ToolResult):
 
     def render(self) -> str:
         return self.plan
+
+
+def measure_query(settings: Any, query: str, writes: str | None = None) -> Timing:
+    """`measure`: refused before anything is written unless it is a query the connection may run."""
+    if writes is not None:
+        pgconn.require_writable(settings)
+    return measure.timed(settings, query)
 
 
 def _col_label(c: spatial.SpatialColumn) -> str:
@@ -236,12 +255,19 @@ async def pg_execute(
     sql: Annotated[str, Field(description="SQL statement(s).")],
     ctx: Context,
     params: Params = None,
+    measure: Annotated[str | None, Field(description="Query timed before/after.")] = None,
     connection: Conn = None,
 ) -> ExecuteResult:
     """Run INSERT/UPDATE/DELETE/DDL in one transaction, committed only if all succeed."""
-    out = await run_sync(load.execute, _settings(ctx, connection), sql, params)
+    conn = _settings(ctx, connection)
+    before = await run_sync(measure_query, conn, measure, sql) if measure is not None else None
+    out = await run_sync(load.execute, conn, sql, params)
+    after = await run_sync(measure_query, conn, measure) if measure is not None else None
     return ExecuteResult(
-        statements=[t for t, _ in out.statements], rows_affected=sum(n for _, n in out.statements)
+        statements=[t for t, _ in out.statements],
+        rows_affected=sum(n for _, n in out.statements),
+        before=before,
+        after=after,
     )
 
 
@@ -357,9 +383,12 @@ async def st_extent(
     """Bounding box (xmin, ymin, xmax, ymax) and SRID of a spatial column's data."""
     found = await run_sync(spatial.extents, _settings(ctx, connection), table, column, schema)
     return Rows.bounded(
-        title="Extents",
-        columns=["column", "xmin", "ymin", "xmax", "ymax", "srid", "geometries"],
-        rows=[[_col_label(e.column), e.xmin, e.ymin, e.xmax, e.ymax, e.srid, e.rows] for e in found],
+        title="Extents (coordinates in the units of each SRID)",
+        columns=["column", "xmin", "ymin", "xmax", "ymax", "srid", "geometries", "units"],
+        rows=[
+            [_col_label(e.column), e.xmin, e.ymin, e.xmax, e.ymax, e.srid, e.rows, e.units or ""]
+            for e in found
+        ],
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
-from data_platform.render import human_bytes, markdown_table
+from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
 
@@ -45,7 +45,7 @@ class ListDataResult(ToolResult):
                 f"{r.rows:,}",
                 str(r.columns),
                 human_bytes(r.size_bytes),
-                r.source[:60],
+                format_cell(r.source, 60),
                 r.created.strftime("%Y-%m-%d %H:%M"),
             ]
             for r in self.refs

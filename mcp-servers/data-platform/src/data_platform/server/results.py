@@ -63,6 +63,7 @@ class FrameResult(ToolResult):
         from_end: bool = False,
         note: str | None = None,
         next_steps: list[str] | None = None,
+        scan: object = None,
     ) -> FrameResult:
         """Describe `info` with a preview of `table` (its head, or its tail)."""
         n = min(preview_rows, table.num_rows)
@@ -79,6 +80,7 @@ class FrameResult(ToolResult):
             preview_text=text,
             note=note,
             next=next_steps or [],
+            **({"scan": {k: v for k, v in vars(scan).items() if v is not None}} if scan is not None else {}),
         )
 
 
@@ -111,3 +113,10 @@ def _safe_rows(table: pa.Table) -> list[dict[str, Any]]:
             {n: str(col[i]) for n, col in zip(narrow.column_names, narrow.columns, strict=True)}
             for i in range(narrow.num_rows)
         ]
+
+
+class ReadResult(FrameResult):
+    """A reader's ref, with what a dataset or table read fetched (files, bytes, row groups read
+    and in all); None for one local file read whole."""
+
+    scan: dict[str, int] | None = None

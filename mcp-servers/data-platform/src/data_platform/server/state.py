@@ -8,8 +8,10 @@ from typing import Any, TypeVar
 
 from data_platform.config import Settings
 from data_platform.frames.engine import Engine
+from data_platform.lakes.storage import Storage
 from data_platform.postgres.connections import Connections
 from data_platform.registry import Registry
+from data_platform.work import Running
 
 T = TypeVar("T")
 
@@ -25,6 +27,9 @@ class AppState:
     # This server's own locked DuckDB (filter, sql, groupby/join fallbacks): never shared
     # with another server in the process; opened on first use, closed at shutdown.
     sandbox: Engine = field(init=False)
+    # Calls whose threads still run (a cancelled pyarrow sort runs on to its end): shutdown
+    # cancels them and waits before closing what they use.
+    running: Running = field(default_factory=Running)
 
     def __post_init__(self) -> None:
         self.sandbox = Engine(self.settings.duckdb_memory)
@@ -40,8 +45,14 @@ class AppState:
         return self.services[key]
 
     def secrets(self) -> list[str]:
-        """Every password this server knows (the default's and each named connection's)."""
-        return self.service("connections", lambda: Connections(self.settings)).secrets()
+        """Every password this server knows (each connection's, each storage entry's)."""
+        values = self.service("connections", lambda: Connections(self.settings)).secrets()
+        return sorted({*values, *self.storage.secrets()}, key=len, reverse=True)
+
+    @property
+    def storage(self) -> Storage:
+        """Object-storage entries and credentials (lakes/storage.py), files re-read when they change."""
+        return self.service("storage", lambda: Storage(self.settings))
 
 
 def connections_of(ctx: Any) -> Connections:

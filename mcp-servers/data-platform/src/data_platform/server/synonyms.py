@@ -120,6 +120,8 @@ TOOLS: dict[str, dict[str, Synonym]] = {
         **_to("y", "y_col", "y_column", "ycol", "value", "values"),
         **_to("color", "hue", "colour", "color_by", "color_col", "colour_by"),
         **_to("bins", "nbins", "n_bins", "num_bins", "bin_count"),
+        **_to("agg", "aggregate", "aggfunc", "agg_func", "histfunc", "estimator", "func"),
+        **_to("title", "chart_title", "plot_title"),
     },
     "dbt_compare": {
         **_to("model", "select", "node", "models", "relation", "table"),
@@ -178,6 +180,10 @@ VALUES: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("dbt_ls", "resource_type"): _values({"models": "model", "seeds": "seed", "snapshots": "snapshot",
                                           "sources": "source", "tests": "test", "data_test": "test"}),
     ("pg_explain", "format"): _values({"txt": "text"}),
+    ("join", "validate"): _values({"1:1": "one_to_one", "1:m": "one_to_many", "m:1": "many_to_one",
+                                   "m:m": "many_to_many"}),
+    ("chart", "agg"): _values({"avg": "mean", "average": "mean", "size": "count", "total": "sum",
+                               "minimum": "min", "maximum": "max"}),
 }  # fmt: skip
 
 
@@ -220,24 +226,7 @@ def _index(args: dict[str, Any], value: Any) -> str:
     )
 
 
-_AGG_WORDS = ("agg", "aggregate", "aggfunc", "agg_func", "histfunc", "estimator")
-
-
-def _agg_into_y(args: dict[str, Any], value: Any) -> str:
-    """pandas/plotly/seaborn `agg=` folded into chart's y as Vega-Lite's `agg(column)`."""
-    y = args.get("y")
-    if not isinstance(value, str) or not value.isidentifier():
-        raise InputError(f"agg={value!r} is not a function name.", hint="y='sum(amount)', or agg='mean'.")
-    if y is None and value.lower() in ("count", "size"):
-        return f"read `agg={value}` as counting rows"
-    if not isinstance(y, str):
-        raise InputError(f"agg={value!r} needs y=<column>.", hint="chart(..., y='sum(amount)').")
-    args["y"] = f"{value}({y})"
-    return f"read `agg={value}` as y='{args['y']}'"
-
-
 SPECIAL: dict[tuple[str, str], Callable[[dict[str, Any], Any], str]] = {
-    **{("chart", k): _agg_into_y for k in _AGG_WORDS},
     ("sort", "ascending"): _ascending,
     ("sort", "descending"): _descending,
     ("sort", "reverse"): _descending,

@@ -1,0 +1,309 @@
+"""A dataset (files, a folder, a glob, a prefix in object storage) scanned into one ref with pushdown.
+
+pyarrow.dataset does the reading: hive folders (`year=2024/`) become typed columns, `where`
+(the `filter` language, lakes/pushdown.py) prunes partitions and skips Parquet row groups by
+their statistics, `columns` are the only columns decoded. What was read is counted before
+the scan (files and bytes of the row groups kept, of how many) and said in the answer. The
+batches stream through the registry's one ingest path, under the row guard, with progress in
+files and bytes and a stop when the call is cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from data_platform import work
+from data_platform.errors import InputError
+from data_platform.frames.engine import first_line
+from data_platform.frames.ops import OpResult
+from data_platform.frames.sniff import decode_sample, sniff_csv
+from data_platform.frames.sources import SAMPLE_BYTES, check_columns
+from data_platform.lakes.files import Files, storage_error
+from data_platform.lakes.pushdown import scan_filter
+from data_platform.registry import Guard, Target, guard_error, ingest
+from data_platform.registry.ingest import GUARD_PREVIEW_ROWS
+from data_platform.render import human_bytes
+
+BATCH_ROWS = 131_072
+FOOTER_THREADS = 8
+
+
+@dataclass
+class ScanCounts:
+    """What a scan read out of what the source holds."""
+
+    files_read: int
+    files_total: int
+    bytes_read: int
+    bytes_total: int
+    row_groups_read: int | None = None
+    row_groups_total: int | None = None
+
+    def sentence(self) -> str:
+        text = (
+            f"Read {self.files_read:,} of {self.files_total:,} files, "
+            f"{human_bytes(self.bytes_read)} of {human_bytes(self.bytes_total)}"
+        )
+        if self.row_groups_total:
+            text += f" ({self.row_groups_read:,} of {self.row_groups_total:,} row groups)"
+        return text + "."
+
+
+@dataclass
+class Plan:
+    """A dataset narrowed to what one read needs."""
+
+    dataset: ds.Dataset
+    fragments: list[ds.Fragment]
+    filter: ds.Expression | None
+    columns: list[str]
+    counts: ScanCounts
+    rows: int | None  # exact when known before reading (Parquet footers, a partition-only filter)
+    partitions: list[str]
+
+
+def open_dataset(
+    files: Files, fmt: str, *, sep: str | None = None, encoding: str | None = None
+) -> ds.Dataset:
+    """The files as one pyarrow dataset, hive partitions as columns."""
+    try:
+        return ds.dataset(
+            files.paths,
+            filesystem=files.location.fs,
+            format=_format(files, fmt, sep, encoding),
+            partitioning="hive" if files.base else None,
+            partition_base_dir=files.base,
+        )
+    except OSError as exc:
+        raise storage_error(exc, files.location.url) from None
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(
+            f"{files.location.url} is not a readable {fmt} dataset: {first_line(exc)}",
+            hint="Check the format, or name the files of one schema with a glob.",
+        ) from None
+
+
+def _format(files: Files, fmt: str, sep: str | None, encoding: str | None) -> ds.FileFormat:
+    if fmt == "parquet":
+        return ds.ParquetFileFormat()
+    if fmt == "json":
+        return ds.JsonFileFormat()
+    import pyarrow.csv as pacsv
+
+    first = next((p for p in files.paths if files.sizes.get(p)), files.paths[0])
+    with files.location.fs.open_input_stream(first, compression="detect") as f:
+        sample = f.read(SAMPLE_BYTES)
+    try:
+        text, codec, _ = decode_sample(sample, encoding)
+        dialect = sniff_csv(text, 0, sep, None)
+    except InputError as exc:
+        raise InputError(f"{files.url(first)}: {exc.message}", hint=exc.hint) from None
+    read = pacsv.ReadOptions(
+        encoding=codec, column_names=None if dialect.header else dialect.names, block_size=1 << 22
+    )
+    parse = pacsv.ParseOptions(delimiter=dialect.sep, newlines_in_values=dialect.multiline)
+    return ds.CsvFileFormat(parse_options=parse, read_options=read)
+
+
+def plan(dataset: ds.Dataset, files: Files, *, where: str | None, columns: list[str] | None) -> Plan:
+    """Prune partitions and row groups by `where`, keep `columns`, count what will be read."""
+    schema = dataset.schema
+    check_columns(columns, schema.names, files.location.url)
+    partitions = _partition_names(dataset, files)
+    expr, used = scan_filter(where, schema, files.location.url) if where else (None, [])
+    wanted = list(columns or schema.names)
+    try:
+        kept = list(dataset.get_fragments(filter=expr) if expr is not None else dataset.get_fragments())
+        parquet = isinstance(dataset.format, ds.ParquetFileFormat)
+        if parquet:  # the footers, fetched in parallel (one request each in object storage)
+            with ThreadPoolExecutor(FOOTER_THREADS) as pool:
+                list(pool.map(lambda f: f.ensure_complete_metadata(), kept))
+        _same_columns(kept, schema, partitions, files)
+        if parquet:
+            return _plan_parquet(dataset, files, kept, expr, wanted, used, partitions)
+    except OSError as exc:
+        raise storage_error(exc, files.location.url) from None
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(f"Cannot read {files.location.url}: {first_line(exc)}") from None
+    read = sum(files.sizes.get(f.path, 0) for f in kept)
+    counts = ScanCounts(len(kept), len(files.paths), read, files.total_bytes)
+    return Plan(dataset, kept, expr, wanted, counts, None, partitions)
+
+
+def _same_columns(kept: list[ds.Fragment], schema: pa.Schema, partitions: list[str], files: Files) -> None:
+    """Files whose columns differ would be read with nulls where a column is missing: refused."""
+    want = [n for n in schema.names if n not in partitions]
+    for frag in kept[:2_000]:
+        work.check()
+        md = getattr(frag, "metadata", None) if isinstance(frag, ds.ParquetFileFragment) else None
+        names = md.schema.to_arrow_schema().names if md is not None else frag.physical_schema.names
+        if sorted(names) != sorted(want):
+            missing = [n for n in want if n not in names][:5]
+            extra = [n for n in names if n not in want][:5]
+            diff = "; ".join(
+                part
+                for part in (
+                    f"lacks {', '.join(missing)}" if missing else "",
+                    f"has {', '.join(extra)}" if extra else "",
+                )
+                if part
+            )
+            raise InputError(
+                f"{files.url(frag.path)} has other columns than the dataset's first file ({diff}).",
+                hint="Name the files of one schema with a glob or a list, or read them one by one.",
+            )
+
+
+def _plan_parquet(
+    dataset: ds.Dataset,
+    files: Files,
+    kept: list[ds.Fragment],
+    expr: ds.Expression | None,
+    wanted: list[str],
+    used: list[str],
+    partitions: list[str],
+) -> Plan:
+    needed = set(wanted) | set(used)
+    pieces: list[ds.Fragment] = []
+    groups_total = groups_read = rows = read = 0
+    for frag in kept:
+        work.check()
+        md = frag.metadata
+        groups_total += md.num_row_groups
+        split = expr is not None and not set(used) <= set(partitions)  # row statistics can skip groups
+        chosen = frag.split_by_row_group(filter=expr, schema=dataset.schema) if split else [frag]
+        ids = [rg.id for piece in chosen for rg in piece.row_groups] if split else None
+        ids = list(range(md.num_row_groups)) if ids is None else ids
+        if not ids:
+            continue
+        pieces.extend(chosen)
+        groups_read += len(ids)
+        rows += sum(md.row_group(i).num_rows for i in ids)
+        read += _chunk_bytes(md, ids, needed)
+    exact = expr is None or set(used) <= set(partitions)
+    files_read = len({p.path for p in pieces})
+    counts = ScanCounts(files_read, len(files.paths), read, files.total_bytes, groups_read, groups_total)
+    return Plan(dataset, pieces, expr, wanted, counts, rows if exact else None, partitions)
+
+
+def _chunk_bytes(md: pq.FileMetaData, groups: list[int], needed: set[str]) -> int:
+    """Compressed bytes of the needed columns' chunks in the kept row groups (what is fetched)."""
+    top = [md.schema.column(j).path.split(".")[0] for j in range(md.num_columns)]
+    cols = [j for j, name in enumerate(top) if name in needed]
+    return sum(md.row_group(g).column(j).total_compressed_size for g in groups for j in cols)
+
+
+def _partition_names(dataset: ds.Dataset, files: Files) -> list[str]:
+    """The hive keys in the files' folders (`year=2024/`) that became columns."""
+    found: dict[str, None] = {}
+    for path in files.paths[:1000]:
+        rel = path[len(files.base) :] if files.base and path.startswith(files.base) else ""
+        for part in rel.strip("/").split("/")[:-1]:
+            if "=" in part:
+                found.setdefault(part.split("=", 1)[0], None)
+    return [k for k in found if k in dataset.schema.names]
+
+
+def scan(
+    p: Plan,
+    files: Files,
+    target: Target,
+    *,
+    max_rows: int,
+    nrows: int | None = None,
+    chunk_size: int | None = None,
+    source_column: str | None = None,
+) -> OpResult:
+    """Stream the planned scan into a new ref, under the row guard (none when chunked)."""
+    sub = ds.FileSystemDataset(p.fragments, p.dataset.schema, p.dataset.format, p.dataset.filesystem)
+    schema = pa.schema([p.dataset.schema.field(c) for c in p.columns])
+    if source_column:
+        if source_column in schema.names:
+            raise InputError(
+                f'source_column "{source_column}" is already a column.', hint="Pick another name."
+            )
+        schema = schema.append(pa.field(source_column, pa.string()))
+    guard = _guard(p, files, max_rows) if not chunk_size else None
+    if guard and p.rows is not None and p.rows > max_rows and (nrows is None or nrows > max_rows):
+        head = sub.head(GUARD_PREVIEW_ROWS, columns=p.columns, filter=p.filter)
+        raise guard_error(p.rows, head, guard)
+    scanner = sub.scanner(columns=p.columns, filter=p.filter, batch_size=chunk_size or BATCH_ROWS)
+    progress = [0, p.counts.bytes_read or files.total_bytes]
+    try:
+        with work.measure(lambda _rows: (progress[0], progress[1])):  # bytes of the files read
+            done = ingest(
+                _batches(scanner, files, schema, source_column, progress),
+                schema,
+                target,
+                guard=guard,
+                chunk_size=chunk_size,
+                nrows=nrows,
+            )
+    except OSError as exc:
+        raise storage_error(exc, files.location.url) from None
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise InputError(
+            f"Cannot read {files.location.url}: {first_line(exc)}",
+            hint="Files of different schemas? Name the files of one schema with a glob.",
+        ) from None
+    result = OpResult.of(done)
+    result.notes.append(p.counts.sentence())
+    result.scan = p.counts
+    return result
+
+
+def _guard(p: Plan, files: Files, max_rows: int) -> Guard:
+    ways = []
+    if p.partitions:
+        shown = ", ".join(p.partitions[:4])
+        ways.append(f'where="<partition> = value" on a partition column ({shown}) reads fewer files')
+    else:
+        ways.append('where="<condition>" skips row groups by their statistics')
+    ways.append(f"columns=[...] reads only those ({len(p.columns)} now)")
+    ways.append("nrows=N for the first N rows")
+    return Guard(max_rows, files.location.url, exact=p.rows is not None, narrow="; ".join(ways))
+
+
+def _batches(
+    scanner: ds.Scanner, files: Files, schema: pa.Schema, source_column: str | None, progress: list[int]
+) -> Iterator[pa.RecordBatch]:
+    """The scan's batches (with each row's file when asked); `progress` counts the files' bytes."""
+    seen: set[str] = set()
+    for tagged in scanner.scan_batches():
+        path = tagged.fragment.path
+        if path not in seen:
+            seen.add(path)
+            progress[0] = min(progress[1], progress[0] + files.sizes.get(path, 0))
+        batch = tagged.record_batch
+        if source_column:
+            name = pa.array([files.url(path)] * batch.num_rows, pa.string())
+            batch = pa.RecordBatch.from_arrays([*batch.columns, name], schema=schema)
+        yield batch
+
+
+def read_dataset(
+    files: Files,
+    fmt: str,
+    target: Target,
+    *,
+    max_rows: int,
+    where: str | None = None,
+    columns: list[str] | None = None,
+    nrows: int | None = None,
+    chunk_size: int | None = None,
+    source_column: str | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+) -> OpResult:
+    """Files of one format into one ref: planned (pruned, counted), then streamed."""
+    dataset = open_dataset(files, fmt, sep=sep, encoding=encoding)
+    p = plan(dataset, files, where=where, columns=columns)
+    return scan(
+        p, files, target, max_rows=max_rows, nrows=nrows, chunk_size=chunk_size, source_column=source_column
+    )

@@ -1,0 +1,209 @@
+"""Which files a reader's `path` names: a file, a folder, a glob or a list, local or in object storage.
+
+Local paths keep the allowed-roots rule (paths.py); URLs go through storage.py. Names starting
+with `.` or `_` (`_SUCCESS`, `.crc`) are skipped as pyarrow.dataset skips them, and in a folder
+holding files of several kinds only those with the format's extensions are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+from data_platform.config import Settings
+from data_platform.errors import InputError, NotFoundError
+from data_platform.lakes.storage import Location, Storage, scheme_of
+from data_platform.paths import resolve_dataset_path
+
+EXTENSIONS = {
+    "parquet": (".parquet", ".parq", ".pq"),
+    "csv": (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".csv.zst", ".csv.bz2"),
+    "json": (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz"),
+}
+MAX_FILES = 100_000
+
+
+@dataclass
+class Files:
+    """The files of one source: their filesystem, paths and sizes, the folder partitions start
+    under, and how each is shown."""
+
+    location: Location
+    paths: list[str]
+    sizes: dict[str, int]
+    base: str | None = None
+    single: bool = False  # one file named as such (not a folder, glob or list)
+    local: bool = True
+    shown_base: str | None = None  # paths relative to a table's folder are shown under this URL
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.sizes.values())
+
+    def url(self, path: str) -> str:
+        if self.shown_base is not None:
+            return f"{self.shown_base.rstrip('/')}/{path}"
+        return path if self.local else self.location.child_url(path)
+
+
+def locate(text: str, settings: Settings, storage: Storage, *, for_write: bool = False) -> Location:
+    """A path or URL as a filesystem location (local paths checked against the allowed roots)."""
+    if scheme_of(text) not in (None, "file"):
+        return storage.locate(text, for_write=for_write)
+    real = resolve_dataset_path(text, settings)
+    return Location(pafs.LocalFileSystem(), str(real), str(real))
+
+
+def find_files(source: str | Sequence[str], settings: Settings, storage: Storage, fmt: str) -> Files:
+    """Every file `source` names (a list: all of theirs, on one filesystem)."""
+    items = [source] if isinstance(source, str) else list(source)
+    if not items:
+        raise InputError("The path list is empty.", hint="Give a file, a folder, a glob or a list of them.")
+    found: Files | None = None
+    for item in items:
+        one = _expand(locate(item, settings, storage), fmt, remote=scheme_of(item) not in (None, "file"))
+        if found is None:
+            found = one
+            continue
+        if type(one.location.fs) is not type(found.location.fs):
+            raise InputError("The listed paths are on different filesystems.", hint="Read them separately.")
+        found.paths += [p for p in one.paths if p not in found.sizes]
+        found.sizes.update(one.sizes)
+        found.single = False
+        found.base = _common_base([found.base or "", one.base or ""])
+    assert found is not None
+    return found
+
+
+def _expand(loc: Location, fmt: str, *, remote: bool) -> Files:
+    fs, path = loc.fs, loc.path
+    glob = any(c in path for c in "*?[")
+    if glob:
+        base = path[: path.index(next(c for c in path if c in "*?["))].rsplit("/", 1)[0]
+        pattern = _glob_regex(path)
+        infos = [i for i in listing(fs, base, loc) if pattern.fullmatch(i.path)]
+        infos = _visible(infos, base)
+        if not infos:
+            raise NotFoundError(f"No file matches {loc.url}.", hint=_near(fs, base, loc))
+        return _files(loc, infos, base, remote=remote)
+    found = listing(fs, path, loc)  # a folder or prefix: one listing (no HEAD request first)
+    if not found:
+        info = _info(fs, path, loc)
+        if info.type == pafs.FileType.File:
+            return Files(loc, [info.path], {info.path: info.size}, None, True, not remote)
+        raise NotFoundError(f"Nothing at {loc.url}.", hint=_near(fs, path.rsplit("/", 1)[0], loc))
+    infos = _visible(found, path)
+    ext = EXTENSIONS.get(fmt, ())
+    kept = [i for i in infos if i.path.lower().endswith(ext)]
+    infos = kept or infos
+    if not infos:
+        raise NotFoundError(f"{loc.url} has no {fmt} files.", hint="list_files shows what is there.")
+    return _files(loc, infos, path, remote=remote)
+
+
+def _files(loc: Location, infos: list[pafs.FileInfo], base: str, *, remote: bool) -> Files:
+    infos = sorted((i for i in infos if i.size), key=lambda i: i.path)  # an empty file has no rows
+    if not infos:
+        raise NotFoundError(f"{loc.url} holds only empty files.", hint="list_files shows what is there.")
+    return Files(loc, [i.path for i in infos], {i.path: i.size for i in infos}, base, False, not remote)
+
+
+def _info(fs: pafs.FileSystem, path: str, loc: Location) -> pafs.FileInfo:
+    try:
+        return fs.get_file_info(path)
+    except OSError as exc:
+        raise storage_error(exc, loc.url) from None
+
+
+def listing(fs: pafs.FileSystem, path: str, loc: Location) -> list[pafs.FileInfo]:
+    """Every file under `path`, recursively (at most MAX_FILES)."""
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    except OSError as exc:
+        raise storage_error(exc, loc.url) from None
+    files = [i for i in infos if i.type == pafs.FileType.File]
+    if len(files) > MAX_FILES:
+        raise InputError(
+            f"{loc.url} holds more than {MAX_FILES:,} files.", hint="Name a deeper folder or a glob."
+        )
+    return files
+
+
+def _visible(infos: list[pafs.FileInfo], base: str) -> list[pafs.FileInfo]:
+    """Skip names starting with . or _ below `base` (_SUCCESS, .crc, _delta_log), as pyarrow does."""
+    out = []
+    for i in infos:
+        rel = i.path[len(base) :].lstrip("/") if i.path.startswith(base) else i.path
+        if not any(part.startswith((".", "_")) for part in rel.split("/")):
+            out.append(i)
+    return out
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """`*` and `?` within one folder, `**/` any depth, `[abc]` a set (as shell globs)."""
+    out, i = "", 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+            continue
+        if pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+            continue
+        if c == "*":
+            out += "[^/]*"
+        elif c == "?":
+            out += "[^/]"
+        elif c == "[":
+            j = pattern.find("]", i)
+            if j < 0:
+                out += re.escape(c)
+            else:
+                out, i = out + "[" + pattern[i + 1 : j].replace("!", "^", 1) + "]", j
+        else:
+            out += re.escape(c)
+        i += 1
+    return re.compile(out)
+
+
+def _common_base(paths: list[str]) -> str | None:
+    parts = [p.split("/") for p in paths if p]
+    if not parts:
+        return None
+    common = []
+    for group in zip(*parts, strict=False):
+        if len(set(group)) != 1:
+            break
+        common.append(group[0])
+    return "/".join(common) or None
+
+
+def _near(fs: pafs.FileSystem, folder: str, loc: Location) -> str:
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(folder, recursive=False, allow_not_found=True))
+    except OSError:
+        infos = []
+    names = sorted(Path(i.path).name + ("/" if i.type == pafs.FileType.Directory else "") for i in infos)
+    shown = loc.child_url(folder) if loc.url != loc.path else folder
+    if not names:
+        return f"{shown} is empty or does not exist; list_files shows what is there."
+    return f"In {shown}: {', '.join(names[:15])}{', ...' if len(names) > 15 else ''}."
+
+
+def storage_error(exc: OSError, url: str) -> InputError:
+    """An error of the storage service, said with what to do (no credentials in it)."""
+    text = str(exc).splitlines()[0][:300]
+    low = text.lower()
+    if "access denied" in low or "forbidden" in low or "invalidaccesskeyid" in low or "signature" in low:
+        hint = "The credentials were refused: check the key, secret and region (docs/lakes.md)."
+    elif "nosuchbucket" in low or "bucket does not exist" in low:
+        hint = "The bucket does not exist: check its name (list_files s3://bucket/ shows a bucket)."
+    elif "connect" in low or "resolve" in low or "timeout" in low:
+        hint = "The storage service did not answer: check the endpoint and the network."
+    else:
+        hint = "Check the URL and the storage entry (docs/lakes.md)."
+    return InputError(f"Cannot reach {url}: {text}", hint=hint)

@@ -1,0 +1,121 @@
+"""What is at a path, a prefix or a catalog: files and sizes, partitions, the dataset's schema,
+or a catalog's namespaces and tables, so an agent finds what to read before reading it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from data_platform.config import Settings
+from data_platform.errors import NotFoundError
+from data_platform.lakes import catalogs
+from data_platform.lakes.files import listing as list_all
+from data_platform.lakes.files import locate, storage_error
+from data_platform.lakes.storage import Storage, scheme_of
+
+SHOWN_FILES = 20
+SHOWN_VALUES = 10
+
+
+@dataclass
+class Listing:
+    path: str
+    kind: str
+    files_total: int = 0
+    bytes_total: int = 0
+    files: list[tuple[str, int]] = field(default_factory=list)
+    partitions: dict[str, list[str]] = field(default_factory=dict)
+    partition_values: dict[str, int] = field(default_factory=dict)
+    formats: dict[str, int] = field(default_factory=dict)
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    next: list[str] = field(default_factory=list)
+
+
+def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
+    """A folder/prefix (recursively), one file, or a catalog (`lake`, `lake.sales`)."""
+    text = text.strip()
+    if "/" not in text and scheme_of(text) is None:
+        name = text.split(".")[0].lower()
+        if name in catalogs.declared(storage):
+            namespace = text.split(".", 1)[1] if "." in text else None
+            spaces, tables = catalogs.listing(name, storage, settings, namespace)
+            nxt = [f'read_table "{tables[0]}"'] if tables else ["write_table creates a table from a ref"]
+            return Listing(text, "iceberg catalog", namespaces=spaces, tables=tables, next=nxt)
+    loc = locate(text, settings, storage)
+    try:
+        info = loc.fs.get_file_info(loc.path)
+    except OSError as exc:
+        raise storage_error(exc, loc.url) from None
+    remote = scheme_of(text) not in (None, "file")
+    shown = (lambda p: loc.child_url(p)) if remote else (lambda p: p)
+    if info.type == pafs.FileType.File:
+        out = Listing(loc.url, "file", 1, info.size, [(loc.path.rsplit("/", 1)[-1], info.size)])
+        out.formats = dict(Counter([_ext(info.path)]))
+        _schema(out, [info.path], loc.fs, None)
+        return out
+    files = list_all(loc.fs, loc.path, loc)
+    if not files:
+        raise NotFoundError(f"Nothing at {loc.url}.", hint="Check the path; list its parent folder.")
+    rel = {i.path: i.path[len(loc.path) :].lstrip("/") for i in files}
+    out = Listing(loc.url, "folder", len(files), sum(i.size or 0 for i in files))
+    if any(r.startswith("_delta_log/") for r in rel.values()):
+        out.kind = "delta table"
+        out.next = [f'read_table "{text}"']
+    elif any(r.startswith("metadata/") and r.endswith(".metadata.json") for r in rel.values()):
+        out.kind = "iceberg table files"
+        out.next = ["register it in an Iceberg catalog ([iceberg.NAME], docs/lakes.md), then read_table"]
+    visible = [i for i in files if not any(p.startswith((".", "_")) for p in rel[i.path].split("/"))]
+    if out.kind == "folder":  # what a reader reads: not _SUCCESS, .crc (a table's log counts)
+        out.files_total, out.bytes_total = len(visible), sum(i.size or 0 for i in visible)
+    out.files = [(rel[i.path], i.size or 0) for i in visible[:SHOWN_FILES]]
+    out.formats = dict(Counter(_ext(i.path) for i in visible).most_common(6))
+    values: dict[str, set[str]] = {}
+    for i in visible:
+        for part in rel[i.path].split("/")[:-1]:
+            if "=" in part:
+                key, value = part.split("=", 1)
+                values.setdefault(key, set()).add(value)
+    out.partitions = {k: sorted(v)[:SHOWN_VALUES] for k, v in values.items()}
+    out.partition_values = {k: len(v) for k, v in values.items()}
+    if out.kind == "folder":
+        parquet = [i.path for i in visible if _ext(i.path) == "parquet"]
+        _schema(out, parquet, loc.fs, loc.path)
+        reader = {"parquet": "read_parquet", "csv": "read_csv", "json": "read_json"}
+        top = next(iter(out.formats), "")
+        if top in reader:
+            hint = f' where="{next(iter(values))} = ..."' if values else ""
+            out.next = [f'{reader[top]} "{shown(loc.path)}"{hint}']
+    elif out.kind == "delta table":
+        from data_platform.lakes.tables import TableRef, _delta
+
+        table = _delta(TableRef("delta", loc.url, uri=text.rstrip("/") if remote else loc.path), storage)
+        out.columns = [(f.name, str(f.type)) for f in table.to_pyarrow_dataset().schema]
+        out.next[0] += f" (version {table.version()})"
+    return out
+
+
+def _schema(out: Listing, parquet: list[str], fs: pafs.FileSystem, base: str | None) -> None:
+    """The dataset's columns from one footer and the folder names (nothing else is read)."""
+    if not parquet:
+        return
+    try:
+        dataset = ds.dataset(
+            parquet[:1], filesystem=fs, format="parquet", partitioning="hive" if base else None,
+            partition_base_dir=base,
+        )  # fmt: skip
+    except (OSError, ValueError):
+        return
+    out.columns = [(f.name, str(f.type)) for f in dataset.schema]
+
+
+def _ext(path: str) -> str:
+    name = path.rsplit("/", 1)[-1].lower()
+    for compressed in (".gz", ".zst", ".bz2", ".zip", ".snappy"):
+        name = name.removesuffix(compressed)
+    ext = name.rsplit(".", 1)[-1] if "." in name else "(none)"
+    return {"parq": "parquet", "pq": "parquet", "tsv": "csv", "jsonl": "json", "ndjson": "json"}.get(ext, ext)

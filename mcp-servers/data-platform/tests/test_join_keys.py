@@ -1,0 +1,60 @@
+"""join says what it did to rows (in, out, keys repeated on either side) and takes pandas'
+`validate` to refuse a join that breaks it (issue 22: Gapminder codes North Korea as KOR, the
+South's key, and a join silently gave the North the South's row)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from harness import call, call_error, inmemory, text_of
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_many_to_many_join_is_said_and_refused_under_validate(project: Path) -> None:
+    (project / "countries.csv").write_text(
+        "iso,country\nKOR,South Korea\nKOR,North Korea\nFRA,France\nDEU,Germany\n", encoding="utf-8"
+    )
+    (project / "gdp.csv").write_text(
+        "iso,year,gdp\nKOR,2020,1.6\nKOR,2021,1.8\nFRA,2020,2.6\n", encoding="utf-8"
+    )
+    (project / "capitals.csv").write_text("iso,capital\nKOR,Seoul\nFRA,Paris\n", encoding="utf-8")
+    async with inmemory(project) as client:
+        for ref in ("countries", "gdp", "capitals"):
+            await call(client, "read_csv", path=f"{ref}.csv", name=ref)
+        mm = await call(client, "join", left="countries", right="gdp", on="iso", name="cg")
+        refused = await call_error(
+            client, "join", left="countries", right="gdp", on="iso", validate="one_to_one"
+        )
+        short = await call_error(
+            client, "join", left="countries", right="gdp", on="iso", validate="1:1", name="x"
+        )
+        m1 = await call(
+            client, "join", left="countries", right="capitals", on="iso", validate="m:1", name="cc"
+        )
+        unique = await call(client, "join", left="capitals", right="capitals", on="iso", name="self")
+        refs = await call(client, "list_data")
+    text = text_of(mm)
+    assert "4 rows in `countries`, 3 in `gdp` → 5 rows out" in text
+    assert "Keys repeat (many_to_many)" in text
+    assert "`countries`: 1 keys on 2+ rows (2 rows; e.g. iso=KOR on 2)" in text
+    assert "`gdp`: 1 keys on 2+ rows (2 rows; e.g. iso=KOR on 2)" in text
+    assert mm.structured_content["rows"] == 5
+    assert "join refused: validate='one_to_one'" in refused and "iso=KOR" in refused
+    assert "`countries`" in refused and "`gdp`" in refused and "Nothing was stored" in refused
+    assert "join refused" in short and "`x`" not in text_of(refs)  # 1:1 read as one_to_one
+    assert 'read `validate="m:1"` as `validate="many_to_one"`' in text_of(m1)
+    assert "3 rows out" in text_of(m1) and "Keys repeat (many_to_one)" in text_of(m1)
+    assert "Keys unique on both sides (one_to_one)" in text_of(unique)
+
+
+def test_repeats_counts_keys_ignoring_nulls() -> None:
+    from data_platform.frames.joinkeys import repeats
+
+    t = pa.table({"a": [1, 1, 1, 2, None, None], "b": ["x", "x", "x", "y", "z", "z"]})
+    rep = repeats(t, ["a"])
+    assert (rep.keys, rep.rows, rep.example, rep.example_rows) == (1, 3, {"a": 1}, 3)
+    assert repeats(t, ["a", "b"]).keys == 1 and repeats(t.slice(3, 1), ["a"]).keys == 0

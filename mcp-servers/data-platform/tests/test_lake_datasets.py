@@ -1,0 +1,263 @@
+"""Datasets through the real server (in-memory client): folders, globs and lists become one ref,
+hive partitions typed columns, `where` and `columns` pushed into the scan (the counts prove it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from data_platform.config import load_settings
+from data_platform.errors import ExpressionError
+from data_platform.lakes.pushdown import scan_filter
+from harness import call, call_error, inmemory, text_of
+
+pytestmark = pytest.mark.anyio
+
+SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
+YEARS = [2007, 2008, 2009]
+
+
+def penguins(rows: int = 900) -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array(range(rows), pa.int64()),
+            "species": [SPECIES[i % 3] for i in range(rows)],
+            "year": [YEARS[(i // 3) % 3] for i in range(rows)],
+            "mass": pa.array([3000.0 + i for i in range(rows)]),
+        }
+    )
+
+
+def write_hive(folder: Path, table: pa.Table) -> None:
+    """species=X/year=Y/part-0.parquet, two row groups a file, plus a _SUCCESS marker."""
+    ds.write_dataset(
+        table,
+        folder,
+        format="parquet",
+        partitioning=["species", "year"],
+        partitioning_flavor="hive",
+        max_rows_per_group=50,
+        min_rows_per_group=50,
+        max_rows_per_file=1000,
+    )
+    (folder / "_SUCCESS").write_text("")
+
+
+async def test_partitioned_folder_glob_and_list_read_into_one_ref(project: Path) -> None:
+    write_hive(project / "penguins_ds", penguins())
+    async with inmemory(project) as client:
+        r = await call(client, "read_parquet", path="penguins_ds")
+        sc = r.structured_content
+        assert sc["data_ref"] == "penguins_ds" and sc["rows"] == 900
+        types = {c["name"]: c["type"] for c in sc["columns"]}
+        assert types["species"] == "string" and types["year"] == "int32"  # typed from the folders
+        assert sc["scan"]["files_read"] == sc["scan"]["files_total"] == 9
+
+        r = await call(client, "read_parquet", path="penguins_ds/*/*/*.parquet", name="globbed")
+        assert r.structured_content["rows"] == 900
+        assert "species" in [c["name"] for c in r.structured_content["columns"]]
+
+        r = await call(
+            client,
+            "read_parquet",
+            path=["penguins_ds/species=Adelie", "penguins_ds/species=Gentoo"],
+            name="two",
+            source_column="file",
+        )
+        sc = r.structured_content
+        assert sc["rows"] == 600 and sc["scan"]["files_total"] == 6
+        assert sc["columns"][-1] == {"name": "file", "type": "string"}
+        query = (
+            "SELECT count(DISTINCT file) AS n, "
+            "bool_and(file LIKE '%/species=%/year=%/%.parquet') AS ok FROM two"
+        )
+        r = await call(client, "sql", query=query)
+        assert r.structured_content["preview"] == [{"n": 6, "ok": True}]
+
+
+async def test_where_prunes_partitions_and_row_groups(project: Path) -> None:
+    write_hive(project / "penguins_ds", penguins())
+    async with inmemory(project) as client:
+        r = await call(
+            client, "read_parquet", path="penguins_ds", where="species == 'Gentoo' and year >= 2008"
+        )
+        sc = r.structured_content
+        assert sc["rows"] == 200
+        assert (sc["scan"]["files_read"], sc["scan"]["files_total"]) == (2, 9)
+        assert sc["scan"]["bytes_read"] < sc["scan"]["bytes_total"] / 3
+        assert "Read 2 of 9 files" in text_of(r)
+
+        # A row filter on a data column skips row groups by their statistics: ids are sorted.
+        r = await call(
+            client, "read_parquet", path="penguins_ds", where="id < 40", columns=["id"], name="low"
+        )
+        sc = r.structured_content
+        assert sc["rows"] == 40 and [c["name"] for c in sc["columns"]] == ["id"]
+        assert sc["scan"]["row_groups_read"] < sc["scan"]["row_groups_total"]
+
+        err = await call_error(client, "read_parquet", path="penguins_ds", where="mass / 2 > 10")
+        assert "cannot be pushed into the scan" in err and "filter" in err
+        err = await call_error(client, "read_parquet", path="penguins_ds", where="spcies == 'x'")
+        assert "species" in err  # did you mean
+
+
+async def test_row_guard_on_a_dataset_says_what_to_narrow(project: Path) -> None:
+    write_hive(project / "penguins_ds", penguins())
+    async with inmemory(project) as client:
+        err = await call_error(client, "read_parquet", path="penguins_ds", max_rows=100)
+        assert "900 rows" in err and "partition column (species, year)" in err and "columns=" in err
+        r = await call(client, "read_parquet", path="penguins_ds", max_rows=100, chunk_size=100)
+        assert r.structured_content["rows"] == 900
+
+
+async def test_csv_and_json_datasets_and_single_files_unchanged(project: Path) -> None:
+    data = project / "csvs"
+    for year in YEARS:
+        (data / f"year={year}").mkdir(parents=True)
+        (data / f"year={year}" / "a.csv").write_text(f"name;amount\nx{year};1,5\ny;2\n", encoding="latin-1")
+    (project / "js").mkdir()
+    for i in range(3):
+        (project / "js" / f"p{i}.jsonl").write_text('{"a": 1, "b": "x"}\n{"a": 2, "b": "y"}\n')
+    async with inmemory(project) as client:
+        r = await call(client, "read_csv", path="csvs", where="year = 2008")
+        sc = r.structured_content
+        assert sc["rows"] == 2 and sc["scan"]["files_read"] == 1 and sc["preview"][0]["name"] == "x2008"
+        r = await call(client, "read_json", path="js/*.jsonl", where="a = 2")
+        assert r.structured_content["rows"] == 3
+        err = await call_error(client, "read_csv", path="csvs", dtype={"amount": "float"})
+        assert "dtype" in err and "one local file" in err
+        # One local file: the single-file reader, with its sniffing (a note on the separator).
+        r = await call(client, "read_csv", path="csvs/year=2007/a.csv")
+        assert r.structured_content["scan"] is None and "sep=';'" in text_of(r)
+
+
+async def test_urls_the_server_does_not_serve_are_refused(project: Path) -> None:
+    async with inmemory(project) as client:
+        err = await call_error(client, "read_parquet", path="ftp://example.com/x.parquet")
+        assert "ftp:// URLs are not served" in err and "s3://" in err
+        err = await call_error(client, "to_csv", data_ref="x", path="http://example.com/x.csv")
+        assert "not served" in err or "s3://" in err
+
+
+def test_scan_filter_matches_the_filter_language(tmp_path: Path) -> None:
+    table = penguins(30).append_column("day", pa.array([None] * 29 + [1], pa.int64()))
+    schema = table.schema
+    cases = {
+        "species == 'Adelie' & year >= 2008": pc.and_(
+            pc.equal(table["species"], "Adelie"), pc.greater_equal(table["year"], 2008)
+        ),
+        "year in (2007, 2009) and not species = 'Gentoo'": None,
+        "day.isna()": None,
+        "mass between 3005 and 3010": None,
+        "species.str.startswith('Ch')": None,
+    }
+    for text, expected in cases.items():
+        expr, _ = scan_filter(text, schema, "t")
+        got = ds.dataset(table).to_table(filter=expr)
+        if expected is not None:
+            assert got.num_rows == pc.sum(expected).as_py()
+        assert got.num_rows > 0, text
+    with pytest.raises(ExpressionError):
+        scan_filter("lower(species) like 'a%'", schema, "t")
+
+
+def test_paths_refuse_object_storage_and_accept_folders(tmp_path: Path) -> None:
+    from data_platform.errors import InputError
+    from data_platform.paths import resolve_path
+
+    settings = load_settings(tmp_path, {}, system_file=tmp_path / "none.env")
+    with pytest.raises(InputError, match="object storage"):
+        resolve_path("s3://bucket/x.parquet", settings)
+    assert resolve_path(str(tmp_path), settings, folder=True) == tmp_path.resolve()
+    pq.write_table(penguins(3), tmp_path / "x.parquet")
+    assert resolve_path(f"file://{tmp_path}/x.parquet", settings).name == "x.parquet"
+
+
+async def test_to_parquet_partition_by_writes_a_hive_folder(project: Path) -> None:
+    write_hive(project / "penguins_ds", penguins())
+    async with inmemory(project) as client:
+        await call(client, "read_parquet", path="penguins_ds", name="p")
+        w = await call(
+            client, "to_parquet", data_ref="p", path="out/by_year", partition_by=["year"], mkdirs=True
+        )
+        assert w.structured_content["rows"] == 900
+        assert sorted(x.name for x in (project / "out" / "by_year").iterdir()) == [
+            "year=2007",
+            "year=2008",
+            "year=2009",
+        ]
+        err = await call_error(client, "to_parquet", data_ref="p", path="out/by_year", partition_by="year")
+        assert "already exists" in err and "overwrite=true" in err
+        await call(
+            client, "to_parquet", data_ref="p", path="out/by_year", partition_by="year", overwrite=True
+        )
+        r = await call(client, "read_parquet", path="out/by_year", where="year = 2009", name="back")
+        assert r.structured_content["rows"] == 300 and r.structured_content["scan"]["files_read"] == 1
+        err = await call_error(client, "to_csv", data_ref="p", path="out/x", partition_by=["year"])
+        assert "partition_by" in err
+
+
+async def test_odd_arguments_get_clean_errors(project: Path) -> None:
+    write_hive(project / "penguins_ds", penguins())
+    cases = [
+        ("list_files", {"path": ""}, "empty"),
+        ("list_files", {"path": "nope/"}, "not found"),
+        ("list_files", {"path": "gopher://x/y"}, "not served"),
+        ("read_parquet", {"path": "penguins_ds/*.csv"}, "No file matches"),
+        ("read_parquet", {"path": []}, "empty"),
+        ("read_parquet", {"path": "penguins_ds", "where": "id > 'x'"}, "cannot be pushed"),
+        ("read_parquet", {"path": "penguins_ds", "columns": ["nope"]}, 'column "nope" not found'),
+        ("read_parquet", {"path": "penguins_ds", "source_column": "id"}, "already a column"),
+        ("read_parquet", {"path": "penguins_ds", "as_of": "yesterday"}, "as_of"),
+        ("write_table", {"data_ref": "nope", "table": "out/t"}, "nope"),
+        ("write_table", {"data_ref": "x", "table": "sales.orders"}, "No Iceberg catalog"),
+        ("to_parquet", {"data_ref": "nope", "path": "s3://bucket/x.parquet"}, ""),
+    ]
+    async with inmemory(project, {"HOME": str(project)}) as client:
+        for tool, args, expected in cases:
+            err = await call_error(client, tool, **args)
+            assert "Internal error" not in err and expected in err, (tool, args, err)
+        r = await call(client, "list_files", path="penguins_ds")
+        sc = r.structured_content
+        assert sc["files_total"] == 9 and sc["partition_values"] == {"species": 3, "year": 3}
+        assert sc["columns"]["year"] == "int32" and "read_parquet" in text_of(r)
+
+
+@pytest.mark.slow  # seconds of real work, so that progress is due
+async def test_dataset_read_reports_bytes_and_a_cancel_publishes_nothing(project: Path) -> None:
+    import anyio
+
+    from test_progress_cancel import _cancel_at_first_progress, _files, _refs
+
+    folder = project / "big"
+    block = "".join(f"{i},{i * 0.37:.4f},name_{i % 997}\n" for i in range(200_000))
+    for part in range(6):
+        (folder / f"part={part}").mkdir(parents=True)
+        with open(folder / f"part={part}" / "a.csv", "w") as f:
+            f.write("id,value,name\n")
+            for _ in range(6):
+                f.write(block)
+    total = sum(p.stat().st_size for p in folder.rglob("*.csv"))
+    steps: list[tuple[float, float | None]] = []
+
+    async def on_progress(done: float, t: float | None, message: str | None) -> None:
+        steps.append((done, t))
+
+    async with inmemory(project) as client:
+        r = await client.call_tool(
+            "read_csv", {"path": "big", "chunk_size": 100_000, "name": "all"}, progress_callback=on_progress
+        )
+        assert not r.is_error, text_of(r)
+        assert r.structured_content["rows"] == 6 * 6 * 200_000
+        assert steps and all(t == total for _, t in steps) and steps[-1][0] <= total
+        before = _files(project)
+        await _cancel_at_first_progress(
+            client, "read_csv", {"path": "big", "chunk_size": 100_000, "name": "b"}
+        )
+        await anyio.sleep(3)
+        assert _files(project) == before and "b" not in await _refs(client)

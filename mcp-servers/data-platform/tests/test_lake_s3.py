@@ -1,0 +1,122 @@
+"""Object storage through the real server: an S3-compatible server on loopback (tests/s3server.py),
+credentials from the AWS variables and from [storage.NAME] entries, prefixes read with pushdown,
+refs written back (partitioned), listing, and errors that say what to do. No secret in any output."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from harness import call, call_error, inmemory, log_mark, log_since, text_of
+from s3server import KEY, SECRET
+from test_lake_datasets import penguins
+
+pytestmark = pytest.mark.anyio
+
+
+def bucket(s3) -> str:  # type: ignore[no-untyped-def]
+    name = f"lake-{uuid.uuid4().hex[:10]}"
+    s3.filesystem().create_dir(name)
+    return name
+
+
+def put_hive(s3, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    ds.write_dataset(
+        penguins(),
+        prefix,
+        filesystem=s3.filesystem(),
+        format="parquet",
+        partitioning=["species", "year"],
+        partitioning_flavor="hive",
+        max_rows_per_group=50,
+        min_rows_per_group=50,
+    )
+
+
+async def test_s3_prefix_read_with_pruning_and_listing(project: Path, s3) -> None:  # type: ignore[no-untyped-def]
+    b = bucket(s3)
+    put_hive(s3, f"{b}/penguins")
+    mark = log_mark()
+    async with inmemory(project, s3.env()) as client:
+        r = await call(client, "read_parquet", path=f"s3://{b}/penguins/")
+        sc = r.structured_content
+        assert sc["rows"] == 900 and sc["source"] == f"s3://{b}/penguins"
+        assert {"species", "year"} <= {c["name"] for c in sc["columns"]}
+        r = await call(client, "read_parquet", path=f"s3://{b}/penguins", where="year = 2009", name="y9")
+        sc = r.structured_content
+        assert sc["rows"] == 300 and (sc["scan"]["files_read"], sc["scan"]["files_total"]) == (3, 9)
+        r = await call(client, "read_parquet", path=f"s3://{b}/penguins/*/year=2008/*.parquet", name="g")
+        assert r.structured_content["rows"] == 300
+
+        r = await call(client, "list_files", path=f"s3://{b}/penguins")
+        text = text_of(r)
+        assert "9 files" in text and "species" in text and "year" in text and "mass" in text
+
+        refs = await call(client, "list_data")
+        assert SECRET not in str(refs.structured_content) and KEY not in text_of(refs)
+    assert SECRET not in log_since(mark)
+
+
+async def test_ref_written_to_s3_partitioned_reads_back_identical(project: Path, s3) -> None:  # type: ignore[no-untyped-def]
+    b = bucket(s3)
+    async with inmemory(project, s3.env()) as client:
+        import pyarrow.parquet as pq
+
+        pq.write_table(penguins(), project / "p.parquet")
+        await call(client, "read_parquet", path="p.parquet", name="p")
+        w = await call(client, "to_parquet", data_ref="p", path=f"s3://{b}/out/p", partition_by=["species"])
+        assert w.structured_content["rows"] == 900 and w.structured_content["path"] == f"s3://{b}/out/p"
+        again = {"data_ref": "p", "path": f"s3://{b}/out/p", "partition_by": "species"}
+        err = await call_error(client, "to_parquet", **again)
+        assert "already exists" in err
+        await call(client, "read_parquet", path=f"s3://{b}/out/p", name="back")
+        query = (
+            "SELECT (SELECT count(*) FROM (SELECT id, species, year, mass FROM p EXCEPT "
+            "SELECT id, species, year, mass FROM back)) AS missing, (SELECT count(*) FROM back) AS n"
+        )
+        r = await call(client, "sql", query=query)
+        assert r.structured_content["preview"] == [{"missing": 0, "n": 900}]
+
+        await call(client, "to_csv", data_ref="p", path=f"s3://{b}/out/p.csv")
+        r = await call(client, "read_csv", path=f"s3://{b}/out/p.csv", name="csvback")
+        assert r.structured_content["rows"] == 900
+
+
+async def test_storage_entry_with_variables_and_read_only(project: Path, s3) -> None:  # type: ignore[no-untyped-def]
+    b = bucket(s3)
+    put_hive(s3, f"{b}/penguins")
+    (project / ".data-platform").mkdir()
+    (project / ".data-platform" / "connections.toml").write_text(
+        f"""
+[storage.lake]
+url = "s3://{b}/"
+endpoint = "{s3.endpoint}"
+key = "${{LAKE_KEY}}"
+secret = "${{LAKE_SECRET}}"
+read_only = true
+""",
+        encoding="utf-8",
+    )
+    env = {"LAKE_KEY": KEY, "LAKE_SECRET": SECRET, "HOME": str(project)}
+    async with inmemory(project, env) as client:
+        r = await call(client, "read_parquet", path=f"s3://{b}/penguins", where="species = 'Adelie'")
+        assert r.structured_content["rows"] == 300
+        await call(client, "read_parquet", path=f"s3://{b}/penguins", name="p", columns=["id"])
+        err = await call_error(client, "to_parquet", data_ref="p", path=f"s3://{b}/copy.parquet")
+        assert "read-only" in err and "lake" in err
+
+
+async def test_missing_credentials_and_bad_urls_say_what_to_do(project: Path, s3) -> None:  # type: ignore[no-untyped-def]
+    async with inmemory(project, {"HOME": str(project)}) as client:
+        err = await call_error(client, "read_parquet", path="s3://somebucket/data/")
+        assert "No credentials" in err and "AWS_ACCESS_KEY_ID" in err and "[storage.NAME]" in err
+        err = await call_error(client, "read_parquet", path="hdfs://nn/data/")
+        assert "not served" in err
+        err = await call_error(client, "read_parquet", path=f"s3://{KEY}:{SECRET}@bucket/x")
+        assert "Credentials do not go in the URL" in err and SECRET not in err
+    async with inmemory(project, s3.env()) as client:
+        err = await call_error(client, "read_parquet", path="s3://no-such-bucket-here/x/")
+        assert "Nothing at" in err or "does not exist" in err or "empty" in err
