@@ -56,17 +56,18 @@ def bench(adapter: str, rows: int, repeat: int, tmp: Path, pg_url_env: dict[str,
     env["DBT_PROJECT_DIR"] = str(root)
     os.environ.update(env)  # the profile's env_var()s are read from the process environment
     settings = load_settings(project_dir=root, environ=env)
+    settings = settings.model_copy(update={"max_rows": max(rows, settings.max_rows)})
     service = DbtService(settings)
     registry = Registry(tmp / f"refs_{adapter}")
 
     def ours() -> int:
-        out = show.show(service, registry, model="big_numbers", sql=None, limit=-1, name=None,
-                        overwrite=False, max_rows=rows, target=None)  # fmt: skip
-        return out.ingested.info.rows
+        out = show.show(service, registry, settings, model="big_numbers", sql=None, limit=-1, name=None,
+                        overwrite=False, target=None)  # fmt: skip
+        return out.info.rows
 
     ours()  # warm: dbt imported, project parsed once, partial parsing from here on
-    compiled = show.show(service, registry, model="big_numbers", sql=None, limit=1, name=None,
-                         overwrite=False, max_rows=rows, target=None).compiled_sql  # fmt: skip
+    compiled = show.show(service, registry, settings, model="big_numbers", sql=None, limit=1, name=None,
+                         overwrite=False, target=None).compiled_sql  # fmt: skip
 
     def through_adapter(raw: bool) -> int:
         project = service.project()

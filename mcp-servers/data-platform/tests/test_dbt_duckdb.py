@@ -47,6 +47,16 @@ async def test_show_lineage_and_compare_on_duckdb_without_a_dbt_run(tmp_path: Pa
         ]
         every = await call(client, "dbt_show", inline=sql, limit=-1)
         assert every.structured_content["rows"] == 30  # the query's own LIMIT, not a syntax error
+        # The answer and the ref say where it ran; `name`/`overwrite` as for every ref-making tool.
+        where = "run read-only on target duckdb (duckdb, database warehouse, schema shop)"
+        assert where in got["note"]
+        named = await call(client, "dbt_show", sql="select 1 as x", name="one")
+        assert named.structured_content["data_ref"] == "one"
+        assert "target duckdb" in named.structured_content["source"]
+        err = await call_error(client, "dbt_show", sql="select 2 as x", name="one")
+        assert "already exists" in err
+        await call(client, "dbt_show", sql="select 2 as x", name="one", overwrite=True)
+        assert _ref(tmp_path, "one").column("x").to_pylist() == [2]
         err = await call_error(client, "dbt_show", model="stg_orders", sql="select 1")
         assert "one of them" in err
         # Jinja in inline SQL cannot run statements: dbt_show only reads.

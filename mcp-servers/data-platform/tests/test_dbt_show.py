@@ -60,7 +60,7 @@ async def test_a_model_and_inline_sql_with_ref_on_both_adapters(
         x_type = table.schema.field("x").type  # a decimal whose precision holds the widest value
         assert x_type.precision - x_type.scale >= len(str(int(max(xs))))
         err = await call_error(client, "dbt_show", sql="select * from {{ ref('stg_customers') }} where nope")
-        assert "The warehouse refused the query" in err and shop.adapter in err
+        assert "nope" in err and ("PostgreSQL error" in err or "DuckDB refused the query" in err)
         err = await call_error(client, "dbt_show", select="stg_orders+")
         assert "dbt_show shows one" in err
 

@@ -40,8 +40,8 @@ async def test_a_many_to_many_join_is_said_and_refused_under_validate(project: P
     text = text_of(mm)
     assert "4 rows in `countries`, 3 in `gdp` → 5 rows out" in text
     assert "Keys repeat (many_to_many)" in text
-    assert "`countries`: 1 keys on 2+ rows (2 rows; e.g. iso=KOR on 2)" in text
-    assert "`gdp`: 1 keys on 2+ rows (2 rows; e.g. iso=KOR on 2)" in text
+    assert "`countries`: 1 key on 2+ rows (2 rows; e.g. iso=KOR on 2)" in text
+    assert "`gdp`: 1 key on 2+ rows (2 rows; e.g. iso=KOR on 2)" in text
     assert mm.structured_content["rows"] == 5
     assert "join refused: validate='one_to_one'" in refused and "iso=KOR" in refused
     assert "`countries`" in refused and "`gdp`" in refused and "Nothing was stored" in refused

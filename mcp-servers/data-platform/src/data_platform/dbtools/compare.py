@@ -104,7 +104,9 @@ def compare(
         here_rel = str(node["relation_name"])
 
         def execute(sql: str) -> pa.Table:
-            with warehouse.query(adapter, sql) as fetched:
+            with warehouse.query(
+                adapter, sql, read_only_timeout_s=service.settings.statement_timeout_s
+            ) as fetched:
                 return pa.Table.from_batches(list(fetched.batches), schema=fetched.schema)
 
         def columns(rel: str, side: str) -> list[diff_core.SideColumn]:

@@ -55,6 +55,8 @@ class Runs:
         self.settings = service.settings
         self._running: str | None = None
         self._worker: tuple[Any, Path] | None = None  # (a pre-started dbt process, its project)
+        # Two calls at once must not both start a worker (the first would be overwritten, never stopped).
+        self._starting = anyio.Lock()
 
     async def run(
         self,
@@ -169,16 +171,17 @@ class Runs:
     # -- pre-started dbt processes ----------------------------------------------------------
     async def _prestart(self, project: DbtProject) -> None:
         """Keep one dbt worker process importing/waiting for this project (see worker.py)."""
-        if self._worker is not None:
-            process, root = self._worker
-            if root == project.root and process.returncode is None:
-                return
-            kill_now(process)
-            self._worker = None
-        try:
-            self._worker = (await start_worker(project.root), project.root)
-        except OSError:
-            self._worker = None
+        async with self._starting:
+            if self._worker is not None:
+                process, root = self._worker
+                if root == project.root and process.returncode is None:
+                    return
+                kill_now(process)
+                self._worker = None
+            try:
+                self._worker = (await start_worker(project.root), project.root)
+            except OSError:
+                self._worker = None
 
     def _take_worker(self, project: DbtProject) -> Any:
         if self._worker is None:
@@ -192,11 +195,12 @@ class Runs:
 
     async def close(self) -> None:
         """Server shutdown: stop the idle worker (AppState awaits this, bounded)."""
-        if self._worker is not None:
-            process = self._worker[0]
-            self._worker = None
-            kill_now(process)
-            await process.wait()
+        async with self._starting:  # a worker being started now is stopped too
+            if self._worker is not None:
+                process = self._worker[0]
+                self._worker = None
+                kill_now(process)
+                await process.wait()
 
     # -- docs -------------------------------------------------------------------------------
     async def docs_generate(

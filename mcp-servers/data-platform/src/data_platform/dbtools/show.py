@@ -1,8 +1,10 @@
-"""`dbt_show`: a model or inline SQL compiled by dbt and run through the project's adapter into a ref.
+"""`dbt_show`: a model or inline SQL compiled by dbt and run read-only on the target's warehouse into a ref.
 
-dbt compiles (refs, sources, macros, the target's schemas); the compiled SQL runs on the same
-adapter right after, under dbt's lock (warehouse.py), and its rows stream into the registry's one
-ingest path under the row guard. A model's current code runs, built or not: a preview of an edit.
+dbt compiles (refs, sources, macros, the target's schemas) under its in-process lock; the compiled
+SQL then runs outside that lock, on the server's own read-only connection to the target's
+warehouse (guarded.py: pg_query's guards on PostgreSQL, a locked-down read-only DuckDB), so a slow
+query holds up no other dbt tool. Its rows stream into the registry's one ingest path under the
+row guard. A model's current code runs, built or not: a preview of an edit.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from data_platform import work
-from data_platform.dbtools import warehouse
+from data_platform.config import Settings
+from data_platform.dbtools import guarded, warehouse
 from data_platform.dbtools.validation import closing_hint, findings_text
 from data_platform.errors import DbtError, InputError
-from data_platform.registry import Guard, Ingested, Registry, Target, ingest
+from data_platform.registry import Guard, RefInfo, Registry, Target
 from data_platform.registry.names import suggest_name
 
 if TYPE_CHECKING:
@@ -26,12 +31,14 @@ SHOWABLE = frozenset({"model", "snapshot", "analysis", "sql_operation"})
 
 @dataclass
 class ShowOutcome:
-    ingested: Ingested
+    info: RefInfo
+    head: pa.Table
     what: str  # `model stg_orders` or `inline SQL`
     compiled_sql: str
     limit: int | None  # None: every row (up to the guard)
-    adapter_type: str
+    where: guarded.Where  # the target, adapter, database and schema it ran in
     seconds: float
+    notes: list[str]
 
 
 def limit_of(limit: int | None) -> int | None:
@@ -44,13 +51,13 @@ def limit_of(limit: int | None) -> int | None:
 def show(
     service: DbtService,
     registry: Registry,
+    settings: Settings,
     *,
     model: str | None,
     sql: str | None,
     limit: int | None,
     name: str | None,
     overwrite: bool,
-    max_rows: int,
     target: str | None,
 ) -> ShowOutcome:
     if (model is None) == (sql is None) or not (model or sql or "").strip():
@@ -59,13 +66,13 @@ def show(
             "one of them."
         )
     rows = limit_of(limit)
-    guard = max(max_rows, rows or 0)
+    guard = max(settings.max_rows, rows or 0)
     what = f"model {model.strip()}" if model else "inline SQL"
     dest = Target(
         registry,
-        name,
+        name or None,
         overwrite,
-        source=f"dbt_show of {what}" + (f" (target {target})" if target else ""),
+        source=f"dbt_show of {what}",
         default_name=suggest_name(model) if model else "dbt_show",
     )
     dest.check()
@@ -73,30 +80,17 @@ def show(
     args = service.compile_args(project, target, None)
     if sql is not None:
         # Inline SQL is written by the caller: compiled without introspection (dbt's
-        # --no-introspect), its Jinja cannot run statements (run_query), so dbt_show stays read-only.
+        # --no-introspect), its Jinja cannot run statements (run_query) while compiling.
         args += [f"--inline={sql}", "--no-introspect"]  # `=`: text starting with `-` is no flag
     else:
         args += [*service.selection(str(model), None), "--indirect-selection", "empty"]
 
-    def run(result: Any) -> tuple[Ingested, str, str]:
-        compiled = _one_node(result, what)
-        adapter = warehouse.current_adapter()
-        kind = adapter.type()
-        work.progress(1, 3, f"running {what} on {kind}")
-        cap = rows if rows is not None and rows <= guard else guard + 1
-        with warehouse.query(adapter, warehouse.wrap(compiled, cap, kind)) as fetched:
-            work.progress(2, 3, "storing rows")
-            out = ingest(
-                fetched.batches,
-                fetched.schema,
-                dest,
-                guard=Guard(guard, what=f"dbt_show of {what}", exact=False, chunk_size=False,
-                            narrow="limit=N for the first N rows"),
-            )  # fmt: skip
-        return out, compiled, kind
+    def compiled_where(result: Any) -> tuple[str, guarded.Where]:
+        # Under dbt's lock: only what the query needs, read from the adapter dbt registered.
+        return _one_node(result, what), guarded.where_of(warehouse.current_adapter())
 
     work.progress(0, 3, f"compiling {what}")
-    inv = service.inproc.invoke(args, after=run)
+    inv = service.inproc.invoke(args, after=compiled_where)
     if not inv.success or inv.after is None:
         errors = inv.errors or inv.findings
         fix = "Fix the Jinja/SQL (dbt_compile shows it), then retry."
@@ -109,8 +103,20 @@ def show(
             f"dbt could not compile {what}.\n" + (findings_text(errors) or "dbt gave no message."),
             hint=closing_hint(errors, fix),
         )
-    ingested, compiled, kind = inv.after
-    return ShowOutcome(ingested, what, compiled, rows, kind, inv.seconds)
+    compiled, where = inv.after
+    dest.source = f"dbt_show of {what} on {where.label()}"  # the ref remembers where it ran
+    work.progress(1, 3, f"running {what} on {where.label()}")
+    cap = rows if rows is not None and rows <= guard else guard + 1
+    shown = guarded.run(
+        where,
+        settings,
+        registry,
+        warehouse.wrap(compiled, cap, where.adapter_type),
+        dest,
+        Guard(guard, what=f"dbt_show of {what}", exact=False, chunk_size=False,
+              narrow="limit=N for the first N rows"),
+    )  # fmt: skip
+    return ShowOutcome(shown.info, shown.head, what, compiled, rows, where, inv.seconds, shown.notes)
 
 
 def _one_node(result: Any, what: str) -> str:

@@ -89,14 +89,21 @@ class Fetched:
 
 
 @contextlib.contextmanager
-def query(adapter: Any, sql: str, batch_rows: int = BATCH_ROWS) -> Iterator[Fetched]:
-    """Run `sql` on a connection of `adapter`; cancelling the call cancels it in the warehouse."""
+def query(
+    adapter: Any, sql: str, batch_rows: int = BATCH_ROWS, *, read_only_timeout_s: float | None = None
+) -> Iterator[Fetched]:
+    """Run `sql` on a connection of `adapter`; cancelling the call cancels it in the warehouse.
+
+    `read_only_timeout_s`: on PostgreSQL, in a read-only transaction with that statement timeout
+    (dbt_compare's generated SQL; SQL a caller wrote goes through guarded.py instead)."""
     with adapter.connection_named(CONNECTION_NAME):
         handle = adapter.connections.get_thread_connection().handle
         cursor = handle.cursor()
         stop = getattr(cursor, "interrupt", None) or getattr(handle, "cancel", None)
         try:
             with work.on_cancel(stop) if stop is not None else contextlib.nullcontext():
+                if read_only_timeout_s is not None and adapter.type() == "postgres":
+                    _read_only(cursor, handle, read_only_timeout_s)
                 try:
                     fetched = _arrow(cursor, sql, batch_rows)
                 except Exception as exc:
@@ -109,6 +116,14 @@ def query(adapter: Any, sql: str, batch_rows: int = BATCH_ROWS) -> Iterator[Fetc
         finally:
             with contextlib.suppress(Exception):
                 handle.rollback()
+
+
+def _read_only(cursor: Any, handle: Any, timeout_s: float) -> None:
+    """psycopg2 (dbt-postgres): the transaction the first statement opens is read-only and timed."""
+    if getattr(handle, "autocommit", False):
+        cursor.execute("begin")
+    cursor.execute("set transaction read only")
+    cursor.execute(f"set local statement_timeout = {max(1, int(timeout_s * 1000))}")
 
 
 def _first_line(exc: BaseException) -> str:

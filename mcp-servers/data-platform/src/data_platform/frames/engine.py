@@ -38,7 +38,20 @@ def locked_connection(
     Progress tracking is a per-cursor setting, and the locked configuration refuses every
     `SET`: so those cursors are made and set up before the lock, which comes last.
     """
-    config: dict[str, str | bool | int] = {
+    import duckdb
+
+    con = duckdb.connect(":memory:", config=_locked_config(memory_limit, threads))
+    cursors = []
+    for _ in range(progress_cursors):
+        cur = con.cursor()
+        cur.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
+        cursors.append(cur)
+    con.execute("SET lock_configuration = true")
+    return con, cursors
+
+
+def _locked_config(memory_limit: str, threads: int | None) -> dict[str, str | bool | int]:
+    return {
         "enable_external_access": False,
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
@@ -47,16 +60,16 @@ def locked_connection(
         "memory_limit": memory_limit,
         "threads": threads or max(1, os.cpu_count() or 1),
     }
+
+
+def locked_file_connection(path: str, memory_limit: str = DEFAULT_MEMORY) -> duckdb.DuckDBPyConnection:
+    """A database file opened read-only with the same lock-down: it can read that file and nothing else
+    (dbt_show on a dbt-duckdb target)."""
     import duckdb
 
-    con = duckdb.connect(":memory:", config=config)
-    cursors = []
-    for _ in range(progress_cursors):
-        cur = con.cursor()
-        cur.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
-        cursors.append(cur)
+    con = duckdb.connect(path, read_only=True, config=_locked_config(memory_limit, None))
     con.execute("SET lock_configuration = true")
-    return con, cursors
+    return con
 
 
 class Engine:

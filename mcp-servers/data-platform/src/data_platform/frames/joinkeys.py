@@ -34,7 +34,8 @@ class Repeats:
         if not self.keys:
             return f"`{ref}`: keys unique"
         key = ", ".join(f"{k}={format_cell(v, 30)}" for k, v in (self.example or {}).items())
-        many = f"{self.keys:,} keys on 2+ rows ({self.rows:,} rows"
+        noun = "key" if self.keys == 1 else "keys"
+        many = f"{self.keys:,} {noun} on 2+ rows ({self.rows:,} rows"
         return f"`{ref}`: {many}; e.g. {key} on {self.example_rows:,})"
 
 

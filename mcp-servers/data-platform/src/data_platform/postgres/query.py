@@ -280,15 +280,18 @@ def run_query(
     overwrite: bool = False,
     max_rows: int | None = None,
     geometry: GeoFormat = "wkt",
+    source: str | None = None,
     default_name: str = "query",
+    guard: Guard | None = None,
 ) -> QueryOutcome:
     """Run one read-only query and store its result as a data_ref (no name: a free one from
-    `default_name`, chosen as the ref is published)."""
+    `default_name`, chosen as the ref is published). pg_query, and dbt_show's compiled SQL on a
+    postgres target: one guarded path for both."""
     checked = safety.check_query(sql)
-    source = "pg_query: " + " ".join(sql.split())[:120]
+    source = source or "pg_query: " + " ".join(sql.split())[:120]
     target = Target(registry, name or None, overwrite, source, default_name)
     target.check()  # before the query runs
-    guard = query_guard(max_rows or settings.max_rows)
+    guard = guard or query_guard(max_rows or settings.max_rows)
     with explained(settings, checked.sql):  # an error shows where, and which relations were meant
         outcome = _execute(settings, checked, params, target, guard, geometry)
     outcome.notes.extend(units.notes_for(settings, checked.sql, checked.functions))

@@ -151,7 +151,7 @@ def _walk(node: Any, key: str | None = None) -> Iterator[tuple[str | None, Any]]
 
 def _refuse(what: str, hint: str | None = None) -> ExpressionError:
     return ExpressionError(
-        f"pg_query runs read-only queries only; refused: {what}.",
+        f"This tool runs read-only queries only; refused: {what}.",
         hint=hint or "Use pg_execute for statements that change data or settings.",
     )
 

@@ -154,7 +154,7 @@ def degree_notes(conn: Any, sql: str) -> list[str]:
         metres = f"{name}({geometry.label}::geography)" if geometry.column else "::geography"
         note = (
             f"{name}({geometry.label}) is in {unit}, not metres: a geometry in SRID {srid} ({crs}, "
-            f"geographic). For metres cast to geography ({metres}) or ST_Transform to a projected SRID"
+            f"geographic). For metres cast to geography ({metres}) or ST_Transform to a projected SRID."
         )
         if note not in notes:
             notes.append(note)

@@ -178,30 +178,33 @@ async def dbt_show(
     sql: str | None = None,
     limit: int | None = None,
     target: str | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
 ) -> FrameResult:
-    """Model or inline SQL ({{ ref() }} ok) via dbt into a data_ref; limit 100 (-1: all)."""
+    """Model or inline SQL ({{ ref() }} ok) via dbt into a data_ref; the query runs read-only
+    (postgres/duckdb targets); limit 100 (-1: all)."""
     state = state_of(ctx)
     out = await run_sync(
         show_mod.show,
         _service(ctx),
         state.registry,
+        state.settings,
         model=model,
         sql=sql,
         limit=limit,
-        name=None,
-        overwrite=False,
-        max_rows=state.settings.max_rows,
+        name=name,
+        overwrite=overwrite,
         target=target,
     )
-    info = out.ingested.info
     cut = f"limit {out.limit}" if out.limit is not None else "no limit"
+    note = f"{out.what} compiled by dbt, run read-only on {out.where.label()} ({cut}; limit=-1: all)."
     return FrameResult.build(
         "dbt_show",
-        info,
-        out.ingested.head,
+        out.info,
+        out.head,
         preview_rows=state.settings.preview_rows,
-        note=f"{out.what} compiled by dbt and run on {out.adapter_type} ({cut}; limit=-1 for every row).",
-        next_steps=[f"describe `{info.name}`", "dbt_compile for the SQL that ran"],
+        note="; ".join([note, *out.notes]),
+        next_steps=[f"describe `{out.info.name}`", "dbt_compile for the SQL that ran"],
     )
 
 
