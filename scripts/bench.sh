@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up and run every benchmark; each prints ratios against baselines measured in the same run.
-# Usage: scripts/bench.sh [start|frames|postgres|doctor|diff|dbt|dbt_show|column_lineage|plugin|completions|pictures|lakes ...]   (default: all). BENCH_ROWS sizes the data.
+# Usage: scripts/bench.sh [start|frames|postgres|doctor|diff|dbt|dbt_show|dbt_impact|column_lineage|plugin|completions|pictures|lakes ...]   (default: all). BENCH_ROWS sizes the data.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PROJECT="$ROOT/mcp-servers/data-platform"
@@ -9,7 +9,7 @@ VENV="$PROJECT/.venv"
 "$ROOT/scripts/setup-env.sh" "$VENV" dev,bench
 cd "$PROJECT"
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(start frames postgres doctor diff dbt dbt_show column_lineage plugin completions pictures lakes)
+[ ${#which[@]} -eq 0 ] && which=(start frames postgres doctor diff dbt dbt_show dbt_impact column_lineage plugin completions pictures lakes)
 for b in "${which[@]}"; do
   echo "=== bench: $b"
   case "$b" in
@@ -20,6 +20,7 @@ for b in "${which[@]}"; do
     diff) "$VENV/bin/python" bench/bench_diff.py ;;
     dbt) "$VENV/bin/python" bench/bench_dbt.py --quick ;;
     dbt_show) "$VENV/bin/python" bench/bench_dbt_show.py ;;
+    dbt_impact) "$VENV/bin/python" bench/bench_dbt_impact.py ;;
     column_lineage) "$VENV/bin/python" bench/bench_column_lineage.py ;;
     plugin) "$VENV/bin/python" bench/plugin_start.py ;;
     completions) "$VENV/bin/python" bench/bench_completions.py ;;

@@ -24,7 +24,7 @@ from harness import inmemory, server_env
 WRITERS = {
     "to_csv", "to_parquet", "write_table", "drop_data", "pg_execute", "pg_load", "dbt_run", "dbt_build",
     "dbt_test", "dbt_docs_generate", "dbt_parse", "dbt_compile", "dbt_ls", "dbt_lineage", "dbt_show",
-    "dbt_compare",
+    "dbt_compare", "dbt_impact",
 }  # fmt: skip
 POSTGRES = {
     "list_data", "drop_data", "diff", "pg_connect", "pg_query", "pg_execute", "pg_schemas", "pg_tables",

@@ -17,6 +17,7 @@ import pyarrow as pa
 from data_platform import work
 from data_platform.dbtools import lineage as lineage_mod
 from data_platform.dbtools import warehouse
+from data_platform.dbtools.state import targets_of
 from data_platform.diffing import compare as diff_core
 from data_platform.diffing.sql import Dialect
 from data_platform.errors import DbtError, InputError
@@ -24,7 +25,6 @@ from data_platform.registry import Registry, Target, ingest
 from data_platform.registry.names import suggest_name
 
 if TYPE_CHECKING:
-    from data_platform.dbtools.project import DbtProject
     from data_platform.dbtools.service import DbtService
 
 EXAMPLES = 20  # rows per kind stored as refs
@@ -42,17 +42,54 @@ class CompareOutcome:
     refs: dict[str, str] = field(default_factory=dict)  # kind -> ref name
 
 
-def profile_targets(project: DbtProject) -> list[str]:
-    """The target names of the project's profile (read without rendering: names are not Jinja)."""
-    import yaml  # not at the server's start
+def adapter_sql(adapter: Any, timeout_s: float) -> tuple[diff_core.Execute, Dialect]:
+    """The diff core's `execute` and `Dialect` on a dbt adapter (its quoting and string type).
 
-    path = project.profiles_dir / "profiles.yml"
+    Each statement runs read-only within `timeout_s` where the adapter allows it (warehouse.query).
+    """
+    quote_char = adapter.quote("")[:1] or '"'
+    dialect = Dialect(
+        quote=lambda n: adapter.quote(n.replace(quote_char, quote_char * 2)),
+        text_type=str((getattr(adapter.Column, "TYPE_LABELS", {}) or {}).get("STRING", "VARCHAR")),
+    )
+
+    def execute(sql: str) -> pa.Table:
+        with warehouse.query(adapter, sql, read_only_timeout_s=timeout_s) as fetched:
+            return pa.Table.from_batches(list(fetched.batches), schema=fetched.schema)
+
+    return execute, dialect
+
+
+def relation_columns(
+    execute: diff_core.Execute, rel: str, label: str, side: str
+) -> list[diff_core.SideColumn]:
+    """A relation's columns as the diff core reads them; a missing relation says how to build it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        outputs = (data.get(project.profile or "") or {}).get("outputs") or {}
-    except (OSError, yaml.YAMLError, AttributeError):
-        return []
-    return [str(k) for k in outputs]
+        return diff_core.arrow_columns(execute(f"select * from {rel} where 1 = 0").schema)
+    except DbtError as exc:
+        raise DbtError(
+            f"Cannot read {label} in {side} ({rel}): {str(exc).splitlines()[0]}",
+            hint=f"Build it there first (dbt_run select={label} target=...), or check the name.",
+        ) from None
+
+
+def store_examples(
+    registry: Registry,
+    result: diff_core.DiffResult,
+    label: str,
+    names: dict[str, str],
+    source: str,
+    sides: str,
+) -> dict[str, str]:
+    """Each kind of example rows into a ref `<label>_<kind>` (kinds renamed by `names`)."""
+    refs: dict[str, str] = {}
+    for kind_name, table in result.examples.items():
+        if table.num_rows:
+            shown = names.get(kind_name, kind_name)
+            dest = Target(registry, None, False, source=f"{source}: {shown} {sides}",
+                          default_name=suggest_name(f"{label}_{shown}"))  # fmt: skip
+            refs[shown] = ingest(table.to_batches(), table.schema, dest).info.name
+    return refs
 
 
 def _node(service: DbtService, target: str | None, model: str) -> dict[str, Any]:
@@ -81,7 +118,7 @@ def compare(
     work.progress(0, 5, f"reading {model} in {here} and {against}")
     node = _node(service, target, model)
     other = None
-    if against in profile_targets(project):
+    if against in targets_of(project):
         other = _node(service, against, model)["relation_name"]
     elif against == target:
         raise InputError("target and against name the same side.")
@@ -90,11 +127,7 @@ def compare(
     def run(_result: Any) -> CompareOutcome:
         adapter = warehouse.current_adapter()
         kind = adapter.type()
-        quote_char = adapter.quote("")[:1] or '"'
-        dialect = Dialect(
-            quote=lambda n: adapter.quote(n.replace(quote_char, quote_char * 2)),
-            text_type=str((getattr(adapter.Column, "TYPE_LABELS", {}) or {}).get("STRING", "VARCHAR")),
-        )
+        execute, dialect = adapter_sql(adapter, service.settings.statement_timeout_s)
         there = (
             other
             or adapter.Relation.create(
@@ -103,20 +136,8 @@ def compare(
         )
         here_rel = str(node["relation_name"])
 
-        def execute(sql: str) -> pa.Table:
-            with warehouse.query(
-                adapter, sql, read_only_timeout_s=service.settings.statement_timeout_s
-            ) as fetched:
-                return pa.Table.from_batches(list(fetched.batches), schema=fetched.schema)
-
         def columns(rel: str, side: str) -> list[diff_core.SideColumn]:
-            try:
-                return diff_core.arrow_columns(execute(f"select * from {rel} where 1 = 0").schema)
-            except DbtError as exc:
-                raise DbtError(
-                    f"Cannot read {label} in {side} ({rel}): {str(exc).splitlines()[0]}",
-                    hint=f"Build it there first (dbt_run select={label} target=...), or check the name.",
-                ) from None
+            return relation_columns(execute, rel, label, side)
 
         # left = the other side (prod, the baseline), right = this side (dev, the change)
         result = diff_core.diff(
@@ -144,15 +165,7 @@ def compare(
         "duplicates_left": f"duplicates_in_{against}",
         "duplicates_right": f"duplicates_in_{here}",
     }
-    for kind_name, table in out.result.examples.items():
-        if table.num_rows:
-            shown = names.get(kind_name, kind_name)
-            dest = Target(
-                registry,
-                None,
-                False,
-                source=f"dbt_compare {label}: {shown} ({against} vs {here})",
-                default_name=suggest_name(f"{label}_{shown}"),
-            )
-            out.refs[shown] = ingest(table.to_batches(), table.schema, dest).info.name
+    out.refs.update(
+        store_examples(registry, out.result, label, names, f"dbt_compare {label}", f"({against} vs {here})")
+    )
     return out

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
+from data_platform.dbtools import state as state_mod
 from data_platform.dbtools.artifacts import DocsReport, NodeResult, docs_report, parse_run_results
 from data_platform.dbtools.findings import Finding, clean_message
 from data_platform.dbtools.project import DbtProject
@@ -69,12 +70,18 @@ class Runs:
         target: str | None = None,
         strict: bool | None = None,
         on_progress: Callable[[Progress], Awaitable[None]] | None = None,
+        state: str | None = None,
+        defer: bool = True,
     ) -> RunOutcome:
-        """Validate, then `dbt <command>` in a subprocess; per-node results from run_results.json."""
+        """Validate, then `dbt <command>` in a subprocess; per-node results from run_results.json.
+
+        `state`/`defer`: dbt's `--state`/`--defer` against a baseline (state.py). A run or build
+        keeps its manifest as its target's state (`state="prod"` after a build on prod)."""
         await self._prestart(self.service.project())  # dbt imports in the worker while we validate
         validation = await anyio.to_thread.run_sync(
             lambda: self.service.checked(f"dbt {command}", target, vars)
         )
+        stateful = await anyio.to_thread.run_sync(lambda: self.service.state_args(state, defer, target))
         strict = bool(strict) or self.settings.dbt_strict
         if strict and validation.deprecations:
             raise DbtError(
@@ -89,6 +96,7 @@ class Runs:
             "--target-path",
             str(project.target_path),
             *self.service.selection(select, exclude),
+            *stateful,
         ]
         if full_refresh and command in ("run", "build", "seed"):
             args.append("--full-refresh")
@@ -98,6 +106,8 @@ class Runs:
         manifest = await anyio.to_thread.run_sync(self._names, validation)  # in a thread: a big one is slow
         read = lambda: parse_run_results(results_path, manifest)  # noqa: E731
         results = await anyio.to_thread.run_sync(read) if fresh else None
+        if results is not None and command in ("run", "build", "seed") and results.nodes:
+            state_mod.record_run(project, state_mod.target_name(project, target, self.settings.dbt_target))
         errors = [f for f in outcome.errors if not (results and f.node)]
         if results is None or (not results.nodes and outcome.returncode != 0):
             raise DbtError(

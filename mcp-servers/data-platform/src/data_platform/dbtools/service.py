@@ -22,6 +22,7 @@ from typing import Any
 from data_platform.config import Settings
 from data_platform.dbtools import columns as columns_mod
 from data_platform.dbtools import lineage as lineage_mod
+from data_platform.dbtools import state as state_mod
 from data_platform.dbtools import warehouse
 from data_platform.dbtools.artifacts import DocsReport, Resource, load_json, resource_from_ls_line
 from data_platform.dbtools.findings import Finding, ToldDeprecations
@@ -85,6 +86,10 @@ class DbtService:
         """`dbt compile` writing under the server's own target folder, never the project's `target/`."""
         path = project.validation_path / folder if folder else project.validation_path
         return ["compile", *self.base_args(project, target, vars), "--target-path", str(path), *rest]
+
+    def state_args(self, state: str | None, defer: bool, target: str | None) -> list[str]:
+        """dbt's `--state`/`--defer` for a baseline named as state.py's FORMS (made when needed)."""
+        return state_mod.state_args(state_mod.resolve(self, state, target) if state else None, defer)
 
     @staticmethod
     def selection(select: str | None, exclude: str | None) -> list[str]:
@@ -176,8 +181,10 @@ class DbtService:
         exclude: str | None = None,
         resource_type: str | None = None,
         target: str | None = None,
+        state: str | None = None,
     ) -> list[Resource]:
         project = self.project()
+        stateful = self.state_args(state, False, target)
         args = [
             "ls",
             *self.base_args(project, target, None),
@@ -188,6 +195,7 @@ class DbtService:
             "--output-keys",
             "unique_id name resource_type original_file_path config",
             *self.selection(select, exclude),
+            *stateful,
         ]
         if resource_type:
             args += ["--resource-type", resource_type]
@@ -205,10 +213,13 @@ class DbtService:
         select: str,
         target: str | None = None,
         vars: dict[str, Any] | None = None,
+        state: str | None = None,
+        defer: bool = True,
     ) -> tuple[list[Compiled], Validation]:
         validation = self.checked("dbt compile", target, vars)
         project = validation.project
-        args = self.compile_args(project, target, vars, *self.selection(select, None))
+        stateful = self.state_args(state, defer, target)
+        args = self.compile_args(project, target, vars, *self.selection(select, None), *stateful)
         inv = self.inproc.invoke(args)
         if not inv.success:
             raise DbtError(

@@ -59,6 +59,8 @@ def show(
     name: str | None,
     overwrite: bool,
     target: str | None,
+    state: str | None = None,
+    defer: bool = True,
 ) -> ShowOutcome:
     if (model is None) == (sql is None) or not (model or sql or "").strip():
         raise InputError(
@@ -77,7 +79,7 @@ def show(
     )
     dest.check()
     project = service.project()
-    args = service.compile_args(project, target, None)
+    args = service.compile_args(project, target, None, *service.state_args(state, defer, target))
     if sql is not None:
         # Inline SQL is written by the caller: compiled without introspection (dbt's
         # --no-introspect), its Jinja cannot run statements (run_query) while compiling.

@@ -42,7 +42,7 @@ FAMILY_MODULES: dict[str, tuple[str, ...]] = {
         "data_platform.server.postgres_tools",
         "data_platform.server.doctor_tools",  # the PostgreSQL doctor: top queries, index advice, health
     ),
-    "dbt": ("data_platform.server.dbt_tools",),
+    "dbt": ("data_platform.server.dbt_tools", "data_platform.server.dbt_impact_tools"),
 }
 
 

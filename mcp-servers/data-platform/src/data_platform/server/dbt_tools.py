@@ -79,6 +79,7 @@ def _models_tool(command: Literal["run", "build"], doc: str) -> Any:
         vars: Vars = None,
         target: Target = None,
         strict: Strict = False,
+        state: str | None = None,
     ) -> DbtRunResult:
         return await _run(
             ctx,
@@ -89,6 +90,7 @@ def _models_tool(command: Literal["run", "build"], doc: str) -> Any:
             vars=vars,
             target=target,
             strict=strict,
+            state=state,
         )
 
     tool.__name__ = tool.__qualname__ = f"dbt_{command}"
@@ -113,9 +115,13 @@ async def dbt_test(
     vars: Vars = None,
     target: Target = None,
     strict: Strict = False,
+    state: str | None = None,
 ) -> DbtRunResult:
     """Validate, then run data tests; per-test status; failing rows kept as refs."""
-    return await _run(ctx, "test", select=select, exclude=exclude, vars=vars, target=target, strict=strict)
+    return await _run(
+        ctx, "test", select=select, exclude=exclude, vars=vars, target=target, strict=strict,
+        state=state,
+    )  # fmt: skip
 
 
 @TOOLS.declare(read_only=False, idempotent=True, open_world=True)
@@ -125,9 +131,10 @@ async def dbt_compile(
     select: Annotated[str, Field(description="node name or dbt selector.")],
     vars: Vars = None,
     target: Target = None,
+    state: str | None = None,
 ) -> DbtCompileResult:
     """Compiled SQL of a node or selection (catches undefined macros that parse misses)."""
-    compiled, validation = await run_sync(_service(ctx).compile, select, target, vars)
+    compiled, validation = await run_sync(_service(ctx).compile, select, target, vars, state)
     where = _service(ctx).where(target, [c.relation for c in compiled if c.relation])
     return DbtCompileResult.of(compiled, validation, state_of(ctx).settings.max_output_chars, where)
 
@@ -139,10 +146,11 @@ async def dbt_ls(
     exclude: Exclude = None,
     resource_type: Literal["model", "seed", "snapshot", "source", "test", "exposure", "analysis"]
     | None = None,
+    state: str | None = None,
 ) -> DbtLsResult:
     """List resources matching a selection: name, type, materialization, path."""
     service = _service(ctx)
-    found = await run_sync(service.ls, select, exclude, resource_type)
+    found = await run_sync(service.ls, select, exclude, resource_type, None, state)
     schemas = await run_sync(service.listed_schemas, [r.unique_id for r in found])
     return DbtLsResult.of(found, service.where(None, schemas))
 
@@ -180,10 +188,11 @@ async def dbt_show(
     target: str | None = None,
     name: str | None = None,
     overwrite: bool = False,
+    state: str | None = None,
 ) -> FrameResult:
     """Model or inline SQL ({{ ref() }} ok) via dbt into a data_ref; the query runs read-only
     (postgres/duckdb targets); limit 100 (-1: all)."""
-    state = state_of(ctx)
+    baseline, state = state, state_of(ctx)
     out = await run_sync(
         show_mod.show,
         _service(ctx),
@@ -195,6 +204,7 @@ async def dbt_show(
         name=name,
         overwrite=overwrite,
         target=target,
+        state=baseline,
     )
     cut = f"limit {out.limit}" if out.limit is not None else "no limit"
     note = f"{out.what} compiled by dbt, run read-only on {out.where.label()} ({cut}; limit=-1: all)."

@@ -123,6 +123,11 @@ TOOLS: dict[str, dict[str, Synonym]] = {
         **_to("agg", "aggregate", "aggfunc", "agg_func", "histfunc", "estimator", "func"),
         **_to("title", "chart_title", "plot_title"),
     },
+    "dbt_impact": {
+        **_to("against", "state", "base", "baseline", "compare_to", "vs", "defer_target", "state_path"),
+        **_to("key", "keys", "primary_key", "unique_key", "on", "pk"),
+        **_to("select", "models", "model"),
+    },
     "dbt_compare": {
         **_to("model", "select", "node", "models", "relation", "table"),
         **_to(
