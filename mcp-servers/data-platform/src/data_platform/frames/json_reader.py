@@ -10,8 +10,8 @@ from __future__ import annotations
 import codecs
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 
 from data_platform import work
@@ -32,6 +32,9 @@ from data_platform.frames.sources import (
 from data_platform.frames.types import parse_type
 from data_platform.registry import Target, ingest
 
+if TYPE_CHECKING:
+    import duckdb  # imported by a read: not at the server's start
+
 # DuckDB reads the file in buffers of the largest object's size, and its progress moves a buffer at
 # a time: 32 MB keeps the progress true; a file with a larger object is read again with 256 MB.
 SMALL_OBJECTS = 32 * 1024 * 1024
@@ -40,6 +43,8 @@ LARGE_OBJECTS = 256 * 1024 * 1024
 
 def _reader_connection() -> duckdb.DuckDBPyConnection:
     """A private DuckDB for reading one checked path: no extensions, UTC time zone."""
+    import duckdb
+
     con = duckdb.connect(
         ":memory:",
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, "threads": 2},
@@ -102,6 +107,8 @@ def read_json(
         chunk_size=chunk_size,
         parse_dates=parse_dates,
     )
+    import duckdb
+
     try:
         try:
             loaded, plan = _load(path, source, fmt, SMALL_OBJECTS, target, **options)
