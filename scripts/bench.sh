@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up and run every benchmark; each prints ratios against baselines measured in the same run.
-# Usage: scripts/bench.sh [frames|postgres|doctor|diff|dbt|dbt_show|dbt_impact|column_lineage|plugin|completions|pictures|lakes ...]   (default: all). BENCH_ROWS sizes the data.
+# Usage: scripts/bench.sh [start|frames|postgres|doctor|diff|dbt|dbt_show|dbt_impact|column_lineage|plugin|completions|pictures|lakes ...]   (default: all). BENCH_ROWS sizes the data.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PROJECT="$ROOT/mcp-servers/data-platform"
@@ -9,10 +9,11 @@ VENV="$PROJECT/.venv"
 "$ROOT/scripts/setup-env.sh" "$VENV" dev,bench
 cd "$PROJECT"
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(frames postgres doctor diff dbt dbt_show dbt_impact column_lineage plugin completions pictures lakes)
+[ ${#which[@]} -eq 0 ] && which=(start frames postgres doctor diff dbt dbt_show dbt_impact column_lineage plugin completions pictures lakes)
 for b in "${which[@]}"; do
   echo "=== bench: $b"
   case "$b" in
+    start) "$VENV/bin/python" bench/bench_start.py ;;
     frames) "$VENV/bin/python" bench/bench_frames.py ${BENCH_ROWS:+--rows "$BENCH_ROWS"} ;;
     postgres) "$VENV/bin/python" bench/bench_postgres.py ${BENCH_ROWS:+--rows "$BENCH_ROWS"} ;;
     doctor) "$VENV/bin/python" bench/bench_doctor.py ${BENCH_ROWS:+--rows "$BENCH_ROWS"} ;;

@@ -239,7 +239,10 @@ FRAMES: list[Case] = [
          that(lambda d, w: d["same"] == sales(w).num_rows and d["only_left"] == d["only_right"] == 0,
               "keyless: the same rows")),
     Case("join", {"left": "sales", "right": "g1", "left_on": "region", "right_on": "region",
-                  "validate": "m:1"}, None, ("does not take `validate`",)),
+                  "validate": "m:1"},
+         that(lambda d, w: d["rows"] == sales(w).num_rows, "m:1 holds: every row kept")),
+    Case("join", {"left": "g1", "right": "sales", "on": "region", "validate": "one_to_one"}, None,
+         ("validate='one_to_one'", "sales")),
     Case("sql", {"query": "SELECT region, count(*) AS n FROM sales GROUP BY region", "name": "q1"},
          same(lambda w: sales(w).group_by("region", use_threads=False).aggregate([("region", "count")])
               .rename_columns(["region", "n"]), sort_by="region")),

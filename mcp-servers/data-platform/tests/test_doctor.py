@@ -169,8 +169,12 @@ async def test_read_only_plain_role_works_or_says_what_it_cannot_see(
 ) -> None:
     write_connections(project, _connections(dbs))
     async with inmemory(project, _env(dbs, tmp_path)) as client:
-        top = await call(client, "pg_top_queries", connection="reader")
+        top = await call(client, "pg_top_queries", connection="reader", name="reader_top")
         assert "pg_read_all_stats" in (top.structured_content["note"] or "")
+        assert top.structured_content["data_ref"] == "reader_top"  # every tool that makes a ref takes name
+        again = await call_error(client, "pg_top_queries", connection="reader", name="reader_top")
+        assert "already exists" in again and "overwrite" in again
+        await call(client, "pg_top_queries", connection="reader", name="reader_top", overwrite=True)
         advice = await call(client, "pg_index_advice", sql=MISSING[2][0], connection="reader")
         (a,) = advice.structured_content["advised"]
         assert a["verified"] and '"device_id"' in a["create"]  # hypopg works in a read-only session

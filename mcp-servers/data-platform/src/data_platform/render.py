@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 # The preview's limits, everywhere a table is shown: rows kept with a new ref (and the most a
 # preview or head/tail shows), columns shown, characters per cell.
@@ -190,6 +189,8 @@ def trim_cells(table: pa.Table) -> pa.Table:
     Text longer than a cell keeps MAX_CELL - 1 characters and ends with `…`: a cut never looks
     like the value.
     """
+    import pyarrow.compute as pc  # not at the server's start
+
     table = table.select(table.column_names[:MAX_PREVIEW_COLUMNS])
     for i, f in enumerate(table.schema):
         col = table.column(i)

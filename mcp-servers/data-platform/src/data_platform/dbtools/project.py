@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from data_platform.errors import DbtError, NotConfiguredError
 
 PROJECT_FILE = "dbt_project.yml"
@@ -70,6 +68,8 @@ def find_profiles_dir(explicit: Path | None, project_dir: Path) -> Path:
 
 def read_project_file(project_dir: Path) -> dict[str, Any]:
     """dbt_project.yml as a dict; a broken file is a DbtError naming the line."""
+    import yaml  # not at the server's start
+
     path = project_dir / PROJECT_FILE
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

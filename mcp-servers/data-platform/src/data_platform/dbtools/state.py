@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
 from data_platform.dbtools.project import DbtProject, fingerprint
 from data_platform.dbtools.validation import closing_hint, findings_text
 from data_platform.errors import DbtError, InputError
@@ -63,6 +61,8 @@ class Baseline:
 
 def profile_of(project: DbtProject) -> dict:
     """The project's profile entry in profiles.yml, unrendered (target names are not Jinja)."""
+    import yaml  # not at the server's start
+
     path = project.profiles_dir / "profiles.yml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

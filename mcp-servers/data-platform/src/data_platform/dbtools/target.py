@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from data_platform.dbtools.project import DbtProject
 
 _BUILT = frozenset({"model", "seed", "snapshot"})
@@ -41,6 +39,8 @@ def target_name(project: DbtProject, asked: str | None, configured: str | None) 
     """The target dbt uses: the one asked for, the configured one, or the profile's `target:`."""
     if asked or configured:
         return asked or configured
+    import yaml  # not at the server's start
+
     path = project.profiles_dir / "profiles.yml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

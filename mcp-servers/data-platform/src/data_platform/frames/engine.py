@@ -15,12 +15,15 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 
 from data_platform.errors import ExpressionError, InputError
 from data_platform.work import CancelledError, Step, current, on_cancel, probing
+
+if TYPE_CHECKING:
+    import duckdb  # imported by the first call that needs it: not at the server's start
 
 DEFAULT_MEMORY = "4GB"
 PROGRESS_CURSORS = 4  # calls at once that report DuckDB's own progress; more get a plain cursor
@@ -35,6 +38,8 @@ def locked_connection(
     Progress tracking is a per-cursor setting, and the locked configuration refuses every
     `SET`: so those cursors are made and set up before the lock, which comes last.
     """
+    import duckdb
+
     con = duckdb.connect(":memory:", config=_locked_config(memory_limit, threads))
     cursors = []
     for _ in range(progress_cursors):
@@ -60,6 +65,8 @@ def _locked_config(memory_limit: str, threads: int | None) -> dict[str, str | bo
 def locked_file_connection(path: str, memory_limit: str = DEFAULT_MEMORY) -> duckdb.DuckDBPyConnection:
     """A database file opened read-only with the same lock-down: it can read that file and nothing else
     (dbt_show on a dbt-duckdb target)."""
+    import duckdb
+
     con = duckdb.connect(path, read_only=True, config=_locked_config(memory_limit, None))
     con.execute("SET lock_configuration = true")
     return con
@@ -116,6 +123,8 @@ class Engine:
 
     def _give_back(self, con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> None:
         """Back to the pool as it was lent: its tables unregistered, its temporary tables dropped."""
+        import duckdb
+
         try:
             for name in tables:
                 con.unregister(name)
@@ -199,6 +208,8 @@ def check_select(sql: str, engine: Engine | None = None) -> str:
         )
     if "\x00" in text:
         raise ExpressionError("The SQL contains a NUL byte.")
+    import duckdb
+
     with scoped(engine) as eng, eng.over({}) as con:  # parsing only: nothing is executed here
         try:
             statements = con.extract_statements(text)
@@ -231,6 +242,8 @@ def run(
 ) -> pa.Table:
     """Execute on a locked connection; DuckDB errors become ExpressionError with its reason.
     A statement without a result (CREATE TEMP TABLE ... AS, the diff's) gives an empty table."""
+    import duckdb
+
     try:
         rel = con.sql(sql)
         return rel.to_arrow_table() if rel is not None else pa.table({})

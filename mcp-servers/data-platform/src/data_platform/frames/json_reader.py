@@ -11,8 +11,8 @@ import codecs
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 
 from data_platform import work
@@ -33,6 +33,9 @@ from data_platform.frames.sources import (
 from data_platform.frames.types import parse_type
 from data_platform.registry import Target, ingest
 
+if TYPE_CHECKING:
+    import duckdb  # imported by a read: not at the server's start
+
 # DuckDB reads the file in buffers of the largest object's size, and its progress moves a buffer at
 # a time: 32 MB keeps the progress true; a file with a larger object is read again with 256 MB.
 SMALL_OBJECTS = 32 * 1024 * 1024
@@ -41,6 +44,8 @@ LARGE_OBJECTS = 256 * 1024 * 1024
 
 def _reader_connection() -> duckdb.DuckDBPyConnection:
     """A private DuckDB for reading one checked path: no extensions, UTC time zone."""
+    import duckdb
+
     con = duckdb.connect(
         ":memory:",
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, "threads": 2},
@@ -107,6 +112,8 @@ def read_json(
         chunk_size=chunk_size,
         parse_dates=parse_dates,
     )
+    import duckdb
+
     try:
         try:
             loaded, plan = load(SMALL_OBJECTS, target)

@@ -361,7 +361,20 @@ def _close(a: int, b: int) -> bool:
 
 
 def _run(eng: engine.Engine, con: Any, exprs: dict[str, str]) -> dict[str, Any]:
-    labels = list(exprs)
-    sql = "SELECT " + ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs.values())) + " FROM t"
-    row = eng.run(con, sql).to_pylist()[0]
-    return {label: row[f"c{i}"] for i, label in enumerate(labels)}
+    """Each exact distinct count in a scan of its own, the other checks in one scan together.
+
+    A count(DISTINCT ...) builds a hash table of up to every row: several in one SELECT are
+    built at once, and their sum was most of the profile's peak memory (3.6x the ref's size at
+    2M rows). One at a time, the peak is the largest one; the columns are memory-mapped, so a
+    scan more costs little beside the hashing itself.
+    """
+    got: dict[str, Any] = {}
+    hashed = [label for label, e in exprs.items() if "DISTINCT" in e]
+    batches = [[label] for label in hashed] + [[label for label in exprs if label not in hashed]]
+    for labels in batches:
+        if not labels:
+            continue
+        sql = "SELECT " + ", ".join(f"{exprs[lb]} AS c{i}" for i, lb in enumerate(labels)) + " FROM t"
+        row = eng.run(con, sql).to_pylist()[0]
+        got.update({label: row[f"c{i}"] for i, label in enumerate(labels)})
+    return got

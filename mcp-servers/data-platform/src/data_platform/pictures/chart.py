@@ -85,7 +85,8 @@ def chart(
     req = Request(kind, x, y, color, agg, req.bins, req.title)
     work.progress(0, 3, "aggregating")
     if kind == "map":
-        data, spec, notes, described = geo.map_data(table, info.schema, req)
+        version = (str(info.path), info.created, info.size_bytes)  # the map's parsed shapes are kept
+        data, spec, notes, described = geo.map_data(table, info.schema, req, key=version)
     else:
         with engine.scoped(sandbox) as eng, eng.over({"t": table}) as con:
             data, spec, notes, described = _PREPARE[kind](eng, con, table.schema, req, info.rows)

@@ -3,31 +3,41 @@
 No tiles or basemaps: only the shapes are drawn, coloured by a column with a legend. The
 projection follows the SRID the ref's metadata notes (pg_query writes it): longitude/latitude
 (4326 and kin, or SRID 0 with coordinates in range) get Mercator fitted to the shapes; any
-projected SRID (metres: 3857, UTM...) is drawn as is (identity, y up).
+projected SRID (metres: 3857, UTM...) is drawn as is (identity, y up). Geometries are parsed
+once per ref version and column (`wkt.py`), thinned to what the picture can show, and kept for
+the next map: a map of the five NYC boroughs (2.7 MB of WKT) draws a few thousand vertices.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from data_platform.errors import InputError
 from data_platform.frames.types import is_numeric
-from data_platform.pictures import specs
+from data_platform.pictures import specs, wkt
 from data_platform.render import jsonable
 
 MAX_SHAPES = 5_000
 GEO_NAMES = ("geom", "geometry", "the_geom", "geog", "geography", "wkt", "shape", "wkb_geometry")
 LONLAT_SRIDS = {4326, 4269, 4258, 4283, 4167, 4619, 4674}
-_NUM = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+MAP_HEIGHT = 480  # as specs.geoshape draws it, beside specs.WIDTH
 
 
-def map_data(table: pa.Table, schema: pa.Schema, req: Any) -> tuple[int, dict[str, Any], list[str], str]:
-    """(shapes drawn, spec, notes, title) for a map of the ref's geometry column."""
+def map_data(
+    table: pa.Table, schema: pa.Schema, req: Any, key: tuple[Any, ...] | None = None
+) -> tuple[int, dict[str, Any], list[str], str]:
+    """(shapes drawn, spec, notes, title) for a map of the ref's geometry column.
+
+    `key` names the ref's version (path, created, size): its shapes, parsed and thinned to the
+    drawing's pixels, are kept for the next map of the same column.
+    """
     column = req.x or _find_geometry(schema)
     if column is None:
         raise InputError(
@@ -37,40 +47,84 @@ def map_data(table: pa.Table, schema: pa.Schema, req: Any) -> tuple[int, dict[st
     field = schema.field(column)
     if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
         raise InputError(f"Column {column!r} is {field.type}, not WKT or GeoJSON text.")
-    meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
     rows = table.num_rows
-    notes: list[str] = []
-    if rows > MAX_SHAPES:
-        idx = pa.array(range(0, rows, -(-rows // MAX_SHAPES)))  # evenly spaced: every k-th row
-        table = table.take(idx)
-        notes.append(f"every {-(-rows // MAX_SHAPES)}th of {rows:,} rows drawn ({len(table):,} shapes)")
-    geoms = table.column(column).to_pylist()
-    values = table.column(req.color).to_pylist() if req.color else [None] * len(geoms)
-    features: list[dict[str, Any]] = []
-    skipped = 0
-    for g, v in zip(geoms, values, strict=True):
-        shape = to_geojson(g) if g else None
-        if shape is None:
-            skipped += 1
-            continue
-        features.append({"type": "Feature", "geometry": shape, "properties": {"v": jsonable(v)}})
+    step = -(-rows // MAX_SHAPES) if rows > MAX_SHAPES else 1
+    if step > 1:
+        table = table.take(pa.array(range(0, rows, step)))  # evenly spaced: every k-th row
+    shapes = _cached((*key, column) if key is not None else None, lambda: _shapes(table, field))
+    notes = list(shapes.notes)
+    if step > 1:
+        notes.insert(0, f"every {step}th of {rows:,} rows drawn ({len(table):,} shapes)")
+    values = table.column(req.color).to_pylist() if req.color else [None] * len(shapes.geoms)
+    features: list[dict[str, Any]] = [
+        {"type": "Feature", "geometry": g, "properties": {"v": jsonable(v)}}
+        for g, v in zip(shapes.geoms, values, strict=True)
+        if g is not None
+    ]
     if not features:
         raise InputError(f"Column {column!r} holds no geometry this map can read (WKT or GeoJSON).")
-    if skipped:
-        notes.append(f"{skipped:,} rows without a readable geometry skipped")
-    srid = _srid(meta.get("srid", ""))
-    projection, how = _projection(srid, features)
-    notes.append(how)
-    if projection["type"] != "identity":
-        for f in features:  # d3's spherical polygons wind the other way from PostGIS/OGC
-            f["geometry"] = _rewind(f["geometry"])
     ctype = "nominal"
     if req.color:
         ctype = "quantitative" if is_numeric(schema.field(req.color).type) else "nominal"
         if ctype == "nominal" and len({f["properties"]["v"] for f in features}) > 20:
             notes.append(f"{req.color} has many values: the legend shows the first ones")
-    spec = specs.geoshape(features, projection, req.color, ctype)
+    spec = specs.geoshape(features, shapes.projection, req.color, ctype)
     return len(features), spec, notes, f"{column}" + (f" by {req.color}" if req.color else "")
+
+
+@dataclass
+class Shapes:
+    """A column's geometries as drawn (None where a row has none readable), and how."""
+
+    geoms: list[dict[str, Any] | None]
+    projection: dict[str, Any]
+    notes: list[str]
+
+
+_CACHE: OrderedDict[tuple[Any, ...], Shapes] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHED_MAPS = 8
+
+
+def _cached(key: tuple[Any, ...] | None, make: Callable[[], Shapes]) -> Shapes:
+    """The shapes kept for `key` (a ref's version and column), else made and kept (the last 8)."""
+    if key is None:
+        return make()
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
+        if found is not None:
+            _CACHE.move_to_end(key)
+            return found
+    shapes = make()
+    with _CACHE_LOCK:
+        _CACHE[key] = shapes
+        while len(_CACHE) > CACHED_MAPS:
+            _CACHE.popitem(last=False)
+    return shapes
+
+
+def _shapes(table: pa.Table, field: pa.Field) -> Shapes:
+    """Parse every row's geometry once, fit the projection, and thin the vertices to the pixels."""
+    meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+    parsed = [wkt.parse(g) if g else None for g in table.column(field.name).to_pylist()]
+    found = [g for g in parsed if g is not None]
+    notes = []
+    skipped = len(parsed) - len(found)
+    if skipped:
+        notes.append(f"{skipped:,} rows without a readable geometry skipped")
+    box = wkt.extent(found)
+    projection, how = _projection(_srid(meta.get("srid", "")), box)
+    notes.append(how)
+    mercator = projection["type"] != "identity"
+    grid = wkt.grid_for(box, (specs.WIDTH, MAP_HEIGHT), mercator) if box else None
+    before = sum(len(r.xs) for g in found for r in wkt.runs(g))
+    geoms = [wkt.finish(g, grid) if g is not None else None for g in parsed]
+    if mercator:
+        geoms = [_rewind(g) if g is not None else None for g in geoms]  # d3 winds the other way
+    after = sum(len(_coords(g)) for g in geoms if g is not None)
+    if after < before:
+        notes.append(f"shapes simplified to the picture's resolution: {after:,} of {before:,} vertices drawn")
+    return Shapes(geoms, projection, notes)
 
 
 def _find_geometry(schema: pa.Schema) -> str | None:
@@ -89,13 +143,10 @@ def _srid(text: str) -> int | None:
     return found[0] if len(found) == 1 else None
 
 
-def _projection(srid: int | None, features: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
-    xs, ys = [], []
-    for f in features[:500]:
-        for x, y in _coords(f["geometry"]):
-            xs.append(x)
-            ys.append(y)
-    in_degrees = bool(xs) and -180 <= min(xs) <= max(xs) <= 180 and -90 <= min(ys) <= max(ys) <= 90
+def _projection(
+    srid: int | None, box: tuple[float, float, float, float] | None
+) -> tuple[dict[str, Any], str]:
+    in_degrees = box is not None and -180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90
     if srid in LONLAT_SRIDS or (srid in (None, 0) and in_degrees):
         return {"type": "mercator"}, f"SRID {srid or 'unknown'}: longitude/latitude, Mercator projection"
     return {"type": "identity", "reflectY": True}, f"SRID {srid or 'unknown'}: planar coordinates drawn as is"
@@ -147,82 +198,3 @@ def _coords(g: dict[str, Any]) -> list[tuple[float, float]]:
     else:
         walk(g.get("coordinates"))
     return out
-
-
-def to_geojson(text: str) -> dict[str, Any] | None:
-    """A GeoJSON geometry from WKT/EWKT or GeoJSON text; None when it is neither."""
-    s = text.strip()
-    if s.startswith("{"):
-        try:
-            g = json.loads(s)
-        except ValueError:
-            return None
-        return g if isinstance(g, dict) and "type" in g else None
-    if s.upper().startswith("SRID="):
-        s = s.split(";", 1)[-1]
-    try:
-        geom, rest = _wkt(s)
-    except (ValueError, IndexError):
-        return None
-    return geom if not rest.strip() else None
-
-
-_NAMES = {"POINT": "Point", "LINESTRING": "LineString", "POLYGON": "Polygon", "MULTIPOINT": "MultiPoint",
-          "MULTILINESTRING": "MultiLineString", "MULTIPOLYGON": "MultiPolygon"}  # fmt: skip
-
-
-def _wkt(s: str) -> tuple[dict[str, Any], str]:
-    m = re.match(r"\s*([A-Za-z]+)\s*(ZM|Z|M)?\s*", s)
-    if not m:
-        raise ValueError(s[:20])
-    kind, rest = m.group(1).upper(), s[m.end() :]
-    if rest.upper().startswith("EMPTY"):
-        raise ValueError("empty")
-    if kind == "GEOMETRYCOLLECTION":
-        rest = rest.lstrip()[1:]
-        parts = []
-        while True:
-            g, rest = _wkt(rest)
-            parts.append(g)
-            rest = rest.lstrip()
-            if rest.startswith(","):
-                rest = rest[1:]
-                continue
-            return {"type": "GeometryCollection", "geometries": parts}, rest[1:]
-    if kind not in _NAMES:
-        raise ValueError(kind)
-    coords, rest = _nested(rest.lstrip())
-    if kind == "POINT":
-        coords = coords[0]
-    elif kind == "MULTIPOINT" and coords and isinstance(coords[0][0], list):
-        coords = [c[0] for c in coords]  # MULTIPOINT((1 2),(3 4))
-    return {"type": _NAMES[kind], "coordinates": coords}, rest
-
-
-def _nested(s: str) -> tuple[list[Any], str]:
-    """Parse '( ... )' into nested lists; a run of numbers becomes [x, y] pairs."""
-    if not s.startswith("("):
-        raise ValueError(s[:20])
-    s = s[1:]
-    items: list[Any] = []
-    while True:
-        s = s.lstrip()
-        if s.startswith("("):
-            inner, s = _nested(s)
-            items.append(inner)
-        else:
-            end = s.find(",") if "," in s else len(s)
-            close = s.find(")")
-            stop = close if end == -1 or close < end else end
-            nums = [float(n) for n in _NUM.findall(s[:stop])]
-            if len(nums) < 2:
-                raise ValueError(s[:20])
-            items.append(nums[:2])
-            s = s[stop:]
-        s = s.lstrip()
-        if s.startswith(","):
-            s = s[1:]
-            continue
-        if s.startswith(")"):
-            return items, s[1:]
-        raise ValueError(s[:20])

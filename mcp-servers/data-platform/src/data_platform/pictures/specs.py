@@ -15,6 +15,11 @@ BLUE = "#4c78a8"
 
 
 def dumps(spec: dict[str, Any]) -> bytes:
+    """The spec as a person opens it: indented, unless it is big (a map's shapes), where
+    indenting costs seconds (pure-Python encoder) and a line per number helps nobody."""
+    compact = json.dumps(spec, ensure_ascii=False, default=str, separators=(",", ":"))
+    if len(compact) > 100_000:
+        return compact.encode("utf-8")
     return json.dumps(spec, indent=1, ensure_ascii=False, default=str).encode("utf-8")
 
 

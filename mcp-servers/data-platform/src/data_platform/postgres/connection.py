@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import psycopg
 
 from data_platform.config import PostgresSettings, Settings
 from data_platform.errors import ConnectionFailedError, DatabaseError, InputError, NotConfiguredError
 from data_platform.redact import redact
 from data_platform.work import on_cancel
+
+if TYPE_CHECKING:
+    import psycopg  # imported by the first connection: not at the server's start
 
 HOW_TO_CONFIGURE = (
     "Set POSTGRES_URL (or DATABASE_URL), e.g. postgresql://user:password@localhost:5432/mydb, "
@@ -124,7 +126,9 @@ def reason_of(exc: BaseException, sqlstate: str | None) -> str | None:
         return "auth_failed"
     if re.search(r'\bdatabase "[^"]*" does not exist', low):  # not `relation "database_events" ...`
         return "database_missing"
-    if isinstance(exc, psycopg.OperationalError) or any(t in low for t in _NO_CODE_TEXTS["unreachable"]):
+    psycopg = sys.modules.get("psycopg")  # a psycopg error comes after psycopg was imported
+    operational = psycopg is not None and isinstance(exc, psycopg.OperationalError)
+    if operational or any(t in low for t in _NO_CODE_TEXTS["unreachable"]):
         return "unreachable"
     if "canceling statement due to" in low:
         return "cancelled" if "user request" in low else "timeout"
@@ -206,6 +210,8 @@ def session(settings: Settings, *, read_only: bool = True) -> Iterator[psycopg.C
 
     Callers that write commit explicitly; everything else is rolled back.
     """
+    import psycopg
+
     pg = require(settings)
     try:
         conn = psycopg.connect(

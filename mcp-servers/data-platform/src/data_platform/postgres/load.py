@@ -12,7 +12,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import psycopg
 import pyarrow as pa
 
 from data_platform import work
@@ -225,6 +224,8 @@ def execute(settings: Settings, sql: str, params: list[Any] | None = None) -> Ex
 
 
 def _execute(settings: Settings, parts: list[str], params: list[Any] | None) -> ExecOutcome:
+    import psycopg  # not at the server's start
+
     done: list[tuple[str, int]] = []
     outside_transaction = False
     with session(settings, read_only=False) as conn:

@@ -15,9 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from data_platform import work
 from data_platform.config import Settings
@@ -127,6 +125,8 @@ def _decimal_type(precision: int, scale: int) -> pa.DataType | None:
 
 def _numeric_column(col: pa.ChunkedArray, typmod: int) -> tuple[pa.ChunkedArray, str | None]:
     """Opaque numeric strings to an exact decimal; text only if no decimal can hold them."""
+    import pyarrow.compute as pc  # not at the server's start
+
     storage = (
         pa.chunked_array([c.storage for c in col.chunks], type=pa.string())
         if col.num_chunks
@@ -157,6 +157,8 @@ def _numeric_column(col: pa.ChunkedArray, typmod: int) -> tuple[pa.ChunkedArray,
 
 def convert(table: pa.Table, p: Plan, fmt: str = "WKT") -> tuple[pa.Table, list[str]]:
     """Finish the Arrow types: decimals, JSON as text, SRIDs noted and hidden columns dropped."""
+    import pyarrow.compute as pc
+
     notes: list[str] = []
     fields: list[pa.Field] = []
     columns: list[pa.ChunkedArray] = []
@@ -231,6 +233,8 @@ def bind_params(
         )
     if not params:
         return checked.sql, ()
+    import psycopg  # not at the server's start
+
     pgconn = conn.pgconn
     res = pgconn.prepare(b"", checked.sql.encode("utf-8"), None)
     if res.error_message:

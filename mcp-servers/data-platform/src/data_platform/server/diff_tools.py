@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
-from data_platform.diffing import service, text
-from data_platform.diffing.compare import SchemaDiff
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
 from data_platform.server.state import connections_of
+
+if TYPE_CHECKING:
+    from data_platform.diffing.service import Outcome
 
 
 class ColumnDiff(BaseModel):
@@ -72,13 +73,18 @@ class DiffAnswer(ToolResult):
         return "\n".join(lines)
 
     def _schema_lines(self) -> list[str]:
+        from data_platform.diffing import text
+        from data_platform.diffing.compare import SchemaDiff
+
         changed = [(n, a, b) for n, a, b in self.types_changed]
         common = [str(i) for i in range(self.columns_compared)]  # only the count is said
         schema = SchemaDiff(self.columns_only_left, self.columns_only_right, changed, common)
         return text.schema_said(schema, self.left, self.right)
 
 
-def _answer(out: service.Outcome) -> DiffAnswer:
+def _answer(out: Outcome) -> DiffAnswer:
+    from data_platform.diffing import text
+
     r = out.result
     left, right = out.left.label, out.right.label
     if left == right:  # the same table on two connections: name them by connection
@@ -132,6 +138,8 @@ async def diff(
 ) -> DiffAnswer:
     """Compare two tables (data_ref, schema.table or SELECT): schema, rows only left/right, changed
     per column, duplicate keys; examples as refs."""
+    from data_platform.diffing import service  # the diff core: imported by the first diff
+
     state = state_of(ctx)
     conns = connections_of(ctx)
     left_side = service.resolve_side(left, connection, connection is not None, state.registry)

@@ -90,11 +90,13 @@ TOOLS = ToolList("postgres", toolsets=("postgres",))  # the doctor belongs to th
 
 
 @TOOLS.declare(read_only=True, open_world=True)
-async def pg_top_queries(ctx: Context, connection: str | None = None) -> FrameResult:
+async def pg_top_queries(
+    ctx: Context, connection: str | None = None, name: str | None = None, overwrite: bool = False
+) -> FrameResult:
     """pg_stat_statements into a data_ref, costliest first."""
     state = state_of(ctx)
     settings = connections_of(ctx).settings(connection)
-    done, found = await run_sync(top.top_queries, settings, state.registry)
+    done, found = await run_sync(top.top_queries, settings, state.registry, name=name, overwrite=overwrite)
     notes = ([f"statistics since {found.since[:16]}"] if found.since else []) + found.notes
     shown = [st for st in found.statements if st.visible][:TOP_SQL]
     if shown:  # the preview cuts cells short; the SQL is what a reader needs whole

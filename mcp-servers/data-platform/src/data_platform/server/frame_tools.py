@@ -7,9 +7,6 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from data_platform.frames import describe as describe_mod
-from data_platform.frames import grouping, joins, ops
-from data_platform.lakes import reading, writing
 from data_platform.registry import RefInfo
 from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
@@ -31,8 +28,15 @@ How = Literal["inner", "left", "right", "outer", "semi", "anti"]
 Validate = Literal["one_to_one", "one_to_many", "many_to_one", "many_to_many"]
 
 
-# Operations that may run SQL in DuckDB: they get the server's own sandbox.
-_SANDBOXED = (ops.filter_rows, ops.sql, grouping.groupby, joins.join)
+# Operations that may run SQL in DuckDB: they get the server's own sandbox. The frames core
+# (pyarrow.compute, acero, DuckDB) is imported by the first call, not at the server's start.
+_SANDBOXED = ("filter", "sql", "groupby", "join")
+
+
+def _output(name: str | None, overwrite: bool) -> Any:
+    from data_platform.frames.ops import Output
+
+    return Output(name, overwrite)
 
 
 def _next(ref: str) -> list[str]:
@@ -52,6 +56,8 @@ async def _load(
     ctx: Context, kind: str, path: str | list[str], name: str | None, overwrite: bool, guard: int | None,
     **kw: Any,
 ) -> ReadResult:  # fmt: skip
+    from data_platform.lakes import reading
+
     state = state_of(ctx)
     loaded = await run_sync(
         reading.load, kind, path, state.settings, state.storage, state.registry,
@@ -181,6 +187,8 @@ async def read_json(
 
 
 async def _write(ctx: Context, fmt: str, data_ref: str, path: str, **kw: Any) -> WriteResult:
+    from data_platform.lakes import writing
+
     state = state_of(ctx)
     w = await run_sync(
         writing.write, fmt, state.registry, data_ref, path, state.settings, state.storage, **kw
@@ -213,6 +221,8 @@ async def to_parquet(
 @TOOLS.declare(read_only=True, idempotent=True, toolsets=("frames",))
 async def describe(data_ref: Ref, ctx: Context, columns: Cols = None) -> DescribeResult:
     """pandas-style describe: count, nulls, mean, std, quartiles, min/max; distinct and top for text."""
+    from data_platform.frames import describe as describe_mod
+
     info, stats, left = await run_sync(describe_mod.describe, state_of(ctx).registry, data_ref, columns)
     return DescribeResult(
         data_ref=info.name,
@@ -227,6 +237,8 @@ async def describe(data_ref: Ref, ctx: Context, columns: Cols = None) -> Describ
 @TOOLS.declare(read_only=True, idempotent=True, toolsets=("frames",))
 async def head(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
     """Show the first n rows of a ref."""
+    from data_platform.frames import ops
+
     info, table = await run_sync(ops.head, state_of(ctx).registry, data_ref, n)
     return FrameResult.build("head", info, table, preview_rows=n)
 
@@ -234,15 +246,21 @@ async def head(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
 @TOOLS.declare(read_only=True, idempotent=True, toolsets=("frames",))
 async def tail(data_ref: Ref, ctx: Context, n: Count = 10) -> FrameResult:
     """Show the last n rows of a ref."""
+    from data_platform.frames import ops
+
     info, table = await run_sync(ops.tail, state_of(ctx).registry, data_ref, n)
     return FrameResult.build("tail", info, table, preview_rows=n)
 
 
-async def _op(ctx: Context, action: str, fn: Any, *args: Any, **kw: Any) -> FrameResult:
+async def _op(ctx: Context, action: str, fn: str, *args: Any, **kw: Any) -> FrameResult:
+    """Run `ops.<fn>` (or grouping's/joins'), the frames core imported by this first call."""
+    from data_platform.frames import grouping, joins, ops
+
     state = state_of(ctx)
-    if fn in _SANDBOXED:
+    if action in _SANDBOXED:
         kw["sandbox"] = state.sandbox  # this server's DuckDB, not a throwaway one
-    res = await run_sync(fn, state.registry, *args, **kw)
+    module = {"groupby": grouping, "join": joins}.get(action, ops)
+    res = await run_sync(getattr(module, fn), state.registry, *args, **kw)
     return _result(ctx, action, res.info, res.head, res.notes, _next(res.info.name))
 
 
@@ -252,7 +270,7 @@ async def filter(
 ) -> FrameResult:
     """Rows matching a SQL or pandas.query condition: amount > 100 AND country IN ('FR','DE'),
     d >= DATE '2025-01-01', x.notna() & name.str.contains('A')."""
-    return await _op(ctx, "filter", ops.filter_rows, data_ref, where, ops.Output(name, overwrite))
+    return await _op(ctx, "filter", "filter_rows", data_ref, where, _output(name, overwrite))
 
 
 @TOOLS.declare(read_only=True, toolsets=("frames",))
@@ -261,7 +279,7 @@ async def select(
     name: Name = None, overwrite: bool = False,
 ) -> FrameResult:  # fmt: skip
     """Keep columns in the given order; rename maps old to new names."""
-    return await _op(ctx, "select", ops.select, data_ref, columns, rename, ops.Output(name, overwrite))
+    return await _op(ctx, "select", "select", data_ref, columns, rename, _output(name, overwrite))
 
 
 @TOOLS.declare(read_only=True, toolsets=("frames",))
@@ -275,7 +293,7 @@ async def groupby(
 ) -> FrameResult:
     """Group and aggregate; aggs {"total": "sum(amount)", "n": "count(*)"} or pandas' agg
     forms: {col: func}, {col: [funcs]}, {out: [col, func]}."""
-    return await _op(ctx, "groupby", grouping.groupby, data_ref, by, aggs, ops.Output(name, overwrite))
+    return await _op(ctx, "groupby", "groupby", data_ref, by, aggs, _output(name, overwrite))
 
 
 @TOOLS.declare(read_only=True, toolsets=("frames",))
@@ -287,15 +305,15 @@ async def join(
 ) -> FrameResult:  # fmt: skip
     """Join two refs on key columns (on, or left_on + right_on)."""
     return await _op(
-        ctx, "join", joins.join, left, right, on=on, left_on=left_on, right_on=right_on,
-        how=how, suffixes=suffixes, out=ops.Output(name, overwrite), validate=validate,
+        ctx, "join", "join", left, right, on=on, left_on=left_on, right_on=right_on,
+        how=how, suffixes=suffixes, out=_output(name, overwrite), validate=validate,
     )  # fmt: skip
 
 
 @TOOLS.declare(read_only=True, toolsets=("frames",))
 async def sql(query: str, ctx: Context, name: Name = None, overwrite: bool = False) -> FrameResult:
     """One DuckDB SELECT over refs by name (sandboxed: no files, network or settings), into a new ref."""
-    return await _op(ctx, "sql", ops.sql, query, ops.Output(name, overwrite))
+    return await _op(ctx, "sql", "sql", query, _output(name, overwrite))
 
 
 @TOOLS.declare(read_only=True, toolsets=("frames",))
@@ -303,7 +321,7 @@ async def sort(
     data_ref: Ref, by: list[str], ctx: Context, name: Name = None, overwrite: bool = False
 ) -> FrameResult:
     """Sort by columns, nulls last; prefix a column with - for descending (["-amount", "id"])."""
-    return await _op(ctx, "sort", ops.sort, data_ref, by, ops.Output(name, overwrite))
+    return await _op(ctx, "sort", "sort", data_ref, by, _output(name, overwrite))
 
 
 @TOOLS.declare(read_only=True, toolsets=("frames",))
@@ -316,10 +334,10 @@ async def sample(
     return await _op(
         ctx,
         "sample",
-        ops.sample,
+        "sample",
         data_ref,
         n,
         frac,
         seed,
-        ops.Output(name, overwrite),
+        _output(name, overwrite),
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
-from data_platform.lakes import listing, tables
 from data_platform.render import human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
@@ -81,6 +80,8 @@ TOOLS = ToolList("frames", toolsets=("analyst",))
 async def list_files(path: str, ctx: Context) -> ListResult:
     """Files, partitions, schema under a folder or s3:// prefix; or a catalog's tables."""
     state = state_of(ctx)
+    from data_platform.lakes import listing  # pyarrow.dataset: imported by the first call
+
     found = await run_sync(listing.list_path, path, state.settings, state.storage)
     return ListResult(
         path=found.path, kind=found.kind, files_total=found.files_total, bytes_total=found.bytes_total,
@@ -96,6 +97,8 @@ async def write_table(
 ) -> TableWrite:  # fmt: skip
     """Append a ref to an Iceberg/Delta table (created if missing); overwrite replaces it."""
     state = state_of(ctx)
+    from data_platform.lakes import tables
+
     ref = await run_sync(tables.find_table, table, state.settings, state.storage, for_write=True)
     done, rows, version = await run_sync(
         tables.write_table, ref, state.registry, data_ref, state.storage, state.settings,

@@ -119,14 +119,20 @@ def read(conn: psycopg.Connection[Any], by: By = "total", limit: int = MAX_STATE
     return out
 
 
-def top_queries(settings: Settings, registry: Registry, by: By = "total") -> tuple[Ingested, TopQueries]:
+def top_queries(
+    settings: Settings,
+    registry: Registry,
+    by: By = "total",
+    name: str | None = None,
+    overwrite: bool = False,
+) -> tuple[Ingested, TopQueries]:
     """Every recorded statement of this database into a new ref `top_queries`, costliest first by `by`
     (the ref has every measure: sort it by another)."""
     with session(settings, read_only=True) as conn:
         found = read(conn, by)
     table = pa.table(
-        {name: [getattr(s, name) for s in found.statements] for name in SCHEMA.names},
+        {col: [getattr(s, col) for s in found.statements] for col in SCHEMA.names},
         schema=SCHEMA,
     )
-    target = Target(registry, None, False, f"pg_stat_statements by {by}", "top_queries")
+    target = Target(registry, name, overwrite, f"pg_stat_statements by {by}", "top_queries")
     return ingest([table], SCHEMA, target), found
