@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything (PostgreSQL + PostGIS and Chromium via apt, the Python environment, the MCP
 # Inspector via npm) and run the whole suite:
-# lint, then pytest against a real PostgreSQL the suite starts itself (one cluster per xdist worker).
+# lint (ruff), type-check src/ (mypy, [tool.mypy] in pyproject.toml), then pytest against a real
+# PostgreSQL the suite starts itself (one cluster per xdist worker).
 #   scripts/test.sh           the whole suite (what CI runs)
 #   scripts/test.sh --fast    the fast tier: every test not marked `slow`, and the run fails unless
 #                             every listed tool answered at least one call successfully
@@ -26,5 +27,6 @@ cd "$PROJECT"
 "$VENV/bin/ruff" format --check src tests bench
 "$VENV/bin/ruff" check --config pyproject.toml "$ROOT/plugins" "$ROOT/scripts"
 "$VENV/bin/ruff" format --check --config pyproject.toml "$ROOT/plugins" "$ROOT/scripts"
+"$VENV/bin/mypy"  # src/, with the settings in pyproject.toml: any type error fails the run
 WORKERS="${DATA_PLATFORM_TEST_WORKERS:-2}"
 "$VENV/bin/python" -m pytest -n "$WORKERS" --dist worksteal "${TIER[@]}" "$@"

@@ -390,7 +390,7 @@ def load_settings(
     }
     for setting in ENV_SETTINGS:
         text = env.get(setting.names[0]) if setting.field else None
-        if text:  # unset or empty: the default
+        if setting.field and text:  # unset or empty: the default
             raw[setting.field] = setting.parse(text, project) if setting.parse else text
     try:
         return Settings.model_validate(raw)

@@ -210,7 +210,7 @@ class Analyzer:
         return result
 
     def _parse(self, sql: str, schema: dict[str, Any], unknown: list[str], parents: set[str]) -> ModelColumns:
-        from sqlglot import maybe_parse
+        from sqlglot import exp, maybe_parse
         from sqlglot.errors import SqlglotError
         from sqlglot.lineage import lineage
         from sqlglot.optimizer.qualify import qualify
@@ -219,7 +219,7 @@ class Analyzer:
 
         try:
             known = ensure_schema(schema, dialect=self.dialect)
-            tree = qualify(
+            tree: exp.Expr = qualify(  # sqlglot's maybe_parse(str) leaves its TypeVar unsolved
                 maybe_parse(sql, dialect=self.dialect),
                 dialect=self.dialect,
                 schema=known,
@@ -296,7 +296,7 @@ class Analyzer:
         mine = [uid for uid in found if uid in parents]
         if len(mine) > 1:  # a seed and the source over it: the source is what the SQL names
             mine = [uid for uid in mine if uid.startswith("source.")] or mine
-        return (mine or found or [None])[0]
+        return next(iter(mine or found), None)
 
     # -- walking the DAG ------------------------------------------------------------------------
     def label(self, uid: str) -> str:

@@ -136,8 +136,8 @@ def release_adapters() -> None:
 
     for adapter in list(FACTORY.adapters.values()):
         with contextlib.suppress(Exception):
-            adapter.cleanup_connections()
-        manager = type(getattr(adapter, "connections", None))
+            adapter.cleanup_connections()  # type: ignore[attr-defined]  # dbt's AdapterProtocol omits this BaseAdapter method
+        manager: Any = type(getattr(adapter, "connections", None))  # dbt-duckdb's class: _ENV is untyped
         env = getattr(manager, "_ENV", None)
         if env is not None and callable(getattr(env, "close", None)):
             with contextlib.suppress(Exception):

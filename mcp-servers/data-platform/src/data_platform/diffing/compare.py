@@ -18,6 +18,7 @@ from data_platform.diffing.passes import KeyedPasses
 from data_platform.diffing.sql import (
     Col,
     Dialect,
+    ExampleKind,
     KeyedSummary,
     MultisetDiff,
     MultisetSummary,
@@ -99,7 +100,7 @@ class DiffResult:
     right_rows: int
     keyed: KeyedSummary | None = None
     multiset: MultisetSummary | None = None
-    duplicates: dict[str, tuple[int, int]] = field(default_factory=dict)  # side -> (keys, rows)
+    duplicates: dict[Side, tuple[int, int]] = field(default_factory=dict)  # side -> (keys, rows)
     examples: dict[str, pa.Table] = field(default_factory=dict)
     example_sql: dict[str, str] = field(default_factory=dict)
 
@@ -213,18 +214,18 @@ def diff(
         result.right_rows = matched + summary.only_right + dup_rows["right"]
     result.keyed = summary
     if examples > 0:
-        counts = {
+        counts: dict[ExampleKind, int] = {
             "only_left": summary.only_left,
             "only_right": summary.only_right,
             "changed": summary.changed,
         }
         for kind, count in counts.items():
             if count and materialise is not None:
-                result.example_sql[kind] = plan.stored_examples_sql(stored, kind, examples)  # type: ignore[arg-type]
+                result.example_sql[kind] = plan.stored_examples_sql(stored, kind, examples)
             elif count:
-                result.example_sql[kind] = plan.examples_sql(kind, examples, exclude)  # type: ignore[arg-type]
+                result.example_sql[kind] = plan.examples_sql(kind, examples, exclude)
         for side in result.duplicates:
-            result.example_sql[f"duplicates_{side}"] = plan.duplicate_examples_sql(side, examples)  # type: ignore[arg-type]
+            result.example_sql[f"duplicates_{side}"] = plan.duplicate_examples_sql(side, examples)
     return _fetch_examples(execute, result) if run_examples else result
 
 
@@ -232,7 +233,8 @@ def _one_pass(execute: Execute, plan: KeyedPasses, result: DiffResult, examples:
     """The whole keyed diff in one aggregate when no key is duplicated; False: go step by step."""
     work.check()
     work.progress(0, 2, "comparing rows")
-    totals = [int(_one_row(execute, plan.count_sql(side))["dp_n"]) for side in ("left", "right")]
+    sides: tuple[Side, Side] = ("left", "right")
+    totals = [int(_one_row(execute, plan.count_sql(side))["dp_n"]) for side in sides]
     table = execute(plan.one_pass_sql(max(examples, 1)))
     row = {k: v[0] for k, v in table.to_pydict().items() if not k.startswith("dp_ex_")}
     if not plan.one_pass_clean(row, *totals):
@@ -275,7 +277,8 @@ def _multiset(
         multiset=summary,
     )
     if examples > 0:
-        for side, count in (("left", summary.only_left), ("right", summary.only_right)):
+        only: dict[Side, int] = {"left": summary.only_left, "right": summary.only_right}
+        for side, count in only.items():
             if count:
-                result.example_sql[f"only_{side}"] = plan.examples_sql(side, examples)  # type: ignore[arg-type]
+                result.example_sql[f"only_{side}"] = plan.examples_sql(side, examples)
     return result

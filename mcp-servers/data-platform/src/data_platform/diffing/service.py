@@ -160,7 +160,7 @@ def _pushdown(
 
         def execute(text: str) -> pa.Table:
             cur = conn.execute(text)
-            names = [d.name for d in cur.description]
+            names = [d.name for d in cur.description or []]
             return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in cur.fetchall()])
 
         result = compare.diff(

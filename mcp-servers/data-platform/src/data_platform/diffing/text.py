@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from data_platform.diffing.compare import DiffResult, SchemaDiff
+from data_platform.diffing.sql import Side
 from data_platform.render import format_float
 
 
@@ -30,7 +31,8 @@ def headline(result: DiffResult, left: str = "left", right: str = "right") -> st
             parts.append(f"{_n(s.changed)} changed: {shown}")
         else:
             parts.append("0 changed")
-        for side, label in (("left", left), ("right", right)):
+        labels: dict[Side, str] = {"left": left, "right": right}
+        for side, label in labels.items():
             if side in result.duplicates:
                 keys, rows = result.duplicates[side]
                 parts.append(f"{_n(keys)} duplicate keys in {label} ({_n(rows)} rows, not compared)")

@@ -48,11 +48,11 @@ def correlations(table: pa.Table, centres: dict[str, float]) -> list[tuple[str, 
             s[4] += sbb
             s[5] += _sum(pc.multiply(x, y))
     out = []
-    for (a, b), (n, sa, sb, saa, sbb, sab) in sums.items():
-        if n < 2:
+    for (a, b), (count, sa, sb, saa, sbb, sab) in sums.items():
+        if count < 2:
             continue
-        cov = sab / n - (sa / n) * (sb / n)
-        va, vb = saa / n - (sa / n) ** 2, sbb / n - (sb / n) ** 2
+        cov = sab / count - (sa / count) * (sb / count)
+        va, vb = saa / count - (sa / count) ** 2, sbb / count - (sb / count) ** 2
         if va <= 0 or vb <= 0:
             continue
         r = max(-1.0, min(1.0, cov / math.sqrt(va * vb)))

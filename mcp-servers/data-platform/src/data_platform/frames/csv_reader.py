@@ -98,8 +98,8 @@ def read_csv(
     )
     notes = [note] if note else []
     as_text = parse_dates if date_format else None
-    sample = dates.csv_sample(lines, dialect.names, dialect.header, parse_opts, convert_opts, as_text or ())
-    plan = dates.plan(sample, parse_dates=parse_dates, date_format=date_format, skip=types)
+    head = dates.csv_sample(lines, dialect.names, dialect.header, parse_opts, convert_opts, as_text or ())
+    plan = dates.plan(head, parse_dates=parse_dates, date_format=date_format, skip=types)
 
     def retype() -> None:  # the planned date columns are read as text, then parsed by `fix`
         convert_opts.column_types = {**types, **plan.text_types()}

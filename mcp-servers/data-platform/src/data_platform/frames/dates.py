@@ -339,7 +339,9 @@ def plan(
     head = sample.slice(0, SAMPLE_ROWS) if sample is not None else None
     for name in explicit:
         out.conversions.update(_explicit(head, name, date_format, can_format))
-    for f in head.schema if head is not None else []:
+    if head is None:
+        return out
+    for f in head.schema:
         if f.name in explicit or f.name in skipped or not _is_text(f.type):
             continue
         found = detect(head.column(f.name).combine_chunks(), date_format)
@@ -374,8 +376,9 @@ def _explicit(
     sample: pa.Table | None, name: str, date_format: str | None, can_format: bool
 ) -> dict[str, Conversion]:
     """The conversion for one parse_dates column, or an InputError saying what would work."""
-    known = sample is not None and name in sample.column_names
-    column = sample.column(name).combine_chunks() if known else None
+    column = None
+    if sample is not None and name in sample.column_names:
+        column = sample.column(name).combine_chunks()
     if date_format:
         if column is not None and _is_text(column.type):
             parsed = pc.strptime(column, format=date_format, unit="s", error_is_null=True)

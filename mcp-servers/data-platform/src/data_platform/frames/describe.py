@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -110,6 +110,10 @@ def _column(name: str, col: pa.ChunkedArray) -> ColumnStats:
     return cs
 
 
+@overload
+def _round(x: float) -> float: ...
+@overload
+def _round(x: None) -> None: ...
 def _round(x: float | None) -> float | None:
     if x is None:
         return None

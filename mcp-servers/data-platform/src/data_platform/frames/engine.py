@@ -50,7 +50,7 @@ def locked_connection(
     return con, cursors
 
 
-def _locked_config(memory_limit: str, threads: int | None) -> dict[str, str | bool | int]:
+def _locked_config(memory_limit: str, threads: int | None) -> dict[str, str | bool | int | float | list[str]]:
     return {
         "enable_external_access": False,
         "autoinstall_known_extensions": False,

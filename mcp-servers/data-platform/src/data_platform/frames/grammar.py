@@ -21,6 +21,7 @@ Each rule returns a `Part`: its SQL, and where the meaning is identical, an Arro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -106,7 +107,7 @@ class Parser:
             self.fail(f"expected {text.upper() if text.isalpha() else repr(text)}")
         self.take()
 
-    def fail(self, what: str) -> None:
+    def fail(self, what: str) -> NoReturn:
         t = self.tok
         found = "the end of the expression" if t.kind == "end" else repr(t.text)
         raise ExpressionError(

@@ -8,6 +8,7 @@ the registry's one ingest path, under the row guard.
 from __future__ import annotations
 
 import codecs
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,7 +100,11 @@ def read_json(
             raise StorageError(f"Cannot prepare {path.name} for reading: {exc}.") from exc
         source = temp
     fmt = "array" if first == "[" else "newline_delimited"
-    options = dict(
+    load = functools.partial(
+        _load,
+        path,
+        source,
+        fmt,
         max_rows=max_rows,
         columns=columns,
         types=types,
@@ -111,11 +116,11 @@ def read_json(
 
     try:
         try:
-            loaded, plan = _load(path, source, fmt, SMALL_OBJECTS, target, **options)
+            loaded, plan = load(SMALL_OBJECTS, target)
         except (duckdb.Error, OSError) as exc:
             if "maximum_object_size" not in str(exc):
                 raise
-            loaded, plan = _load(path, source, fmt, LARGE_OBJECTS, target, **options)
+            loaded, plan = load(LARGE_OBJECTS, target)
     except DataPlatformError:
         raise
     except (duckdb.Error, OSError) as exc:  # OSError: DuckDB's errors met while streaming batches

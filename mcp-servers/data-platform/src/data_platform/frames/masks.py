@@ -108,8 +108,8 @@ def conjoin(parts: list[Part]) -> Part:
     sql = "(" + " AND ".join(p.sql for p in parts) + ")"
     if not all(p.mask is not None for p in parts):
         return Part(sql, cols=cols(*parts))
-    masks = [p.mask for p in parts]
-    conjuncts = [c for p in parts for c in (p.conjuncts or [(p.mask, p.cols)])]
+    masks = [p.mask for p in parts if p.mask is not None]
+    conjuncts = [c for p, m in zip(parts, masks, strict=True) for c in (p.conjuncts or [(m, p.cols)])]
     return Part(
         sql,
         lambda t: functools.reduce(pc.and_kleene, [m(t) for m in masks]),
@@ -124,7 +124,7 @@ def disjoin(parts: list[Part]) -> Part:
     sql = "(" + " OR ".join(p.sql for p in parts) + ")"
     if not all(p.mask is not None for p in parts):
         return Part(sql, cols=cols(*parts))
-    masks = [p.mask for p in parts]
+    masks = [p.mask for p in parts if p.mask is not None]
     return Part(sql, lambda t: functools.reduce(pc.or_kleene, [m(t) for m in masks]), cols=cols(*parts))
 
 

@@ -12,7 +12,7 @@ either way).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -212,7 +212,8 @@ def _isna(b: Builder, receiver: Part, negated: bool) -> Part:
 
 
 def _between(b: Builder, receiver: Part, low: Part, high: Part, inclusive: object) -> Part:
-    inclusive = {True: "both", False: "neither"}.get(inclusive, inclusive)  # type: ignore[call-overload]
+    named: dict[object, str] = {True: "both", False: "neither"}
+    inclusive = named.get(inclusive, inclusive)
     if inclusive == "both":
         return b.between(receiver, low, high, False)
     if inclusive not in ("neither", "left", "right"):
@@ -248,11 +249,11 @@ def _contains(b: Builder, receiver: Part, pattern: str, case: object, regex: obj
     return Part(f"regexp_matches({x}, {sql_string(escaped)}, 'i')", mask, cols=receiver.cols)
 
 
-def _text_mask(receiver: Part, kernel: object) -> Mask | None:
+def _text_mask(receiver: Part, kernel: Callable[[pa.ChunkedArray], pa.ChunkedArray]) -> Mask | None:
     name = receiver.column
     if name is None:
         return None
-    return lambda t: kernel(text_column(t, name))  # type: ignore[operator]
+    return lambda t: kernel(text_column(t, name))
 
 
 def _fill(part: Part, na: bool) -> Part:

@@ -12,7 +12,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import pyarrow as pa
 
@@ -55,11 +55,11 @@ def open_binary(path: Path) -> IO[bytes]:
     kind = compression(path)
     try:
         if kind == "gzip":
-            return gzip.open(path, "rb")
+            return cast(IO[bytes], gzip.open(path, "rb"))  # typeshed's GzipFile is no IO[bytes]
         if kind == "bz2":
             return bz2.open(path, "rb")
         if kind == "zstd":
-            return pa.input_stream(str(path), compression="zstd")  # type: ignore[return-value]
+            return pa.input_stream(str(path), compression="zstd")
         if kind == "zip":
             z = zipfile.ZipFile(path)
             return z.open(_zip_member(path))
@@ -72,11 +72,12 @@ def open_binary(path: Path) -> IO[bytes]:
 def damaged(path: Path, what: str, *also: type[Exception]) -> Iterator[None]:
     """A body that fails to decompress or decode mid-stream (the file's start and footer were
     fine) is an InputError naming the file, not an internal error; the load creates nothing."""
+    errors: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error, *also)
     try:
         yield
     except DataPlatformError:
         raise
-    except (OSError, EOFError, zlib.error, *also) as exc:
+    except errors as exc:
         raise InputError(
             f"Cannot {what} {path.name}: {first_line(exc)}",
             hint="The file is damaged or was cut short: write it again from its source.",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +22,7 @@ from sqlglot import exp
 from data_platform.errors import ExpressionError
 from data_platform.frames.expr import compile_filter
 
-Expr = pc.Expression
+Expr: TypeAlias = pc.Expression
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
     exp.EQ: lambda a, b: a == b,
     exp.NEQ: lambda a, b: a != b,
@@ -51,7 +51,7 @@ class _Translate:
     def __init__(self, types: dict[str, pa.DataType]) -> None:
         self.types = types
 
-    def refuse(self, node: exp.Expression) -> NotPushable:
+    def refuse(self, node: exp.Expr) -> NotPushable:
         return NotPushable(
             f"`{node.sql('duckdb')[:80]}` cannot be pushed into the scan.",
             hint="Push the conditions on columns against values (=, <>, <, IN, BETWEEN, IS NULL, "
@@ -59,7 +59,7 @@ class _Translate:
             "new ref.",
         )
 
-    def node(self, n: exp.Expression) -> Any:
+    def node(self, n: exp.Expr) -> Any:
         if isinstance(n, exp.Paren):
             return self.node(n.this)
         if isinstance(n, exp.And):
@@ -122,16 +122,16 @@ class _Translate:
         target = self.node(n.this)
         return target.is_valid() if negate else target.is_null()
 
-    def type_of(self, n: exp.Expression) -> pa.DataType | None:
+    def type_of(self, n: exp.Expr) -> pa.DataType | None:
         return self.types.get(n.name) if isinstance(n, exp.Column) else None
 
-    def pair(self, a: exp.Expression, b: exp.Expression) -> tuple[Any, Any]:
+    def pair(self, a: exp.Expr, b: exp.Expr) -> tuple[Any, Any]:
         """Both sides; a literal beside a column takes the column's type (as SQL casts it)."""
         left = self.side(a, self.type_of(b))
         right = self.side(b, self.type_of(a))
         return left, right
 
-    def side(self, n: exp.Expression, other: pa.DataType | None) -> Any:
+    def side(self, n: exp.Expr, other: pa.DataType | None) -> Any:
         if isinstance(n, exp.Literal | exp.Neg | exp.Cast | exp.Boolean):
             value = self.literal(n, other)
             if value is None:
@@ -139,7 +139,7 @@ class _Translate:
             return pc.scalar(value)
         return self.node(n)
 
-    def literal(self, n: exp.Expression, to: pa.DataType | None) -> pa.Scalar | None:
+    def literal(self, n: exp.Expr, to: pa.DataType | None) -> pa.Scalar | None:
         """A literal as an Arrow scalar, cast to `to` (a date column compared with '2025-01-01')."""
         value: Any
         if isinstance(n, exp.Neg) and isinstance(n.this, exp.Literal) and not n.this.is_string:
@@ -185,12 +185,20 @@ def iceberg_filter(where: str, schema: pa.Schema, what: str) -> Any:
 class _Iceberg(_Translate):
     """The same walk, building pyiceberg's expressions; anything but column-vs-value is refused."""
 
-    def node(self, n: exp.Expression) -> Any:
+    def node(self, n: exp.Expr) -> Any:
         from pyiceberg import expressions as ie
 
-        compare = {exp.EQ: ie.EqualTo, exp.NEQ: ie.NotEqualTo, exp.GT: ie.GreaterThan}
+        compare: dict[type[exp.Expr], Any] = {
+            exp.EQ: ie.EqualTo,
+            exp.NEQ: ie.NotEqualTo,
+            exp.GT: ie.GreaterThan,
+        }
         compare |= {exp.GTE: ie.GreaterThanOrEqual, exp.LT: ie.LessThan, exp.LTE: ie.LessThanOrEqual}
-        flipped = {exp.GT: ie.LessThan, exp.GTE: ie.LessThanOrEqual, exp.LT: ie.GreaterThan}
+        flipped: dict[type[exp.Expr], Any] = {
+            exp.GT: ie.LessThan,
+            exp.GTE: ie.LessThanOrEqual,
+            exp.LT: ie.GreaterThan,
+        }
         flipped |= {exp.LTE: ie.GreaterThanOrEqual, exp.EQ: ie.EqualTo, exp.NEQ: ie.NotEqualTo}
         if isinstance(n, exp.Paren):
             return self.node(n.this)
@@ -221,12 +229,12 @@ class _Iceberg(_Translate):
             return ie.StartsWith(self.column(n.this), n.expression.this)
         raise self.refuse(n)
 
-    def column(self, n: exp.Expression) -> str:
+    def column(self, n: exp.Expr) -> str:
         if not isinstance(n, exp.Column) or n.name not in self.types:
             raise self.refuse(n)
         return n.name
 
-    def value(self, n: exp.Expression, column: exp.Expression) -> Any:
+    def value(self, n: exp.Expr, column: exp.Expr) -> Any:
         scalar = self.literal(n, self.type_of(column))
         if scalar is None or not scalar.is_valid:
             raise self.refuse(n)

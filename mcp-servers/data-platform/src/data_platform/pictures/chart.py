@@ -109,8 +109,8 @@ def chart(
     if "aggregate" in spec.get("usermeta", {}):
         aggregate = spec["usermeta"]["aggregate"]
     else:
-        agg = re.match(r"(\w+)\(", axis)
-        aggregate = agg.group(1) if agg else "count" if axis == "rows" else None
+        fn = re.match(r"(\w+)\(", axis)
+        aggregate = fn.group(1) if fn else "count" if axis == "rows" else None
     return ChartOutput(kind, picture, paths, info.rows, data, notes, described, title, axis, aggregate)
 
 
@@ -232,6 +232,7 @@ def _value(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, keys: 
 
 def _bar(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
     _need(req, "x")
+    assert req.x is not None  # for the type checker: _need raised otherwise
     q = engine.quote_ident
     val = _value(eng, con, schema, req, [req.x, *([req.color] if req.color else [])])
     c = f", {q(req.color)} AS c" if req.color else ""
@@ -254,6 +255,7 @@ def _bar(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: in
 
 def _line(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
     _need(req, "x")
+    assert req.x is not None  # for the type checker: _need raised otherwise
     q = engine.quote_ident
     val = _value(eng, con, schema, req, [req.x, *([req.color] if req.color else [])])
     c, cc = (f", {q(req.color)} AS c", ", c") if req.color else ("", "")
@@ -301,6 +303,7 @@ def _from_num(expr: str, t: pa.DataType) -> str:
 
 def _scatter(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
     _need(req, "x", "y")
+    assert req.x is not None and req.y is not None  # for the type checker: _need raised otherwise
     q = engine.quote_ident
     c = f", {q(req.color)} AS c" if req.color else ""
     sample = f" USING SAMPLE reservoir({MAX_POINTS} ROWS) REPEATABLE (42)" if rows > MAX_POINTS else ""
@@ -322,10 +325,11 @@ def _bins(req: Request) -> int:
 
 def _histogram(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
     _need(req, "x")
+    assert req.x is not None  # for the type checker: _need raised otherwise
     xt = schema.field(req.x).type
     if not (is_numeric(xt) or pa.types.is_temporal(xt)):
-        req = Request("bar", req.x, None, req.color, "count", None, req.title)
-        data, spec, notes, described = _bar(eng, con, schema, req, rows)
+        bar = Request("bar", req.x, None, req.color, "count", None, req.title)
+        data, spec, notes, described = _bar(eng, con, schema, bar, rows)
         return data, spec, [*notes, f"{req.x} is text: counted per value instead of binned"], described
     q = engine.quote_ident
     nb = _bins(req)
@@ -354,6 +358,7 @@ def _box(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: in
     if req.y is None and req.x is not None and is_numeric(schema.field(req.x).type):
         req = Request(req.kind, None, req.x, req.color, req.agg, req.bins, req.title)  # box(x=amount)
     _need(req, "y")
+    assert req.y is not None  # for the type checker: _need raised otherwise
     q = engine.quote_ident
     g = q(req.x) if req.x else "'all'"
     # The data's columns are renamed first (d.g, d.y): a column called g, q1 or lf cannot clash.
@@ -379,9 +384,11 @@ def _box(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: in
 
 def _heatmap(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: int) -> tuple:
     _need(req, "x", "y")
+    assert req.x is not None and req.y is not None  # for the type checker: _need raised otherwise
     q = engine.quote_ident
     nb = _bins(req) if req.bins else 30
-    exprs, filters, axes = [], [], []
+    exprs, filters = [], []
+    axes: list[tuple[str, float | None]] = []
     for col in (req.x, req.y):
         t = schema.field(col).type
         if is_numeric(t) or pa.types.is_temporal(t):

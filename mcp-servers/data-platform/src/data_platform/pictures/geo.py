@@ -56,7 +56,7 @@ def map_data(
     if step > 1:
         notes.insert(0, f"every {step}th of {rows:,} rows drawn ({len(table):,} shapes)")
     values = table.column(req.color).to_pylist() if req.color else [None] * len(shapes.geoms)
-    features = [
+    features: list[dict[str, Any]] = [
         {"type": "Feature", "geometry": g, "properties": {"v": jsonable(v)}}
         for g, v in zip(shapes.geoms, values, strict=True)
         if g is not None

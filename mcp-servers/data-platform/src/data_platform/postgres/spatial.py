@@ -8,7 +8,7 @@ values and quoted as identifiers: a table named `weird "name"` works.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from data_platform.config import Settings
@@ -98,7 +98,7 @@ def _all_columns(conn: Any) -> list[SpatialColumn]:
             order by 1, 2, 3"""
     ).fetchall()
     kinds = {"r": "table", "v": "view", "m": "materialized view", "p": "partitioned table", "f": "foreign"}
-    return [SpatialColumn(*r[:7], relkind=kinds.get(r[7], r[7])) for r in rows]
+    return [replace(SpatialColumn(*r[:7]), relkind=kinds.get(r[7], r[7])) for r in rows]
 
 
 def spatial_tables(settings: Settings, schema: str | None = None) -> list[SpatialColumn]:
@@ -203,6 +203,7 @@ def extents(
                       select ST_Extent({g}) as e, count({g}) as n, min(ST_SRID({g})) as s
                       from {qualified(c.schema, c.table)}) x"""
             ).fetchone()
+            assert row is not None  # an aggregate without GROUP BY returns one row
             srid = row[5] if row[5] is not None else c.srid
             units = _reference(conn, nsp, srid)[1] if srid else None
             out.append(Extent(c, row[0], row[1], row[2], row[3], srid, row[4], units))

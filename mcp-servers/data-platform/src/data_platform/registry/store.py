@@ -135,6 +135,7 @@ class Registry:
             name=name, schema=table.schema, source=source, overwrite=overwrite, default_name=default_name
         ) as w:
             w.write(table)
+        assert w.info is not None  # set when the block ends without an error
         return w.info
 
     @contextlib.contextmanager
@@ -154,7 +155,7 @@ class Registry:
         """
         self.ensure_root()
         auto = name is None
-        target = self.unique_name(default_name) if auto else validate_name(name)
+        target = self.unique_name(default_name) if name is None else validate_name(name)
         if not auto and not overwrite and self.exists(target):
             raise exists_error(target)
         writer = RefWriter(self, target, schema, source, overwrite)

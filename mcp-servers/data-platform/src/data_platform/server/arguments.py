@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,8 +123,9 @@ def _unknown(tool: str, keys: list[str], schema: Schema) -> InputError:
         close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
         near = difflib.get_close_matches(key, synonyms, n=1, cutoff=0.8) if not close else []
         target = _synonym(tool, near[0], props) if near else None
-        if close or target:
-            hints.append(f"`{key}`: did you mean `{close[0] if close else target.target}`?")
+        better = close[0] if close else target.target if target else None
+        if better:
+            hints.append(f"`{key}`: did you mean `{better}`?")
     listed = ", ".join(f"`{k}`" for k in keys)
     what = f"{tool} does not take {listed}." + (" " + " ".join(hints) if hints else "")
     hint = f"Its arguments: {', '.join(names) or 'none'}. Call as {usage(tool, schema)}."
@@ -211,7 +212,7 @@ def _expected(prop: Schema) -> str:
     return "a string"
 
 
-def validation_message(tool: str, schema: Schema, errors: list[dict[str, Any]]) -> str:
+def validation_message(tool: str, schema: Schema, errors: Sequence[Mapping[str, Any]]) -> str:
     """The validator's refusals as `<what> <what works>`: which argument, what it got, what it takes."""
     props = schema.get("properties", {})
     lines = []

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 from data_platform.errors import DataPlatformError
@@ -49,7 +49,7 @@ class ToolResult(BaseModel):
         return []
 
 
-def state_of(ctx: Context) -> AppState:
+def state_of(ctx: Context[Any, Any]) -> AppState:  # the SDK's Context does not know our lifespan type
     return ctx.request_context.lifespan_context
 
 
@@ -115,10 +115,10 @@ def register_tool(server: MCPServer, decl: ToolDef) -> None:
             ImageContent(type="image", data=base64.b64encode(png).decode("ascii"), mime_type="image/png")
             for png in result.images()
         ]
-        content = [TextContent(type="text", text=text), *pictures, *links]
+        content: list[ContentBlock] = [TextContent(type="text", text=text), *pictures, *links]
         return CallToolResult(content=content, structured_content=data)
 
-    wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
+    wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]  # typeshed: no __signature__
         return_annotation=Annotated[CallToolResult, result_type]
     )
     wrapper.__annotations__ = {**fn.__annotations__, "return": Annotated[CallToolResult, result_type]}

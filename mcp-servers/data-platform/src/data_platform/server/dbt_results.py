@@ -6,6 +6,7 @@ Every listing is bounded and says when it was cut and where the rest is.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -48,7 +49,7 @@ class FindingModel(BaseModel):
         return f"- {self.event}{code}{where}: {self.message}" + (f"\n  Fix: {self.fix}" if self.fix else "")
 
 
-def findings_block(title: str, findings: list[FindingModel], limit: int = 15) -> str:
+def findings_block(title: str, findings: Sequence[FindingModel], limit: int = 15) -> str:
     if not findings:
         return ""
     lines = [title, *(f.line_text() for f in findings[:limit])]
@@ -64,7 +65,7 @@ def deprecation_title(n: int, new: str = "") -> str:
     )
 
 
-def deprecations_line(findings: list[FindingModel]) -> str:
+def deprecations_line(findings: Sequence[FindingModel]) -> str:
     """`4 deprecations (D039 x4): dbt_parse lists them.`: for deprecations the reader was told in full."""
     codes = Counter(f.code or f.event for f in findings)
     listed = ", ".join(f"{code} x{n}" if n > 1 else code for code, n in sorted(codes.items()))

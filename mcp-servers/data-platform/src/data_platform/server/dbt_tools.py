@@ -192,19 +192,19 @@ async def dbt_show(
 ) -> FrameResult:
     """Model or inline SQL ({{ ref() }} ok) via dbt into a data_ref; the query runs read-only
     (postgres/duckdb targets); limit 100 (-1: all)."""
-    baseline, state = state, state_of(ctx)
+    app = state_of(ctx)  # `state` is the dbt baseline argument
     out = await run_sync(
         show_mod.show,
         _service(ctx),
-        state.registry,
-        state.settings,
+        app.registry,
+        app.settings,
         model=model,
         sql=sql,
         limit=limit,
         name=name,
         overwrite=overwrite,
         target=target,
-        state=baseline,
+        state=state,
     )
     cut = f"limit {out.limit}" if out.limit is not None else "no limit"
     note = f"{out.what} compiled by dbt, run read-only on {out.where.label()} ({cut}; limit=-1: all)."
@@ -212,7 +212,7 @@ async def dbt_show(
         "dbt_show",
         out.info,
         out.head,
-        preview_rows=state.settings.preview_rows,
+        preview_rows=app.settings.preview_rows,
         note="; ".join([note, *out.notes]),
         next_steps=[f"describe `{out.info.name}`", "dbt_compile for the SQL that ran"],
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel
@@ -89,7 +89,7 @@ def _answer(out: Outcome) -> DiffAnswer:
     left, right = out.left.label, out.right.label
     if left == right:  # the same table on two connections: name them by connection
         left, right = (out.left.connection or "default"), (out.right.connection or "default")
-    common = {
+    common: dict[str, Any] = {  # the fields both kinds of answer share
         "summary": text.headline(r, left, right),
         "left": left,
         "right": right,

@@ -9,13 +9,14 @@ other type); each is checked against its declared kind and refused in the projec
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import Message, Prompt, PromptArgument, UserMessage
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
+from pydantic import Field
 
 from data_platform.commands import COMMANDS, Command
 from data_platform.errors import InputError
@@ -25,11 +26,13 @@ class CommandPrompt(Prompt):
     """A prompt rendered by its command: the SDK's own checks would answer a missing argument
     with a Python set and a bad one with "Error rendering prompt"; ours say what to send."""
 
+    fn: Callable[..., str] = Field(exclude=True)  # the command's text
+
     async def render(self, arguments: dict[str, Any] | None, context: Any) -> list[Message]:
         return [UserMessage(self.fn(**(arguments or {})))]
 
 
-def _renderer(cmd: Command) -> Any:
+def _renderer(cmd: Command) -> Callable[..., str]:
     def render(**values: Any) -> str:
         try:
             return cmd.render(values)

@@ -25,7 +25,7 @@ from data_platform.errors import DataPlatformError
 from data_platform.registry import RefInfo
 from data_platform.render import MAX_PREVIEW_COLUMNS, PREVIEW_ROWS, jsonable, trim_cells, type_name
 from data_platform.server import refwatch, sdk
-from data_platform.server.boundary import run_sync
+from data_platform.server.boundary import run_sync, state_of
 from data_platform.server.state import AppState
 
 CSV = "text/csv"
@@ -170,7 +170,7 @@ def register(server: MCPServer) -> None:
     @server.resource(TEMPLATE, name="data_ref", description=TEMPLATE_DESCRIPTION, mime_type="text/csv")
     async def data_ref(name: str, ctx: Context) -> str:
         """The CSV preview alone (for in-process readers); clients get both contents below."""
-        state: AppState = ctx.request_context.lifespan_context
+        state = state_of(ctx)
         try:
             csv_text, _ = await run_sync(read_preview, state, name)
         except DataPlatformError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import pyarrow as pa
 from pydantic import BaseModel
@@ -64,7 +64,7 @@ class FrameResult(ToolResult):
         note: str | None = None,
         next_steps: list[str] | None = None,
         scan: object = None,
-    ) -> FrameResult:
+    ) -> Self:
         """Describe `info` with a preview of `table` (its head, or its tail)."""
         n = min(preview_rows, table.num_rows)
         part = table.slice(table.num_rows - n, n) if from_end else table.slice(0, n)

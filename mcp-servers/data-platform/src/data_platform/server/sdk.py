@@ -24,7 +24,7 @@ to decode in what the boundary prepared (tests/test_sdk.py checks that too).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from mcp.server.lowlevel.server import NotificationOptions
@@ -45,7 +45,7 @@ def tool_names(server: MCPServer) -> list[str]:
     return [t.name for t in server._tool_manager.list_tools()]
 
 
-def validation_errors(exc: ToolError) -> list[dict[str, Any]] | None:
+def validation_errors(exc: ToolError) -> Sequence[Mapping[str, Any]] | None:
     """The validator's errors when the SDK refused the arguments, else None (another failure)."""
     cause = exc.__cause__
     if isinstance(cause, ValidationError):
@@ -74,4 +74,4 @@ def advertise_resources_list_changed(server: MCPServer) -> None:
         options.resources_changed = True
         return original(options, *args, **kwargs)
 
-    low.create_initialization_options = create  # type: ignore[method-assign]
+    low.create_initialization_options = create  # type: ignore[method-assign]  # the SDK has no hook for it

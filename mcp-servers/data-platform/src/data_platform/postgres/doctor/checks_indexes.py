@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from data_platform.postgres.doctor.common import ident
-from data_platform.postgres.doctor.health import Check, Finding, worst
+from data_platform.postgres.doctor.health import Check, Finding, Status, worst
 from data_platform.render import human_bytes
 
 UNUSED_MIN_AGE_DAYS = 7  # younger statistics cannot tell an unused index from a rarely used one
@@ -48,7 +48,7 @@ def invalid_indexes(conn: psycopg.Connection[Any]) -> Check:
                 f"DROP INDEX CONCURRENTLY {ident(ix.schema, ix.name)}; then {rebuild}{why}",
             )
         )
-    status = "problem" if found else "ok"
+    status: Status = "problem" if found else "ok"
     return Check("invalid indexes", status, f"{len(found)} invalid index(es)" if found else "none", found)
 
 
