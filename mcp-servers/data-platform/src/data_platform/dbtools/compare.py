@@ -45,7 +45,9 @@ class CompareOutcome:
 def adapter_sql(adapter: Any, timeout_s: float) -> tuple[diff_core.Execute, Dialect]:
     """The diff core's `execute` and `Dialect` on a dbt adapter (its quoting and string type).
 
-    Each statement runs read-only within `timeout_s` where the adapter allows it (warehouse.query).
+    Each statement runs read-only within `timeout_s` where the adapter allows it (warehouse.query):
+    callers give the dbt timeout, as one comparison scans whole models (the statement timeout is
+    for one query a caller wrote, and stopped the review of 1M-row models).
     """
     quote_char = adapter.quote("")[:1] or '"'
     dialect = Dialect(
@@ -127,7 +129,7 @@ def compare(
     def run(_result: Any) -> CompareOutcome:
         adapter = warehouse.current_adapter()
         kind = adapter.type()
-        execute, dialect = adapter_sql(adapter, service.settings.statement_timeout_s)
+        execute, dialect = adapter_sql(adapter, service.settings.dbt_timeout_s)
         there = (
             other
             or adapter.Relation.create(

@@ -119,7 +119,7 @@ def review(
 
     def run(_result: Any) -> tuple[str, list[ModelData]]:
         adapter = warehouse.current_adapter()
-        execute, dialect = adapter_sql(adapter, service.settings.statement_timeout_s)
+        execute, dialect = adapter_sql(adapter, service.settings.dbt_timeout_s)
         for i, m in enumerate(picked):
             work.check()
             work.progress(i, len(picked), f"comparing {m.name}")
