@@ -162,6 +162,15 @@ async def test_health_finds_each_planted_problem_and_names_the_fix(
         bad = [c for c in clean.structured_content["checks"] if c["status"] != "ok"]
         assert bad == [], bad
         assert "0 problem(s), 0 warning(s)" in text_of(clean)
+        # A small table never analysed is no warning, but "none" must not read as "all analysed".
+        tiny = "create table tiny_unanalysed as select 1 as x"
+        await call(client, "pg_execute", sql=tiny, connection="clean")
+        try:
+            again = await call(client, "pg_health", connection="clean")
+            (never,) = [c for c in again.structured_content["checks"] if c["name"] == "never analysed"]
+            assert never["status"] == "ok" and "smaller table(s) never analysed" in never["summary"], never
+        finally:
+            await call(client, "pg_execute", sql="drop table tiny_unanalysed", connection="clean")
 
 
 async def test_read_only_plain_role_works_or_says_what_it_cannot_see(
