@@ -46,7 +46,8 @@ class IndexAdviceResult(ToolResult):
             lines.append(f"\n{a.create};{size}")
             for h in a.helps[:5]:
                 cost = (
-                    f"cost {h.cost_before:,.0f} -> {h.cost_after:,.0f} ({h.gain:,.0f}x)"
+                    f"planner cost {h.cost_before:,.0f} -> {h.cost_after:,.0f} ({h.gain:,.0f}x, an estimate"
+                    " in cost units, not a measured time)"
                     if a.verified
                     else f"cost {h.cost_before:,.0f} now"
                 )
