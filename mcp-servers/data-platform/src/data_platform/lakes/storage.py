@@ -90,7 +90,7 @@ class Storage:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._files: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+        self._files: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
         self.catalogs: dict[Any, Any] = {}  # opened Iceberg catalogs by their properties (catalogs.py)
 
     def close(self) -> None:
@@ -144,7 +144,7 @@ class Storage:
             st = path.stat()
         except OSError:
             return {}
-        key = (st.st_mtime_ns, st.st_size)
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)  # a file replaced in place is read again
         cached = self._files.get(path)
         if cached and cached[0] == key:
             return cached[1]
