@@ -288,7 +288,9 @@ async def test_read_json_reports_bytes_of_the_file(project: Path) -> None:
         for _ in range(40):
             f.write(lines)
     steps = await _load_reporting_bytes(project, "read_json", path, block * 40)
-    assert all(message and message.endswith(" rows") for _, _, message in steps), steps
+    # Rows once the first batch is stored; before that (a loaded machine), DuckDB's share of the file.
+    ends = (" rows", "% of the file read")
+    assert all(message and message.endswith(ends) for _, _, message in steps), steps
 
 
 @pytest.mark.slow  # writes a 2.3 GB file

@@ -163,7 +163,8 @@ class Engine:
 def query_progress(con: duckdb.DuckDBPyConnection, total: float | None = None) -> Callable[[], Step | None]:
     """DuckDB's own estimate of the cursor's running query, as progress.
 
-    With `total` (a file's size): that share of it, e.g. bytes read. Without: inside the stage the
+    With `total` (a file's size): that share of it, bytes read ("12% of the file read" until the
+    work reports rows). Without: inside the stage the
     work is at (a step with a total, e.g. 2 of 4 "comparing rows"), the query moves it towards the
     next (2.45 of 4), so stages and queries never contradict each other; with no stage, percent.
     The message is the last one the work reported (rows stored, the stage), if any.
@@ -176,7 +177,8 @@ def query_progress(con: duckdb.DuckDBPyConnection, total: float | None = None) -
             return None
         share = min(value, 99.9) / 100
         last = owner.step if owner is not None else None
-        message = last.message if last is not None and last.message else f"{value:.0f}% of the query"
+        unit = "of the file read" if total is not None else "of the query"
+        message = last.message if last is not None and last.message else f"{value:.0f}% {unit}"
         if total is not None:
             return Step(round(share * total, 1), total, message)
         if last is not None and last.total:
