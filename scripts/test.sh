@@ -21,7 +21,7 @@ if [ -z "${DATA_PLATFORM_TEST_POSTGRES_URL:-}" ]; then
 fi
 "$ROOT/scripts/setup-chromium.sh"  # the HTML report is screenshotted in headless Chromium
 "$ROOT/scripts/setup-env.sh" "$VENV" dev
-"$ROOT/scripts/setup-inspector.sh"  # the MCP Inspector CLI (npm), for tests/test_inspector.py
+"$ROOT/scripts/setup-inspector.sh"  # the MCP Inspector CLI (npm), for tests/integration/server/test_inspector.py
 cd "$PROJECT"
 "$VENV/bin/ruff" check src tests bench
 "$VENV/bin/ruff" format --check src tests bench

@@ -162,7 +162,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                     terminalreporter.write_line(str(value))
                 elif name == "corpus":
                     parts.append(value)
-    if parts:  # tests/test_corpus.py runs in parts; the figure is the whole corpus's
+    if parts:  # tests/integration/server/test_corpus.py runs in parts; the figure is the whole corpus's
         right, total = sum(p["right"] for p in parts), sum(p["total"] for p in parts)
         terminalreporter.write_line(
             f"natural-calls corpus: {right}/{total} right on the first call ({right / total:.0%}); "

@@ -2,7 +2,7 @@
 
 A case either must succeed and give the right result (checked against pyarrow or
 PostgreSQL, never against the tool's own text alone), or must fail with an error that
-names the form that works. tests/test_corpus.py runs them in order on one server and
+names the form that works. tests/integration/server/test_corpus.py runs them in order on one server and
 prints the share right on the first call.
 """
 

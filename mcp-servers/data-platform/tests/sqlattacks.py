@@ -1,5 +1,6 @@
-"""The attack corpus every tool that takes SQL must survive (tests/test_pg_readonly.py,
-tests/test_sql_attacks.py, tests/test_readonly_promise.py): one list, one proof of harmlessness.
+"""The attack corpus every tool that takes SQL must survive (tests/integration/: postgres/
+test_pg_readonly.py, server/test_sql_attacks.py, server/test_readonly_promise.py): one list, one
+proof of harmlessness.
 
 PostgreSQL: writes, writes hidden in CTEs, several statements, COPY, file reads, session-wide
 settings, functions with side effects a rollback does not undo. DuckDB: file and network reads

@@ -70,7 +70,7 @@ def resource_surface(settings: Settings) -> list[dict[str, Any]]:
     )
 
 
-# -- prompts: not in the tool list's budget; their own, in tests/test_contract.py ------------
+# -- prompts: not in the tool list's budget; their own, in tests/integration/server/test_contract.py
 
 
 def prompt_surface(settings: Settings) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """The settings' documentation, generated from `config.ENV_SETTINGS` (the one list).
 
 Two renderings: the Markdown table in the README (between two markers, rewritten by
-`data-platform settings --readme README.md`, compared by tests/test_settings_doc.py) and
+`data-platform settings --readme README.md`, compared by tests/unit/core/test_settings_doc.py) and
 the plain text at the end of `data-platform doctor --help`.
 """
 

@@ -4,9 +4,9 @@ Where things are: a family's tools live in `server/<family>_tools.py` (frames: f
 diff_tools, picture_tools, lake_tools; postgres_tools, doctor_tools; dbt_tools; registry_tools),
 each calling its core function in `data_platform/<area>/`; `build_server` registers every served
 module's `TOOLS`.
-Their tests through the protocol: tests/test_frames_server.py, test_diff.py, test_profile.py,
-test_chart.py, test_pg_tools.py, test_doctor.py, test_dbt_tools.py (and test_dbt_every_tool.py),
-test_server.py (registry); what is served: test_toolsets.py.
+Their tests through the protocol, in tests/integration/<family>/: test_frames_server.py,
+test_diff.py, test_profile.py, test_chart.py, test_pg_tools.py, test_doctor.py, test_dbt_tools.py
+(and test_dbt_every_tool.py), test_server.py (registry); what is served: test_toolsets.py.
 
 Adding a tool: in its family's module (or a new module listed in `app.FAMILY_MODULES`), write
 

@@ -2,7 +2,7 @@
 
 Clients other than Claude Code (Claude Desktop, VS Code, Cursor, the Inspector) offer these
 where Claude Code offers the plugin's slash commands; both come from the same source, and
-tests/test_prompts.py proves they agree. Arguments arrive as strings (the protocol has no
+tests/integration/plugin/test_prompts.py proves they agree. Arguments arrive as strings (the protocol has no
 other type); each is checked against its declared kind and refused in the project's
 `Error: ...` shape, as an unknown argument is.
 """

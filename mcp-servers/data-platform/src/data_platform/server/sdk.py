@@ -1,7 +1,7 @@
 """Everything the server takes from the MCP SDK beyond its documented API, in one place.
 
-Each function below leans on an SDK detail; tests/test_sdk.py pins every one of them, so an SDK
-upgrade that moves one fails that test, naming the detail, instead of failing the server in
+Each function below leans on an SDK detail; tests/integration/server/test_sdk.py pins every one of
+them, so an SDK upgrade that moves one fails that test, naming the detail, instead of failing the server in
 odd places. The rest of the server uses only the public API (`MCPServer.add_tool`,
 `add_prompt`, `resource`, `Context`, `mcp.types`).
 
@@ -19,7 +19,7 @@ Not taken from the SDK: its JSON pre-parse (`FuncMetadata.pre_parse_json`). The 
 boundary (`arguments.coerce`) decodes a list or object sent as a string itself, because it must
 do so before a single value is wrapped into a list and after a synonym is renamed, and the SDK's
 runs later, inside the call, on the tool's own argument names only. It then finds nothing left
-to decode in what the boundary prepared (tests/test_sdk.py checks that too).
+to decode in what the boundary prepared (tests/integration/server/test_sdk.py checks that too).
 """
 
 from __future__ import annotations

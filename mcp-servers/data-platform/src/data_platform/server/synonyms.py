@@ -241,7 +241,7 @@ SPECIAL: dict[tuple[str, str], Callable[[dict[str, Any], Any], str]] = {
 
 
 def markdown() -> str:
-    """The tables docs/arguments.md embeds (tests/test_arguments.py checks they agree)."""
+    """The tables docs/arguments.md embeds (tests/integration/server/test_arguments.py checks they agree)."""
     lines = ["| argument | also read from |", "|---|---|"]
     by_target: dict[str, list[str]] = {}
     for alias, syn in GLOBAL.items():

@@ -18,8 +18,9 @@ from data_platform.contract import (
     toolset_names,
     toolset_sizes,
 )
+from suitepaths import TESTS
 
-SNAPSHOT = Path(__file__).parent / "contract" / "tools.json"
+SNAPSHOT = TESTS / "contract" / "tools.json"
 BUDGET_CHARS = 18_000  # what the model reads: names, descriptions, input schemas, every tool served
 MAX_TOOLS = 50  # the budget holds at up to this many tools
 FULL_LIST_CHARS = 62_000  # the whole tools/list, output schemas included (clients keep those; 48 tools)
@@ -59,7 +60,7 @@ def test_tool_list_budget(tmp_path: Path) -> None:
     assert surface_size(surface) <= FULL_LIST_CHARS
 
 
-TOOLSETS_SNAPSHOT = Path(__file__).parent / "contract" / "toolsets.json"
+TOOLSETS_SNAPSHOT = TESTS / "contract" / "toolsets.json"
 
 
 def test_each_toolset_matches_its_snapshot_and_fits(tmp_path: Path) -> None:
@@ -78,7 +79,7 @@ def test_each_toolset_matches_its_snapshot_and_fits(tmp_path: Path) -> None:
         assert 0 < count <= MAX_TOOLS and chars <= BUDGET_CHARS, name
 
 
-RESOURCES_SNAPSHOT = Path(__file__).parent / "contract" / "resources.json"
+RESOURCES_SNAPSHOT = TESTS / "contract" / "resources.json"
 RESOURCES_BUDGET_CHARS = 1_000  # resource templates: shown by clients, not in the tool list's budget
 
 
@@ -93,7 +94,7 @@ def test_resource_templates_match_snapshot_and_budget(tmp_path: Path) -> None:
 # -- prompts: the plugin's commands; their own budget, outside the tool list's ---------------
 # Regenerate after an intended change with: data-platform prompts > tests/contract/prompts.json
 
-PROMPTS_SNAPSHOT = Path(__file__).parent / "contract" / "prompts.json"
+PROMPTS_SNAPSHOT = TESTS / "contract" / "prompts.json"
 PROMPT_LIST_CHARS = 3_000  # the whole prompts/list (names, descriptions, arguments)
 PROMPT_TEXT_CHARS = 2_500  # one rendered prompt's instructions
 

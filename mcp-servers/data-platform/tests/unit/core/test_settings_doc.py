@@ -13,8 +13,9 @@ from data_platform.cli import main
 from data_platform.config import ENV_SETTINGS, EnvSetting, Settings, load_settings
 from data_platform.errors import InputError
 from data_platform.settings_doc import README_END, README_START, markdown_table, with_table
+from suitepaths import REPO
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+README = REPO / "README.md"
 
 # One valid, non-default value per variable: a new setting must be added here to be tested.
 SAMPLES = {

@@ -34,6 +34,7 @@ from data_platform.server.http import build_http_app, http_token, is_loopback, p
 from harness import call, server_env
 from httpserver import free_port, http_server, listening
 from secret_scan import register_secret
+from suitepaths import REPO
 
 pytestmark = pytest.mark.anyio
 
@@ -354,7 +355,7 @@ async def test_sigterm_stops_the_server_cleanly(project: Path) -> None:
 def test_claude_code_connects_over_http_with_the_token(project: Path, tmp_path: Path) -> None:
     """Claude Code's own HTTP client (`claude mcp add --transport http --header ...`): connected with
     the token, refused without it."""
-    repo = Path(__file__).resolve().parents[3]
+    repo = REPO
     cli = subprocess.run(
         [str(repo / "scripts" / "claude-cli.sh")], check=True, capture_output=True, text=True, timeout=600
     ).stdout.strip()

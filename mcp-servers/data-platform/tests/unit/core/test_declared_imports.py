@@ -11,9 +11,10 @@ import importlib.metadata as metadata
 import re
 import sys
 import tomllib
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from suitepaths import PROJECT
+
+ROOT = PROJECT
 SRC = ROOT / "src" / "data_platform"
 
 

@@ -11,8 +11,9 @@ from data_platform.errors import InputError
 from data_platform.server.arguments import prepare, validation_message
 from data_platform.server.synonyms import markdown
 from harness import call, call_error, inmemory, text_of
+from suitepaths import REPO
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = REPO
 
 HEAD = {
     "properties": {"data_ref": {"type": "string"}, "n": {"default": 10, "type": "integer", "minimum": 1}},

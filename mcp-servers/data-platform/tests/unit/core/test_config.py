@@ -9,6 +9,7 @@ import pytest
 from data_platform.config import load_settings, parse_env_file
 from data_platform.errors import InputError
 from data_platform.redact import redact
+from suitepaths import REPO
 
 
 def test_sources_later_wins(tmp_path: Path) -> None:
@@ -77,7 +78,7 @@ def test_redact() -> None:
 def test_every_setting_is_documented_in_the_readme() -> None:
     from data_platform.config import ENV_SETTINGS
 
-    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     for setting in ENV_SETTINGS:
         for name in setting.names:
             assert f"`{name}`" in readme, f"{name} is not documented in README.md"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).parent
+from suitepaths import TESTS
 
 
 def _inner_session(tmp_path: Path, leak: bool) -> subprocess.CompletedProcess[str]:

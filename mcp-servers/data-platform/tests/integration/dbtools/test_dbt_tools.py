@@ -22,6 +22,7 @@ from shopproject import (
     replace,
     undefined_macro,
 )
+from suitepaths import TESTS
 
 pytestmark = pytest.mark.anyio
 
@@ -315,6 +316,6 @@ def _sleeping(pg: Cluster) -> bool:
 
 def test_the_shop_project_has_no_package_dependencies() -> None:
     """dbt cannot download packages from the hub here: the test project must not need any."""
-    shop = Path(__file__).parent / "projects" / "shop"
+    shop = TESTS / "projects" / "shop"
     assert not (shop / "packages.yml").exists() and not (shop / "dependencies.yml").exists()
     assert (shop / "dbt_project.yml").is_file() and len(list(shop.rglob("*.sql"))) >= 7

@@ -5,7 +5,7 @@ a 10,000-vertex polygon, hundreds of refs and tables, and a dbt project of 500 m
 (when dbt tools exist). Every listed tool is called with arguments aimed at them; each
 answer's text must stay under `max_output_chars` (8,000 by default), success or error.
 The whole tool list's model-facing size (names, descriptions, input schemas) must stay
-within the contract's budget (tests/test_contract.py). Both figures are printed.
+within the contract's budget (tests/integration/server/test_contract.py). Both figures are printed.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pgcluster import Cluster
 from test_contract import BUDGET_CHARS
 
 MAX_OUTPUT = 8_000
-TOOL_LIST_BUDGET = BUDGET_CHARS  # one figure: tests/test_contract.py
+TOOL_LIST_BUDGET = BUDGET_CHARS  # one figure: tests/integration/server/test_contract.py
 STRUCTURED_LIMIT = 100_000  # ~25k tokens: what Claude Code accepts for a whole tool result
 DBT_MODELS = 500
 

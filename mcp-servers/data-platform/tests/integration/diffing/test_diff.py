@@ -352,7 +352,7 @@ async def test_keyless_and_duplicate_keys(dbs: Cluster, project: Path, tmp_path:
 @pytest.mark.slow
 async def test_cancel_stops_the_diff_in_postgresql(dbs: Cluster, project: Path, tmp_path: Path) -> None:
     """A cancelled pushed-down diff stops in PostgreSQL at once and leaves no ref behind."""
-    from test_progress_cancel import _cancel_at_first_progress, _running, _wait_for
+    from cancelling import _cancel_at_first_progress, _running, _wait_for
 
     env = _setup(dbs, project, tmp_path)
     big = "select g as id, g % 7 as v from generate_series(1, 60000000) g"

@@ -73,7 +73,7 @@ def _rows(project: Path, structured: dict) -> list[dict]:
 async def test_cancelling_dbt_show_stops_the_query_in_postgresql(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    from test_progress_cancel import LONG, _cancel_while_running
+    from cancelling import LONG, _cancel_while_running
 
     shop = make_shop(request, tmp_path, "postgres")
     needle = "dp_cancel_probe_show"

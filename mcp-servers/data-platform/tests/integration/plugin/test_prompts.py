@@ -20,10 +20,10 @@ from mcp.shared.exceptions import MCPError
 from data_platform import commands
 from data_platform.commands import COMMANDS
 from harness import inmemory
+from suitepaths import REPO
 
 pytestmark = pytest.mark.anyio
 
-REPO = Path(__file__).resolve().parents[3]
 PLUGIN_COMMANDS = REPO / "plugins" / "data-platform" / "commands"
 MCP_JSON = REPO / "plugins" / "data-platform" / ".mcp.json"
 NAMES = ["explain", "ingest", "lineage", "profile", "run", "schema"]

@@ -24,8 +24,7 @@ from fuzzenv import pg_env, pools_for, seed_files, seed_registry
 from harness import LOG_DIR
 from liveserver import live_server
 from pgcluster import Cluster
-
-TESTS = Path(__file__).parent
+from suitepaths import TESTS
 
 
 def test_scanner_finds_every_form_of_a_secret(tmp_path: Path) -> None:

@@ -18,10 +18,11 @@ import pytest
 from harness import server_env
 from httpserver import http_server
 from secret_scan import register_secret
+from suitepaths import TESTS
 
 pytestmark = pytest.mark.slow  # Node.js processes, seconds each
 
-INSPECTOR = Path(__file__).parent / "inspector" / "node_modules" / ".bin" / "mcp-inspector"
+INSPECTOR = TESTS / "inspector" / "node_modules" / ".bin" / "mcp-inspector"
 SERVER = [sys.executable, "-m", "data_platform", "serve"]
 TOKEN = "insp-8c1d2e9f0a7b4c3d"
 PROMPTS = {"ingest", "profile", "schema", "explain", "lineage", "run"}

@@ -217,7 +217,7 @@ def test_streamed_correlations_match_duckdb_corr_with_nulls_and_nan() -> None:
 async def test_profile_reports_progress_and_stops_when_cancelled(project: Path) -> None:
     import pyarrow.parquet as pq
 
-    from test_progress_cancel import _cancel_at_first_progress
+    from cancelling import _cancel_at_first_progress
 
     n = 4_000_000
     ids = pa.array(range(n), pa.int64())

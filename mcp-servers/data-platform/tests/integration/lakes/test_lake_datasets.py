@@ -234,7 +234,7 @@ async def test_odd_arguments_get_clean_errors(project: Path) -> None:
 async def test_dataset_read_reports_bytes_and_a_cancel_publishes_nothing(project: Path) -> None:
     import anyio
 
-    from test_progress_cancel import _cancel_at_first_progress, _files, _refs
+    from cancelling import _cancel_at_first_progress, _files, _refs
 
     # bzip2 (concatenated streams) makes the read seconds long on any machine, so that progress is
     # due and a cancel lands mid-read; a plain CSV of this size is read in under the 1 s period.

@@ -34,8 +34,8 @@ import githost
 from data_platform.config import parse_env_file, postgres_from_env
 from harness import LOG_DIR, inmemory, server_env
 from pgcluster import Cluster
+from suitepaths import REPO
 
-REPO = Path(__file__).resolve().parents[3]
 PLUGIN = REPO / "plugins" / "data-platform"
 PREFIX = "mcp__plugin_data-platform_data-platform__"
 MARKETPLACE = json.loads((REPO / ".claude-plugin" / "marketplace.json").read_text())["name"]
