@@ -44,6 +44,10 @@ class Files:
     def total_bytes(self) -> int:
         return sum(self.sizes.values())
 
+    def infos(self) -> list[pafs.FileInfo]:
+        """The files with their sizes, as pyarrow.dataset takes them (it then asks for none)."""
+        return [pafs.FileInfo(p, pafs.FileType.File, size=self.sizes.get(p)) for p in self.paths]
+
     def url(self, path: str) -> str:
         if self.shown_base is not None:
             return f"{self.shown_base.rstrip('/')}/{path}"
