@@ -2,9 +2,10 @@
 
 `s3://` (AWS, or any S3-compatible endpoint: MinIO, R2), `gs://` and `az://` are served by
 pyarrow.fs; any other scheme is refused with what works. Credentials, later wins:
-1. the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
-   AWS_PROFILE and ~/.aws/credentials through the AWS SDK; AWS_ENDPOINT_URL(_S3) as the endpoint,
-   which pyarrow itself ignores);
+1. the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION;
+   AWS_ENDPOINT_URL(_S3) as the endpoint, which pyarrow itself ignores), then the AWS_PROFILE
+   profile (or `default`) of ~/.aws/credentials and ~/.aws/config, read by aws.py so that one
+   named in the project's .env counts too;
 2. named entries beside the named connections (docs/lakes.md), chosen by the longest `url` prefix:
 
     [storage.lake]
@@ -33,11 +34,18 @@ import pyarrow.fs as pafs
 
 from data_platform.config import Settings
 from data_platform.errors import InputError, NotConfiguredError
+from data_platform.lakes import aws
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KEYS = {"url", "endpoint", "region", "key", "secret", "token", "anonymous", "read_only", "description"}
+# Credentials the AWS SDK's own chain finds without keys (web identity, containers).
+_SDK_VARS = (
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
 HOW_TO = (
     "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or declare "
     '[storage.NAME] with url = "s3://bucket/", key = "${VAR}", secret = "${VAR}" (and endpoint for '
@@ -179,6 +187,8 @@ class Storage:
         env = self.settings.environ
         out = {env.get(k, "") for k in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
         try:
+            prof = aws.profile(env)
+            out.update({prof.secret or "", prof.token or ""})
             for e in self.entries():
                 for k in ("key", "secret", "token"):
                     try:
@@ -252,15 +262,26 @@ class Storage:
         if not key and not anonymous:
             key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
             token = token or env.get("AWS_SESSION_TOKEN")
-        profile = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE")
-        shared = Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials")
-        if not anonymous and not (key and secret) and not profile and not shared.is_file():
+        prof = aws.profile(env) if not anonymous else None
+        if prof is not None and not (key and secret) and prof.key and prof.secret:
+            key, secret, token = prof.key, prof.secret, prof.token
+        if not anonymous and not (key and secret):
             where = f" (storage {entry.name!r} has no key/secret)" if entry else ""
-            raise NotConfiguredError(f"No credentials for object storage{where}.", hint=HOW_TO)
+            if aws.named(env) and prof is not None and not prof.found:
+                raise NotConfiguredError(
+                    f"AWS profile {prof.name!r} is in neither {prof.files[0]} nor {prof.files[1]}{where}.",
+                    hint="Name a profile those files hold (AWS_SHARED_CREDENTIALS_FILE and "
+                    "AWS_CONFIG_FILE name other files). " + HOW_TO,
+                )
+            sdk = (prof is not None and prof.found) or any(env.get(v) for v in _SDK_VARS)
+            if not sdk:  # else SSO, role_arn, credential_process, web identity: the AWS SDK's chain
+                raise NotConfiguredError(f"No credentials for object storage{where}.", hint=HOW_TO)
         endpoint = e("endpoint") or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+        endpoint = endpoint or (prof.endpoint if prof else None)
         if endpoint and "://" not in endpoint:
             endpoint = "https://" + endpoint
         region = e("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        region = region or (prof.region if prof else None)
         region = region or ("us-east-1" if endpoint else None)  # S3-compatible servers: no lookup
         return {
             "anonymous": anonymous,
