@@ -23,8 +23,6 @@ never holds them (a `user:pass@` in it is refused).
 from __future__ import annotations
 
 import re
-import threading
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ import pyarrow.fs as pafs
 from data_platform.config import Settings
 from data_platform.errors import InputError, NotConfiguredError
 from data_platform.lakes import aws
+from data_platform.tomlfiles import TomlFiles
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
@@ -97,8 +96,7 @@ class Storage:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
-        self._files: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self._files = TomlFiles()
         self.catalogs: dict[Any, Any] = {}  # opened Iceberg catalogs by their properties (catalogs.py)
 
     def close(self) -> None:
@@ -144,27 +142,7 @@ class Storage:
         return self._value(Entry(where, "", {"v": value}), "v")
 
     def _tomls(self) -> list[tuple[Path, dict[str, Any]]]:
-        with self._lock:
-            return [(p, self._read(p)) for p in self.settings.connection_files]
-
-    def _read(self, path: Path) -> dict[str, Any]:
-        try:
-            st = path.stat()
-        except OSError:
-            return {}
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)  # a file replaced in place is read again
-        cached = self._files.get(path)
-        if cached and cached[0] == key:
-            return cached[1]
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise InputError(
-                f"The connections file {path} cannot be read: {str(exc).splitlines()[0][:200]}",
-                hint="Fix the TOML (docs/lakes.md shows [storage.NAME]); it is re-read on the next call.",
-            ) from None
-        self._files[path] = (key, data)
-        return data
+        return [(p, self._files.read(p, "docs/lakes.md")) for p in self.settings.connection_files]
 
     def _value(self, entry: Entry, key: str) -> Any:
         value = entry.values.get(key)
