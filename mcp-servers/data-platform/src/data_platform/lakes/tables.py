@@ -242,11 +242,13 @@ def _totals(table: Any, sid: int | None, tasks: list[Any], where: str | None) ->
         return len(tasks), sum(t.file.file_size_in_bytes for t in tasks)
     snap = table.snapshot_by_id(sid) if sid else table.current_snapshot()
     summary = snap.summary if snap is not None else None
-    try:
-        return int(summary["total-data-files"]), int(summary["total-files-size"])  # type: ignore[index]
-    except (KeyError, TypeError, ValueError):
-        every = list(table.scan(snapshot_id=sid).plan_files())
-        return len(every), sum(t.file.file_size_in_bytes for t in every)
+    if summary is not None:
+        try:
+            return int(summary["total-data-files"]), int(summary["total-files-size"])
+        except (KeyError, TypeError, ValueError):  # a writer that keeps no totals in its summary
+            pass
+    every = list(table.scan(snapshot_id=sid).plan_files())
+    return len(every), sum(t.file.file_size_in_bytes for t in every)
 
 
 def _iceberg_batches(scan_: Any, tasks: list[Any]) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
