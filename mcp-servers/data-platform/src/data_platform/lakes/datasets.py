@@ -211,7 +211,9 @@ def _chunk_bytes(md: pq.FileMetaData, groups: list[int], needed: set[str]) -> in
 
 
 def _partition_names(dataset: ds.Dataset, files: Files) -> list[str]:
-    """The hive keys in the files' folders (`year=2024/`) that became columns."""
+    """The hive keys in the files' folders (`year=2024/`) that became columns, or a table's own."""
+    if files.partitions is not None:
+        return [k for k in files.partitions if k in dataset.schema.names]
     found: dict[str, None] = {}
     for path in files.paths[:1000]:
         rel = path[len(files.base) :] if files.base and path.startswith(files.base) else ""

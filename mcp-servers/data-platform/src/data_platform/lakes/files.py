@@ -39,6 +39,7 @@ class Files:
     single: bool = False  # one file named as such (not a folder, glob or list)
     local: bool = True
     shown_base: str | None = None  # paths relative to a table's folder are shown under this URL
+    partitions: list[str] | None = None  # a table's partition columns, from its log (not its folders)
 
     @property
     def total_bytes(self) -> int:
