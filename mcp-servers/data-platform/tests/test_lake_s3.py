@@ -173,3 +173,15 @@ async def test_aws_profile_missing_or_broken_says_so(project: Path) -> None:
         )
         err = await call_error(client, "read_parquet", path="s3://somebucket/data/")
         assert "is not valid INI" in err and PROFILE_SECRET not in err
+
+
+def test_one_s3_client_per_endpoint_and_credentials(project: Path, s3) -> None:  # type: ignore[no-untyped-def]
+    """Reads reuse one S3 client (its open connections: a TLS handshake each on AWS); other
+    credentials get their own."""
+    storage = Storage(load_settings(project, s3.env(), system_file=project / "none.env"))
+    first = storage.locate("s3://bucket-a/x").fs
+    assert storage.locate("s3://bucket-b/y/").fs is first
+    other = Storage(load_settings(project, {**s3.env(), "AWS_SECRET_ACCESS_KEY": "rotated-secret"}))
+    assert other.locate("s3://bucket-a/x").fs is not first
+    storage.close()
+    assert storage.locate("s3://bucket-a/x").fs is not first

@@ -23,6 +23,7 @@ never holds them (a `user:pass@` in it is refused).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KEYS = {"url", "endpoint", "region", "key", "secret", "token", "anonymous", "read_only", "description"}
+S3_CLIENTS = 8  # S3 clients kept open (one per endpoint and credentials)
 # Credentials the AWS SDK's own chain finds without keys (web identity, containers).
 _SDK_VARS = (
     "AWS_WEB_IDENTITY_TOKEN_FILE",
@@ -97,15 +99,19 @@ class Storage:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._files = TomlFiles()
+        self._lock = threading.Lock()
+        self._s3_clients: dict[tuple[Any, ...], pafs.S3FileSystem] = {}  # by options, secrets included
         self.catalogs: dict[Any, Any] = {}  # opened Iceberg catalogs by their properties (catalogs.py)
 
     def close(self) -> None:
-        """Release the opened catalogs' connection pools (the server's shutdown calls this)."""
+        """Release the opened catalogs' connection pools and S3 clients (the server's shutdown calls this)."""
         for catalog in self.catalogs.values():
             engine = getattr(catalog, "engine", None)  # a SQL catalog's SQLAlchemy engine
             if engine is not None:
                 engine.dispose()
         self.catalogs.clear()
+        with self._lock:
+            self._s3_clients.clear()
 
     def entries(self) -> list[Entry]:
         out: dict[str, Entry] = {}
@@ -280,4 +286,11 @@ class Storage:
             kw.update(endpoint_override=split.netloc, scheme=split.scheme)
         if o["region"]:
             kw["region"] = o["region"]
-        return pafs.S3FileSystem(**kw)
+        key = tuple(sorted(kw.items()))
+        with self._lock:  # one client per set of options: its connections (and TLS) are reused
+            fs = self._s3_clients.pop(key, None)
+            fs = pafs.S3FileSystem(**kw) if fs is None else fs
+            self._s3_clients[key] = fs  # the most recently used last
+            while len(self._s3_clients) > S3_CLIENTS:
+                self._s3_clients.pop(next(iter(self._s3_clients)))
+        return fs
