@@ -173,6 +173,10 @@ async def test_aws_profile_missing_or_broken_says_so(project: Path) -> None:
         )
         err = await call_error(client, "read_parquet", path="s3://somebucket/data/")
         assert "is not valid INI" in err and PROFILE_SECRET not in err
+    keys = {**env, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "given-secret"}
+    storage = Storage(load_settings(project, keys, system_file=project / "none.env"))
+    assert storage.s3_options("s3://b/x")["secret"] == "given-secret"  # the broken file is not needed
+    assert "given-secret" in storage.secrets()  # and does not stop the redaction of the others
 
 
 def test_one_s3_client_per_endpoint_and_credentials(project: Path, s3) -> None:  # type: ignore[no-untyped-def]

@@ -173,6 +173,9 @@ class Storage:
         try:
             prof = aws.profile(env)
             out.update({prof.secret or "", prof.token or ""})
+        except InputError:
+            pass
+        try:
             for e in self.entries():
                 for k in ("key", "secret", "token"):
                     try:
@@ -246,7 +249,12 @@ class Storage:
         if not key and not anonymous:
             key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
             token = token or env.get("AWS_SESSION_TOKEN")
-        prof = aws.profile(env) if not anonymous else None
+        try:
+            prof = aws.profile(env) if not anonymous else None
+        except InputError:
+            if not (key and secret):
+                raise
+            prof = None  # a broken AWS file does not matter when the keys are given
         if prof is not None and not (key and secret) and prof.key and prof.secret:
             key, secret, token = prof.key, prof.secret, prof.token
         if not anonymous and not (key and secret):
