@@ -136,9 +136,10 @@ def pg() -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def s3() -> Iterator[Any]:
     """An S3-compatible server on loopback (moto's server mode), one per session (tests/s3server.py)."""
-    from s3server import SECRET, s3_server
+    from s3server import PROFILE_SECRET, SECRET, s3_server
 
     secret_scan.register_secret(SECRET)
+    secret_scan.register_secret(PROFILE_SECRET)
     with s3_server() as server:
         yield server
 

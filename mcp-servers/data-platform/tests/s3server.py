@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 KEY = "lakes-test-key"
 SECRET = "lakes-test-secret-9f3a"  # registered with the session's secret scan
+PROFILE_SECRET = "lakes-profile-secret-71c2"  # an AWS profile's (test_lake_s3.py): registered too
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from data_platform import work
@@ -74,7 +75,7 @@ def open_dataset(
     """The files as one pyarrow dataset, hive partitions as columns."""
     try:
         return ds.dataset(
-            files.paths,
+            files.infos(),  # with their sizes: no HEAD request per file in object storage
             filesystem=files.location.fs,
             format=_format(files, fmt, sep, encoding),
             partitioning="hive" if files.base else None,
@@ -121,9 +122,8 @@ def plan(dataset: ds.Dataset, files: Files, *, where: str | None, columns: list[
     try:
         kept = list(dataset.get_fragments(filter=expr) if expr is not None else dataset.get_fragments())
         parquet = isinstance(dataset.format, ds.ParquetFileFormat)
-        if parquet:  # the footers, fetched in parallel (one request each in object storage)
-            with ThreadPoolExecutor(FOOTER_THREADS) as pool:
-                list(pool.map(lambda f: f.ensure_complete_metadata(), kept))
+        if parquet:
+            _footers(kept, files)
         _same_columns(kept, schema, partitions, files)
         if parquet:
             return _plan_parquet(dataset, files, kept, expr, wanted, used, partitions)
@@ -134,6 +134,17 @@ def plan(dataset: ds.Dataset, files: Files, *, where: str | None, columns: list[
     read = sum(files.sizes.get(f.path, 0) for f in kept)
     counts = ScanCounts(len(kept), len(files.paths), read, files.total_bytes)
     return Plan(dataset, kept, expr, wanted, counts, None, partitions)
+
+
+def _footers(kept: list[ds.Fragment], files: Files) -> None:
+    """Read the kept files' footers once (the scan reuses them): in parallel in object storage,
+    one request each; in turn on local disk, where a footer costs less than starting a thread."""
+    if isinstance(files.location.fs, pafs.LocalFileSystem) or len(kept) < 2:
+        for frag in kept:
+            frag.ensure_complete_metadata()
+        return
+    with ThreadPoolExecutor(min(FOOTER_THREADS, len(kept))) as pool:
+        list(pool.map(lambda f: f.ensure_complete_metadata(), kept))
 
 
 def _same_columns(kept: list[ds.Fragment], schema: pa.Schema, partitions: list[str], files: Files) -> None:
@@ -200,7 +211,9 @@ def _chunk_bytes(md: pq.FileMetaData, groups: list[int], needed: set[str]) -> in
 
 
 def _partition_names(dataset: ds.Dataset, files: Files) -> list[str]:
-    """The hive keys in the files' folders (`year=2024/`) that became columns."""
+    """The hive keys in the files' folders (`year=2024/`) that became columns, or a table's own."""
+    if files.partitions is not None:
+        return [k for k in files.partitions if k in dataset.schema.names]
     found: dict[str, None] = {}
     for path in files.paths[:1000]:
         rel = path[len(files.base) :] if files.base and path.startswith(files.base) else ""

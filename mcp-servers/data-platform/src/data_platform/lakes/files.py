@@ -39,10 +39,15 @@ class Files:
     single: bool = False  # one file named as such (not a folder, glob or list)
     local: bool = True
     shown_base: str | None = None  # paths relative to a table's folder are shown under this URL
+    partitions: list[str] | None = None  # a table's partition columns, from its log (not its folders)
 
     @property
     def total_bytes(self) -> int:
         return sum(self.sizes.values())
+
+    def infos(self) -> list[pafs.FileInfo]:
+        """The files with their sizes, as pyarrow.dataset takes them (it then asks for none)."""
+        return [pafs.FileInfo(p, pafs.FileType.File, size=self.sizes.get(p)) for p in self.paths]
 
     def url(self, path: str) -> str:
         if self.shown_base is not None:

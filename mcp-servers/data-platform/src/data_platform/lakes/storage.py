@@ -2,9 +2,10 @@
 
 `s3://` (AWS, or any S3-compatible endpoint: MinIO, R2), `gs://` and `az://` are served by
 pyarrow.fs; any other scheme is refused with what works. Credentials, later wins:
-1. the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
-   AWS_PROFILE and ~/.aws/credentials through the AWS SDK; AWS_ENDPOINT_URL(_S3) as the endpoint,
-   which pyarrow itself ignores);
+1. the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION;
+   AWS_ENDPOINT_URL(_S3) as the endpoint, which pyarrow itself ignores), then the AWS_PROFILE
+   profile (or `default`) of ~/.aws/credentials and ~/.aws/config, read by aws.py so that one
+   named in the project's .env counts too;
 2. named entries beside the named connections (docs/lakes.md), chosen by the longest `url` prefix:
 
     [storage.lake]
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import re
 import threading
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,20 @@ import pyarrow.fs as pafs
 
 from data_platform.config import Settings
 from data_platform.errors import InputError, NotConfiguredError
+from data_platform.lakes import aws
+from data_platform.tomlfiles import TomlFiles
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KEYS = {"url", "endpoint", "region", "key", "secret", "token", "anonymous", "read_only", "description"}
+S3_CLIENTS = 8  # S3 clients kept open (one per endpoint and credentials)
+# Credentials the AWS SDK's own chain finds without keys (web identity, containers).
+_SDK_VARS = (
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
 HOW_TO = (
     "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or declare "
     '[storage.NAME] with url = "s3://bucket/", key = "${VAR}", secret = "${VAR}" (and endpoint for '
@@ -89,17 +98,20 @@ class Storage:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._files = TomlFiles()
         self._lock = threading.Lock()
-        self._files: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self._s3_clients: dict[tuple[Any, ...], pafs.S3FileSystem] = {}  # by options, secrets included
         self.catalogs: dict[Any, Any] = {}  # opened Iceberg catalogs by their properties (catalogs.py)
 
     def close(self) -> None:
-        """Release the opened catalogs' connection pools (the server's shutdown calls this)."""
+        """Release the opened catalogs' connection pools and S3 clients (the server's shutdown calls this)."""
         for catalog in self.catalogs.values():
             engine = getattr(catalog, "engine", None)  # a SQL catalog's SQLAlchemy engine
             if engine is not None:
                 engine.dispose()
         self.catalogs.clear()
+        with self._lock:
+            self._s3_clients.clear()
 
     def entries(self) -> list[Entry]:
         out: dict[str, Entry] = {}
@@ -136,27 +148,7 @@ class Storage:
         return self._value(Entry(where, "", {"v": value}), "v")
 
     def _tomls(self) -> list[tuple[Path, dict[str, Any]]]:
-        with self._lock:
-            return [(p, self._read(p)) for p in self.settings.connection_files]
-
-    def _read(self, path: Path) -> dict[str, Any]:
-        try:
-            st = path.stat()
-        except OSError:
-            return {}
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)  # a file replaced in place is read again
-        cached = self._files.get(path)
-        if cached and cached[0] == key:
-            return cached[1]
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise InputError(
-                f"The connections file {path} cannot be read: {str(exc).splitlines()[0][:200]}",
-                hint="Fix the TOML (docs/lakes.md shows [storage.NAME]); it is re-read on the next call.",
-            ) from None
-        self._files[path] = (key, data)
-        return data
+        return [(p, self._files.read(p, "docs/lakes.md")) for p in self.settings.connection_files]
 
     def _value(self, entry: Entry, key: str) -> Any:
         value = entry.values.get(key)
@@ -178,6 +170,11 @@ class Storage:
         """Every key and secret of the entries and the AWS environment (for redaction)."""
         env = self.settings.environ
         out = {env.get(k, "") for k in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+        try:
+            prof = aws.profile(env)
+            out.update({prof.secret or "", prof.token or ""})
+        except InputError:
+            pass
         try:
             for e in self.entries():
                 for k in ("key", "secret", "token"):
@@ -252,15 +249,31 @@ class Storage:
         if not key and not anonymous:
             key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
             token = token or env.get("AWS_SESSION_TOKEN")
-        profile = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE")
-        shared = Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials")
-        if not anonymous and not (key and secret) and not profile and not shared.is_file():
+        try:
+            prof = aws.profile(env) if not anonymous else None
+        except InputError:
+            if not (key and secret):
+                raise
+            prof = None  # a broken AWS file does not matter when the keys are given
+        if prof is not None and not (key and secret) and prof.key and prof.secret:
+            key, secret, token = prof.key, prof.secret, prof.token
+        if not anonymous and not (key and secret):
             where = f" (storage {entry.name!r} has no key/secret)" if entry else ""
-            raise NotConfiguredError(f"No credentials for object storage{where}.", hint=HOW_TO)
+            if aws.named(env) and prof is not None and not prof.found:
+                raise NotConfiguredError(
+                    f"AWS profile {prof.name!r} is in neither {prof.files[0]} nor {prof.files[1]}{where}.",
+                    hint="Name a profile those files hold (AWS_SHARED_CREDENTIALS_FILE and "
+                    "AWS_CONFIG_FILE name other files). " + HOW_TO,
+                )
+            sdk = (prof is not None and prof.found) or any(env.get(v) for v in _SDK_VARS)
+            if not sdk:  # else SSO, role_arn, credential_process, web identity: the AWS SDK's chain
+                raise NotConfiguredError(f"No credentials for object storage{where}.", hint=HOW_TO)
         endpoint = e("endpoint") or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+        endpoint = endpoint or (prof.endpoint if prof else None)
         if endpoint and "://" not in endpoint:
             endpoint = "https://" + endpoint
         region = e("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        region = region or (prof.region if prof else None)
         region = region or ("us-east-1" if endpoint else None)  # S3-compatible servers: no lookup
         return {
             "anonymous": anonymous,
@@ -281,4 +294,11 @@ class Storage:
             kw.update(endpoint_override=split.netloc, scheme=split.scheme)
         if o["region"]:
             kw["region"] = o["region"]
-        return pafs.S3FileSystem(**kw)
+        key = tuple(sorted(kw.items()))
+        with self._lock:  # one client per set of options: its connections (and TLS) are reused
+            fs = self._s3_clients.pop(key, None)
+            fs = pafs.S3FileSystem(**kw) if fs is None else fs
+            self._s3_clients[key] = fs  # the most recently used last
+            while len(self._s3_clients) > S3_CLIENTS:
+                self._s3_clients.pop(next(iter(self._s3_clients)))
+        return fs

@@ -30,6 +30,7 @@ from data_platform.config import Settings
 from data_platform.errors import InputError, NotFoundError
 from data_platform.frames.engine import first_line
 from data_platform.frames.ops import OpResult
+from data_platform.frames.sources import check_columns
 from data_platform.lakes import catalogs
 from data_platform.lakes.datasets import ScanCounts, plan, scan
 from data_platform.lakes.files import Files, storage_error
@@ -187,6 +188,7 @@ def _read_delta(
     paths = list(dataset.files)
     where_ = Location(dataset.filesystem, "", ref.shown)
     files = Files(where_, paths, {p: sizes.get(p, 0) for p in paths}, "", local=False, shown_base=ref.shown)
+    files.partitions = list(table.metadata().partition_columns)  # values in the log, not in the files
     p = plan(dataset, files, where=where, columns=columns)
     source = f"{ref.shown} (delta version {table.version()})"
     target = target_of(source, suggest_name(ref.shown.rstrip("/").rsplit("/", 1)[-1]))
@@ -242,11 +244,13 @@ def _totals(table: Any, sid: int | None, tasks: list[Any], where: str | None) ->
         return len(tasks), sum(t.file.file_size_in_bytes for t in tasks)
     snap = table.snapshot_by_id(sid) if sid else table.current_snapshot()
     summary = snap.summary if snap is not None else None
-    try:
-        return int(summary["total-data-files"]), int(summary["total-files-size"])  # type: ignore[index]
-    except (KeyError, TypeError, ValueError):
-        every = list(table.scan(snapshot_id=sid).plan_files())
-        return len(every), sum(t.file.file_size_in_bytes for t in every)
+    if summary is not None:
+        try:
+            return int(summary["total-data-files"]), int(summary["total-files-size"])
+        except (KeyError, TypeError, ValueError):  # a writer that keeps no totals in its summary
+            pass
+    every = list(table.scan(snapshot_id=sid).plan_files())
+    return len(every), sum(t.file.file_size_in_bytes for t in every)
 
 
 def _iceberg_batches(scan_: Any, tasks: list[Any]) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
@@ -306,8 +310,15 @@ def write_table(
     info = registry.info(data_ref)
     data = registry.get(data_ref)
     data = data.replace_schema_metadata(None)
+    if partition_by:
+        check_columns(partition_by, data.column_names, f"`{data_ref}`")
     if ref.format == "delta":
         return _write_delta(ref, data, storage, mode, schema_mode, partition_by)
+    if partition_by:
+        raise InputError(
+            "partition_by is for Delta tables; an Iceberg table's partitioning is its partition spec.",
+            hint="Leave partition_by out (pyiceberg appends to the spec the table has).",
+        )
     return catalogs.write_iceberg(ref, data, storage, settings, mode, schema_mode, info.rows)
 
 
@@ -319,9 +330,15 @@ def _write_delta(
 
     assert ref.uri is not None
     options = delta_options(ref.uri, storage) or None
-    exists = _delta_exists(ref, storage)
-    if exists and partition_by:
-        raise InputError("partition_by applies when a table is created.", hint="Leave it out for this table.")
+    table = _delta_table(ref, storage)
+    exists = table is not None
+    have = list(table.metadata().partition_columns) if table is not None else []
+    if exists and partition_by and list(partition_by) != have:
+        raise InputError(
+            f"{ref.shown} is partitioned by {', '.join(have) or 'nothing'}: partition_by applies "
+            "when a table is created.",
+            hint="Leave partition_by out, or write to a new table.",
+        )
     try:
         write_deltalake(
             ref.uri, data, mode=mode, schema_mode=schema_mode, partition_by=partition_by,
@@ -339,15 +356,15 @@ def _write_delta(
     return done, data.num_rows, f"version {version}"
 
 
-def _delta_exists(ref: TableRef, storage: Storage) -> bool:
+def _delta_table(ref: TableRef, storage: Storage) -> Any:
+    """The Delta table at `ref`, or None when there is none yet."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
     assert ref.uri is not None
     try:
-        DeltaTable(ref.uri, storage_options=delta_options(ref.uri, storage) or None)
-        return True
+        return DeltaTable(ref.uri, storage_options=delta_options(ref.uri, storage) or None)
     except TableNotFoundError:
-        return False
+        return None
     except OSError as exc:
         raise storage_error(exc, ref.shown) from None

@@ -20,14 +20,13 @@ connection's, so every PostgreSQL function works on any connection unchanged.
 from __future__ import annotations
 
 import re
-import threading
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from data_platform.config import Settings, postgres_from_env
 from data_platform.errors import DataPlatformError, InputError, NotConfiguredError, NotFoundError
+from data_platform.tomlfiles import TomlFiles
 
 DEFAULT = "default"
 ENV_PREFIX = "POSTGRES_URL_"
@@ -57,28 +56,12 @@ class Connections:
 
     def __init__(self, settings: Settings) -> None:
         self.base = settings
-        self._lock = threading.Lock()
-        self._files: dict[Path, tuple[tuple[int, int, int], dict[str, dict[str, Any]], str | None]] = {}
+        self._files = TomlFiles()
 
     # -- reading the files ------------------------------------------------------------------------
     def _read(self, path: Path) -> tuple[dict[str, dict[str, Any]], str | None]:
-        """The `[connections.*]` tables of one file and its `default` key; cached by mtime and size."""
-        try:
-            st = path.stat()
-        except OSError:
-            self._files.pop(path, None)
-            return {}, None
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
-        cached = self._files.get(path)
-        if cached and cached[0] == key:
-            return cached[1], cached[2]
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise InputError(
-                f"The connections file {path} cannot be read: {str(exc).splitlines()[0][:200]}",
-                hint="Fix the TOML (docs/connections.md shows the format); it is re-read on the next call.",
-            ) from None
+        """The `[connections.*]` tables of one file and its `default` key (the file parsed once a version)."""
+        data = self._files.read(path, "docs/connections.md")
         conns = data.get("connections", {})
         if not isinstance(conns, dict) or not all(isinstance(v, dict) for v in conns.values()):
             raise InputError(
@@ -87,18 +70,16 @@ class Connections:
             )
         default = data.get("default")
         found = {str(k).lower(): dict(v) | {"_source": str(path)} for k, v in conns.items()}
-        self._files[path] = (key, found, default if isinstance(default, str) else None)
-        return found, self._files[path][2]
+        return found, default if isinstance(default, str) else None
 
     def _declared(self) -> tuple[dict[str, dict[str, Any]], str | None]:
         merged: dict[str, dict[str, Any]] = {}
         default: str | None = None
-        with self._lock:
-            for path in self.base.connection_files:
-                found, chosen = self._read(path)
-                default = chosen or default
-                for name, entry in found.items():
-                    merged[name] = {**merged.get(name, {}), **entry}
+        for path in self.base.connection_files:
+            found, chosen = self._read(path)
+            default = chosen or default
+            for name, entry in found.items():
+                merged[name] = {**merged.get(name, {}), **entry}
         for var, value in self.base.environ.items():
             if var.startswith(ENV_PREFIX) and value and len(var) > len(ENV_PREFIX):
                 name = var[len(ENV_PREFIX) :].lower()

@@ -93,7 +93,8 @@ async def list_files(path: str, ctx: Context) -> ListResult:
 
 @TOOLS.declare(read_only=False, destructive=True, open_world=True)
 async def write_table(
-    data_ref: str, table: str, ctx: Context, overwrite: bool = False, merge_schema: bool = False
+    data_ref: str, table: str, ctx: Context, overwrite: bool = False, merge_schema: bool = False,
+    partition_by: list[str] | None = None,
 ) -> TableWrite:  # fmt: skip
     """Append a ref to an Iceberg/Delta table (created if missing); overwrite replaces it."""
     state = state_of(ctx)
@@ -103,6 +104,7 @@ async def write_table(
     done, rows, version = await run_sync(
         tables.write_table, ref, state.registry, data_ref, state.storage, state.settings,
         mode="overwrite" if overwrite else "append", schema_mode="merge" if merge_schema else None,
+        partition_by=partition_by,
     )  # fmt: skip
     return TableWrite(
         data_ref=data_ref, table=ref.shown, format=ref.format, done=done, rows=rows, version=version

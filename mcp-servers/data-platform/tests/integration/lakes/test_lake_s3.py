@@ -10,8 +10,10 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
+from data_platform.config import load_settings
+from data_platform.lakes.storage import Storage
 from harness import call, call_error, inmemory, log_mark, log_since, text_of
-from s3server import KEY, SECRET
+from s3server import KEY, PROFILE_SECRET, SECRET
 from test_lake_datasets import penguins
 
 pytestmark = pytest.mark.anyio
@@ -120,3 +122,70 @@ async def test_missing_credentials_and_bad_urls_say_what_to_do(project: Path, s3
     async with inmemory(project, s3.env()) as client:
         err = await call_error(client, "read_parquet", path="s3://no-such-bucket-here/x/")
         assert "Nothing at" in err or "does not exist" in err or "empty" in err
+
+
+def aws_files(tmp: Path, endpoint: str) -> dict[str, str]:
+    """A credentials file and a config file holding profile `lake` (its endpoint in the config)."""
+    creds, config = tmp / "aws-credentials", tmp / "aws-config"
+    creds.write_text(
+        f"[default]\naws_access_key_id = other\naws_secret_access_key = other-secret\n\n"
+        f"[lake]\naws_access_key_id = profile-key\naws_secret_access_key = {PROFILE_SECRET}\n",
+        encoding="utf-8",
+    )
+    config.write_text(f"[profile lake]\nregion = eu-west-1\nendpoint_url = {endpoint}\n", encoding="utf-8")
+    return {"AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_CONFIG_FILE": str(config)}
+
+
+@pytest.mark.parametrize("where", ["process environment", "project .env"])
+async def test_aws_profile_from_the_environment_or_the_project_env(project: Path, s3, where: str) -> None:  # type: ignore[no-untyped-def]
+    b = bucket(s3)
+    put_hive(s3, f"{b}/penguins")
+    profile = {"AWS_PROFILE": "lake", **aws_files(project.parent, s3.endpoint)}
+    env = {"HOME": str(project)}
+    if where == "project .env":  # read into the settings, never into os.environ (pyarrow's SDK misses it)
+        (project / ".env").write_text("".join(f"{k}={v}\n" for k, v in profile.items()), encoding="utf-8")
+    else:
+        env |= profile
+    settings = load_settings(project, env, system_file=project / "none.env")
+    options = Storage(settings).s3_options(f"s3://{b}/penguins")
+    assert (options["key"], options["region"], options["endpoint"]) == (
+        "profile-key",
+        "eu-west-1",
+        s3.endpoint,
+    )
+    assert PROFILE_SECRET in Storage(settings).secrets()  # redacted from every answer
+    mark = log_mark()
+    async with inmemory(project, env) as client:
+        r = await call(client, "read_parquet", path=f"s3://{b}/penguins", where="year = 2008", name="p")
+        assert r.structured_content["rows"] == 300
+        refs = await call(client, "list_data")
+        assert PROFILE_SECRET not in str(refs.structured_content) + text_of(r) + text_of(refs)
+    assert PROFILE_SECRET not in log_since(mark)
+
+
+async def test_aws_profile_missing_or_broken_says_so(project: Path) -> None:
+    env = {"HOME": str(project), "AWS_PROFILE": "nope", **aws_files(project.parent, "http://127.0.0.1:9")}
+    async with inmemory(project, env) as client:
+        err = await call_error(client, "read_parquet", path="s3://somebucket/data/")
+        assert "AWS profile 'nope' is in neither" in err and "aws-credentials" in err
+        Path(env["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
+            f"[lake\naws_secret_access_key = {PROFILE_SECRET}\n", encoding="utf-8"
+        )
+        err = await call_error(client, "read_parquet", path="s3://somebucket/data/")
+        assert "is not valid INI" in err and PROFILE_SECRET not in err
+    keys = {**env, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "given-secret"}
+    storage = Storage(load_settings(project, keys, system_file=project / "none.env"))
+    assert storage.s3_options("s3://b/x")["secret"] == "given-secret"  # the broken file is not needed
+    assert "given-secret" in storage.secrets()  # and does not stop the redaction of the others
+
+
+def test_one_s3_client_per_endpoint_and_credentials(project: Path, s3) -> None:  # type: ignore[no-untyped-def]
+    """Reads reuse one S3 client (its open connections: a TLS handshake each on AWS); other
+    credentials get their own."""
+    storage = Storage(load_settings(project, s3.env(), system_file=project / "none.env"))
+    first = storage.locate("s3://bucket-a/x").fs
+    assert storage.locate("s3://bucket-b/y/").fs is first
+    other = Storage(load_settings(project, {**s3.env(), "AWS_SECRET_ACCESS_KEY": "rotated-secret"}))
+    assert other.locate("s3://bucket-a/x").fs is not first
+    storage.close()
+    assert storage.locate("s3://bucket-a/x").fs is not first

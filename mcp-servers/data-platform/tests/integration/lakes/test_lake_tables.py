@@ -149,3 +149,27 @@ async def test_iceberg_warehouse_in_object_storage(project: Path, s3) -> None:  
         assert r.structured_content["rows"] == 300
     listed = s3.filesystem().get_file_info(pafs.FileSelector(f"{name}/wh", recursive=True))
     assert any(i.path.endswith(".parquet") for i in listed)
+
+
+async def test_delta_partition_by_on_create_then_kept(project: Path) -> None:
+    catalog_file(project, '[iceberg.lake]\nuri = "sqlite:///.data-platform/iceberg.db"\nwarehouse = "wh"\n')
+    async with inmemory(project) as client:
+        await load_penguins(client, project)
+        w = await call(client, "write_table", data_ref="p", table="tables/parted", partition_by="species")
+        assert w.structured_content["done"] == "created"
+        assert sorted(p.name for p in (project / "tables/parted").glob("species=*")) == [
+            "species=Adelie", "species=Chinstrap", "species=Gentoo",
+        ]  # fmt: skip
+        w = await call(client, "write_table", data_ref="p9", table="tables/parted", partition_by=["species"])
+        assert w.structured_content["done"] == "appended to"  # the table's own partitioning: accepted
+        r = await call(client, "read_parquet", path="tables/parted", where="species = 'Gentoo'")
+        scan = r.structured_content["scan"]
+        assert r.structured_content["rows"] == 400 and scan["files_read"] < scan["files_total"]
+        err = await call_error(
+            client, "write_table", data_ref="p", table="tables/parted", partition_by=["year"]
+        )
+        assert "partitioned by species" in err
+        err = await call_error(client, "write_table", data_ref="p", table="tables/new", partition_by=["sex"])
+        assert 'column "sex" not found' in err and not (project / "tables/new").exists()
+        err = await call_error(client, "write_table", data_ref="p", table="lake.s.t", partition_by=["year"])
+        assert "partition_by is for Delta tables" in err

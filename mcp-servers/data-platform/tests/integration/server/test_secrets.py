@@ -89,8 +89,9 @@ def test_session_scan_fails_the_run_on_a_planted_leak(tmp_path: Path) -> None:
     # The clean case (a masked URL passes) is this very suite's own session end.
 
 
-def _every_tool_once(project: Path, env: dict[str, str], secret: str, log_name: str) -> int:
-    """Call every listed tool with well-shaped arguments; assert no answer holds the secret."""
+def _every_tool_once(project: Path, env: dict[str, str], secret: str, log_name: str, *more: str) -> int:
+    """Call every listed tool with well-shaped arguments; assert no answer holds the secret(s)."""
+    every = {secret, *more}
     seeded = seed_registry(project)
     reads, writes = seed_files(project)
     pools = pools_for(seeded, reads, writes, None)
@@ -100,24 +101,45 @@ def _every_tool_once(project: Path, env: dict[str, str], secret: str, log_name: 
             for args in (example_arguments(tool, pools), {}):
                 outcome = server.call(tool["name"], args, timeout=60)
                 calls += 1
-                assert not secret_scan.scan_text(outcome.text + str(outcome.structured), {secret}), (
-                    f"{tool['name']} leaked the password: {outcome.describe()}"
+                assert not secret_scan.scan_text(outcome.text + str(outcome.structured), every), (
+                    f"{tool['name']} leaked a secret: {outcome.describe()}"
                 )
                 assert outcome.problem() is None, outcome.describe()
     log = LOG_DIR / f"{log_name}.log"
-    assert not secret_scan.scan_files([log], {secret}), f"the server log {log} holds the password"
+    assert not secret_scan.scan_files([log], every), f"the server log {log} holds a secret"
     return calls
 
 
 def test_no_tool_reveals_the_password_of_an_unreachable_database(project: Path) -> None:
-    secret = "Unreachable-Pw-7f3a9c"
+    """... nor the secret of an AWS profile named in the project's .env (s3:// paths are among the
+    arguments; the endpoint is a closed loopback port)."""
+    secret, aws_secret = "Unreachable-Pw-7f3a9c", "Aws-Profile-Secret-5d1e8b"
     secret_scan.register_secret(secret)
+    secret_scan.register_secret(aws_secret)
+    creds = project.parent / "aws-credentials"
+    creds.write_text(f"[leaky]\naws_access_key_id = AKIALEAKY\naws_secret_access_key = {aws_secret}\n")
+    (project / ".env").write_text(
+        f"AWS_PROFILE=leaky\nAWS_SHARED_CREDENTIALS_FILE={creds}\nAWS_ENDPOINT_URL=http://127.0.0.1:1\n"
+    )
     env = {
         "POSTGRES_URL": f"postgresql://someone:{secret}@127.0.0.1:1/nowhere",
         "DATA_PLATFORM_CONNECT_TIMEOUT": "2",
     }
-    calls = _every_tool_once(project, env, secret, "secrets-unreachable")
-    print(f"\n{calls} calls against an unreachable database: no password in any answer or log line")
+    calls = _every_tool_once(project, env, secret, "secrets-unreachable", aws_secret)
+    with live_server(project, env, log_name="secrets-unreachable-s3") as server:  # the profile in use
+        for tool, args in (
+            ("read_parquet", {"path": "s3://bucket/data/", "where": "year = 2024"}),
+            ("list_files", {"path": "s3://bucket/"}),
+            ("to_parquet", {"data_ref": "small", "path": "s3://bucket/out.parquet"}),
+            ("write_table", {"data_ref": "small", "table": "s3://bucket/delta"}),
+        ):
+            outcome = server.call(tool, args, timeout=60)
+            calls += 1
+            assert outcome.kind == "error" and "s3://bucket" in outcome.text, outcome.describe()
+            assert not secret_scan.scan_text(outcome.text + str(outcome.structured), {aws_secret})
+    log = LOG_DIR / "secrets-unreachable-s3.log"
+    assert not secret_scan.scan_files([log], {aws_secret}), f"the server log {log} holds a secret"
+    print(f"\n{calls} calls against an unreachable database and S3: no secret in any answer or log line")
 
 
 @pytest.mark.slow
