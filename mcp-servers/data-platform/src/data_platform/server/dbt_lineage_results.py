@@ -11,13 +11,6 @@ from data_platform.server.boundary import ToolResult
 from data_platform.server.dbt_results import MAX_NODES_SHOWN, MAX_NODES_STRUCTURED, _shorten
 
 
-class LineageNodeModel(BaseModel):
-    unique_id: str
-    name: str
-    resource_type: str
-    distance: int
-
-
 class ColumnEdgeModel(BaseModel):
     from_node: str
     from_column: str
@@ -117,9 +110,9 @@ def _keys_listing(keys: list[ColumnEdgeModel]) -> str:
 
 
 class DbtLineageResult(ToolResult):
-    focus: LineageNodeModel
-    upstream: list[LineageNodeModel]
-    downstream: list[LineageNodeModel]
+    focus: LineageNode
+    upstream: list[LineageNode]
+    downstream: list[LineageNode]
     mermaid: str
     refreshed_in_s: float
     column_lineage: ColumnLineageModel | None = None
@@ -128,15 +121,10 @@ class DbtLineageResult(ToolResult):
 
     @classmethod
     def of(cls, lin: Lineage, validation: Validation) -> DbtLineageResult:
-        def conv(n: LineageNode) -> LineageNodeModel:
-            return LineageNodeModel(
-                unique_id=n.unique_id, name=n.name, resource_type=n.resource_type, distance=n.distance
-            )
-
         out = cls(
-            focus=conv(lin.focus),
-            upstream=[conv(n) for n in lin.upstream],
-            downstream=[conv(n) for n in lin.downstream],
+            focus=lin.focus,
+            upstream=lin.upstream,
+            downstream=lin.downstream,
             mermaid=lin.mermaid,
             refreshed_in_s=round(validation.seconds, 3),
         )
@@ -147,7 +135,7 @@ class DbtLineageResult(ToolResult):
         if self.column_lineage is not None:
             return self.column_lineage.render()
 
-        def listing(nodes: list[LineageNodeModel]) -> str:
+        def listing(nodes: list[LineageNode]) -> str:
             if not nodes:
                 return "  (none)"
             return "\n".join(
