@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from data_platform import work
 from data_platform.frames import correlation, engine, textpatterns
-from data_platform.frames.column_profile import ColumnProfile
+from data_platform.frames.column_summaries import ColumnProfile
 from data_platform.frames.columns import resolve_column
 from data_platform.frames.describe import _round, _scalar
 from data_platform.frames.types import is_numeric

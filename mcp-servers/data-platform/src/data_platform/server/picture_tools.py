@@ -7,7 +7,7 @@ from typing import Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import PrivateAttr
 
-from data_platform.frames.column_profile import ColumnProfile  # light: the profile's result type
+from data_platform.frames.column_summaries import ColumnProfile  # light: the profile's result type
 from data_platform.render import format_cell, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList

@@ -1,11 +1,22 @@
-"""What a profile says about one column: the profile's result and the `profile` tool's structured
-content. Apart from frames/profile.py (which computes it) so the server declares the tool without
-importing the profiling kernels."""
+"""What `describe` and `profile` say about one column: the cores' results and the tools' structured
+content. Apart from frames/describe.py and frames/profile.py (which compute them) so the server
+declares the tools without importing the compute kernels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass
+class ColumnStats:
+    """pandas-style describe of one column."""
+
+    name: str
+    type: str
+    count: int
+    nulls: int
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
