@@ -15,7 +15,7 @@ from data_platform.dbtools.runner import Progress
 from data_platform.dbtools.service import DbtService
 from data_platform.server.boundary import run_sync, state_of
 from data_platform.server.dbt_compare_results import DbtCompareResult
-from data_platform.server.dbt_lineage_results import ColumnLineageModel, DbtLineageResult
+from data_platform.server.dbt_lineage_results import DbtLineageResult, bounded
 from data_platform.server.dbt_results import (
     DbtCompileResult,
     DbtDocsResult,
@@ -166,7 +166,7 @@ async def dbt_lineage(
     out = DbtLineageResult.of(*await run_sync(service.lineage, node, direction, depth or None, tests))
     if column is not None:
         lin, _ = await run_sync(service.column_lineage, node, column, direction)
-        out.column_lineage = ColumnLineageModel.of(lin)
+        out.column_lineage = bounded(lin)
     return out
 
 
