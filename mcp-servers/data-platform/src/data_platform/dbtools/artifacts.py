@@ -52,6 +52,11 @@ class NodeResult:
     def failed(self) -> bool:
         return self.status in FAILED
 
+    @property
+    def on(self) -> str:
+        """What a test checks, as `stg_orders.amount` (empty for other nodes)."""
+        return ".".join(p for p in (self.model, self.column) if p)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

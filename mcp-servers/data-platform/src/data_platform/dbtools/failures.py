@@ -33,9 +33,9 @@ class FailingRows:
 
     test: str
     status: str
-    model: str | None
-    column: str | None
-    failures: int | None
+    model: str | None = None
+    column: str | None = None
+    failures: int | None = None
     data_ref: str | None = None
     rows: int = 0
     problem: str | None = None

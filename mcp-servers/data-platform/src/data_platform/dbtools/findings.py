@@ -144,6 +144,13 @@ class Finding:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class RunFinding(Finding):
+    """A deprecation in a run/test/build answer; `told_before`: an earlier answer told it in full."""
+
+    told_before: bool = False
+
+
 def strip_ansi(text: str) -> str:
     return ANSI.sub("", text)
 

@@ -18,7 +18,7 @@ import anyio
 
 from data_platform.dbtools import state as state_mod
 from data_platform.dbtools.artifacts import DocsReport, NodeResult, docs_report, parse_run_results
-from data_platform.dbtools.findings import Finding, clean_message
+from data_platform.dbtools.findings import Finding, RunFinding, clean_message
 from data_platform.dbtools.project import DbtProject
 from data_platform.dbtools.runner import Progress, kill_now, run_subprocess, start_worker
 from data_platform.dbtools.target import Where, where
@@ -46,6 +46,11 @@ class RunOutcome:
     # Deprecations an earlier run/test/build of this project already told in full.
     told_before: list[Finding] = field(default_factory=list)
     where: Where | None = None  # the target and schemas it ran in
+
+    def deprecations(self) -> list[RunFinding]:
+        """The project's deprecations, each marked if an earlier answer told it in full."""
+        told = self.told_before
+        return [RunFinding(**f.as_dict(), told_before=f in told) for f in self.validation.deprecations]
 
 
 class Runs:

@@ -25,6 +25,7 @@ from data_platform.dbtools import lineage as lineage_mod
 from data_platform.dbtools import state as state_mod
 from data_platform.dbtools import warehouse
 from data_platform.dbtools.artifacts import DocsReport, Resource, load_json, resource_from_ls_line
+from data_platform.dbtools.column_lineage import ColumnLineage, labelled
 from data_platform.dbtools.findings import Finding, ToldDeprecations
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
 from data_platform.dbtools.runner import InProcessDbt
@@ -315,11 +316,10 @@ class DbtService:
                 unique_id=uid,
                 column=column,
                 dialect=dialect,
-                upstream=up,
-                downstream=down,
+                upstream=labelled(up, analyzer.label),
+                downstream=labelled(down, analyzer.label),
                 unresolved=problems,
                 mermaid=columns_mod.mermaid(up + down, (uid, column), analyzer.label),
-                labels={u: analyzer.label(u) for e in up + down for u in (e.parent, e.child)},
             ),
             validation,
         )
@@ -374,16 +374,3 @@ def _at_closure(graph: lineage_mod.Graph, uid: str) -> set[str]:
                 out.add(parent)
                 todo.append(parent)
     return out
-
-
-@dataclass
-class ColumnLineage:
-    node: str
-    unique_id: str
-    column: str
-    dialect: str | None
-    upstream: list[columns_mod.Edge]
-    downstream: list[columns_mod.Edge]
-    unresolved: list[str]
-    mermaid: str
-    labels: dict[str, str]

@@ -11,26 +11,16 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, overload
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from data_platform.frames.column_summaries import ColumnStats
 from data_platform.frames.columns import resolve_column
 from data_platform.frames.types import is_nested, is_numeric
 from data_platform.registry import RefInfo, Registry
 from data_platform.render import jsonable, type_name
-
-
-@dataclass
-class ColumnStats:
-    name: str
-    type: str
-    count: int
-    nulls: int
-    stats: dict[str, Any] = field(default_factory=dict)
-
 
 MAX_COLUMNS = 60
 MAX_TEXT = 40

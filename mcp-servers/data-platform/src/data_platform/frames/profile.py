@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from data_platform import work
 from data_platform.frames import correlation, engine, textpatterns
+from data_platform.frames.column_summaries import ColumnProfile
 from data_platform.frames.columns import resolve_column
 from data_platform.frames.describe import _round, _scalar
 from data_platform.frames.types import is_numeric
@@ -40,24 +41,6 @@ ONE_TO_ONE_MAX = 10_000  # columns mapping one-to-one are checked up to this man
 EXACT_DISTINCT_ROWS = 1_000_000  # up to this many rows, distinct counts are exact (cheap there)
 # Distinct rows counted by a 64-bit hash of each row: a collision among 5M rows has odds ~1e-6.
 ROW_HASHES = "count(DISTINCT hash({}))"
-
-
-@dataclass
-class ColumnProfile:
-    name: str
-    type: str
-    kind: str  # numeric | temporal | text | boolean | other
-    rows: int
-    nulls: int
-    distinct: int | None = None
-    distinct_exact: bool = True
-    stats: dict[str, Any] = field(default_factory=dict)  # min, max, mean, std, 25%, 50%, 75%, nan
-    outliers: int | None = None
-    outlier_range: tuple[float, float] | None = None
-    top: list[tuple[Any, int]] = field(default_factory=list)
-    histogram: list[tuple[Any, Any, int]] = field(default_factory=list)  # (low, high, rows)
-    looks_like: str | None = None
-    problems: list[str] = field(default_factory=list)
 
 
 @dataclass

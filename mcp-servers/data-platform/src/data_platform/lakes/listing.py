@@ -4,7 +4,6 @@ or a catalog's namespaces and tables, so an agent finds what to read before read
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -14,26 +13,11 @@ from data_platform.errors import NotFoundError
 from data_platform.lakes import catalogs
 from data_platform.lakes.files import listing as list_all
 from data_platform.lakes.files import locate, storage_error
+from data_platform.lakes.listed import FileRow, Listing
 from data_platform.lakes.storage import Storage, scheme_of
 
 SHOWN_FILES = 20
 SHOWN_VALUES = 10
-
-
-@dataclass
-class Listing:
-    path: str
-    kind: str
-    files_total: int = 0
-    bytes_total: int = 0
-    files: list[tuple[str, int]] = field(default_factory=list)
-    partitions: dict[str, list[str]] = field(default_factory=dict)
-    partition_values: dict[str, int] = field(default_factory=dict)
-    formats: dict[str, int] = field(default_factory=dict)
-    columns: list[tuple[str, str]] = field(default_factory=list)
-    namespaces: list[str] = field(default_factory=list)
-    tables: list[str] = field(default_factory=list)
-    next: list[str] = field(default_factory=list)
 
 
 def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
@@ -45,7 +29,7 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
             namespace = text.split(".", 1)[1] if "." in text else None
             spaces, tables = catalogs.listing(name, storage, settings, namespace)
             nxt = [f'read_table "{tables[0]}"'] if tables else ["write_table creates a table from a ref"]
-            return Listing(text, "iceberg catalog", namespaces=spaces, tables=tables, next=nxt)
+            return Listing(path=text, kind="iceberg catalog", namespaces=spaces, tables=tables, next=nxt)
     loc = locate(text, settings, storage)
     try:
         info = loc.fs.get_file_info(loc.path)
@@ -54,7 +38,8 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
     remote = scheme_of(text) not in (None, "file")
     shown = (lambda p: loc.child_url(p)) if remote else (lambda p: p)
     if info.type == pafs.FileType.File:
-        out = Listing(loc.url, "file", 1, info.size, [(loc.path.rsplit("/", 1)[-1], info.size)])
+        one = FileRow(path=loc.path.rsplit("/", 1)[-1], size_bytes=info.size)
+        out = Listing(path=loc.url, kind="file", files_total=1, bytes_total=info.size, files=[one])
         out.formats = dict(Counter([_ext(info.path)]))
         _schema(out, [info.path], loc.fs, None)
         return out
@@ -62,7 +47,8 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
     if not files:
         raise NotFoundError(f"Nothing at {loc.url}.", hint="Check the path; list its parent folder.")
     rel = {i.path: i.path[len(loc.path) :].lstrip("/") for i in files}
-    out = Listing(loc.url, "folder", len(files), sum(i.size or 0 for i in files))
+    total = sum(i.size or 0 for i in files)
+    out = Listing(path=loc.url, kind="folder", files_total=len(files), bytes_total=total)
     if any(r.startswith("_delta_log/") for r in rel.values()):
         out.kind = "delta table"
         out.next = [f'read_table "{text}"']
@@ -72,7 +58,7 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
     visible = [i for i in files if not any(p.startswith((".", "_")) for p in rel[i.path].split("/"))]
     if out.kind == "folder":  # what a reader reads: not _SUCCESS, .crc (a table's log counts)
         out.files_total, out.bytes_total = len(visible), sum(i.size or 0 for i in visible)
-    out.files = [(rel[i.path], i.size or 0) for i in visible[:SHOWN_FILES]]
+    out.files = [FileRow(path=rel[i.path], size_bytes=i.size or 0) for i in visible[:SHOWN_FILES]]
     out.formats = dict(Counter(_ext(i.path) for i in visible).most_common(6))
     values: dict[str, set[str]] = {}
     for i in visible:
@@ -94,7 +80,7 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
         from data_platform.lakes.tables import TableRef, _delta
 
         table = _delta(TableRef("delta", loc.url, uri=text.rstrip("/") if remote else loc.path), storage)
-        out.columns = [(f.name, str(f.type)) for f in table.to_pyarrow_dataset().schema]
+        out.columns = {f.name: str(f.type) for f in table.to_pyarrow_dataset().schema}
         out.next[0] += f" (version {table.version()})"
     return out
 
@@ -110,7 +96,7 @@ def _schema(out: Listing, parquet: list[str], fs: pafs.FileSystem, base: str | N
         )  # fmt: skip
     except (OSError, ValueError):
         return
-    out.columns = [(f.name, str(f.type)) for f in dataset.schema]
+    out.columns = {f.name: str(f.type) for f in dataset.schema}
 
 
 def _ext(path: str) -> str:

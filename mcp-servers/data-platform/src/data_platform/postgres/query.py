@@ -13,25 +13,20 @@ import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
 from data_platform import work
 from data_platform.config import Settings
 from data_platform.errors import GuardError, InputError
-from data_platform.frames.columns import unique_names
 from data_platform.postgres import safety, units
+from data_platform.postgres.arrow_types import GeoFormat, Plan, convert, pg_type_of, plan, typmod_of
 from data_platform.postgres.connection import adbc_connection, classify, session
 from data_platform.postgres.sqlerror import explained
-from data_platform.postgres.sqltext import quote_ident
 from data_platform.registry import Guard, RefInfo, Registry, Target, ingest
 
-GeoFormat = Literal["wkt", "geojson"]
 ParamValue = str | int | float | bool | None | list[Any] | dict[str, Any]
-
-_SPATIAL = ("geometry", "geography")
-_SRID_PREFIX = "__dp_srid_"
 
 
 @dataclass
@@ -39,156 +34,6 @@ class QueryOutcome:
     info: RefInfo
     table: pa.Table
     notes: list[str] = field(default_factory=list)
-
-
-def _pg_type(f: pa.Field) -> str:
-    meta = f.metadata or {}
-    return meta.get(b"POSTGRESQL:type", b"").decode() or meta.get(b"ADBC:postgresql:typname", b"").decode()
-
-
-def _typmod(f: pa.Field) -> int:
-    meta = f.metadata or {}
-    try:
-        return int(meta.get(b"POSTGRESQL:typmod", b"-1"))
-    except ValueError:
-        return -1
-
-
-def _is_opaque(t: pa.DataType) -> bool:
-    return isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.opaque"
-
-
-def _needs_text(f: pa.Field) -> bool:
-    """Types the driver would hand over as opaque bytes: send them as text instead."""
-    t = f.type
-    if _pg_type(f) == "numeric":
-        return False
-    if _is_opaque(t) or (isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.uuid"):
-        return True
-    if pa.types.is_struct(t) or _pg_type(f) == "record":
-        return True  # composite values: the driver cannot always decode them
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        value = t.value_field
-        extension = isinstance(value.type, pa.BaseExtensionType)
-        return extension or _needs_text(value) or _pg_type(value) == "numeric"
-    return False
-
-
-@dataclass
-class Plan:
-    sql: str
-    spatial: dict[str, str] = field(default_factory=dict)  # output column -> hidden srid column
-    pg_types: dict[str, str] = field(default_factory=dict)  # output column -> PostgreSQL type
-
-
-def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
-    """Wrap the query so every column arrives as a useful Arrow type, or keep it as is."""
-    names = list(schema.names)
-    unique = unique_names(names)
-    exprs: list[str] = []
-    spatial: dict[str, str] = {}
-    pg_types = {out: _pg_type(f) for f, out in zip(schema, unique, strict=True)}
-    changed = unique != names
-    for i, (f, out) in enumerate(zip(schema, unique, strict=True)):
-        ref = f"_q.{quote_ident(f'c{i}')}"
-        pg_type = _pg_type(f)
-        if pg_type in _SPATIAL:
-            fn = "ST_AsGeoJSON" if geo == "geojson" else "ST_AsText"
-            hidden = f"{_SRID_PREFIX}{i}"
-            exprs.append(f"{fn}({ref}) AS {quote_ident(out)}")
-            exprs.append(f"ST_SRID({ref}) AS {quote_ident(hidden)}")
-            spatial[out] = hidden
-            changed = True
-        elif pg_type == "money":  # the driver gives cents as int64; numeric keeps the value
-            exprs.append(f"{ref}::numeric AS {quote_ident(out)}")
-            changed = True
-        elif _needs_text(f):
-            exprs.append(f"{ref}::text AS {quote_ident(out)}")
-            changed = True
-        else:
-            exprs.append(f"{ref} AS {quote_ident(out)}")
-    if not changed:
-        return Plan(sql=sql)
-    aliases = ", ".join(quote_ident(f"c{i}") for i in range(len(names)))
-    # Newlines around the user's SQL so a trailing `-- comment` cannot swallow the bracket.
-    wrapped = f"SELECT {', '.join(exprs)} FROM (\n{sql}\n) AS _q({aliases})"
-    return Plan(sql=wrapped, spatial=spatial, pg_types=pg_types)
-
-
-def _decimal_type(precision: int, scale: int) -> pa.DataType | None:
-    if precision <= 38:
-        return pa.decimal128(precision, scale)
-    if precision <= 76:
-        return pa.decimal256(precision, scale)
-    return None
-
-
-def _numeric_column(col: pa.ChunkedArray, typmod: int) -> tuple[pa.ChunkedArray, str | None]:
-    """Opaque numeric strings to an exact decimal; text only if no decimal can hold them."""
-    import pyarrow.compute as pc  # not at the server's start
-
-    storage = (
-        pa.chunked_array([c.storage for c in col.chunks], type=pa.string())
-        if col.num_chunks
-        else (pa.chunked_array([], type=pa.string()))
-    )
-    if typmod >= 4:
-        precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
-    else:
-        if storage.null_count == len(storage):
-            return storage, None
-        dot = pc.find_substring(storage, ".")
-        length = pc.utf8_length(storage)
-        frac = pc.if_else(pc.greater_equal(dot, 0), pc.subtract(pc.subtract(length, dot), 1), 0)
-        whole = pc.if_else(pc.greater_equal(dot, 0), dot, length)
-        scale = int(pc.max(frac).as_py() or 0)
-        digits = int(pc.max(whole).as_py() or 1)
-        precision = max(digits + scale, 1)
-        if precision <= 38:
-            precision = 38 if scale <= 38 - max(digits, 1) else precision
-    target = _decimal_type(precision, scale)
-    if target is None:
-        return storage, f"numeric with precision {precision} kept as text (wider than Arrow decimals)"
-    try:
-        return pc.cast(storage, target), None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return storage, "numeric kept as text (NaN/Infinity or too many digits for a decimal)"
-
-
-def convert(table: pa.Table, p: Plan, fmt: str = "WKT") -> tuple[pa.Table, list[str]]:
-    """Finish the Arrow types: decimals, JSON as text, SRIDs noted and hidden columns dropped."""
-    import pyarrow.compute as pc
-
-    notes: list[str] = []
-    fields: list[pa.Field] = []
-    columns: list[pa.ChunkedArray] = []
-    srids: dict[str, list[int]] = {}
-    for hidden_of, hidden in p.spatial.items():
-        idx = table.schema.get_field_index(hidden)
-        values = pc.unique(table.column(idx).combine_chunks()).drop_null().to_pylist()
-        srids[hidden_of] = sorted(values)
-    hidden_names = set(p.spatial.values())
-    for f, col in zip(table.schema, table.columns, strict=True):
-        if f.name in hidden_names:
-            continue
-        pg_type = p.pg_types.get(f.name) or _pg_type(f)
-        meta: dict[str, str] = {"pg_type": pg_type} if pg_type else {}
-        t = f.type
-        if "numeric" in (pg_type, _pg_type(f)) and _is_opaque(t):
-            col, note = _numeric_column(col, _typmod(f))
-            if note:
-                notes.append(f"{f.name}: {note}")
-        elif isinstance(t, pa.BaseExtensionType):
-            col = pa.chunked_array([c.storage for c in col.chunks], type=t.storage_type)
-        if f.name in p.spatial:
-            found = srids.get(f.name, [])
-            meta["encoding"] = fmt
-            meta["srid"] = ",".join(str(s) for s in found)
-            desc = "SRID " + ", ".join(str(s) for s in found) if found else "no geometries"
-            notes.append(f"{f.name}: {fmt}, {desc}")
-        fields.append(pa.field(f.name, col.type, nullable=True, metadata=meta or None))
-        columns.append(col)
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields)), notes
 
 
 def _text_param(value: ParamValue, target: str) -> str | None:
@@ -373,7 +218,9 @@ def _streamable(p: Plan, schema: pa.Schema) -> bool:
     That is numeric without a declared precision (scale taken from the data) and
     geometry (the SRIDs found go in the column's metadata, written first).
     """
-    undeclared = any("numeric" in (p.pg_types.get(f.name), _pg_type(f)) and _typmod(f) < 4 for f in schema)
+    undeclared = any(
+        "numeric" in (p.pg_types.get(f.name), pg_type_of(f)) and typmod_of(f) < 4 for f in schema
+    )
     return not p.spatial and not undeclared
 
 

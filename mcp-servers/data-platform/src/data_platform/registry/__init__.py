@@ -19,8 +19,9 @@ from the file, so a ref is exactly one file and is either wholly there or absent
 * temp files left by a killed process are removed the next time a registry opens the folder.
 
 Modules, by concern: `names` (names, temp files, the "exists" error), `writer` (the writer
-thread), `durability` (the flusher, fsync, fallocate), `reading` (ref info, waiting for a writer,
-validated batches), `store` (the `Registry`), `ingest` (the one path every new ref takes).
+thread), `publish` (a written temp file given its ref's name), `durability` (the flusher, fsync,
+fallocate), `reading` (ref info, waiting for a writer, validated batches), `store` (the
+`Registry`), `ingest` (the one path every new ref takes).
 """
 
 from data_platform.registry.ingest import Guard, Ingested, Target, guard_error, ingest

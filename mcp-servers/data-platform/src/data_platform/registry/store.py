@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from data_platform.errors import (
-    AlreadyExistsError,
     CorruptRefError,
     NotFoundError,
     StorageError,
@@ -32,13 +31,13 @@ from data_platform.registry.names import (
     META_SOURCE,
     NAME_PATTERN,
     SUFFIX,
-    exists_error,
     remove_stale_temps,
     suggest_name,
     validate_name,
 )
+from data_platform.registry.publish import publish
 from data_platform.registry.reading import RefInfo, ValidatedReader, wait_for_writer
-from data_platform.registry.writer import RefWriter, WriterHandle, version_of
+from data_platform.registry.writer import WriterHandle, version_of
 
 OPEN_TABLES = 16  # memory-mapped refs kept open for reuse (pages are the OS cache, not heap)
 LOG = logging.getLogger(__name__)
@@ -138,7 +137,6 @@ class Registry:
         assert w.info is not None  # set when the block ends without an error
         return w.info
 
-    @contextlib.contextmanager
     def writer(
         self,
         *,
@@ -147,85 +145,28 @@ class Registry:
         source: str,
         overwrite: bool = False,
         default_name: str = "data",
-    ) -> Iterator[WriterHandle]:
+    ) -> contextlib.AbstractContextManager[WriterHandle]:
         """Stream batches into a new ref: `with reg.writer(...) as w: w.write(batch)`.
 
         Nothing is published if the block raises. With no `name`, a free name
         is derived from `default_name` (and retried if another process takes it).
         """
-        self.ensure_root()
-        auto = name is None
-        target = self.unique_name(default_name) if name is None else validate_name(name)
-        if not auto and not overwrite and self.exists(target):
-            raise exists_error(target)
-        writer = RefWriter(self, target, schema, source, overwrite)
-        handle = WriterHandle(writer)
-        try:
-            yield handle
-        except BaseException:
-            writer.abort()
-            raise
-        behind = not self.sync_writes and writer.can_finish_behind()
-        try:
-            if not behind:
-                writer.finish()
-            for _ in range(1000):
-                try:
-                    self._link(writer.temp, writer.name, overwrite)
-                    break
-                except AlreadyExistsError:
-                    if not auto:
-                        raise
-                    # Another process took the auto name between check and publish: take the next.
-                    writer.name = self.unique_name(default_name)
-            else:
-                raise StorageError("Could not find a free ref name.")  # pragma: no cover
-        except BaseException:
-            writer.abort()
-            raise
-        writer.temp.unlink(missing_ok=True)  # after a link, the ref's own name holds the file
+        return publish(
+            self, name=name, schema=schema, source=source, overwrite=overwrite, default_name=default_name
+        )
+
+    def clear_failure(self, name: str) -> None:
+        """A new file now holds the name: an earlier copy's failure no longer applies."""
         with self._lock:
-            self._failed.pop(writer.name, None)
-        if behind:
-            # The rest is copied after the answer (the ref's lock makes every reader wait for it).
-            handle.info = RefInfo(
-                name=writer.name,
-                path=self.path(writer.name),
-                rows=writer.rows,
-                schema=writer.schema,
-                size_bytes=writer.expected_size(),
-                source=source,
-                created=datetime.fromisoformat(writer.schema.metadata[META_CREATED].decode()),
-            )
-            writer.finish_behind(partial(self._written, writer.name))
-        else:
-            writer.release()
-            handle.info = self._published(writer.name)
+            self._failed.pop(name, None)
 
-    def _link(self, temp: Path, name: str, overwrite: bool) -> None:
-        """Give the temp file the ref's name: a link refuses an existing name, a replace does not."""
-        final = self.path(name)
-        old = open_for_release(final) if overwrite else None
-        try:
-            if overwrite:
-                os.replace(temp, final)
-            else:
-                os.link(temp, final)
-        except FileExistsError as exc:
-            raise exists_error(name) from exc
-        except OSError as exc:
-            raise self.storage_error("write", exc) from exc
-        finally:
-            if old is not None:
-                self.flusher.submit(partial(os.close, old))
-
-    def _published(self, name: str) -> RefInfo:
+    def published(self, name: str) -> RefInfo:
         """A ref written in full and named: mark it valid, schedule its fsync, describe it."""
-        self._written(name, self._version(name), None)
+        self.written(name, self._version(name), None)
         return self.info(name)
 
-    def _written(self, name: str, key: tuple[int, int, int] | None, error: BaseException | None) -> None:
-        """A ref's file is complete (`_published`, or the writer thread of one published early):
+    def written(self, name: str, key: tuple[int, int, int] | None, error: BaseException | None) -> None:
+        """A ref's file is complete (`published`, or the writer thread of one published early):
         mark that version valid and flush it, or record why its copy failed."""
         if error is not None:
             reason = (error.strerror if isinstance(error, OSError) else None) or str(error)

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from data_platform.dbtools.compare import CompareOutcome
 from data_platform.diffing import text as diff_text
+from data_platform.diffing.sql import ColumnChange
 from data_platform.render import markdown_table
 from data_platform.server.boundary import ToolResult
-
-
-class ColumnCount(BaseModel):
-    column: str
-    changed: int
-    max_abs_diff: float | None = None
 
 
 class DbtCompareResult(ToolResult):
@@ -29,7 +22,7 @@ class DbtCompareResult(ToolResult):
     only_in_against: int
     changed: int | None = None  # keyed only
     same: int
-    columns: list[ColumnCount] = []
+    columns: list[ColumnChange] = []
     schema_changes: list[str] = []
     schema_summary: list[str] = []  # the changes, or that columns and types match
     examples: dict[str, str] = {}  # kind -> data_ref
@@ -57,8 +50,7 @@ class DbtCompareResult(ToolResult):
             only_in_against=only_left,
             changed=keyed.changed if keyed else None,
             same=keyed.same if keyed else (ms.same if ms else 0),
-            columns=[ColumnCount(column=c.name, changed=c.changed, max_abs_diff=c.max_abs_diff)
-                     for c in (keyed.columns if keyed else [])],
+            columns=keyed.columns if keyed else [],
             schema_changes=diff_text.schema_lines(r.schema, out.there, out.here),
             schema_summary=diff_text.schema_said(r.schema, out.there, out.here),
             examples=dict(out.refs),
@@ -77,7 +69,7 @@ class DbtCompareResult(ToolResult):
         parts = [head, "; ".join(counts) + ".", *(self.schema_summary or self.schema_changes)]
         changed = [c for c in self.columns if c.changed]
         if changed:
-            rows = [[c.column, f"{c.changed:,}", "" if c.max_abs_diff is None else f"{c.max_abs_diff:g}"]
+            rows = [[c.name, f"{c.changed:,}", "" if c.max_abs_diff is None else f"{c.max_abs_diff:g}"]
                     for c in sorted(changed, key=lambda c: -c.changed)[:30]]  # fmt: skip
             parts.append(markdown_table(["column", "changed", "max abs diff"], rows))
         if self.examples:

@@ -12,41 +12,11 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
 from data_platform.dbtools import impact as impact_mod
+from data_platform.dbtools.statediff import Changed, Impacted
+from data_platform.diffing.sql import ColumnChange
 from data_platform.render import markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
-
-
-class NodeChange(BaseModel):
-    name: str
-    resource_type: str
-    reasons: list[str] = []
-    detail: list[str] = []
-
-
-class ImpactedNode(BaseModel):
-    name: str
-    resource_type: str
-    distance: int
-    via: str
-
-
-class ColumnChange(BaseModel):
-    column: str
-    changed: int
-    max_abs_diff: float | None = None
-
-
-class ProfileRow(BaseModel):
-    model: str
-    column: str
-    side: str
-    rows: int
-    nulls: int
-    distinct: int
-    min: Any = None
-    max: Any = None
-    mean: float | None = None
 
 
 class ModelReview(BaseModel):
@@ -67,7 +37,7 @@ class ModelReview(BaseModel):
     same: int | None = None
     columns: list[ColumnChange] = []
     examples: dict[str, str] = {}
-    profile: list[ProfileRow] = []
+    profile: list[impact_mod.ColumnProfile] = []
     problem: str | None = None
 
 
@@ -76,10 +46,10 @@ class DbtImpactResult(ToolResult):
     baseline_label: str  # how the answer and the example refs name the baseline's side
     baseline_how: str
     target: str
-    modified: list[NodeChange]
-    new: list[NodeChange]
-    deleted: list[NodeChange]
-    impacted: list[ImpactedNode]
+    modified: list[Changed]
+    new: list[Changed]
+    deleted: list[Changed]
+    impacted: list[Impacted]
     tests: dict[str, list[str]]
     models: list[ModelReview]
     models_candidates: int
@@ -96,16 +66,10 @@ class DbtImpactResult(ToolResult):
             baseline_label=out.baseline.label,
             baseline_how=out.baseline.how,
             target=out.target,
-            modified=[
-                NodeChange(name=x.name, resource_type=x.resource_type, reasons=x.reasons, detail=x.detail)
-                for x in c.modified
-            ],
-            new=[NodeChange(name=x.name, resource_type=x.resource_type) for x in c.new],
-            deleted=[NodeChange(name=x.name, resource_type=x.resource_type) for x in c.deleted],
-            impacted=[
-                ImpactedNode(name=i.name, resource_type=i.resource_type, distance=i.distance, via=i.via)
-                for i in c.impacted
-            ][:200],
+            modified=c.modified,
+            new=c.new,
+            deleted=c.deleted,
+            impacted=c.impacted[:200],
             tests=c.tests,
             models=[_model(m) for m in out.models],
             models_candidates=out.candidates,
@@ -193,7 +157,7 @@ class DbtImpactResult(ToolResult):
                 )
                 rows_txt = f"{m.baseline_rows:,} → {m.rows:,}" if m.rows is not None else ""
                 if m.changed is not None:
-                    cols = ", ".join(f"{c.column} {c.changed:,}" for c in m.columns if c.changed) or "none"
+                    cols = ", ".join(f"{c.name} {c.changed:,}" for c in m.columns if c.changed) or "none"
                     values = (
                         f"key {', '.join(m.key)} ({m.key_from}): {m.changed:,} changed, "
                         f"{m.only_in_baseline:,} only in {self.baseline_label}, {m.only_in_target:,} only in "
@@ -213,14 +177,14 @@ class DbtImpactResult(ToolResult):
             ]
             if refs:
                 lines.append("Examples (data_refs, at most 20 rows each): " + "; ".join(refs[:10]))
-            prof = [p for m in self.models for p in m.profile]
+            prof = [(m.model, p) for m in self.models for p in m.profile]
             if prof:
                 lines.append(
                     markdown_table(
                         ["model", "column", "side", "rows", "null %", "distinct", "min", "max", "mean"],
                         [
                             [
-                                p.model,
+                                model,
                                 p.column,
                                 p.side,
                                 f"{p.rows:,}",
@@ -230,7 +194,7 @@ class DbtImpactResult(ToolResult):
                                 _short(p.max),
                                 "" if p.mean is None else f"{p.mean:.4g}",
                             ]
-                            for p in prof[:30]
+                            for model, p in prof[:30]
                         ],
                     )
                 )
@@ -290,13 +254,11 @@ def _model(m: impact_mod.ModelData) -> ModelReview:
             k.changed,
             k.same,
         )
-        out.columns = [
-            ColumnChange(column=c.name, changed=c.changed, max_abs_diff=c.max_abs_diff) for c in k.columns
-        ]
+        out.columns = k.columns
     elif r.multiset is not None:
         ms = r.multiset
         out.only_in_target, out.only_in_baseline, out.same = ms.only_right, ms.only_left, ms.same
-    out.profile = [ProfileRow(model=m.name, **vars(p)) for p in m.profile]
+    out.profile = m.profile
     return out
 
 

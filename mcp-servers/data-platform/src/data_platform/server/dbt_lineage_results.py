@@ -2,104 +2,57 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, PrivateAttr
+from dataclasses import replace
 
-from data_platform.dbtools.column_keys import KEY_KINDS
+from pydantic import PrivateAttr
+
+from data_platform.dbtools.column_lineage import ColumnEdge, ColumnLineage
 from data_platform.dbtools.lineage import MERMAID_MAX_NODES, Lineage, LineageNode
-from data_platform.dbtools.service import ColumnLineage, Validation
+from data_platform.dbtools.service import Validation
 from data_platform.server.boundary import ToolResult
 from data_platform.server.dbt_results import MAX_NODES_SHOWN, MAX_NODES_STRUCTURED, _shorten
 
 
-class LineageNodeModel(BaseModel):
-    unique_id: str
-    name: str
-    resource_type: str
-    distance: int
+def edge_line(e: ColumnEdge) -> str:
+    expr = "" if e.kind in ("pass-through", "renamed") else f"  `{_shorten(e.expression, 100)}`"
+    return f"  {e.from_node}.{e.from_column} -> {e.to_node}.{e.to_column}: {e.kind}{expr}"
 
 
-class ColumnEdgeModel(BaseModel):
-    from_node: str
-    from_column: str
-    to_node: str
-    to_column: str
-    kind: str  # pass-through, renamed, transformed, aggregated; keys: join, filter, group-by
-    expression: str
-
-    @property
-    def is_key(self) -> bool:
-        return self.kind in KEY_KINDS
-
-    def line(self) -> str:
-        expr = "" if self.kind in ("pass-through", "renamed") else f"  `{_shorten(self.expression, 100)}`"
-        return f"  {self.from_node}.{self.from_column} -> {self.to_node}.{self.to_column}: {self.kind}{expr}"
+def bounded(lin: ColumnLineage) -> ColumnLineage:
+    """The lineage as the structured content carries it: at most MAX_NODES_STRUCTURED edges per side."""
+    cap = MAX_NODES_STRUCTURED
+    return replace(
+        lin, upstream=lin.upstream[:cap], downstream=lin.downstream[:cap], unresolved=lin.unresolved[:50]
+    )
 
 
-class ColumnLineageModel(BaseModel):
-    node: str
-    column: str
-    dialect: str | None
-    upstream: list[ColumnEdgeModel]
-    downstream: list[ColumnEdgeModel]
-    unresolved: list[str]
-    mermaid: str
+def column_lineage_text(lin: ColumnLineage) -> str:
+    def listing(edges: list[ColumnEdge]) -> str:
+        if not edges:
+            return "  (none)"
+        shown = "\n".join(edge_line(e) for e in edges[:MAX_NODES_SHOWN])
+        more = len(edges) - MAX_NODES_SHOWN
+        return shown + (f"\n  ... {more} more" if more > 0 else "")
 
-    @classmethod
-    def of(cls, lin: ColumnLineage) -> ColumnLineageModel:
-        def conv(edges: list) -> list[ColumnEdgeModel]:
-            return [
-                ColumnEdgeModel(
-                    from_node=lin.labels.get(e.parent, e.parent),
-                    from_column=e.parent_column,
-                    to_node=lin.labels.get(e.child, e.child),
-                    to_column=e.child_column,
-                    kind=e.kind,
-                    expression=e.expression,
-                )
-                for e in edges[:MAX_NODES_STRUCTURED]
-            ]
-
-        return cls(
-            node=lin.node,
-            column=lin.column,
-            dialect=lin.dialect,
-            upstream=conv(lin.upstream),
-            downstream=conv(lin.downstream),
-            unresolved=lin.unresolved[:50],
-            mermaid=lin.mermaid,
-        )
-
-    def render(self) -> str:
-        def listing(edges: list[ColumnEdgeModel]) -> str:
-            if not edges:
-                return "  (none)"
-            shown = "\n".join(e.line() for e in edges[:MAX_NODES_SHOWN])
-            return shown + (
-                f"\n  ... {len(edges) - MAX_NODES_SHOWN} more" if len(edges) > MAX_NODES_SHOWN else ""
-            )
-
-        values = [e for e in self.upstream if not e.is_key]
-        parts = [
-            f"Column lineage of {self.node}.{self.column} "
-            f"(compiled SQL read as {self.dialect or 'generic SQL'}):",
-            f"Upstream ({len(values)}):\n{listing(values)}",
-        ]
-        if keys := _keys_listing([e for e in self.upstream if e.is_key]):
-            parts.append(keys)
-        parts.append(f"Downstream ({len(self.downstream)}):\n{listing(self.downstream)}")
-        if self.unresolved:
-            parts.append(
-                "Not resolved (said, not guessed):\n" + "\n".join(f"  {u}" for u in self.unresolved[:10])
-            )
-        lines = self.mermaid.count("\n")
-        if lines <= 2 * MERMAID_MAX_NODES:
-            parts.append(f"```mermaid\n{self.mermaid}\n```")
-        else:
-            parts.append("(Diagram too large for the answer: it is in the structured content's `mermaid`.)")
-        return "\n".join(parts)
+    values = [e for e in lin.upstream if not e.is_key]
+    parts = [
+        f"Column lineage of {lin.node}.{lin.column} (compiled SQL read as {lin.dialect or 'generic SQL'}):",
+        f"Upstream ({len(values)}):\n{listing(values)}",
+    ]
+    if keys := _keys_listing([e for e in lin.upstream if e.is_key]):
+        parts.append(keys)
+    parts.append(f"Downstream ({len(lin.downstream)}):\n{listing(lin.downstream)}")
+    if lin.unresolved:
+        parts.append("Not resolved (said, not guessed):\n" + "\n".join(f"  {u}" for u in lin.unresolved[:10]))
+    lines = lin.mermaid.count("\n")
+    if lines <= 2 * MERMAID_MAX_NODES:
+        parts.append(f"```mermaid\n{lin.mermaid}\n```")
+    else:
+        parts.append("(Diagram too large for the answer: it is in the structured content's `mermaid`.)")
+    return "\n".join(parts)
 
 
-def _keys_listing(keys: list[ColumnEdgeModel]) -> str:
+def _keys_listing(keys: list[ColumnEdge]) -> str:
     """Key edges grouped per model and clause: `customer_orders, join `o.order_id = p.order_id`:
     stg_orders.order_id, stg_payments.order_id`."""
     if not keys:
@@ -117,26 +70,21 @@ def _keys_listing(keys: list[ColumnEdgeModel]) -> str:
 
 
 class DbtLineageResult(ToolResult):
-    focus: LineageNodeModel
-    upstream: list[LineageNodeModel]
-    downstream: list[LineageNodeModel]
+    focus: LineageNode
+    upstream: list[LineageNode]
+    downstream: list[LineageNode]
     mermaid: str
     refreshed_in_s: float
-    column_lineage: ColumnLineageModel | None = None
+    column_lineage: ColumnLineage | None = None
     # Said in the text only: a new structured field would change the tool's output schema.
     _mermaid_cut: bool = PrivateAttr(False)
 
     @classmethod
     def of(cls, lin: Lineage, validation: Validation) -> DbtLineageResult:
-        def conv(n: LineageNode) -> LineageNodeModel:
-            return LineageNodeModel(
-                unique_id=n.unique_id, name=n.name, resource_type=n.resource_type, distance=n.distance
-            )
-
         out = cls(
-            focus=conv(lin.focus),
-            upstream=[conv(n) for n in lin.upstream],
-            downstream=[conv(n) for n in lin.downstream],
+            focus=lin.focus,
+            upstream=lin.upstream,
+            downstream=lin.downstream,
             mermaid=lin.mermaid,
             refreshed_in_s=round(validation.seconds, 3),
         )
@@ -145,9 +93,9 @@ class DbtLineageResult(ToolResult):
 
     def render(self) -> str:
         if self.column_lineage is not None:
-            return self.column_lineage.render()
+            return column_lineage_text(self.column_lineage)
 
-        def listing(nodes: list[LineageNodeModel]) -> str:
+        def listing(nodes: list[LineageNode]) -> str:
             if not nodes:
                 return "  (none)"
             return "\n".join(

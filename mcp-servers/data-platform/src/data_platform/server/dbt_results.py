@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from data_platform.dbtools.artifacts import DocsReport, Resource
+from data_platform.dbtools.artifacts import DocsReport, NodeResult, Resource
 from data_platform.dbtools.failures import FailingRows, unit_test_diff
-from data_platform.dbtools.findings import Finding
+from data_platform.dbtools.findings import Finding, RunFinding
 from data_platform.dbtools.service import Compiled, RunOutcome, Validation
 from data_platform.dbtools.target import Where
 from data_platform.render import format_cell, markdown_table
@@ -29,30 +29,16 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class FindingModel(BaseModel):
-    kind: str
-    event: str
-    code: str
-    message: str
-    file: str | None = None
-    line: int | None = None
-    node: str | None = None
-    fix: str | None = None
-
-    @classmethod
-    def of(cls, f: Finding) -> FindingModel:
-        return cls(**f.as_dict())
-
-    def line_text(self) -> str:
-        where = f" {self.file}{':' + str(self.line) if self.line else ''}" if self.file else ""
-        code = f" ({self.code})" if self.code else ""
-        return f"- {self.event}{code}{where}: {self.message}" + (f"\n  Fix: {self.fix}" if self.fix else "")
+def finding_line(f: Finding) -> str:
+    where = f" {f.file}{':' + str(f.line) if f.line else ''}" if f.file else ""
+    code = f" ({f.code})" if f.code else ""
+    return f"- {f.event}{code}{where}: {f.message}" + (f"\n  Fix: {f.fix}" if f.fix else "")
 
 
-def findings_block(title: str, findings: Sequence[FindingModel], limit: int = 15) -> str:
+def findings_block(title: str, findings: Sequence[Finding], limit: int = 15) -> str:
     if not findings:
         return ""
-    lines = [title, *(f.line_text() for f in findings[:limit])]
+    lines = [title, *(finding_line(f) for f in findings[:limit])]
     if len(findings) > limit:
         lines.append(f"- ... {len(findings) - limit} more in structured content")
     return "\n".join(lines)
@@ -65,7 +51,7 @@ def deprecation_title(n: int, new: str = "") -> str:
     )
 
 
-def deprecations_line(findings: Sequence[FindingModel]) -> str:
+def deprecations_line(findings: Sequence[Finding]) -> str:
     """`4 deprecations (D039 x4): dbt_parse lists them.`: for deprecations the reader was told in full."""
     codes = Counter(f.code or f.event for f in findings)
     listed = ", ".join(f"{code} x{n}" if n > 1 else code for code, n in sorted(codes.items()))
@@ -73,22 +59,18 @@ def deprecations_line(findings: Sequence[FindingModel]) -> str:
     return f"{n} deprecation{'s' if n != 1 else ''} ({listed}): dbt_parse lists {'them' if n != 1 else 'it'}."
 
 
-class RunFindingModel(FindingModel):
-    told_before: bool = Field(False, description="an earlier run/test/build answer told it in full")
-
-
 class DbtParseResult(ToolResult):
     project: str
     ok: bool
     seconds: float
     cached: bool
-    errors: list[FindingModel]
-    deprecations: list[FindingModel]
-    warnings: list[FindingModel]
+    errors: list[Finding]
+    deprecations: list[Finding]
+    warnings: list[Finding]
 
     @classmethod
     def of(cls, v: Validation) -> DbtParseResult:
-        pick = lambda kind: [FindingModel.of(f) for f in v.findings if f.kind == kind]  # noqa: E731
+        pick = lambda kind: [f for f in v.findings if f.kind == kind]  # noqa: E731
         return cls(
             project=str(v.project.root),
             ok=v.ok,
@@ -113,59 +95,32 @@ class DbtParseResult(ToolResult):
         return "\n".join(p for p in parts if p)
 
 
-class NodeModel(BaseModel):
-    unique_id: str
-    name: str
-    resource_type: str
-    status: str
-    seconds: float
-    rows_affected: int | None = None
-    failures: int | None = None
-    message: str | None = None
-    model: str | None = None
-    column: str | None = None
-
-    @property
-    def on(self) -> str:
-        """What a test checks, as `stg_orders.amount` (empty for other nodes)."""
-        return ".".join(p for p in (self.model, self.column) if p)
-
-    def problem_line(self) -> str:
-        """`FAIL not_null_stg_orders_amount (stg_orders.amount): 3 failures`, `ERROR model x: <message>`."""
-        status = self.status.upper()
-        if self.resource_type == "unit_test" and self.status in ("fail", "warn"):
-            diff = unit_test_diff(self.message)
-            if diff:
-                return (
-                    f"{status} unit_test {self.name}: actual differs from expected (`@@` columns; "
-                    "`→` a changed row, cells `expected→actual`; `+++` only in actual; `---` only "
-                    "in expected):\n" + "\n".join(f"  {line}" for line in diff)
-                )
-        if self.resource_type != "test":
-            return f"{status} {self.resource_type} {self.name}: {(self.message or '')[:600]}"
-        head = f"{status} {self.name}" + (f" ({self.on})" if self.on else "")
-        if self.status in ("fail", "warn") and self.failures is not None:
-            return f"{head}: {self.failures:,} failure{'s' if self.failures != 1 else ''}"
-        return f"{head}: {(self.message or '')[:600]}"
+def problem_line(n: NodeResult) -> str:
+    """`FAIL not_null_stg_orders_amount (stg_orders.amount): 3 failures`, `ERROR model x: <message>`."""
+    status = n.status.upper()
+    if n.resource_type == "unit_test" and n.status in ("fail", "warn"):
+        diff = unit_test_diff(n.message)
+        if diff:
+            return (
+                f"{status} unit_test {n.name}: actual differs from expected (`@@` columns; "
+                "`→` a changed row, cells `expected→actual`; `+++` only in actual; `---` only "
+                "in expected):\n" + "\n".join(f"  {line}" for line in diff)
+            )
+    if n.resource_type != "test":
+        return f"{status} {n.resource_type} {n.name}: {(n.message or '')[:600]}"
+    head = f"{status} {n.name}" + (f" ({n.on})" if n.on else "")
+    if n.status in ("fail", "warn") and n.failures is not None:
+        return f"{head}: {n.failures:,} failure{'s' if n.failures != 1 else ''}"
+    return f"{head}: {(n.message or '')[:600]}"
 
 
-class FailingRowsModel(BaseModel):
-    test: str
-    status: str
-    model: str | None = None
-    column: str | None = None
-    failures: int | None = None
-    data_ref: str | None = None
-    rows: int = 0
-    problem: str | None = None
-
-    def line(self) -> str:
-        on = ".".join(p for p in (self.model, self.column) if p)
-        head = f"{self.test}" + (f" ({on})" if on else "")
-        if self.data_ref is None:
-            return f"- {head}: rows not stored ({self.problem or 'unknown reason'})"
-        of = f" of {self.failures:,}" if self.failures is not None and self.failures != self.rows else ""
-        return f"- {head}: {self.rows:,}{of} failing rows in data_ref `{self.data_ref}`"
+def failing_line(f: FailingRows) -> str:
+    on = ".".join(p for p in (f.model, f.column) if p)
+    head = f"{f.test}" + (f" ({on})" if on else "")
+    if f.data_ref is None:
+        return f"- {head}: rows not stored ({f.problem or 'unknown reason'})"
+    of = f" of {f.failures:,}" if f.failures is not None and f.failures != f.rows else ""
+    return f"- {head}: {f.rows:,}{of} failing rows in data_ref `{f.data_ref}`"
 
 
 class DbtRunResult(ToolResult):
@@ -173,12 +128,12 @@ class DbtRunResult(ToolResult):
     success: bool
     seconds: float
     counts: dict[str, int]
-    deprecations: list[RunFindingModel]
-    nodes: list[NodeModel]
+    deprecations: list[RunFinding]
+    nodes: list[NodeResult]
     nodes_total: int
-    errors: list[FindingModel]
+    errors: list[Finding]
     run_results: str | None
-    failing_rows: list[FailingRowsModel] = []
+    failing_rows: list[FailingRows] = []
     target: str | None = Field(None, description="the profile target it ran in (None: the profile's default)")
     schemas: list[str] = Field([], description="database.schema of the nodes it ran")
 
@@ -193,15 +148,12 @@ class DbtRunResult(ToolResult):
             success=out.returncode == 0 and not any(n.failed for n in out.nodes),
             seconds=round(out.seconds, 2),
             counts=out.counts,
-            deprecations=[
-                RunFindingModel(**f.as_dict(), told_before=f in out.told_before)
-                for f in out.validation.deprecations
-            ],
-            nodes=[NodeModel(**n.as_dict()) for n in nodes][:MAX_NODES_STRUCTURED],
+            deprecations=out.deprecations(),
+            nodes=nodes[:MAX_NODES_STRUCTURED],
             nodes_total=len(out.nodes),
-            errors=[FindingModel.of(f) for f in out.errors],
+            errors=out.errors,
             run_results=str(out.run_results_path) if out.run_results_path else None,
-            failing_rows=[FailingRowsModel(**vars(f)) for f in failing or []],
+            failing_rows=failing or [],
             target=out.where.target if out.where else None,
             schemas=out.where.schemas if out.where else [],
         )
@@ -222,10 +174,10 @@ class DbtRunResult(ToolResult):
         if told:
             parts.append(("Also " if new else "") + deprecations_line(told))
         bad = [n for n in self.nodes if n.status in ("error", "fail", "runtime error", "warn")]
-        parts.extend(n.problem_line() for n in bad[:10])
+        parts.extend(problem_line(n) for n in bad[:10])
         if self.failing_rows:
             parts.append("Failing rows (the test's own query, run again):")
-            parts.extend(f.line() for f in self.failing_rows)
+            parts.extend(failing_line(f) for f in self.failing_rows)
         shown = self.nodes[:MAX_NODES_SHOWN]
         tests_on = any(n.on for n in shown)  # the "on" column only when tests say what they check
         rows = [
@@ -300,16 +252,8 @@ class DbtCompileResult(ToolResult):
         return "\n".join(parts)
 
 
-class ResourceModel(BaseModel):
-    unique_id: str
-    name: str
-    resource_type: str
-    path: str | None
-    materialized: str | None
-
-
 class DbtLsResult(ToolResult):
-    resources: list[ResourceModel]
+    resources: list[Resource]
     total: int
     target: str | None = Field(None, description="the profile target it listed for (None: the default)")
     schemas: list[str] = Field([], description="database.schema of the listed nodes")
@@ -317,7 +261,7 @@ class DbtLsResult(ToolResult):
     @classmethod
     def of(cls, found: list[Resource], where: Where | None = None) -> DbtLsResult:
         return cls(
-            resources=[ResourceModel(**r.as_dict()) for r in found[:MAX_NODES_STRUCTURED]],
+            resources=found[:MAX_NODES_STRUCTURED],
             total=len(found),
             target=where.target if where else None,
             schemas=where.schemas if where else [],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -14,7 +15,7 @@ from data_platform.dbtools.runner import Progress
 from data_platform.dbtools.service import DbtService
 from data_platform.server.boundary import run_sync, state_of
 from data_platform.server.dbt_compare_results import DbtCompareResult
-from data_platform.server.dbt_lineage_results import ColumnLineageModel, DbtLineageResult
+from data_platform.server.dbt_lineage_results import DbtLineageResult, bounded
 from data_platform.server.dbt_results import (
     DbtCompileResult,
     DbtDocsResult,
@@ -67,8 +68,9 @@ async def dbt_parse(ctx: Context, *, target: Target = None, vars: Vars = None) -
     return DbtParseResult.of(await run_sync(_service(ctx).validate, target, vars))
 
 
-def _models_tool(command: Literal["run", "build"], doc: str) -> Any:
-    """`dbt_run` and `dbt_build`: one signature and body, only the dbt command differs."""
+def _models_tool(command: Literal["run", "build", "test"], doc: str) -> Any:
+    """`dbt_run`, `dbt_build` and `dbt_test`: one signature and body, only the dbt command differs
+    (and `dbt test` takes no `full_refresh`: its parameter is left out of the signature)."""
 
     async def tool(
         ctx: Context,
@@ -95,6 +97,10 @@ def _models_tool(command: Literal["run", "build"], doc: str) -> Any:
 
     tool.__name__ = tool.__qualname__ = f"dbt_{command}"
     tool.__doc__ = doc
+    if command == "test":
+        sig = inspect.signature(tool, eval_str=True)
+        kept = [p for p in sig.parameters.values() if p.name != "full_refresh"]
+        tool.__signature__ = sig.replace(parameters=kept)  # type: ignore[attr-defined]  # typeshed
     return tool
 
 
@@ -104,24 +110,9 @@ dbt_run = TOOLS.declare(read_only=False, destructive=True, open_world=True)(
 dbt_build = TOOLS.declare(read_only=False, destructive=True, open_world=True)(
     _models_tool("build", "Validate, then seed, run, snapshot and test in DAG order; per-node results.")
 )
-
-
-@TOOLS.declare(read_only=False, open_world=True)
-async def dbt_test(
-    ctx: Context,
-    *,
-    select: Select = None,
-    exclude: Exclude = None,
-    vars: Vars = None,
-    target: Target = None,
-    strict: Strict = False,
-    state: str | None = None,
-) -> DbtRunResult:
-    """Validate, then run data tests; per-test status; failing rows kept as refs."""
-    return await _run(
-        ctx, "test", select=select, exclude=exclude, vars=vars, target=target, strict=strict,
-        state=state,
-    )  # fmt: skip
+dbt_test = TOOLS.declare(read_only=False, open_world=True)(
+    _models_tool("test", "Validate, then run data tests; per-test status; failing rows kept as refs.")
+)
 
 
 @TOOLS.declare(read_only=False, idempotent=True, open_world=True)
@@ -175,7 +166,7 @@ async def dbt_lineage(
     out = DbtLineageResult.of(*await run_sync(service.lineage, node, direction, depth or None, tests))
     if column is not None:
         lin, _ = await run_sync(service.column_lineage, node, column, direction)
-        out.column_lineage = ColumnLineageModel.of(lin)
+        out.column_lineage = bounded(lin)
     return out
 
 

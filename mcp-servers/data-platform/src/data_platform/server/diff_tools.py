@@ -5,20 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel
 
+from data_platform.diffing.sql import ColumnChange  # light: the diff core's dataclasses
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
 from data_platform.server.state import connections_of
 
 if TYPE_CHECKING:
     from data_platform.diffing.service import Outcome
-
-
-class ColumnDiff(BaseModel):
-    name: str
-    changed: int
-    max_abs_diff: float | None = None
 
 
 class DiffAnswer(ToolResult):
@@ -33,7 +27,7 @@ class DiffAnswer(ToolResult):
     only_right: int
     changed: int | None = None
     same: int
-    columns: list[ColumnDiff] = []
+    columns: list[ColumnChange] = []
     duplicate_keys: dict[str, int] = {}
     duplicate_rows: dict[str, int] = {}
     columns_only_left: list[str] = []
@@ -114,9 +108,7 @@ def _answer(out: Outcome) -> DiffAnswer:
             only_right=s.only_right,
             changed=s.changed,
             same=s.same,
-            columns=[
-                ColumnDiff(name=c.name, changed=c.changed, max_abs_diff=c.max_abs_diff) for c in s.columns
-            ],
+            columns=s.columns,
         )
     m = r.multiset
     assert m is not None

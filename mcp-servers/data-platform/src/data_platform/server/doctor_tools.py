@@ -26,12 +26,8 @@ def _short(sql: str, n: int = 90) -> str:
     return flat if len(flat) <= n else flat[: n - 1] + "…"
 
 
-class IndexAdviceResult(ToolResult):
-    advised: list[advice.Advised]
-    looked: list[advice.Looked]
-    hypopg: str | None
-    min_gain: float
-    notes: list[str] = []
+class IndexAdviceResult(ToolResult, advice.Advice):
+    """The core's Advice, with the text the model reads."""
 
     def render(self) -> str:
         checked = f"checked with hypopg {self.hypopg}" if self.hypopg else "NOT checked (no hypopg)"
@@ -130,9 +126,7 @@ async def pg_index_advice(
     """Indexes for sql or the top queries, checked by hypopg."""
     settings = connections_of(ctx).settings(connection)
     out = await run_sync(advice.advise, settings, sql)
-    return IndexAdviceResult(
-        advised=out.advised, looked=out.looked, hypopg=out.hypopg, min_gain=out.min_gain, notes=out.notes
-    )
+    return IndexAdviceResult(**dict(out))
 
 
 @TOOLS.declare(read_only=True, idempotent=True, open_world=True)

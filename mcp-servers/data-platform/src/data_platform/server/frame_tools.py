@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from data_platform.frames.column_summaries import ColumnStats  # light: the describe result type
 from data_platform.registry import RefInfo
 from data_platform.render import format_cell, human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
@@ -83,14 +84,6 @@ class WriteResult(ToolResult):
             f"Wrote `{self.data_ref}` ({self.rows:,} rows x {self.columns} columns) to {self.path} "
             f"({self.format}, {human_bytes(self.size_bytes)})."
         )
-
-
-class ColumnStats(BaseModel):
-    name: str
-    type: str
-    count: int
-    nulls: int
-    stats: dict[str, Any]
 
 
 class DescribeResult(ToolResult):
@@ -227,9 +220,7 @@ async def describe(data_ref: Ref, ctx: Context, columns: Cols = None) -> Describ
     return DescribeResult(
         data_ref=info.name,
         rows=info.rows,
-        columns=[
-            ColumnStats(name=s.name, type=s.type, count=s.count, nulls=s.nulls, stats=s.stats) for s in stats
-        ],
+        columns=stats,
         not_shown=left,
     )
 

@@ -5,31 +5,15 @@ Thin adapters over `data_platform.lakes` (docs/lakes.md)."""
 from __future__ import annotations
 
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel
 
+from data_platform.lakes.listed import Listing  # light: the listing's result type
 from data_platform.render import human_bytes, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
 
 
-class FileRow(BaseModel):
-    path: str
-    size_bytes: int
-
-
-class ListResult(ToolResult):
-    path: str
-    kind: str
-    files_total: int = 0
-    bytes_total: int = 0
-    files: list[FileRow] = []
-    partitions: dict[str, list[str]] = {}
-    partition_values: dict[str, int] = {}
-    formats: dict[str, int] = {}
-    columns: dict[str, str] = {}
-    namespaces: list[str] = []
-    tables: list[str] = []
-    next: list[str] = []
+class ListResult(ToolResult, Listing):
+    """The core's Listing, with the text the model reads."""
 
     def render(self) -> str:
         parts = [f"{self.path}: {self.kind}"]
@@ -83,12 +67,7 @@ async def list_files(path: str, ctx: Context) -> ListResult:
     from data_platform.lakes import listing  # pyarrow.dataset: imported by the first call
 
     found = await run_sync(listing.list_path, path, state.settings, state.storage)
-    return ListResult(
-        path=found.path, kind=found.kind, files_total=found.files_total, bytes_total=found.bytes_total,
-        files=[FileRow(path=p, size_bytes=s) for p, s in found.files], partitions=found.partitions,
-        partition_values=found.partition_values, formats=found.formats, columns=dict(found.columns),
-        namespaces=found.namespaces, tables=found.tables, next=found.next,
-    )  # fmt: skip
+    return ListResult(**dict(found))
 
 
 @TOOLS.declare(read_only=False, destructive=True, open_world=True)

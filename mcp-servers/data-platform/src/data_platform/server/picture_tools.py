@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, PrivateAttr
+from pydantic import PrivateAttr
 
+from data_platform.frames.column_summaries import ColumnProfile  # light: the profile's result type
 from data_platform.render import format_cell, markdown_table
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
-
-if TYPE_CHECKING:
-    from data_platform.frames.profile import ColumnProfile
 
 # The pictures modules are imported by the first call, not at server start (docs/pictures.md).
 MAX_PROBLEMS = 30
@@ -21,26 +19,10 @@ MAX_ROWS = 40
 STRONG = 0.8  # |r| named in the text answer (all pairs are in the structured content)
 
 
-class ColumnSummary(BaseModel):
-    name: str
-    type: str
-    kind: str
-    rows: int
-    nulls: int
-    distinct: int | None
-    distinct_exact: bool
-    stats: dict[str, Any]
-    outliers: int | None
-    top: list[tuple[Any, int]]
-    histogram: list[tuple[Any, Any, int]]
-    looks_like: str | None
-    problems: list[str]
-
-
 class ProfileResult(ToolResult):
     data_ref: str
     rows: int
-    columns: list[ColumnSummary]
+    columns: list[ColumnProfile]
     duplicate_rows: int | None
     candidate_keys: list[list[str]]
     correlations: list[tuple[str, str, float]]
@@ -124,7 +106,7 @@ class ChartResult(ToolResult):
         return "\n".join(lines)
 
 
-def _row(c: ColumnSummary) -> list[str]:
+def _row(c: ColumnProfile) -> list[str]:
     distinct = "" if c.distinct is None else ("" if c.distinct_exact else "≈") + f"{c.distinct:,}"
     if "mean" in c.stats:
         middle = f"mean {format_cell(c.stats['mean'], 14)}"
@@ -132,24 +114,6 @@ def _row(c: ColumnSummary) -> list[str]:
         middle = ", ".join(f"{format_cell(v, 16)} ({n:,})" for v, n in c.top[:3])
     cells = [c.name, c.type, f"{c.nulls:,}", distinct, c.stats.get("min", ""), c.stats.get("max", ""), middle]
     return [format_cell(x, 40) for x in cells]
-
-
-def _summary(c: ColumnProfile) -> ColumnSummary:
-    return ColumnSummary(
-        name=c.name,
-        type=c.type,
-        kind=c.kind,
-        rows=c.rows,
-        nulls=c.nulls,
-        distinct=c.distinct,
-        distinct_exact=c.distinct_exact,
-        stats=c.stats,
-        outliers=c.outliers,
-        top=c.top,
-        histogram=c.histogram,
-        looks_like=c.looks_like,
-        problems=c.problems,
-    )
 
 
 TOOLS = ToolList("frames", toolsets=("analyst",))
@@ -174,7 +138,7 @@ async def profile(data_ref: str, ctx: Context) -> ProfileResult:
     result = ProfileResult(
         data_ref=p.info.name,
         rows=p.info.rows,
-        columns=[_summary(c) for c in p.columns],
+        columns=p.columns,
         duplicate_rows=p.duplicate_rows,
         candidate_keys=p.candidate_keys,
         correlations=p.correlations,

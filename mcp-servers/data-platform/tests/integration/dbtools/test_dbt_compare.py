@@ -55,7 +55,7 @@ async def test_a_model_changed_in_dev_compared_against_prod(
         assert changed == 2 and only_prod == 1
         assert got["changed"] == changed and got["only_in_against"] == only_prod
         assert got["only_in_target"] == 0 and got["rows"] == 4 and got["against_rows"] == 5
-        per_column = {c["column"]: c["changed"] for c in got["columns"]}
+        per_column = {c["name"]: c["changed"] for c in got["columns"]}
         assert per_column["total_amount"] == changed
         assert per_column["orders"] == per_column["country"] == per_column["customer_name"] == 0
         assert f"{changed} changed" in text_of(r)

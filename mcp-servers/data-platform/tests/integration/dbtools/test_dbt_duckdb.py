@@ -68,7 +68,7 @@ async def test_show_lineage_and_compare_on_duckdb_without_a_dbt_run(tmp_path: Pa
         r = await call(client, "dbt_compare", model="raw_customers", compare_to="shop_prod", primary_key="id")
         got = r.structured_content
         assert (got["only_in_target"], got["only_in_against"], got["changed"], got["same"]) == (0, 1, 2, 2)
-        assert {c["column"]: c["changed"] for c in got["columns"]} == {
+        assert {c["name"]: c["changed"] for c in got["columns"]} == {
             "first_name": 0,
             "last_name": 0,
             "country": 2,

@@ -81,7 +81,7 @@ def _check_review(shop: Shop, got: dict, dev: str, prod: str) -> None:
     # the changed values per column, keyed by the unique test's column (country)
     rev = models["revenue_by_country"]
     assert rev["key"] == ["country"]
-    per_column = {c["column"]: c["changed"] for c in rev["columns"]}
+    per_column = {c["name"]: c["changed"] for c in rev["columns"]}
     for column in ("revenue", "orders"):
         want = shop.rows(
             f"select count(*) from {dev}.revenue_by_country d join {prod}.revenue_by_country p "

@@ -10,7 +10,7 @@ from data_platform.config import load_settings
 from data_platform.errors import ConnectionFailedError, DatabaseError, ExpressionError, NotConfiguredError
 from data_platform.frames.columns import unique_names
 from data_platform.postgres import connection, safety
-from data_platform.postgres.query import plan
+from data_platform.postgres.arrow_types import plan
 from data_platform.postgres.sqltext import qualified, quote_ident
 
 ALLOWED = [

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from pydantic import BaseModel
 
 from data_platform.config import Settings
 from data_platform.errors import DatabaseError, ExpressionError
@@ -69,13 +70,15 @@ class Looked:
     cost: float | None = None
 
 
-@dataclass
-class Advice:
+class Advice(BaseModel):
+    """The advice and what it looked at: also `pg_index_advice`'s structured content (the server
+    adds only its text)."""
+
     advised: list[Advised]
     looked: list[Looked]
     hypopg: str | None
     min_gain: float = MIN_GAIN
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = []
 
 
 def _params(sql: str) -> int:
@@ -206,7 +209,8 @@ def advise(settings: Settings, sql: str | None = None) -> Advice:
             advised = _checked(conn, looked, plans_by_query)
     for q in looked:
         q.verdict = q.verdict or "no candidate index could be tried"
-    return Advice(advised, [q for q in looked if q.verdict != "-"], hypopg, notes=notes)
+    looked = [q for q in looked if q.verdict != "-"]
+    return Advice(advised=advised, looked=looked, hypopg=hypopg, notes=notes)
 
 
 def _user_relations(plan: dict[str, Any]) -> bool:

@@ -1,0 +1,27 @@
+"""What `list_files` found: the listing's result, which is also the tool's structured content (a
+pydantic model the server extends with its text). Apart from listing.py so the server declares
+the tool without importing pyarrow.dataset."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class FileRow(BaseModel):
+    path: str  # relative to the folder listed (a file's own name when one file is listed)
+    size_bytes: int
+
+
+class Listing(BaseModel):
+    path: str
+    kind: str  # folder, file, delta table, iceberg table files, iceberg catalog
+    files_total: int = 0
+    bytes_total: int = 0
+    files: list[FileRow] = []  # the first SHOWN_FILES
+    partitions: dict[str, list[str]] = {}  # hive key -> its first SHOWN_VALUES values
+    partition_values: dict[str, int] = {}  # hive key -> how many values
+    formats: dict[str, int] = {}
+    columns: dict[str, str] = {}  # name -> Arrow type
+    namespaces: list[str] = []
+    tables: list[str] = []
+    next: list[str] = []
