@@ -13,8 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from data_platform import __version__
 from data_platform.config import Settings, load_settings
 from data_platform.registry import Registry
-from data_platform.server import completions, prompts, registry_tools, resources, toolsets
-from data_platform.server.boundary import register_tool
+from data_platform.server import completions, prompts, registry_tools, resources, toolcache, toolsets
 from data_platform.server.declare import ToolDef
 from data_platform.server.schema import CompactMCPServer
 from data_platform.server.state import AppState
@@ -121,8 +120,7 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
         lifespan=lifespan,
     )
     server.max_output_chars = settings.max_output_chars
-    for decl in tools:
-        register_tool(server, decl)
+    server.serve_tools(tools, toolcache.CACHE_FILE)  # listed as kept when the code is the same
     resources.register(server)  # refs as resources: not a tool family, never switched off
     if settings.prompts:  # off in the plugin: Claude Code has the same commands as its own files
         # A command whose family serves no tool is left out, as when the family is turned off.
