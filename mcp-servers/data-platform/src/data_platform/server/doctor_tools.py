@@ -3,13 +3,14 @@
 All three are read-only whatever their arguments (hypothetical indexes live only in the
 tool's own session, which is rolled back and closed). Building an advised index is
 `pg_execute` on a writable connection; its `measure` option times a query before and after.
+The doctor's modules import the PostgreSQL driver: each tool imports its module when called.
 """
 
 from __future__ import annotations
 
 from mcp.server.mcpserver import Context
 
-from data_platform.postgres.doctor import advice, health, top
+from data_platform.postgres.doctor.findings import Advised, Check, Looked
 from data_platform.render import human_bytes
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
@@ -27,8 +28,8 @@ def _short(sql: str, n: int = 90) -> str:
 
 
 class IndexAdviceResult(ToolResult):
-    advised: list[advice.Advised]
-    looked: list[advice.Looked]
+    advised: list[Advised]
+    looked: list[Looked]
     hypopg: str | None
     min_gain: float
     notes: list[str] = []
@@ -71,7 +72,7 @@ class IndexAdviceResult(ToolResult):
 class HealthResult(ToolResult):
     database: str
     verdict: str
-    checks: list[health.Check]
+    checks: list[Check]
 
     def render(self) -> str:
         lines = [f"Health of {self.database}: {self.verdict}."]
@@ -95,6 +96,8 @@ async def pg_top_queries(
     ctx: Context, connection: str | None = None, name: str | None = None, overwrite: bool = False
 ) -> FrameResult:
     """pg_stat_statements into a data_ref, costliest first."""
+    from data_platform.postgres.doctor import top
+
     state = state_of(ctx)
     settings = connections_of(ctx).settings(connection)
     done, found = await run_sync(top.top_queries, settings, state.registry, name=name, overwrite=overwrite)
@@ -128,6 +131,8 @@ async def pg_index_advice(
     connection: str | None = None,
 ) -> IndexAdviceResult:
     """Indexes for sql or the top queries, checked by hypopg."""
+    from data_platform.postgres.doctor import advice
+
     settings = connections_of(ctx).settings(connection)
     out = await run_sync(advice.advise, settings, sql)
     return IndexAdviceResult(
@@ -138,5 +143,7 @@ async def pg_index_advice(
 @TOOLS.declare(read_only=True, idempotent=True, open_world=True)
 async def pg_health(ctx: Context, connection: str | None = None) -> HealthResult:
     """Health checks, each with its fix."""
+    from data_platform.postgres.doctor import health
+
     out = await run_sync(health.run, connections_of(ctx).settings(connection))
     return HealthResult(database=out.database, verdict=out.verdict(), checks=out.checks)

@@ -26,6 +26,7 @@ from data_platform.postgres import safety
 from data_platform.postgres.connection import session
 from data_platform.postgres.doctor import plans, top
 from data_platform.postgres.doctor.common import HYPOPG_HOWTO, Unavailable, extension, ident, savepoint
+from data_platform.postgres.doctor.findings import Advised, Helped, Looked
 from data_platform.postgres.doctor.measure import query_only
 
 MIN_GAIN = 2.0  # the planner's cost must drop at least this many times
@@ -33,40 +34,6 @@ WORKLOAD = 20  # statements of pg_stat_statements looked at, costliest (total ti
 _PLANNED = {"SelectStmt", "UpdateStmt", "DeleteStmt"}
 _SYSTEM = ("pg_catalog", "information_schema", "pg_toast")
 _NAMES = itertools.count()
-
-
-@dataclass
-class Helped:
-    query: str
-    cost_before: float
-    cost_after: float
-
-    @property
-    def gain(self) -> float:
-        return self.cost_before / self.cost_after if self.cost_after > 0 else float("inf")
-
-
-@dataclass
-class Advised:
-    """One index to build: the statement, its undo, what it is expected to do."""
-
-    table: str
-    columns: list[str]
-    create: str
-    drop: str
-    verified: bool
-    size_bytes: int | None = None
-    helps: list[Helped] = field(default_factory=list)
-
-
-@dataclass
-class Looked:
-    """What the advisor concluded for one statement."""
-
-    query: str
-    verdict: str
-    calls: int | None = None
-    cost: float | None = None
 
 
 @dataclass
