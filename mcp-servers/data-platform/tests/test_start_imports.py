@@ -9,6 +9,7 @@ the library; the fix is to import it inside the function that uses it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,43 @@ def test_building_and_listing_the_server_imports_no_heavy_library(tmp_path: Path
         cores = ["data_platform.frames.joins", "data_platform.frames.ops", "data_platform.diffing.service"]
         assert not [m for m in cores if m in modules]
         assert (tmp_path / "tool-list.json").exists()
+
+
+LATER = """
+import sys, time
+import anyio
+from mcp.client.client import Client
+from data_platform.server import build_server
+
+async def main():
+    async with Client(build_server()) as client:
+        await client.list_tools()
+        print("vl_convert" in sys.modules)
+        deadline = time.monotonic() + float(sys.argv[1])
+        while "vl_convert" not in sys.modules and time.monotonic() < deadline:
+            await anyio.sleep(0.1)
+        print("vl_convert" in sys.modules)
+
+anyio.run(main)
+"""
+
+
+def renderer_started(cwd: Path, wait_s: float, env: dict[str, str]) -> list[str]:
+    """Whether the renderer was imported when tools/list was answered, and within `wait_s` after."""
+    out = subprocess.run(
+        [sys.executable, "-c", LATER, str(wait_s)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+    return out.stdout.split()
+
+
+def test_the_picture_renderer_starts_in_the_background_once_the_server_is_up(tmp_path: Path) -> None:
+    """Not during the start (it would hold it), but soon after, so a first chart skips V8's start;
+    never when no picture tool is served."""
+    assert renderer_started(tmp_path, 60, {}) == ["False", "True"]
+    assert renderer_started(tmp_path, 3, {"DATA_PLATFORM_TOOLS": "list_data,describe"}) == ["False", "False"]

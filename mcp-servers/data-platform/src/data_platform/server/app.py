@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 import anyio
@@ -20,6 +21,9 @@ from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
 SHUTDOWN_WAIT_S = 10.0  # for running calls to stop once cancelled, before what they use is closed
+# The picture renderer starts in the background this long after the server, when a client has
+# listed the tools and is normally idle: the first chart then skips V8's start (pictures/render.py).
+WARM_RENDERER_AFTER_S = 1.0
 
 INSTRUCTIONS = """\
 data-platform keeps every loaded or computed table in a registry under a name (data_ref) that \
@@ -95,6 +99,13 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
             removed = state.registry.remove_stale_temps()
             if removed:
                 log.info("removed %d temp file(s) left by an interrupted write", removed)
+        if {"chart", "profile"} & {t.name for t in tools}:
+            from data_platform.pictures.render import warm_up
+
+            warming = threading.Timer(WARM_RENDERER_AFTER_S, warm_up)
+            warming.daemon = True  # never holds the exit
+            warming.start()
+            state.closers.append(warming.cancel)
         try:
             yield state
         finally:
