@@ -181,7 +181,9 @@ async def server_first_chart(folder: Path, args: dict, idle_s: float, src: Path 
     from mcp.client.client import Client
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATA_PLATFORM_")}
+    # Bytecode is written, as in bench_start.py (the plugin's launcher compiles it at install).
+    skip = ("DATA_PLATFORM_", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     env["DATA_PLATFORM_REGISTRY_DIR"] = str(folder / "registry")
     if src is not None:
         env["PYTHONPATH"] = str(src)
