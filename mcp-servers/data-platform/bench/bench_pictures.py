@@ -14,6 +14,11 @@ Peak memory is the process's peak RSS above its RSS before the first call, again
 ref's Arrow size (the ref's own pages count in RSS once touched, as they do for describe).
 Targets (issue 18): profile <= 3x describe, peak <= 1.5x the ref's Arrow size; a 5M-row chart
 <= 1 s. Issue 27: the boroughs map <= 1 s warm, <= 2 s cold.
+
+Then the first chart of a fresh server (`data-platform serve` over stdio, the SDK's client),
+which starts the renderer in the background a moment after its start (server/app.py): a chart
+asked at once (0 s after tools/list: it waits for the renderer) and one asked after 2 s (a
+model's first turn), each the median of `--repeats` fresh servers, alternately.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -161,11 +168,64 @@ def measure(workload: str, folder: Path, repeats: int) -> dict:
     }
 
 
+SERVER_CHARTS = {
+    "chart_scatter": {"data_ref": "t", "kind": "scatter", "x": "qty", "y": "amount"},
+    "map_boroughs": {"data_ref": "boroughs", "kind": "map", "color": "boro_name"},
+}
+
+
+async def server_first_chart(folder: Path, args: dict, idle_s: float, src: Path | None) -> float:
+    """Seconds of the first chart call of a fresh server, asked `idle_s` after tools/list
+    (`src`: the package source to run instead of the installed one)."""
+    import anyio
+    from mcp.client.client import Client
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    # Bytecode is written, as in bench_start.py (the plugin's launcher compiles it at install).
+    skip = ("DATA_PLATFORM_", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
+    env["DATA_PLATFORM_REGISTRY_DIR"] = str(folder / "registry")
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    cmd = StdioServerParameters(
+        command=sys.executable, args=["-m", "data_platform", "serve"], env=env, cwd=str(folder)
+    )
+    with open(os.devnull, "w") as errlog:
+        async with Client(stdio_client(cmd, errlog=errlog), cache=None) as client:
+            await client.list_tools()
+            await anyio.sleep(idle_s)
+            t0 = time.perf_counter()
+            result = await client.call_tool("chart", args)
+            seconds = time.perf_counter() - t0
+    assert not result.is_error, result.content
+    return seconds
+
+
+def server_charts(folder: Path, repeats: int, against: str | None) -> dict[str, list[float]]:
+    import anyio
+
+    from bench_start import source_of
+
+    sources: dict[str, Path | None] = {"": None}
+    if against:
+        sources[f" (at {against})"] = source_of(against, Path(tempfile.mkdtemp(prefix="dp-bench-src-")))
+    times: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        for workload, args in SERVER_CHARTS.items():
+            for idle in (0.0, 2.0):
+                for label, src in sources.items():
+                    t = anyio.run(server_first_chart, folder, args, idle, src)
+                    times.setdefault(f"{workload} after {idle:g} s{label}", []).append(t)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "dp-bench-pictures")
+    parser.add_argument("--against", metavar="REV", help="also time this revision's server")
+    parser.add_argument("--servers-only", action="store_true", help="only the fresh servers' first charts")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
@@ -173,6 +233,9 @@ def main() -> None:
         print(json.dumps(measure(args.one, args.folder, args.repeats)))
         return
     generate(args.folder, args.rows)
+    if args.servers_only:
+        print_server_charts(args)
+        return
     results = {}
     for workload in WORKLOADS:
         cmd = [sys.executable, __file__, "--one", workload, "--folder", str(args.folder)]
@@ -196,6 +259,15 @@ def main() -> None:
             f"{r['extra_mb']:>8.0f} {r['extra_mb'] / r['arrow_mb']:>5.2f}x "
             f"{r['anon_mb']:>8.0f} {r['anon_mb'] / r['arrow_mb']:>5.2f}x{target}"
         )
+    print_server_charts(args)
+
+
+def print_server_charts(args: argparse.Namespace) -> None:
+    print("first chart of a fresh server, asked N s after tools/list (median of fresh servers):")
+    for name, values in server_charts(args.folder, args.repeats, args.against).items():
+        goal = "2 s" if name.startswith("map") else "1 s"
+        shown = " ".join(f"{v:.2f}" for v in values)
+        print(f"  {name:<38} {statistics.median(values):>6.3f} s  ({shown})  (target <= {goal})")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -66,7 +67,20 @@ def with_tools(settings: Settings, tools: str | None) -> Settings:
     return settings
 
 
+def starting() -> None:
+    """Start-up makes ~200k objects that live as long as the server: looking for garbage cycles
+    among them while they are made is wasted (about a tenth of the start, issue 27)."""
+    gc.disable()
+
+
+def started() -> None:
+    """The server is built: collect again, leaving what start-up made out of every collection."""
+    gc.freeze()
+    gc.enable()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    starting()
     from data_platform.registry import Registry
     from data_platform.server import build_server
 
@@ -77,7 +91,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     export_env_files(settings.project_dir)
     registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
     finish_writes_on_sigterm(registry)
-    build_server(settings, registry=registry).run("stdio")
+    server = build_server(settings, registry=registry)
+    started()
+    server.run("stdio")
     return 0
 
 
@@ -94,7 +110,9 @@ def serve_http(args: argparse.Namespace, settings: Settings) -> int:
     export_env_files(settings.project_dir)
     registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
     try:
-        run(build_server(settings, registry=registry), sock, host, token, args.log_level)
+        server = build_server(settings, registry=registry)
+        started()
+        run(server, sock, host, token, args.log_level)
     finally:
         registry.close()
         sock.close()

@@ -3,11 +3,14 @@
 vl-convert embeds Deno/V8 with Vega, Vega-Lite and their fonts: nothing is fetched at run
 time, and `allowed_base_urls=[]` refuses any data URL a spec might carry. Importing it is
 deferred to the first picture so the server starts as fast as before; the first render
-in a process pays ~0.3 s to start V8, later ones tens of milliseconds.
+in a process pays ~0.35 s of CPU to start V8 (more on a loaded machine), later ones tens of
+milliseconds. The server pays it in the background once it has been idle a moment after its
+start (`warm_up`, issue 27), so the first chart of a session does not.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +19,8 @@ from data_platform.errors import DataPlatformError
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 _LOCK = threading.Lock()  # one V8 isolate: calls are serialised
+_TINY = {"data": {"values": [{"a": 1}]}, "mark": "point", "encoding": {"x": {"field": "a"}}}
+log = logging.getLogger("data_platform")
 
 
 class RenderError(DataPlatformError):
@@ -47,3 +52,16 @@ def _reason(exc: BaseException) -> str:
     """The renderer's message without its JavaScript stack ("at ext:..." lines)."""
     lines = [x.strip() for x in str(exc).splitlines() if x.strip() and not x.strip().startswith("at ")]
     return " ".join(lines)[:300]
+
+
+def warm_up() -> None:
+    """Start the renderer (V8, Vega, Vega-Lite, the PNG fonts) with a one-point chart.
+
+    vl-convert holds the GIL for the whole first render (~0.35 s of CPU), so every other
+    thread, the server's event loop included, waits meanwhile: run it when nothing else is.
+    A failure here is left to the first real picture to report.
+    """
+    try:
+        render(_TINY, scale=1.0)
+    except Exception:  # the first chart says what is wrong, with its own error
+        log.debug("renderer warm-up failed", exc_info=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 import anyio
@@ -13,14 +14,16 @@ from mcp.server.mcpserver import MCPServer
 from data_platform import __version__
 from data_platform.config import Settings, load_settings
 from data_platform.registry import Registry
-from data_platform.server import completions, prompts, registry_tools, resources, toolsets
-from data_platform.server.boundary import register_tool
+from data_platform.server import completions, prompts, registry_tools, resources, toolcache, toolsets
 from data_platform.server.declare import ToolDef
 from data_platform.server.schema import CompactMCPServer
 from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
 SHUTDOWN_WAIT_S = 10.0  # for running calls to stop once cancelled, before what they use is closed
+# The picture renderer starts in the background this long after the server, when a client has
+# listed the tools and is normally idle: the first chart then skips V8's start (pictures/render.py).
+WARM_RENDERER_AFTER_S = 1.0
 
 INSTRUCTIONS = """\
 data-platform keeps every loaded or computed table in a registry under a name (data_ref) that \
@@ -96,6 +99,13 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
             removed = state.registry.remove_stale_temps()
             if removed:
                 log.info("removed %d temp file(s) left by an interrupted write", removed)
+        if {"chart", "profile"} & {t.name for t in tools}:
+            from data_platform.pictures.render import warm_up
+
+            warming = threading.Timer(WARM_RENDERER_AFTER_S, warm_up)
+            warming.daemon = True  # never holds the exit
+            warming.start()
+            state.closers.append(warming.cancel)
         try:
             yield state
         finally:
@@ -121,8 +131,7 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
         lifespan=lifespan,
     )
     server.max_output_chars = settings.max_output_chars
-    for decl in tools:
-        register_tool(server, decl)
+    server.serve_tools(tools, toolcache.CACHE_FILE)  # listed as kept when the code is the same
     resources.register(server)  # refs as resources: not a tool family, never switched off
     if settings.prompts:  # off in the plugin: Claude Code has the same commands as its own files
         # A command whose family serves no tool is left out, as when the family is turned off.

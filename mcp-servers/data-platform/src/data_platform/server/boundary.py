@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent, ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from data_platform.errors import DataPlatformError
 from data_platform.redact import redact
@@ -36,6 +36,10 @@ T = TypeVar("T")
 
 class ToolResult(BaseModel):
     """Base of every tool's result model: `render()` is the text the model reads."""
+
+    # Validators and serializers are built at a model's first use, not when its module is
+    # imported at start (issue 27).
+    model_config = ConfigDict(defer_build=True)
 
     def render(self) -> str:  # pragma: no cover - every subclass overrides
         return self.model_dump_json()

@@ -3,13 +3,14 @@
 All three are read-only whatever their arguments (hypothetical indexes live only in the
 tool's own session, which is rolled back and closed). Building an advised index is
 `pg_execute` on a writable connection; its `measure` option times a query before and after.
+The doctor's modules import the PostgreSQL driver: each tool imports its module when called.
 """
 
 from __future__ import annotations
 
 from mcp.server.mcpserver import Context
 
-from data_platform.postgres.doctor import advice, health, top
+from data_platform.postgres.doctor.findings import Advice, Check
 from data_platform.render import human_bytes
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
@@ -26,7 +27,7 @@ def _short(sql: str, n: int = 90) -> str:
     return flat if len(flat) <= n else flat[: n - 1] + "…"
 
 
-class IndexAdviceResult(ToolResult, advice.Advice):
+class IndexAdviceResult(ToolResult, Advice):
     """The core's Advice, with the text the model reads."""
 
     def render(self) -> str:
@@ -67,7 +68,7 @@ class IndexAdviceResult(ToolResult, advice.Advice):
 class HealthResult(ToolResult):
     database: str
     verdict: str
-    checks: list[health.Check]
+    checks: list[Check]
 
     def render(self) -> str:
         lines = [f"Health of {self.database}: {self.verdict}."]
@@ -91,6 +92,8 @@ async def pg_top_queries(
     ctx: Context, connection: str | None = None, name: str | None = None, overwrite: bool = False
 ) -> FrameResult:
     """pg_stat_statements into a data_ref, costliest first."""
+    from data_platform.postgres.doctor import top
+
     state = state_of(ctx)
     settings = connections_of(ctx).settings(connection)
     done, found = await run_sync(top.top_queries, settings, state.registry, name=name, overwrite=overwrite)
@@ -124,6 +127,8 @@ async def pg_index_advice(
     connection: str | None = None,
 ) -> IndexAdviceResult:
     """Indexes for sql or the top queries, checked by hypopg."""
+    from data_platform.postgres.doctor import advice
+
     settings = connections_of(ctx).settings(connection)
     out = await run_sync(advice.advise, settings, sql)
     return IndexAdviceResult(**dict(out))
@@ -132,5 +137,7 @@ async def pg_index_advice(
 @TOOLS.declare(read_only=True, idempotent=True, open_world=True)
 async def pg_health(ctx: Context, connection: str | None = None) -> HealthResult:
     """Health checks, each with its fix."""
+    from data_platform.postgres.doctor import health
+
     out = await run_sync(health.run, connections_of(ctx).settings(connection))
     return HealthResult(database=out.database, verdict=out.verdict(), checks=out.checks)

@@ -5,10 +5,13 @@ The tool list is read by the model on every turn, so schemas carry no redundant 
 false unless given carries no `default: false`, and an open object no
 `additionalProperties: true`. Every call's arguments go through `arguments.prepare` before the
 SDK validates them, and what the validator still refuses is answered in the project's error shape.
+The served tools are declared with `serve_tools`: when their answer to `tools/list` is kept from an
+earlier start (server/toolcache.py), it is listed as kept and each tool is built at its first call.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -17,9 +20,10 @@ from mcp.types import CallToolResult, TextContent, Tool
 
 from data_platform.errors import DataPlatformError
 from data_platform.render import bound
-from data_platform.server import sdk
+from data_platform.server import sdk, toolcache
 from data_platform.server.arguments import prepare, unknown_tool_message, validation_message
-from data_platform.server.boundary import error_result
+from data_platform.server.boundary import error_result, register_tool
+from data_platform.server.declare import ToolDef
 
 NULL = {"type": "null"}
 
@@ -74,19 +78,44 @@ class CompactMCPServer(MCPServer):
 
     max_output_chars: int = 8000
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._declared: list[str] = []  # the served tools' names, in order
+        self._pending: dict[str, ToolDef] = {}  # listed from the cache, built at their first call
+        self._listed: dict[str, Tool] | None = None  # the served tools as listed, once known
+        self._keep: tuple[Path, str] | None = None  # where to keep the listing once it is made
+
+    def serve_tools(self, tools: list[ToolDef], cache: Path | None) -> None:
+        """Serve `tools`: listed from `cache` when it holds them, else built now and kept there
+        (None: always built)."""
+        self._declared = [d.name for d in tools]
+        key = toolcache.stamp(tools) if cache is not None else ""
+        kept = toolcache.load(cache, key) if cache is not None else None
+        if kept is not None and [t.get("name") for t in kept] == self._declared:
+            self._listed = {t["name"]: Tool.model_validate(t) for t in kept}
+            self._pending = {d.name: d for d in tools}
+            return
+        for decl in tools:
+            register_tool(self, decl)
+        self._keep = (cache, key) if cache is not None else None
+
+    def _built(self, name: str) -> None:
+        """Build a tool listed from the cache, before anything reads it from the SDK."""
+        decl = self._pending.pop(name, None)
+        if decl is not None:
+            register_tool(self, decl)
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:  # the SDK's, for HTTP headers
+        self._built(name)
+        return super()._tool_input_schema(name)
+
     async def list_tools(self) -> list[Tool]:
-        tools = await super().list_tools()
-        return [
-            t.model_copy(
-                update={
-                    "input_schema": compact_schema(t.input_schema, INPUT_DROP),
-                    "output_schema": compact_schema(t.output_schema, OUTPUT_DROP)
-                    if t.output_schema
-                    else None,
-                }
-            )
-            for t in tools
-        ]
+        built = await super().list_tools()  # only the tools built so far
+        if self._listed is None:
+            self._listed = {t.name: _compact(t) for t in built if t.name in self._declared}
+            if self._keep is not None:
+                toolcache.save(*self._keep, [_dumped(t) for t in self._listed.values()])
+        return [*self._listed.values(), *(_compact(t) for t in built if t.name not in self._listed)]
 
     def _failed(self, message: str) -> CallToolResult:
         return error_result(message, self.max_output_chars)
@@ -94,9 +123,10 @@ class CompactMCPServer(MCPServer):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
+        self._built(name)
         schema = sdk.tool_schema(self, name)
         if schema is None:
-            return self._failed(unknown_tool_message(name, sdk.tool_names(self)))
+            return self._failed(unknown_tool_message(name, [*sdk.tool_names(self), *self._pending]))
         try:
             prepared = prepare(name, schema, arguments or {})
         except DataPlatformError as exc:
@@ -120,3 +150,16 @@ def _add_notes(result: CallToolResult, notes: list[str], max_chars: int) -> None
     if first is not None:
         first.text = bound(line + "\n" + first.text, max_chars)
     result.meta = {**(result.meta or {}), "data-platform/arguments": notes}
+
+
+def _compact(tool: Tool) -> Tool:
+    return tool.model_copy(
+        update={
+            "input_schema": compact_schema(tool.input_schema, INPUT_DROP),
+            "output_schema": compact_schema(tool.output_schema, OUTPUT_DROP) if tool.output_schema else None,
+        }
+    )
+
+
+def _dumped(tool: Tool) -> dict[str, Any]:
+    return tool.model_dump(mode="json", by_alias=True, exclude_none=True)

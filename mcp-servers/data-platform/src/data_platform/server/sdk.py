@@ -9,6 +9,8 @@ What is relied on:
 - the tool manager (`MCPServer._tool_manager`): a tool's input schema (`Tool.parameters`) and
   the tool names, so the argument boundary can run before the SDK validates;
 - a refused argument is raised as `ToolError` whose `__cause__` is pydantic's ValidationError;
+- `MCPServer._tool_input_schema(name)`, which the HTTP transport asks for a tool's schema:
+  `CompactMCPServer` overrides it to build a tool listed from the kept tool list first;
 - the low-level server (`MCPServer._lowlevel_server`): `add_request_handler` for
   `resources/list`, `resources/read` and `completion/complete` (the SDK's decorators pass no
   request context), `create_initialization_options` to advertise `resources.listChanged`,

@@ -9,13 +9,14 @@ the library; the fix is to import it inside the function that uses it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-# Imported by a call, never by building the server and listing its tools. (psycopg is not listed
-# yet: the doctor's result models live in modules that import it, ~50 ms.)
+# Imported by a call, never by building the server and listing its tools.
 HEAVY = (
+    "psycopg",
     "dbt",
     "sqlglot",
     "vl_convert",
@@ -34,9 +35,12 @@ HEAVY = (
 
 START = """
 import json, sys
+from pathlib import Path
 import anyio
 from mcp.client.client import Client
-from data_platform.server import build_server
+from data_platform.server import build_server, toolcache
+
+toolcache.CACHE_FILE = Path("tool-list.json")  # in the test's folder: kept by the first start
 
 async def main():
     async with Client(build_server()) as client:
@@ -57,10 +61,53 @@ def started_modules(cwd: Path) -> set[str]:
 
 
 def test_building_and_listing_the_server_imports_no_heavy_library(tmp_path: Path) -> None:
-    modules = started_modules(tmp_path)
-    assert "data_platform.server.dbt_tools" in modules  # every family was built
-    loaded = [name for name in HEAVY if name in modules]
-    assert not loaded, f"imported at start (import them where a call needs them): {loaded}"
-    # The frames and diff cores come with their first call too.
-    cores = ["data_platform.frames.joins", "data_platform.frames.ops", "data_platform.diffing.service"]
-    assert not [m for m in cores if m in modules]
+    # Every tool built (no kept tool list yet), then listed from the list the first start kept.
+    for start in ("first", "kept"):
+        modules = started_modules(tmp_path)
+        assert "data_platform.server.dbt_tools" in modules  # every family was built
+        loaded = [name for name in HEAVY if name in modules]
+        assert not loaded, f"{start} start imported (import them where a call needs them): {loaded}"
+        # The frames and diff cores come with their first call too.
+        cores = ["data_platform.frames.joins", "data_platform.frames.ops", "data_platform.diffing.service"]
+        assert not [m for m in cores if m in modules]
+        assert (tmp_path / "tool-list.json").exists()
+
+
+LATER = """
+import sys, time
+import anyio
+from mcp.client.client import Client
+from data_platform.server import build_server
+
+async def main():
+    async with Client(build_server()) as client:
+        await client.list_tools()
+        print("vl_convert" in sys.modules)
+        deadline = time.monotonic() + float(sys.argv[1])
+        while "vl_convert" not in sys.modules and time.monotonic() < deadline:
+            await anyio.sleep(0.1)
+        print("vl_convert" in sys.modules)
+
+anyio.run(main)
+"""
+
+
+def renderer_started(cwd: Path, wait_s: float, env: dict[str, str]) -> list[str]:
+    """Whether the renderer was imported when tools/list was answered, and within `wait_s` after."""
+    out = subprocess.run(
+        [sys.executable, "-c", LATER, str(wait_s)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+    return out.stdout.split()
+
+
+def test_the_picture_renderer_starts_in_the_background_once_the_server_is_up(tmp_path: Path) -> None:
+    """Not during the start (it would hold it), but soon after, so a first chart skips V8's start;
+    never when no picture tool is served."""
+    assert renderer_started(tmp_path, 60, {}) == ["False", "True"]
+    assert renderer_started(tmp_path, 3, {"DATA_PLATFORM_TOOLS": "list_data,describe"}) == ["False", "False"]

@@ -15,11 +15,9 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from pydantic import BaseModel
 
 from data_platform.config import Settings
 from data_platform.errors import DatabaseError, ExpressionError
@@ -27,58 +25,13 @@ from data_platform.postgres import safety
 from data_platform.postgres.connection import session
 from data_platform.postgres.doctor import plans, top
 from data_platform.postgres.doctor.common import HYPOPG_HOWTO, Unavailable, extension, ident, savepoint
+from data_platform.postgres.doctor.findings import MIN_GAIN, Advice, Advised, Helped, Looked
 from data_platform.postgres.doctor.measure import query_only
 
-MIN_GAIN = 2.0  # the planner's cost must drop at least this many times
 WORKLOAD = 20  # statements of pg_stat_statements looked at, costliest (total time) first
 _PLANNED = {"SelectStmt", "UpdateStmt", "DeleteStmt"}
 _SYSTEM = ("pg_catalog", "information_schema", "pg_toast")
 _NAMES = itertools.count()
-
-
-@dataclass
-class Helped:
-    query: str
-    cost_before: float
-    cost_after: float
-
-    @property
-    def gain(self) -> float:
-        return self.cost_before / self.cost_after if self.cost_after > 0 else float("inf")
-
-
-@dataclass
-class Advised:
-    """One index to build: the statement, its undo, what it is expected to do."""
-
-    table: str
-    columns: list[str]
-    create: str
-    drop: str
-    verified: bool
-    size_bytes: int | None = None
-    helps: list[Helped] = field(default_factory=list)
-
-
-@dataclass
-class Looked:
-    """What the advisor concluded for one statement."""
-
-    query: str
-    verdict: str
-    calls: int | None = None
-    cost: float | None = None
-
-
-class Advice(BaseModel):
-    """The advice and what it looked at: also `pg_index_advice`'s structured content (the server
-    adds only its text)."""
-
-    advised: list[Advised]
-    looked: list[Looked]
-    hypopg: str | None
-    min_gain: float = MIN_GAIN
-    notes: list[str] = []
 
 
 def _params(sql: str) -> int:

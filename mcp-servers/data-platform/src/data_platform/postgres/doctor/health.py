@@ -9,34 +9,17 @@ and the others go on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
 from data_platform.config import Settings
 from data_platform.postgres.connection import session
 from data_platform.postgres.doctor.common import Unavailable, savepoint
+from data_platform.postgres.doctor.findings import Check, Finding, Status
 
-Status = Literal["ok", "warning", "problem", "unavailable"]
 _RANK = {"problem": 0, "warning": 1, "unavailable": 2, "ok": 3}
-
-
-@dataclass
-class Finding:
-    """One thing found: what (an index, a table, a pid), what is wrong, and what to do."""
-
-    what: str
-    detail: str
-    fix: str = ""
-
-
-@dataclass
-class Check:
-    name: str
-    status: Status
-    summary: str
-    findings: list[Finding] = field(default_factory=list)
 
 
 CheckFn = Callable[[psycopg.Connection[Any]], Check]
