@@ -53,7 +53,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # The longest single tests (minutes under load): started first, the rest fills around them.
-LONGEST_FIRST = ("test_fuzz.py::test_fuzz_every_tool", "test_output_budget.py::", "test_corpus.py::")
+LONGEST_FIRST = (
+    "test_fuzz.py::test_fuzz_every_tool",
+    "test_output_budget.py::",
+    "test_corpus.py::",
+    "test_sql_attacks.py::test_every_sql_tool_refuses_the_corpus_and_changes_nothing[dbt_on_",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

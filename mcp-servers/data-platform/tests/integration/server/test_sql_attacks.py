@@ -89,8 +89,71 @@ def _seed_relation(shop: Shop) -> None:
         conn.execute(DUCKDB_SETUP)
 
 
+async def _pg_query(calls: Calls) -> None:
+    for sql in ALL:
+        await calls.attack("pg_query", {"sql": sql}, refused=True)
+
+
+async def _pg_index_advice(calls: Calls) -> None:
+    for sql in ALL:
+        await calls.attack("pg_index_advice", {"sql": sql}, refused=True)
+
+
+async def _pg_explain(calls: Calls) -> None:
+    for sql in ALL:
+        await calls.attack("pg_explain", {"sql": sql, "analyze": True}, refused=False)
+        await calls.attack("pg_explain", {"sql": sql}, refused=False)
+
+
+async def _sql(calls: Calls) -> None:
+    for sql in ALL:
+        await calls.attack("sql", {"query": sql}, refused=sql in DUCKDB_CORPUS)
+
+
+async def _diff(calls: Calls) -> None:
+    for sql in ALL:
+        await calls.attack("diff", {"left": sql, "right": "dp_ro.t", "key": ["id"]}, refused=False)
+
+
+async def _dbt_on_postgres(calls: Calls) -> None:
+    await calls.attack("dbt_show", {"sql": "select 1 as warm"}, refused=False)
+    for sql in ALL:
+        await calls.attack("dbt_show", {"sql": sql}, refused=True)
+    for name in HOSTILE_NAMES:
+        await calls.attack("dbt_show", {"model": name}, refused=True)
+    for name in HOSTILE_NAMES:
+        await calls.attack("dbt_compare", {"model": "raw_customers", "against": name, "key": ["id"]},
+                           refused=False)  # fmt: skip
+        prod = {"model": "raw_customers", "against": "prod", "key": [name]}
+        await calls.attack("dbt_compare", prod, refused=False)
+
+
+async def _dbt_on_duckdb(calls: Calls) -> None:
+    for sql in ALL:
+        # PostgreSQL's attacks mostly fail on DuckDB; some are harmless there (pg_sleep(0),
+        # txid_current()): the file's snapshot proves it. DuckDB's own must be refused.
+        await calls.attack("dbt_show", {"sql": sql}, refused=sql in DUCKDB_CORPUS)
+    for name in HOSTILE_NAMES:
+        await calls.attack("dbt_compare", {"model": "raw_customers", "against": name, "key": ["id"]},
+                           refused=False)  # fmt: skip
+
+
+# One test per tool, and per adapter for dbt (each on a server of its own, with the whole proof),
+# so that xdist workers share the corpus: as one test it was the suite's longest by far (6 min
+# under load). dbt's tools share a server per adapter: each server pays dbt's first parse.
+ON_POSTGRES = {
+    "pg_query": _pg_query,
+    "pg_index_advice": _pg_index_advice,
+    "pg_explain": _pg_explain,
+    "sql": _sql,
+    "diff": _diff,
+    "dbt_on_postgres": _dbt_on_postgres,
+}
+
+
+@pytest.mark.parametrize("tool", [*ON_POSTGRES, "dbt_on_duckdb"])
 async def test_every_sql_tool_refuses_the_corpus_and_changes_nothing(
-    request: pytest.FixtureRequest, ro_db: Cluster, tmp_path: Path
+    tool: str, request: pytest.FixtureRequest, ro_db: Cluster, tmp_path: Path
 ) -> None:
     pg_shop = make_shop(request, tmp_path / "pg", "postgres")
     duck_shop = make_shop(request, tmp_path / "duck", "duckdb")
@@ -101,32 +164,12 @@ async def test_every_sql_tool_refuses_the_corpus_and_changes_nothing(
     witness = psycopg.connect(ro_db.url, autocommit=True)  # pg_terminate_backend would kill it
     try:
         pid = witness.info.backend_pid
-        async with inmemory(tmp_path / "pg", {**ro_db.env(), **pg_shop.env}) as client:
-            calls = Calls(client)
-            await calls.attack("dbt_show", {"sql": "select 1 as warm"}, refused=False)
-            for sql in ALL:
-                await calls.attack("pg_query", {"sql": sql}, refused=True)
-                await calls.attack("pg_index_advice", {"sql": sql}, refused=True)
-                await calls.attack("dbt_show", {"sql": sql}, refused=True)
-                await calls.attack("pg_explain", {"sql": sql, "analyze": True}, refused=False)
-                await calls.attack("pg_explain", {"sql": sql}, refused=False)
-                await calls.attack("sql", {"query": sql}, refused=sql in DUCKDB_CORPUS)
-                await calls.attack("diff", {"left": sql, "right": "dp_ro.t", "key": ["id"]}, refused=False)
-            for name in HOSTILE_NAMES:
-                await calls.attack("dbt_compare", {"model": "raw_customers", "against": name, "key": ["id"]},
-                                   refused=False)  # fmt: skip
-                prod = {"model": "raw_customers", "against": "prod", "key": [name]}
-                await calls.attack("dbt_compare", prod, refused=False)
-                await calls.attack("dbt_show", {"model": name}, refused=True)
-        async with inmemory(tmp_path / "duck", duck_shop.env) as client:
-            calls = Calls(client)
-            for sql in ALL:
-                # PostgreSQL's attacks mostly fail on DuckDB; some are harmless there (pg_sleep(0),
-                # txid_current()): the file's snapshot proves it. DuckDB's own must be refused.
-                await calls.attack("dbt_show", {"sql": sql}, refused=sql in DUCKDB_CORPUS)
-            for name in HOSTILE_NAMES:
-                await calls.attack("dbt_compare", {"model": "raw_customers", "against": name, "key": ["id"]},
-                                   refused=False)  # fmt: skip
+        if tool in ON_POSTGRES:
+            async with inmemory(tmp_path / "pg", {**ro_db.env(), **pg_shop.env}) as client:
+                await ON_POSTGRES[tool](Calls(client))
+        else:
+            async with inmemory(tmp_path / "duck", duck_shop.env) as client:
+                await _dbt_on_duckdb(Calls(client))
         assert witness.execute("select pg_backend_pid()").fetchone()[0] == pid
     finally:
         witness.close()

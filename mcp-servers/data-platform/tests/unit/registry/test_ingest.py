@@ -10,16 +10,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from mcp.client.client import Client
 
-from data_platform.config import load_settings
 from data_platform.errors import AlreadyExistsError, GuardError
 from data_platform.frames import csv_reader, ops
 from data_platform.postgres.query import query_guard
 from data_platform.registry import Guard, Registry, Target, exists_error, ingest
 from data_platform.render import MAX_CELL, MAX_PREVIEW_COLUMNS, PREVIEW_ROWS
-from data_platform.server import build_server
-from harness import call, server_env
 
 
 def _batches(n: int, rows: int) -> list[pa.RecordBatch]:
@@ -127,24 +123,3 @@ def test_two_registries_in_one_process_share_no_flusher(tmp_path: Path) -> None:
         release.set()
     a.close()
     assert not _flushers() - others  # threads end when idle
-
-
-@pytest.mark.anyio
-async def test_a_server_shutdown_waits_for_its_own_registry_only(project: Path) -> None:
-    (project / "a.csv").write_text("id\n1\n2\n3\n")
-    settings = load_settings(project, server_env(), system_file=project / ".no-system-postgres.env")
-    other = Registry(project / "other")
-    release = threading.Event()
-    other.flusher.submit(lambda: release.wait(30))  # another server's registry, stuck
-    mine = Registry(settings.registry_dir)
-    finished: list[float] = []
-    try:
-        async with Client(build_server(settings, registry=mine), cache=None) as client:
-            r = await call(client, "read_csv", path="a.csv")
-            assert r.structured_content["rows"] == 3
-            mine.flusher.submit(lambda: (time.sleep(0.3), finished.append(time.perf_counter())))
-        assert finished, "the lifespan closed its registry: its pending disk work was done first"
-    finally:
-        release.set()
-        other.close()
-    assert mine.get("a").column("id").to_pylist() == [1, 2, 3]
