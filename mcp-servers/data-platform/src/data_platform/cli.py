@@ -77,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     export_env_files(settings.project_dir)
     registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
     finish_writes_on_sigterm(registry)
-    build_server(settings, registry=registry).run("stdio")
+    build_server(settings, registry=registry, warm=True).run("stdio")
     return 0
 
 
@@ -94,7 +94,7 @@ def serve_http(args: argparse.Namespace, settings: Settings) -> int:
     export_env_files(settings.project_dir)
     registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
     try:
-        run(build_server(settings, registry=registry), sock, host, token, args.log_level)
+        run(build_server(settings, registry=registry, warm=True), sock, host, token, args.log_level)
     finally:
         registry.close()
         sock.close()

@@ -9,6 +9,7 @@ SDK validates them, and what the validator still refuses is answered in the proj
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -73,9 +74,12 @@ class CompactMCPServer(MCPServer):
     """MCPServer whose `tools/list` carries compact schemas and whose calls pass the argument boundary."""
 
     max_output_chars: int = 8000
+    listed: threading.Event | None = None  # set once `tools/list` is answered (start-up work waits)
 
     async def list_tools(self) -> list[Tool]:
         tools = await super().list_tools()
+        if self.listed is not None:
+            self.listed.set()
         return [
             t.model_copy(
                 update={
