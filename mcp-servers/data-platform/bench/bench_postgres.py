@@ -7,6 +7,12 @@
 Each workload runs in a fresh process (median of --runs); extra memory is the
 peak RSS above the process's RSS after imports. Without --url a throwaway
 cluster is started with tests/pgcluster.py and removed at the end.
+
+Baselines: the server's `COPY (q) TO '/dev/null'` (the floor: no client at all) and `psql -c
+"COPY (q) TO STDOUT"` into /dev/null (a client that only moves the bytes). `pg_query_mcp` is
+the whole tool call through the SDK's in-memory MCP client (the answer's preview and
+structured content included) on a warm server; `pg_query` is its core (postgres/query.py).
+Issue 27's goals: pg_query through MCP <= 1.5x the floor and <= 1.2x psql.
 """
 
 from __future__ import annotations
@@ -22,9 +28,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from measure import rss_mb
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+from pgcluster import _bin_dir  # noqa: E402  (where psql is: PostgreSQL's bin folder)
+
 TABLE = "bench_src"
 
 
@@ -102,6 +113,8 @@ def _measure(name: str, url: str, csv_path: str, folder: Path) -> dict[str, Any]
     load(settings, reg, "warm", "bench_warm", mode="replace")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("copy (select 1) to '/dev/null'")
+    if name == "pg_query_mcp":  # a running server: built, listed and called once before
+        anyio.run(_mcp_server, settings, reg)
     reg.close()  # the setup's background fsyncs are not the measured call's work
     if name == "seed_asyncpg_pandas":
         import asyncio
@@ -122,6 +135,12 @@ def _measure(name: str, url: str, csv_path: str, folder: Path) -> dict[str, Any]
         elif name == "pg_query":
             out = run_query(settings, reg, f"select * from {TABLE}", name="q")
             extra["rows"] = out.info.rows
+        elif name == "psql_copy_stdout":
+            psql = str(Path(_bin_dir()) / "psql")
+            sql = f"copy (select * from {TABLE}) to stdout"
+            subprocess.run([psql, url, "-qc", sql], stdout=subprocess.DEVNULL, check=True)
+        elif name == "pg_query_mcp":
+            extra["rows"] = anyio.run(_through_mcp, settings, reg)
         elif name == "seed_asyncpg_pandas":
             import asyncio
 
@@ -144,12 +163,44 @@ def _measure(name: str, url: str, csv_path: str, folder: Path) -> dict[str, Any]
             out = load(settings, reg, "src", "bench_dst", mode="create")
             extra["rows"] = out.rows
         seconds = time.perf_counter() - start
-    if name == "pg_query":
+    if name == "pg_query_mcp":
+        seconds = _CLIENT["seconds"]  # the call alone: not the in-memory server's start and stop
+    if name in ("pg_query", "pg_query_mcp"):
         t0 = time.perf_counter()
         reg.close()
         extra["flush"] = time.perf_counter() - t0  # on disk this long after the answer
         extra["arrow_mb"] = reg.get("q").nbytes / 2**20
     return {"seconds": seconds, "extra_mb": mem.peak - mem.base, **extra}
+
+
+_CLIENT: dict[str, Any] = {}
+
+
+async def _mcp_server(settings: Any, reg: Any) -> None:
+    """Warm the tool path once (its modules imported, the driver loaded) in a throwaway server."""
+    from mcp.client.client import Client
+
+    from data_platform.server import build_server
+
+    async with Client(build_server(settings, registry=reg), cache=None) as client:
+        await client.list_tools()
+        result = await client.call_tool("pg_query", {"sql": "select 1 as x", "name": "warm_mcp"})
+        assert not result.is_error, result
+
+
+async def _through_mcp(settings: Any, reg: Any) -> int:
+    """The whole pg_query call through the in-memory client: from the request to the answer."""
+    from mcp.client.client import Client
+
+    from data_platform.server import build_server
+
+    async with Client(build_server(settings, registry=reg), cache=None) as client:
+        await client.list_tools()
+        start = time.perf_counter()
+        result = await client.call_tool("pg_query", {"sql": f"select * from {TABLE}", "name": "q"})
+        _CLIENT["seconds"] = time.perf_counter() - start
+        assert not result.is_error, result
+        return int((result.structured_content or {})["rows"])
 
 
 def run_worker(name: str, url: str, csv_path: str) -> dict[str, Any]:
@@ -202,7 +253,15 @@ def main() -> int:
             conn.execute(f"alter table {TABLE} alter column n type numeric(12,2)")
             conn.execute(f"vacuum analyze {TABLE}")
             conn.execute(f"copy {TABLE} to '{csv_path}' with (format csv)")
-        names = ["copy_to_devnull", "pg_query", "seed_asyncpg_pandas", "copy_from_csv", "pg_load"]
+        names = [
+            "copy_to_devnull",
+            "psql_copy_stdout",
+            "pg_query",
+            "pg_query_mcp",
+            "seed_asyncpg_pandas",
+            "copy_from_csv",
+            "pg_load",
+        ]
         results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
         for _ in range(args.runs):
             for n in names:
@@ -225,7 +284,9 @@ def main() -> int:
             f"\nresult Arrow size: {arrow_mb:.0f} MB; pg_query's ref on disk {flush:.2f} s after the answer"
         )
         checks = [
-            ("pg_query / COPY TO /dev/null", med["pg_query"] / med["copy_to_devnull"], "<= 2.5"),
+            ("pg_query (MCP) / COPY TO /dev/null", med["pg_query_mcp"] / med["copy_to_devnull"], "<= 1.5"),
+            ("pg_query (MCP) / psql COPY TO STDOUT", med["pg_query_mcp"] / med["psql_copy_stdout"], "<= 1.2"),
+            ("pg_query / COPY TO /dev/null", med["pg_query"] / med["copy_to_devnull"], "<= 1.5"),
             ("seed path / pg_query", med["seed_asyncpg_pandas"] / med["pg_query"], ">= 5"),
             ("pg_query extra memory / Arrow size", mem["pg_query"] / arrow_mb, "<= 2"),
             ("pg_load / COPY FROM csv", med["pg_load"] / med["copy_from_csv"], "<= 1.2"),

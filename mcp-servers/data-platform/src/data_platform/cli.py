@@ -91,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     export_env_files(settings.project_dir)
     registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
     finish_writes_on_sigterm(registry)
-    server = build_server(settings, registry=registry)
+    server = build_server(settings, registry=registry, warm=True)
     started()
     server.run("stdio")
     return 0
@@ -110,7 +110,7 @@ def serve_http(args: argparse.Namespace, settings: Settings) -> int:
     export_env_files(settings.project_dir)
     registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
     try:
-        server = build_server(settings, registry=registry)
+        server = build_server(settings, registry=registry, warm=True)
         started()
         run(server, sock, host, token, args.log_level)
     finally:

@@ -13,6 +13,7 @@ Runs, tests, builds and docs go to a `dbt` subprocess: it can be interrupted
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -75,6 +76,16 @@ class InProcessDbt:
 
             self._runner_cls = dbtRunner
         return self._runner_cls
+
+    @functools.cached_property
+    def version(self) -> str:
+        """dbt-core's version, without importing dbt (saved findings are per version)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("dbt-core")
+        except PackageNotFoundError:
+            return ""
 
     def supports(self, flag: str) -> bool:
         """Whether this dbt has a CLI flag (e.g. --show-all-deprecations, new in 1.10)."""

@@ -15,6 +15,7 @@ and message), so a later run names only the new ones in full.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from data_platform.config import Settings
 from data_platform.dbtools import columns as columns_mod
 from data_platform.dbtools import lineage as lineage_mod
 from data_platform.dbtools import state as state_mod
+from data_platform.dbtools import validation as validation_mod
 from data_platform.dbtools import warehouse
 from data_platform.dbtools.artifacts import DocsReport, Resource, load_json, resource_from_ls_line
 from data_platform.dbtools.column_lineage import ColumnLineage, labelled
@@ -33,6 +35,8 @@ from data_platform.dbtools.runs import RunOutcome, Runs
 from data_platform.dbtools.target import Where, schemas_of, target_name
 from data_platform.dbtools.validation import Cached, Validation, closing_hint, findings_text, project_relative
 from data_platform.errors import DbtError, InputError, NotFoundError, did_you_mean, list_for_message
+
+log = logging.getLogger("data_platform.dbt")
 
 __all__ = ["ColumnLineage", "Compiled", "DbtService", "RunOutcome", "Validation"]
 
@@ -115,13 +119,15 @@ class DbtService:
         """Parse the project; deprecations are reported on every call, not only the first."""
         project = self.project()
         base = self.base_args(project, target, vars)
-        key = fingerprint(
-            project, extra=json.dumps([target or self.settings.dbt_target, vars], sort_keys=True)
-        )
+        extra = [target or self.settings.dbt_target, vars, self.inproc.version]
+        key = fingerprint(project, extra=json.dumps(extra, sort_keys=True))
         args = ["parse", *base, "--target-path", str(project.validation_path)]
         if self.inproc.supports("--show-all-deprecations"):
             args.append("--show-all-deprecations")
         cached = self._cache.get(project.root)
+        if cached is None or cached.fingerprint != key:
+            # A new process: the findings of an earlier session's full parse of these same files.
+            cached = validation_mod.load_saved(project.validation_path, key) or cached
         if (
             cached is not None
             and cached.fingerprint == key
@@ -146,6 +152,9 @@ class DbtService:
         findings = [project_relative(f, project.root) for f in findings]
         if not from_cache:
             self._cache[project.root] = Cached(key, findings)
+            validation_mod.save(project.validation_path, self._cache[project.root])
+        elif cached is not None:
+            self._cache[project.root] = cached  # the saved findings, from now on in memory
         return Validation(
             project=project,
             findings=findings,
@@ -153,6 +162,14 @@ class DbtService:
             cached=from_cache,
             manifest_path=project.validation_path / "manifest.json",
         )
+
+    def warm(self) -> None:
+        """At a server's start, in a thread: what every dbt call does first (import dbt, load the
+        adapter, parse), so the first call finds it done. Quiet: the calls report what is wrong."""
+        try:
+            self.validate()
+        except Exception as exc:  # no project, a broken profile...: the first call says so
+            log.info("dbt warm-up skipped: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
     def checked(self, what: str, target: str | None, vars: dict[str, Any] | None) -> Validation:
         validation = self.validate(target, vars)

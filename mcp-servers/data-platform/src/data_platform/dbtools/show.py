@@ -80,6 +80,9 @@ def show(
     dest.check()
     project = service.project()
     args = service.compile_args(project, target, None, *service.state_args(state, defer, target))
+    # The compiled node comes back in-process: no manifest.json/run_results.json to write (two
+    # manifest writes were 70% of a warm call; the validation folder's manifest is dbt_parse's).
+    args.append("--no-write-json")
     if sql is not None:
         # Inline SQL is written by the caller: compiled without introspection (dbt's
         # --no-introspect), its Jinja cannot run statements (run_query) while compiling.

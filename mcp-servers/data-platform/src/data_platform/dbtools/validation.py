@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import contextlib
+import json
+import os
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from data_platform.dbtools.findings import Finding, HasFindings
@@ -31,6 +34,39 @@ class Validation(HasFindings):
 class Cached:
     fingerprint: str
     findings: list[Finding]
+
+
+# Findings of the last full parse without errors, kept beside dbt's own partial-parse file so a
+# new server process (a new session) needs only dbt's partial parse, not a full one.
+SAVED_FILE = "validation-findings.json"
+_FIELDS = {f.name for f in fields(Finding)}
+
+
+def load_saved(folder: Path, key: str) -> Cached | None:
+    """The findings saved for file state `key` (fingerprint plus dbt's version), if any."""
+    try:
+        data = json.loads((folder / SAVED_FILE).read_text(encoding="utf-8"))
+        if data.get("fingerprint") != key or not (folder / "partial_parse.msgpack").is_file():
+            return None
+        found = [Finding(**{k: v for k, v in f.items() if k in _FIELDS}) for f in data["findings"]]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # missing, damaged or from another version: parse in full
+    if any(f.kind == "error" for f in found):
+        return None
+    return Cached(key, found)
+
+
+def save(folder: Path, cached: Cached) -> None:
+    """Keep a clean parse's findings (never errors: they may come from the environment, which a
+    fingerprint of files does not see). Written atomically; a failure only costs a full parse."""
+    if any(f.kind == "error" for f in cached.findings):
+        return
+    data = {"fingerprint": cached.fingerprint, "findings": [f.as_dict() for f in cached.findings]}
+    tmp = folder / f".{SAVED_FILE}.{os.getpid()}"
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, folder / SAVED_FILE)
 
 
 def findings_text(findings: list[Finding], limit: int = 8) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -237,15 +238,77 @@ def session(settings: Settings, *, read_only: bool = True) -> Iterator[psycopg.C
             conn.close()
 
 
+class _Databases:
+    """The ADBC driver's database objects, by URI, for the life of the process.
+
+    A database object holds the driver's catalogue of the server's types, read by three catalogue
+    queries when it is made (~80 ms: most of a small query's time). Connections made from it are
+    new PostgreSQL sessions every time, as before; only the catalogue is kept. A type created
+    after it was read arrives as `unnamed<oid:N>`: the caller asks for a fresh one (`refresh`).
+    """
+
+    MAX = 8  # named connections x read-only/writable
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, Any] = {}  # uri -> the driver's shared database (one reference ours)
+
+    def connect(self, uri: str, refresh: bool) -> Any:
+        import adbc_driver_manager
+        import adbc_driver_postgresql
+        from adbc_driver_manager import dbapi
+
+        with self._lock:
+            shared = self._held.pop(uri, None)
+            if shared is not None and refresh:
+                shared.close()  # our reference; connections still open keep it alive
+                shared = None
+            if shared is None:
+                # The driver's own holder, so each connection counts a reference (closes last).
+                shared = dbapi._SharedDatabase(adbc_driver_postgresql.connect(uri))
+            while len(self._held) >= self.MAX:
+                self._held.pop(next(iter(self._held))).close()
+            self._held[uri] = shared  # most recently used last
+            raw = shared._db
+            shared.clone()  # the connection's reference, taken under the lock
+        try:
+            conn = adbc_driver_manager.AdbcConnection(raw)
+        except BaseException:
+            shared.close()
+            raise
+        try:
+            return dbapi.Connection(shared, conn)
+        finally:
+            shared.close()  # Connection took its own reference (clone) above ours
+
+
+_DATABASES = _Databases()
+UNKNOWN_TYPE = "unnamed<oid:"
+
+
+def unknown_types(schema: Any) -> bool:
+    """Whether a result has a type the driver's catalogue did not know (made after it was read)."""
+
+    def unknown(field: Any) -> bool:
+        meta = field.metadata or {}
+        if meta.get(b"ADBC:postgresql:typname", b"").decode().startswith(UNKNOWN_TYPE):
+            return True
+        value = getattr(field.type, "value_field", None)
+        return value is not None and unknown(value)
+
+    return any(unknown(f) for f in schema)
+
+
 @contextlib.contextmanager
-def adbc_connection(settings: Settings, *, read_only: bool = True) -> Iterator[Any]:
-    """A fresh ADBC (Arrow-native) connection; rolled back and closed on exit."""
+def adbc_connection(settings: Settings, *, read_only: bool = True, refresh: bool = False) -> Iterator[Any]:
+    """A fresh ADBC (Arrow-native) connection; rolled back and closed on exit.
+
+    `refresh`: read the server's types again (unknown_types said the kept catalogue is old)."""
     import adbc_driver_manager
-    import adbc_driver_postgresql.dbapi as adbc
 
     uri = adbc_uri(settings, read_only)
     try:
-        conn = adbc.connect(uri)
+        conn = _DATABASES.connect(uri, refresh)
     except adbc_driver_manager.Error as exc:
         raise classify(exc, settings) from None
     try:

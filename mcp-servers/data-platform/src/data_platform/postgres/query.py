@@ -22,7 +22,7 @@ from data_platform.config import Settings
 from data_platform.errors import GuardError, InputError
 from data_platform.postgres import safety, units
 from data_platform.postgres.arrow_types import GeoFormat, Plan, convert, pg_type_of, plan, typmod_of
-from data_platform.postgres.connection import adbc_connection, classify, session
+from data_platform.postgres.connection import adbc_connection, classify, session, unknown_types
 from data_platform.postgres.sqlerror import explained
 from data_platform.registry import Guard, RefInfo, Registry, Target, ingest
 
@@ -158,13 +158,36 @@ def _execute(
         with session(settings, read_only=True) as conn:
             safety.check_functions(conn, checked.functions)
             final_sql, values = bind_params(conn, checked, params, settings)
-    with adbc_connection(settings, read_only=True) as aconn:
+    try:
+        return _on_adbc(settings, checked, params, final_sql, values, target, guard, geometry, False)
+    except _OldTypes:  # a type made after the driver read the server's types: read them again
+        return _on_adbc(settings, checked, params, final_sql, values, target, guard, geometry, True)
+
+
+class _OldTypes(Exception):
+    """The result has a type the driver's kept catalogue does not know."""
+
+
+def _on_adbc(
+    settings: Settings,
+    checked: safety.CheckedSQL,
+    params: Sequence[ParamValue] | None,
+    final_sql: str,
+    values: tuple,
+    target: Target,
+    guard: Guard,
+    geometry: GeoFormat,
+    refresh: bool,
+) -> QueryOutcome:
+    with adbc_connection(settings, read_only=True, refresh=refresh) as aconn:
         cur = aconn.cursor()
         try:
             if not (params or checked.params):
                 safety.check_functions(_AdbcExec(cur), checked.functions)
             if checked.kind == "select":
                 schema = cur.adbc_execute_schema(final_sql, values or None)
+                if not refresh and unknown_types(schema):
+                    raise _OldTypes
                 p = plan(final_sql, schema, geometry)
             else:
                 cur.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})

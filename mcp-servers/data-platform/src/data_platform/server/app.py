@@ -20,6 +20,7 @@ from data_platform.server.schema import CompactMCPServer
 from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
+WARM_AFTER_S = 3.0  # dbt's warm-up starts this long after start when no tools/list came
 SHUTDOWN_WAIT_S = 10.0  # for running calls to stop once cancelled, before what they use is closed
 # The picture renderer starts in the background this long after the server, when a client has
 # listed the tools and is normally idle: the first chart then skips V8's start (pictures/render.py).
@@ -76,11 +77,30 @@ def served_tools(settings: Settings, source: str = "DATA_PLATFORM_TOOLS") -> lis
     )
 
 
-def build_server(settings: Settings | None = None, *, registry: Registry | None = None) -> MCPServer:
+def _warm_dbt(state: AppState, server: CompactMCPServer) -> None:
+    """The first dbt call of a session paid dbt's imports and a parse (4 s): do them in the
+    background, after `tools/list` so the start is not slowed (or after WARM_AFTER_S without one)."""
+    from data_platform.dbtools.service import DbtService
+
+    service = state.service("dbt", lambda: DbtService(state.settings))  # on the loop: no race
+    listed = server.listed
+
+    def run() -> None:
+        if listed is not None:
+            listed.wait(WARM_AFTER_S)
+        service.warm()
+
+    threading.Thread(target=run, name="dbt-warm", daemon=True).start()
+
+
+def build_server(
+    settings: Settings | None = None, *, registry: Registry | None = None, warm: bool = False
+) -> MCPServer:
     """A new server; each call has its own state (tests build as many as they like).
 
     `registry`: the one to serve (`serve` passes it to also finish its writes on SIGTERM); by
     default each run of the server makes its own. Either way it is closed at shutdown.
+    `warm` (`serve`): once `tools/list` is answered, parse the dbt project in a thread (docs/dbt.md).
     """
     settings = settings or load_settings()
     tools = served_tools(settings)  # an unknown name stops here, before anything starts
@@ -106,6 +126,8 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
             warming.daemon = True  # never holds the exit
             warming.start()
             state.closers.append(warming.cancel)
+        if warm and any(t.family == "dbt" for t in tools):
+            _warm_dbt(state, server)
         try:
             yield state
         finally:
@@ -131,6 +153,7 @@ def build_server(settings: Settings | None = None, *, registry: Registry | None 
         lifespan=lifespan,
     )
     server.max_output_chars = settings.max_output_chars
+    server.listed = threading.Event()
     server.serve_tools(tools, toolcache.CACHE_FILE)  # listed as kept when the code is the same
     resources.register(server)  # refs as resources: not a tool family, never switched off
     if settings.prompts:  # off in the plugin: Claude Code has the same commands as its own files

@@ -11,6 +11,7 @@ earlier start (server/toolcache.py), it is listed as kept and each tool is built
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,7 @@ class CompactMCPServer(MCPServer):
     """MCPServer whose `tools/list` carries compact schemas and whose calls pass the argument boundary."""
 
     max_output_chars: int = 8000
+    listed: threading.Event | None = None  # set once `tools/list` is answered (start-up work waits)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -111,6 +113,8 @@ class CompactMCPServer(MCPServer):
 
     async def list_tools(self) -> list[Tool]:
         built = await super().list_tools()  # only the tools built so far
+        if self.listed is not None:
+            self.listed.set()
         if self._listed is None:
             self._listed = {t.name: _compact(t) for t in built if t.name in self._declared}
             if self._keep is not None:

@@ -181,10 +181,13 @@ async def test_deprecations_are_reported_on_every_parse_and_before_every_run(
         refused = await call_error(client, "dbt_build", strict=True)
         assert "refused (strict mode)" in refused and "DuplicateYAMLKeysDeprecation" in refused
 
-    # A new server process finds dbt's partial-parse state on disk: still all four. This one
-    # is in strict mode (DATA_PLATFORM_DBT_STRICT), so runs are refused.
+    # A new server process finds dbt's partial-parse state and the findings of the last full
+    # parse on disk: a partial parse (cached), still all four. This one is in strict mode
+    # (DATA_PLATFORM_DBT_STRICT), so runs are refused.
     async with connect(tmp_path, env={**env, "DATA_PLATFORM_DBT_STRICT": "1"}, log_name="dbt") as client:
-        check((await call(client, "dbt_parse")).structured_content)
+        parsed = (await call(client, "dbt_parse")).structured_content
+        check(parsed)
+        assert parsed["cached"] is True
         assert "strict mode" in await call_error(client, "dbt_run")
 
 

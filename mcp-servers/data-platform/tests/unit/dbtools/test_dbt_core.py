@@ -17,7 +17,7 @@ from data_platform.dbtools.service import DbtService, RunOutcome, Validation
 from data_platform.errors import DbtError, InputError, NotConfiguredError, NotFoundError
 from data_platform.render import bound
 from data_platform.server.dbt_results import DbtRunResult
-from shopproject import copy_shop
+from shopproject import copy_shop, duckdb_env, make_deprecated
 
 WRAPPED = (
     "\x1b[33m[WARNING]\x1b[0m[MissingArgumentsPropertyInGenericTestDeprecation]: Deprecated\n"
@@ -115,6 +115,29 @@ def test_the_fingerprint_changes_with_any_project_file_but_not_with_target(tmp_p
     (root / "models" / "new.sql").write_text("select 1")
     assert fingerprint(project) != first
     assert fingerprint(project, "vars") != fingerprint(project)
+
+
+@pytest.mark.slow
+def test_a_new_process_reuses_the_findings_of_an_earlier_full_parse_until_a_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new server (a new DbtService) on a project parsed by an earlier one: dbt's partial parse
+    plus the saved findings, with every deprecation; an edited file means a full parse again."""
+    root = copy_shop(tmp_path)
+    make_deprecated(root)
+    for key, value in duckdb_env(root, tmp_path / "w.duckdb").items():
+        monkeypatch.setenv(key, value)
+
+    def session() -> Validation:
+        return DbtService(load_settings(project_dir=root, environ={"DBT_PROJECT_DIR": str(root)})).validate()
+
+    first = session()
+    assert first.cached is False and first.ok and first.deprecations
+    again = session()
+    assert again.cached is True and again.findings == first.findings
+    (root / "models" / "marts" / "revenue_by_country.sql").write_text("select 1 as edited\n")
+    edited = session()
+    assert edited.cached is False and edited.deprecations == first.deprecations
 
 
 def _manifest() -> dict:

@@ -124,6 +124,26 @@ def test_odd_types_arrive_readable(settings, tmp_path: Path) -> None:
     assert any("nan: numeric kept as text" in n for n in out.notes) and "z: WKT, SRID 0" in out.notes
 
 
+def test_a_type_made_after_the_drivers_catalogue_was_read_arrives_as_before(settings, tmp_path: Path) -> None:
+    """The ADBC driver's catalogue of types is kept between queries (connection._Databases): a type
+    created later (its OID unknown to it) reads the catalogue again, and arrives as it always did."""
+    reg = Registry(tmp_path / "reg")
+    run_query(settings, reg, "select 1 as warm")  # the catalogue is read (or already kept)
+    pg_url = settings.postgres.url()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "create type dp_types.later as enum ('x', 'y');"
+            "create domain dp_types.pos as int check (value > 0)"
+        )
+    out = run_query(
+        settings,
+        reg,
+        "select 'y'::dp_types.later as e, array['x'::dp_types.later] as ea, 3::dp_types.pos as p",
+    )
+    assert out.table.to_pylist() == [{"e": "y", "ea": ["x"], "p": 3}]
+    assert out.table.schema.field("e").type == pa.string()
+
+
 def test_numeric_with_nan_falls_back_to_text(settings, tmp_path: Path) -> None:
     """numeric(10,2) is a decimal, unless a NaN is in the data: then the whole column is kept as text."""
     reg = Registry(tmp_path / "reg")
