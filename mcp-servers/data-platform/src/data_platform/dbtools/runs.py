@@ -48,6 +48,15 @@ class RunOutcome:
     where: Where | None = None  # the target and schemas it ran in
 
 
+def parsed_by(validation: Validation) -> list[str]:
+    """The parse validation just saved, for the command's own parse: dbt reads it and parses only
+    files changed since (it checks its version, the profile, vars and each file's checksum, and
+    parses in full when any differs), instead of a full parse of its own on a server's first command.
+    Validation writes under its own folder; the command writes its parse to `target/` as before."""
+    saved = validation.project.validation_path / "partial_parse.msgpack"
+    return ["--partial-parse-file-path", str(saved)] if saved.is_file() else []
+
+
 class Runs:
     """The service's subprocess commands: the one running now and the pre-started worker."""
 
@@ -95,6 +104,7 @@ class Runs:
             *self.service.base_args(project, target, vars),
             "--target-path",
             str(project.target_path),
+            *parsed_by(validation),
             *self.service.selection(select, exclude),
             *stateful,
         ]
@@ -227,6 +237,7 @@ class Runs:
             *self.service.base_args(project, target, vars),
             "--target-path",
             str(project.target_path),
+            *parsed_by(validation),
         ]
         outcome, _ = await self._subprocess("docs generate", project, args, None)
         if outcome.returncode != 0:
