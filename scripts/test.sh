@@ -28,5 +28,7 @@ cd "$PROJECT"
 "$VENV/bin/ruff" check --config pyproject.toml "$ROOT/plugins" "$ROOT/scripts"
 "$VENV/bin/ruff" format --check --config pyproject.toml "$ROOT/plugins" "$ROOT/scripts"
 "$VENV/bin/mypy"  # src/, with the settings in pyproject.toml: any type error fails the run
+# The project's own modules (an editable install: setup-env.sh compiles only the dependencies).
+"$VENV/bin/python" -m compileall -q src tests >/dev/null
 WORKERS="${DATA_PLATFORM_TEST_WORKERS:-2}"
 "$VENV/bin/python" -m pytest -n "$WORKERS" --dist worksteal "${TIER[@]}" "$@"

@@ -53,6 +53,15 @@ class RunOutcome:
         return [RunFinding(**f.as_dict(), told_before=f in told) for f in self.validation.deprecations]
 
 
+def parsed_by(validation: Validation) -> list[str]:
+    """The parse validation just saved, for the command's own parse: dbt reads it and parses only
+    files changed since (it checks its version, the profile, vars and each file's checksum, and
+    parses in full when any differs), instead of a full parse of its own on a server's first command.
+    Validation writes under its own folder; the command writes its parse to `target/` as before."""
+    saved = validation.project.validation_path / "partial_parse.msgpack"
+    return ["--partial-parse-file-path", str(saved)] if saved.is_file() else []
+
+
 class Runs:
     """The service's subprocess commands: the one running now and the pre-started worker."""
 
@@ -100,6 +109,7 @@ class Runs:
             *self.service.base_args(project, target, vars),
             "--target-path",
             str(project.target_path),
+            *parsed_by(validation),
             *self.service.selection(select, exclude),
             *stateful,
         ]
@@ -232,6 +242,7 @@ class Runs:
             *self.service.base_args(project, target, vars),
             "--target-path",
             str(project.target_path),
+            *parsed_by(validation),
         ]
         outcome, _ = await self._subprocess("docs generate", project, args, None)
         if outcome.returncode != 0:

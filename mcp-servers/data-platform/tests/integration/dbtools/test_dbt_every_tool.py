@@ -83,6 +83,8 @@ async def test_every_dbt_tool_once_with_results_checked_in_the_warehouse(
         ran = (await call(client, "dbt_run", select="base_numbers")).structured_content
         assert ran["success"] is True and [n["name"] for n in ran["nodes"]] == ["base_numbers"]
         assert one(f'select count(*) from "{schema}".base_numbers') == (10,)
+        # The run read the parse validation saved (nothing changed since): it wrote none of its own.
+        assert not (root / "target" / "partial_parse.msgpack").exists()
 
         built = (await call(client, "dbt_build")).structured_content
         assert built["success"] is True

@@ -69,7 +69,7 @@ async def test_the_shop_project_builds_lists_compiles_documents_and_has_lineage(
         "      - name: loyalty_tier\n        description: Not built yet.\n      - name: total_amount\n",
     )
     env = dbt_env(pg, root)
-    async with connect(tmp_path, env=env, log_name="dbt") as client:
+    async with inmemory(tmp_path, env=env) as client:
         parsed = await call(client, "dbt_parse")
         assert parsed.structured_content["ok"] is True
         assert parsed.structured_content["deprecations"] == []
@@ -205,7 +205,7 @@ async def test_a_broken_project_gets_a_clear_error_and_no_run(
 ) -> None:
     root = copy_shop(tmp_path)
     breakage(root)
-    async with connect(tmp_path, env=dbt_env(pg, root), log_name="dbt") as client:
+    async with inmemory(tmp_path, env=dbt_env(pg, root)) as client:
         parsed = (await call(client, "dbt_parse")).structured_content
         assert parsed["ok"] is False
         error = parsed["errors"][0]
@@ -222,7 +222,7 @@ async def test_a_broken_project_gets_a_clear_error_and_no_run(
 async def test_an_undefined_macro_passes_parse_and_fails_at_compile(tmp_path: Path, pg: Cluster) -> None:
     root = copy_shop(tmp_path)
     undefined_macro(root)
-    async with connect(tmp_path, env=dbt_env(pg, root), log_name="dbt") as client:
+    async with inmemory(tmp_path, env=dbt_env(pg, root)) as client:
         assert (await call(client, "dbt_parse")).structured_content["ok"] is True
         err = await call_error(client, "dbt_compile", select="stg_payments")
         assert "cents_to_euros" in err and "undefined" in err and "Define the macro" in err
@@ -235,7 +235,7 @@ async def test_a_long_run_can_be_cancelled_and_the_server_keeps_answering(
     root = copy_shop(tmp_path)
     add_slow_model(root, 60)
     env = dbt_env(pg, root)
-    async with connect(tmp_path, env=env, log_name="dbt") as client:
+    async with inmemory(tmp_path, env=env) as client:
         await call(client, "dbt_parse")  # warm the in-process dbt
         done = anyio.Event()
         outcome: dict[str, object] = {}
@@ -277,7 +277,7 @@ async def test_a_run_over_the_timeout_is_stopped_with_a_clear_error(tmp_path: Pa
     root = copy_shop(tmp_path)
     add_slow_model(root, 60)
     env = {**dbt_env(pg, root), "DATA_PLATFORM_DBT_TIMEOUT": "8"}
-    async with connect(tmp_path, env=env, log_name="dbt") as client:
+    async with inmemory(tmp_path, env=env) as client:
         err = await call_error(client, "dbt_run", select="slow_report")
         assert "timed out after 8 s" in err and "DATA_PLATFORM_DBT_TIMEOUT" in err
         deadline = time.monotonic() + 20
@@ -292,7 +292,7 @@ async def test_database_down_and_missing_target_give_dbts_message_and_what_to_do
 ) -> None:
     root = copy_shop(tmp_path)
     env = {**dbt_env(pg, root), "DP_TEST_PG_PORT": "1"}  # nothing listens there
-    async with connect(tmp_path, env=env, log_name="dbt") as client:
+    async with inmemory(tmp_path, env=env) as client:
         err = await call_error(client, "dbt_run", select="stg_customers")
         assert "failed before running any node" in err and "connection" in err.lower()
         assert "Check the database is running" in err
@@ -302,7 +302,7 @@ async def test_database_down_and_missing_target_give_dbts_message_and_what_to_do
     (no_profile / "profiles.yml").unlink()
     env = {**dbt_env(pg, no_profile), "DBT_PROFILES_DIR": str(tmp_path / "empty")}
     (tmp_path / "empty").mkdir()
-    async with connect(tmp_path, env=env, log_name="dbt") as client:
+    async with inmemory(tmp_path, env=env) as client:
         parsed = (await call(client, "dbt_parse")).structured_content
         assert parsed["ok"] is False
         assert "shop" in parsed["errors"][0]["message"] and parsed["errors"][0]["fix"]
