@@ -258,6 +258,8 @@ class _Databases:
         import adbc_driver_postgresql
         from adbc_driver_manager import dbapi
 
+        if not shares_databases(dbapi):  # a driver release without the helper: as before it was kept
+            return adbc_driver_postgresql.dbapi.connect(uri)
         with self._lock:
             shared = self._held.pop(uri, None)
             if shared is not None and refresh:
@@ -280,6 +282,13 @@ class _Databases:
             return dbapi.Connection(shared, conn)
         finally:
             shared.close()  # Connection took its own reference (clone) above ours
+
+
+def shares_databases(dbapi: Any) -> bool:
+    """Whether the ADBC DB-API module has the private helper `_Databases` builds on (pinned by
+    tests/unit/postgres/test_pg_unit.py): without it, every connection reads its own catalogue."""
+    shared = getattr(dbapi, "_SharedDatabase", None)
+    return shared is not None and all(hasattr(shared, a) for a in ("clone", "close"))
 
 
 _DATABASES = _Databases()

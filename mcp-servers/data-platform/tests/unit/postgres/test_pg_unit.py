@@ -122,3 +122,15 @@ def test_classify_redacts_and_names_the_setting(tmp_path) -> None:
     assert isinstance(err, DatabaseError) and "DATA_PLATFORM_STATEMENT_TIMEOUT" in str(err)
     assert "s3cret-pw" in connection.adbc_uri(settings, True)  # for the driver only
     assert "default_transaction_read_only" in connection.adbc_uri(settings, True)
+
+
+def test_the_adbc_helper_the_kept_type_catalogue_builds_on_is_there() -> None:
+    """`_Databases` keeps the driver's type catalogue through the DB-API module's private
+    `_SharedDatabase`; a driver release without it falls back to a catalogue per connection, and
+    this test names the change so the speed loss is not silent."""
+    import types
+
+    from adbc_driver_manager import dbapi
+
+    assert connection.shares_databases(dbapi)
+    assert not connection.shares_databases(types.SimpleNamespace())
