@@ -1,7 +1,11 @@
 """Frame tools vs the seed design's pandas path and the fastest of pyarrow/DuckDB/Polars.
 
-One command:  .venv/bin/python bench/bench_frames.py            (5M rows x 8 columns, ~380 MB CSV)
-              .venv/bin/python bench/bench_frames.py --rows 200000   (a quick run)
+One command:  .venv/bin/python bench/bench_frames.py          (2M and 8M rows x 8 columns: 118, 473 MiB CSV)
+              .venv/bin/python bench/bench_frames.py --rows 200000   (a quick run, one size)
+
+Every size runs in the same command, and a last table puts each workload's ratio at every size
+side by side (issue 27: each within its goal at 2M and at 8M rows: a cost that grows faster than
+the data shows there).
 
 Each (workload, engine) runs in a fresh process, so time and peak memory are its own.
 "ours" is the full tool path: it includes storing the result as a new ref (published,
@@ -311,9 +315,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rows", type=int, default=5_000_000, help="rows of the main table (default 5M)")
     parser.add_argument(
-        "--chunked-rows", type=int, default=None, help="rows of the chunked CSV (default 2x rows)"
+        "--rows", default="2000000,8000000", help="rows: one size or several (2000000,8000000)"
+    )
+    parser.add_argument(
+        "--chunked-rows", type=int, default=None, help="rows of the chunked CSV (default 2x the largest size)"
     )
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "data-platform-bench")
     parser.add_argument("--only", nargs="*", choices=WORKLOADS, help="run only these workloads")
@@ -328,20 +334,49 @@ def main() -> int:
         finally:  # each child's refs are copies of the data: never leave them behind
             shutil.rmtree(args.data / f"registry-{os.getpid()}", ignore_errors=True)
         return 0
-    folder = args.data / f"rows-{args.rows}"
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"data: {folder} ({args.rows:,} rows x 8 columns; join right side 100,000 rows)")
-    generate(folder, args.rows)
-    print(f"CSV {os.path.getsize(folder / 'data.csv') / 2**20:,.0f} MiB\n")
+    sizes = [int(r.replace("_", "")) for r in str(args.rows).split(",") if r.strip()]
+    ratios: dict[int, dict[str, str]] = {}
+    for rows in sizes:
+        folder = args.data / f"rows-{rows}"
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"data: {folder} ({rows:,} rows x 8 columns; join right side 100,000 rows)")
+        generate(folder, rows)
+        print(f"CSV {os.path.getsize(folder / 'data.csv') / 2**20:,.0f} MiB\n")
+        ratios[rows] = one_size(folder, args.only or WORKLOADS, args.repeat)
+        print()
+    if len(sizes) > 1:
+        print("ours / fastest engine (read_*: and peak extra memory / Arrow size) at each size:")
+        print(f"{'workload':<13}" + "".join(f"{f'{r:,} rows':>22}" for r in sizes) + f"{'target':>8}")
+        for workload in args.only or WORKLOADS:
+            cells = "".join(f"{ratios[r].get(workload, '-'):>22}" for r in sizes)
+            print(f"{workload:<13}{cells}{TARGETS[workload]:>7}x")
+        print()
+    largest = args.data / f"rows-{max(sizes)}"
+    ms = head_latency(largest) * 1000
+    print(f"head on a {max(sizes):,}-row ref (fresh registry, core + result): {ms:.1f} ms (target < 50 ms)")
+    chunk_rows = args.chunked_rows or 2 * max(sizes)
+    peak, secs = chunked_peak(largest, chunk_rows)
+    for leftover in ("registry-head", "registry-chunked"):
+        shutil.rmtree(largest / leftover, ignore_errors=True)
+    print(
+        f"chunked read_csv of {chunk_rows:,} rows (chunk_size=200,000): peak RSS {peak:.2f} GiB "
+        f"in {secs:.1f} s (target < 1.5 GiB)"
+    )
+    return 0
+
+
+def one_size(folder: Path, workloads: list[str] | tuple[str, ...], repeat: int) -> dict[str, str]:
+    """Every workload at one size, interleaved per engine: the table, and each ratio as printed."""
     header = (
         f"{'workload':<13}{'ours s':>8}{'MB':>7}{'pandas s':>10}{'best':>17}{'ours/best':>11}{'target':>8}"
     )
     header += f"{'pandas/ours':>13}{'mem/arrow':>11}"
     print(header)
-    for workload in args.only or WORKLOADS:
+    summary: dict[str, str] = {}
+    for workload in workloads:
         engines = [e for e in ENGINES if not (workload == "describe" and e == "pyarrow")]
         runs: dict[str, list[dict]] = {e: [] for e in engines}
-        for _ in range(args.repeat):  # interleaved, so load swings on a shared machine hit every engine
+        for _ in range(repeat):  # interleaved, so load swings on a shared machine hit every engine
             for e in engines:
                 if (r := run_child(workload, e, folder)) is not None:
                     runs[e].append(r)
@@ -359,6 +394,7 @@ def main() -> int:
             if ours.get("arrow_mb") and workload.startswith("read")
             else ""
         )
+        summary[workload] = f"{ratio:.2f}x" + (f" ({mem} mem)" if mem else "")
         pand = f"{pandas['time'] / ours['time']:.1f}x" if pandas else "-"
         pandas_s = (pandas or {}).get("time", float("nan"))
         best_text = f"{best_e} {best['time']:.3f}"
@@ -374,17 +410,7 @@ def main() -> int:
             detail += f"; ours minus storing the ref ({ours['persist']:.3f}s): {compute:.3f}s = "
             detail += f"{compute / best['time']:.2f}x best"
         print(f"{'':13}  {detail}")
-    ms = head_latency(folder) * 1000
-    print(f"\nhead on a {args.rows:,}-row ref (fresh registry, core + result): {ms:.1f} ms (target < 50 ms)")
-    chunk_rows = args.chunked_rows or 2 * args.rows
-    peak, secs = chunked_peak(folder, chunk_rows)
-    for leftover in ("registry-head", "registry-chunked"):
-        shutil.rmtree(folder / leftover, ignore_errors=True)
-    print(
-        f"chunked read_csv of {chunk_rows:,} rows (chunk_size=200,000): peak RSS {peak:.2f} GiB "
-        f"in {secs:.1f} s (target < 1.5 GiB)"
-    )
-    return 0
+    return summary
 
 
 if __name__ == "__main__":

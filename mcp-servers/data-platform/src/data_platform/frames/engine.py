@@ -244,11 +244,18 @@ def run(
 ) -> pa.Table:
     """Execute on a locked connection; DuckDB errors become ExpressionError with its reason.
     A statement without a result (CREATE TEMP TABLE ... AS, the diff's) gives an empty table."""
+    with translated(hint, memory_limit):
+        rel = con.sql(sql)
+        return rel.to_arrow_table() if rel is not None else pa.table({})
+
+
+@contextmanager
+def translated(hint: str = SQL_HINT, memory_limit: str = DEFAULT_MEMORY) -> Iterator[None]:
+    """DuckDB errors raised inside (a query run, or its result streamed) as the project's errors."""
     import duckdb
 
     try:
-        rel = con.sql(sql)
-        return rel.to_arrow_table() if rel is not None else pa.table({})
+        yield
     except duckdb.PermissionException as exc:
         raise ExpressionError(
             f"Not allowed: {first_line(exc)}",

@@ -39,12 +39,13 @@ class Repeats:
         return f"`{ref}`: {many}; e.g. {key} on {self.example_rows:,})"
 
 
-def repeats(table: pa.Table, keys: list[str]) -> Repeats:
-    """Keys of `table` on more than one row, counted in one hash aggregation."""
+def repeats(table: pa.Table, keys: list[str], threads: bool = True) -> Repeats:
+    """Keys of `table` on more than one row, counted in one hash aggregation (on the calling
+    thread without `threads`: beside a join, which has Arrow's thread pool)."""
     part = table.select(keys).drop_null()
     if part.num_rows == 0:
         return Repeats(0, 0, None, 0)
-    counts = part.group_by(keys).aggregate([([], "count_all")])
+    counts = part.group_by(keys, use_threads=threads).aggregate([([], "count_all")])
     dup = counts.filter(pc.greater(counts["count_all"], 1))
     if dup.num_rows == 0:
         return Repeats(0, 0, None, 0)

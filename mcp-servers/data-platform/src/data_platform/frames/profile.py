@@ -6,14 +6,19 @@ Out of core and in few passes over the memory-mapped columns:
    column is text, boolean, or numeric with few distinct values;
 2. one DuckDB scan for the whole table: approximate distinct counts (HyperLogLog) of the
    other columns and the correlations between numeric columns;
-3. one DuckDB scan, only when needed, for exact checks: candidate keys (single columns whose
-   approximate count says unique, else pairs), duplicate rows (skipped when a key exists:
-   then there are none), and columns that repeat another column.
+3. exact checks, only where needed: candidate keys (single columns whose approximate count
+   says unique, else pairs) and duplicate rows (skipped when a key exists: then there are
+   none), each counted from a 64-bit hash per row sorted in one array, not a hash table;
+   and columns that repeat another column, in one DuckDB scan.
+
+Memory: nothing holds a second copy of the table. The largest temporaries are the quantiles'
+copy of one numeric column per thread and the 8-byte row hashes (bench/bench_pictures.py).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import combinations
@@ -35,12 +40,10 @@ MAX_COLUMNS = 60
 MAX_CORR = 12  # numeric columns whose pairwise correlations are computed
 TOP = 8
 BINS = 20
-SLICE = 1 << 20  # rows per slice where a pass makes temporaries as long as the column
-MAX_KEY_CHECKS = 3  # unsorted likely-unique columns checked exactly (~0.4 s each on 5M rows)
+SLICE = 1 << 16  # rows per slice where a pass makes temporaries as long as the column
+MAX_KEY_CHECKS = 3  # unsorted likely-unique columns checked exactly (~0.2 s each on 2M rows)
 ONE_TO_ONE_MAX = 10_000  # columns mapping one-to-one are checked up to this many distinct values
 EXACT_DISTINCT_ROWS = 1_000_000  # up to this many rows, distinct counts are exact (cheap there)
-# Distinct rows counted by a 64-bit hash of each row: a collision among 5M rows has odds ~1e-6.
-ROW_HASHES = "count(DISTINCT hash({}))"
 
 
 @dataclass
@@ -159,6 +162,8 @@ def _counted(cp: ColumnProfile, col: pa.ChunkedArray) -> tuple[pa.Array, pa.Arra
 
 
 def _numeric(cp: ColumnProfile, col: pa.ChunkedArray) -> None:
+    """Statistics on the column as stored: integers are not copied to floats (the kernels take
+    them), so the one whole-column copy is the quantiles' own; outliers count slice by slice."""
     data = col
     if pa.types.is_floating(col.type):
         nan = pc.sum(pc.is_nan(col)).as_py() or 0
@@ -166,21 +171,23 @@ def _numeric(cp: ColumnProfile, col: pa.ChunkedArray) -> None:
             cp.stats["nan"] = nan
             cp.problems.append(f"{nan:,} NaN values")
             data = pc.drop_null(pc.if_else(pc.is_nan(col), None, col))
-    as_float = data if pa.types.is_floating(data.type) else data.cast(pa.float64())
-    if len(as_float) - as_float.null_count == 0:
+    if len(data) - data.null_count == 0:
         return
-    mm = pc.min_max(as_float)
-    lo, hi = mm["min"].as_py(), mm["max"].as_py()
-    exact = mm if data is as_float else pc.min_max(data)  # ints keep their own type in the answer
+    exact = pc.min_max(data)  # in the column's own type for the answer
     cp.stats["min"], cp.stats["max"] = _scalar(exact["min"]), _scalar(exact["max"])
-    cp.stats["mean"] = _round(pc.mean(as_float).as_py())
-    cp.stats["std"] = _round(pc.stddev(as_float, ddof=1).as_py())
-    q1, q2, q3 = pc.quantile(as_float, q=[0.25, 0.5, 0.75], interpolation="linear").to_pylist()
+    lo, hi = float(exact["min"].as_py()), float(exact["max"].as_py())
+    if pa.types.is_decimal(data.type):
+        data = data.cast(pa.float64())  # mean and quantiles of decimals come as floats, as pandas
+    cp.stats["mean"] = _round(pc.mean(data).as_py())
+    cp.stats["std"] = _round(pc.stddev(data, ddof=1).as_py())
+    q1, q2, q3 = pc.quantile(data, q=[0.25, 0.5, 0.75], interpolation="linear").to_pylist()
     cp.stats["25%"], cp.stats["50%"], cp.stats["75%"] = _round(q1), _round(q2), _round(q3)
     iqr = q3 - q1
     low, high = q1 - 1.5 * iqr, q3 + 1.5 * iqr
     if iqr > 0 and (lo < low or hi > high):
-        cp.outliers = int(pc.sum(pc.or_(pc.less(as_float, low), pc.greater(as_float, high))).as_py() or 0)
+        cp.outliers = sum(
+            pc.sum(pc.or_(pc.less(part, low), pc.greater(part, high))).as_py() or 0 for part in _slices(data)
+        )
     else:
         cp.outliers = 0
     cp.outlier_range = (_round(low), _round(high))
@@ -190,13 +197,19 @@ def _numeric(cp: ColumnProfile, col: pa.ChunkedArray) -> None:
         cp.problems.append(f"{cp.outliers:,} {word} outside {bounds} (1.5×IQR), max {_round(hi)}")
     if pa.types.is_integer(data.type) and hi - lo < 60:
         # A small integer domain: one bin per value, so distinct and top values come exact and free.
-        hist = _histogram(as_float, lo - 0.5, hi + 0.5, int(hi - lo) + 1)
+        hist = _histogram(data, lo - 0.5, hi + 0.5, int(hi - lo) + 1)
         cp.histogram = [(int(a + 0.5), int(a + 0.5), n) for a, _, n in hist]
         seen = [(v, n) for v, _, n in cp.histogram if n]
         cp.distinct = len(seen)
         cp.top = sorted(seen, key=lambda vn: -vn[1])[:TOP]
     else:
-        cp.histogram = _histogram(as_float, lo, hi)
+        cp.histogram = _histogram(data, lo, hi)
+
+
+def _slices(values: pa.ChunkedArray) -> Iterator[pa.ChunkedArray]:
+    """SLICE rows at a time: a kernel's temporaries (casts to float, masks) stay a few MB."""
+    for start in range(0, len(values), SLICE):
+        yield values.slice(start, SLICE)
 
 
 def _histogram(values: pa.ChunkedArray, lo: float, hi: float, bins: int = BINS) -> list[tuple[Any, Any, int]]:
@@ -205,8 +218,7 @@ def _histogram(values: pa.ChunkedArray, lo: float, hi: float, bins: int = BINS) 
         return [(lo, hi, len(values) - values.null_count)]
     width = (hi - lo) / bins
     by_bin: dict[int, int] = {}
-    for start in range(0, len(values), SLICE):  # slices: the temporaries stay a few MB
-        part = values.slice(start, SLICE)
+    for part in _slices(values):
         idx = pc.cast(pc.floor(pc.divide(pc.subtract(part, lo), width)), pa.int32(), safe=False)
         counts = pc.value_counts(pc.min_element_wise(idx, bins - 1).drop_null())
         for b, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
@@ -219,7 +231,7 @@ def _temporal(cp: ColumnProfile, col: pa.ChunkedArray) -> None:
     mm = pc.min_max(col)
     cp.stats["min"], cp.stats["max"] = _scalar(mm["min"]), _scalar(mm["max"])
     storage = pa.int32() if pa.types.is_date32(t) or pa.types.is_time32(t) else pa.int64()
-    ints = col.cast(storage).cast(pa.float64())
+    ints = col.cast(storage)  # a view of the same buffers; the histogram casts slice by slice
     imm = pc.min_max(ints)
     hist = _histogram(ints, imm["min"].as_py(), imm["max"].as_py())
     cp.histogram = [(_as(lo, t, storage), _as(hi, t, storage), n) for lo, hi, n in hist]
@@ -254,60 +266,54 @@ def _scan(
 def _exact(
     eng: engine.Engine, con: Any, table: pa.Table, profiles: list[ColumnProfile]
 ) -> tuple[list[list[str]], int | None, list[tuple[str, str, str]]]:
-    """Exact checks, one scan: keys among likely-unique columns, duplicate rows, repeated columns."""
+    """Exact checks: keys among likely-unique columns, duplicate rows, repeated columns."""
     q = engine.quote_ident
     rows = table.num_rows
     usable = [c for c in profiles if c.kind != "other" and c.distinct is not None]
     if rows == 0 or not usable:
         return [], 0 if rows == 0 else None, []
-    likely = [c for c in usable if c.nulls == 0 and (c.distinct or 0) >= 0.97 * rows]
-    exprs: dict[str, str] = {}
+    likely = [c for c in usable if c.nulls == 0 and (c.distinct or 0) >= _likely_unique(c) * rows]
     hashed = 0
     for c in likely:
+        work.check()
         if (c.distinct_exact and c.distinct == rows) or _strictly_increasing(table.column(c.name)):
-            c.distinct, c.distinct_exact = rows, True  # a sorted id column needs no hash table
-        elif hashed < MAX_KEY_CHECKS:  # each costs a hash table of every row
-            exprs[f"k:{c.name}"] = f"count(DISTINCT {q(c.name)})"
+            c.distinct, c.distinct_exact = rows, True  # a sorted id column needs no hashing
+        elif hashed < MAX_KEY_CHECKS:
+            c.distinct, c.distinct_exact = _distinct_hashes(eng, con, q(c.name), rows), True
             hashed += 1
+    keys = [[c.name] for c in likely if c.distinct == rows]
     # Pairs of high-cardinality columns, when no single column can be a key.
     by_card = sorted((c for c in usable if c.nulls == 0), key=lambda c: -(c.distinct or 0))[:4]
     pairs = [] if likely else [(a, b) for a, b in combinations(by_card, 2) if (a.distinct or 0) > 1][:3]
     for a, b in pairs:
-        exprs[f"p:{a.name}\x00{b.name}"] = f"count(DISTINCT hash({q(a.name)}, {q(b.name)}))"
+        work.check()
+        if _distinct_hashes(eng, con, f"{q(a.name)}, {q(b.name)}", rows) == rows:
+            keys.append([a.name, b.name])
     # Columns that may repeat each other: same nulls and (approximately) the same distinct count.
     similar = [
         (a, b)
         for a, b in combinations(usable, 2)
         if a.nulls == b.nulls and _close(a.distinct or 0, b.distinct or 0) and (a.distinct or 0) > 1
     ][:10]
+    exprs: dict[str, str] = {}
     for a, b in similar:
         if a.kind == b.kind:
             differ = f"{q(a.name)} IS DISTINCT FROM {q(b.name)}"
             exprs[f"e:{a.name}\x00{b.name}"] = f"count(*) FILTER (WHERE {differ})"
         most = max(a.distinct or 0, b.distinct or 0)
         # Nearly unique columns map one-to-one trivially (each row its own value): not a finding.
+        # Few values each, so these hash tables stay small.
         if most <= ONE_TO_ONE_MAX and most <= (rows - a.nulls) / 2:
             exprs[f"m:{a.name}\x00{b.name}"] = (
                 f"count(DISTINCT ({q(a.name)}, {q(b.name)})) - greatest(count(DISTINCT {q(a.name)}), "
                 f"count(DISTINCT {q(b.name)}))"
             )
-    if not likely:
-        exprs["rows"] = ROW_HASHES.format(", ".join(q(n) for n in table.schema.names))
     got = _run(eng, con, exprs) if exprs else {}
-    for c in likely:
-        if f"k:{c.name}" in got:
-            c.distinct, c.distinct_exact = got[f"k:{c.name}"], True
-    keys = [[c.name] for c in likely if c.distinct == rows]
-    keys += [[a.name, b.name] for a, b in pairs if got.get(f"p:{a.name}\x00{b.name}") == rows]
-    dup_rows: int | None
-    if keys and len(keys[0]) == 1:
-        dup_rows = 0  # a unique, non-null column: no two rows can be equal
-    else:
-        distinct_rows = got.get("rows")
-        if distinct_rows is None:
-            everything = ", ".join(q(n) for n in table.schema.names)
-            distinct_rows = _run(eng, con, {"rows": ROW_HASHES.format(everything)})["rows"]
-        dup_rows = rows - int(distinct_rows)
+    dup_rows: int | None = 0  # a unique, non-null column: no two rows can be equal
+    if not (keys and len(keys[0]) == 1):
+        work.check()
+        everything = ", ".join(q(n) for n in table.schema.names)
+        dup_rows = rows - _distinct_hashes(eng, con, everything, rows)
     dup_cols: list[tuple[str, str, str]] = []
     for a, b in similar:
         if got.get(f"e:{a.name}\x00{b.name}") == 0:
@@ -315,6 +321,36 @@ def _exact(
         elif got.get(f"m:{a.name}\x00{b.name}") == 0:
             dup_cols.append((b.name, a.name, "one-to-one"))
     return keys, dup_rows, dup_cols
+
+
+def _likely_unique(c: ColumnProfile) -> float:
+    """The share of distinct values from which a column is checked as a key: an approximate
+    count (HyperLogLog) was 4.7% under for 2M unique ids, and a key missed is a key not found."""
+    return 0.97 if c.distinct_exact else 0.9
+
+
+def _distinct_hashes(eng: engine.Engine, con: Any, values: str, rows: int) -> int:
+    """Distinct rows of `values` (SQL expressions over t), counted by a 64-bit hash of each row.
+
+    The hashes stream into one array, sorted in place: 8 bytes a row, where DuckDB's
+    count(DISTINCT ...) built a hash table of ~60 bytes a row (most of the profile's peak
+    memory) and took 3-4x longer. Two values colliding has odds ~1e-6 in 5M rows; it could
+    only hide a key or a duplicate, never invent one.
+    """
+    import numpy as np
+
+    hashes = np.empty(rows, dtype=np.uint64)
+    n = 0
+    with engine.translated(memory_limit=eng.memory_limit):
+        for batch in con.sql(f"SELECT hash({values}) FROM t").to_arrow_reader(SLICE):
+            part = batch.column(0).to_numpy()
+            hashes[n : n + len(part)] = part
+            n += len(part)
+    hashes = hashes[:n]
+    if not n:
+        return 0
+    hashes.sort()
+    return int(np.count_nonzero(hashes[1:] != hashes[:-1])) + 1
 
 
 def _strictly_increasing(col: pa.ChunkedArray) -> bool:
@@ -344,20 +380,7 @@ def _close(a: int, b: int) -> bool:
 
 
 def _run(eng: engine.Engine, con: Any, exprs: dict[str, str]) -> dict[str, Any]:
-    """Each exact distinct count in a scan of its own, the other checks in one scan together.
-
-    A count(DISTINCT ...) builds a hash table of up to every row: several in one SELECT are
-    built at once, and their sum was most of the profile's peak memory (3.6x the ref's size at
-    2M rows). One at a time, the peak is the largest one; the columns are memory-mapped, so a
-    scan more costs little beside the hashing itself.
-    """
-    got: dict[str, Any] = {}
-    hashed = [label for label, e in exprs.items() if "DISTINCT" in e]
-    batches = [[label] for label in hashed] + [[label for label in exprs if label not in hashed]]
-    for labels in batches:
-        if not labels:
-            continue
-        sql = "SELECT " + ", ".join(f"{exprs[lb]} AS c{i}" for i, lb in enumerate(labels)) + " FROM t"
-        row = eng.run(con, sql).to_pylist()[0]
-        got.update({label: row[f"c{i}"] for i, label in enumerate(labels)})
-    return got
+    """The repeated-column checks, one scan for all of them."""
+    sql = "SELECT " + ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs.values())) + " FROM t"
+    row = eng.run(con, sql).to_pylist()[0]
+    return {label: row[f"c{i}"] for i, label in enumerate(exprs)}

@@ -387,7 +387,7 @@ def test_join_matches_pyarrow_whole_or_streamed(tmp_path: Path, dimension: bool)
     reg.put(left, name="l", source="test")
     reg.put(right, name="r", source="test")
     for how, kind in joins.JOIN_TYPES.items():
-        whole = joins._fits_in_memory(left, right, ["k"], ["k"], how)
+        whole = _fits(left, right, ["k"], how)
         assert whole == (how in ("semi", "anti") or (dimension and how != "right")), how
         res = joins.join(reg, "l", "r", on=["k"], left_on=None, right_on=None, how=how,
                        suffixes=("_l", "_r"), out=ops.Output(f"j_{how}"))  # fmt: skip
@@ -404,18 +404,27 @@ def test_join_matches_pyarrow_whole_or_streamed(tmp_path: Path, dimension: bool)
 def test_a_join_that_could_be_too_big_for_memory_streams(monkeypatch: pytest.MonkeyPatch) -> None:
     left = pa.table({"k": [1, 2, 3], "a": ["x", "y", "z"]})
     right = pa.table({"k": [1, 2], "b": [1.0, 2.0]})
-    assert joins._fits_in_memory(left, right, ["k"], ["k"], "inner")
-    assert joins._fits_in_memory(left, right, ["k"], ["k"], "right")  # the kept side is the right one
+    assert _fits(left, right, ["k"], "inner")
+    assert _fits(left, right, ["k"], "right")  # the kept side is the right one
     repeated = pa.table({"k": [1, 1, 2], "a": ["x", "y", "z"]})
-    assert not joins._fits_in_memory(repeated, right, ["k"], ["k"], "right")  # rows of right could repeat
-    assert joins._fits_in_memory(repeated, right, ["k"], ["k"], "left")
+    assert not _fits(repeated, right, ["k"], "right")  # rows of right could repeat
+    assert _fits(repeated, right, ["k"], "left")
     nulls = pa.table({"k": [1, None, None], "b": [1.0, 2.0, 3.0]})
-    assert not joins._fits_in_memory(left, nulls, ["k"], ["k"], "inner")  # repeated NULL keys: not sure
+    assert _fits(left, nulls, ["k"], "inner")  # NULL keys match nothing: no row can repeat
+    assert left.join(nulls, "k", join_type="left outer").num_rows == left.num_rows
     pairs = pa.table({"k": [1, 1], "j": [1, 2], "b": [1.0, 2.0]})
     wide = left.append_column("j", pa.array([1, 2, 3]))
-    assert joins._fits_in_memory(wide, pairs, ["k", "j"], ["k", "j"], "left")  # unique as a pair
+    assert _fits(wide, pairs, ["k", "j"], "left")  # unique as a pair
     monkeypatch.setattr(joins, "JOIN_IN_MEMORY", 10)
-    assert not joins._fits_in_memory(left, right, ["k"], ["k"], "inner")
+    assert not _fits(left, right, ["k"], "inner")
+
+
+def _fits(left: pa.Table, right: pa.Table, keys: list[str], how: str) -> bool:
+    """joins._fits_in_memory given the other side's repeats, as the join counts them."""
+    from data_platform.frames import joinkeys
+
+    other = left if how == "right" else right
+    return joins._fits_in_memory(left, right, joinkeys.repeats(other, keys), how)
 
 
 def test_join_falls_back_to_duckdb_for_nested_columns(reg: Registry) -> None:
