@@ -136,7 +136,10 @@ def _bar(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: in
     if n_x > MAX_CATEGORIES:
         notes.append(f"top {MAX_CATEGORIES} of {n_x:,} {req.x} values by {val.label}")
     stacked = val.agg in ("count", "sum")  # bars side by side when their values do not add up
-    spec = specs.bar(data, req.x, val.label, req.color, stacked)
+    xt = schema.field(req.x).type
+    ordered = is_numeric(xt) or pa.types.is_temporal(xt)
+    notes.append(f"bars in {req.x} order" if ordered else f"bars sorted by {val.label}, largest first")
+    spec = specs.bar(data, req.x, val.label, req.color, stacked, ordered)
     spec["usermeta"] = {"aggregate": val.agg}
     return len(data), spec, notes, f"{val.label} by {req.x}" + (f" and {req.color}" if req.color else "")
 

@@ -36,15 +36,28 @@ def _color(color: str | None, field: str = "c", ctype: str = "nominal") -> dict[
 
 
 def bar(
-    data: list[dict[str, Any]], x: str, value: str, color: str | None, stacked: bool = True
+    data: list[dict[str, Any]],
+    x: str,
+    value: str,
+    color: str | None,
+    stacked: bool = True,
+    ordered: bool = False,
 ) -> dict[str, Any]:
-    """Coloured bars stack only when their values add up (counts, sums); else they stand side by side."""
+    """Coloured bars stack only when their values add up (counts, sums); else they stand side by side.
+    `ordered` (x a number or a date): bars in x's order, as a reader of months or years expects;
+    else the tallest first."""
     side = {} if stacked or not color else {"xOffset": {"field": "c", "type": "nominal"}}
     return {
         **_base(data),
         "mark": {"type": "bar", "color": BLUE} if not color else "bar",
         "encoding": {
-            "x": {"field": "x", "type": "nominal", "title": x, "sort": "-y", "axis": {"labelLimit": 160}},
+            "x": {
+                "field": "x",
+                "type": "nominal",
+                "title": x,
+                "sort": "ascending" if ordered else "-y",
+                "axis": {"labelLimit": 160},
+            },
             "y": {"field": "v", "type": "quantitative", "title": value, "stack": "zero" if stacked else None},
             **_color(color),
             **side,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 
 import psycopg
@@ -70,6 +71,29 @@ async def test_bar_chart_sums_in_the_engine_and_saves_png_svg_and_spec(project: 
     assert (project / sc["png_path"]).read_bytes() == image_of(r)
     assert (project / sc["svg_path"]).read_text(encoding="utf-8").lstrip().startswith(("<svg", "<?xml"))
     assert png.width >= 600
+
+
+def bars_left_to_right(svg: str, x: str) -> list[str]:
+    """The x value of each bar of a rendered SVG, in the order drawn from left to right."""
+    found = re.findall(rf'aria-label="{x}: ([^;"]+);[^"]*"[^>]*aria-roledescription="bar" d="M([0-9.]+)', svg)
+    return [value for value, _ in sorted(found, key=lambda f: float(f[1]))]
+
+
+async def test_bars_of_a_numeric_x_stand_in_its_order_and_names_by_size(project: Path) -> None:
+    """Months 1..16 drawn 1, 2, ... 16 (a model read a height-sorted month axis as a trend); names
+    tallest first. Checked on the drawn SVG, and the answer says which order it is."""
+    pq.write_table(sales(2_000), project / "s.parquet")
+    async with inmemory(project) as client:
+        await call(client, "read_parquet", path="s.parquet")
+        by_qty = await call(client, "chart", data_ref="s", kind="bar", x="qty", y="amount", agg="sum")
+        by_region = await call(client, "chart", data_ref="s", kind="bar", x="region", y="amount", agg="sum")
+    svg = (project / by_qty.structured_content["svg_path"]).read_text(encoding="utf-8")
+    assert bars_left_to_right(svg, "qty") == [str(q) for q in range(1, 17)]
+    assert "bars in qty order" in text_of(by_qty)
+    svg = (project / by_region.structured_content["svg_path"]).read_text(encoding="utf-8")
+    totals = {d["x"]: d["v"] for d in drawn_values(project, by_region)}
+    assert bars_left_to_right(svg, "region") == sorted(totals, key=lambda r: -totals[r])
+    assert "bars sorted by sum(amount), largest first" in text_of(by_region)
 
 
 async def test_scatter_of_a_big_ref_is_sampled_and_says_so(project: Path) -> None:
