@@ -29,6 +29,7 @@ class Repeats:
     rows: int  # rows holding such keys
     example: dict[str, Any] | None  # the most repeated key
     example_rows: int
+    unmatched: int | None = None  # rows whose key is on no row of the other side (when asked)
 
     def said(self, ref: str) -> str:
         if not self.keys:
@@ -39,19 +40,45 @@ class Repeats:
         return f"`{ref}`: {many}; e.g. {key} on {self.example_rows:,})"
 
 
-def repeats(table: pa.Table, keys: list[str], threads: bool = True) -> Repeats:
+def repeats(
+    table: pa.Table, keys: list[str], threads: bool = True, against: tuple[pa.Table, list[str]] | None = None
+) -> Repeats:
     """Keys of `table` on more than one row, counted in one hash aggregation (on the calling
-    thread without `threads`: beside a join, which has Arrow's thread pool)."""
+    thread without `threads`: beside a join, which has Arrow's thread pool). With `against` (the
+    other side and its keys): also the rows whose key matches none of its rows, from the distinct
+    keys just counted (an anti join of those, not of every row; null keys never match)."""
     part = table.select(keys).drop_null()
+    nulls = table.num_rows - part.num_rows
     if part.num_rows == 0:
-        return Repeats(0, 0, None, 0)
+        return Repeats(0, 0, None, 0, nulls if against is not None else None)
     counts = part.group_by(keys, use_threads=threads).aggregate([([], "count_all")])
+    missed = _unmatched(counts, keys, against, threads) if against is not None else None
+    unmatched = None if missed is None else nulls + missed
     dup = counts.filter(pc.greater(counts["count_all"], 1))
     if dup.num_rows == 0:
-        return Repeats(0, 0, None, 0)
+        return Repeats(0, 0, None, 0, unmatched)
     top = dup.take([pc.index(dup["count_all"], pc.max(dup["count_all"])).as_py()]).to_pylist()[0]
     n = top.pop("count_all")
-    return Repeats(dup.num_rows, pc.sum(dup["count_all"]).as_py(), top, n)
+    return Repeats(dup.num_rows, pc.sum(dup["count_all"]).as_py(), top, n, unmatched)
+
+
+def _unmatched(
+    counts: pa.Table, keys: list[str], against: tuple[pa.Table, list[str]], threads: bool
+) -> int | None:
+    """Rows (summed counts) of the distinct keys in `counts` that no row of `against` holds; None
+    when Arrow cannot compare the two sides' key types."""
+    other, other_keys = against
+    try:
+        anti = counts.join(
+            other.select(other_keys),
+            keys=keys,
+            right_keys=other_keys,
+            join_type="left anti",
+            use_threads=threads,
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    return int(pc.sum(anti["count_all"]).as_py() or 0)
 
 
 def validate_name(validate: str | None) -> str | None:
@@ -86,6 +113,8 @@ def summary(how: str, pairs: str, left: str, right: str, lrows: int, rrows: int,
             lrep: Repeats, rrep: Repeats) -> str:  # fmt: skip
     """`inner join on iso: 150 + 200 rows in → 151 rows out; ...` with what repeated."""
     text = f"{how} join on {pairs}: {lrows:,} rows in `{left}`, {rrows:,} in `{right}` → {out:,} rows out."
+    kept = rrep if how == "right" else lrep
+    text += _unmatched_said(how, left, right, lrows, rrows, kept.unmatched)
     if not lrep.keys and not rrep.keys:
         return text + " Keys unique on both sides (one_to_one)."
     kind = {(True, True): "many_to_many", (True, False): "many_to_one", (False, True): "one_to_many"}
@@ -96,3 +125,17 @@ def summary(how: str, pairs: str, left: str, right: str, lrows: int, rrows: int,
         text += f" Each `{left}` row matching a repeated key is repeated once per match;"
         text += " validate='many_to_one' refuses such a join."
     return text
+
+
+def _unmatched_said(how: str, left: str, right: str, lrows: int, rrows: int, missed: int | None) -> str:
+    """How many rows of the side every row of which is kept found no match: a left join's output
+    has as many rows either way, so only this count shows keys that do not line up."""
+    if missed is None or how in ("semi", "anti"):
+        return ""
+    kept, other, rows = (right, left, rrows) if how == "right" else (left, right, lrows)
+    if not missed:
+        return f" Every `{kept}` row found a match."
+    share = f"{missed:,} of {rows:,} `{kept}` rows"
+    if how == "inner":
+        return f" {share} matched nothing in `{other}` and are not in the result."
+    return f" {share} matched nothing in `{other}`: its columns are null there."

@@ -75,7 +75,8 @@ def join(
     with ThreadPoolExecutor(max_workers=1) as counting:
         # The kept side's repeats (often a big fact table's) only go into the answer, unless
         # validate checks them: counted on a thread while the join runs (~20% of its time).
-        kept_counted = counting.submit(joinkeys.repeats, *kept, False)
+        against = other if how not in ("semi", "anti") else None  # and the kept rows that match nothing
+        kept_counted = counting.submit(joinkeys.repeats, *kept, False, against)
         other_rep = joinkeys.repeats(*other)
         if validate is not None:
             reps = (kept_counted.result(), other_rep) if left_kept else (other_rep, kept_counted.result())

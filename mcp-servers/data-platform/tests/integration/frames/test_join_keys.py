@@ -58,3 +58,40 @@ def test_repeats_counts_keys_ignoring_nulls() -> None:
     rep = repeats(t, ["a"])
     assert (rep.keys, rep.rows, rep.example, rep.example_rows) == (1, 3, {"a": 1}, 3)
     assert repeats(t, ["a", "b"]).keys == 1 and repeats(t.slice(3, 1), ["a"]).keys == 0
+
+
+async def test_rows_that_matched_nothing_are_counted_for_each_kind_of_join(project: Path) -> None:
+    """A left join gives as many rows whether keys line up or not: the answer counts the kept
+    side's rows that matched nothing (a null key never matches), as an anti join would."""
+    (project / "orders.csv").write_text(
+        "order,cust\n1,10\n2,10\n3,11\n4,99\n5,\n", encoding="utf-8"
+    )  # 99 is no customer; order 5 has no customer at all
+    (project / "customers.csv").write_text("cust,name\n10,Ann\n11,Bo\n12,Cy\n", encoding="utf-8")
+    async with inmemory(project) as client:
+        for ref in ("orders", "customers"):
+            await call(client, "read_csv", path=f"{ref}.csv", name=ref)
+        left = await call(client, "join", left="orders", right="customers", on="cust", how="left", name="l")
+        inner = await call(client, "join", left="orders", right="customers", on="cust", name="i")
+        right = await call(client, "join", left="orders", right="customers", on="cust", how="right", name="r")
+        whole = await call(
+            client, "join", left="customers", right="customers", on="cust", how="left", name="w"
+        )
+    assert (
+        "→ 5 rows out. 2 of 5 `orders` rows matched nothing in `customers`: its columns are null"
+        in text_of(left)
+    )
+    assert "→ 3 rows out. 2 of 5 `orders` rows matched nothing in `customers` and are not in the result" in (
+        text_of(inner)
+    )
+    assert "1 of 3 `customers` rows matched nothing in `orders`" in text_of(right)  # Cy ordered nothing
+    assert "Every `customers` row found a match." in text_of(whole)
+
+
+def test_unmatched_counts_null_keys_and_multi_column_keys() -> None:
+    from data_platform.frames.joinkeys import repeats
+
+    kept = pa.table({"a": [1, 1, 2, None], "b": ["x", "y", "x", "x"]})
+    other = pa.table({"a": [1, 2], "b": ["x", "y"]})
+    assert repeats(kept, ["a"], against=(other, ["a"])).unmatched == 1  # the null key only
+    assert repeats(kept, ["a", "b"], against=(other, ["a", "b"])).unmatched == 3  # only (1, x) is there
+    assert repeats(kept, ["a"]).unmatched is None  # not asked
