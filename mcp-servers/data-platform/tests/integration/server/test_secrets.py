@@ -9,9 +9,7 @@ against a misconfigured and a real database with passwords that must never come 
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -22,9 +20,9 @@ import secret_scan
 from argfuzz import example_arguments
 from fuzzenv import pg_env, pools_for, seed_files, seed_registry
 from harness import LOG_DIR
+from innersession import inner_session
 from liveserver import live_server
 from pgcluster import Cluster
-from suitepaths import TESTS
 
 
 def test_scanner_finds_every_form_of_a_secret(tmp_path: Path) -> None:
@@ -45,22 +43,8 @@ def test_scanner_finds_every_form_of_a_secret(tmp_path: Path) -> None:
 
 def _inner_session(tmp_path: Path, leak: bool) -> subprocess.CompletedProcess[str]:
     """A separate pytest session using the suite's conftest hooks, with or without a planted leak."""
-    inner = tmp_path / ("leaky" if leak else "clean")
-    inner.mkdir()
-    (inner / "conftest.py").write_text(
-        textwrap.dedent(f"""
-        import importlib.util, sys
-        sys.path.insert(0, {str(TESTS)!r})
-        spec = importlib.util.spec_from_file_location("suite_conftest", {str(TESTS / "conftest.py")!r})
-        suite = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(suite)
-        pytest_sessionstart = suite.pytest_sessionstart
-        pytest_sessionfinish = suite.pytest_sessionfinish
-        """)
-    )
     line = "postgresql://u:pw-planted-leak-42@h/db" if leak else "postgresql://u:***@h/db"
-    (inner / "test_inner.py").write_text(
-        textwrap.dedent(f"""
+    tests = textwrap.dedent(f"""
         import harness, secret_scan
 
         def test_writes_a_log_line():
@@ -68,16 +52,7 @@ def _inner_session(tmp_path: Path, leak: bool) -> subprocess.CompletedProcess[st
             harness.LOG_DIR.mkdir(parents=True, exist_ok=True)
             (harness.LOG_DIR / "server.log").write_text("connecting to {line}\\n")
         """)
-    )
-    env = {**os.environ, "DATA_PLATFORM_TEST_LOG_DIR": str(inner / "logs")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(inner)],
-        cwd=inner,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return inner_session(tmp_path / ("leaky" if leak else "clean"), tests, timeout=120)
 
 
 def test_session_scan_fails_the_run_on_a_planted_leak(tmp_path: Path) -> None:

@@ -7,30 +7,16 @@ controller reports. A leak planted by a test on one worker must fail the whole r
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from suitepaths import TESTS
+from innersession import inner_session
 
 
 def _inner_session(tmp_path: Path, leak: bool) -> subprocess.CompletedProcess[str]:
-    inner = tmp_path / ("leaky" if leak else "clean")
-    inner.mkdir()
-    (inner / "conftest.py").write_text(
-        textwrap.dedent(f"""
-        import importlib.util, sys
-        sys.path.insert(0, {str(TESTS)!r})
-        spec = importlib.util.spec_from_file_location("suite_conftest", {str(TESTS / "conftest.py")!r})
-        suite = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(suite)
-        globals().update({{k: v for k, v in vars(suite).items() if k.startswith("pytest_")}})
-        """)
-    )
     line = "postgresql://u:pw-planted-leak-43@h/db" if leak else "postgresql://u:***@h/db"
     tests = "\n".join(
         textwrap.dedent(f"""
@@ -45,16 +31,7 @@ def _inner_session(tmp_path: Path, leak: bool) -> subprocess.CompletedProcess[st
         """)
         for i in range(4)
     )
-    (inner / "test_inner.py").write_text(tests)
-    env = {**os.environ, "DATA_PLATFORM_TEST_LOG_DIR": str(inner / "logs")}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", str(inner)],
-        cwd=inner,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return inner_session(tmp_path / ("leaky" if leak else "clean"), tests, "-n", "2", timeout=180)
 
 
 @pytest.mark.slow  # an inner session of three pytest processes
