@@ -259,6 +259,8 @@ class _Databases:
         from adbc_driver_manager import dbapi
 
         if not shares_databases(dbapi):  # a driver release without the helper: as before it was kept
+            import adbc_driver_postgresql.dbapi
+
             return adbc_driver_postgresql.dbapi.connect(uri)
         with self._lock:
             shared = self._held.pop(uri, None)
