@@ -100,7 +100,8 @@ def build_server(
 
     `registry`: the one to serve (`serve` passes it to also finish its writes on SIGTERM); by
     default each run of the server makes its own. Either way it is closed at shutdown.
-    `warm` (`serve`): once `tools/list` is answered, parse the dbt project in a thread (docs/dbt.md).
+    `warm` (`serve`): once `tools/list` is answered, parse the dbt project in a thread (docs/dbt.md),
+    and start the picture renderer WARM_RENDERER_AFTER_S after start (pictures/render.py).
     """
     settings = settings or load_settings()
     tools = served_tools(settings)  # an unknown name stops here, before anything starts
@@ -119,7 +120,7 @@ def build_server(
             removed = state.registry.remove_stale_temps()
             if removed:
                 log.info("removed %d temp file(s) left by an interrupted write", removed)
-        if {"chart", "profile"} & {t.name for t in tools}:
+        if warm and {"chart", "profile"} & {t.name for t in tools}:
             from data_platform.pictures.render import warm_up
 
             warming = threading.Timer(WARM_RENDERER_AFTER_S, warm_up)

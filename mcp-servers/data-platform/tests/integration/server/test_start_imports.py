@@ -80,7 +80,7 @@ from mcp.client.client import Client
 from data_platform.server import build_server
 
 async def main():
-    async with Client(build_server()) as client:
+    async with Client(build_server(warm=True)) as client:  # as `serve` builds it
         await client.list_tools()
         print("vl_convert" in sys.modules)
         deadline = time.monotonic() + float(sys.argv[1])
