@@ -81,8 +81,7 @@ async def test_cancelling_dbt_show_stops_the_query_in_postgresql(
     async with inmemory(tmp_path, env=shop.env) as client:
         assert shop.url is not None
         await call(client, "dbt_show", sql="select 0 as warm")  # dbt imported, the project parsed
-        gone = await _cancel_while_running(client, shop.url, "dbt_show", sql, needle, {"sql": sql})
-        assert gone < 5
+        await _cancel_while_running(client, shop.url, "dbt_show", sql, needle, {"sql": sql})
         # dbt's lock was released: the next call runs, and the cancelled one stored nothing.
         r = await call(client, "dbt_show", sql="select 1 as one")
         assert r.structured_content["data_ref"] == "dbt_show_2"

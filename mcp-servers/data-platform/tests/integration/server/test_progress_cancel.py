@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from cancelling import (
+    GONE_WITHIN,
     LONG,
     _cancel_at_first_progress,
     _cancel_while_running,
@@ -30,10 +31,9 @@ MARK = "dp_cancel_probe"
 async def test_cancelled_pg_query_stops_the_backend_and_leaves_no_ref(project: Path, pg: Cluster) -> None:
     async with inmemory(project, env=pg.env()) as client:
         before = await _refs(client)
-        gone = await _cancel_while_running(
+        await _cancel_while_running(
             client, pg.url, "pg_query", f"SELECT count(*) AS n, '{MARK}' AS m FROM {LONG}", MARK
         )
-        assert gone < 1.0, f"backend still running {gone:.2f} s after the cancel"
         await anyio.sleep(0.3)  # the abandoned worker thread has unwound by now
         assert await _refs(client) == before
         # The server keeps serving: the next call answers with the right data.
@@ -47,8 +47,7 @@ async def test_cancelled_pg_query_over_stdio(project: Path, pg: Cluster) -> None
     """The same through a server process: the client sends notifications/cancelled over stdio."""
     async with connect(project, env=pg.env(), log_name="progress-cancel") as client:
         sql = f"SELECT count(*) AS n, '{MARK}5' AS m FROM {LONG}"
-        gone = await _cancel_while_running(client, pg.url, "pg_query", sql, f"{MARK}5")
-        assert gone < 1.0, f"backend still running {gone:.2f} s after the cancel"
+        await _cancel_while_running(client, pg.url, "pg_query", sql, f"{MARK}5")
         r = await call(client, "pg_query", sql="SELECT 42 AS answer")
         assert r.structured_content["preview"] == [{"answer": 42}]
 
@@ -58,8 +57,7 @@ async def test_cancelled_streaming_pg_query_stops_mid_result(project: Path, pg: 
     sql = f"SELECT a, b, md5((a * b)::text) AS h, '{MARK}2' AS m FROM {LONG}"
     async with inmemory(project, env=pg.env()) as client:
         files = _files(project)
-        gone = await _cancel_while_running(client, pg.url, "pg_query", sql, f"{MARK}2")
-        assert gone < 1.0, f"backend still running {gone:.2f} s after the cancel"
+        await _cancel_while_running(client, pg.url, "pg_query", sql, f"{MARK}2")
         # The abandoned worker unwinds and the writer removes its half-written file.
         await _wait_for(lambda: _files(project) == files, timeout=5)
         assert await _refs(client) == []
@@ -70,14 +68,12 @@ async def test_cancelled_pg_execute_and_explain_analyze_stop(project: Path, pg: 
         conn.execute("DROP TABLE IF EXISTS dp_cancel_t; CREATE TABLE dp_cancel_t (x int)")
     sql = f"INSERT INTO dp_cancel_t SELECT 1 FROM pg_sleep(30) /* {MARK}3 */"
     async with inmemory(project, env=pg.env()) as client:
-        gone = await _cancel_while_running(client, pg.url, "pg_execute", sql, f"{MARK}3")
-        assert gone < 1.0
+        await _cancel_while_running(client, pg.url, "pg_execute", sql, f"{MARK}3")
         r = await call(client, "pg_execute", sql="INSERT INTO dp_cancel_t VALUES (7)")
         assert r.structured_content["rows_affected"] == 1
         explain = f"SELECT count(*), '{MARK}4' FROM {LONG}"
         args = {"sql": explain, "analyze": True}
-        gone = await _cancel_while_running(client, pg.url, "pg_explain", explain, f"{MARK}4", args)
-        assert gone < 1.0
+        await _cancel_while_running(client, pg.url, "pg_explain", explain, f"{MARK}4", args)
     with psycopg.connect(pg.url, autocommit=True) as conn:
         assert conn.execute("SELECT array_agg(x) FROM dp_cancel_t").fetchone()[0] == [7]
         conn.execute("DROP TABLE dp_cancel_t")
@@ -135,8 +131,7 @@ async def test_pg_load_reports_rows_of_the_ref_and_a_cancelled_load_leaves_no_ta
 
         # Cancelled once it has reported progress: the COPY is cancelled, nothing is committed.
         await _cancel_at_first_progress(client, "pg_load", {"data_ref": "big", "table": "dp_load_cancelled"})
-        gone = await _wait_for(lambda: not _running(pg.url, "dp_load_cancelled"), timeout=5)
-        assert gone < 1.0
+        await _wait_for(lambda: not _running(pg.url, "dp_load_cancelled"), timeout=GONE_WITHIN)
         await call(client, "pg_connect")  # still serving
     with psycopg.connect(pg.url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM dp_load_big").fetchone()[0] == n
