@@ -478,7 +478,7 @@ def test_session_hook_before_the_environment_exists(tmp_path: Path, pg: Cluster)
     context = up["hookSpecificOutput"]["additionalContext"]
     assert "systemMessage" not in up and "answers" in context and "built" in context, up
     assert pg.password not in raw
-    assert elapsed < 3, elapsed
+    assert elapsed < 10, elapsed  # the build takes a minute: the hook did not wait for it
 
     (project / ".env").unlink()
     unset, raw, _ = run_hook(PLUGIN, project, env)

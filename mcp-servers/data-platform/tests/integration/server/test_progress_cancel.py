@@ -192,8 +192,7 @@ async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> 
     async with inmemory(project) as client:
         await _cancel_at_first_progress(client, "read_csv", {"path": "big.csv", "max_rows": n, "name": "big"})
         # The load stops at its next batch and removes its half-written ref file.
-        stopped = await _wait_for(lambda: _files(project) == files, timeout=5)
-        assert stopped < 1.0, f"the half-written ref was still there {stopped:.2f} s after the cancel"
+        await _wait_for(lambda: _files(project) == files, timeout=GONE_WITHIN)
         await anyio.sleep(3)  # and nothing is published later
         assert await _refs(client) == []
         r = await call(client, "read_csv", path="big.csv", nrows=10)
@@ -326,7 +325,6 @@ async def test_writers_report_rows_and_a_cancelled_write_leaves_no_file(project:
 
         files = _files(project)
         await _cancel_at_first_progress(client, "to_csv", {"data_ref": "big", "path": "again.csv"})
-        stopped = await _wait_for(lambda: _files(project) == files, timeout=5)
-        assert stopped < 1.0, f"the half-written file was still there {stopped:.2f} s after the cancel"
+        await _wait_for(lambda: _files(project) == files, timeout=GONE_WITHIN)
         await anyio.sleep(3)  # and nothing appears later
         assert _files(project) == files
