@@ -85,12 +85,13 @@ async def inmemory(
 def _server_log(settings: Any) -> Iterator[None]:
     """The in-process server's log lines, as `serve` writes them (redacted), into LOG_DIR,
     so that the session's secret scan reads them as it reads a subprocess's stderr."""
+    from data_platform.cli import log_secrets
     from data_platform.redact import RedactingFilter
 
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(INMEMORY_LOG, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(settings.secret_values()))
+    handler.addFilter(RedactingFilter(log_secrets(settings)))
     handler.setLevel(logging.INFO)
     root = logging.getLogger()
     level = root.level

@@ -9,9 +9,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from data_platform import __version__
 from data_platform.config import Settings, comma_list, load_settings, merged_environment
@@ -22,11 +22,30 @@ if TYPE_CHECKING:
     from data_platform.registry import Registry
 
 
+def log_secrets(settings: Settings) -> Callable[[], list[str]]:
+    """Every secret a log line could carry, read when asked: the settings' own, each named
+    connection's password, each storage entry's secret and the AWS profile's (their files can
+    change while the server runs). Built on the first record, so start-up imports nothing more."""
+    sources: list[Any] = []
+
+    def secrets() -> list[str]:
+        if not sources:
+            from data_platform.lakes.storage import Storage
+            from data_platform.postgres.connections import Connections
+
+            sources.extend((Connections(settings), Storage(settings)))
+        return sorted(
+            {*settings.secret_values(), *(s for src in sources for s in src.secrets())}, key=len, reverse=True
+        )
+
+    return secrets
+
+
 def setup_logging(settings: Settings | None, level: str = "INFO") -> None:
     """Logs go to stderr (stdout is the MCP channel), always redacted."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(settings.secret_values() if settings else []))
+    handler.addFilter(RedactingFilter(log_secrets(settings) if settings else []))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

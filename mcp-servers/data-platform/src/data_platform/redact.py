@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 # Bounded repeats keep these linear: unbounded ones backtrack quadratically on long words
 # (a 200,000-character argument took minutes to redact).
@@ -24,11 +24,22 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts every record before any handler sees it."""
+    """A logging filter that redacts every record before any handler sees it.
 
-    def __init__(self, secrets: Iterable[str] = ()):
+    `secrets` may be a function, asked at every record: named connections, storage entries and AWS
+    profiles live in files the server re-reads when they change, so a list taken at start-up misses
+    a password added later (cli.log_secrets)."""
+
+    def __init__(self, secrets: Iterable[str] | Callable[[], Iterable[str]] = ()):
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self._source = secrets if callable(secrets) else None
+        self._fixed = [] if callable(secrets) else [s for s in secrets if s]
+
+    @property
+    def secrets(self) -> list[str]:
+        if self._source is None:
+            return self._fixed
+        return [s for s in self._source() if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

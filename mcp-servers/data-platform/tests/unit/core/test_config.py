@@ -82,3 +82,36 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     for setting in ENV_SETTINGS:
         for name in setting.names:
             assert f"`{name}`" in readme, f"{name} is not documented in README.md"
+
+
+def test_the_log_filter_redacts_secrets_of_files_read_after_start(tmp_path: Path) -> None:
+    """`serve`'s log filter knows every secret the server can use, including those of files that
+    appear or change while it runs: a named connection's password, a storage entry's secret, the
+    AWS profile's secret key (the start-up settings know none of them)."""
+    import logging
+
+    from data_platform.cli import log_secrets
+    from data_platform.redact import RedactingFilter
+
+    project = tmp_path / "p"
+    (project / ".data-platform").mkdir(parents=True)
+    creds = tmp_path / "aws-credentials"
+    creds.write_text("[lake]\naws_access_key_id = k\naws_secret_access_key = profile-Secret-1\n")
+    (project / ".env").write_text(
+        f"AWS_PROFILE=lake\nAWS_SHARED_CREDENTIALS_FILE={creds}\nLAKE_SECRET=entry-Secret-2\n"
+    )
+    settings = load_settings(project, {"HOME": str(tmp_path)}, system_file=tmp_path / "none.env")
+    assert settings.secret_values() == []
+    log_filter = RedactingFilter(log_secrets(settings))
+
+    def logged(message: str) -> str:
+        record = logging.LogRecord("t", logging.INFO, __file__, 1, message, None, None)
+        assert log_filter.filter(record)
+        return record.getMessage()
+
+    assert logged("key profile-Secret-1") == "key ***"
+    (project / ".data-platform" / "connections.toml").write_text(
+        '[connections.prod]\nurl = "postgresql://u:pg-Secret-3@localhost/db"\n\n'
+        '[storage.lake]\nurl = "s3://b/"\nkey = "k"\nsecret = "${LAKE_SECRET}"\n'
+    )
+    assert logged("saw pg-Secret-3 and entry-Secret-2 and profile-Secret-1") == "saw *** and *** and ***"
