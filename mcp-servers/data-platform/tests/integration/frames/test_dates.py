@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from data_platform.errors import InputError
-from data_platform.frames import csv_reader, dates, json_reader
+from data_platform.frames import csv_reader, date_forms, json_reader
 from data_platform.frames.ops import OpResult
 from data_platform.registry import Registry, Target
 from harness import call, call_error, inmemory, text_of
@@ -56,41 +56,33 @@ def _load(tmp_path: Path, text: str, name: str = "d.csv", **kw: object) -> tuple
     ],
 )
 def test_detect_picks_the_format(values: list[str | None], fmt: str) -> None:
-    found = dates.detect(pa.array(values, pa.string()))
+    found = date_forms.detect(pa.array(values, pa.string()))
     assert (found.fmt, found.ambiguous, found.invalid) == (fmt, None, None)
 
 
 def test_detect_refuses_what_is_not_one_date_form() -> None:
-    assert dates.detect(pa.array(["01/02/2024", "03/04/2024"])).ambiguous == "01/02/2024"
-    assert dates.detect(pa.array(["13/14/2024"])).fmt is None  # neither order fits
-    assert dates.detect(pa.array(["2024/01/31", "soon"])).fmt is None
-    assert dates.detect(pa.array(["2024/01/31", "2024/01/31 10:00"])).fmt is None  # mixed shapes
-    assert dates.detect(pa.array(["hello", "1.5"])).fmt is None
-    found = dates.detect(pa.array(["2024/01/31", "2023/02/29"]))  # 2023 is not a leap year
+    assert date_forms.detect(pa.array(["01/02/2024", "03/04/2024"])).ambiguous == "01/02/2024"
+    assert date_forms.detect(pa.array(["13/14/2024"])).fmt is None  # neither order fits
+    assert date_forms.detect(pa.array(["2024/01/31", "soon"])).fmt is None
+    assert date_forms.detect(pa.array(["2024/01/31", "2024/01/31 10:00"])).fmt is None  # mixed shapes
+    assert date_forms.detect(pa.array(["hello", "1.5"])).fmt is None
+    found = date_forms.detect(pa.array(["2024/01/31", "2023/02/29"]))  # 2023 is not a leap year
     assert (found.fmt, found.invalid) == ("%Y/%m/%d", "2023/02/29")
 
 
 def test_first_bad_catches_what_strptime_accepts_wrongly() -> None:
-    values = pa.array(["2024/01/31", "2024/02/30", "0024/01/01", "nope", None, ""])
-    parsed = pa.compute.strptime(values, format="%Y/%m/%d", unit="s", error_is_null=True)
+    def first_bad(values: list[str | None], fmt: str) -> int | None:
+        array = pa.array(values, pa.string())
+        return date_forms.first_bad(array, pa.compute.strptime(array, fmt, "s", error_is_null=True), fmt)
+
     # glibc reads 2024/02/30 as 1 March: index 1 is the first wrong value.
-    assert dates.first_bad(values, parsed, "%Y/%m/%d") == 1
-    late = pa.array(["31.01.2024", "31.04.2024"])  # April has 30 days
-    assert (
-        dates.first_bad(late, pa.compute.strptime(late, "%d.%m.%Y", "s", error_is_null=True), "%d.%m.%Y") == 1
-    )
-    year = pa.array(["2024/01/31", "24/01/31"])
-    assert (
-        dates.first_bad(year, pa.compute.strptime(year, "%Y/%m/%d", "s", error_is_null=True), "%Y/%m/%d") == 1
-    )
+    assert first_bad(["2024/01/31", "2024/02/30", "0024/01/01", "nope", None, ""], "%Y/%m/%d") == 1
+    assert first_bad(["31.01.2024", "31.04.2024"], "%d.%m.%Y") == 1  # April has 30 days
+    assert first_bad(["2024/01/31", "24/01/31"], "%Y/%m/%d") == 1
     # An offset moves the UTC instant to another day: 31 Jan 23:00-02:00 is 1 Feb 01:00 UTC, not a rollover.
-    zoned = pa.array(["2024/01/31 23:00-02:00", "2024/02/02 23:00-02:00", "2024/02/30 10:00+01:00"])
-    fmt = "%Y/%m/%d %H:%M%z"
-    assert dates.first_bad(zoned, pa.compute.strptime(zoned, fmt, "s", error_is_null=True), fmt) == 2
-    ok = pa.array(["2024/01/01", "2024/03/03", None, ""])
-    assert (
-        dates.first_bad(ok, pa.compute.strptime(ok, "%Y/%m/%d", "s", error_is_null=True), "%Y/%m/%d") is None
-    )
+    zoned = ["2024/01/31 23:00-02:00", "2024/02/02 23:00-02:00", "2024/02/30 10:00+01:00"]
+    assert first_bad(zoned, "%Y/%m/%d %H:%M%z") == 2
+    assert first_bad(["2024/01/01", "2024/03/03", None, ""], "%Y/%m/%d") is None
 
 
 # -- read_csv ----------------------------------------------------------------------------------------
