@@ -55,7 +55,11 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
     elif any(r.startswith("metadata/") and r.endswith(".metadata.json") for r in rel.values()):
         out.kind = "iceberg table files"
         out.next = ["register it in an Iceberg catalog ([iceberg.NAME], docs/lakes.md), then read_table"]
-    visible = [i for i in files if not any(p.startswith((".", "_")) for p in rel[i.path].split("/"))]
+    # In path order (partitions in order), not the file system's: the table is read by a model.
+    visible = sorted(
+        (i for i in files if not any(p.startswith((".", "_")) for p in rel[i.path].split("/"))),
+        key=lambda i: rel[i.path],
+    )
     if out.kind == "folder":  # what a reader reads: not _SUCCESS, .crc (a table's log counts)
         out.files_total, out.bytes_total = len(visible), sum(i.size or 0 for i in visible)
     out.files = [FileRow(path=rel[i.path], size_bytes=i.size or 0) for i in visible[:SHOWN_FILES]]

@@ -228,6 +228,8 @@ async def test_odd_arguments_get_clean_errors(project: Path) -> None:
         sc = r.structured_content
         assert sc["files_total"] == 9 and sc["partition_values"] == {"species": 3, "year": 3}
         assert sc["columns"]["year"] == "int32" and "read_parquet" in text_of(r)
+        paths = [f["path"] for f in sc["files"]]
+        assert paths == sorted(paths)  # in partition order, as a model reads the table
 
 
 @pytest.mark.slow  # seconds of real work, so that progress is due
