@@ -9,6 +9,7 @@ Both must be readable on one connection of `target` (dev and prod in one warehou
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from data_platform.dbtools.service import DbtService
 
 EXAMPLES = 20  # rows per kind stored as refs
+# Number types by name, beside dbt's Column.is_numeric (which misses `DECIMAL(18,2)` on dbt-duckdb).
+NUMBER = re.compile(
+    r"^(u?(tiny|small|big|huge)?int(eger)?\d*|numeric|decimal|number|real|float\d*|double( precision)?)$"
+)
 
 
 @dataclass
@@ -62,17 +67,32 @@ def adapter_sql(adapter: Any, timeout_s: float) -> tuple[diff_core.Execute, Dial
     return execute, dialect
 
 
-def relation_columns(
-    execute: diff_core.Execute, rel: str, label: str, side: str
-) -> list[diff_core.SideColumn]:
-    """A relation's columns as the diff core reads them; a missing relation says how to build it."""
-    try:
-        return diff_core.arrow_columns(execute(f"select * from {rel} where 1 = 0").schema)
-    except DbtError as exc:
-        raise DbtError(
-            f"Cannot read {label} in {side} ({rel}): {str(exc).splitlines()[0]}",
-            hint=f"Build it there first (dbt_run select={label} target=...), or check the name.",
-        ) from None
+def node_columns(adapter: Any, node: dict[str, Any]) -> list[diff_core.SideColumn]:
+    """A node's relation's columns with the warehouse's own types (dbt's get_columns_in_relation:
+    portable, and typed even where an empty result set carries no types); [] when not built."""
+    relation = _relation(adapter, node)
+    with adapter.connection_named(warehouse.CONNECTION_NAME):
+        try:
+            found = adapter.get_columns_in_relation(relation)
+        except Exception:  # a missing schema raises on some adapters, returns [] on others
+            return []
+    out = []
+    for c in found:
+        kind = str(c.data_type)
+        base = kind.lower().split("(")[0].strip()
+        numeric = bool(c.is_numeric() or c.is_integer() or c.is_float() or NUMBER.match(base))
+        out.append(
+            diff_core.SideColumn(str(c.name), kind, numeric, text_only=kind.lower() in ("json", "xml"))
+        )
+    return out
+
+
+def _relation(adapter: Any, node: dict[str, Any]) -> Any:
+    return adapter.Relation.create(
+        database=node.get("database"),
+        schema=node.get("schema"),
+        identifier=node.get("alias") or node.get("name"),
+    )
 
 
 def store_examples(
@@ -121,7 +141,7 @@ def compare(
     node = _node(service, target, model)
     other = None
     if against in targets_of(project):
-        other = _node(service, against, model)["relation_name"]
+        other = _node(service, against, model)
     elif against == target:
         raise InputError("target and against name the same side.")
     label = str(node.get("name") or model)
@@ -130,24 +150,26 @@ def compare(
         adapter = warehouse.current_adapter()
         kind = adapter.type()
         execute, dialect = adapter_sql(adapter, service.settings.dbt_timeout_s)
-        there = (
-            other
-            or adapter.Relation.create(
-                database=node.get("database"), schema=against, identifier=node.get("alias") or label
-            ).render()
-        )
+        there_node = other or {**node, "schema": against}
+        there = str(other["relation_name"]) if other else _relation(adapter, there_node).render()
         here_rel = str(node["relation_name"])
 
-        def columns(rel: str, side: str) -> list[diff_core.SideColumn]:
-            return relation_columns(execute, rel, label, side)
+        def columns(n: dict[str, Any], rel: str, side: str) -> list[diff_core.SideColumn]:
+            found = node_columns(adapter, n)
+            if not found:
+                raise DbtError(
+                    f"Cannot read {label} in {side} ({rel}): no such relation.",
+                    hint=f"Build it there first (dbt_run select={label} target=...), or check the name.",
+                )
+            return found
 
         # left = the other side (prod, the baseline), right = this side (dev, the change)
         result = diff_core.diff(
             execute,
             there,
             here_rel,
-            columns(there, against),
-            columns(here_rel, here),
+            columns(there_node, there, against),
+            columns(node, here_rel, here),
             key,
             tolerance=tolerance,
             dialect=dialect,

@@ -13,7 +13,6 @@ run names prod's schema); the changed side is this target's.
 from __future__ import annotations
 
 import functools
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from data_platform import work
 from data_platform.dbtools import state as state_mod
 from data_platform.dbtools import statediff, warehouse
 from data_platform.dbtools.artifacts import load_json
-from data_platform.dbtools.compare import EXAMPLES, adapter_sql, store_examples
+from data_platform.dbtools.compare import EXAMPLES, adapter_sql, node_columns, store_examples
 from data_platform.diffing import compare as diff_core
 from data_platform.diffing.sql import Dialect
 from data_platform.errors import DbtError, InputError
@@ -34,10 +33,6 @@ if TYPE_CHECKING:
 
 MAX_MODELS = 10  # models whose data is compared by default
 COMPARABLE = ("model", "seed", "snapshot")
-# Number types by name, beside dbt's Column.is_numeric (which misses `DECIMAL(18,2)` on dbt-duckdb).
-NUMBER = re.compile(
-    r"^(u?(tiny|small|big|huge)?int(eger)?\d*|numeric|decimal|number|real|float\d*|double( precision)?)$"
-)
 
 
 @dataclass
@@ -230,30 +225,6 @@ def key_of(current: dict[str, Any], name: str, columns: set[str]) -> tuple[list[
         ):
             return [lowered[cname.lower()]], "contract"
     return [], ""
-
-
-def node_columns(adapter: Any, node: dict[str, Any]) -> list[diff_core.SideColumn]:
-    """A node's relation's columns with the warehouse's own types (dbt's get_columns_in_relation:
-    portable, and typed even where an empty result set carries no types); [] when not built."""
-    relation = adapter.Relation.create(
-        database=node.get("database"),
-        schema=node.get("schema"),
-        identifier=node.get("alias") or node.get("name"),
-    )
-    with adapter.connection_named(warehouse.CONNECTION_NAME):
-        try:
-            found = adapter.get_columns_in_relation(relation)
-        except Exception:  # a missing schema raises on some adapters, returns [] on others
-            return []
-    out = []
-    for c in found:
-        kind = str(c.data_type)
-        base = kind.lower().split("(")[0].strip()
-        numeric = bool(c.is_numeric() or c.is_integer() or c.is_float() or NUMBER.match(base))
-        out.append(
-            diff_core.SideColumn(str(c.name), kind, numeric, text_only=kind.lower() in ("json", "xml"))
-        )
-    return out
 
 
 def _compare_one(

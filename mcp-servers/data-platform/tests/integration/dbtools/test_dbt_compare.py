@@ -62,3 +62,20 @@ async def test_a_model_changed_in_dev_compared_against_prod(
         assert "Columns and types match: all 5 columns have the same names and types" in text_of(r)
         only = _ref(tmp_path, got["examples"][f"only_in_{prod}"])
         assert only.column("customer_id").to_pylist() == [5]
+        # A number on both adapters (an empty PostgreSQL result carries no types: the warehouse's
+        # own column types are read), so its largest change is measured.
+        assert {c["name"]: c["max_abs_diff"] for c in got["columns"]}["total_amount"] == 1
+
+        # dev's total_amount becomes decimal(18,3): the type change is said, and the column is still
+        # compared as a number (only the GB customers' +1 differs, not every row as text would).
+        text = model.read_text()
+        start = text.index("coalesce(sum(p.amount), 0) +")
+        end = text.index(" as total_amount", start)
+        model.write_text(f"{text[:start]}cast({text[start:end]} as decimal(18, 3)){text[end:]}")
+        await call(client, "dbt_build", select="customer_orders")
+        r = await call(client, "dbt_compare", model="customer_orders", against=prod, key=["customer_id"])
+        got = r.structured_content
+        assert any("total_amount" in line for line in got["schema_changes"]), got["schema_changes"]
+        assert "total_amount" in " ".join(got["schema_summary"]) and "types match" not in text_of(r)
+        assert got["changed"] == changed and got["only_in_against"] == only_prod
+        assert {c["name"]: c["max_abs_diff"] for c in got["columns"]}["total_amount"] == 1
