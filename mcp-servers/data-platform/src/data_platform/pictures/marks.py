@@ -176,6 +176,12 @@ def _line(eng: engine.Engine, con: Any, schema: pa.Schema, req: Request, rows: i
     data = _rows(eng.run(con, sql))
     spec = specs.line(data, req.x, _vtype(xt), label, req.color, band)
     spec["usermeta"] = {"aggregate": agg}
+    drawn = [v for r in data for k in ("v", "lo", "hi") if isinstance(v := r.get(k), int | float)]
+    if drawn and (min(drawn) > 0 or max(drawn) < 0):  # the axis is fitted to the values
+        notes.append(
+            f"the value axis spans {min(drawn):,.6g} to {max(drawn):,.6g}, not from 0: "
+            "small changes look large (read the axis, not the height)"
+        )
     return (
         len(data),
         spec,

@@ -73,7 +73,8 @@ def line(
     y = {"field": "v", "type": "quantitative", "title": value, "scale": {"zero": False}}
     mark = {"type": "line", "point": len(data) <= 60}
     if not band:
-        return {**_base(data), "mark": mark, "encoding": {"x": xenc, "y": y, **_color(color)}}
+        # padding: the points at the ends of x sit on the plot's edges (half cut off without it)
+        return {**_base(data), "padding": 12, "mark": mark, "encoding": {"x": xenc, "y": y, **_color(color)}}
     area = {"y": {**y, "field": "lo"}, "y2": {"field": "hi"}, **_color(color)}
     return {
         **_base(data),

@@ -188,6 +188,30 @@ async def test_charts_draw_values_as_they_are_and_name_any_aggregate(project: Pa
     assert "two aggregates" in clash
 
 
+def test_a_line_away_from_zero_says_so(tmp_path: Path) -> None:
+    """A monthly revenue line between 757k and 929k: the axis is fitted to the values, which the
+    answer says (a model read a dip as a collapse)."""
+    import datetime as dt
+
+    from data_platform.pictures import chart
+    from data_platform.registry import Registry
+
+    registry = Registry(tmp_path / "reg")
+    months = [dt.date(2025, m, 1) for m in range(1, 13)]
+    revenue = [810e3, 757e3, 790e3, 800e3, 820e3, 815e3, 830e3, 850e3, 870e3, 900e3, 929e3, 838e3]
+    registry.put(pa.table({"month": months, "revenue": revenue}), name="monthly", source="test")
+    out = chart.chart(
+        registry, "monthly", chart.Request("line", "month", "revenue", None, None, None, None), tmp_path
+    )
+    assert any("spans 757,000 to 929,000, not from 0" in note for note in out.notes), out.notes
+    assert_picture(out.picture.png)
+    registry.put(pa.table({"month": months, "change": [v - 840e3 for v in revenue]}), name="d", source="test")
+    both = chart.chart(
+        registry, "d", chart.Request("line", "month", "change", None, None, None, None), tmp_path
+    )
+    assert not any("not from 0" in note for note in both.notes)  # values on both sides of 0 include it
+
+
 def test_a_long_line_is_binned_keeping_its_extremes_and_coloured_means_do_not_stack(tmp_path: Path) -> None:
     import datetime as dt
     import math
