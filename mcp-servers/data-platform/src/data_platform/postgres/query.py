@@ -21,7 +21,7 @@ from data_platform import work
 from data_platform.config import Settings
 from data_platform.errors import GuardError, InputError
 from data_platform.postgres import safety, units
-from data_platform.postgres.arrow_types import GeoFormat, Plan, convert, pg_type_of, plan, typmod_of
+from data_platform.postgres.arrow_types import GeoFormat, Plan, convert, plan
 from data_platform.postgres.connection import adbc_connection, classify, session, unknown_types
 from data_platform.postgres.sqlerror import explained
 from data_platform.registry import Guard, RefInfo, Registry, Target, ingest
@@ -241,9 +241,7 @@ def _streamable(p: Plan, schema: pa.Schema) -> bool:
     That is numeric without a declared precision (scale taken from the data) and
     geometry (the SRIDs found go in the column's metadata, written first).
     """
-    undeclared = any(
-        "numeric" in (p.pg_types.get(f.name), pg_type_of(f)) and typmod_of(f) < 4 for f in schema
-    )
+    undeclared = any(numeric and typmod < 4 for numeric, typmod in map(p.numeric, schema))
     return not p.spatial and not undeclared
 
 
