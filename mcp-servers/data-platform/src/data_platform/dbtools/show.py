@@ -83,6 +83,9 @@ def show(
     # The compiled node comes back in-process: no manifest.json/run_results.json to write (two
     # manifest writes were 70% of a warm call; the validation folder's manifest is dbt_parse's).
     args.append("--no-write-json")
+    # No relation cache filled up front (a catalogue query per schema on a connection of its own):
+    # compiling one node needs none; a macro's adapter.get_relation still asks the warehouse.
+    args.append("--no-populate-cache")
     if sql is not None:
         # Inline SQL is written by the caller: compiled without introspection (dbt's
         # --no-introspect), its Jinja cannot run statements (run_query) while compiling.

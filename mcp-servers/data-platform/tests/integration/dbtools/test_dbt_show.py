@@ -37,6 +37,17 @@ async def test_a_model_and_inline_sql_with_ref_on_both_adapters(
         built = shop.rows("select customer_id, lower(country), orders from {s}.customer_orders")
         assert got["rows"] == len(built) == 5
         assert shown == {(int(a), b, int(c)) for a, b, c in built}
+        # A model whose Jinja asks the warehouse while compiling (no relation cache is filled up
+        # front): the built relation is found, a missing one is not.
+        probe = shop.root / "models" / "probe_relations.sql"
+        probe.write_text(
+            "{% set r = ref('stg_customers') %}\n"
+            "{% set found = adapter.get_relation(r.database, r.schema, r.identifier) %}\n"
+            "{% set gone = adapter.get_relation(r.database, r.schema, 'dp_no_such_relation') %}\n"
+            "select {{ 1 if found is not none else 0 }} as found, {{ 1 if gone is not none else 0 }} as gone"
+        )
+        r = await call(client, "dbt_show", model="probe_relations")
+        assert [(row["found"], row["gone"]) for row in _rows(tmp_path, r.structured_content)] == [(1, 0)]
 
         sql = (
             "select country, count(*) as n from {{ ref('stg_customers') }} group by country order by country"
