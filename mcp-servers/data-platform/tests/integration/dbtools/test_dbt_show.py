@@ -97,3 +97,17 @@ async def test_cancelling_dbt_show_stops_the_query_in_postgresql(
         # dbt's lock was released: the next call runs, and the cancelled one stored nothing.
         r = await call(client, "dbt_show", sql="select 1 as one")
         assert r.structured_content["data_ref"] == "dbt_show_2"
+
+
+@pytest.mark.slow
+async def test_a_self_contained_query_on_a_duckdb_file_never_built(tmp_path: Path) -> None:
+    """dbt fills no relation cache for dbt_show (`--no-populate-cache`), so it would not open the
+    target's database file either: a missing file is still made by dbt-duckdb, as a compile made it."""
+    from shopproject import copy_shop, duckdb_env
+
+    root = copy_shop(tmp_path)
+    path = tmp_path / "never_built.duckdb"
+    async with inmemory(tmp_path, env=duckdb_env(root, path, "shop")) as client:
+        r = await call(client, "dbt_show", sql="select 41 + 1 as answer")
+        assert _rows(tmp_path, r.structured_content) == [{"answer": 42}]
+    assert path.exists()
