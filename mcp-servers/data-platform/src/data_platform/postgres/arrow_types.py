@@ -1,6 +1,7 @@
 """PostgreSQL types as useful Arrow types: the query wrapped so the server converts what the driver
-cannot decode (geometry to WKT/GeoJSON, inet/enum/composites to text, money to numeric), then the
-Arrow that comes back finished (numeric as an exact decimal, SRIDs noted, hidden columns dropped).
+cannot decode (geometry to WKT/GeoJSON, inet/enum/composites to text) or decodes slowly (numeric
+and money as numeric's text), then the Arrow that comes back finished (numeric as an exact decimal,
+SRIDs noted, hidden columns dropped).
 """
 
 from __future__ import annotations

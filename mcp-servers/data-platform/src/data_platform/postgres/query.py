@@ -4,7 +4,8 @@ Columnar end to end: the ADBC PostgreSQL driver runs a plain query as
 `COPY (query) TO STDOUT (FORMAT binary)` and decodes it in C into Arrow record
 batches; no Python object per row is ever made. Types PostgreSQL knows but
 Arrow does not are converted on the server inside the same query (geometry to
-WKT/GeoJSON, inet/enum/... to text), numeric becomes an exact decimal.
+WKT/GeoJSON, inet/enum/... to text); numeric comes as the server's text (cheaper than the
+driver's decoding) and becomes an exact decimal.
 """
 
 from __future__ import annotations
