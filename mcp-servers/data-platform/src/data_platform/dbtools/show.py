@@ -9,6 +9,7 @@ row guard. A model's current code runs, built or not: a preview of an edit.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,9 @@ def show(
     # The compiled node comes back in-process: no manifest.json/run_results.json to write (two
     # manifest writes were 70% of a warm call; the validation folder's manifest is dbt_parse's).
     args.append("--no-write-json")
+    # No relation cache filled up front (two connections and a catalogue query per schema on
+    # PostgreSQL): compiling one node needs none; a macro's adapter.get_relation still asks.
+    args.append("--no-populate-cache")
     if sql is not None:
         # Inline SQL is written by the caller: compiled without introspection (dbt's
         # --no-introspect), its Jinja cannot run statements (run_query) while compiling.
@@ -92,7 +96,11 @@ def show(
 
     def compiled_where(result: Any) -> tuple[str, guarded.Where]:
         # Under dbt's lock: only what the query needs, read from the adapter dbt registered.
-        return _one_node(result, what), guarded.where_of(warehouse.current_adapter())
+        code, adapter = _one_node(result, what), warehouse.current_adapter()
+        where = guarded.where_of(adapter)
+        if where.duckdb_path and not where.problem and not os.path.exists(where.duckdb_path):
+            warehouse.open_once(adapter)  # a never-built target's file, made by dbt as a cache fill did
+        return code, where
 
     work.progress(0, 3, f"compiling {what}")
     inv = service.inproc.invoke(args, after=compiled_where)

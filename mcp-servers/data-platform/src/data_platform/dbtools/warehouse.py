@@ -80,6 +80,13 @@ def current_adapter() -> Any:
     return adapters[-1]
 
 
+def open_once(adapter: Any) -> None:
+    """Open the adapter's connection and let it go: what dbt's relation cache did on the way
+    (dbt-duckdb makes a missing database file then)."""
+    with adapter.connection_named(CONNECTION_NAME):
+        adapter.connections.get_thread_connection().handle  # noqa: B018  (opened on first access)
+
+
 @dataclass
 class Fetched:
     """An open query's rows: the schema, then the batches (read while the connection is open)."""

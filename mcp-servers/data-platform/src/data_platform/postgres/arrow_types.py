@@ -1,6 +1,7 @@
 """PostgreSQL types as useful Arrow types: the query wrapped so the server converts what the driver
-cannot decode (geometry to WKT/GeoJSON, inet/enum/composites to text, money to numeric), then the
-Arrow that comes back finished (numeric as an exact decimal, SRIDs noted, hidden columns dropped).
+cannot decode (geometry to WKT/GeoJSON, inet/enum/composites to text) or decodes slowly (numeric
+and money as numeric's text), then the Arrow that comes back finished (numeric as an exact decimal,
+SRIDs noted, hidden columns dropped).
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ class Plan:
     sql: str
     spatial: dict[str, str] = field(default_factory=dict)  # output column -> hidden srid column
     pg_types: dict[str, str] = field(default_factory=dict)  # output column -> PostgreSQL type
+    typmods: dict[str, int] = field(default_factory=dict)  # output numeric column -> its typmod
+
+    def numeric(self, f: pa.Field) -> tuple[bool, int]:
+        """Whether a result column is numeric (sent as text or opaque), and its declared typmod."""
+        if f.name in self.typmods:
+            return True, self.typmods[f.name]
+        return "numeric" in (self.pg_types.get(f.name), pg_type_of(f)), typmod_of(f)
 
 
 def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
@@ -66,6 +74,7 @@ def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
     exprs: list[str] = []
     spatial: dict[str, str] = {}
     pg_types = {out: pg_type_of(f) for f, out in zip(schema, unique, strict=True)}
+    typmods: dict[str, int] = {}
     changed = unique != names
     for i, (f, out) in enumerate(zip(schema, unique, strict=True)):
         ref = f"_q.{quote_ident(f'c{i}')}"
@@ -77,8 +86,11 @@ def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
             exprs.append(f"ST_SRID({ref}) AS {quote_ident(hidden)}")
             spatial[out] = hidden
             changed = True
-        elif pg_type == "money":  # the driver gives cents as int64; numeric keeps the value
-            exprs.append(f"{ref}::numeric AS {quote_ident(out)}")
+        elif pg_type in ("numeric", "money"):
+            # numeric as the server's text: the driver's own numeric decoding costs ~3x more client
+            # CPU than the server's numeric_out (bench_postgres.py); money's cents become numeric's.
+            exprs.append(f"{ref}::numeric::text AS {quote_ident(out)}")
+            typmods[out] = typmod_of(f) if pg_type == "numeric" else -1
             changed = True
         elif _needs_text(f):
             exprs.append(f"{ref}::text AS {quote_ident(out)}")
@@ -90,7 +102,7 @@ def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
     aliases = ", ".join(quote_ident(f"c{i}") for i in range(len(names)))
     # Newlines around the user's SQL so a trailing `-- comment` cannot swallow the bracket.
     wrapped = f"SELECT {', '.join(exprs)} FROM (\n{sql}\n) AS _q({aliases})"
-    return Plan(sql=wrapped, spatial=spatial, pg_types=pg_types)
+    return Plan(sql=wrapped, spatial=spatial, pg_types=pg_types, typmods=typmods)
 
 
 def _decimal_type(precision: int, scale: int) -> pa.DataType | None:
@@ -102,14 +114,14 @@ def _decimal_type(precision: int, scale: int) -> pa.DataType | None:
 
 
 def _numeric_column(col: pa.ChunkedArray, typmod: int) -> tuple[pa.ChunkedArray, str | None]:
-    """Opaque numeric strings to an exact decimal; text only if no decimal can hold them."""
+    """Numeric text (the server's, or the driver's opaque strings) to an exact decimal; text only
+    if no decimal can hold them."""
     import pyarrow.compute as pc  # not at the server's start
 
-    storage = (
-        pa.chunked_array([c.storage for c in col.chunks], type=pa.string())
-        if col.num_chunks
-        else (pa.chunked_array([], type=pa.string()))
-    )
+    if _is_opaque(col.type):
+        storage = pa.chunked_array([c.storage for c in col.chunks], type=pa.string())
+    else:
+        storage = col.cast(pa.string())
     if typmod >= 4:
         precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
     else:
@@ -152,8 +164,9 @@ def convert(table: pa.Table, p: Plan, fmt: str = "WKT") -> tuple[pa.Table, list[
         pg_type = p.pg_types.get(f.name) or pg_type_of(f)
         meta: dict[str, str] = {"pg_type": pg_type} if pg_type else {}
         t = f.type
-        if "numeric" in (pg_type, pg_type_of(f)) and _is_opaque(t):
-            col, note = _numeric_column(col, typmod_of(f))
+        is_numeric, typmod = p.numeric(f)
+        if is_numeric and (_is_opaque(t) or pa.types.is_string(t) or pa.types.is_large_string(t)):
+            col, note = _numeric_column(col, typmod)
             if note:
                 notes.append(f"{f.name}: {note}")
         elif isinstance(t, pa.BaseExtensionType):

@@ -4,7 +4,8 @@ Columnar end to end: the ADBC PostgreSQL driver runs a plain query as
 `COPY (query) TO STDOUT (FORMAT binary)` and decodes it in C into Arrow record
 batches; no Python object per row is ever made. Types PostgreSQL knows but
 Arrow does not are converted on the server inside the same query (geometry to
-WKT/GeoJSON, inet/enum/... to text), numeric becomes an exact decimal.
+WKT/GeoJSON, inet/enum/... to text); numeric comes as the server's text (cheaper than the
+driver's decoding) and becomes an exact decimal.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from data_platform import work
 from data_platform.config import Settings
 from data_platform.errors import GuardError, InputError
 from data_platform.postgres import safety, units
-from data_platform.postgres.arrow_types import GeoFormat, Plan, convert, pg_type_of, plan, typmod_of
+from data_platform.postgres.arrow_types import GeoFormat, Plan, convert, plan
 from data_platform.postgres.connection import adbc_connection, classify, session, unknown_types
 from data_platform.postgres.sqlerror import explained
 from data_platform.registry import Guard, RefInfo, Registry, Target, ingest
@@ -241,9 +242,7 @@ def _streamable(p: Plan, schema: pa.Schema) -> bool:
     That is numeric without a declared precision (scale taken from the data) and
     geometry (the SRIDs found go in the column's metadata, written first).
     """
-    undeclared = any(
-        "numeric" in (p.pg_types.get(f.name), pg_type_of(f)) and typmod_of(f) < 4 for f in schema
-    )
+    undeclared = any(numeric and typmod < 4 for numeric, typmod in map(p.numeric, schema))
     return not p.spatial and not undeclared
 
 

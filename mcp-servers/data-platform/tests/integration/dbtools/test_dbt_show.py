@@ -37,6 +37,17 @@ async def test_a_model_and_inline_sql_with_ref_on_both_adapters(
         built = shop.rows("select customer_id, lower(country), orders from {s}.customer_orders")
         assert got["rows"] == len(built) == 5
         assert shown == {(int(a), b, int(c)) for a, b, c in built}
+        # A model whose Jinja asks the warehouse while compiling (no relation cache is filled up
+        # front): the built relation is found, a missing one is not.
+        probe = shop.root / "models" / "probe_relations.sql"
+        probe.write_text(
+            "{% set r = ref('stg_customers') %}\n"
+            "{% set found = adapter.get_relation(r.database, r.schema, r.identifier) %}\n"
+            "{% set gone = adapter.get_relation(r.database, r.schema, 'dp_no_such_relation') %}\n"
+            "select {{ 1 if found is not none else 0 }} as found, {{ 1 if gone is not none else 0 }} as gone"
+        )
+        r = await call(client, "dbt_show", model="probe_relations")
+        assert [(row["found"], row["gone"]) for row in _rows(tmp_path, r.structured_content)] == [(1, 0)]
 
         sql = (
             "select country, count(*) as n from {{ ref('stg_customers') }} group by country order by country"
@@ -85,3 +96,17 @@ async def test_cancelling_dbt_show_stops_the_query_in_postgresql(
         # dbt's lock was released: the next call runs, and the cancelled one stored nothing.
         r = await call(client, "dbt_show", sql="select 1 as one")
         assert r.structured_content["data_ref"] == "dbt_show_2"
+
+
+@pytest.mark.slow
+async def test_a_self_contained_query_on_a_duckdb_file_never_built(tmp_path: Path) -> None:
+    """dbt fills no relation cache for dbt_show (`--no-populate-cache`), so it would not open the
+    target's database file either: a missing file is still made by dbt-duckdb, as a compile made it."""
+    from shopproject import copy_shop, duckdb_env
+
+    root = copy_shop(tmp_path)
+    path = tmp_path / "never_built.duckdb"
+    async with inmemory(tmp_path, env=duckdb_env(root, path, "shop")) as client:
+        r = await call(client, "dbt_show", sql="select 41 + 1 as answer")
+        assert _rows(tmp_path, r.structured_content) == [{"answer": 42}]
+    assert path.exists()
