@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import resource
 import threading
 import weakref
 from collections import deque
@@ -119,6 +120,16 @@ _KEPT_LOCK = threading.Lock()
 _IDLE: list[_Kept] = []
 
 
+def _forked() -> None:
+    """A forked child has none of its parent's threads: it must not hand work to them."""
+    global _KEPT_LOCK
+    _KEPT_LOCK = threading.Lock()
+    _IDLE.clear()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def in_background(task: Callable[[], object]) -> None:
     """Run `task` on a kept thread: an idle one if any, else a new one.
 
@@ -170,7 +181,8 @@ def fallocate(fd: int, offset: int, length: int) -> bool:
     what is written (so the unused reserve can be freed after the answer, `trim`); False where
     unsupported (no slow zero-filling fallback)."""
     fn = getattr(_LIBC, "fallocate", None)
-    if fn is None:
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]  # past the end, the kernel does not check it
+    if fn is None or (limit != resource.RLIM_INFINITY and offset + length > limit):
         return False
     fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
     return fn(fd, FALLOC_FL_KEEP_SIZE, offset, length) == 0
