@@ -84,14 +84,20 @@ class Flusher:
 
     def wait(self) -> None:
         """Block until every submitted job is done and every early-published ref is written."""
+        me = threading.current_thread()
         while True:
             with self._lock:
-                if self._runner is not None and self._runner is not threading.current_thread():
-                    self._idle.wait()
+                if isinstance(self._runner, threading.Thread) and self._runner is not me:
+                    self._idle.wait()  # a thread runs the jobs
                     continue
+                # None, or a run handed to a kept thread that has not started (or a signal came
+                # in `submit` before it was handed over): the jobs run here, that run finds none.
+                self._runner = me
                 if not self._jobs:
+                    self._runner = None
+                    self._idle.notify_all()
                     return
-                job = self._jobs.popleft()  # queued, but no thread runs yet (a signal came in `submit`)
+                job = self._jobs.popleft()
             _run_job(job)
 
     close = wait
