@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from loopserver import free_port, serving
 
 AZURITE = Path(__file__).parent / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 ACCOUNT = "lakesacct"
@@ -53,41 +52,15 @@ class AzureServer:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def azure_server() -> Iterator[AzureServer]:
     assert AZURITE.exists(), "Azurite is not installed: run scripts/setup-azurite.sh"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "AZURITE_ACCOUNTS": f"{ACCOUNT}:{ACCOUNT_KEY}"}
-    with tempfile.TemporaryDirectory(prefix="azurite-") as where:
-        proc = subprocess.Popen(
-            [str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
-             "--skipApiVersionCheck", "--silent"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            cwd=where,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                        break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"Azurite did not start on port {port}") from None
-                    time.sleep(0.2)
-            yield AzureServer(f"http://127.0.0.1:{port}")
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    args = [str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
+            "--skipApiVersionCheck", "--silent"]  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="azurite-") as where,
+        serving(args, port, "Azurite", env=env, cwd=where) as url,
+    ):
+        yield AzureServer(url)
