@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything (PostgreSQL + PostGIS and Chromium via apt, the Python environment, the MCP
-# Inspector via npm) and run the whole suite:
+# Inspector and Azurite via npm) and run the whole suite:
 # lint (ruff), type-check src/ (mypy, [tool.mypy] in pyproject.toml), then pytest against a real
 # PostgreSQL the suite starts itself (one cluster per xdist worker).
 #   scripts/test.sh           the whole suite (what CI runs)
@@ -22,6 +22,7 @@ fi
 "$ROOT/scripts/setup-chromium.sh"  # the HTML report is screenshotted in headless Chromium
 "$ROOT/scripts/setup-env.sh" "$VENV" dev
 "$ROOT/scripts/setup-inspector.sh"  # the MCP Inspector CLI (npm), for tests/integration/server/test_inspector.py
+"$ROOT/scripts/setup-azurite.sh"  # Azurite, the Azure Storage emulator (npm), for tests/integration/lakes/test_lake_azure.py
 cd "$PROJECT"
 "$VENV/bin/ruff" check src tests bench
 "$VENV/bin/ruff" format --check src tests bench

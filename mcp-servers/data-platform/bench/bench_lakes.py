@@ -9,7 +9,8 @@ and by `pyarrow.dataset(...).to_table(filter=...)`, locally and from an S3-compa
 loopback (moto's server mode, tests/s3server.py) over the same pyarrow filesystem; an Iceberg
 table (SQL catalog on SQLite, one data file per month) is read with the same filter by
 read_parquet and by pyiceberg's own `scan(row_filter=...).to_arrow()`. Medians of interleaved
-runs. Ours also writes the ref to disk (Arrow IPC); the baselines only build the table.
+runs (the local read 3x as many), and the local read's process CPU time. Ours also writes the ref
+to disk (Arrow IPC); the baselines only build the table (`base+ipc` also writes the same file).
 Targets (issue 23): bytes read <= 1.2x the matching partitions' size; local time <= 1.2x
 pyarrow.dataset; S3 <= 1.3x; Iceberg <= 1.3x pyiceberg.
 """
@@ -72,14 +73,22 @@ def reader(project: Path, registry: Registry, path: str, env: dict[str, str]) ->
     return read
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, tuple[float, Any]]:
-    """Median seconds of each, run in turns (a busy machine slows all alike), and the last result."""
+def interleaved(
+    fns: dict[str, Callable[[], Any]], repeat: int, cpu: dict[str, float] | None = None
+) -> dict[str, tuple[float, Any]]:
+    """Median seconds of each, run in turns (a busy machine slows all alike), and the last result.
+    `cpu` receives each one's median process CPU time (all threads): steadier on a loaded machine."""
     times: dict[str, list[float]] = {k: [] for k in fns}
+    cpus: dict[str, list[float]] = {k: [] for k in fns}
     last: dict[str, Any] = {}
     for _ in range(repeat):
         for key, fn in fns.items():
+            c = time.process_time()
             t, last[key] = median_time(fn, 1)
+            cpus[key].append(time.process_time() - c)
             times[key].append(t)
+    if cpu is not None:
+        cpu.update({k: statistics.median(v) for k, v in cpus.items()})
     return {k: (statistics.median(v), last[k]) for k, v in times.items()}
 
 
@@ -111,18 +120,25 @@ def main() -> None:
             return ds.dataset(folder, format="parquet", partitioning="hive").to_table(filter=expr)
 
         results = {}
+        cpu: dict[str, float] = {}
         runs = interleaved(
             {
                 "base": lambda: local_baseline().num_rows,
                 "ours": reader(project, registry, "sales", {}),
                 "base+ipc": lambda: to_disk(local_baseline(), project / "base.arrow"),
             },
-            args.repeat,
+            args.repeat * 3,  # ~0.1 s each: three times the runs for a steadier median
+            cpu,
         )
         (t_base, n_base), (t_ours, got), (t_ipc, _) = runs["base"], runs["ours"], runs["base+ipc"]
         assert got["rows"] == n_base, (got, n_base)
         results["local"] = (t_ours, t_base)
         print(f"local, against pyarrow.dataset + writing the same Arrow file: {t_ours / t_ipc:.2f}x")
+        print(
+            f"local, process CPU (all threads): ours {cpu['ours'] * 1e3:.1f} ms, pyarrow.dataset "
+            f"{cpu['base'] * 1e3:.1f} ms ({cpu['ours'] / cpu['base']:.2f}x), + writing the Arrow file "
+            f"{cpu['base+ipc'] * 1e3:.1f} ms ({cpu['ours'] / cpu['base+ipc']:.2f}x)"
+        )
         bytes_ratio = got["bytes_read"] / matching
         print(
             f"bytes read: {got['bytes_read']:,} of {got['bytes_total']:,} "

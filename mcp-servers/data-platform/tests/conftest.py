@@ -149,6 +149,26 @@ def s3() -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def azure() -> Iterator[Any]:
+    """An Azure Blob Storage server on loopback (Azurite), one per session (tests/azserver.py)."""
+    from azserver import ACCOUNT_KEY, azure_server
+
+    secret_scan.register_secret(ACCOUNT_KEY)
+    with azure_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gcs() -> Iterator[Any]:
+    """A Google Cloud Storage server on loopback (gcp-storage-emulator), one per session
+    (tests/gcsserver.py)."""
+    from gcsserver import gcs_server
+
+    with gcs_server() as server:
+        yield server
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """An empty user project folder: the server's working directory."""

@@ -1,6 +1,6 @@
 """Object storage: which filesystem a URL needs, with credentials from where users keep them.
 
-`s3://` (AWS, or any S3-compatible endpoint: MinIO, R2), `gs://` and `az://` are served by
+`s3://` (AWS, or any S3-compatible endpoint: MinIO, R2), `gs://` (gcs.py) and `az://` (azure.py) are served by
 pyarrow.fs; any other scheme is refused with what works. Credentials, later wins:
 1. the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION;
    AWS_ENDPOINT_URL(_S3) as the endpoint, which pyarrow itself ignores), then the AWS_PROFILE
@@ -33,14 +33,14 @@ import pyarrow.fs as pafs
 
 from data_platform.config import Settings
 from data_platform.errors import InputError, NotConfiguredError
-from data_platform.lakes import aws
+from data_platform.lakes import aws, azure, gcs
 from data_platform.tomlfiles import TomlFiles
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KEYS = {"url", "endpoint", "region", "key", "secret", "token", "anonymous", "read_only", "description"}
-S3_CLIENTS = 8  # S3 clients kept open (one per endpoint and credentials)
+CLIENTS = 8  # object-storage clients kept open (one per endpoint and credentials)
 # Credentials the AWS SDK's own chain finds without keys (web identity, containers).
 _SDK_VARS = (
     "AWS_WEB_IDENTITY_TOKEN_FILE",
@@ -100,18 +100,18 @@ class Storage:
         self.settings = settings
         self._files = TomlFiles()
         self._lock = threading.Lock()
-        self._s3_clients: dict[tuple[Any, ...], pafs.S3FileSystem] = {}  # by options, secrets included
+        self._clients: dict[tuple[Any, ...], pafs.FileSystem] = {}  # by kind and options, secrets included
         self.catalogs: dict[Any, Any] = {}  # opened Iceberg catalogs by their properties (catalogs.py)
 
     def close(self) -> None:
-        """Release the opened catalogs' connection pools and S3 clients (the server's shutdown calls this)."""
+        """Release the opened catalogs' connection pools and storage clients (at the server's shutdown)."""
         for catalog in self.catalogs.values():
             engine = getattr(catalog, "engine", None)  # a SQL catalog's SQLAlchemy engine
             if engine is not None:
                 engine.dispose()
         self.catalogs.clear()
         with self._lock:
-            self._s3_clients.clear()
+            self._clients.clear()
 
     def entries(self) -> list[Entry]:
         out: dict[str, Entry] = {}
@@ -169,7 +169,7 @@ class Storage:
     def secrets(self) -> list[str]:
         """Every key and secret of the entries and the AWS environment (for redaction)."""
         env = self.settings.environ
-        out = {env.get(k, "") for k in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+        out = {env.get(k, "") for k in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")} | azure.secrets(env)
         try:
             prof = aws.profile(env)
             out.update({prof.secret or "", prof.token or ""})
@@ -216,22 +216,10 @@ class Storage:
         if kind == "s3":
             fs = self._s3(url)
         elif kind == "gcs":
-            anonymous = bool(entry and entry.values.get("anonymous") is True)
-            fs = pafs.GcsFileSystem(anonymous=anonymous)
+            values = {k: self._value(entry, k) for k in ("endpoint", "anonymous")} if entry else {}
+            fs = self._client(pafs.GcsFileSystem, gcs.options(self.settings.environ, values, url[:120]))
         else:
-            account = (entry and self._value(entry, "key")) or self.settings.environ.get(
-                "AZURE_STORAGE_ACCOUNT_NAME"
-            )
-            if not account:
-                raise NotConfiguredError(
-                    f"No Azure storage account for {url[:120]}.",
-                    hint="Set AZURE_STORAGE_ACCOUNT_NAME (and AZURE_STORAGE_ACCOUNT_KEY), or a "
-                    "[storage.NAME] entry with key = account name, secret = account key (docs/lakes.md).",
-                )
-            secret = (entry and self._value(entry, "secret")) or self.settings.environ.get(
-                "AZURE_STORAGE_ACCOUNT_KEY"
-            )
-            fs = pafs.AzureFileSystem(account_name=account, account_key=secret or None)
+            fs = self._azure(url, entry)
         shown = f"{scheme}://{path}"
         return Location(fs, path, shown, read_only, entry.name if entry else None)
 
@@ -294,11 +282,24 @@ class Storage:
             kw.update(endpoint_override=split.netloc, scheme=split.scheme)
         if o["region"]:
             kw["region"] = o["region"]
-        key = tuple(sorted(kw.items()))
-        with self._lock:  # one client per set of options: its connections (and TLS) are reused
-            fs = self._s3_clients.pop(key, None)
-            fs = pafs.S3FileSystem(**kw) if fs is None else fs
-            self._s3_clients[key] = fs  # the most recently used last
-            while len(self._s3_clients) > S3_CLIENTS:
-                self._s3_clients.pop(next(iter(self._s3_clients)))
+        return self._client(pafs.S3FileSystem, kw)
+
+    def _azure(self, url: str, entry: Entry | None) -> pafs.FileSystem:
+        values = {k: self._value(entry, k) for k in ("key", "secret", "token", "endpoint")} if entry else {}
+        if entry and entry.values.get("anonymous") is True:
+            raise InputError(
+                f"storage {entry.name!r}: anonymous = true is for s3:// and gs:// only.",
+                hint="Give the Azure account (key), and its key (secret) or a SAS token (token).",
+            )
+        return self._client(pafs.AzureFileSystem, azure.options(self.settings.environ, values, url[:120]))
+
+    def _client(self, kind: Any, kw: dict[str, Any]) -> pafs.FileSystem:
+        """One client per kind and options, kept: its connections (and TLS) are reused."""
+        key = (kind, *sorted(kw.items()))
+        with self._lock:
+            fs = self._clients.pop(key, None)
+            fs = kind(**kw) if fs is None else fs
+            self._clients[key] = fs  # the most recently used last
+            while len(self._clients) > CLIENTS:
+                self._clients.pop(next(iter(self._clients)))
         return fs

@@ -61,6 +61,7 @@ def find_table(text: str, settings: Settings, storage: Storage, *, for_write: bo
     if "/" in text or scheme_of(text) is not None or text.startswith((".", "~")):
         if scheme_of(text) not in (None, "file"):
             loc = storage.locate(text, for_write=for_write)
+            _delta_served(text, loc.url)
             return TableRef("delta", loc.url, uri=text.rstrip("/"), read_only=loc.read_only)
         real = resolve_path(text, settings, for_write=for_write, folder=True)
         return TableRef("delta", str(real), uri=str(real))
@@ -100,7 +101,18 @@ def detect(text: str, settings: Settings, storage: Storage) -> TableRef | None:
         raise storage_error(exc, loc.url) from None
     if log.type != pafs.FileType.Directory:
         return None
+    _delta_served(text, loc.url)
     return TableRef("delta", loc.url, uri=text.rstrip("/"), read_only=loc.read_only)
+
+
+def _delta_served(text: str, url: str) -> None:
+    """deltalake gets credentials here for s3:// only (delta_options): refuse the other schemes."""
+    if scheme_of(text) not in ("s3", "s3a"):
+        raise InputError(
+            f"{url}: Delta tables are read and written in local folders and s3:// here, not "
+            f"{scheme_of(text)}:// (read as plain Parquet a table would include files its log has removed).",
+            hint="Use a local folder or s3:// for the table; plain Parquet files and datasets work anywhere.",
+        )
 
 
 def delta_options(uri: str, storage: Storage) -> dict[str, str]:

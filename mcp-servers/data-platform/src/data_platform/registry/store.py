@@ -6,6 +6,7 @@ How a ref is written, published, flushed and read: see the package docstring (`_
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -160,10 +161,16 @@ class Registry:
         with self._lock:
             self._failed.pop(name, None)
 
-    def published(self, name: str) -> RefInfo:
-        """A ref written in full and named: mark it valid, schedule its fsync, describe it."""
-        self.written(name, self._version(name), None)
-        return self.info(name)
+    def published(self, name: str, info: RefInfo) -> RefInfo:
+        """A ref written in full and named: mark it valid, schedule its fsync, describe it
+        (`info`, the writer's, with the file's size)."""
+        key = self._version(name)
+        self.written(name, key, None)
+        if key is None:  # dropped by another process already: say so as a read would
+            return self.info(name)
+        info = dataclasses.replace(info, size_bytes=key[2])
+        self._remember(self._info_cache, name, key, (key, info))
+        return info
 
     def written(self, name: str, key: tuple[int, int, int] | None, error: BaseException | None) -> None:
         """A ref's file is complete (`published`, or the writer thread of one published early):

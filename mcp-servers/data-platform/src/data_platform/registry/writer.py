@@ -13,12 +13,13 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from data_platform.registry.durability import fallocate
+from data_platform.registry.durability import fallocate, in_background, trim
 from data_platform.registry.names import temp_path, with_metadata
 
 if TYPE_CHECKING:
@@ -71,12 +72,18 @@ class RefWriter:
         self._batches = 0
         self._buffers = 0  # Arrow buffers per batch (each padded in the file)
         self._allocated = 0
-        self._thread = threading.Thread(target=self._drain, name="ref-writer", daemon=True)
-        self._thread.start()
+        self._drained = threading.Event()  # set when the writer thread is done with this file
+        in_background(self._drain)
 
     _locked = False
 
     def _drain(self) -> None:
+        try:
+            self._copy()
+        finally:
+            self._drained.set()
+
+    def _copy(self) -> None:
         while True:
             with self._cond:
                 while not self._items:
@@ -154,17 +161,20 @@ class RefWriter:
         return self._allocated > 0 and self._bound() <= self._allocated
 
     def _stop_thread(self) -> None:
-        if self._thread.is_alive():
+        if not self._drained.is_set():
             with self._cond:
                 self._items.append(None)
                 self._cond.notify_all()
-            self._thread.join()
+            self._drained.wait()
 
     def _close_file(self) -> None:
         self._writer.close()
         self._sink.flush()
-        if self._allocated > 0:
-            os.ftruncate(self._sink.fileno(), self._sink.tell())  # the unused reserve goes
+        if self._allocated > 0:  # the unused reserve goes: now when syncing, else after the answer
+            if self.registry.sync_writes:
+                os.ftruncate(self._sink.fileno(), self._sink.tell())
+            else:
+                self.registry.flusher.submit(partial(trim, os.dup(self._sink.fileno())))
         if self.registry.sync_writes:
             os.fsync(self._sink.fileno())
         self._sink.close()
@@ -183,7 +193,7 @@ class RefWriter:
     ) -> None:
         """The file is published: write the backlog, close, call `on_done(version, error)`, then
         unlock, all on the writer thread."""
-        self.registry.flusher.behind(self._thread)
+        self.registry.flusher.behind(self._drained)
         self._on_done = on_done
         with self._cond:
             self._items.append(None)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -33,6 +34,23 @@ def penguins(rows: int = 900) -> pa.Table:
             "mass": pa.array([3000.0 + i for i in range(rows)]),
         }
     )
+
+
+def put_hive(fs: pafs.FileSystem, prefix: str) -> None:
+    """penguins() as species=X/year=Y/ Parquet files (two row groups each) in object storage."""
+    ds.write_dataset(
+        penguins(), prefix, filesystem=fs, format="parquet", partitioning=["species", "year"],
+        partitioning_flavor="hive", max_rows_per_group=50, min_rows_per_group=50,
+    )  # fmt: skip
+
+
+async def same_rows(client, a: str, b: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Rows of penguins ref `a` missing from `b`, and `b`'s count: [{"missing": 0, "n": 900}] when equal."""
+    query = (
+        f"SELECT (SELECT count(*) FROM (SELECT id, species, year, mass FROM {a} EXCEPT "
+        f"SELECT id, species, year, mass FROM {b})) AS missing, (SELECT count(*) FROM {b}) AS n"
+    )
+    return (await call(client, "sql", query=query)).structured_content["preview"]
 
 
 def write_hive(folder: Path, table: pa.Table) -> None:

@@ -14,7 +14,7 @@ import pytest
 from data_platform.errors import AlreadyExistsError, GuardError
 from data_platform.frames import csv_reader, ops
 from data_platform.postgres.query import query_guard
-from data_platform.registry import Guard, Registry, Target, exists_error, ingest
+from data_platform.registry import Guard, Registry, Target, durability, exists_error, ingest
 from data_platform.render import MAX_CELL, MAX_PREVIEW_COLUMNS, PREVIEW_ROWS
 
 
@@ -103,23 +103,41 @@ def test_nrows_stops_and_chunk_size_recuts(tmp_path: Path) -> None:
     assert [b.num_rows for b in reg.batches("c")] == [400, 400, 200, 400, 400, 200, 400, 100]
 
 
-def _flushers() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == "ref-flusher"}
+def _kept() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "ref-background"}
 
 
-def test_two_registries_in_one_process_share_no_flusher(tmp_path: Path) -> None:
-    # Other tests' registries in this (xdist worker) process may still be flushing: count ours only.
-    others = _flushers()
+def test_two_registries_in_one_process_share_no_flusher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(durability, "KEPT_IDLE_S", 0.2)
     a, b = Registry(tmp_path / "a"), Registry(tmp_path / "b")
     release = threading.Event()
-    a.flusher.submit(lambda: release.wait(30))  # a's background work is stuck
+    done: list[int] = []
+    a.flusher.submit(lambda: release.wait(30), lambda: done.append(1))  # a's background work is stuck
     try:
         b.put(pa.table({"x": [1, 2, 3]}), name="t", source="test")
         t0 = time.perf_counter()
         b.close()  # waits for b's fsyncs only
         assert time.perf_counter() - t0 < 5
-        assert len(_flushers() - others) == 1  # a's, still waiting
+        assert not done  # a's next job still waits behind its stuck one
     finally:
         release.set()
     a.close()
-    assert not _flushers() - others  # threads end when idle
+    assert done == [1]
+    deadline = time.monotonic() + 10  # threads made before the patch wait up to 5 s
+    while _kept() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _kept()  # kept threads end when idle
+
+
+def test_stored_refs_reuse_their_background_threads(tmp_path: Path) -> None:
+    before = _kept()
+    reg = Registry(tmp_path / "reg")
+    big = pa.table({"x": pa.array(range(3_000_000), pa.int64())})  # 24 MB: published before its last bytes
+    for i in range(6):
+        reg.put(big, name="t", source="test", overwrite=True)
+        reg.put(pa.table({"x": [i]}), name=f"s{i}", source="test")
+    reg.close()
+    assert len(_kept() - before) <= 6  # 24 tasks (each ref's writer and fsyncs), on a few threads
+    assert reg.get("t").num_rows == 3_000_000 and reg.get("s5").column("x").to_pylist() == [5]

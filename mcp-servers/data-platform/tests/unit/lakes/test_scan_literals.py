@@ -1,0 +1,45 @@
+"""Literals in a scan filter take the column's type (lakes/pushdown.py), with the cast's checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from data_platform.errors import ExpressionError
+from data_platform.lakes.pushdown import scan_filter
+
+TABLE = pa.table(
+    {
+        "i8": pa.array([1, 2, 3], pa.int8()),
+        "u16": pa.array([1, 2, 3], pa.uint16()),
+        "f32": pa.array([1.5, 2.5, 3.5], pa.float32()),
+        "s": pa.array(["a", "b", "c"], pa.large_string()),
+        "d": pa.array([dt.date(2025, 1, d) for d in (1, 2, 3)], pa.date32()),
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "rows"),
+    [
+        ("i8 IN (2, 3)", 2),
+        ("u16 >= 2", 2),
+        ("f32 > 2", 2),
+        ("f32 < 2.5", 1),
+        ("s == 'b'", 1),
+        ("d >= '2025-01-02'", 2),
+        ("d >= DATE '2025-01-03'", 1),
+    ],
+)
+def test_a_literal_is_made_in_the_column_type(where: str, rows: int) -> None:
+    expr, _ = scan_filter(where, TABLE.schema, "t")
+    assert ds.dataset(TABLE).to_table(filter=expr).num_rows == rows
+
+
+@pytest.mark.parametrize("where", ["i8 = 300", "d = 5", "i8 = 'x'"])
+def test_a_literal_the_column_type_cannot_hold_is_refused(where: str) -> None:
+    with pytest.raises(ExpressionError):
+        scan_filter(where, TABLE.schema, "t")
