@@ -37,17 +37,6 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def reset_peak() -> bool:
-    """Start VmHWM again from the RSS now (`clear_refs` 5, Linux 4.0+), to measure one call's own
-    peak in a process that ran others before; False where the kernel refuses."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
-
-
 def median_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """The median seconds of `repeat` calls of `fn`, and what the last call returned."""
     times, last = [], None
