@@ -192,7 +192,8 @@ def _numeric(cp: ColumnProfile, col: pa.ChunkedArray) -> None:
     low, high = q1 - 1.5 * iqr, q3 + 1.5 * iqr
     if iqr > 0 and (lo < low or hi > high):
         cp.outliers = sum(
-            pc.sum(pc.or_(pc.less(part, low), pc.greater(part, high))).as_py() or 0 for part in _slices(data)
+            pc.sum(pc.or_(pc.less(part, low), pc.greater(part, high))).as_py() or 0
+            for part in map(_floats, _slices(data))
         )
     else:
         cp.outliers = 0
@@ -218,14 +219,21 @@ def _slices(values: pa.ChunkedArray) -> Iterator[pa.ChunkedArray]:
         yield values.slice(start, SLICE)
 
 
+def _floats(part: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Integers as the floats arithmetic with a float turns them into, without refusing those past
+    2**53 (64-bit ids, nanosecond times), which pyarrow's implicit cast does."""
+    return pc.cast(part, pa.float64(), safe=False) if pa.types.is_integer(part.type) else part
+
+
 def _histogram(values: pa.ChunkedArray, lo: float, hi: float, bins: int = BINS) -> list[tuple[Any, Any, int]]:
     """Equal-width bins over [lo, hi] (the last bin closed), as (low, high, rows)."""
     if hi <= lo:
         return [(lo, hi, len(values) - values.null_count)]
     width = (hi - lo) / bins
     by_bin: dict[int, int] = {}
-    for part in _slices(values):
-        idx = pc.cast(pc.floor(pc.divide(pc.subtract(part, lo), width)), pa.int32(), safe=False)
+    for part in _slices(values):  # times (integer bounds) subtract exactly, as integers
+        shifted = pc.subtract(_floats(part) if isinstance(lo, float) else part, lo)
+        idx = pc.cast(pc.floor(pc.divide(_floats(shifted), width)), pa.int32(), safe=False)
         counts = pc.value_counts(pc.min_element_wise(idx, bins - 1).drop_null())
         for b, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
             by_bin[b] = by_bin.get(b, 0) + n

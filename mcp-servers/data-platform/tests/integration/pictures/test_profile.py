@@ -284,6 +284,38 @@ def test_a_key_is_found_where_the_approximate_count_is_under(tmp_path: Path, mon
     assert ids_profile.distinct == n and ids_profile.distinct_exact
 
 
+def test_profile_takes_64_bit_ids_and_nanosecond_times(tmp_path: Path) -> None:
+    """64-bit ids past 2**53 (snowflake ids, unsigned hashes) and nanosecond timestamps spanning
+    more than 2**53 ns (104 days) are profiled: pyarrow's checked casts to float refused them in
+    the histograms, outliers and correlations, and every timestamp[ns] column failed on its
+    histogram edges (no Python datetime for a nanosecond)."""
+    import numpy as np
+
+    from data_platform.frames import profile
+    from data_platform.registry import Registry
+
+    n = 5_000
+    rng = np.random.default_rng(2)
+    start = np.datetime64("2024-01-01T00:00:00", "ns")
+    table = pa.table(
+        {
+            "id": 1_400_000_000_000_000_000 + rng.permutation(n).astype(np.int64) * 1_000_003,
+            "hash": rng.integers(0, 2**64 - 1, n, dtype=np.uint64),
+            "at": pa.array(start + rng.integers(0, 400 * 86_400 * 10**9, n).astype("timedelta64[ns]")),
+            "x": rng.normal(size=n),
+        }
+    )
+    registry = Registry(tmp_path / "reg")
+    registry.put(table, name="t", source="test")
+    p = profile.profile(registry, "t")
+    registry.close()
+    by = {c.name: c for c in p.columns}
+    assert all(sum(b[2] for b in c.histogram) == n for c in p.columns)
+    assert by["id"].stats["min"] == str(pc.min(table["id"]).as_py()) and by["id"].distinct == n
+    assert by["at"].stats["min"].startswith("2024-01-01T") and len(by["at"].stats["min"]) == 29
+    assert {(a, b) for a, b, _ in p.correlations} >= {("id", "x"), ("hash", "x")}
+
+
 def test_profile_allocates_no_copy_of_the_table(tmp_path: Path, monkeypatch) -> None:
     """A regression guard in allocations counted, not seconds: every Arrow buffer the profile
     allocates (a proxy pool) plus what numpy allocates (tracemalloc), at its peak, with passes in
