@@ -378,7 +378,10 @@ def _strictly_increasing(col: pa.ChunkedArray) -> bool:
             continue
         if pa.types.is_temporal(chunk.type):
             chunk = chunk.view(pa.int32() if chunk.type.bit_width == 32 else pa.int64())
-        values = chunk.cast(pa.float64() if pa.types.is_floating(chunk.type) else pa.int64())
+        # uint64 as floats (those past 2**63 fit no int64): rounding keeps order, so floats that
+        # increase mean integers that do; equal neighbours only send the column to the hash check.
+        floats = pa.types.is_floating(chunk.type) or pa.types.is_uint64(chunk.type)
+        values = pc.cast(chunk, pa.float64() if floats else pa.int64(), safe=not floats)
         if previous is not None and not values[0].as_py() > previous:
             return False
         if len(values) > 1:
