@@ -61,7 +61,7 @@ def correlations(table: pa.Table, centres: dict[str, float]) -> list[tuple[str, 
 
 
 def _centred(col: pa.ChunkedArray, centre: float) -> pa.ChunkedArray:
-    x = col.cast(pa.float64())
+    x = pc.cast(col, pa.float64(), safe=False)  # 64-bit ids past 2**53 round, as floats do
     if x.null_count < len(x) and pc.any(pc.is_nan(x)).as_py():
         x = pc.if_else(pc.is_nan(x), None, x)
     return pc.subtract(x, centre)

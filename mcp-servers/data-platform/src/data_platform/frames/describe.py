@@ -47,7 +47,11 @@ def _scalar(s: pa.Scalar) -> Any:
     try:
         value = jsonable(s.as_py())
     except (ValueError, OverflowError, pa.ArrowInvalid):
-        value = str(s)
+        # No Python value for it (a nanosecond timestamp off the microsecond, a date past year
+        # 9999): Arrow's own text. str(s) converts through as_py, and raised the same again.
+        value = s.cast(pa.string()).as_py()
+        if pa.types.is_timestamp(s.type):
+            value = value.replace(" ", "T", 1)  # as isoformat writes it
     if isinstance(value, str) and len(value) > MAX_TEXT:
         value = value[: MAX_TEXT - 1] + "…"
     return value
@@ -69,7 +73,8 @@ def _column(name: str, col: pa.ChunkedArray) -> ColumnStats:
             if nan:
                 cs.stats["nan"] = nan
                 data = pc.drop_null(pc.if_else(pc.is_nan(col), None, col))
-        as_float = data.cast(pa.float64()) if not pa.types.is_floating(t) else data
+        # safe=False: 64-bit ids past 2**53 round as floats do, where the checked cast refused them
+        as_float = pc.cast(data, pa.float64(), safe=False) if not pa.types.is_floating(t) else data
         mm = pc.min_max(data)
         cs.stats["mean"] = _round(pc.mean(as_float).as_py())
         cs.stats["std"] = _round(pc.stddev(as_float, ddof=1).as_py())

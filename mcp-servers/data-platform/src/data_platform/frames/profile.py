@@ -11,8 +11,10 @@ Out of core and in few passes over the memory-mapped columns:
    none), each counted from a 64-bit hash per row sorted in one array, not a hash table;
    and columns that repeat another column, in one DuckDB scan.
 
-Memory: nothing holds a second copy of the table. The largest temporaries are the quantiles'
-copy of one numeric column per thread and the 8-byte row hashes (bench/bench_pictures.py).
+Memory: nothing holds a second copy of the table, nor of a column: quantiles are counted out of
+the column in blocks (frames/quantiles.py), and the largest temporary left is the 8-byte hash
+of each row where a key or duplicates are checked (bench/bench_pictures.py: peak RSS 1.24x the
+ref, 1.0x of which is the ref's own pages).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from data_platform.frames import correlation, engine, textpatterns
 from data_platform.frames.column_summaries import ColumnProfile
 from data_platform.frames.columns import resolve_column
 from data_platform.frames.describe import _round, _scalar
+from data_platform.frames.quantiles import quantiles
 from data_platform.frames.types import is_numeric
 from data_platform.registry import RefInfo, Registry
 from data_platform.render import type_name
@@ -92,12 +95,14 @@ def profile(
             done += 1
             work.progress(done, total, f"column {cp.name}")
     work.check()
+    pa.default_memory_pool().release_unused()  # the column passes' freed buffers, before DuckDB's
     sub = table.select(shown)
     with engine.scoped(sandbox) as eng, eng.over({"t": sub}) as con:
         correlations = _scan(eng, con, sub, profiles)
         work.progress(done + 1, total, "keys and duplicates")
         work.check()
         keys, dup_rows, dup_cols = _exact(eng, con, sub, profiles)
+    pa.default_memory_pool().release_unused()
     work.progress(total, total, "done")
     return Profile(info, profiles, dup_rows, keys, correlations, dup_cols, left)
 
@@ -163,7 +168,8 @@ def _counted(cp: ColumnProfile, col: pa.ChunkedArray) -> tuple[pa.Array, pa.Arra
 
 def _numeric(cp: ColumnProfile, col: pa.ChunkedArray) -> None:
     """Statistics on the column as stored: integers are not copied to floats (the kernels take
-    them), so the one whole-column copy is the quantiles' own; outliers count slice by slice."""
+    them), quantiles are counted in blocks, outliers slice by slice (a column with NaN or of
+    decimals is copied once, without them or as floats)."""
     data = col
     if pa.types.is_floating(col.type):
         nan = pc.sum(pc.is_nan(col)).as_py() or 0
@@ -180,13 +186,14 @@ def _numeric(cp: ColumnProfile, col: pa.ChunkedArray) -> None:
         data = data.cast(pa.float64())  # mean and quantiles of decimals come as floats, as pandas
     cp.stats["mean"] = _round(pc.mean(data).as_py())
     cp.stats["std"] = _round(pc.stddev(data, ddof=1).as_py())
-    q1, q2, q3 = pc.quantile(data, q=[0.25, 0.5, 0.75], interpolation="linear").to_pylist()
+    q1, q2, q3 = quantiles(data, [0.25, 0.5, 0.75], lo, hi)
     cp.stats["25%"], cp.stats["50%"], cp.stats["75%"] = _round(q1), _round(q2), _round(q3)
     iqr = q3 - q1
     low, high = q1 - 1.5 * iqr, q3 + 1.5 * iqr
     if iqr > 0 and (lo < low or hi > high):
         cp.outliers = sum(
-            pc.sum(pc.or_(pc.less(part, low), pc.greater(part, high))).as_py() or 0 for part in _slices(data)
+            pc.sum(pc.or_(pc.less(part, low), pc.greater(part, high))).as_py() or 0
+            for part in map(_floats, _slices(data))
         )
     else:
         cp.outliers = 0
@@ -212,14 +219,21 @@ def _slices(values: pa.ChunkedArray) -> Iterator[pa.ChunkedArray]:
         yield values.slice(start, SLICE)
 
 
+def _floats(part: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Integers as the floats arithmetic with a float turns them into, without refusing those past
+    2**53 (64-bit ids, nanosecond times), which pyarrow's implicit cast does."""
+    return pc.cast(part, pa.float64(), safe=False) if pa.types.is_integer(part.type) else part
+
+
 def _histogram(values: pa.ChunkedArray, lo: float, hi: float, bins: int = BINS) -> list[tuple[Any, Any, int]]:
     """Equal-width bins over [lo, hi] (the last bin closed), as (low, high, rows)."""
     if hi <= lo:
         return [(lo, hi, len(values) - values.null_count)]
     width = (hi - lo) / bins
     by_bin: dict[int, int] = {}
-    for part in _slices(values):
-        idx = pc.cast(pc.floor(pc.divide(pc.subtract(part, lo), width)), pa.int32(), safe=False)
+    for part in _slices(values):  # times (integer bounds) subtract exactly, as integers
+        shifted = pc.subtract(_floats(part) if isinstance(lo, float) else part, lo)
+        idx = pc.cast(pc.floor(pc.divide(_floats(shifted), width)), pa.int32(), safe=False)
         counts = pc.value_counts(pc.min_element_wise(idx, bins - 1).drop_null())
         for b, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True):
             by_bin[b] = by_bin.get(b, 0) + n
@@ -359,12 +373,15 @@ def _strictly_increasing(col: pa.ChunkedArray) -> bool:
     if not ((is_numeric(t) and not pa.types.is_decimal(t)) or pa.types.is_temporal(t)) or col.null_count:
         return False
     previous = None
-    for chunk in col.chunks:
-        if not len(chunk):
+    for chunk in (c for part in _slices(col) for c in part.chunks):  # slices: the casts and
+        if not len(chunk):  # differences below stay a few MB however long a chunk is
             continue
         if pa.types.is_temporal(chunk.type):
             chunk = chunk.view(pa.int32() if chunk.type.bit_width == 32 else pa.int64())
-        values = chunk.cast(pa.float64() if pa.types.is_floating(chunk.type) else pa.int64())
+        # uint64 as floats (those past 2**63 fit no int64): rounding keeps order, so floats that
+        # increase mean integers that do; equal neighbours only send the column to the hash check.
+        floats = pa.types.is_floating(chunk.type) or pa.types.is_uint64(chunk.type)
+        values = pc.cast(chunk, pa.float64() if floats else pa.int64(), safe=not floats)
         if previous is not None and not values[0].as_py() > previous:
             return False
         if len(values) > 1:

@@ -140,6 +140,7 @@ def profile_report(
 ) -> ProfileOutput:
     """Profile `ref`, draw its overview (PNG) and write the HTML report to `out_dir/reports`."""
     p = profile(registry, ref, columns, sandbox=sandbox)
+    registry.release(p.info.name)  # drawn from the summaries: the ref's pages need not stay mapped
     work.check()
     work.progress(len(p.columns) + 2, len(p.columns) + 3, "drawing")
     pic = render(overview_spec(p), scale=1.5)

@@ -246,6 +246,13 @@ class Registry:
                 self._tables.pop(next(iter(self._tables)))
         return table
 
+    def release(self, name: str) -> None:
+        """Let go of the ref's kept mapping: its pages leave this process's memory (they stay in
+        the OS cache, so the next `get` maps them again in milliseconds). For a call that is
+        done with a large ref and goes on to use memory for something else (a report's drawing)."""
+        with self._lock:
+            self._tables.pop(name, None)
+
     def _remember(self, cache: dict, name: str, key: tuple[int, int, int], value: object) -> None:
         """Cache `value` for version `key` of a ref only while that version is still the ref's
         file: a drop or replace by another thread meanwhile must not leave a stale entry behind."""

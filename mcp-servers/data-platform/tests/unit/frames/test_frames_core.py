@@ -467,6 +467,22 @@ def test_describe_matches_pandas_definitions(reg: Registry) -> None:
     assert g == {"distinct": 2, "top": "a", "freq": 3, "min": "a", "max": "b"}
 
 
+def test_describe_takes_64_bit_ids_and_nanosecond_times(tmp_path: Path) -> None:
+    """Snowflake-style ids past 2**53 and nanosecond timestamps off the microsecond (pandas' own
+    resolution) are described: they raised ArrowInvalid / ValueError (pyarrow's checked cast to
+    float, and a Python datetime that cannot hold nanoseconds)."""
+    reg = Registry(tmp_path / "reg")
+    ids = [1_400_000_000_000_000_001, 1_400_000_000_000_000_003, 1_400_000_000_000_000_002]
+    stamps = pa.array([1_704_067_200_000_000_001, 1_704_067_200_500_000_000, None], pa.timestamp("ns"))
+    reg.put(pa.table({"id": ids, "at": stamps}), name="t", source="test")
+    _, stats, _ = describe(reg, "t")
+    by = {s.name: s.stats for s in stats}
+    assert (by["id"]["min"], by["id"]["max"]) == ("1400000000000000001", "1400000000000000003")
+    assert by["id"]["mean"] == pytest.approx(1.4e18)
+    assert by["at"]["min"] == "2024-01-01T00:00:00.000000001"  # Arrow's text, to the nanosecond
+    assert by["at"]["max"] == "2024-01-01T00:00:00.500000"  # a whole microsecond: Python's, as before
+
+
 def test_head_and_tail_read_only_what_they_show(tmp_path: Path) -> None:
     reg = Registry(tmp_path / "reg")
     with reg.writer(name="big", schema=pa.schema([("i", pa.int64())]), source="t") as w:

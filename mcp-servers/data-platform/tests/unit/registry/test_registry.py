@@ -292,6 +292,27 @@ def test_open_tables_are_reused_until_the_file_changes(tmp_path: Path) -> None:
     assert len(reg._tables) <= 16
 
 
+def mapped(path: Path) -> bool:
+    """Whether this process maps the file now (its pages count in its resident memory)."""
+    return any(line.rstrip().endswith(str(path)) for line in Path("/proc/self/maps").read_text().splitlines())
+
+
+def test_a_released_ref_leaves_the_process_and_is_mapped_again_on_use(tmp_path: Path) -> None:
+    """release drops the kept mapping (a report draws after it: the ref's pages need not stay in
+    the process meanwhile); the next get maps the file again, as it was."""
+    reg = Registry(tmp_path)
+    reg.put(table(5), name="t", source="t")
+    path = reg.path("t")
+    first = reg.get("t")
+    assert mapped(path)
+    reg.release("t")
+    assert mapped(path)  # its holder still reads it
+    del first
+    assert not mapped(path)
+    assert reg.get("t").equals(table(5)) and mapped(path)
+    reg.release("nothing kept")  # a no-op
+
+
 def test_open_tables_are_shared_safely_between_threads(tmp_path: Path) -> None:
     """Tools run on worker threads against one registry: the open-table cache must not race."""
     import threading
