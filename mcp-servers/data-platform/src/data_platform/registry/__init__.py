@@ -6,7 +6,8 @@ from the file, so a ref is exactly one file and is either wholly there or absent
 
 * writes go to a temp file in the same folder, then published by `os.link` (fails if the name
   exists: no silent overwrite, even between two processes) or `os.replace` (when overwriting was
-  asked for); a writer thread copies batches to the file while the producer computes the next;
+  asked for); a writer thread copies batches to the file while the producer computes the next
+  (the first INLINE_BYTES are copied by the caller: a small ref starts no thread);
 * a big ref whose blocks are all reserved is published while the writer thread still copies the
   last batches (up to WRITE_BEHIND bytes): the writer holds an exclusive flock on the file until
   it is whole, and every reader, in any process, takes a shared flock before mapping it;

@@ -72,19 +72,24 @@ def publish(
     registry.clear_failure(writer.name)
     if behind:
         # The rest is copied after the answer (the ref's lock makes every reader wait for it).
-        handle.info = RefInfo(
-            name=writer.name,
-            path=registry.path(writer.name),
-            rows=writer.rows,
-            schema=writer.schema,
-            size_bytes=writer.expected_size(),
-            source=source,
-            created=datetime.fromisoformat(writer.schema.metadata[META_CREATED].decode()),
-        )
+        handle.info = _info(registry, writer, source, writer.expected_size())
         writer.finish_behind(partial(registry.written, writer.name))
     else:
         writer.release()
-        handle.info = registry.published(writer.name)
+        handle.info = registry.published(writer.name, partial(_info, registry, writer, source))
+
+
+def _info(registry: Registry, writer: RefWriter, source: str, size: int) -> RefInfo:
+    """What the writer knows of the ref it wrote: no need to open the file again to count rows."""
+    return RefInfo(
+        name=writer.name,
+        path=registry.path(writer.name),
+        rows=writer.rows,
+        schema=writer.schema,
+        size_bytes=size,
+        source=source,
+        created=datetime.fromisoformat(writer.schema.metadata[META_CREATED].decode()),
+    )
 
 
 def _link(registry: Registry, temp: Path, name: str, overwrite: bool) -> None:

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -160,10 +160,16 @@ class Registry:
         with self._lock:
             self._failed.pop(name, None)
 
-    def published(self, name: str) -> RefInfo:
-        """A ref written in full and named: mark it valid, schedule its fsync, describe it."""
-        self.written(name, self._version(name), None)
-        return self.info(name)
+    def published(self, name: str, describe: Callable[[int], RefInfo]) -> RefInfo:
+        """A ref written in full and named: mark it valid, schedule its fsync, and describe it as
+        its writer knows it (`describe(size)`), which the info cache keeps for that version."""
+        key = self._version(name)
+        self.written(name, key, None)
+        if key is None:  # dropped or replaced meanwhile by another process: read what is there
+            return self.info(name)
+        info = describe(key[2])
+        self._remember(self._info_cache, name, key, (key, info))
+        return info
 
     def written(self, name: str, key: tuple[int, int, int] | None, error: BaseException | None) -> None:
         """A ref's file is complete (`published`, or the writer thread of one published early):

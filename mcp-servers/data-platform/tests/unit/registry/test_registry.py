@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -87,6 +88,32 @@ def test_streaming_writer(tmp_path: Path) -> None:
             w.write(table(1000))
     assert w.info is not None and w.info.rows == 10_000
     assert sum(b.num_rows for b in reg.batches("big")) == 10_000
+
+
+def test_the_writers_description_is_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A published ref is described from what its writer knows (no second read of the file):
+    that must be what a fresh registry reads from the file, for a small ref written by the
+    caller (no writer thread to start) and for one streamed past the inline bytes."""
+    started: list[str] = []
+    start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda t: (started.append(t.name), start(t))[1])
+    reg = Registry(tmp_path)
+    small = reg.put(table(3), name="small", source="s.csv")
+    assert "ref-writer" not in started
+    batch = pa.table({"x": pa.array(range(300_000), pa.int64())})  # 2.4 MB: the third goes to the thread
+    with reg.writer(name="streamed", schema=batch.schema, source="q") as w:
+        for _ in range(3):
+            w.write(batch)
+    assert "ref-writer" in started
+    reg.close()
+    fresh = Registry(tmp_path)
+    for info in (small, w.info):
+        assert info is not None
+        read = fresh.info(info.name)
+        assert (info.rows, info.schema, info.size_bytes, info.source, info.created) == (
+            read.rows, read.schema, read.size_bytes, read.source, read.created
+        )  # fmt: skip
+        assert info.schema.metadata == read.schema.metadata
 
 
 def test_a_big_streamed_ref_keeps_no_reserved_blocks(tmp_path: Path) -> None:
