@@ -11,7 +11,8 @@ from the file, so a ref is exactly one file and is either wholly there or absent
 * a big ref whose blocks are all reserved is published while the writer thread still copies the
   last batches (up to WRITE_BEHIND bytes): the writer holds an exclusive flock on the file until
   it is whole, and every reader, in any process, takes a shared flock before mapping it;
-* a published ref is flushed to disk (fsync) by the registry's own background thread right after,
+* a published ref is flushed to disk (fsync) by the registry's own background thread right after
+  (50 ms after, so the answer goes out first; the idle thread waits 30 s for the next call's work),
   or before answering with `sync_writes` (docs/decisions.md: the disk here writes ~600 MB/s, slower
   than the engines produce data); a clean exit, `Registry.close` (server shutdown) and SIGTERM in
   `serve` wait for both;

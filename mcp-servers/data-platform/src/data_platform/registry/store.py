@@ -60,8 +60,9 @@ class Registry:
         self.flusher = Flusher()  # this registry's own: fsyncs and writers finishing behind an answer
 
     def close(self) -> None:
-        """Wait until every ref written so far is whole and on disk (server shutdown, SIGTERM)."""
-        self.flusher.wait()
+        """Wait until every ref written so far is whole and on disk (server shutdown, SIGTERM);
+        the flusher's idle thread ends too (it starts again if more work comes)."""
+        self.flusher.close()
 
     # -- names and paths -------------------------------------------------
     def path(self, name: str) -> Path:

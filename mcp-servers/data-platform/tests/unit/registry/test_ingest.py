@@ -123,3 +123,23 @@ def test_two_registries_in_one_process_share_no_flusher(tmp_path: Path) -> None:
         release.set()
     a.close()
     assert not _flushers() - others  # threads end when idle
+
+
+def test_the_flusher_thread_serves_the_next_call_and_ends_on_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread start costs the call that makes it on a loaded machine: the idle flusher waits
+    for the next call's fsyncs instead of ending, as a daemon (an exit never waits for an idle
+    one; the atexit hook waits for pending work) until `close`."""
+    started: list[str] = []
+    start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda t: (started.append(t.name), start(t))[1])
+    others = _flushers()
+    reg = Registry(tmp_path)
+    reg.put(pa.table({"x": [1]}), name="a", source="test")
+    reg.flusher.wait()  # the first call's fsyncs are done; the next call comes later
+    reg.put(pa.table({"x": [2]}), name="b", source="test")
+    assert started.count("ref-flusher") == 1
+    assert all(t.daemon for t in _flushers() - others)
+    reg.close()
+    assert not _flushers() - others
