@@ -134,11 +134,15 @@ def measure(workload: str, engine: str, folder: Path) -> dict:
 
 
 def flush_all() -> None:
-    """Wait for every registry's background disk work in this process (each has its own flusher,
-    whose thread lives while it has work)."""
-    for thread in threading.enumerate():
-        if thread.name == "ref-flusher":
-            thread.join()
+    """Wait for every registry's background disk work in this process (each has its own flusher)."""
+    try:
+        from data_platform.registry.durability import wait_all
+    except ImportError:  # an older revision put first on PYTHONPATH: its flusher threads end when idle
+        for thread in threading.enumerate():
+            if thread.name == "ref-flusher":
+                thread.join()
+        return
+    wait_all()
 
 
 def _workload(workload, engine, folder, csv_path, pq_path, reg_root, s):

@@ -31,7 +31,7 @@ class Flusher:
     Fsyncs of published refs (and their folder), the last close of a replaced or dropped ref's
     file, where the kernel frees its blocks (~0.25 s for 400 MB here), and the waits for writer
     threads still copying a ref published early. The jobs run on a kept thread (`in_background`)
-    while there are any; a clean exit of the interpreter waits for them (`_wait_all`, an atexit
+    while there are any; a clean exit of the interpreter waits for them (`wait_all`, an atexit
     hook: kept threads are daemons), and `wait` serves a server's shutdown and SIGTERM (`cli.py`).
     After a machine crash a ref that had not reached the disk reads as damaged, which the
     registry reports.
@@ -107,9 +107,9 @@ _FLUSHERS: weakref.WeakSet[Flusher] = weakref.WeakSet()
 
 
 @atexit.register
-def _wait_all() -> None:
-    """A clean exit waits for every registry's disk work (kept threads are daemons; atexit hooks
-    run before daemon threads stop)."""
+def wait_all() -> None:
+    """Every registry's disk work in this process, waited for: at a clean exit (kept threads are
+    daemons; atexit hooks run before daemon threads stop), and by the benchmarks."""
     for flusher in list(_FLUSHERS):
         flusher.wait()
 
@@ -142,7 +142,7 @@ def in_background(task: Callable[[], object]) -> None:
     Starting a thread waits until the new thread is scheduled: ~0.03 ms on an idle machine,
     2-3 ms (p90 ~11 ms) on two busy cores, twice per stored ref (its writer, its fsyncs). Kept
     threads are reused and end after KEPT_IDLE_S without work. They are daemons: what must finish
-    before exit waits for them explicitly (`Flusher.wait`, `_wait_all`, a writer's `finish`).
+    before exit waits for them explicitly (`Flusher.wait`, `wait_all`, a writer's `finish`).
     """
     with _KEPT_LOCK:
         if _IDLE:
