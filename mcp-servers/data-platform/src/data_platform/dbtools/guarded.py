@@ -15,7 +15,6 @@ dbt's lock and the same guards as every other SQL tool apply:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -136,7 +135,7 @@ def run(
             raise ExpressionError(f"SQL syntax error: {engine.first_line(exc)}") from None
         if len(statements) != 1 or statements[0].type.name != "SELECT":
             raise ExpressionError("This tool runs read-only queries only; refused: not exactly one SELECT.")
-        with _interrupt_after(con, settings.statement_timeout_s) as timed_out:
+        with engine.interrupt_after(con, settings.statement_timeout_s) as timed_out:
             try:
                 reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
                 done: Ingested = ingest(iter(reader), reader.schema, dest, guard=guard)
@@ -178,21 +177,3 @@ def _duckdb(path: str, settings: Settings) -> Iterator[Any]:
             yield con
     finally:
         con.close()
-
-
-@contextmanager
-def _interrupt_after(con: Any, seconds: float) -> Iterator[list[bool]]:
-    """DuckDB has no statement timeout: interrupt the connection when it passes."""
-    fired: list[bool] = []
-
-    def stop() -> None:
-        fired.append(True)
-        con.interrupt()
-
-    timer = threading.Timer(seconds, stop)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield fired
-    finally:
-        timer.cancel()

@@ -31,7 +31,7 @@ from data_platform.dbtools.column_lineage import ColumnLineage, labelled
 from data_platform.dbtools.findings import Finding, ToldDeprecations
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
 from data_platform.dbtools.runner import InProcessDbt
-from data_platform.dbtools.runs import RunOutcome, Runs
+from data_platform.dbtools.runs import RunOutcome, Runs, parsed_by
 from data_platform.dbtools.target import Where, schemas_of, target_name
 from data_platform.dbtools.validation import Cached, Validation, closing_hint, findings_text, project_relative
 from data_platform.errors import DbtError, InputError, NotFoundError, did_you_mean, list_for_message
@@ -358,8 +358,19 @@ class DbtService:
         selector = (
             f"source:{item.get('source_name')}.{name}" if item.get("resource_type") == "source" else name
         )
+        # The validation's parse, not a full one of its own (its folder has none the first time:
+        # 500 models parsed twice); the compiled code comes back in-process, no JSON to write.
         args = self.compile_args(
-            project, None, None, "--select", f"@{selector}", "--indirect-selection", "empty", folder="lineage"
+            project,
+            None,
+            None,
+            "--select",
+            f"@{selector}",
+            "--indirect-selection",
+            "empty",
+            *parsed_by(validation),
+            "--no-write-json",
+            folder="lineage",
         )
         inv = self.inproc.invoke(args)
         if not inv.success:

@@ -106,6 +106,8 @@ def resolve(service: DbtService, spec: str, call_target: str | None = None) -> B
     text = (spec or "").strip()
     if not text:
         raise InputError(f"state is empty. Give {FORMS}.")
+    if "\x00" in text:  # no path, target or git revision holds one (git's argv cannot)
+        raise InputError(f"state contains a NUL byte. Give {FORMS}.")
     project = service.project()
     targets = targets_of(project)
     if text.startswith("git:"):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from data_platform.errors import ExpressionError, InputError
-from data_platform.work import CancelledError, Step, current, on_cancel, probing
+from data_platform.work import CancelledError, Step, check, current, on_cancel, probing
 
 if TYPE_CHECKING:
     import duckdb  # imported by the first call that needs it: not at the server's start
@@ -81,9 +81,12 @@ class Engine:
     database opens on first use: opening costs ~60 ms, a cursor on it ~1 ms.
     """
 
-    def __init__(self, memory_limit: str = DEFAULT_MEMORY, threads: int | None = None) -> None:
+    def __init__(
+        self, memory_limit: str = DEFAULT_MEMORY, threads: int | None = None, timeout_s: float | None = None
+    ) -> None:
         self.memory_limit = memory_limit
         self.threads = threads
+        self.timeout_s = timeout_s  # the statement timeout of `run` (None: none)
         self._con: duckdb.DuckDBPyConnection | None = None
         self._idle: list[duckdb.DuckDBPyConnection] = []  # progress-tracking cursors not in use
         self._lock = threading.Lock()
@@ -145,8 +148,22 @@ class Engine:
         return check_select(sql, self)
 
     def run(self, con: duckdb.DuckDBPyConnection, sql: str, hint: str = "") -> pa.Table:
-        """Execute on a cursor of this engine; DuckDB errors become ExpressionError with its reason."""
-        return run(con, sql, hint or SQL_HINT, memory_limit=self.memory_limit)
+        """Execute on a cursor of this engine; DuckDB errors become ExpressionError with its reason;
+        a statement running past the engine's timeout is interrupted (InputError)."""
+        if self.timeout_s is None:
+            return run(con, sql, hint or SQL_HINT, memory_limit=self.memory_limit)
+        with interrupt_after(con, self.timeout_s) as timed_out:
+            try:
+                return run(con, sql, hint or SQL_HINT, memory_limit=self.memory_limit)
+            except ExpressionError:
+                if not timed_out:
+                    raise
+                check()  # a cancelled call also interrupts: said as the cancel it is
+                raise InputError(
+                    f"The statement ran longer than {self.timeout_s:g} s and was stopped.",
+                    hint="Narrow the query (filter or aggregate first), "
+                    "or raise DATA_PLATFORM_STATEMENT_TIMEOUT.",
+                ) from None
 
     def close(self) -> None:
         """Close the database for good: a cursor asked for afterwards is refused, not reopened."""
@@ -268,6 +285,25 @@ def translated(hint: str = SQL_HINT, memory_limit: str = DEFAULT_MEMORY) -> Iter
         ) from None
     except duckdb.Error as exc:
         raise ExpressionError(f"The query failed: {first_line(exc)}", hint=hint) from None
+
+
+@contextmanager
+def interrupt_after(con: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[list[bool]]:
+    """DuckDB has no statement timeout: interrupt the connection when it passes (the list
+    yielded is non-empty once it fired)."""
+    fired: list[bool] = []
+
+    def stop() -> None:
+        fired.append(True)
+        con.interrupt()
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
 
 
 def quote_ident(name: str) -> str:

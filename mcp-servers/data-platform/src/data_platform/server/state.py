@@ -32,7 +32,7 @@ class AppState:
     running: Running = field(default_factory=Running)
 
     def __post_init__(self) -> None:
-        self.sandbox = Engine(self.settings.duckdb_memory)
+        self.sandbox = Engine(self.settings.duckdb_memory, timeout_s=self.settings.statement_timeout_s)
         self.closers.append(self.sandbox.close)
 
     def service(self, key: str, factory: Callable[[], T]) -> T:

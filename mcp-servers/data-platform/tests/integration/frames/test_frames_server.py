@@ -314,3 +314,13 @@ async def test_output_stays_bounded_for_wide_and_long_cells(project: Path) -> No
             r = await call(client, tool, **args)
             assert len(text_of(r)) <= 8000, tool
             assert len(json.dumps(r.structured_content)) < 80_000, tool  # <= 50 rows x 12 cols x 40 chars
+
+
+async def test_sql_over_refs_stops_at_the_statement_timeout(project: Path) -> None:
+    """DATA_PLATFORM_STATEMENT_TIMEOUT applies to DuckDB over refs too (it ran a 30 s sleep to its end)."""
+    async with inmemory(project, env={"DATA_PLATFORM_STATEMENT_TIMEOUT": "1"}) as client:
+        err = await call_error(client, "sql", query="SELECT pg_sleep(20) AS s")
+        assert err.startswith("Error: The statement ran longer than 1 s and was stopped.")
+        assert "DATA_PLATFORM_STATEMENT_TIMEOUT" in err
+        r = await call(client, "sql", query="SELECT 41 + 1 AS n")  # the cursor still answers
+        assert rows_of(r) == [{"n": 42}]

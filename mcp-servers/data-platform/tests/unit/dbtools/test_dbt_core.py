@@ -243,3 +243,14 @@ def test_a_flag_inside_a_selection_is_refused_never_passed_to_dbt() -> None:
         DbtService.selection("orders --target prod", None)
     with pytest.raises(InputError, match=r"exclude takes dbt selectors, not flags: got -s"):
         DbtService.selection(None, "-s orders")
+
+
+def test_a_state_with_a_nul_byte_is_refused_not_an_internal_error(tmp_path: Path) -> None:
+    """The fuzz test's find: state="a\\x00b" reached git's argv (ValueError: embedded null byte)."""
+    from data_platform.dbtools import state
+
+    root = copy_shop(tmp_path)
+    service = DbtService(load_settings(project_dir=root, environ={"DBT_PROJECT_DIR": str(root)}))
+    for spec in ("a\x00b", "git:a\x00b", "target:a\x00b"):
+        with pytest.raises(InputError, match="state contains a NUL byte"):
+            state.resolve(service, spec)
