@@ -62,13 +62,19 @@ LONGEST_FIRST = (
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The longest tests, then the slow ones, then the rest (each in file order): with xdist
-    workers, a long test that starts last keeps one worker busy while the other waits."""
+    """The longest tests, then the slow ones, then the other integration tests (dbt's, which take
+    seconds, first), then the unit tests (each group in file order): with xdist workers, a long
+    test that starts last keeps one worker busy while the other waits, so the run should end on
+    the shortest tests."""
 
     def rank(item: pytest.Item) -> int:
         if any(key in item.nodeid for key in LONGEST_FIRST):
             return 0
-        return 1 if item.get_closest_marker("slow") is not None else 2
+        if item.get_closest_marker("slow") is not None:
+            return 1
+        if "integration/dbtools/" in item.nodeid:
+            return 2
+        return 3 if "integration/" in item.nodeid else 4
 
     items.sort(key=rank)
 
