@@ -69,7 +69,8 @@ class InProcessDbt:
         self._lock = threading.Lock()
         self._runner_cls: Any = None
 
-    def _load(self) -> Any:
+    def load(self) -> Any:
+        """Import dbt (seconds, once per process); its runner class."""
         if self._runner_cls is None:
             os.environ.update({k: v for k, v in QUIET_ENV.items() if k not in os.environ})
             from dbt.cli.main import dbtRunner
@@ -89,7 +90,7 @@ class InProcessDbt:
 
     def supports(self, flag: str) -> bool:
         """Whether this dbt has a CLI flag (e.g. --show-all-deprecations, new in 1.10)."""
-        self._load()
+        self.load()
         from dbt.cli import params
 
         return hasattr(params, flag.lstrip("-").replace("-", "_"))
@@ -99,7 +100,7 @@ class InProcessDbt:
 
         `after(result)` runs when dbt succeeded, still under the lock, while dbt's adapter for
         the profile is still registered (warehouse.py runs compiled SQL with it)."""
-        runner_cls = self._load()
+        runner_cls = self.load()
         import dbt.deprecations
 
         findings: list[Finding] = []

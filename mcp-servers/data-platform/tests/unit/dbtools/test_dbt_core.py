@@ -140,6 +140,63 @@ def test_a_new_process_reuses_the_findings_of_an_earlier_full_parse_until_a_file
     assert edited.cached is False and edited.deprecations == first.deprecations
 
 
+@pytest.mark.slow
+def test_an_unchanged_project_is_answered_from_the_saved_parse_until_dbt_would_see_a_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new session on the files, variables and manifest the last clean parse left: its saved
+    findings and manifest answer, without dbt. A variable the profile or a model reads, changed,
+    or the manifest rewritten by another command, and dbt parses again."""
+    root = copy_shop(tmp_path)
+    make_deprecated(root)
+    flagged = root / "models" / "marts" / "flagged.sql"
+    flagged.write_text('select \'{{ env_var("SHOP_FLAG", "off") }}\' as flag\n')
+    for key, value in duckdb_env(root, tmp_path / "w.duckdb").items():
+        monkeypatch.setenv(key, value)
+    manifest = root / "target" / ".data-platform" / "manifest.json"
+
+    def service() -> DbtService:
+        return DbtService(load_settings(project_dir=root, environ={"DBT_PROJECT_DIR": str(root)}))
+
+    def written() -> int:
+        return manifest.stat().st_mtime_ns
+
+    first = service().validate()
+    assert first.cached is False and first.ok and len(first.deprecations) == 4
+    before = written()
+    again = service().validate()
+    assert again.cached is True and again.seconds == 0.0 and again.findings == first.findings
+    assert written() == before  # dbt did not run
+    monkeypatch.setenv("SHOP_FLAG", "on")  # read by a model
+    changed = service().validate()
+    assert changed.seconds > 0 and written() != before and changed.findings == first.findings
+    assert service().validate().seconds == 0.0  # the new parse is the saved one now
+    monkeypatch.setenv("DP_TEST_PG_SCHEMA", "moved")  # read by the profile: the models' schema
+    moved = service().validate()
+    assert moved.seconds > 0 and moved.deprecations == first.deprecations
+    nodes = json.loads(manifest.read_text())["nodes"]
+    assert nodes["model.shop.flagged"]["schema"] == "moved"
+    one = service()
+    one.ls()  # another command of the server rewrites the manifest: the stamp no longer holds
+    assert one.validate().seconds > 0
+
+
+@pytest.mark.slow
+def test_two_first_calls_at_once_share_one_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm-up and the first call on a project never parsed: one dbt parse, not two."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = copy_shop(tmp_path)
+    make_deprecated(root)
+    for key, value in duckdb_env(root, tmp_path / "w.duckdb").items():
+        monkeypatch.setenv(key, value)
+    service = DbtService(load_settings(project_dir=root, environ={"DBT_PROJECT_DIR": str(root)}))
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda _: service.validate(), range(2)))
+    assert sorted(v.cached for v in both) == [False, True]
+    assert both[0].findings == both[1].findings and len(both[0].deprecations) == 4
+
+
 def _manifest() -> dict:
     def n(kind: str, name: str, **extra: object) -> dict:
         return {"resource_type": kind, "name": name, "original_file_path": f"{name}.sql", **extra}
