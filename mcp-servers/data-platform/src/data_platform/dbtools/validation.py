@@ -14,6 +14,7 @@ from typing import Any
 
 from data_platform.dbtools.findings import Finding, HasFindings
 from data_platform.dbtools.project import DbtProject, project_files
+from data_platform.dbtools.runner import QUIET_ENV
 
 # Where dbt's messages name a file relative to a resource folder ("marts/schema.yml").
 RESOURCE_DIRS = ("models", "seeds", "snapshots", "macros", "tests", "analyses")
@@ -81,9 +82,10 @@ def env_names(project: DbtProject, seen: Iterable[str] = ()) -> list[str]:
 
 
 def _env_digest(names: Iterable[str]) -> str:
-    """One hash of these variables' values (never the values: the file may sit in a shared repo)."""
+    """One hash of these variables' values (never the values: the file may sit in a shared repo).
+    The ones the server sets for dbt itself (QUIET_ENV, once dbt is imported) change no parse."""
     digest = hashlib.blake2b(digest_size=16)
-    for name in sorted(set(names) | {k for k in os.environ if k.startswith("DBT_")}):
+    for name in sorted((set(names) | {k for k in os.environ if k.startswith("DBT_")}) - set(QUIET_ENV)):
         value = os.environ.get(name)
         digest.update(f"{name}\0{'-' if value is None else '+' + value}\n".encode())
     return digest.hexdigest()

@@ -12,7 +12,7 @@ from data_platform.dbtools.artifacts import NodeResult
 from data_platform.dbtools.findings import DEPRECATIONS, clean_message, from_event
 from data_platform.dbtools.lineage import lineage
 from data_platform.dbtools.project import fingerprint, locate
-from data_platform.dbtools.runner import progress_of
+from data_platform.dbtools.runner import QUIET_ENV, progress_of
 from data_platform.dbtools.service import DbtService, RunOutcome, Validation
 from data_platform.errors import DbtError, InputError, NotConfiguredError, NotFoundError
 from data_platform.render import bound
@@ -164,6 +164,8 @@ def test_an_unchanged_project_is_answered_from_the_saved_parse_until_dbt_would_s
     first = service().validate()
     assert first.cached is False and first.ok and len(first.deprecations) == 4
     before = written()
+    for name in QUIET_ENV:  # set for dbt by the first session's import: a new process has none
+        monkeypatch.delenv(name, raising=False)
     again = service().validate()
     assert again.cached is True and again.seconds == 0.0 and again.findings == first.findings
     assert written() == before  # dbt did not run
