@@ -30,6 +30,7 @@ from typing import Any
 import anyio
 from anyio.abc import Process
 
+from data_platform.dbtools import early
 from data_platform.dbtools.findings import Finding, HasFindings, dedupe, error_from_exception, from_event
 from data_platform.dbtools.lifeline import child_env
 
@@ -114,6 +115,7 @@ class InProcessDbt:
                 findings.append(finding)
 
         with self._lock:
+            early.settle()  # a first parse of the project running in its own process writes what dbt reads
             dbt.deprecations.reset_deprecations()
             start = time.perf_counter()
             # dbt's console logger writes to stdout, which carries the MCP protocol: divert it.

@@ -23,10 +23,10 @@ from typing import Any
 
 from data_platform.config import Settings
 from data_platform.dbtools import columns as columns_mod
+from data_platform.dbtools import early, warehouse
 from data_platform.dbtools import lineage as lineage_mod
 from data_platform.dbtools import state as state_mod
 from data_platform.dbtools import validation as validation_mod
-from data_platform.dbtools import warehouse
 from data_platform.dbtools.artifacts import DocsReport, Resource, load_json, resource_from_ls_line
 from data_platform.dbtools.column_lineage import ColumnLineage, labelled
 from data_platform.dbtools.findings import Finding, ToldDeprecations
@@ -123,6 +123,7 @@ class DbtService:
             return self._validate(target, vars)
 
     def _validate(self, target: str | None, vars: dict[str, Any] | None) -> Validation:
+        early.settle()  # the project's first parse, if running in its own process (early.py)
         project = self.project()
         folder = project.validation_path
         extra = [target or self.settings.dbt_target, vars, self.inproc.version]

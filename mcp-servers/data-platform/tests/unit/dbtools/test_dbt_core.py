@@ -199,6 +199,32 @@ def test_two_first_calls_at_once_share_one_parse(tmp_path: Path, monkeypatch: py
     assert both[0].findings == both[1].findings and len(both[0].deprecations) == 4
 
 
+@pytest.mark.slow
+def test_the_early_parse_leaves_what_the_first_validation_answers_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve` starts a project's first parse in a process of its own (dbtools/early.py): the
+    server's first validation waits for it and answers from what it saved, every deprecation
+    included, without dbt. A project parsed before, or the dbt tools off: no such process."""
+    from data_platform.dbtools import early
+
+    root = copy_shop(tmp_path)
+    make_deprecated(root)
+    for key, value in duckdb_env(root, tmp_path / "w.duckdb").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(root)
+    settings = load_settings()  # as `serve` does, and the process after it: the same environment
+    early.start(settings.model_copy(update={"disabled": frozenset({"dbt"})}))
+    assert early._pending == []
+    early.start(settings)
+    assert len(early._pending) == 1
+    first = DbtService(settings).validate()  # waits for it
+    assert early._pending == []
+    assert first.cached is True and first.seconds == 0.0 and len(first.deprecations) == 4
+    early.start(settings)  # parsed before: the warm-up's work
+    assert early._pending == []
+
+
 def _manifest() -> dict:
     def n(kind: str, name: str, **extra: object) -> dict:
         return {"resource_type": kind, "name": name, "original_file_path": f"{name}.sql", **extra}
