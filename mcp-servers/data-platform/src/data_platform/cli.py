@@ -100,14 +100,20 @@ def started() -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     starting()
+    settings = load_settings()
+    if not args.http:
+        export_env_files(settings.project_dir)
+        # Before the server's own imports: dbt's import and first parse go on beside them.
+        from data_platform.dbtools import early
+
+        early.start(settings)
     from data_platform.registry import Registry
     from data_platform.server import build_server
 
-    settings = with_tools(load_settings(), args.tools)
+    settings = with_tools(settings, args.tools)
     setup_logging(settings, args.log_level)
     if args.http:
         return serve_http(args, settings)
-    export_env_files(settings.project_dir)
     registry = Registry(settings.registry_dir, sync_writes=settings.sync_writes)
     finish_writes_on_sigterm(registry)
     server = build_server(settings, registry=registry, warm=True)

@@ -14,7 +14,8 @@ imports every top-level module named `dbt_*` on `sys.path`.
     warehouse.py  compiled SQL run on the profile's own adapter, rows as Arrow
     show.py       dbt_show: a model or inline SQL into a ref
     failures.py   the rows a failing data test found, as refs; unit-test diffs
-    validation.py what a parse found; findings told in an error
+    validation.py what a parse found, saved with a stamp of what it read; findings told in an error
+    early.py      a never-parsed project's first parse, in its own process from the server's start
     runs.py       run/test/build/seed and docs generate as subprocesses, one at a time
     service.py    the operations the tools call (validate, ls, compile, lineage here)
 """

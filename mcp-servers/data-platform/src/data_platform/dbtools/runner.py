@@ -30,6 +30,7 @@ from typing import Any
 import anyio
 from anyio.abc import Process
 
+from data_platform.dbtools import early
 from data_platform.dbtools.findings import Finding, HasFindings, dedupe, error_from_exception, from_event
 from data_platform.dbtools.lifeline import child_env
 
@@ -69,7 +70,8 @@ class InProcessDbt:
         self._lock = threading.Lock()
         self._runner_cls: Any = None
 
-    def _load(self) -> Any:
+    def load(self) -> Any:
+        """Import dbt (seconds, once per process); its runner class."""
         if self._runner_cls is None:
             os.environ.update({k: v for k, v in QUIET_ENV.items() if k not in os.environ})
             from dbt.cli.main import dbtRunner
@@ -89,7 +91,7 @@ class InProcessDbt:
 
     def supports(self, flag: str) -> bool:
         """Whether this dbt has a CLI flag (e.g. --show-all-deprecations, new in 1.10)."""
-        self._load()
+        self.load()
         from dbt.cli import params
 
         return hasattr(params, flag.lstrip("-").replace("-", "_"))
@@ -99,7 +101,7 @@ class InProcessDbt:
 
         `after(result)` runs when dbt succeeded, still under the lock, while dbt's adapter for
         the profile is still registered (warehouse.py runs compiled SQL with it)."""
-        runner_cls = self._load()
+        runner_cls = self.load()
         import dbt.deprecations
 
         findings: list[Finding] = []
@@ -113,6 +115,7 @@ class InProcessDbt:
                 findings.append(finding)
 
         with self._lock:
+            early.settle()  # a first parse of the project running in its own process writes what dbt reads
             dbt.deprecations.reset_deprecations()
             start = time.perf_counter()
             # dbt's console logger writes to stdout, which carries the MCP protocol: divert it.

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from data_platform.config import Settings
 from data_platform.dbtools import columns as columns_mod
+from data_platform.dbtools import early, warehouse
 from data_platform.dbtools import lineage as lineage_mod
 from data_platform.dbtools import state as state_mod
 from data_platform.dbtools import validation as validation_mod
-from data_platform.dbtools import warehouse
 from data_platform.dbtools.artifacts import DocsReport, Resource, load_json, resource_from_ls_line
 from data_platform.dbtools.column_lineage import ColumnLineage, labelled
 from data_platform.dbtools.findings import Finding, ToldDeprecations
@@ -56,6 +57,7 @@ class DbtService:
         self.settings = settings
         self.inproc = InProcessDbt()
         self._cache: dict[Path, Cached] = {}
+        self._validating = threading.Lock()
         self._manifest_cache: tuple[Path, int, dict[str, Any]] | None = None
         self.told = ToldDeprecations()
         self._compiled: tuple[str, dict[str, str]] = ("", {})  # (file state, unique_id -> compiled SQL)
@@ -117,57 +119,68 @@ class DbtService:
     # -- validation -------------------------------------------------------------------------
     def validate(self, target: str | None = None, vars: dict[str, Any] | None = None) -> Validation:
         """Parse the project; deprecations are reported on every call, not only the first."""
+        with self._validating:  # a second caller (the warm-up, then the first call) reuses the first's parse
+            return self._validate(target, vars)
+
+    def _validate(self, target: str | None, vars: dict[str, Any] | None) -> Validation:
+        early.settle()  # the project's first parse, if running in its own process (early.py)
         project = self.project()
-        base = self.base_args(project, target, vars)
+        folder = project.validation_path
         extra = [target or self.settings.dbt_target, vars, self.inproc.version]
         key = fingerprint(project, extra=json.dumps(extra, sort_keys=True))
-        args = ["parse", *base, "--target-path", str(project.validation_path)]
-        if self.inproc.supports("--show-all-deprecations"):
-            args.append("--show-all-deprecations")
         cached = self._cache.get(project.root)
         if cached is None or cached.fingerprint != key:
             # A new process: the findings of an earlier session's full parse of these same files.
-            cached = validation_mod.load_saved(project.validation_path, key) or cached
-        if (
-            cached is not None
-            and cached.fingerprint == key
-            and any(f.kind == "error" for f in cached.findings)
-        ):
+            cached = validation_mod.load_saved(folder, key) or cached
+        current = cached is not None and cached.fingerprint == key
+        if cached is not None and current and any(f.kind == "error" for f in cached.findings):
             # The same files failed before: same answer, without asking dbt again.
-            return Validation(project, cached.findings, 0.0, True, project.validation_path / "manifest.json")
-        if cached is not None and cached.fingerprint == key:
-            inv = self.inproc.invoke(args)
+            return Validation(project, cached.findings, 0.0, True, folder / "manifest.json")
+        if cached is not None and current and validation_mod.unchanged(folder, cached.stamp):
+            # Nothing dbt reads changed since the parse that wrote the manifest (dbt's partial parse
+            # would parse no file): its findings and manifest are the answer, without dbt.
+            self._cache[project.root] = cached
+            return Validation(project, cached.findings, 0.0, True, folder / "manifest.json")
+        args = ["parse", *self.base_args(project, target, vars), "--target-path", str(folder)]
+        if self.inproc.supports("--show-all-deprecations"):
+            args.append("--show-all-deprecations")
+        if not current:
+            args.append("--no-partial-parse")
+        inv = self.inproc.invoke(args, after=lambda _: validation_mod.manifest_stat(folder))
+        if cached is not None and current:
             kept = [f for f in cached.findings if f.kind != "error"]
             findings = kept + [f for f in inv.findings if f.kind == "error"]
-            from_cache = True
         else:
-            inv = self.inproc.invoke([*args, "--no-partial-parse"])
             findings = inv.findings
-            from_cache = False
         if not inv.success and not any(f.kind == "error" for f in findings):
             findings = [
                 *findings,
                 Finding(kind="error", event="ParseFailed", code="", message="dbt parse failed."),
             ]
         findings = [project_relative(f, project.root) for f in findings]
-        if not from_cache:
-            self._cache[project.root] = Cached(key, findings)
-            validation_mod.save(project.validation_path, self._cache[project.root])
-        elif cached is not None:
-            self._cache[project.root] = cached  # the saved findings, from now on in memory
+        clean = inv.success and not any(f.kind == "error" for f in findings)
+        seen = getattr(inv.result, "env_vars", None) or {}  # the variables dbt's parse read
+        kept_stamp = validation_mod.stamp(project, inv.after, seen) if clean else None
+        if not current or cached is None:
+            self._cache[project.root] = Cached(key, findings, kept_stamp)
+        else:  # the saved findings, from now on in memory
+            self._cache[project.root] = Cached(key, cached.findings, kept_stamp)
+        validation_mod.save(folder, self._cache[project.root])  # never one with errors (save)
         return Validation(
             project=project,
             findings=findings,
             seconds=inv.seconds,
-            cached=from_cache,
-            manifest_path=project.validation_path / "manifest.json",
+            cached=current,
+            manifest_path=folder / "manifest.json",
         )
 
     def warm(self) -> None:
-        """At a server's start, in a thread: what every dbt call does first (import dbt, load the
-        adapter, parse), so the first call finds it done. Quiet: the calls report what is wrong."""
+        """At a server's start, in a thread: what every dbt call does first (a parse, or the check
+        that the saved one still holds; importing dbt for the in-process commands), so the first
+        call finds it done. Quiet: the calls report what is wrong."""
         try:
             self.validate()
+            self.inproc.load()
         except Exception as exc:  # no project, a broken profile...: the first call says so
             log.info("dbt warm-up skipped: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 

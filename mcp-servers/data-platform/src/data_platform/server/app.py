@@ -80,6 +80,7 @@ def served_tools(settings: Settings, source: str = "DATA_PLATFORM_TOOLS") -> lis
 def _warm_dbt(state: AppState, server: CompactMCPServer) -> None:
     """The first dbt call of a session paid dbt's imports and a parse (4 s): do them in the
     background, after `tools/list` so the start is not slowed (or after WARM_AFTER_S without one)."""
+    from data_platform.dbtools import early
     from data_platform.dbtools.service import DbtService
 
     service = state.service("dbt", lambda: DbtService(state.settings))  # on the loop: no race
@@ -88,6 +89,7 @@ def _warm_dbt(state: AppState, server: CompactMCPServer) -> None:
     def run() -> None:
         if listed is not None:
             listed.wait(WARM_AFTER_S)
+        early.hurry()  # a first parse started with the server (dbtools/early.py): the start is over
         service.warm()
 
     threading.Thread(target=run, name="dbt-warm", daemon=True).start()

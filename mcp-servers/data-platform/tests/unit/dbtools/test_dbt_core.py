@@ -12,7 +12,7 @@ from data_platform.dbtools.artifacts import NodeResult
 from data_platform.dbtools.findings import DEPRECATIONS, clean_message, from_event
 from data_platform.dbtools.lineage import lineage
 from data_platform.dbtools.project import fingerprint, locate
-from data_platform.dbtools.runner import progress_of
+from data_platform.dbtools.runner import QUIET_ENV, progress_of
 from data_platform.dbtools.service import DbtService, RunOutcome, Validation
 from data_platform.errors import DbtError, InputError, NotConfiguredError, NotFoundError
 from data_platform.render import bound
@@ -138,6 +138,91 @@ def test_a_new_process_reuses_the_findings_of_an_earlier_full_parse_until_a_file
     (root / "models" / "marts" / "revenue_by_country.sql").write_text("select 1 as edited\n")
     edited = session()
     assert edited.cached is False and edited.deprecations == first.deprecations
+
+
+@pytest.mark.slow
+def test_an_unchanged_project_is_answered_from_the_saved_parse_until_dbt_would_see_a_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new session on the files, variables and manifest the last clean parse left: its saved
+    findings and manifest answer, without dbt. A variable the profile or a model reads, changed,
+    or the manifest rewritten by another command, and dbt parses again."""
+    root = copy_shop(tmp_path)
+    make_deprecated(root)
+    flagged = root / "models" / "marts" / "flagged.sql"
+    flagged.write_text('select \'{{ env_var("SHOP_FLAG", "off") }}\' as flag\n')
+    for key, value in duckdb_env(root, tmp_path / "w.duckdb").items():
+        monkeypatch.setenv(key, value)
+    manifest = root / "target" / ".data-platform" / "manifest.json"
+
+    def service() -> DbtService:
+        return DbtService(load_settings(project_dir=root, environ={"DBT_PROJECT_DIR": str(root)}))
+
+    def written() -> int:
+        return manifest.stat().st_mtime_ns
+
+    first = service().validate()
+    assert first.cached is False and first.ok and len(first.deprecations) == 4
+    before = written()
+    for name in QUIET_ENV:  # set for dbt by the first session's import: a new process has none
+        monkeypatch.delenv(name, raising=False)
+    again = service().validate()
+    assert again.cached is True and again.seconds == 0.0 and again.findings == first.findings
+    assert written() == before  # dbt did not run
+    monkeypatch.setenv("SHOP_FLAG", "on")  # read by a model
+    changed = service().validate()
+    assert changed.seconds > 0 and written() != before and changed.findings == first.findings
+    assert service().validate().seconds == 0.0  # the new parse is the saved one now
+    monkeypatch.setenv("DP_TEST_PG_SCHEMA", "moved")  # read by the profile: the models' schema
+    moved = service().validate()
+    assert moved.seconds > 0 and moved.deprecations == first.deprecations
+    nodes = json.loads(manifest.read_text())["nodes"]
+    assert nodes["model.shop.flagged"]["schema"] == "moved"
+    one = service()
+    one.ls()  # another command of the server rewrites the manifest: the stamp no longer holds
+    assert one.validate().seconds > 0
+
+
+@pytest.mark.slow
+def test_two_first_calls_at_once_share_one_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm-up and the first call on a project never parsed: one dbt parse, not two."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = copy_shop(tmp_path)
+    make_deprecated(root)
+    for key, value in duckdb_env(root, tmp_path / "w.duckdb").items():
+        monkeypatch.setenv(key, value)
+    service = DbtService(load_settings(project_dir=root, environ={"DBT_PROJECT_DIR": str(root)}))
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda _: service.validate(), range(2)))
+    assert sorted(v.cached for v in both) == [False, True]
+    assert both[0].findings == both[1].findings and len(both[0].deprecations) == 4
+
+
+@pytest.mark.slow
+def test_the_early_parse_leaves_what_the_first_validation_answers_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve` starts a project's first parse in a process of its own (dbtools/early.py): the
+    server's first validation waits for it and answers from what it saved, every deprecation
+    included, without dbt. A project parsed before, or the dbt tools off: no such process."""
+    from data_platform.dbtools import early
+
+    root = copy_shop(tmp_path)
+    make_deprecated(root)
+    for key, value in duckdb_env(root, tmp_path / "w.duckdb").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(root)
+    settings = load_settings()  # as `serve` does, and the process after it: the same environment
+    early.start(settings.model_copy(update={"disabled": frozenset({"dbt"})}))
+    assert early._pending == []
+    early.start(settings)
+    assert len(early._pending) == 1
+    first = DbtService(settings).validate()  # waits for it
+    assert early._pending == []
+    assert first.cached is True and first.seconds == 0.0 and len(first.deprecations) == 4
+    early.start(settings)  # parsed before: the warm-up's work
+    assert early._pending == []
 
 
 def _manifest() -> dict:
