@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _EQ = {"="}
@@ -26,6 +26,7 @@ class Candidate:
     table: str
     columns: tuple[str, ...]
     why: str  # "filter", "join", "sort"
+    rows: float | None = field(default=None, compare=False)  # a filter's estimated rows kept
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -86,10 +87,15 @@ def _conjuncts(node: Any) -> Iterator[Any]:
 
 
 def predicates(text: str) -> tuple[list[str], list[str]]:
-    """Columns compared with a value in a filter: (equality columns, range columns)."""
+    """Columns compared with a value in a filter, or tested for NULL: (equality columns, range columns)."""
     eq: list[str] = []
     ranges: list[str] = []
     for node in _conjuncts(_expr_tree(text)):
+        null = node.get("NullTest") if isinstance(node, dict) else None
+        col = _column(null["arg"]) if null else None
+        if null and col:  # a b-tree searches `IS NULL` as an equality, `IS NOT NULL` as a range
+            (eq if null.get("nulltesttype") == "IS_NULL" else ranges).append(col[1])
+            continue
         expr = node.get("A_Expr") if isinstance(node, dict) else None
         if not expr:
             continue
@@ -134,6 +140,15 @@ def ident_col(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _rows(node: dict[str, Any], parents: tuple[dict[str, Any], ...]) -> float:
+    """The rows a scan's filter keeps in the whole table: a parallel scan's estimate is per process."""
+    rows = float(node.get("Plan Rows", 0))
+    if node.get("Parallel Aware"):
+        w = next((int(p["Workers Planned"]) for p in reversed(parents) if "Workers Planned" in p), 0)
+        rows *= w + max(0.0, 1.0 - 0.3 * w)  # PostgreSQL's parallel divisor (leader participating)
+    return rows
+
+
 def _scan(node: dict[str, Any]) -> Scan | None:
     if node.get("Node Type") != "Seq Scan" or "Relation Name" not in node:
         return None
@@ -152,11 +167,17 @@ def candidates(plan: dict[str, Any]) -> list[Candidate]:
         if eq or scan.ranges:
             out.append(
                 Candidate(
-                    scan.schema, scan.table, tuple(eq + [ident_col(c) for c in scan.ranges[:1]]), "filter"
+                    scan.schema,
+                    scan.table,
+                    tuple(eq + [ident_col(c) for c in scan.ranges[:1]]),
+                    "filter",
+                    _rows(node, parents),
                 )
             )
             for col in scan.ranges[1:]:
-                out.append(Candidate(scan.schema, scan.table, tuple([*eq, ident_col(col)]), "filter"))
+                out.append(
+                    Candidate(scan.schema, scan.table, (*eq, ident_col(col)), "filter", _rows(node, parents))
+                )
         for parent in reversed(parents):
             cond = parent.get("Hash Cond") or parent.get("Merge Cond") or parent.get("Join Filter")
             if cond:
@@ -172,5 +193,5 @@ def candidates(plan: dict[str, Any]) -> list[Candidate]:
     unique: dict[tuple[str, str, tuple[str, ...]], Candidate] = {}
     for c in out:
         key = (c.schema, c.table, tuple(dict.fromkeys(c.columns)))
-        unique.setdefault(key, Candidate(c.schema, c.table, key[2], c.why))
+        unique.setdefault(key, Candidate(c.schema, c.table, key[2], c.why, c.rows))
     return list(unique.values())
