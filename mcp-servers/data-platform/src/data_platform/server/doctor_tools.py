@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mcp.server.mcpserver import Context
 
-from data_platform.postgres.doctor.findings import Advice, Check
+from data_platform.postgres.doctor.findings import KEEP_MAX, Advice, Check
 from data_platform.render import human_bytes
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
@@ -41,7 +41,7 @@ class IndexAdviceResult(ToolResult, Advice):
             head = (
                 f"{len(self.advised)} index(es) proposed for {len(self.looked)} statement(s), UNVERIFIED: "
                 "without hypopg the planner was not asked whether it would use them (only filters "
-                f"keeping over {self.keep_max:.0%} of a table, by its row estimates, were left out). "
+                f"keeping over {KEEP_MAX:.0%} of a table, by its row estimates, were left out). "
                 "Nothing was created."
             )
         lines = [head]

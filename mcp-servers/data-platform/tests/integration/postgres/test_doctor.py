@@ -257,6 +257,8 @@ async def test_unchecked_advice_leaves_out_filters_keeping_much_of_the_table(
         # Without hypopg: a filter keeping ~47% of the table gets no index (the planner would scan).
         kept = {WIDE: "~4", WIDE.replace("*", "count(*)"): "~4", WIDE.replace("*", "id") + " limit 10": "~4"}
         kept["select id from sales where status is not null"] = "~"  # ~99.5%: selective only when rare
+        # A conjunct the index would not serve (LIKE '%...%') is not counted as the index's own.
+        kept[WIDE + " and payload like '%abc%'"] = "~4"
         for sql, share in kept.items():  # count(*) is a parallel scan: its rows are per process
             wide = await call(client, "pg_index_advice", sql=sql, connection="bare")
             (q,) = wide.structured_content["looked"]

@@ -183,10 +183,19 @@ def _kept(conn: psycopg.Connection[Any], c: plans.Candidate) -> float | None:
     """The share of its table a filter candidate's scan keeps (the planner's estimates), or None."""
     if c.rows is None:
         return None
+    rows = c.rows
+    if c.own is not None:  # the filter has conjuncts this index would not serve: plan its own
+        try:
+            with savepoint(conn):
+                rows = float(plan_of(conn, c.own)["Plan Rows"])
+        except psycopg.errors.QueryCanceled:
+            raise
+        except (psycopg.Error, Unavailable):
+            pass  # ($n parameters of a generic plan) the whole filter's rows: an underestimate
     row = conn.execute(
         "select reltuples from pg_class where oid = to_regclass(%s)", (ident(c.schema, c.table),)
     ).fetchone()
-    return c.rows / float(row[0]) if row and row[0] and row[0] > 0 else None
+    return rows / float(row[0]) if row and row[0] and row[0] > 0 else None
 
 
 def _unverified(

@@ -80,5 +80,4 @@ class Advice(BaseModel):
     looked: list[Looked]
     hypopg: str | None
     min_gain: float = MIN_GAIN
-    keep_max: float = KEEP_MAX  # without hypopg: filters keeping more of a table are not proposed
     notes: list[str] = []

@@ -27,6 +27,9 @@ class Candidate:
     columns: tuple[str, ...]
     why: str  # "filter", "join", "sort"
     rows: float | None = field(default=None, compare=False)  # a filter's estimated rows kept
+    # When the filter has conjuncts the index would not serve: a query of the ones it would,
+    # whose estimated rows are this index's share (`rows` would understate it).
+    own: str | None = field(default=None, compare=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -149,6 +152,42 @@ def _rows(node: dict[str, Any], parents: tuple[dict[str, Any], ...]) -> float:
     return rows
 
 
+def _columns(text: str) -> set[str]:
+    eq, ranges = predicates(text)
+    return {*eq, *ranges}
+
+
+def own_filter(node: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    """`select 1 from <table> where <the conjuncts on names>`, or None when they are the whole filter."""
+    from pglast import ast, enums, parse_sql
+    from pglast.parser import ParseError
+    from pglast.stream import RawStream
+
+    try:  # EXPLAIN prints some filters no parser reads back ("(hashed SubPlan 1)")
+        where: Any = parse_sql(f"select 1 where {node['Filter']}")[0].stmt.whereClause  # type: ignore[union-attr]
+    except ParseError:
+        return None
+    conj: tuple[Any, ...] = (
+        tuple(where.args or ())
+        if isinstance(where, ast.BoolExpr) and where.boolop == enums.BoolExprType.AND_EXPR
+        else (where,)
+    )
+    texts = [RawStream()(c) for c in conj]
+    mine = [t for t in texts if (cols := _columns(t)) and cols <= set(names)]
+    if len(mine) == len(texts) or not mine:
+        return None
+    table = ident_col(node.get("Schema", "public")) + "." + ident_col(node["Relation Name"])
+    alias = ident_col(node.get("Alias", node["Relation Name"]))
+    return f"select 1 from {table} as {alias} where " + " and ".join(f"({t})" for t in mine)
+
+
+def _filter(
+    node: dict[str, Any], parents: tuple, schema: str, table: str, cols: tuple[str, ...]
+) -> Candidate:
+    c = Candidate(schema, table, cols, "filter", _rows(node, parents))
+    return Candidate(schema, table, cols, "filter", c.rows, own_filter(node, c.names))
+
+
 def _scan(node: dict[str, Any]) -> Scan | None:
     if node.get("Node Type") != "Seq Scan" or "Relation Name" not in node:
         return None
@@ -165,19 +204,10 @@ def candidates(plan: dict[str, Any]) -> list[Candidate]:
             continue
         eq = [ident_col(c) for c in scan.eq]
         if eq or scan.ranges:
-            out.append(
-                Candidate(
-                    scan.schema,
-                    scan.table,
-                    tuple(eq + [ident_col(c) for c in scan.ranges[:1]]),
-                    "filter",
-                    _rows(node, parents),
-                )
-            )
+            first = tuple(eq + [ident_col(c) for c in scan.ranges[:1]])
+            out.append(_filter(node, parents, scan.schema, scan.table, first))
             for col in scan.ranges[1:]:
-                out.append(
-                    Candidate(scan.schema, scan.table, (*eq, ident_col(col)), "filter", _rows(node, parents))
-                )
+                out.append(_filter(node, parents, scan.schema, scan.table, (*eq, ident_col(col))))
         for parent in reversed(parents):
             cond = parent.get("Hash Cond") or parent.get("Merge Cond") or parent.get("Join Filter")
             if cond:
@@ -193,5 +223,5 @@ def candidates(plan: dict[str, Any]) -> list[Candidate]:
     unique: dict[tuple[str, str, tuple[str, ...]], Candidate] = {}
     for c in out:
         key = (c.schema, c.table, tuple(dict.fromkeys(c.columns)))
-        unique.setdefault(key, Candidate(c.schema, c.table, key[2], c.why, c.rows))
+        unique.setdefault(key, Candidate(c.schema, c.table, key[2], c.why, c.rows, c.own))
     return list(unique.values())
