@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mcp.server.mcpserver import Context
 
-from data_platform.postgres.doctor.findings import Advice, Check
+from data_platform.postgres.doctor.findings import KEEP_MAX, Advice, Check
 from data_platform.render import human_bytes
 from data_platform.server.boundary import ToolResult, run_sync, state_of
 from data_platform.server.declare import ToolList
@@ -31,12 +31,19 @@ class IndexAdviceResult(ToolResult, Advice):
     """The core's Advice, with the text the model reads."""
 
     def render(self) -> str:
-        checked = f"checked with hypopg {self.hypopg}" if self.hypopg else "NOT checked (no hypopg)"
-        head = (
-            f"{len(self.advised)} index(es) advised for {len(self.looked)} statement(s), {checked}; "
-            f"kept only when the planner's estimated cost drops at least {self.min_gain:g}x. "
-            "Nothing was created."
-        )
+        if self.hypopg:
+            head = (
+                f"{len(self.advised)} index(es) advised for {len(self.looked)} statement(s), checked with "
+                f"hypopg {self.hypopg}: each kept only when the planner's estimated cost drops at least "
+                f"{self.min_gain:g}x with it. Nothing was created."
+            )
+        else:
+            head = (
+                f"{len(self.advised)} index(es) proposed for {len(self.looked)} statement(s), UNVERIFIED: "
+                "without hypopg the planner was not asked whether it would use them (only filters "
+                f"keeping over {KEEP_MAX:.0%} of a table, by its row estimates, were left out). "
+                "Nothing was created."
+            )
         lines = [head]
         for a in self.advised[:MAX_LISTED]:
             size = f"  (~{human_bytes(a.size_bytes)}, hypopg's estimate)" if a.size_bytes else ""

@@ -28,6 +28,16 @@ pytestmark = pytest.mark.anyio
 
 WORK, SICK, CLEAN, BARE = "dp_doc_work", "dp_doc_sick", "dp_doc_clean", "dp_doc_bare"
 READER = "dp_doc_reader"
+# In the workload and the bare database: ~48% 'completed', amounts > 0 but 1 in 25, status NULL in
+# 1 row of 200; a payload, so the table is large enough for a parallel scan (> 8 MB).
+SALES = """
+create table sales (id int, status text, amount numeric not null, payload text);
+insert into sales select g,
+  case when g % 200 = 0 then null when g % 100 < 50 then 'completed' else 'open' end,
+  case when g % 25 = 0 then 0 else g % 500 + 1 end, md5(g::text) || md5((g + 1)::text)
+from generate_series(1, 200000) g;
+analyze sales;
+"""
 READER_PW = "rd-" + secrets.token_hex(8)
 secret_scan.register_secret(READER_PW)  # no answer or log of the session may show it
 
@@ -37,6 +47,7 @@ def dbs(pg: Cluster) -> Iterator[Cluster]:
     create_databases(pg, {WORK: "select 1", SICK: "select 1", CLEAN: "select 1", BARE: "select 1"})
     with psycopg.connect(db_url(pg, WORK), autocommit=True) as conn:
         make_workload(conn, rows=100_000)
+        conn.execute(SALES)
         conn.execute("select pg_stat_statements_reset()")
         run_workload(conn)
         conn.execute("update orders set amount = amount where customer_id = 77")  # planned, never run
@@ -55,6 +66,7 @@ def dbs(pg: Cluster) -> Iterator[Cluster]:
             "create table t (id int, v int); insert into t select g, g from generate_series(1, 5000) g; "
             "create function bump() returns int language sql volatile as 'select 1'"
         )
+        conn.execute(SALES)
     yield pg
     drop_databases(pg, [WORK, SICK, CLEAN, BARE])
     with psycopg.connect(pg.url, autocommit=True) as conn:
@@ -232,6 +244,93 @@ async def test_without_the_extensions_it_says_how_to_enable_them(
         )
         assert "refused" in err
         assert scalar(dbs, BARE, "select count(*) from t") == 5000
+
+
+WIDE = "select * from sales where status = 'completed' and amount > 0"  # keeps ~47% of the rows
+
+
+async def test_unchecked_advice_leaves_out_filters_keeping_much_of_the_table(
+    dbs: Cluster, project: Path, tmp_path: Path
+) -> None:
+    write_connections(project, _connections(dbs))
+    async with inmemory(project, _env(dbs, tmp_path)) as client:
+        # Without hypopg: a filter keeping ~47% of the table gets no index (the planner would scan).
+        kept = {WIDE: "~4", WIDE.replace("*", "count(*)"): "~4", WIDE.replace("*", "id") + " limit 10": "~4"}
+        kept["select id from sales where status is not null"] = "~"  # ~99.5%: selective only when rare
+        # A conjunct the index would not serve (LIKE '%...%') is not counted as the index's own.
+        kept[WIDE + " and payload like '%abc%'"] = "~4"
+        for sql, share in kept.items():  # count(*) is a parallel scan: its rows are per process
+            wide = await call(client, "pg_index_advice", sql=sql, connection="bare")
+            (q,) = wide.structured_content["looked"]
+            assert wide.structured_content["advised"] == [], sql
+            assert f"the filter keeps {share}" in q["verdict"], q
+            assert "of sales's rows (planner's estimate): an index would not be used" in q["verdict"], q
+        # With hypopg the wide filter is refused by the planner itself.
+        refused = await call(client, "pg_index_advice", sql=WIDE, connection="work")
+        assert refused.structured_content["advised"] == []
+        assert "no index helps" in refused.structured_content["looked"][0]["verdict"]
+
+
+async def test_null_tests_are_indexable_checked_or_not(dbs: Cluster, project: Path, tmp_path: Path) -> None:
+    write_connections(project, _connections(dbs))
+    async with inmemory(project, _env(dbs, tmp_path)) as client:
+        null = "select status from sales where status is null"  # 0.5% of the rows
+        bare = await call(client, "pg_index_advice", sql=null, connection="bare")
+        (a,) = bare.structured_content["advised"]
+        assert a["columns"] == ['"status"'] and not a["verified"]
+        checked = await call(client, "pg_index_advice", sql=null, connection="work")
+        (a,) = checked.structured_content["advised"]
+        (h,) = a["helps"]
+        assert a["columns"] == ['"status"'] and a["verified"] and h["cost_before"] >= 2 * h["cost_after"]
+    assert _indexes(dbs, BARE) == 0
+
+
+async def test_unchecked_advice_says_what_was_checked_and_how_to_create_hypopg(
+    dbs: Cluster, project: Path, tmp_path: Path
+) -> None:
+    write_connections(project, _connections(dbs))
+    async with inmemory(project, _env(dbs, tmp_path)) as client:
+        bare = text_of(
+            await call(client, "pg_index_advice", sql="select * from t where v = 5", connection="bare")
+        )
+        assert "proposed for 1 statement(s), UNVERIFIED: without hypopg the planner was not asked" in bare
+        assert "kept only" not in bare  # no claim of a cost check that did not happen
+        # The package is on this server, only not created in the database: say that, not "install".
+        assert "available on this server but not created" in bare and "apt install" not in bare
+        work = text_of(
+            await call(client, "pg_index_advice", sql="select * from sales where id = 5", connection="work")
+        )
+        assert "checked with hypopg" in work and "kept only when the planner's estimated cost drops" in work
+
+
+async def test_health_names_a_disabled_autovacuum_and_who_vacuumed_last(
+    dbs: Cluster, project: Path, tmp_path: Path
+) -> None:
+    with psycopg.connect(db_url(dbs, SICK), autocommit=True) as conn:
+        conn.execute(
+            "create table churn_manual (id int primary key, v text); "
+            "insert into churn_manual select g, md5(g::text) from generate_series(1, 40000) g"
+        )
+        conn.execute("select pg_stat_force_next_flush()")  # the inserted rows counted before VACUUM
+        conn.execute("vacuum churn_manual")  # a manual vacuum, before autovacuum is turned off
+        conn.execute(
+            "alter table churn_manual set (autovacuum_enabled = off); "
+            "delete from churn_manual where id % 4 = 0; select pg_stat_force_next_flush()"
+        )
+    write_connections(project, _connections(dbs))
+    try:
+        async with inmemory(project, _env(dbs, tmp_path)) as client:
+            health = await call(client, "pg_health", connection="sick")
+        (check,) = [c for c in health.structured_content["checks"] if c["name"] == "dead rows and vacuum"]
+        found = {f["what"]: f for f in check["findings"]}
+        for table, when in (("churn_manual", "(manual)"), ("churn", "never vacuumed")):
+            f = found[f'"public"."{table}"']
+            assert "autovacuum is disabled on this table" in f["detail"] and when in f["detail"], f
+            assert f["fix"].startswith(f'ALTER TABLE "public"."{table}" RESET (autovacuum_enabled)'), f
+            assert "autovacuum_vacuum_scale_factor" not in f["fix"]
+    finally:
+        with psycopg.connect(db_url(dbs, SICK), autocommit=True) as conn:
+            conn.execute("drop table churn_manual")
 
 
 async def test_health_names_a_blocked_query_and_its_blocker(

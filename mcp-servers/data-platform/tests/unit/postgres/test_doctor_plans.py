@@ -27,6 +27,23 @@ def test_in_lists_any_and_casts_are_equality() -> None:
     assert c.columns == ('"id"',)
 
 
+def test_null_tests_are_indexable_and_a_parallel_scan_counts_every_process() -> None:
+    (c,) = plans.candidates(_scan("(o.status IS NULL)"))
+    assert c.columns == ('"status"',) and c.why == "filter"
+    (c,) = plans.candidates(_scan("((o.note IS NOT NULL) AND (o.region = 'EU'::text))"))
+    assert c.columns == ('"region"', '"note"')  # IS NOT NULL searches a range, after the equalities
+    scan = {**_scan("(o.status IS NULL)"), "Plan Rows": 1000, "Parallel Aware": True}
+    (c,) = plans.candidates({"Node Type": "Gather", "Workers Planned": 2, "Plans": [scan]})
+    assert c.rows == 2400  # each of 2 workers and the leader (0.4 of one) reads its share
+
+
+def test_a_filter_with_conjuncts_no_index_serves_gets_its_own_query() -> None:
+    (c,) = plans.candidates(_scan("((o.status = 'paid'::text) AND (o.note ~~ '%x%'::text))"))
+    assert c.own == 'select 1 from "public"."orders" as "o" where (o.status = CAST(\'paid\' AS text))'
+    (c,) = plans.candidates(_scan("((o.status = 'paid'::text) AND (o.amount > 5))"))
+    assert c.own is None  # the index serves the whole filter: the scan's rows are its share
+
+
 def test_nothing_to_index() -> None:
     assert plans.candidates(_scan(None)) == []
     assert plans.candidates(_scan("((o.a = 1) OR (o.b = 2))")) == []  # OR: not one b-tree

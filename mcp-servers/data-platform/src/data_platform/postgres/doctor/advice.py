@@ -7,6 +7,8 @@ candidate is created as a hypothetical index (session-local, invisible to everyo
 allowed in a read-only transaction) and the statement planned again. A candidate is kept only
 when the planner's estimated cost drops at least MIN_GAIN times; the answer gives the
 `CREATE INDEX CONCURRENTLY` statement, hypopg's estimated size and the costs before and after.
+Without hypopg the planner cannot be asked: a query's first candidate is proposed, said to be
+unverified, unless its filter keeps over KEEP_MAX of the table (the planner's row estimate).
 Nothing is created here: the user runs the statement (pg_execute on a writable connection).
 """
 
@@ -24,8 +26,8 @@ from data_platform.errors import DatabaseError, ExpressionError
 from data_platform.postgres import safety
 from data_platform.postgres.connection import session
 from data_platform.postgres.doctor import plans, top
-from data_platform.postgres.doctor.common import HYPOPG_HOWTO, Unavailable, extension, ident, savepoint
-from data_platform.postgres.doctor.findings import MIN_GAIN, Advice, Advised, Helped, Looked
+from data_platform.postgres.doctor.common import Unavailable, extension, hypopg_howto, ident, savepoint
+from data_platform.postgres.doctor.findings import KEEP_MAX, MIN_GAIN, Advice, Advised, Helped, Looked
 from data_platform.postgres.doctor.measure import query_only
 
 WORKLOAD = 20  # statements of pg_stat_statements looked at, costliest (total time) first
@@ -156,8 +158,8 @@ def advise(settings: Settings, sql: str | None = None) -> Advice:
                 )
             plans_by_query[i] = cands
         if hypopg is None:
-            advised = _unverified(looked, plans_by_query)
-            notes = [*notes, HYPOPG_HOWTO]
+            advised = _unverified(conn, looked, plans_by_query)
+            notes = [*notes, hypopg_howto(conn)]
         else:
             advised = _checked(conn, looked, plans_by_query)
     for q in looked:
@@ -177,12 +179,41 @@ def _seq_scans(plan: dict[str, Any]) -> bool:
     )
 
 
-def _unverified(looked: list[Looked], found: dict[int, list[plans.Candidate]]) -> list[Advised]:
+def _kept(conn: psycopg.Connection[Any], c: plans.Candidate) -> float | None:
+    """The share of its table a filter candidate's scan keeps (the planner's estimates), or None."""
+    if c.rows is None:
+        return None
+    rows = c.rows
+    if c.own is not None:  # the filter has conjuncts this index would not serve: plan its own
+        try:
+            with savepoint(conn):
+                rows = float(plan_of(conn, c.own)["Plan Rows"])
+        except psycopg.errors.QueryCanceled:
+            raise
+        except (psycopg.Error, Unavailable):
+            pass  # ($n parameters of a generic plan) the whole filter's rows: an underestimate
+    row = conn.execute(
+        "select reltuples from pg_class where oid = to_regclass(%s)", (ident(c.schema, c.table),)
+    ).fetchone()
+    return rows / float(row[0]) if row and row[0] and row[0] > 0 else None
+
+
+def _unverified(
+    conn: psycopg.Connection[Any], looked: list[Looked], found: dict[int, list[plans.Candidate]]
+) -> list[Advised]:
     out: dict[str, Advised] = {}
     for i, cands in found.items():
+        wide = [(share, c) for c in cands if (share := _kept(conn, c)) is not None and share > KEEP_MAX]
+        cands = [c for c in cands if c not in {w for _, w in wide}]
         if not cands:
+            if wide:
+                share, c = wide[0]
+                looked[i].verdict = (
+                    f"the filter keeps ~{min(share, 1.0):.0%} of {c.table}'s rows (planner's estimate): "
+                    "an index would not be used"
+                )
             continue
-        c = cands[0]  # without hypopg, the first filter candidate: a guess, said to be one
+        c = cands[0]  # without hypopg, the first candidate left: a guess, said to be one
         a = out.setdefault(_create(c), _advised(c, verified=False))
         a.helps.append(Helped(looked[i].query, looked[i].cost or 0.0, looked[i].cost or 0.0))
         looked[i].verdict = "candidate index (unverified: no hypopg)"

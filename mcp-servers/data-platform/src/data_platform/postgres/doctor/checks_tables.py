@@ -20,27 +20,38 @@ SEQ_WARN, SEQ_PROBLEM = 0.75, 0.9
 
 def dead_tuples(conn: psycopg.Connection[Any]) -> Check:
     rows = conn.execute(
-        """select schemaname, relname, n_live_tup, n_dead_tup,
-                  greatest(last_vacuum, last_autovacuum)::text, coalesce(last_autovacuum, last_vacuum) is null
-           from pg_stat_user_tables where n_dead_tup >= %s order by n_dead_tup desc""",
+        """select s.schemaname, s.relname, s.n_live_tup, s.n_dead_tup,
+                  case when coalesce(s.last_autovacuum, '-infinity') > coalesce(s.last_vacuum, '-infinity')
+                       then 'auto' else 'manual' end,
+                  greatest(s.last_vacuum, s.last_autovacuum)::text,
+                  exists (select from pg_options_to_table(c.reloptions)
+                          where option_name = 'autovacuum_enabled'
+                            and not option_value::bool)
+           from pg_stat_user_tables s join pg_class c on c.oid = s.relid
+           where s.n_dead_tup >= %s order by s.n_dead_tup desc""",
         (DEAD_MIN_ROWS,),
     ).fetchall()
     found: list[tuple[Status, Finding]] = []
-    for schema, table, live, dead, last, never in rows:
+    for schema, table, live, dead, how, last, off in rows:
         ratio = dead / max(1, live + dead)
         if ratio < DEAD_WARN:
             continue
-        when = "never vacuumed" if never else f"last vacuum {last[:16]}"
+        name = ident(schema, table)
+        when = "never vacuumed" if last is None else f"last vacuum {last[:16]} ({how})"
+        if off:  # the table's own setting: no autovacuum tuning matters until it is reset
+            detail = f"autovacuum is disabled on this table (autovacuum_enabled = false); {when}"
+            fix = f"ALTER TABLE {name} RESET (autovacuum_enabled); VACUUM (ANALYZE) {name}"
+        else:
+            detail = when
+            fix = (
+                f"VACUUM (ANALYZE) {name}; if it keeps coming back, look for long transactions holding "
+                "old rows (pg_stat_activity.backend_xmin) and tune autovacuum_vacuum_scale_factor for "
+                "this table"
+            )
         found.append(
             (
                 "problem" if ratio >= DEAD_PROBLEM else "warning",
-                Finding(
-                    ident(schema, table),
-                    f"{ratio:.0%} dead rows ({dead:,} dead, {live:,} live); {when}",
-                    f"VACUUM (ANALYZE) {ident(schema, table)}; if it keeps coming back, look for long "
-                    "transactions holding old rows (pg_stat_activity.backend_xmin) and tune "
-                    "autovacuum_vacuum_scale_factor for this table",
-                ),
+                Finding(name, f"{ratio:.0%} dead rows ({dead:,} dead, {live:,} live); {detail}", fix),
             )
         )
     return Check(

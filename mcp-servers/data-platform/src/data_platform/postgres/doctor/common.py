@@ -16,11 +16,6 @@ PGSS_HOWTO = (
     "PostgreSQL, then run CREATE EXTENSION pg_stat_statements in this database (pg_execute on a "
     "writable connection). Managed services enable it in their parameter settings."
 )
-HYPOPG_HOWTO = (
-    "hypopg is not installed, so this advice is UNVERIFIED (the planner was not asked): install the "
-    "package (Debian/Ubuntu: apt install postgresql-<major>-hypopg; RDS, Cloud SQL and Azure ship it), "
-    "then CREATE EXTENSION hypopg in this database. No restart is needed."
-)
 
 
 class Unavailable(Exception):
@@ -31,6 +26,22 @@ def extension(conn: psycopg.Connection[Any], name: str) -> str | None:
     """The installed version of an extension in this database, or None."""
     row = conn.execute("select extversion from pg_extension where extname = %s", (name,)).fetchone()
     return row[0] if row else None
+
+
+def hypopg_howto(conn: psycopg.Connection[Any]) -> str:
+    """How to get hypopg here: the package may be on the server already, only not created."""
+    row = conn.execute("select default_version from pg_available_extensions where name = 'hypopg'").fetchone()
+    if row:
+        return (
+            f"hypopg {row[0]} is available on this server but not created in this database: run "
+            "CREATE EXTENSION hypopg (pg_execute on a writable connection; needs a superuser, or the "
+            "admin role of a managed service). No restart is needed."
+        )
+    return (
+        "hypopg is not installed on this server: install the package (Debian/Ubuntu: apt install "
+        "postgresql-<major>-hypopg; RDS, Cloud SQL and Azure ship it), then CREATE EXTENSION hypopg "
+        "in this database. No restart is needed."
+    )
 
 
 @contextlib.contextmanager

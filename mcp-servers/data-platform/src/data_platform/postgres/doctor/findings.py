@@ -14,6 +14,11 @@ from pydantic import BaseModel
 
 Status = Literal["ok", "warning", "problem", "unavailable"]
 MIN_GAIN = 2.0  # index advice: the planner's cost must drop at least this many times
+# Without hypopg, a filter keeping more of the table than this is not proposed: reading over ~5-20%
+# of the rows through a b-tree (random page reads, even as a bitmap scan) costs the planner more
+# than one sequential pass, so it keeps scanning. 20% is the top of that range: above it an index
+# is almost never chosen; below it one is proposed, said to be unverified.
+KEEP_MAX = 0.2
 
 
 @dataclass

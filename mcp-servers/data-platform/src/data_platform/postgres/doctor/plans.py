@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _EQ = {"="}
@@ -26,6 +26,10 @@ class Candidate:
     table: str
     columns: tuple[str, ...]
     why: str  # "filter", "join", "sort"
+    rows: float | None = field(default=None, compare=False)  # a filter's estimated rows kept
+    # When the filter has conjuncts the index would not serve: a query of the ones it would,
+    # whose estimated rows are this index's share (`rows` would understate it).
+    own: str | None = field(default=None, compare=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -86,10 +90,15 @@ def _conjuncts(node: Any) -> Iterator[Any]:
 
 
 def predicates(text: str) -> tuple[list[str], list[str]]:
-    """Columns compared with a value in a filter: (equality columns, range columns)."""
+    """Columns compared with a value in a filter, or tested for NULL: (equality columns, range columns)."""
     eq: list[str] = []
     ranges: list[str] = []
     for node in _conjuncts(_expr_tree(text)):
+        null = node.get("NullTest") if isinstance(node, dict) else None
+        col = _column(null["arg"]) if null else None
+        if null and col:  # a b-tree searches `IS NULL` as an equality, `IS NOT NULL` as a range
+            (eq if null.get("nulltesttype") == "IS_NULL" else ranges).append(col[1])
+            continue
         expr = node.get("A_Expr") if isinstance(node, dict) else None
         if not expr:
             continue
@@ -134,6 +143,51 @@ def ident_col(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _rows(node: dict[str, Any], parents: tuple[dict[str, Any], ...]) -> float:
+    """The rows a scan's filter keeps in the whole table: a parallel scan's estimate is per process."""
+    rows = float(node.get("Plan Rows", 0))
+    if node.get("Parallel Aware"):
+        w = next((int(p["Workers Planned"]) for p in reversed(parents) if "Workers Planned" in p), 0)
+        rows *= w + max(0.0, 1.0 - 0.3 * w)  # PostgreSQL's parallel divisor (leader participating)
+    return rows
+
+
+def _columns(text: str) -> set[str]:
+    eq, ranges = predicates(text)
+    return {*eq, *ranges}
+
+
+def own_filter(node: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    """`select 1 from <table> where <the conjuncts on names>`, or None when they are the whole filter."""
+    from pglast import ast, enums, parse_sql
+    from pglast.parser import ParseError
+    from pglast.stream import RawStream
+
+    try:  # EXPLAIN prints some filters no parser reads back ("(hashed SubPlan 1)")
+        where: Any = parse_sql(f"select 1 where {node['Filter']}")[0].stmt.whereClause  # type: ignore[union-attr]
+    except ParseError:
+        return None
+    conj: tuple[Any, ...] = (
+        tuple(where.args or ())
+        if isinstance(where, ast.BoolExpr) and where.boolop == enums.BoolExprType.AND_EXPR
+        else (where,)
+    )
+    texts = [RawStream()(c) for c in conj]
+    mine = [t for t in texts if (cols := _columns(t)) and cols <= set(names)]
+    if len(mine) == len(texts) or not mine:
+        return None
+    table = ident_col(node.get("Schema", "public")) + "." + ident_col(node["Relation Name"])
+    alias = ident_col(node.get("Alias", node["Relation Name"]))
+    return f"select 1 from {table} as {alias} where " + " and ".join(f"({t})" for t in mine)
+
+
+def _filter(
+    node: dict[str, Any], parents: tuple, schema: str, table: str, cols: tuple[str, ...]
+) -> Candidate:
+    c = Candidate(schema, table, cols, "filter", _rows(node, parents))
+    return Candidate(schema, table, cols, "filter", c.rows, own_filter(node, c.names))
+
+
 def _scan(node: dict[str, Any]) -> Scan | None:
     if node.get("Node Type") != "Seq Scan" or "Relation Name" not in node:
         return None
@@ -150,13 +204,10 @@ def candidates(plan: dict[str, Any]) -> list[Candidate]:
             continue
         eq = [ident_col(c) for c in scan.eq]
         if eq or scan.ranges:
-            out.append(
-                Candidate(
-                    scan.schema, scan.table, tuple(eq + [ident_col(c) for c in scan.ranges[:1]]), "filter"
-                )
-            )
+            first = tuple(eq + [ident_col(c) for c in scan.ranges[:1]])
+            out.append(_filter(node, parents, scan.schema, scan.table, first))
             for col in scan.ranges[1:]:
-                out.append(Candidate(scan.schema, scan.table, tuple([*eq, ident_col(col)]), "filter"))
+                out.append(_filter(node, parents, scan.schema, scan.table, (*eq, ident_col(col))))
         for parent in reversed(parents):
             cond = parent.get("Hash Cond") or parent.get("Merge Cond") or parent.get("Join Filter")
             if cond:
@@ -172,5 +223,5 @@ def candidates(plan: dict[str, Any]) -> list[Candidate]:
     unique: dict[tuple[str, str, tuple[str, ...]], Candidate] = {}
     for c in out:
         key = (c.schema, c.table, tuple(dict.fromkeys(c.columns)))
-        unique.setdefault(key, Candidate(c.schema, c.table, key[2], c.why))
+        unique.setdefault(key, Candidate(c.schema, c.table, key[2], c.why, c.rows, c.own))
     return list(unique.values())
