@@ -304,15 +304,9 @@ class DbtService:
         """Where `node.column` comes from and goes, from compiled SQL (compiled when files changed)."""
         validation = self.checked("Column lineage", None, None)
         manifest = self.manifest(validation)
-        graph = lineage_mod.Graph(manifest)
-        uid = graph.resolve(node)
-        compiled = self._compiled_for(validation, uid, graph)
-        catalog_path = validation.project.target_path / "catalog.json"
-        catalog = load_json(catalog_path, "catalog.json") if catalog_path.is_file() else None
-        dialect = warehouse.dialect_of(str((manifest.get("metadata") or {}).get("adapter_type") or ""))
-        analyzer = columns_mod.Analyzer(
-            manifest, compiled, dialect, validation.project.root, catalog, self._column_cache
-        )
+        uid = lineage_mod.Graph(manifest).resolve(node)
+        analyzer = self.column_analyzer(validation, manifest, [uid])
+        dialect = analyzer.dialect
         known = analyzer.columns_of(uid)
         if known is not None and column not in known:
             lowered = {c.lower(): c for c in known}
@@ -339,6 +333,21 @@ class DbtService:
                 mermaid=columns_mod.mermaid(up + down, (uid, column), analyzer.label),
             ),
             validation,
+        )
+
+    def column_analyzer(
+        self, validation: Validation, manifest: dict[str, Any], uids: list[str]
+    ) -> columns_mod.Analyzer:
+        """The column analysis of the nodes' `@` closures (compiled when files changed)."""
+        graph = lineage_mod.Graph(manifest)
+        compiled: dict[str, str] = {}
+        for uid in uids:
+            compiled = self._compiled_for(validation, uid, graph)
+        catalog_path = validation.project.target_path / "catalog.json"
+        catalog = load_json(catalog_path, "catalog.json") if catalog_path.is_file() else None
+        dialect = warehouse.dialect_of(str((manifest.get("metadata") or {}).get("adapter_type") or ""))
+        return columns_mod.Analyzer(
+            manifest, compiled, dialect, validation.project.root, catalog, self._column_cache
         )
 
     def _compiled_for(self, validation: Validation, uid: str, graph: lineage_mod.Graph) -> dict[str, str]:

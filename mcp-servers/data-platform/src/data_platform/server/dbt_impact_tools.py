@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
 from data_platform.dbtools import impact as impact_mod
+from data_platform.dbtools.column_breaks import Break
 from data_platform.dbtools.statediff import Changed, Impacted
 from data_platform.diffing.sql import ColumnChange
 from data_platform.render import markdown_table
@@ -54,6 +55,8 @@ class DbtImpactResult(ToolResult):
     models: list[ModelReview]
     models_candidates: int
     models_cap: int
+    breaks: list[Break] = []  # a modified model's columns gone that downstream models still read
+    breaks_problem: str | None = None
 
     def ref_names(self) -> list[str]:
         return [r for m in self.models for r in m.examples.values()]
@@ -74,6 +77,8 @@ class DbtImpactResult(ToolResult):
             models=[_model(m) for m in out.models],
             models_candidates=out.candidates,
             models_cap=out.cap,
+            breaks=out.breaks,
+            breaks_problem=out.breaks_problem,
         )
 
     def headline(self) -> str:
@@ -89,6 +94,9 @@ class DbtImpactResult(ToolResult):
         if self.deleted:
             parts.append(f"{len(self.deleted)} deleted")
         parts.append(f"{len(self.impacted)} impacted downstream")
+        if self.breaks:
+            readers = sorted({b.reader for b in self.breaks})
+            parts.append(f"{len(readers)} will fail at run ({', '.join(readers[:5])}: columns gone)")
         data = []
         for m in self.models:
             bits = []
@@ -126,6 +134,10 @@ class DbtImpactResult(ToolResult):
             )
             more = f" and {len(self.impacted) - 20} more" if len(self.impacted) > 20 else ""
             lines.append(f"Impacted downstream ({len(self.impacted)}): {shown}{more}.")
+        if self.breaks:
+            lines.append("Breaks: " + "; ".join(b.text() for b in self.breaks[:20]) + ".")
+        elif self.breaks_problem:
+            lines.append(f"Columns read downstream not checked: {self.breaks_problem}")
         covered = [f"{n}: {len(t)}" for n, t in self.tests.items()]
         if covered:
             lines.append(
@@ -203,6 +215,8 @@ class DbtImpactResult(ToolResult):
 
     def next_step(self) -> str:
         steps = []
+        if self.breaks:
+            steps.append("keep the columns listed under Breaks or change the models that read them")
         if self.modified or self.new:
             steps.append(
                 f"dbt_build select='state:modified+' state='{self.baseline}' "

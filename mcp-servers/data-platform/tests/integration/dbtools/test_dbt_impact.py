@@ -200,3 +200,32 @@ async def test_impact_against_a_git_revision_without_a_warehouse(tmp_path: Path)
         "M",
         "models/marts/schema.yml",
     ]
+
+
+async def test_impact_names_the_downstream_reads_of_a_renamed_column(tmp_path: Path) -> None:
+    """Renamed columns that children still read are named, with the child: it fails at run.
+    customer_orders reads stg_orders.customer_id through a `select *` CTE (`o.customer_id`) and
+    stg_payments.amount unqualified from a single table (which sqlglot qualifies without error)."""
+    root = copy_shop(tmp_path)
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "-m", "base")):
+        _git(root, *args)
+    replace(
+        root / "models" / "staging" / "stg_orders.sql", "    customer_id,", "    customer_id as customer_ref,"
+    )
+    replace(
+        root / "models" / "staging" / "stg_payments.sql",
+        "{{ cents_to_dollars('amount_cents') }} as amount",
+        "{{ cents_to_dollars('amount_cents') }} as payment_amount",
+    )
+    env = duckdb_env(root, tmp_path / "warehouse.duckdb")
+    async with inmemory(tmp_path, env=env) as client:
+        r = await call(client, "dbt_impact", against="git:HEAD")
+        got = r.structured_content
+        assert {(b["reader"], b["model"], b["column"]) for b in got["breaks"]} == {
+            ("customer_orders", "stg_orders", "customer_id"),
+            ("customer_orders", "stg_payments", "amount"),
+        }
+        text = text_of(r)
+        assert "1 will fail at run (customer_orders: columns gone)" in text.splitlines()[0]
+        gone = "customer_orders reads stg_orders.customer_id, which stg_orders no longer has"
+        assert f"{gone}: it will fail at run" in text
