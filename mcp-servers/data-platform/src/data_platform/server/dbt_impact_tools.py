@@ -188,7 +188,13 @@ class DbtImpactResult(ToolResult):
                 if m.examples
             ]
             if refs:
-                lines.append("Examples (data_refs, at most 20 rows each): " + "; ".join(refs[:10]))
+                sides = (
+                    f" (`*_changed`: `<column>_left` is {self.baseline_label}, "
+                    f"`<column>_right` {self.target})"
+                    if any("changed" in m.examples for m in self.models)
+                    else ""
+                )
+                lines.append("Examples (data_refs, at most 20 rows each): " + "; ".join(refs[:10]) + sides)
             prof = [(m.model, p) for m in self.models for p in m.profile]
             if prof:
                 lines.append(

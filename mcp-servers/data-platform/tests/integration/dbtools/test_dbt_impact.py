@@ -138,6 +138,8 @@ async def test_state_modified_build_with_defer_then_one_impact_review(
         assert "Next: dbt_build select='state:modified+'" in text
         assert any(p["column"] == "amount" for p in _models(got)["stg_payments"]["profile"])
         assert got["models"][0]["examples"]
+        assert f"(`*_changed`: `<column>_left` is {prod_target}, `<column>_right` {got['target']})" in text
+        assert got["breaks"] == []  # a type change and a filter: every column read downstream is there
 
         # The same review against a git revision (the last commit, parsed for prod)...
         r = await call(client, "dbt_impact", against=f"git:HEAD@{prod_target}")
