@@ -83,7 +83,10 @@ class DbtImpactResult(ToolResult):
 
     def headline(self) -> str:
         if not (self.modified or self.new or self.deleted):
-            return f"dbt_impact vs {self.baseline}: no model, seed or snapshot changed."
+            return (
+                f"dbt_impact vs {self.baseline}: no model, seed or snapshot changed "
+                "(it compares the code, the two manifests; the data is compared only for changed models)."
+            )
         parts = [
             f"{len(self.modified)} modified ({', '.join(m.name for m in self.modified[:5])}"
             + (", ..." if len(self.modified) > 5 else "")
@@ -241,6 +244,11 @@ class DbtImpactResult(ToolResult):
         compared = [m for m in self.models if not m.problem]
         if compared and not any(m.key for m in compared):
             steps.append("key=[...] to count changes per column")
+        if not (self.modified or self.new or self.deleted) and self.baseline_how.startswith("target "):
+            steps.append(
+                f"the code is the same: dbt_compare model=<model> against='{self.baseline}' compares a "
+                f"model's data in {self.target} and {self.baseline}"
+            )
         return "; ".join(steps) or "nothing to do."
 
 

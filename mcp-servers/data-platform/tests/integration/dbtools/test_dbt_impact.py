@@ -231,3 +231,21 @@ async def test_impact_names_the_downstream_reads_of_a_renamed_column(tmp_path: P
         assert "1 will fail at run (customer_orders: columns gone)" in text.splitlines()[0]
         gone = "customer_orders reads stg_orders.customer_id, which stg_orders no longer has"
         assert f"{gone}: it will fail at run" in text
+
+
+async def test_impact_with_the_same_code_says_it_compared_code_and_how_to_compare_data(
+    tmp_path: Path,
+) -> None:
+    """Against a target whose code is the same: not "nothing to do" (the data may differ), but
+    that dbt_impact compared code and that dbt_compare compares a model's data."""
+    root = copy_shop(tmp_path)
+    env = duckdb_env(root, tmp_path / "warehouse.duckdb")
+    async with inmemory(tmp_path, env=env) as client:
+        r = await call(client, "dbt_impact", against="duckdb_prod")
+        text = text_of(r)
+        assert text.startswith(
+            "dbt_impact vs duckdb_prod: no model, seed or snapshot changed (it compares the code"
+        )
+        assert "nothing to do" not in text
+        compare = "dbt_compare model=<model> against='duckdb_prod' compares a model's data"
+        assert f"{compare} in duckdb and duckdb_prod" in text
