@@ -27,6 +27,7 @@ from data_platform.dbtools import state as state_mod
 from data_platform.dbtools import validation as validation_mod
 from data_platform.dbtools import warehouse
 from data_platform.dbtools.artifacts import DocsReport, Resource, load_json, resource_from_ls_line
+from data_platform.dbtools.column_breaks import breaks
 from data_platform.dbtools.column_lineage import ColumnLineage, labelled
 from data_platform.dbtools.findings import Finding, ToldDeprecations
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
@@ -318,7 +319,8 @@ class DbtService:
             column = lowered[column.lower()]
         up, up_problems = analyzer.upstream(uid, column) if direction != "down" else ([], [])
         down, down_problems = analyzer.downstream(uid, column) if direction != "up" else ([], [])
-        problems = list(dict.fromkeys(up_problems + down_problems))
+        gone = [b.text() for b in breaks(analyzer, [uid])] if direction != "up" else []
+        problems = list(dict.fromkeys(up_problems + gone + down_problems))
         if known is None:
             problems.insert(0, f"{analyzer.label(uid)}: its columns are unknown")
         return (
