@@ -102,7 +102,12 @@ def review(
     changes = statediff.compare(current, base)
     here = state_mod.target_name(validation.project, target, service.settings.dbt_target)
     out = ImpactOutcome(baseline, here, "", changes, [], 0, cap, time.perf_counter() - started)
-    models = [c.unique_id for c in changes.modified if c.resource_type in ("model", "snapshot")]
+    # A column goes away through the model's SQL or a macro it calls (the check compiles them).
+    models = [
+        c.unique_id
+        for c in changes.modified
+        if c.resource_type in ("model", "snapshot") and {"sql", "macros"} & set(c.reasons)
+    ]
     if models:
         try:
             analyzer = service.column_analyzer(validation, current, models)

@@ -341,10 +341,7 @@ class DbtService:
         self, validation: Validation, manifest: dict[str, Any], uids: list[str]
     ) -> columns_mod.Analyzer:
         """The column analysis of the nodes' `@` closures (compiled when files changed)."""
-        graph = lineage_mod.Graph(manifest)
-        compiled: dict[str, str] = {}
-        for uid in uids:
-            compiled = self._compiled_for(validation, uid, graph)
+        compiled = self._compiled_for(validation, uids, lineage_mod.Graph(manifest))
         catalog_path = validation.project.target_path / "catalog.json"
         catalog = load_json(catalog_path, "catalog.json") if catalog_path.is_file() else None
         dialect = warehouse.dialect_of(str((manifest.get("metadata") or {}).get("adapter_type") or ""))
@@ -352,25 +349,29 @@ class DbtService:
             manifest, compiled, dialect, validation.project.root, catalog, self._column_cache
         )
 
-    def _compiled_for(self, validation: Validation, uid: str, graph: lineage_mod.Graph) -> dict[str, str]:
-        """Compiled SQL of the node's descendants and all their ancestors (`@node`), kept per file state."""
+    def _compiled_for(
+        self, validation: Validation, uids: list[str], graph: lineage_mod.Graph
+    ) -> dict[str, str]:
+        """Compiled SQL of the nodes' descendants and all their ancestors (`@node`, one dbt compile
+        for all), kept per file state."""
         project = validation.project
         state = fingerprint(project, extra=json.dumps([self.settings.dbt_target]))
         if self._compiled[0] != state:
             self._compiled = (state, {})
         codes = self._compiled[1]
-        needed = _at_closure(graph, uid)
+        needed = {n for uid in uids for n in _at_closure(graph, uid)}
         if all(
             n in codes for n in needed if graph.items.get(n, {}).get("resource_type") in ("model", "snapshot")
         ):
             return codes
-        item = graph.items.get(uid, {})
-        name = item.get("name")
-        selector = (
-            f"source:{item.get('source_name')}.{name}" if item.get("resource_type") == "source" else name
-        )
+        selectors = []
+        for uid in uids:
+            item = graph.items.get(uid, {})
+            name = item.get("name")
+            source = item.get("resource_type") == "source"
+            selectors.append("@" + (f"source:{item.get('source_name')}.{name}" if source else str(name)))
         args = self.compile_args(
-            project, None, None, "--select", f"@{selector}", "--indirect-selection", "empty", folder="lineage"
+            project, None, None, "--select", *selectors, "--indirect-selection", "empty", folder="lineage"
         )
         inv = self.inproc.invoke(args)
         if not inv.success:
