@@ -67,6 +67,7 @@ class RunResults:
     elapsed: float
     path: Path
     counts: dict[str, int] = field(default_factory=dict)
+    skipped_after: list[str] = field(default_factory=list)  # the failed nodes upstream of skipped ones
 
 
 # How a generic test names what it tests, in its `model` argument (source tests have no attached_node).
@@ -152,7 +153,32 @@ def parse_run_results(path: Path, manifest: dict[str, Any] | None = None) -> Run
     counts: dict[str, int] = {}
     for n in nodes:
         counts[n.status] = counts.get(n.status, 0) + 1
-    return RunResults(nodes=nodes, elapsed=float(data.get("elapsed_time") or 0.0), path=path, counts=counts)
+    skipped_after = _skip_causes(nodes, manifest) if manifest else []
+    return RunResults(nodes, float(data.get("elapsed_time") or 0.0), path, counts, skipped_after)
+
+
+def _skip_causes(nodes: list[NodeResult], manifest: dict[str, Any]) -> list[str]:
+    """Why dbt skipped nodes (it says nothing): the failed nodes of the run that are ancestors of a
+    skipped node, or tests of its ancestors (`dbt build` skips what is downstream of a failed test)."""
+    parents: dict[str, list[str]] = manifest.get("parent_map") or {}
+    failed = [n for n in nodes if n.failed]
+    causes: dict[str, None] = {}
+    for n in nodes:
+        if n.status != "skipped" or not failed:
+            continue
+        above: set[str] = set()
+        todo = list(parents.get(n.unique_id, []))
+        while todo:
+            uid = todo.pop()
+            if uid not in above:
+                above.add(uid)
+                todo.extend(parents.get(uid, []))
+        for f in failed:
+            if f.unique_id in above or (
+                f.resource_type == "test" and above & set(parents.get(f.unique_id, []))
+            ):
+                causes[f.name] = None
+    return list(causes)
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,22 @@ class Analyzer:
         sql = self.compiled.get(uid)
         if sql is None:
             return ModelColumns([], problem="dbt compiled no SQL for it")
+        schema, unknown = self.schema_for(uid)
+        key = _key(sql, schema, self.dialect)
+        cached = self.cache.get(uid)
+        if cached is not None and cached[0] == key:
+            self._done[uid] = cached[1]
+            return cached[1]
+        result = self.parse(sql, schema, unknown, set(self.parents.get(uid, [])))
+        self.cache[uid] = (key, result)
+        self._done[uid] = result
+        return result
+
+    def schema_for(
+        self, uid: str, extra: dict[str, list[str]] | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """sqlglot's schema of a model's parents (plus `extra` columns per parent), and the parents
+        whose columns are unknown."""
         schema: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
         unknown: list[str] = []
         for parent in self.parents.get(uid, []):
@@ -195,21 +211,14 @@ class Analyzer:
             if cols is None:
                 unknown.append(self.label(parent))
                 continue
+            cols = cols + (extra or {}).get(parent, [])
             name = node.get("identifier") if node.get("resource_type") == "source" else node.get("alias")
             db, sch = str(node.get("database") or ""), str(node.get("schema") or "")
             table = str(name or node.get("name"))
             schema.setdefault(db, {}).setdefault(sch, {})[table] = {c: "TEXT" for c in cols}
-        key = _key(sql, schema, self.dialect)
-        cached = self.cache.get(uid)
-        if cached is not None and cached[0] == key:
-            self._done[uid] = cached[1]
-            return cached[1]
-        result = self._parse(sql, schema, unknown, set(self.parents.get(uid, [])))
-        self.cache[uid] = (key, result)
-        self._done[uid] = result
-        return result
+        return schema, unknown
 
-    def _parse(self, sql: str, schema: dict[str, Any], unknown: list[str], parents: set[str]) -> ModelColumns:
+    def parse(self, sql: str, schema: dict[str, Any], unknown: list[str], parents: set[str]) -> ModelColumns:
         from sqlglot import exp, maybe_parse
         from sqlglot.errors import SqlglotError
         from sqlglot.lineage import lineage

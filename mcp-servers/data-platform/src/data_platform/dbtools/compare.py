@@ -19,6 +19,7 @@ from data_platform import work
 from data_platform.dbtools import lineage as lineage_mod
 from data_platform.dbtools import warehouse
 from data_platform.dbtools.state import targets_of
+from data_platform.dbtools.target import target_name
 from data_platform.diffing import compare as diff_core
 from data_platform.diffing.sql import Dialect
 from data_platform.errors import DbtError, InputError
@@ -136,7 +137,7 @@ def compare(
 ) -> CompareOutcome:
     """`model` in `target` (default: the profile's) against `against` (a target or a schema)."""
     project = service.project()
-    here = target or service.settings.dbt_target or "default target"
+    here = target_name(project, target, service.settings.dbt_target) or "default target"
     work.progress(0, 5, f"reading {model} in {here} and {against}")
     node = _node(service, target, model)
     other = None

@@ -22,6 +22,7 @@ from data_platform import work
 from data_platform.dbtools import state as state_mod
 from data_platform.dbtools import statediff, warehouse
 from data_platform.dbtools.artifacts import load_json
+from data_platform.dbtools.column_breaks import Break, breaks
 from data_platform.dbtools.compare import EXAMPLES, adapter_sql, node_columns, store_examples
 from data_platform.diffing import compare as diff_core
 from data_platform.diffing.sql import Dialect
@@ -73,6 +74,8 @@ class ImpactOutcome:
     candidates: int  # models that could be compared (before the cap)
     cap: int
     seconds_state: float = 0.0
+    breaks: list[Break] = field(default_factory=list)  # columns gone that children still read
+    breaks_problem: str | None = None  # why they could not be checked
 
 
 def review(
@@ -99,6 +102,18 @@ def review(
     changes = statediff.compare(current, base)
     here = state_mod.target_name(validation.project, target, service.settings.dbt_target)
     out = ImpactOutcome(baseline, here, "", changes, [], 0, cap, time.perf_counter() - started)
+    # A column goes away through the model's SQL or a macro it calls (the check compiles them).
+    models = [
+        c.unique_id
+        for c in changes.modified
+        if c.resource_type in ("model", "snapshot") and {"sql", "macros"} & set(c.reasons)
+    ]
+    if models:
+        try:
+            analyzer = service.column_analyzer(validation, current, models)
+            out.breaks = breaks(analyzer, models)
+        except DbtError as exc:
+            out.breaks_problem = str(exc).splitlines()[0]
     if not data:
         return out
     picked = _candidates(service, current, base, changes, select, target, against)

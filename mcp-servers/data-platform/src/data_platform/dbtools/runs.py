@@ -46,6 +46,7 @@ class RunOutcome:
     # Deprecations an earlier run/test/build of this project already told in full.
     told_before: list[Finding] = field(default_factory=list)
     where: Where | None = None  # the target and schemas it ran in
+    skipped_after: list[str] = field(default_factory=list)  # failed nodes upstream of skipped ones
 
     def deprecations(self) -> list[RunFinding]:
         """The project's deprecations, each marked if an earlier answer told it in full."""
@@ -140,6 +141,7 @@ class Runs:
             validation=validation,
             nodes=results.nodes,
             counts=results.counts,
+            skipped_after=results.skipped_after,
             returncode=outcome.returncode,
             seconds=outcome.seconds,
             errors=[f for f in errors if f.kind == "error" and not f.node][:5],

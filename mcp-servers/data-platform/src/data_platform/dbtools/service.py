@@ -28,6 +28,7 @@ from data_platform.dbtools import lineage as lineage_mod
 from data_platform.dbtools import state as state_mod
 from data_platform.dbtools import validation as validation_mod
 from data_platform.dbtools.artifacts import DocsReport, Resource, load_json, resource_from_ls_line
+from data_platform.dbtools.column_breaks import breaks
 from data_platform.dbtools.column_lineage import ColumnLineage, labelled
 from data_platform.dbtools.findings import Finding, ToldDeprecations
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
@@ -317,15 +318,9 @@ class DbtService:
         """Where `node.column` comes from and goes, from compiled SQL (compiled when files changed)."""
         validation = self.checked("Column lineage", None, None)
         manifest = self.manifest(validation)
-        graph = lineage_mod.Graph(manifest)
-        uid = graph.resolve(node)
-        compiled = self._compiled_for(validation, uid, graph)
-        catalog_path = validation.project.target_path / "catalog.json"
-        catalog = load_json(catalog_path, "catalog.json") if catalog_path.is_file() else None
-        dialect = warehouse.dialect_of(str((manifest.get("metadata") or {}).get("adapter_type") or ""))
-        analyzer = columns_mod.Analyzer(
-            manifest, compiled, dialect, validation.project.root, catalog, self._column_cache
-        )
+        uid = lineage_mod.Graph(manifest).resolve(node)
+        analyzer = self.column_analyzer(validation, manifest, [uid])
+        dialect = analyzer.dialect
         known = analyzer.columns_of(uid)
         if known is not None and column not in known:
             lowered = {c.lower(): c for c in known}
@@ -337,7 +332,8 @@ class DbtService:
             column = lowered[column.lower()]
         up, up_problems = analyzer.upstream(uid, column) if direction != "down" else ([], [])
         down, down_problems = analyzer.downstream(uid, column) if direction != "up" else ([], [])
-        problems = list(dict.fromkeys(up_problems + down_problems))
+        gone = [b.text() for b in breaks(analyzer, [uid])] if direction != "up" else []
+        problems = list(dict.fromkeys(up_problems + gone + down_problems))
         if known is None:
             problems.insert(0, f"{analyzer.label(uid)}: its columns are unknown")
         return (
@@ -354,23 +350,39 @@ class DbtService:
             validation,
         )
 
-    def _compiled_for(self, validation: Validation, uid: str, graph: lineage_mod.Graph) -> dict[str, str]:
-        """Compiled SQL of the node's descendants and all their ancestors (`@node`), kept per file state."""
+    def column_analyzer(
+        self, validation: Validation, manifest: dict[str, Any], uids: list[str]
+    ) -> columns_mod.Analyzer:
+        """The column analysis of the nodes' `@` closures (compiled when files changed)."""
+        compiled = self._compiled_for(validation, uids, lineage_mod.Graph(manifest))
+        catalog_path = validation.project.target_path / "catalog.json"
+        catalog = load_json(catalog_path, "catalog.json") if catalog_path.is_file() else None
+        dialect = warehouse.dialect_of(str((manifest.get("metadata") or {}).get("adapter_type") or ""))
+        return columns_mod.Analyzer(
+            manifest, compiled, dialect, validation.project.root, catalog, self._column_cache
+        )
+
+    def _compiled_for(
+        self, validation: Validation, uids: list[str], graph: lineage_mod.Graph
+    ) -> dict[str, str]:
+        """Compiled SQL of the nodes' descendants and all their ancestors (`@node`, one dbt compile
+        for all), kept per file state."""
         project = validation.project
         state = fingerprint(project, extra=json.dumps([self.settings.dbt_target]))
         if self._compiled[0] != state:
             self._compiled = (state, {})
         codes = self._compiled[1]
-        needed = _at_closure(graph, uid)
+        needed = {n for uid in uids for n in _at_closure(graph, uid)}
         if all(
             n in codes for n in needed if graph.items.get(n, {}).get("resource_type") in ("model", "snapshot")
         ):
             return codes
-        item = graph.items.get(uid, {})
-        name = item.get("name")
-        selector = (
-            f"source:{item.get('source_name')}.{name}" if item.get("resource_type") == "source" else name
-        )
+        selectors = []
+        for uid in uids:
+            item = graph.items.get(uid, {})
+            name = item.get("name")
+            source = item.get("resource_type") == "source"
+            selectors.append("@" + (f"source:{item.get('source_name')}.{name}" if source else str(name)))
         # The validation's parse, not a full one of its own (its folder has none the first time:
         # 500 models parsed twice); the compiled code comes back in-process, no JSON to write.
         args = self.compile_args(
@@ -378,7 +390,7 @@ class DbtService:
             None,
             None,
             "--select",
-            f"@{selector}",
+            *selectors,
             "--indirect-selection",
             "empty",
             *parsed_by(validation),

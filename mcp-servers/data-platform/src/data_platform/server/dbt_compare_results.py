@@ -74,7 +74,9 @@ class DbtCompareResult(ToolResult):
             parts.append(markdown_table(["column", "changed", "max abs diff"], rows))
         if self.examples:
             parts.append("Examples (at most 20 rows each): "
-                         + "; ".join(f"{k} → data_ref `{v}`" for k, v in self.examples.items()))  # fmt: skip
+                         + "; ".join(f"{k} → data_ref `{v}`" for k, v in self.examples.items())
+                         + (f" (changed: `<column>_left` is {self.against}, `<column>_right` {self.target})"
+                            if "changed" in self.examples else ""))  # fmt: skip
         if self.changed and not self.columns:
             parts.append("Pass key= (the model's unique key) to count changes per column.")
         return "\n".join(parts)

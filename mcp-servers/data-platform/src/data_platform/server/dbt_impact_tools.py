@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
 from data_platform.dbtools import impact as impact_mod
+from data_platform.dbtools.column_breaks import Break
 from data_platform.dbtools.statediff import Changed, Impacted
 from data_platform.diffing.sql import ColumnChange
 from data_platform.render import markdown_table
@@ -54,6 +55,8 @@ class DbtImpactResult(ToolResult):
     models: list[ModelReview]
     models_candidates: int
     models_cap: int
+    breaks: list[Break] = []  # a modified model's columns gone that downstream models still read
+    breaks_problem: str | None = None
 
     def ref_names(self) -> list[str]:
         return [r for m in self.models for r in m.examples.values()]
@@ -74,11 +77,16 @@ class DbtImpactResult(ToolResult):
             models=[_model(m) for m in out.models],
             models_candidates=out.candidates,
             models_cap=out.cap,
+            breaks=out.breaks,
+            breaks_problem=out.breaks_problem,
         )
 
     def headline(self) -> str:
         if not (self.modified or self.new or self.deleted):
-            return f"dbt_impact vs {self.baseline}: no model, seed or snapshot changed."
+            return (
+                f"dbt_impact vs {self.baseline}: no model, seed or snapshot changed "
+                "(it compares the code, the two manifests; the data is compared only for changed models)."
+            )
         parts = [
             f"{len(self.modified)} modified ({', '.join(m.name for m in self.modified[:5])}"
             + (", ..." if len(self.modified) > 5 else "")
@@ -89,6 +97,9 @@ class DbtImpactResult(ToolResult):
         if self.deleted:
             parts.append(f"{len(self.deleted)} deleted")
         parts.append(f"{len(self.impacted)} impacted downstream")
+        if self.breaks:
+            readers = sorted({b.reader for b in self.breaks})
+            parts.append(f"{len(readers)} will fail at run ({', '.join(readers[:5])}: columns gone)")
         data = []
         for m in self.models:
             bits = []
@@ -126,6 +137,10 @@ class DbtImpactResult(ToolResult):
             )
             more = f" and {len(self.impacted) - 20} more" if len(self.impacted) > 20 else ""
             lines.append(f"Impacted downstream ({len(self.impacted)}): {shown}{more}.")
+        if self.breaks:
+            lines.append("Breaks: " + "; ".join(b.text() for b in self.breaks[:20]) + ".")
+        elif self.breaks_problem:
+            lines.append(f"Columns read downstream not checked: {self.breaks_problem}")
         covered = [f"{n}: {len(t)}" for n, t in self.tests.items()]
         if covered:
             lines.append(
@@ -176,7 +191,13 @@ class DbtImpactResult(ToolResult):
                 if m.examples
             ]
             if refs:
-                lines.append("Examples (data_refs, at most 20 rows each): " + "; ".join(refs[:10]))
+                sides = (
+                    f" (`*_changed`: `<column>_left` is {self.baseline_label}, "
+                    f"`<column>_right` {self.target})"
+                    if any("changed" in m.examples for m in self.models)
+                    else ""
+                )
+                lines.append("Examples (data_refs, at most 20 rows each): " + "; ".join(refs[:10]) + sides)
             prof = [(m.model, p) for m in self.models for p in m.profile]
             if prof:
                 lines.append(
@@ -203,6 +224,8 @@ class DbtImpactResult(ToolResult):
 
     def next_step(self) -> str:
         steps = []
+        if self.breaks:
+            steps.append("keep the columns listed under Breaks or change the models that read them")
         if self.modified or self.new:
             steps.append(
                 f"dbt_build select='state:modified+' state='{self.baseline}' "
@@ -221,6 +244,11 @@ class DbtImpactResult(ToolResult):
         compared = [m for m in self.models if not m.problem]
         if compared and not any(m.key for m in compared):
             steps.append("key=[...] to count changes per column")
+        if not (self.modified or self.new or self.deleted) and self.baseline_how.startswith("target "):
+            steps.append(
+                f"the code is the same: dbt_compare model=<model> against='{self.baseline}' compares a "
+                f"model's data in {self.target} and {self.baseline}"
+            )
         return "; ".join(steps) or "nothing to do."
 
 

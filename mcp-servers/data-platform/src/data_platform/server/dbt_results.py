@@ -114,6 +114,19 @@ def problem_line(n: NodeResult) -> str:
     return f"{head}: {(n.message or '')[:600]}"
 
 
+def skipped_line(causes: list[str], skipped: int) -> str:
+    """How many nodes dbt skipped, and because of which failed nodes upstream."""
+    if not skipped:
+        return ""
+    if not causes:
+        return f"{skipped} node(s) skipped (dbt skips what is downstream of a failed node)."
+    more = f" and {len(causes) - 5} more" if len(causes) > 5 else ""
+    return (
+        f"{skipped} node(s) skipped because these failed upstream of them: {', '.join(causes[:5])}{more}; "
+        "fix those and build again."
+    )
+
+
 def failing_line(f: FailingRows) -> str:
     on = ".".join(p for p in (f.model, f.column) if p)
     head = f"{f.test}" + (f" ({on})" if on else "")
@@ -134,6 +147,7 @@ class DbtRunResult(ToolResult):
     errors: list[Finding]
     run_results: str | None
     failing_rows: list[FailingRows] = []
+    skipped_after: list[str] = []  # the failed nodes upstream of the skipped ones
     target: str | None = Field(None, description="the profile target it ran in (None: the profile's default)")
     schemas: list[str] = Field([], description="database.schema of the nodes it ran")
 
@@ -154,6 +168,7 @@ class DbtRunResult(ToolResult):
             errors=out.errors,
             run_results=str(out.run_results_path) if out.run_results_path else None,
             failing_rows=failing or [],
+            skipped_after=out.skipped_after,
             target=out.where.target if out.where else None,
             schemas=out.where.schemas if out.where else [],
         )
@@ -175,6 +190,7 @@ class DbtRunResult(ToolResult):
             parts.append(("Also " if new else "") + deprecations_line(told))
         bad = [n for n in self.nodes if n.status in ("error", "fail", "runtime error", "warn")]
         parts.extend(problem_line(n) for n in bad[:10])
+        parts.append(skipped_line(self.skipped_after, self.counts.get("skipped", 0)))
         if self.failing_rows:
             parts.append("Failing rows (the test's own query, run again):")
             parts.extend(failing_line(f) for f in self.failing_rows)

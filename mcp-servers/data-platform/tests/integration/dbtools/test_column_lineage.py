@@ -8,6 +8,7 @@ import pytest
 
 from data_platform.dbtools.columns import Analyzer
 from harness import call, call_error, inmemory, text_of
+from shopproject import copy_shop, duckdb_env, replace
 from shopwarehouse import ADAPTERS, make_shop
 
 pytestmark = pytest.mark.anyio
@@ -190,3 +191,22 @@ def test_a_transformation_behind_a_cte_and_the_keys_of_each_scope() -> None:
         ("order_id", "join"),
         ("customer_id", "group-by"),
     } | {("order_id", "join")}
+
+
+async def test_a_column_a_child_still_reads_under_its_old_name_is_said(tmp_path: Path) -> None:
+    """stg_payments.amount renamed: customer_orders reads `amount` unqualified from it, which sqlglot
+    resolves without error; the downstream lineage says the read will fail at run."""
+    root = copy_shop(tmp_path)
+    replace(
+        root / "models" / "staging" / "stg_payments.sql",
+        "{{ cents_to_dollars('amount_cents') }} as amount",
+        "{{ cents_to_dollars('amount_cents') }} as payment_amount",
+    )
+    async with inmemory(tmp_path, env=duckdb_env(root, tmp_path / "warehouse.duckdb")) as client:
+        r = await call(client, "dbt_lineage", node="stg_payments", column="payment_amount", direction="down")
+        lineage = r.structured_content["column_lineage"]
+        assert lineage["downstream"] == []
+        gone = (
+            "customer_orders reads stg_payments.amount, which stg_payments no longer has: it will fail at run"
+        )
+        assert gone in lineage["unresolved"]

@@ -83,3 +83,25 @@ async def test_show_lineage_and_compare_on_duckdb_without_a_dbt_run(tmp_path: Pa
     with duckdb.connect(str(path), read_only=True) as conn:
         tables = conn.execute("select table_name from information_schema.tables where table_schema = 'shop'")
         assert tables.fetchall() == [("raw_customers",)]
+
+
+async def test_compare_names_the_profile_default_target_and_the_example_sides(tmp_path: Path) -> None:
+    """No DBT_TARGET: the checked side is named by the profile's `target:`, not "default target";
+    the `_left`/`_right` columns of the changed rows' ref are said to be which side."""
+    root = copy_shop(tmp_path)
+    profiles = root / "profiles.yml"
+    profiles.write_text(profiles.read_text().replace("  target: dev\n", "  target: duckdb\n", 1))
+    path = tmp_path / "warehouse.duckdb"
+    seed = root / "seeds" / "raw_customers.csv"
+    with duckdb.connect(str(path)) as conn:
+        for schema in ("shop", "shop_prod"):
+            conn.execute(f"create schema {schema}")
+            conn.execute(f"create table {schema}.raw_customers as select * from read_csv('{seed}')")
+        conn.execute("update shop.raw_customers set country = 'FR' where id = 1")
+    env = {k: v for k, v in duckdb_env(root, path, "shop").items() if k != "DBT_TARGET"}
+    async with inmemory(tmp_path, env=env) as client:
+        r = await call(client, "dbt_compare", model="raw_customers", against="shop_prod", key="id")
+        assert r.structured_content["target"] == "duckdb"
+        text = text_of(r)
+        assert "default target" not in text and "1 only in" not in text
+        assert "(changed: `<column>_left` is shop_prod, `<column>_right` duckdb)" in text

@@ -87,3 +87,23 @@ async def test_failing_tests_bring_back_their_rows_and_a_unit_test_its_diff(
         assert r.structured_content["failing_rows"] == []
         assert "FAIL unit_test" in text and "actual differs from expected" in text
         assert "3→2" in text and "\x1b[" not in text
+
+
+async def test_a_build_says_which_failed_tests_skipped_the_nodes_downstream(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """dbt's run_results give skipped nodes no reason: the answer names the failed tests upstream."""
+    shop = make_shop(request, tmp_path, "duckdb")
+    (shop.root / "tests" / "assert_small_payments.sql").write_text(
+        "select * from {{ ref('stg_payments') }} where amount > 20\n"
+    )
+    async with inmemory(tmp_path, env=shop.env) as client:
+        r = await call(client, "dbt_build")
+        got = r.structured_content
+        skipped = [n for n in got["nodes"] if n["status"] == "skipped"]
+        assert {n["name"] for n in skipped} >= {"customer_orders", "revenue_by_country"}
+        assert got["skipped_after"] == ["assert_small_payments"]
+        assert (
+            f"{len(skipped)} node(s) skipped because these failed upstream of them: assert_small_payments;"
+            in text_of(r)
+        )

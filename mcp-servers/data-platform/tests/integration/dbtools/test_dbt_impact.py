@@ -138,6 +138,8 @@ async def test_state_modified_build_with_defer_then_one_impact_review(
         assert "Next: dbt_build select='state:modified+'" in text
         assert any(p["column"] == "amount" for p in _models(got)["stg_payments"]["profile"])
         assert got["models"][0]["examples"]
+        assert f"(`*_changed`: `<column>_left` is {prod_target}, `<column>_right` {got['target']})" in text
+        assert got["breaks"] == []  # a type change and a filter: every column read downstream is there
 
         # The same review against a git revision (the last commit, parsed for prod)...
         r = await call(client, "dbt_impact", against=f"git:HEAD@{prod_target}")
@@ -200,3 +202,50 @@ async def test_impact_against_a_git_revision_without_a_warehouse(tmp_path: Path)
         "M",
         "models/marts/schema.yml",
     ]
+
+
+async def test_impact_names_the_downstream_reads_of_a_renamed_column(tmp_path: Path) -> None:
+    """Renamed columns that children still read are named, with the child: it fails at run.
+    customer_orders reads stg_orders.customer_id through a `select *` CTE (`o.customer_id`) and
+    stg_payments.amount unqualified from a single table (which sqlglot qualifies without error)."""
+    root = copy_shop(tmp_path)
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "-m", "base")):
+        _git(root, *args)
+    replace(
+        root / "models" / "staging" / "stg_orders.sql", "    customer_id,", "    customer_id as customer_ref,"
+    )
+    replace(
+        root / "models" / "staging" / "stg_payments.sql",
+        "{{ cents_to_dollars('amount_cents') }} as amount",
+        "{{ cents_to_dollars('amount_cents') }} as payment_amount",
+    )
+    env = duckdb_env(root, tmp_path / "warehouse.duckdb")
+    async with inmemory(tmp_path, env=env) as client:
+        r = await call(client, "dbt_impact", against="git:HEAD")
+        got = r.structured_content
+        assert {(b["reader"], b["model"], b["column"]) for b in got["breaks"]} == {
+            ("customer_orders", "stg_orders", "customer_id"),
+            ("customer_orders", "stg_payments", "amount"),
+        }
+        text = text_of(r)
+        assert "1 will fail at run (customer_orders: columns gone)" in text.splitlines()[0]
+        gone = "customer_orders reads stg_orders.customer_id, which stg_orders no longer has"
+        assert f"{gone}: it will fail at run" in text
+
+
+async def test_impact_with_the_same_code_says_it_compared_code_and_how_to_compare_data(
+    tmp_path: Path,
+) -> None:
+    """Against a target whose code is the same: not "nothing to do" (the data may differ), but
+    that dbt_impact compared code and that dbt_compare compares a model's data."""
+    root = copy_shop(tmp_path)
+    env = duckdb_env(root, tmp_path / "warehouse.duckdb")
+    async with inmemory(tmp_path, env=env) as client:
+        r = await call(client, "dbt_impact", against="duckdb_prod")
+        text = text_of(r)
+        assert text.startswith(
+            "dbt_impact vs duckdb_prod: no model, seed or snapshot changed (it compares the code"
+        )
+        assert "nothing to do" not in text
+        compare = "dbt_compare model=<model> against='duckdb_prod' compares a model's data"
+        assert f"{compare} in duckdb and duckdb_prod" in text
