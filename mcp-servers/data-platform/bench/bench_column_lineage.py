@@ -86,13 +86,13 @@ def main() -> None:
         os.environ.update(env)
         service = DbtService(load_settings(project_dir=root, environ=env))
 
-        t_cold, lin = timed(lambda: service.column_lineage("mart_7", "sum_b")[0])
+        t_cold, lin = timed(lambda: service.columns.lineage("mart_7", "sum_b")[0])
         up, down = len(lin.upstream), len(lin.downstream)
         hops = {e.child for e in lin.upstream}
         assert len(hops) >= 2 and not lin.unresolved, (lin.upstream, lin.unresolved)
-        warm = [timed(lambda: service.column_lineage("mart_7", "sum_b"))[0] for _ in range(args.repeat)]
-        t_other, other = timed(lambda: service.column_lineage("stg_3", "s3_b")[0])
-        warm_other = [timed(lambda: service.column_lineage("stg_3", "s3_b"))[0] for _ in range(args.repeat)]
+        warm = [timed(lambda: service.columns.lineage("mart_7", "sum_b"))[0] for _ in range(args.repeat)]
+        t_other, other = timed(lambda: service.columns.lineage("stg_3", "s3_b")[0])
+        warm_other = [timed(lambda: service.columns.lineage("stg_3", "s3_b"))[0] for _ in range(args.repeat)]
         print(
             f"{sum(counts)} models ({counts[0]} staging, {counts[1]} intermediate, {counts[2]} marts), "
             f"{SEEDS} seeds; dbt import {t_import:.2f} s (once per server)"

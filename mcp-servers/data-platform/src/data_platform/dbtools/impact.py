@@ -110,7 +110,7 @@ def review(
     ]
     if models:
         try:
-            analyzer = service.column_analyzer(validation, current, models)
+            analyzer = service.columns.analyzer(validation, current, models)
             out.breaks = breaks(analyzer, models)
         except DbtError as exc:
             out.breaks_problem = str(exc).splitlines()[0]

@@ -165,7 +165,7 @@ async def dbt_lineage(
     service = _service(ctx)
     out = DbtLineageResult.of(*await run_sync(service.lineage, node, direction, depth or None, tests))
     if column is not None:
-        lin, _ = await run_sync(service.column_lineage, node, column, direction)
+        lin, _ = await run_sync(service.columns.lineage, node, column, direction)
         out.column_lineage = bounded(lin)
     return out
 
