@@ -160,8 +160,39 @@ def _arrow(cursor: Any, sql: str, batch_rows: int) -> Fetched:
             break
         rows.extend(part)
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    table = pa.Table.from_arrays([_array(list(values)) for values in columns], names=names)
+    arrays = [_array(list(values)) for values in columns]
+    if type(cursor).__module__.startswith("psycopg2"):  # dbt-postgres: a column of nulls, or none
+        codes = [d[1] for d in cursor.description or []]  # at all, keeps the type PostgreSQL gave it
+        arrays = [_typed_nulls(a, code) for a, code in zip(arrays, codes, strict=True)]
+    table = pa.Table.from_arrays(arrays, names=names)
     return Fetched(table.schema, iter(table.to_batches(max_chunksize=batch_rows)))
+
+
+# PostgreSQL type OIDs (pg_type.oid) to the Arrow type their values get here (Python ints are int64,
+# floats float64), so a column of nulls reads as one with values would; numeric's precision is unknown.
+_PG_TYPES = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int64(),
+    23: pa.int64(),
+    700: pa.float64(),
+    701: pa.float64(),
+    18: pa.string(),
+    19: pa.string(),
+    25: pa.string(),
+    1042: pa.string(),
+    1043: pa.string(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", "UTC"),
+}
+
+
+def _typed_nulls(array: pa.Array, code: Any) -> pa.Array:
+    """Values give a column its type; one holding only nulls (a failing not_null test's rows, an
+    empty result) takes PostgreSQL's instead of Arrow's `null`, which reads as no type at all."""
+    known = _PG_TYPES.get(code) if isinstance(code, int) else None
+    return array.cast(known) if known is not None and pa.types.is_null(array.type) else array
 
 
 def _is_duckdb(cursor: Any) -> bool:
