@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data_platform.dbtools.project import DbtProject, fingerprint
+from data_platform.dbtools.target import profile_of
 from data_platform.dbtools.validation import closing_hint, findings_text
 from data_platform.errors import DbtError, InputError
 
@@ -57,19 +58,6 @@ class Baseline:
         if self.kind == "git":
             return self.name.removeprefix("git:")
         return "baseline"
-
-
-def profile_of(project: DbtProject) -> dict:
-    """The project's profile entry in profiles.yml, unrendered (target names are not Jinja)."""
-    import yaml  # not at the server's start
-
-    path = project.profiles_dir / "profiles.yml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        entry = data.get(project.profile or "") or {}
-    except (OSError, yaml.YAMLError, AttributeError):
-        return {}
-    return entry if isinstance(entry, dict) else {}
 
 
 def targets_of(project: DbtProject) -> list[str]:

@@ -35,18 +35,24 @@ class Where:
         return f"{prefix} {target}, {word} {shown}{more}."
 
 
-def target_name(project: DbtProject, asked: str | None, configured: str | None) -> str | None:
-    """The target dbt uses: the one asked for, the configured one, or the profile's `target:`."""
-    if asked or configured:
-        return asked or configured
+def profile_of(project: DbtProject) -> dict:
+    """The project's profile entry in profiles.yml, unrendered (target names are not Jinja)."""
     import yaml  # not at the server's start
 
     path = project.profiles_dir / "profiles.yml"
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        default = (data.get(project.profile or "") or {}).get("target")
+        entry = data.get(project.profile or "") or {}
     except (OSError, yaml.YAMLError, AttributeError):
-        return None
+        return {}
+    return entry if isinstance(entry, dict) else {}
+
+
+def target_name(project: DbtProject, asked: str | None, configured: str | None) -> str | None:
+    """The target dbt uses: the one asked for, the configured one, or the profile's `target:`."""
+    if asked or configured:
+        return asked or configured
+    default = profile_of(project).get("target")
     return str(default) if isinstance(default, str) and "{{" not in default else None
 
 
