@@ -34,9 +34,8 @@ def log_secrets(settings: Settings) -> Callable[[], list[str]]:
             from data_platform.postgres.connections import Connections
 
             sources.extend((Connections(settings), Storage(settings)))
-        return sorted(
-            {*settings.secret_values(), *(s for src in sources for s in src.secrets())}, key=len, reverse=True
-        )
+        # As the server's own list (AppState.secrets); the connections' includes the settings' own.
+        return sorted({s for src in sources for s in src.secrets()}, key=len, reverse=True)
 
     return secrets
 
