@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 import anyio
-import psycopg
 import pytest
 
+from cancelling import _running
 from data_platform.config import load_settings
 from data_platform.dbtools.service import DbtService
 from harness import call, call_error, inmemory, text_of
@@ -57,16 +57,6 @@ async def test_two_calls_at_once_start_one_worker_and_close_stops_it(tmp_path: P
     for pid in leaked:  # a worker this test started and the service lost: stop it by its id
         os.kill(pid, 9)
     assert leaked == set(), "a pre-started dbt worker outlived the service"
-
-
-def _running(url: str, needle: str) -> bool:
-    with psycopg.connect(url, autocommit=True) as conn:
-        rows = conn.execute(
-            "select count(*) from pg_stat_activity where state = 'active' and query like %s "
-            "and pid <> pg_backend_pid()",
-            (f"%{needle}%",),
-        ).fetchone()
-    return bool(rows and rows[0])
 
 
 @pytest.mark.slow
