@@ -6,7 +6,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 
@@ -14,6 +15,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def new_bucket(create: Callable[[str], object]) -> str:
+    """A bucket (or container) of one test's own on a suite server: a unique name, made by `create`."""
+    name = f"lake-{uuid.uuid4().hex[:10]}"
+    create(name)
+    return name
 
 
 @contextmanager

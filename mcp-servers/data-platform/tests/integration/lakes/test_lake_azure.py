@@ -5,7 +5,6 @@ No account key in any output or log."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,15 +12,14 @@ import pytest
 
 from azserver import ACCOUNT, ACCOUNT_KEY
 from harness import call, call_error, inmemory, log_mark, log_since, text_of
+from loopserver import new_bucket
 from test_lake_datasets import penguins, put_hive, same_rows
 
 pytestmark = pytest.mark.anyio
 
 
 def container(azure) -> str:  # type: ignore[no-untyped-def]
-    name = f"lake-{uuid.uuid4().hex[:10]}"
-    azure.filesystem().create_dir(name)
-    return name
+    return new_bucket(azure.filesystem().create_dir)
 
 
 async def test_az_prefix_read_with_pruning_listed_and_written_back(project: Path, azure) -> None:  # type: ignore[no-untyped-def]

@@ -5,22 +5,20 @@ before any request."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from harness import call, call_error, inmemory, text_of
+from loopserver import new_bucket
 from test_lake_datasets import penguins, put_hive, same_rows
 
 pytestmark = pytest.mark.anyio
 
 
 def bucket(gcs) -> str:  # type: ignore[no-untyped-def]
-    name = f"lake-{uuid.uuid4().hex[:10]}"
-    gcs.create_bucket(name)
-    return name
+    return new_bucket(gcs.create_bucket)
 
 
 async def test_gs_prefix_read_with_pruning_listed_and_written_back(project: Path, gcs) -> None:  # type: ignore[no-untyped-def]

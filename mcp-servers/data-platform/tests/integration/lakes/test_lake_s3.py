@@ -4,7 +4,6 @@ refs written back (partitioned), listing, and errors that say what to do. No sec
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from data_platform.config import load_settings
 from data_platform.lakes.storage import Storage
 from harness import call, call_error, inmemory, log_mark, log_since, text_of
+from loopserver import new_bucket
 from s3server import KEY, PROFILE_SECRET, SECRET
 from test_lake_datasets import penguins, put_hive, same_rows
 
@@ -19,9 +19,7 @@ pytestmark = pytest.mark.anyio
 
 
 def bucket(s3) -> str:  # type: ignore[no-untyped-def]
-    name = f"lake-{uuid.uuid4().hex[:10]}"
-    s3.filesystem().create_dir(name)
-    return name
+    return new_bucket(s3.filesystem().create_dir)
 
 
 async def test_s3_prefix_read_with_pruning_and_listing(project: Path, s3) -> None:  # type: ignore[no-untyped-def]

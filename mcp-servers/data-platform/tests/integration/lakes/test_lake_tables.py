@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness import call, call_error, inmemory, text_of
+from loopserver import new_bucket
 from test_lake_datasets import penguins
 
 pytestmark = pytest.mark.anyio
@@ -96,8 +97,7 @@ async def test_iceberg_sql_catalog_on_postgresql(project: Path, pg) -> None:  # 
 
 
 async def test_delta_versions_local_and_on_s3(project: Path, s3) -> None:  # type: ignore[no-untyped-def]
-    name = f"lake-{uuid.uuid4().hex[:10]}"
-    s3.filesystem().create_dir(name)
+    name = new_bucket(s3.filesystem().create_dir)
     async with inmemory(project, s3.env()) as client:
         await load_penguins(client, project)
         for table in ("tables/penguins_delta", f"s3://{name}/delta/penguins"):
@@ -139,8 +139,7 @@ async def test_reading_a_catalog_writes_nothing(project: Path) -> None:
 
 
 async def test_iceberg_warehouse_in_object_storage(project: Path, s3) -> None:  # type: ignore[no-untyped-def]
-    name = f"lake-{uuid.uuid4().hex[:10]}"
-    s3.filesystem().create_dir(name)
+    name = new_bucket(s3.filesystem().create_dir)
     catalog_file(project, f'[iceberg.lake]\nuri = "sqlite:///iceberg.db"\nwarehouse = "s3://{name}/wh"\n')
     async with inmemory(project, s3.env()) as client:
         await load_penguins(client, project)
