@@ -24,16 +24,23 @@ def _ref(project: Path, name: str) -> pa.Table:
         return pa.ipc.open_file(source).read_all()
 
 
-async def test_show_lineage_and_compare_on_duckdb_without_a_dbt_run(tmp_path: Path) -> None:
-    root = copy_shop(tmp_path)
+def _dev_and_prod(tmp_path: Path, root: Path, *dev_changes: str) -> Path:
+    """A DuckDB file with the seed's raw_customers in `shop` (dev) and `shop_prod`, then `dev_changes`."""
     path = tmp_path / "warehouse.duckdb"
     seed = root / "seeds" / "raw_customers.csv"
     with duckdb.connect(str(path)) as conn:
         for schema in ("shop", "shop_prod"):
             conn.execute(f"create schema {schema}")
             conn.execute(f"create table {schema}.raw_customers as select * from read_csv('{seed}')")
-        conn.execute("update shop.raw_customers set country = 'FR' where id in (1, 2)")
-        conn.execute("delete from shop.raw_customers where id = 5")
+        for sql in dev_changes:
+            conn.execute(sql)
+    return path
+
+
+async def test_show_lineage_and_compare_on_duckdb_without_a_dbt_run(tmp_path: Path) -> None:
+    root = copy_shop(tmp_path)
+    path = _dev_and_prod(tmp_path, root, "update shop.raw_customers set country = 'FR' where id in (1, 2)",
+                         "delete from shop.raw_customers where id = 5")  # fmt: skip
     env = duckdb_env(root, path, "shop")
     sql = "select i, {{ cents_to_dollars('i') }} as dollars from range(1000) t(i) order by i desc limit 30"
     async with inmemory(tmp_path, env=env) as client:
@@ -91,13 +98,7 @@ async def test_compare_names_the_profile_default_target_and_the_example_sides(tm
     root = copy_shop(tmp_path)
     profiles = root / "profiles.yml"
     profiles.write_text(profiles.read_text().replace("  target: dev\n", "  target: duckdb\n", 1))
-    path = tmp_path / "warehouse.duckdb"
-    seed = root / "seeds" / "raw_customers.csv"
-    with duckdb.connect(str(path)) as conn:
-        for schema in ("shop", "shop_prod"):
-            conn.execute(f"create schema {schema}")
-            conn.execute(f"create table {schema}.raw_customers as select * from read_csv('{seed}')")
-        conn.execute("update shop.raw_customers set country = 'FR' where id = 1")
+    path = _dev_and_prod(tmp_path, root, "update shop.raw_customers set country = 'FR' where id = 1")
     env = {k: v for k, v in duckdb_env(root, path, "shop").items() if k != "DBT_TARGET"}
     async with inmemory(tmp_path, env=env) as client:
         r = await call(client, "dbt_compare", model="raw_customers", against="shop_prod", key="id")
