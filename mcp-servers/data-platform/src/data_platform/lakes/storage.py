@@ -219,7 +219,7 @@ class Storage:
             values = {k: self._value(entry, k) for k in ("endpoint", "anonymous")} if entry else {}
             fs = self._client(pafs.GcsFileSystem, gcs.options(self.settings.environ, values, url[:120]))
         else:
-            fs = self._azure(url, entry)
+            fs = self._client(pafs.AzureFileSystem, self.azure_options(url))
         shown = f"{scheme}://{path}"
         return Location(fs, path, shown, read_only, entry.name if entry else None)
 
@@ -284,14 +284,17 @@ class Storage:
             kw["region"] = o["region"]
         return self._client(pafs.S3FileSystem, kw)
 
-    def _azure(self, url: str, entry: Entry | None) -> pafs.FileSystem:
+    def azure_options(self, url: str) -> dict[str, Any]:
+        """AzureFileSystem's arguments for `url` (account, key or SAS token, endpoint; secrets
+        included, never shown): what the table libraries need too (azure.object_store)."""
+        entry = self.entry_for(url)
         values = {k: self._value(entry, k) for k in ("key", "secret", "token", "endpoint")} if entry else {}
         if entry and entry.values.get("anonymous") is True:
             raise InputError(
                 f"storage {entry.name!r}: anonymous = true is for s3:// and gs:// only.",
                 hint="Give the Azure account (key), and its key (secret) or a SAS token (token).",
             )
-        return self._client(pafs.AzureFileSystem, azure.options(self.settings.environ, values, url[:120]))
+        return azure.options(self.settings.environ, values, url[:120])
 
     def _client(self, kind: Any, kw: dict[str, Any]) -> pafs.FileSystem:
         """One client per kind and options, kept: its connections (and TLS) are reused."""

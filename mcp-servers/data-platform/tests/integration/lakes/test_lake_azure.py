@@ -1,12 +1,14 @@
 """az:// through the real server: Azure Blob Storage on loopback (Azurite, tests/azserver.py), the
 account from a connection string or a [storage.NAME] entry, a prefix read with pruning, listed,
-written back partitioned and read back identical; missing credentials refused before any request.
+written back partitioned and read back identical; a Delta table written and read at two versions;
+missing credentials refused before any request.
 No account key in any output or log."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -71,20 +73,36 @@ read_only = true
         assert "read-only" in err and "blobs" in err
 
 
-async def test_a_delta_table_on_az_is_refused_not_read_as_files(project: Path, azure) -> None:  # type: ignore[no-untyped-def]
+async def test_az_delta_table_written_and_read_at_two_versions(project: Path, azure) -> None:  # type: ignore[no-untyped-def]
+    """deltalake gets the storage entry's account, key (from ${VAR}) and emulator endpoint."""
     c = container(azure)
-    fs = azure.filesystem()
-    pq.write_table(penguins(), f"{c}/orders/part-0.parquet", filesystem=fs)
-    with fs.open_output_stream(f"{c}/orders/_delta_log/00000000000000000000.json") as f:
-        f.write(b"{}")
-    async with inmemory(project, azure.env()) as client:
-        err = await call_error(client, "read_parquet", path=f"az://{c}/orders")
-        assert "Delta tables are read and written in local folders and s3://" in err
-        await call(
-            client, "read_parquet", path=f"az://{c}/orders/*.parquet", name="files"
-        )  # its files, by name
-        err = await call_error(client, "write_table", data_ref="files", table=f"az://{c}/orders")
-        assert "not az://" in err
+    (project / ".data-platform").mkdir()
+    (project / ".data-platform" / "connections.toml").write_text(
+        f'[storage.blobs]\nurl = "az://{c}/"\nendpoint = "{azure.endpoint}"\nkey = "{ACCOUNT}"\n'
+        'secret = "${BLOB_KEY}"\n',
+        encoding="utf-8",
+    )
+    pq.write_table(penguins(), project / "p.parquet")
+    mark = log_mark()
+    async with inmemory(project, {"BLOB_KEY": ACCOUNT_KEY, "HOME": str(project)}) as client:
+        await call(client, "read_parquet", path="p.parquet", name="p")
+        await call(client, "sql", query="SELECT * FROM p WHERE year = 2009", name="p9")
+        table = f"az://{c}/delta/penguins"
+        w = await call(client, "write_table", data_ref="p", table=table)
+        assert (w.structured_content["done"], w.structured_content["version"]) == ("created", "version 0")
+        w = await call(client, "write_table", data_ref="p9", table=table)
+        assert (w.structured_content["done"], w.structured_content["version"]) == ("appended to", "version 1")
+        r = await call(client, "read_parquet", path=table, as_of="0", name="v0")
+        assert r.structured_content["rows"] == 900 and "Delta version 0" in text_of(r)
+        r = await call(client, "read_parquet", path=table, where="year = 2009", name="v1")
+        assert r.structured_content["rows"] == 600 and "Delta version 1" in text_of(r)
+        listed = await call(client, "list_files", path=table)
+        assert listed.structured_content["kind"] == "delta table"
+        refs = await call(client, "list_data")
+        assert ACCOUNT_KEY not in str(refs.structured_content) + text_of(refs) + text_of(listed)
+    assert ACCOUNT_KEY not in log_since(mark)
+    assert any(i.path.endswith("00000000000000000001.json") for i in azure.filesystem().get_file_info(
+        pafs.FileSelector(f"{c}/delta/penguins/_delta_log")))  # fmt: skip
 
 
 async def test_az_missing_credentials_say_what_to_do(project: Path) -> None:

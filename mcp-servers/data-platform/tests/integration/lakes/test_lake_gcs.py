@@ -1,7 +1,7 @@
 """gs:// through the real server: Google Cloud Storage on loopback (gcp-storage-emulator,
 tests/gcsserver.py) named by STORAGE_EMULATOR_HOST or a [storage.NAME] entry; a prefix read with
 pruning, listed, written back partitioned and read back identical; missing credentials refused
-before any request."""
+before any request; a Delta table refused with the reason (deltalake speaks the XML API)."""
 
 from __future__ import annotations
 
@@ -61,3 +61,20 @@ async def test_gs_missing_credentials_say_what_to_do(project: Path) -> None:
     async with inmemory(project, {"HOME": str(project)}) as client:
         err = await call_error(client, "read_parquet", path="gs://somebucket/data/")
         assert "No credentials for Google Cloud Storage" in err and "GOOGLE_APPLICATION_CREDENTIALS" in err
+
+
+async def test_a_delta_table_on_gs_is_refused_with_the_reason(project: Path, gcs) -> None:  # type: ignore[no-untyped-def]
+    """deltalake's Google client speaks the XML API, which the emulator lacks: refused, never read
+    as plain files (which would include files the log removed)."""
+    b = bucket(gcs)
+    fs = gcs.filesystem()
+    pq.write_table(penguins(), f"{b}/orders/part-0.parquet", filesystem=fs)
+    with fs.open_output_stream(f"{b}/orders/_delta_log/00000000000000000000.json") as f:
+        f.write(b"{}")
+    async with inmemory(project, gcs.env()) as client:
+        err = await call_error(client, "read_parquet", path=f"gs://{b}/orders")
+        assert "Delta tables are read and written in local folders, s3:// and az://" in err
+        assert "XML API" in err and "not gs://" in err
+        await call(client, "read_parquet", path=f"gs://{b}/orders/*.parquet", name="files")  # its files
+        err = await call_error(client, "write_table", data_ref="files", table=f"gs://{b}/orders")
+        assert "not gs://" in err
