@@ -92,6 +92,8 @@ def properties(name: str, storage: Storage, settings: Settings, *, write: bool =
     props["uri"] = uri
     props.setdefault("type", "rest" if uri.startswith(("http://", "https://")) else "sql")
     props["init_catalog_tables"] = "true" if write else "false"
+    if props["type"] == "rest" and props.get("credential") and "oauth2-server-uri" not in props:
+        props["oauth2-server-uri"] = f"{uri.rstrip('/')}/v1/oauth/tokens"  # pyiceberg's default, said
     warehouse = props.get("warehouse")
     if isinstance(warehouse, str) and scheme_of(warehouse) is None:
         folder = Path(warehouse).expanduser()
@@ -120,9 +122,22 @@ def open_catalog(name: str, storage: Storage, settings: Settings, *, write: bool
     except DataPlatformError:
         raise
     except Exception as exc:  # pyiceberg/SQLAlchemy/HTTP errors have no common base
+        if props.get("type") == "rest" and isinstance(exc, OSError):  # requests' errors are OSErrors
+            text = first_line(exc).lower()
+            why = next((w for w in ("refused", "timed out") if w in text), None)
+            raise InputError(
+                f"Cannot reach the Iceberg REST catalog {name!r} at {props['uri']}: "
+                + (f"connection {why}." if why else first_line(exc)[:300]),
+                hint=f"Start the catalog server, or correct the uri of [iceberg.{name}] (docs/lakes.md).",
+            ) from None
+        hint = (
+            "Check its uri, credential and warehouse"
+            if props.get("type") == "rest"
+            else "Check its uri and warehouse"
+        )
         raise InputError(
             f"Cannot open the Iceberg catalog {name!r}: {first_line(exc)[:300]}",
-            hint="Check its uri and warehouse (docs/lakes.md).",
+            hint=f"{hint} (docs/lakes.md).",
         ) from None
 
 

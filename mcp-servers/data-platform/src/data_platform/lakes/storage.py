@@ -22,6 +22,7 @@ never holds them (a `user:pass@` in it is refused).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KEYS = {"url", "endpoint", "region", "key", "secret", "token", "anonymous", "read_only", "description"}
+_SECRET_KEYS = ("secret", "token", "credential", "password", "account-key", "account_key", "sas")
 CLIENTS = 8  # object-storage clients kept open (one per endpoint and credentials)
 # Credentials the AWS SDK's own chain finds without keys (web identity, containers).
 _SDK_VARS = (
@@ -186,7 +188,28 @@ class Storage:
                         out.add(v)
         except InputError:
             pass
+        out |= self._catalog_secrets()
         return sorted((s for s in out if s and len(s) >= 4), key=len, reverse=True)
+
+    def _catalog_secrets(self) -> set[str]:
+        """The Iceberg catalogs' credentials (a REST `credential` = `client_id:secret`, `token`,
+        `s3.secret-access-key`, `adls.account-key`...), in their entries and pyiceberg's variables."""
+        out: set[str] = set()
+        values = [(k, v) for k, v in self.settings.environ.items() if k.startswith("PYICEBERG_CATALOG__")]
+        with contextlib.suppress(InputError):
+            values += [(k, v) for entry in self.tables("iceberg").values() for k, v in entry.items()]
+        for key, value in values:
+            if (
+                isinstance(value, str)
+                and any(p in key.lower() for p in _SECRET_KEYS)
+                and "expires" not in key
+            ):
+                try:
+                    value = self.substitute(value, "iceberg")
+                except NotConfiguredError:
+                    continue
+                out |= {value, value.partition(":")[2]}  # a client credential's secret alone too
+        return out
 
     def locate(self, url: str, *, for_write: bool = False) -> Location:
         """The filesystem and path for an object-storage URL (credentials resolved, never shown)."""
