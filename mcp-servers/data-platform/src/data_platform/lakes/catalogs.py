@@ -4,7 +4,8 @@ with pyiceberg, their namespaces and tables listed, tables appended to or overwr
 A SQL catalog lives in a PostgreSQL database (`uri = "postgresql://..."`, or `connection =
 "NAME"` for a named connection: the password stays in one place) or a SQLite file; a relative
 SQLite path or warehouse folder is taken from the project folder. An `s3://` warehouse gets
-the same credentials as the readers (lakes/storage.py) unless the entry sets `s3.*` itself.
+the same credentials as the readers (lakes/storage.py) unless the entry sets `s3.*` itself; so do
+`gs://` and `az://` warehouses (tablestore.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from data_platform.config import Settings
 from data_platform.errors import DataPlatformError, InputError, NotConfiguredError, NotFoundError
 from data_platform.frames.engine import first_line
 from data_platform.lakes.storage import Storage, scheme_of
+from data_platform.lakes.tablestore import iceberg_io
 
 if TYPE_CHECKING:
     from data_platform.lakes.tables import Mode, TableRef
@@ -101,11 +103,8 @@ def properties(name: str, storage: Storage, settings: Settings, *, write: bool =
         if write:
             folder.mkdir(parents=True, exist_ok=True)
         props["warehouse"] = folder.resolve().as_uri()
-    if isinstance(warehouse, str) and scheme_of(warehouse) in ("s3", "s3a") and "s3.endpoint" not in props:
-        o = storage.s3_options(warehouse)
-        extra = {"s3.endpoint": o["endpoint"], "s3.region": o["region"]}
-        extra |= {"s3.access-key-id": o["key"], "s3.secret-access-key": o["secret"]}
-        props.update({k: v for k, v in extra.items() if v})
+    if isinstance(warehouse, str) and scheme_of(warehouse) not in (None, "file"):
+        props.update(iceberg_io(warehouse, props, storage))
     return props
 
 

@@ -239,8 +239,7 @@ class Storage:
         if kind == "s3":
             fs = self._s3(url)
         elif kind == "gcs":
-            values = {k: self._value(entry, k) for k in ("endpoint", "anonymous")} if entry else {}
-            fs = self._client(pafs.GcsFileSystem, gcs.options(self.settings.environ, values, url[:120]))
+            fs = self._client(pafs.GcsFileSystem, self.gcs_options(url))
         else:
             fs = self._client(pafs.AzureFileSystem, self.azure_options(url))
         shown = f"{scheme}://{path}"
@@ -306,6 +305,12 @@ class Storage:
         if o["region"]:
             kw["region"] = o["region"]
         return self._client(pafs.S3FileSystem, kw)
+
+    def gcs_options(self, url: str) -> dict[str, Any]:
+        """GcsFileSystem's arguments for `url` (endpoint, anonymous): the table libraries' too."""
+        entry = self.entry_for(url)
+        values = {k: self._value(entry, k) for k in ("endpoint", "anonymous")} if entry else {}
+        return gcs.options(self.settings.environ, values, url[:120])
 
     def azure_options(self, url: str) -> dict[str, Any]:
         """AzureFileSystem's arguments for `url` (account, key or SAS token, endpoint; secrets

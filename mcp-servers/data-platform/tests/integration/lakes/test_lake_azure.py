@@ -16,6 +16,7 @@ from azserver import ACCOUNT, ACCOUNT_KEY
 from harness import call, call_error, inmemory, log_mark, log_since, text_of
 from loopserver import new_bucket
 from test_lake_datasets import penguins, put_hive, same_rows
+from test_lake_tables import catalog_file, load_penguins
 
 pytestmark = pytest.mark.anyio
 
@@ -116,3 +117,21 @@ async def test_az_missing_credentials_say_what_to_do(project: Path) -> None:
             f"No credentials for Azure storage account '{ACCOUNT}'" in err
             and "AZURE_STORAGE_ACCOUNT_KEY" in err
         )
+
+
+async def test_an_iceberg_warehouse_on_az(project: Path, azure) -> None:  # type: ignore[no-untyped-def]
+    """pyiceberg's Azure FileIO gets the account, key and emulator endpoint; az:// is handed to it
+    as abfs://."""
+    c = container(azure)
+    catalog_file(project, f'[iceberg.lake]\nuri = "sqlite:///iceberg.db"\nwarehouse = "az://{c}/wh"\n')
+    mark = log_mark()
+    async with inmemory(project, {**azure.env(), "HOME": str(project)}) as client:
+        await load_penguins(client, project)
+        await call(client, "write_table", data_ref="p", table="lake.sales.penguins")
+        w = await call(client, "write_table", data_ref="p9", table="lake.sales.penguins")
+        assert w.structured_content["done"] == "appended to"
+        r = await call(client, "read_parquet", path="lake.sales.penguins", where="year = 2009")
+        assert r.structured_content["rows"] == 600 and ACCOUNT_KEY not in text_of(r)
+    assert ACCOUNT_KEY not in log_since(mark)
+    listed = azure.filesystem().get_file_info(pafs.FileSelector(f"{c}/wh", recursive=True))
+    assert sum(i.path.endswith(".parquet") for i in listed) == 2

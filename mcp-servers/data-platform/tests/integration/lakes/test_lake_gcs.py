@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
 from harness import call, call_error, inmemory, text_of
 from loopserver import new_bucket
 from test_lake_datasets import penguins, put_hive, same_rows
+from test_lake_tables import catalog_file, load_penguins
 
 pytestmark = pytest.mark.anyio
 
@@ -78,3 +80,32 @@ async def test_a_delta_table_on_gs_is_refused_with_the_reason(project: Path, gcs
         await call(client, "read_parquet", path=f"gs://{b}/orders/*.parquet", name="files")  # its files
         err = await call_error(client, "write_table", data_ref="files", table=f"gs://{b}/orders")
         assert "not gs://" in err
+
+
+async def test_an_iceberg_warehouse_on_gs(project: Path, gcs) -> None:  # type: ignore[no-untyped-def]
+    """pyiceberg's Cloud Storage FileIO gets the emulator's endpoint (and, as it has no anonymous
+    mode, a placeholder token the emulator ignores)."""
+    b = bucket(gcs)
+    catalog_file(project, f'[iceberg.lake]\nuri = "sqlite:///iceberg.db"\nwarehouse = "gs://{b}/wh"\n')
+    async with inmemory(project, {**gcs.env(), "HOME": str(project)}) as client:
+        await load_penguins(client, project)
+        await call(client, "write_table", data_ref="p", table="lake.sales.penguins")
+        w = await call(client, "write_table", data_ref="p9", table="lake.sales.penguins")
+        assert w.structured_content["done"] == "appended to"
+        r = await call(client, "read_parquet", path="lake.sales.penguins", where="year = 2009")
+        assert r.structured_content["rows"] == 600
+    listed = gcs.filesystem().get_file_info(pafs.FileSelector(f"{b}/wh", recursive=True))
+    assert sum(i.path.endswith(".parquet") for i in listed) == 2
+
+
+async def test_an_iceberg_warehouse_on_a_public_gs_bucket_says_what_it_needs(project: Path) -> None:
+    catalog_file(
+        project,
+        '[iceberg.lake]\nuri = "sqlite:///iceberg.db"\nwarehouse = "gs://public-lake/wh"\n\n'
+        '[storage.public]\nurl = "gs://public-lake/"\nanonymous = true\n',
+    )
+    async with inmemory(project, {"HOME": str(project)}) as client:
+        pq.write_table(penguins(3), project / "p.parquet")
+        await call(client, "read_parquet", path="p.parquet", name="p")
+        err = await call_error(client, "write_table", data_ref="p", table="lake.sales.penguins")
+        assert "needs credentials" in err and "no anonymous mode" in err and "GOOGLE_APPLICATION" in err
