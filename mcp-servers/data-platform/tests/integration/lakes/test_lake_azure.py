@@ -74,7 +74,9 @@ read_only = true
         assert "read-only" in err and "blobs" in err
 
 
-async def test_az_delta_table_written_and_read_at_two_versions(project: Path, azure) -> None:  # type: ignore[no-untyped-def]
+async def test_az_delta_table_written_appended_overwritten_and_read_at_a_version(
+    project: Path, azure
+) -> None:  # type: ignore[no-untyped-def]
     """deltalake gets the storage entry's account, key (from ${VAR}) and emulator endpoint."""
     c = container(azure)
     (project / ".data-platform").mkdir()
@@ -99,10 +101,14 @@ async def test_az_delta_table_written_and_read_at_two_versions(project: Path, az
         assert r.structured_content["rows"] == 600 and "Delta version 1" in text_of(r)
         listed = await call(client, "list_files", path=table)
         assert listed.structured_content["kind"] == "delta table"
+        w = await call(client, "write_table", data_ref="p9", table=table, overwrite=True)
+        assert (w.structured_content["done"], w.structured_content["version"]) == ("overwrote", "version 2")
+        r = await call(client, "read_parquet", path=table, name="v2")
+        assert r.structured_content["rows"] == 300
         refs = await call(client, "list_data")
         assert ACCOUNT_KEY not in str(refs.structured_content) + text_of(refs) + text_of(listed)
     assert ACCOUNT_KEY not in log_since(mark)
-    assert any(i.path.endswith("00000000000000000001.json") for i in azure.filesystem().get_file_info(
+    assert any(i.path.endswith("00000000000000000002.json") for i in azure.filesystem().get_file_info(
         pafs.FileSelector(f"{c}/delta/penguins/_delta_log")))  # fmt: skip
 
 
