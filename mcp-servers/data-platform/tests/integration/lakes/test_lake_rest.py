@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from data_platform.config import load_settings
+from data_platform.lakes import catalogs
 from data_platform.lakes.storage import Storage
 from harness import call, call_error, inmemory, log_mark, log_since, text_of
 from restserver import SECRET
@@ -61,3 +62,10 @@ async def test_an_unreachable_rest_catalog_is_a_clear_error(project: Path) -> No
             assert "Cannot reach the Iceberg REST catalog 'rest' at http://127.0.0.1:1" in err, err
             assert "connection refused" in err and "[iceberg.rest]" in err
             assert secret not in err
+
+
+async def test_a_rest_catalogs_warehouse_name_is_not_a_local_folder(project: Path) -> None:
+    catalog_file(project, '[iceberg.rest]\nuri = "http://127.0.0.1:1"\nwarehouse = "analytics"\n')
+    settings = load_settings(project, {}, system_file=project / "none.env")
+    props = catalogs.properties("rest", Storage(settings), settings, write=True)
+    assert props["warehouse"] == "analytics" and not (project / "analytics").exists()
