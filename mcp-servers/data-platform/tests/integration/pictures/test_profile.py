@@ -328,7 +328,7 @@ def test_profile_allocates_no_copy_of_the_table(tmp_path: Path, monkeypatch) -> 
 
     import numpy as np
 
-    from data_platform.frames import correlation, profile, quantiles
+    from data_platform.frames import correlation, profile, profile_column, quantiles
     from data_platform.registry import Registry
 
     n = 300_000
@@ -343,7 +343,7 @@ def test_profile_allocates_no_copy_of_the_table(tmp_path: Path, monkeypatch) -> 
             "e": rng.random(n) * 5,
         }
     )
-    monkeypatch.setattr(profile, "SLICE", 8192)
+    monkeypatch.setattr(profile_column, "SLICE", 8192)
     monkeypatch.setattr(correlation, "SLICE", 8192)
     monkeypatch.setattr(quantiles, "BLOCK", 8192)
     registry = Registry(tmp_path / "reg")
