@@ -42,6 +42,7 @@ from data_platform.registry.reading import RefInfo, ValidatedReader, wait_for_wr
 from data_platform.registry.writer import WriterHandle, version_of
 
 OPEN_TABLES = 16  # memory-mapped refs kept open for reuse (pages are the OS cache, not heap)
+COLUMN_BATCH_ROWS = 1 << 15  # `column` maps a column alone where batches are this long on average
 LOG = logging.getLogger(__name__)
 
 
@@ -268,7 +269,12 @@ class Registry:
         pages leave this process's memory once the array is dropped, where the table's mapping
         keeps every page read until `release`. A pass over the columns one at a time (profile)
         then holds one column's pages, not the whole ref's. The table's own column when the
-        ref's file is no longer that table's (replaced, dropped) or the table not the one kept."""
+        ref's file is no longer that table's (replaced, dropped) or the table not the one kept,
+        and for batches under COLUMN_BATCH_ROWS rows on average: each costs ~30 us to read again
+        here, more than its pages weigh (a small ref, or 2,000 batches of 1,000 rows)."""
+        batches = table.column(0).num_chunks if table.num_columns else 0
+        if table.num_rows < COLUMN_BATCH_ROWS * max(1, batches):
+            return table.column(column)
         try:
             reader, key = self._open_reader(name)
         except DataPlatformError:
