@@ -16,7 +16,8 @@ the column in blocks (frames/quantiles.py), and the largest temporary left is th
 of each row where a key or duplicates are checked. The ref's mapped pages count in RSS once read:
 each column's pass reads its column through a mapping of its own, gone after the pass
 (`Registry.column`), so the ref's pages are not all resident at once; the kept mapping holds
-only what steps 2-3 read (bench/bench_pictures.py, 5M rows: peak RSS 1.24x -> 0.85x the ref).
+only what steps 2-3 read (bench/bench_pictures.py, 5M rows: a call's peak RSS 1.24x -> 0.85x
+the ref).
 """
 
 from __future__ import annotations
