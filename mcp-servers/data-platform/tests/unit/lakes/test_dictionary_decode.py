@@ -56,3 +56,15 @@ def test_dictionary_decoded_columns_read_the_same(tmp_path: Path) -> None:
     want = plain.filter(pa.compute.greater_equal(plain["n"], 100))
     assert got.schema.remove_metadata() == want.schema.remove_metadata()
     assert got.select(table.column_names).equals(want.select(table.column_names))
+
+
+def test_small_files_are_decoded_as_stored(tmp_path: Path) -> None:
+    """A re-made piece reads its footer again: for a few thousand rows a file that costs more."""
+    for part in (1, 2):
+        (tmp_path / "few" / f"part={part}").mkdir(parents=True)
+        rows = pa.table({"kind": [f"kind_{i % 3}" for i in range(1000)]})
+        pq.write_table(rows, tmp_path / "few" / f"part={part}" / "data.parquet")
+    settings = load_settings(tmp_path, {}, tmp_path / "none.env")
+    files = find_files("few", settings, Storage(settings), "parquet")
+    p = plan(open_dataset(files, "parquet"), files, where="part = 2", columns=None)
+    assert p.fragments[0].format.read_options.dictionary_columns == set()
