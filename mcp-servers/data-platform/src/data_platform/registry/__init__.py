@@ -15,7 +15,9 @@ from the file, so a ref is exactly one file and is either wholly there or absent
   than the engines produce data); a clean exit, `Registry.close` (server shutdown) and SIGTERM in
   `serve` wait for both;
 * reads are memory-mapped, so a large ref costs pages, not heap, and a reader keeps its view even
-  if another process replaces or drops the file;
+  if another process replaces or drops the file; a file version's data is validated once, through
+  a mapping dropped after, so only the pages a tool reads stay resident (`Registry.column` reads one
+  column through a mapping of its own, for passes over one column at a time);
 * temp files left by a killed process are removed the next time a registry opens the folder.
 
 Modules, by concern: `names` (names, temp files, the "exists" error), `writer` (the writer

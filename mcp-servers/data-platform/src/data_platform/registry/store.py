@@ -20,6 +20,7 @@ import pyarrow.ipc as ipc
 
 from data_platform.errors import (
     CorruptRefError,
+    DataPlatformError,
     NotFoundError,
     StorageError,
     did_you_mean,
@@ -41,6 +42,7 @@ from data_platform.registry.reading import RefInfo, ValidatedReader, wait_for_wr
 from data_platform.registry.writer import WriterHandle, version_of
 
 OPEN_TABLES = 16  # memory-mapped refs kept open for reuse (pages are the OS cache, not heap)
+COLUMN_BATCH_ROWS = 1 << 15  # `column` maps a column alone where batches are this long on average
 LOG = logging.getLogger(__name__)
 
 
@@ -189,11 +191,14 @@ class Registry:
             self.flusher.submit(partial(fsync_path, self.path(name)), partial(fsync_path, self.root))
 
     # -- reading -----------------------------------------------------------
-    def _open_reader(self, name: str) -> tuple[ipc.RecordBatchFileReader, tuple[int, int, int]]:
-        """Map the ref's file once its writer is done, and that file's version.
+    def _open_reader(
+        self, name: str, *, validate: bool = False
+    ) -> tuple[ipc.RecordBatchFileReader, tuple[int, int, int]]:
+        """Map the ref's file once its writer is done, and that file's version (`validate`: its
+        data validated in full first, once per version).
 
-        The file is opened once: the lock wait, the version and the mapping all belong to
-        the same file even if another process replaces the name meanwhile.
+        The file is opened once: the lock wait, the version, the validation and the mapping all
+        belong to the same file even if another process replaces the name meanwhile.
         """
         path = self.path(name)
         try:
@@ -206,7 +211,12 @@ class Registry:
             wait_for_writer(fd, name)
             st = os.fstat(fd)
             proc = f"/proc/self/fd/{fd}"
-            source = pa.memory_map(proc if os.path.exists(proc) else str(path), "r")
+            where = proc if os.path.exists(proc) else str(path)
+            if validate:
+                self._validate(name, where, version_of(st))
+            source = pa.memory_map(where, "r")
+        except CorruptRefError:
+            raise
         except OSError as exc:
             raise self.storage_error("read", exc) from exc
         finally:
@@ -228,14 +238,9 @@ class Registry:
             if cached is not None and current is not None and cached[0] == current:
                 self._tables[name] = cached  # back in, as the most recently used
                 return cached[1]
-        reader, key = self._open_reader(name)
+        reader, key = self._open_reader(name, validate=True)
         try:
             table = reader.read_all()
-            with self._lock:
-                validated = self._validated.get(name) == key
-            if not validated:
-                table.validate(full=True)
-                self._remember(self._validated, name, key, key)
         except (pa.ArrowInvalid, OSError) as exc:
             raise self._damaged(name, exc) from exc
         # Keep the mapping: a new one per call pays a page fault per 4 KB touched again
@@ -245,6 +250,43 @@ class Registry:
             while len(self._tables) > OPEN_TABLES:
                 self._tables.pop(next(iter(self._tables)))
         return table
+
+    def _validate(self, name: str, where: str, key: tuple[int, int, int]) -> None:
+        """Validate a file version's data in full, once, through a mapping of its own, unmapped
+        after: the pages it touched leave this process's memory, and the table's mapping then
+        holds only what a tool reads."""
+        with self._lock:
+            if self._validated.get(name) == key:
+                return
+        try:
+            ipc.open_file(pa.memory_map(where, "r")).read_all().validate(full=True)
+        except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+            raise self._damaged(name, exc) from exc
+        self._remember(self._validated, name, key, key)
+
+    def column(self, name: str, table: pa.Table, column: str) -> pa.ChunkedArray:
+        """`table.column(column)`, for `table` from `get(name)`, through a mapping of its own: its
+        pages leave this process's memory once the array is dropped, where the table's mapping
+        keeps every page read until `release`. A pass over the columns one at a time (profile)
+        then holds one column's pages, not the whole ref's. The table's own column when the
+        ref's file is no longer that table's (replaced, dropped) or the table not the one kept,
+        and for batches under COLUMN_BATCH_ROWS rows on average: each costs ~30 us to read again
+        here, more than its pages weigh (a small ref, or 2,000 batches of 1,000 rows)."""
+        batches = table.column(0).num_chunks if table.num_columns else 0
+        if table.num_rows < COLUMN_BATCH_ROWS * max(1, batches):
+            return table.column(column)
+        try:
+            reader, key = self._open_reader(name)
+        except DataPlatformError:
+            return table.column(column)
+        with self._lock:
+            kept = self._tables.get(name)
+        i = table.schema.get_field_index(column)
+        if kept is None or kept[1] is not table or kept[0] != key or i < 0:
+            return table.column(column)
+        # The same file version as `table`, validated by `get`.
+        chunks = [reader.get_batch(b).column(i) for b in range(reader.num_record_batches)]
+        return pa.chunked_array(chunks, table.schema.field(i).type)
 
     def release(self, name: str) -> None:
         """Let go of the ref's kept mapping: its pages leave this process's memory (they stay in

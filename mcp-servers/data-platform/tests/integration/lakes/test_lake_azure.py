@@ -1,12 +1,14 @@
 """az:// through the real server: Azure Blob Storage on loopback (Azurite, tests/azserver.py), the
 account from a connection string or a [storage.NAME] entry, a prefix read with pruning, listed,
-written back partitioned and read back identical; missing credentials refused before any request.
+written back partitioned and read back identical; a Delta table written and read at two versions;
+missing credentials refused before any request.
 No account key in any output or log."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -14,6 +16,7 @@ from azserver import ACCOUNT, ACCOUNT_KEY
 from harness import call, call_error, inmemory, log_mark, log_since, text_of
 from loopserver import new_bucket
 from test_lake_datasets import penguins, put_hive, same_rows
+from test_lake_tables import catalog_file, load_penguins
 
 pytestmark = pytest.mark.anyio
 
@@ -71,20 +74,42 @@ read_only = true
         assert "read-only" in err and "blobs" in err
 
 
-async def test_a_delta_table_on_az_is_refused_not_read_as_files(project: Path, azure) -> None:  # type: ignore[no-untyped-def]
+async def test_az_delta_table_written_appended_overwritten_and_read_at_a_version(
+    project: Path, azure
+) -> None:  # type: ignore[no-untyped-def]
+    """deltalake gets the storage entry's account, key (from ${VAR}) and emulator endpoint."""
     c = container(azure)
-    fs = azure.filesystem()
-    pq.write_table(penguins(), f"{c}/orders/part-0.parquet", filesystem=fs)
-    with fs.open_output_stream(f"{c}/orders/_delta_log/00000000000000000000.json") as f:
-        f.write(b"{}")
-    async with inmemory(project, azure.env()) as client:
-        err = await call_error(client, "read_parquet", path=f"az://{c}/orders")
-        assert "Delta tables are read and written in local folders and s3://" in err
-        await call(
-            client, "read_parquet", path=f"az://{c}/orders/*.parquet", name="files"
-        )  # its files, by name
-        err = await call_error(client, "write_table", data_ref="files", table=f"az://{c}/orders")
-        assert "not az://" in err
+    (project / ".data-platform").mkdir()
+    (project / ".data-platform" / "connections.toml").write_text(
+        f'[storage.blobs]\nurl = "az://{c}/"\nendpoint = "{azure.endpoint}"\nkey = "{ACCOUNT}"\n'
+        'secret = "${BLOB_KEY}"\n',
+        encoding="utf-8",
+    )
+    pq.write_table(penguins(), project / "p.parquet")
+    mark = log_mark()
+    async with inmemory(project, {"BLOB_KEY": ACCOUNT_KEY, "HOME": str(project)}) as client:
+        await call(client, "read_parquet", path="p.parquet", name="p")
+        await call(client, "sql", query="SELECT * FROM p WHERE year = 2009", name="p9")
+        table = f"az://{c}/delta/penguins"
+        w = await call(client, "write_table", data_ref="p", table=table)
+        assert (w.structured_content["done"], w.structured_content["version"]) == ("created", "version 0")
+        w = await call(client, "write_table", data_ref="p9", table=table)
+        assert (w.structured_content["done"], w.structured_content["version"]) == ("appended to", "version 1")
+        r = await call(client, "read_parquet", path=table, as_of="0", name="v0")
+        assert r.structured_content["rows"] == 900 and "Delta version 0" in text_of(r)
+        r = await call(client, "read_parquet", path=table, where="year = 2009", name="v1")
+        assert r.structured_content["rows"] == 600 and "Delta version 1" in text_of(r)
+        listed = await call(client, "list_files", path=table)
+        assert listed.structured_content["kind"] == "delta table"
+        w = await call(client, "write_table", data_ref="p9", table=table, overwrite=True)
+        assert (w.structured_content["done"], w.structured_content["version"]) == ("overwrote", "version 2")
+        r = await call(client, "read_parquet", path=table, name="v2")
+        assert r.structured_content["rows"] == 300
+        refs = await call(client, "list_data")
+        assert ACCOUNT_KEY not in str(refs.structured_content) + text_of(refs) + text_of(listed)
+    assert ACCOUNT_KEY not in log_since(mark)
+    assert any(i.path.endswith("00000000000000000002.json") for i in azure.filesystem().get_file_info(
+        pafs.FileSelector(f"{c}/delta/penguins/_delta_log")))  # fmt: skip
 
 
 async def test_az_missing_credentials_say_what_to_do(project: Path) -> None:
@@ -98,3 +123,21 @@ async def test_az_missing_credentials_say_what_to_do(project: Path) -> None:
             f"No credentials for Azure storage account '{ACCOUNT}'" in err
             and "AZURE_STORAGE_ACCOUNT_KEY" in err
         )
+
+
+async def test_an_iceberg_warehouse_on_az(project: Path, azure) -> None:  # type: ignore[no-untyped-def]
+    """pyiceberg's Azure FileIO gets the account, key and emulator endpoint; az:// is handed to it
+    as abfs://."""
+    c = container(azure)
+    catalog_file(project, f'[iceberg.lake]\nuri = "sqlite:///iceberg.db"\nwarehouse = "az://{c}/wh"\n')
+    mark = log_mark()
+    async with inmemory(project, {**azure.env(), "HOME": str(project)}) as client:
+        await load_penguins(client, project)
+        await call(client, "write_table", data_ref="p", table="lake.sales.penguins")
+        w = await call(client, "write_table", data_ref="p9", table="lake.sales.penguins")
+        assert w.structured_content["done"] == "appended to"
+        r = await call(client, "read_parquet", path="lake.sales.penguins", where="year = 2009")
+        assert r.structured_content["rows"] == 600 and ACCOUNT_KEY not in text_of(r)
+    assert ACCOUNT_KEY not in log_since(mark)
+    listed = azure.filesystem().get_file_info(pafs.FileSelector(f"{c}/wh", recursive=True))
+    assert sum(i.path.endswith(".parquet") for i in listed) == 2

@@ -87,7 +87,7 @@ def _every_tool_once(project: Path, env: dict[str, str], secret: str, log_name: 
 
 def test_no_tool_reveals_the_password_of_an_unreachable_database(project: Path) -> None:
     """... nor the secret of an AWS profile named in the project's .env (s3:// paths are among the
-    arguments; the endpoint is a closed loopback port)."""
+    arguments; the endpoint is a closed loopback port), nor an Iceberg REST catalog's credential."""
     secret, aws_secret = "Unreachable-Pw-7f3a9c", "Aws-Profile-Secret-5d1e8b"
     secret_scan.register_secret(secret)
     secret_scan.register_secret(aws_secret)
@@ -101,19 +101,33 @@ def test_no_tool_reveals_the_password_of_an_unreachable_database(project: Path) 
         "DATA_PLATFORM_CONNECT_TIMEOUT": "2",
     }
     calls = _every_tool_once(project, env, secret, "secrets-unreachable", aws_secret)
+    rest_secret = "Rest-Client-Secret-2e7c4a"  # an Iceberg REST catalog's client credential, from .env
+    secret_scan.register_secret(rest_secret)
+    with (project / ".env").open("a") as f:
+        f.write(f"REST_CREDENTIAL=client:{rest_secret}\n")
+    (project / ".data-platform").mkdir(exist_ok=True)
+    (project / ".data-platform" / "connections.toml").write_text(
+        '[iceberg.rest]\nuri = "http://127.0.0.1:1"\ncredential = "${REST_CREDENTIAL}"\n', encoding="utf-8"
+    )
     with live_server(project, env, log_name="secrets-unreachable-s3") as server:  # the profile in use
-        for tool, args in (
-            ("read_parquet", {"path": "s3://bucket/data/", "where": "year = 2024"}),
-            ("list_files", {"path": "s3://bucket/"}),
-            ("to_parquet", {"data_ref": "small", "path": "s3://bucket/out.parquet"}),
-            ("write_table", {"data_ref": "small", "table": "s3://bucket/delta"}),
+        for tool, args, where in (
+            ("read_parquet", {"path": "s3://bucket/data/", "where": "year = 2024"}, "s3://bucket"),
+            ("list_files", {"path": "s3://bucket/"}, "s3://bucket"),
+            ("to_parquet", {"data_ref": "small", "path": "s3://bucket/out.parquet"}, "s3://bucket"),
+            ("write_table", {"data_ref": "small", "table": "s3://bucket/delta"}, "s3://bucket"),
+            ("list_files", {"path": "rest"}, "REST catalog 'rest'"),
+            ("read_parquet", {"path": "rest.sales.orders", "where": "year = 2024"}, "REST catalog 'rest'"),
+            ("write_table", {"data_ref": "small", "table": "rest.sales.orders"}, "REST catalog 'rest'"),
         ):
             outcome = server.call(tool, args, timeout=60)
             calls += 1
-            assert outcome.kind == "error" and "s3://bucket" in outcome.text, outcome.describe()
-            assert not secret_scan.scan_text(outcome.text + str(outcome.structured), {aws_secret})
+            assert outcome.kind == "error" and where in outcome.text, outcome.describe()
+            text = outcome.text + str(outcome.structured)
+            assert not secret_scan.scan_text(text, {aws_secret, rest_secret})
     log = LOG_DIR / "secrets-unreachable-s3.log"
-    assert not secret_scan.scan_files([log], {aws_secret}), f"the server log {log} holds a secret"
+    assert not secret_scan.scan_files([log], {aws_secret, rest_secret}), (
+        f"the server log {log} holds a secret"
+    )
     print(f"\n{calls} calls against an unreachable database and S3: no secret in any answer or log line")
 
 

@@ -65,3 +65,25 @@ def test_every_azure_secret_in_the_environment_is_redacted() -> None:
         "sp-secret",
         env["AZURE_STORAGE_CONNECTION_STRING"],
     } <= azure.secrets(env)
+
+
+def test_deltalake_gets_the_same_account_credential_and_endpoint() -> None:
+    cloud = azure.options(
+        {}, {"key": "acct", "token": "?sv=1&sig=x", "endpoint": "https://acct.blob.core.windows.net"}, "x"
+    )
+    assert azure.object_store(cloud) == {
+        "azure_storage_account_name": "acct",
+        "azure_storage_sas_key": "sv=1&sig=x",
+        "azure_storage_endpoint": "https://acct.blob.core.windows.net",
+    }
+    emulator = azure.options({}, {"key": "acct", "secret": "k", "endpoint": "http://127.0.0.1:10000"}, "x")
+    assert azure.object_store(emulator) == {
+        "azure_storage_account_name": "acct",
+        "azure_storage_account_key": "k",
+        "azure_storage_endpoint": "http://127.0.0.1:10000/acct",
+        "azure_allow_http": "true",
+    }
+    assert azure.object_store(azure.options({}, {"key": "acct", "secret": "k"}, "x")) == {
+        "azure_storage_account_name": "acct",
+        "azure_storage_account_key": "k",
+    }

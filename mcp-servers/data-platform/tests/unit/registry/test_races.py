@@ -71,8 +71,8 @@ class DroppedMeanwhile(Registry):
 
     drop_now = False
 
-    def _open_reader(self, name: str):  # type: ignore[no-untyped-def]
-        got = super()._open_reader(name)
+    def _open_reader(self, name: str, **kw):  # type: ignore[no-untyped-def]
+        got = super()._open_reader(name, **kw)
         if self.drop_now:
             self.drop_now = False
             Registry.drop(self, name)
