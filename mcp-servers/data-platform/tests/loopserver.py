@@ -44,9 +44,11 @@ def serving(
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
+        # A short grace: Azurite (node) otherwise waits ~10 s for its clients' keep-alive
+        # connections to close; these servers hold only the suite's throwaway data.
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=1)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
