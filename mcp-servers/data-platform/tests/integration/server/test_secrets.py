@@ -85,22 +85,36 @@ def _every_tool_once(project: Path, env: dict[str, str], secret: str, log_name: 
     return calls
 
 
-def test_no_tool_reveals_the_password_of_an_unreachable_database(project: Path) -> None:
-    """... nor the secret of an AWS profile named in the project's .env (s3:// paths are among the
-    arguments; the endpoint is a closed loopback port), nor an Iceberg REST catalog's credential."""
-    secret, aws_secret = "Unreachable-Pw-7f3a9c", "Aws-Profile-Secret-5d1e8b"
-    secret_scan.register_secret(secret)
-    secret_scan.register_secret(aws_secret)
+UNREACHABLE_PW, AWS_SECRET = "Unreachable-Pw-7f3a9c", "Aws-Profile-Secret-5d1e8b"
+UNREACHABLE = {
+    "POSTGRES_URL": f"postgresql://someone:{UNREACHABLE_PW}@127.0.0.1:1/nowhere",
+    "DATA_PLATFORM_CONNECT_TIMEOUT": "2",
+}
+
+
+def _aws_profile_in_env_file(project: Path) -> None:
+    """An AWS profile with a secret, named in the project's .env; its endpoint a closed loopback port."""
+    secret_scan.register_secret(UNREACHABLE_PW)
+    secret_scan.register_secret(AWS_SECRET)
     creds = project.parent / "aws-credentials"
-    creds.write_text(f"[leaky]\naws_access_key_id = AKIALEAKY\naws_secret_access_key = {aws_secret}\n")
+    creds.write_text(f"[leaky]\naws_access_key_id = AKIALEAKY\naws_secret_access_key = {AWS_SECRET}\n")
     (project / ".env").write_text(
         f"AWS_PROFILE=leaky\nAWS_SHARED_CREDENTIALS_FILE={creds}\nAWS_ENDPOINT_URL=http://127.0.0.1:1\n"
     )
-    env = {
-        "POSTGRES_URL": f"postgresql://someone:{secret}@127.0.0.1:1/nowhere",
-        "DATA_PLATFORM_CONNECT_TIMEOUT": "2",
-    }
-    calls = _every_tool_once(project, env, secret, "secrets-unreachable", aws_secret)
+
+
+def test_no_tool_reveals_the_password_of_an_unreachable_database(project: Path) -> None:
+    """... nor the secret of the AWS profile in play (every tool once, with it in the .env)."""
+    _aws_profile_in_env_file(project)
+    calls = _every_tool_once(project, UNREACHABLE, UNREACHABLE_PW, "secrets-unreachable", AWS_SECRET)
+    print(f"\n{calls} calls against an unreachable database: no secret in any answer or log line")
+
+
+def test_no_storage_tool_reveals_an_aws_profile_or_rest_catalog_secret(project: Path) -> None:
+    """s3:// paths and an Iceberg REST catalog, both unreachable, with their secrets in the .env
+    (a test of its own: each call waits out the S3 client's retries, beside the one above)."""
+    _aws_profile_in_env_file(project)
+    seed_registry(project)
     rest_secret = "Rest-Client-Secret-2e7c4a"  # an Iceberg REST catalog's client credential, from .env
     secret_scan.register_secret(rest_secret)
     with (project / ".env").open("a") as f:
@@ -109,26 +123,27 @@ def test_no_tool_reveals_the_password_of_an_unreachable_database(project: Path) 
     (project / ".data-platform" / "connections.toml").write_text(
         '[iceberg.rest]\nuri = "http://127.0.0.1:1"\ncredential = "${REST_CREDENTIAL}"\n', encoding="utf-8"
     )
-    with live_server(project, env, log_name="secrets-unreachable-s3") as server:  # the profile in use
+    calls = 0
+    with live_server(project, UNREACHABLE, log_name="secrets-unreachable-s3") as server:  # the profile in use
         for tool, args, where in (
             ("read_parquet", {"path": "s3://bucket/data/", "where": "year = 2024"}, "s3://bucket"),
             ("list_files", {"path": "s3://bucket/"}, "s3://bucket"),
-            ("to_parquet", {"data_ref": "small", "path": "s3://bucket/out.parquet"}, "s3://bucket"),
-            ("write_table", {"data_ref": "small", "table": "s3://bucket/delta"}, "s3://bucket"),
+            ("to_parquet", {"data_ref": "seed_a", "path": "s3://bucket/out.parquet"}, "s3://bucket"),
+            ("write_table", {"data_ref": "seed_a", "table": "s3://bucket/delta"}, "s3://bucket"),
             ("list_files", {"path": "rest"}, "REST catalog 'rest'"),
             ("read_parquet", {"path": "rest.sales.orders", "where": "year = 2024"}, "REST catalog 'rest'"),
-            ("write_table", {"data_ref": "small", "table": "rest.sales.orders"}, "REST catalog 'rest'"),
+            ("write_table", {"data_ref": "seed_a", "table": "rest.sales.orders"}, "REST catalog 'rest'"),
         ):
             outcome = server.call(tool, args, timeout=60)
             calls += 1
             assert outcome.kind == "error" and where in outcome.text, outcome.describe()
             text = outcome.text + str(outcome.structured)
-            assert not secret_scan.scan_text(text, {aws_secret, rest_secret})
+            assert not secret_scan.scan_text(text, {AWS_SECRET, rest_secret})
     log = LOG_DIR / "secrets-unreachable-s3.log"
-    assert not secret_scan.scan_files([log], {aws_secret, rest_secret}), (
+    assert not secret_scan.scan_files([log], {AWS_SECRET, rest_secret}), (
         f"the server log {log} holds a secret"
     )
-    print(f"\n{calls} calls against an unreachable database and S3: no secret in any answer or log line")
+    print(f"\n{calls} calls against unreachable S3 and REST catalog: no secret in any answer or log line")
 
 
 @pytest.mark.slow
