@@ -195,13 +195,11 @@ def trim_cells(table: pa.Table) -> pa.Table:
     for i, f in enumerate(table.schema):
         col = table.column(i)
         if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
-            mark = pa.scalar("…", f.type)
-            head = pc.binary_join_element_wise(
-                pc.utf8_slice_codeunits(col, 0, MAX_CELL - 1), mark, pa.scalar("", f.type)
-            )
-            table = table.set_column(
-                i, f.name, pc.if_else(pc.greater(pc.utf8_length(col), MAX_CELL), head, col)
-            )
+            # No Python literal in a compute call: converting one makes pyarrow import pandas
+            # (0.2-0.5 s on a server's first answer with text; bench/bench_frames.py).
+            long = pc.not_equal(pc.utf8_slice_codeunits(col, 0, MAX_CELL), col)
+            head = pc.utf8_replace_slice(col, MAX_CELL - 1, 1 << 62, "…")
+            table = table.set_column(i, f.name, pc.if_else(long, head, col))
         elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
             table = table.set_column(i, f.name, pc.binary_slice(col, 0, MAX_CELL))
     return table

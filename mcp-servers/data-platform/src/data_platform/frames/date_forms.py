@@ -115,27 +115,26 @@ class Found:
 
 def detect(values: pa.Array, prefer: str | None = None) -> Found:
     """The one strptime format every non-empty value fits: `prefer` (the caller's date_format)
-    if it does, else one of DATE_FORMS chosen by the first value's shape."""
+    if it does, else one of DATE_FORMS chosen by the first value's shape.
+
+    A column whose first value has no date shape (most text) is let go before any compute call:
+    a Python literal in one (`!= ""`) makes pyarrow import pandas, 0.2-0.5 s on a process's
+    first read_csv (bench/bench_frames.py)."""
+    first = next((v for v in values.to_pylist() if v), None)
+    shapes = _shapes(first) if first is not None else []
+    if first is None or not (shapes or prefer):
+        return Found()
     values = pc.drop_null(values)
     values = values.filter(pc.not_equal(values, ""))
-    if not len(values):
-        return Found()
     if prefer:
         parsed = pc.strptime(values, format=prefer, unit="s", error_is_null=True)
         if first_bad(values, parsed, prefer) is None:
             return Found(fmt=prefer)
-    first = values[0].as_py()
-    for fmt, date_rx in DATE_FORMS:
-        m = re.match(date_rx, first)
-        if not m:
+    for fmt, tail_fmt, rx, sep in shapes:
+        if not pc.all(pc.match_substring_regex(values, rx)).as_py():
             continue
-        tail_fmt, tail_rx = _tail(first[m.end() :])
-        if tail_fmt is None:
-            continue
-        if not pc.all(pc.match_substring_regex(values, f"^{date_rx}{tail_rx}$")).as_py():
-            continue
-        if fmt.startswith(DAY_MONTH):
-            order = _day_month(values, fmt[-1])
+        if sep:
+            order = _day_month(values, sep)
             if order is None:
                 return Found(ambiguous=first)
             if not order:
@@ -146,6 +145,22 @@ def detect(values: pa.Array, prefer: str | None = None) -> Found:
         bad = first_bad(values, parsed, fmt)
         return Found(fmt=fmt) if bad is None else Found(fmt=fmt, invalid=values[bad].as_py())
     return Found()
+
+
+def _shapes(first: str) -> list[tuple[str, str, str, str]]:
+    """The DATE_FORMS the first value is written in, in order: (date format, time format,
+    whole-value regex, day/month separator where the data decides the order, else '')."""
+    out = []
+    for fmt, date_rx in DATE_FORMS:
+        m = re.match(date_rx, first)
+        if not m:
+            continue
+        tail_fmt, tail_rx = _tail(first[m.end() :])
+        if tail_fmt is None:
+            continue
+        sep = fmt[-1] if fmt.startswith(DAY_MONTH) else ""
+        out.append((fmt, tail_fmt, f"^{date_rx}{tail_rx}$", sep))
+    return out
 
 
 def _tail(text: str) -> tuple[str | None, str]:

@@ -111,7 +111,7 @@ def ingest(
     ref is discarded (nothing is published) and GuardError is raised.
     """
     target.check()
-    out_schema = fix(schema.empty_table()).schema if fix is not None else schema
+    out_schema = fix(pa.Table.from_batches([], schema=schema)).schema if fix is not None else schema
     items = _capped(iter(batches), nrows)
     head: list[pa.Table] = []
     seen = 0

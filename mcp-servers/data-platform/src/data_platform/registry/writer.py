@@ -241,7 +241,8 @@ class RefWriter:
         number of batches), plus 24 bytes a block."""
         one = pa.BufferOutputStream()
         try:
-            batch = pa.RecordBatch.from_pylist([], schema=self.schema)
+            # Not from_pylist: converting Python objects makes pyarrow import pandas (~0.3 s).
+            batch = pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in self.schema], schema=self.schema)
         except (pa.ArrowException, TypeError, ValueError):  # a type with no empty form: near enough
             ipc.new_file(one, self.schema).close()
             return one.tell() - header + 24 * batches
