@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
 from harness import call, call_error, inmemory, text_of
 from loopserver import new_bucket
 from test_lake_datasets import penguins, put_hive, same_rows
-from test_lake_tables import catalog_file, load_penguins
+from test_lake_tables import catalog_file, warehouse_round_trip
 
 pytestmark = pytest.mark.anyio
 
@@ -86,16 +85,8 @@ async def test_an_iceberg_warehouse_on_gs(project: Path, gcs) -> None:  # type: 
     """pyiceberg's Cloud Storage FileIO gets the emulator's endpoint (and, as it has no anonymous
     mode, a placeholder token the emulator ignores)."""
     b = bucket(gcs)
-    catalog_file(project, f'[iceberg.lake]\nuri = "sqlite:///iceberg.db"\nwarehouse = "gs://{b}/wh"\n')
     async with inmemory(project, {**gcs.env(), "HOME": str(project)}) as client:
-        await load_penguins(client, project)
-        await call(client, "write_table", data_ref="p", table="lake.sales.penguins")
-        w = await call(client, "write_table", data_ref="p9", table="lake.sales.penguins")
-        assert w.structured_content["done"] == "appended to"
-        r = await call(client, "read_parquet", path="lake.sales.penguins", where="year = 2009")
-        assert r.structured_content["rows"] == 600
-    listed = gcs.filesystem().get_file_info(pafs.FileSelector(f"{b}/wh", recursive=True))
-    assert sum(i.path.endswith(".parquet") for i in listed) == 2
+        await warehouse_round_trip(client, project, f"gs://{b}/wh", gcs.filesystem(), f"{b}/wh")
 
 
 async def test_an_iceberg_warehouse_on_a_public_gs_bucket_says_what_it_needs(project: Path) -> None:

@@ -32,6 +32,21 @@ async def load_penguins(client, project: Path) -> None:  # type: ignore[no-untyp
     await call(client, "sql", query="SELECT *, 1 AS extra FROM p9", name="wider")
 
 
+async def warehouse_round_trip(client, project: Path, warehouse: str, fs, folder: str) -> str:  # type: ignore[no-untyped-def]
+    """An Iceberg table in a SQL catalog whose warehouse is `warehouse`: written, appended to, read
+    with a filter (600 rows), its two data files on `fs` under `folder`; the read's answer text."""
+    catalog_file(project, f'[iceberg.lake]\nuri = "sqlite:///iceberg.db"\nwarehouse = "{warehouse}"\n')
+    await load_penguins(client, project)
+    await call(client, "write_table", data_ref="p", table="lake.sales.penguins")
+    w = await call(client, "write_table", data_ref="p9", table="lake.sales.penguins")
+    assert w.structured_content["done"] == "appended to"
+    r = await call(client, "read_parquet", path="lake.sales.penguins", where="year = 2009")
+    assert r.structured_content["rows"] == 600
+    listed = fs.get_file_info(pafs.FileSelector(folder, recursive=True))
+    assert sum(i.path.endswith(".parquet") for i in listed) == 2
+    return text_of(r)
+
+
 async def iceberg_round_trip(client, catalog: str) -> None:  # type: ignore[no-untyped-def]
     w = await call(client, "write_table", data_ref="p", table=f"{catalog}.sales.penguins")
     assert w.structured_content["done"] == "created" and w.structured_content["rows"] == 900
