@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -15,3 +17,12 @@ def resident_mb(path: Path) -> float:
         elif inside and head[0] == "Rss:":
             total += int(head[1])
     return total / 1024
+
+
+def settled(probe: Callable[[], object], expected: object, within_s: float = 5.0) -> bool:
+    """Whether `probe()` gives `expected` within `within_s`: a mapping goes with its last buffer,
+    which a pyarrow I/O pool thread (a batch read ahead) may hold a moment under load."""
+    deadline = time.monotonic() + within_s
+    while probe() != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return probe() == expected

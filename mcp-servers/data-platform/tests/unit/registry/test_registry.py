@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,7 +15,7 @@ import pytest
 
 from data_platform.errors import AlreadyExistsError, CorruptRefError, InputError, NotFoundError, StorageError
 from data_platform.registry import Registry, suggest_name
-from residency import resident_mb
+from residency import resident_mb, settled
 
 
 def table(n: int = 5) -> pa.Table:
@@ -297,15 +296,6 @@ def test_open_tables_are_reused_until_the_file_changes(tmp_path: Path) -> None:
 def mapped(path: Path) -> bool:
     """Whether this process maps the file now (its pages count in its resident memory)."""
     return any(line.rstrip().endswith(str(path)) for line in Path("/proc/self/maps").read_text().splitlines())
-
-
-def settled(probe: Callable[[], object], expected: object, within_s: float = 5.0) -> bool:
-    """Whether `probe()` gives `expected` within `within_s`: a mapping goes with its last buffer,
-    which a pyarrow I/O pool thread (a batch read ahead) may hold a moment under load."""
-    deadline = time.monotonic() + within_s
-    while probe() != expected and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return probe() == expected
 
 
 def test_a_released_ref_leaves_the_process_and_is_mapped_again_on_use(tmp_path: Path) -> None:
