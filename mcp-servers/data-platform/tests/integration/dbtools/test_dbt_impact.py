@@ -35,6 +35,12 @@ def _git(root: Path, *args: str) -> str:
     return done.stdout
 
 
+def _commit_all(root: Path, message: str) -> None:
+    """The project as a git repository of one commit: the baseline a review compares against."""
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "-m", message)):
+        _git(root, *args)
+
+
 def _change(shop: Shop) -> None:
     """The type change in staging and the filter downstream, not committed."""
     replace(
@@ -99,9 +105,7 @@ async def test_state_modified_build_with_defer_then_one_impact_review(
     shop = make_shop(request, tmp_path, adapter)
     prod_target = "prod" if adapter == "postgres" else "duckdb_prod"
     dev, prod = shop.schema, f"{shop.schema}_prod"
-    _git(shop.root, "init", "-q")
-    _git(shop.root, "add", "-A")
-    _git(shop.root, "commit", "-q", "-m", "prod")
+    _commit_all(shop.root, "prod")
     async with inmemory(tmp_path, env=shop.env) as client:
         await call(client, "dbt_build", target=prod_target)
         _change(shop)
@@ -166,8 +170,7 @@ async def test_state_modified_build_with_defer_then_one_impact_review(
 async def test_impact_against_a_git_revision_without_a_warehouse(tmp_path: Path) -> None:
     """The fast tier's review: lineage and state only (DuckDB, nothing built), against the last commit."""
     root = copy_shop(tmp_path)
-    for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "-m", "base")):
-        _git(root, *args)
+    _commit_all(root, "base")
     replace(root / "macros" / "cents_to_dollars.sql", "{{ scale }})", "{{ scale }}) + 0")
     replace(
         root / "models" / "marts" / "schema.yml",
@@ -209,8 +212,7 @@ async def test_impact_names_the_downstream_reads_of_a_renamed_column(tmp_path: P
     customer_orders reads stg_orders.customer_id through a `select *` CTE (`o.customer_id`) and
     stg_payments.amount unqualified from a single table (which sqlglot qualifies without error)."""
     root = copy_shop(tmp_path)
-    for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "-m", "base")):
-        _git(root, *args)
+    _commit_all(root, "base")
     replace(
         root / "models" / "staging" / "stg_orders.sql", "    customer_id,", "    customer_id as customer_ref,"
     )
