@@ -15,7 +15,7 @@ import pytest
 from azserver import ACCOUNT, ACCOUNT_KEY
 from harness import call, call_error, inmemory, log_mark, log_since, text_of
 from loopserver import new_bucket
-from test_lake_datasets import penguins, put_hive, same_rows
+from test_lake_datasets import penguins, prefix_round_trip, put_hive
 from test_lake_tables import warehouse_round_trip
 
 pytestmark = pytest.mark.anyio
@@ -30,21 +30,7 @@ async def test_az_prefix_read_with_pruning_listed_and_written_back(project: Path
     put_hive(azure.filesystem(), f"{c}/penguins")
     mark = log_mark()
     async with inmemory(project, azure.env()) as client:
-        r = await call(client, "read_parquet", path=f"az://{c}/penguins", where="year = 2009", name="y9")
-        sc = r.structured_content
-        assert sc["rows"] == 300 and (sc["scan"]["files_read"], sc["scan"]["files_total"]) == (3, 9)
-        assert sc["source"] == f"az://{c}/penguins" and {"species", "year"} <= {
-            x["name"] for x in sc["columns"]
-        }
-        listed = text_of(await call(client, "list_files", path=f"az://{c}/penguins/"))
-        assert "9 files" in listed and "species" in listed and "mass" in listed
-
-        pq.write_table(penguins(), project / "p.parquet")
-        await call(client, "read_parquet", path="p.parquet", name="p")
-        w = await call(client, "to_parquet", data_ref="p", path=f"az://{c}/out/p", partition_by=["species"])
-        assert w.structured_content["path"] == f"az://{c}/out/p"
-        await call(client, "read_parquet", path=f"az://{c}/out/p", name="back")
-        assert await same_rows(client, "p", "back") == [{"missing": 0, "n": 900}]
+        listed = await prefix_round_trip(client, project, f"az://{c}")
         refs = await call(client, "list_data")
         assert ACCOUNT_KEY not in str(refs.structured_content) + text_of(refs) + listed
     assert ACCOUNT_KEY not in log_since(mark)

@@ -53,6 +53,26 @@ async def same_rows(client, a: str, b: str) -> list[dict]:  # type: ignore[no-un
     return (await call(client, "sql", query=query)).structured_content["preview"]
 
 
+async def prefix_round_trip(client, project: Path, root: str) -> str:  # type: ignore[no-untyped-def]
+    """On object storage under `root` (e.g. gs://bucket), holding put_hive's penguins: the prefix read
+    with a partition filter (3 of 9 files), listed, and a ref written back partitioned under it and
+    read back identical. The listing's text, for the caller's secret checks."""
+    r = await call(client, "read_parquet", path=f"{root}/penguins", where="year = 2009", name="y9")
+    sc = r.structured_content
+    assert sc["rows"] == 300 and (sc["scan"]["files_read"], sc["scan"]["files_total"]) == (3, 9)
+    assert sc["source"] == f"{root}/penguins" and {"species", "year"} <= {x["name"] for x in sc["columns"]}
+    listed = text_of(await call(client, "list_files", path=f"{root}/penguins/"))
+    assert "9 files" in listed and "species" in listed and "mass" in listed
+
+    pq.write_table(penguins(), project / "p.parquet")
+    await call(client, "read_parquet", path="p.parquet", name="p")
+    w = await call(client, "to_parquet", data_ref="p", path=f"{root}/out/p", partition_by=["species"])
+    assert w.structured_content["path"] == f"{root}/out/p"
+    await call(client, "read_parquet", path=f"{root}/out/p", name="back")
+    assert await same_rows(client, "p", "back") == [{"missing": 0, "n": 900}]
+    return listed
+
+
 def write_hive(folder: Path, table: pa.Table) -> None:
     """species=X/year=Y/part-0.parquet, two row groups a file, plus a _SUCCESS marker."""
     ds.write_dataset(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from harness import call, call_error, inmemory, text_of
+from harness import call, call_error, inmemory
 from loopserver import new_bucket
-from test_lake_datasets import penguins, put_hive, same_rows
+from test_lake_datasets import penguins, prefix_round_trip, put_hive
 from test_lake_tables import catalog_file, warehouse_round_trip
 
 pytestmark = pytest.mark.anyio
@@ -26,18 +26,7 @@ async def test_gs_prefix_read_with_pruning_listed_and_written_back(project: Path
     b = bucket(gcs)
     put_hive(gcs.filesystem(), f"{b}/penguins")
     async with inmemory(project, gcs.env()) as client:
-        r = await call(client, "read_parquet", path=f"gs://{b}/penguins", where="year = 2009", name="y9")
-        sc = r.structured_content
-        assert sc["rows"] == 300 and (sc["scan"]["files_read"], sc["scan"]["files_total"]) == (3, 9)
-        assert sc["source"] == f"gs://{b}/penguins"
-        listed = text_of(await call(client, "list_files", path=f"gs://{b}/penguins/"))
-        assert "9 files" in listed and "species" in listed and "mass" in listed
-
-        pq.write_table(penguins(), project / "p.parquet")
-        await call(client, "read_parquet", path="p.parquet", name="p")
-        await call(client, "to_parquet", data_ref="p", path=f"gs://{b}/out/p", partition_by=["species"])
-        await call(client, "read_parquet", path=f"gs://{b}/out/p", name="back")
-        assert await same_rows(client, "p", "back") == [{"missing": 0, "n": 900}]
+        await prefix_round_trip(client, project, f"gs://{b}")
 
 
 async def test_gs_storage_entry_anonymous_and_read_only(project: Path, gcs) -> None:  # type: ignore[no-untyped-def]
