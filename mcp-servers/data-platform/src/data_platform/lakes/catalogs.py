@@ -93,12 +93,12 @@ def properties(name: str, storage: Storage, settings: Settings, *, write: bool =
         )
     props["uri"] = uri
     props.setdefault("type", "rest" if uri.startswith(("http://", "https://")) else "sql")
-    # A REST catalog's warehouse may be the name of a warehouse it serves (Polaris, Lakekeeper):
-    # kept as given, never taken for a local folder.
     props["init_catalog_tables"] = "true" if write else "false"
     if props["type"] == "rest" and props.get("credential") and "oauth2-server-uri" not in props:
         props["oauth2-server-uri"] = f"{uri.rstrip('/')}/v1/oauth/tokens"  # pyiceberg's default, said
     warehouse = props.get("warehouse")
+    # A REST catalog's warehouse may be the name of a warehouse it serves (Polaris, Lakekeeper):
+    # kept as given, never taken for a local folder.
     if isinstance(warehouse, str) and scheme_of(warehouse) is None and props["type"] != "rest":
         folder = Path(warehouse).expanduser()
         folder = folder if folder.is_absolute() else settings.project_dir / folder
