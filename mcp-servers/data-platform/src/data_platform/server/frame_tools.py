@@ -154,7 +154,7 @@ async def read_csv(
 async def read_parquet(
     path: Source, ctx: Context, name: Name = None, overwrite: bool = False, columns: Cols = None,
     nrows: Rows = None, chunk_size: Chunk = None, max_rows: Guard = None, where: Where = None,
-    source_column: str | None = None, as_of: str | None = None,
+    source_column: str | None = None, as_of: str | int | None = None,
 ) -> ReadResult:  # fmt: skip
     """Load Parquet (file, folder, glob, s3://), a Delta folder or an Iceberg catalog.ns.table
     into a new ref; as_of: a table's version, snapshot id or time."""
