@@ -64,9 +64,10 @@ def _ready(url: str, deadline: float) -> None:
 
 def _bucket_made(url: str, deadline: float) -> None:
     """`weed mini` makes its table bucket (the catalog's warehouse) about a second after the REST API
-    answers; until then every call is "table bucket warehouse not found"."""
+    answers, and its metadata a moment later: until then calls answer "table bucket warehouse not
+    found" (404) or "attribute not found: s3tables.metadata" (500)."""
     from pyiceberg.catalog.rest import RestCatalog
-    from pyiceberg.exceptions import NoSuchNamespaceError
+    from pyiceberg.exceptions import NoSuchNamespaceError, ServerError
 
     token_url = f"{url}/v1/oauth/tokens"
     catalog = RestCatalog("ready", uri=url, warehouse=f"s3://{BUCKET}/", credential=f"{KEY}:{SECRET}",
@@ -75,7 +76,7 @@ def _bucket_made(url: str, deadline: float) -> None:
         try:
             catalog.list_namespaces()
             return
-        except NoSuchNamespaceError:
+        except (NoSuchNamespaceError, ServerError):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"SeaweedFS made no table bucket {BUCKET!r}") from None
             time.sleep(0.2)
@@ -91,7 +92,7 @@ def rest_server() -> Iterator[RestServer]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET}  # the server's admin identity
     with tempfile.TemporaryDirectory(prefix="seaweedfs-") as where:
-        args = [str(WEED), "mini", f"-dir={where}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        args = [str(WEED), f"-logdir={where}", "mini", f"-dir={where}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 "-master.telemetry=false", "-admin.ui=false", "-webdav=false", "-s3.port.lance=0",
                 f"-tableBucket={BUCKET}", *(f"-{k}={v}" for k, v in ports.items())]  # fmt: skip
         with serving(args, ports["s3.port.iceberg"], "SeaweedFS", env=env, cwd=where) as url:
