@@ -217,14 +217,16 @@ async def _stop(process: Process) -> None:
     await process.wait()
 
 
-def worker_command() -> list[str]:
-    return [sys.executable, "-P", "-m", "data_platform.dbtools.worker"]
+def worker_command(idle_s: float = 0.0) -> list[str]:
+    idle = [f"{idle_s:g}"] if idle_s > 0 else []
+    return [sys.executable, "-P", "-m", "data_platform.dbtools.worker", *idle]
 
 
-async def start_worker(cwd: Path) -> Process:
-    """A dbt process started ahead of time: it imports dbt now and runs one command later."""
+async def start_worker(cwd: Path, idle_s: float = 0.0) -> Process:
+    """A dbt process started ahead of time: it imports dbt (after `idle_s` with no command, see
+    worker.py) and runs one command later."""
     return await anyio.open_process(
-        worker_command(),
+        worker_command(idle_s),
         cwd=str(cwd),
         env={**os.environ, **QUIET_ENV, **child_env()},
         start_new_session=True,

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 RunCommand = Literal["run", "test", "build", "seed"]
 BUSY_WAIT_S = 15.0
+# The worker for the next command imports dbt only after this long with no command (worker.py):
+# a model's next dbt call comes seconds after the answer; a session often ends after its last one.
+NEXT_WORKER_IDLE_S = 2.0
 
 
 @dataclass
@@ -192,11 +195,11 @@ class Runs:
         finally:
             self._running = None
             with anyio.CancelScope(shield=True):
-                await self._prestart(project)  # the next command starts warm
+                await self._prestart(project, NEXT_WORKER_IDLE_S)  # the next command starts warm
         return outcome, started
 
     # -- pre-started dbt processes ----------------------------------------------------------
-    async def _prestart(self, project: DbtProject) -> None:
+    async def _prestart(self, project: DbtProject, idle_s: float = 0.0) -> None:
         """Keep one dbt worker process importing/waiting for this project (see worker.py)."""
         async with self._starting:
             if self._worker is not None:
@@ -206,7 +209,7 @@ class Runs:
                 kill_now(process)
                 self._worker = None
             try:
-                self._worker = (await start_worker(project.root), project.root)
+                self._worker = (await start_worker(project.root, idle_s), project.root)
             except OSError:
                 self._worker = None
 

@@ -1,0 +1,62 @@
+"""The pre-started dbt worker (dbtools/worker.py): started with an idle time (the worker kept for
+the next command), it imports dbt only once that time has passed or its command came, so a
+server closed right after its last command pays nothing for it.
+
+A stand-in `dbt` package first on PYTHONPATH records that it was imported; the real one runs
+the command that arrives early.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from data_platform.dbtools.runner import worker_command
+
+
+def _stand_in(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment whose `import dbt` writes a marker file (then fails, as no dbt is there)."""
+    package = tmp_path / "fake" / "dbt"
+    package.mkdir(parents=True)
+    marker = tmp_path / "imported"
+    (package / "__init__.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nraise ImportError('stand-in')\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(package.parent), os.environ.get("PYTHONPATH", "")]),
+    }
+    return env, marker
+
+
+def _closed_at_once(idle_s: float, env: dict[str, str]) -> int:
+    """Start the worker, close its stdin at once (a server going away), wait for its exit code."""
+    with subprocess.Popen(
+        worker_command(idle_s), stdin=subprocess.PIPE, env=env, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        return proc.wait(timeout=60)
+
+
+def test_a_worker_waiting_for_the_next_command_imports_nothing_if_the_server_goes(tmp_path: Path) -> None:
+    env, marker = _stand_in(tmp_path)
+    assert _closed_at_once(600, env) == 0
+    assert not marker.exists(), "the worker imported dbt although no command came"
+
+
+def test_a_worker_for_the_command_about_to_come_imports_dbt_at_once(tmp_path: Path) -> None:
+    env, marker = _stand_in(tmp_path)
+    _closed_at_once(0, env)  # fails on the stand-in's ImportError: the import is what is checked
+    assert marker.exists()
+
+
+def test_a_command_arriving_during_the_idle_time_runs_without_waiting_it_out(tmp_path: Path) -> None:
+    with subprocess.Popen(
+        worker_command(600), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        _, err = proc.communicate(json.dumps(["--version"]) + "\n", timeout=120)  # far below the 600 s idle
+    assert proc.returncode == 0, err[-500:]
+    assert "installed" in err.lower(), err[-500:]  # dbt's version report (stdout is the event stream)
