@@ -128,6 +128,8 @@ def listing(fs: pafs.FileSystem, path: str, loc: Location) -> list[pafs.FileInfo
     """Every file under `path`, recursively (at most MAX_FILES)."""
     try:
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    except NotADirectoryError:
+        return []  # one local file (object stores answer an empty listing): the caller looks it up
     except OSError as exc:
         raise storage_error(exc, loc.url) from None
     files = [i for i in infos if i.type == pafs.FileType.File]

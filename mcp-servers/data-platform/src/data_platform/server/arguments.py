@@ -6,7 +6,8 @@ Agents write arguments from pandas, SQL and dbt habits. Every call passes throug
 - a known synonym (`rows` for `n`, `models` for `select`, `query` for `where`...) is
   read as the tool's own argument, and the answer says so (`Prepared.notes`);
   the synonyms live in `synonyms.py`, never in the schemas the model reads;
-- a JSON list or object sent as a string is decoded, and a single value where a list
+- a JSON list or object sent as a string is decoded, a comma-separated string of column
+  names where a list of columns is expected is split, and a single value where a list
   is expected becomes a one-element list;
 - an argument the tool does not take is refused with the tool's real arguments and a
   did-you-mean: nothing a caller sends is ever dropped in silence.
@@ -27,6 +28,8 @@ from data_platform.errors import InputError
 from data_platform.server.synonyms import GLOBAL, SPECIAL, TOOLS, VALUES, Synonym
 
 Schema = Mapping[str, Any]
+# Lists of column names: "id, mass" (a SQL habit) is the list ["id", "mass"].
+COLUMN_LISTS = frozenset({"columns", "by", "on", "left_on", "right_on", "key", "parse_dates", "partition_by"})
 
 
 @dataclass
@@ -165,6 +168,10 @@ def prepare(tool: str, schema: Schema, raw: Mapping[str, Any]) -> Prepared:
     if unknown:
         raise _unknown(tool, unknown, schema)
     for name, value in list(out.args.items()):
+        if name in COLUMN_LISTS and isinstance(value, str) and "," in value and value.strip()[:1] != "[":
+            split = [part.strip() for part in value.split(",") if part.strip()]
+            out.notes.append(f"read `{name}={_shown(value)}` as `{name}={_shown(split)}`")
+            value = split
         value = coerce(value, props[name])
         convert = VALUES.get((tool, name))
         if convert is not None and (new := convert(value)) != value:

@@ -8,6 +8,7 @@ pandas' `ascending=False` becomes the `-column` form of `sort`'s `by`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -108,9 +109,9 @@ TOOLS: dict[str, dict[str, Synonym]] = {
         **_to("connection", "left_connection", "left_conn"),
         **_to("right_connection", "right_conn", "other_connection", "compare_connection"),
     },
-    "read_csv": {**_to("dtype", "schema"), **_to("nrows", "limit")},
-    "read_json": {**_to("dtype", "schema"), **_to("nrows", "limit")},
-    "read_parquet": _to("nrows", "limit"),
+    "read_csv": {**_to("dtype", "schema"), **_to("nrows", "limit"), **_to("where", "filters", "filter")},
+    "read_json": {**_to("dtype", "schema"), **_to("nrows", "limit"), **_to("where", "filters", "filter")},
+    "read_parquet": {**_to("nrows", "limit"), **_to("where", "filters", "filter")},
     "dbt_lineage": _to("node", "model", "unique_id", "name", "select", "models", "resource"),
     "dbt_compile": _to("select", "node", "name", "unique_id"),
     "dbt_ls": _to("resource_type", "resource_types", "type"),
@@ -174,8 +175,56 @@ def _header(value: Any) -> Any:
     return "auto" if value == "infer" else value
 
 
+_DNF_OPS = {"=": "==", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "in": "in",
+            "not in": "not in"}  # fmt: skip
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    raise ValueError(value)
+
+
+def _condition(item: Any) -> str:
+    col, op, value = item  # a ValueError/TypeError if not three: refused below
+    if not isinstance(col, str) or not isinstance(op, str) or op.lower() not in _DNF_OPS:
+        raise ValueError(item)
+    name = col if col.isidentifier() else "`" + col.replace("`", "") + "`"
+    return f"{name} {_DNF_OPS[op.lower()]} {_literal(value)}"
+
+
+def _dnf(value: Any) -> Any:
+    """pyarrow's `filters` `[[col, op, value], ...]` (and; a list of such lists: or) as an expression."""
+    if not isinstance(value, list | tuple):
+        return value
+    try:
+        if value and isinstance(value[0], str):  # one condition, not in a list
+            return _condition(value)
+        if value and all(isinstance(v, list) and v and isinstance(v[0], list | tuple) for v in value):
+            ors = [" and ".join(_condition(c) for c in conj) for conj in value]
+            return " or ".join(f"({o})" if len(value) > 1 and " and " in o else o for o in ors)
+        if value:
+            return " and ".join(_condition(c) for c in value)
+    except (ValueError, TypeError):
+        pass
+    raise InputError(
+        f"filters={json.dumps(value, default=str)[:120]} is not a filter this tool reads.",
+        hint="Send where as an expression, e.g. where=\"species == 'Adelie' and year >= 2008\", or pyarrow's "
+        '[["species", "==", "Adelie"], ["year", ">=", 2008]] (ops: == != < <= > >= in, not in).',
+    )
+
+
 # Values written from other tools' vocabularies, read as this tool's (the answer says so).
 VALUES: dict[tuple[str, str], Callable[[Any], Any]] = {
+    ("read_parquet", "where"): _dnf,
+    ("read_csv", "where"): _dnf,
+    ("read_json", "where"): _dnf,
     ("read_csv", "header"): _header,
     ("join", "how"): _values({"full": "outer", "full_outer": "outer", "outer_join": "outer",
                               "left_outer": "left", "right_outer": "right", "left_semi": "semi",

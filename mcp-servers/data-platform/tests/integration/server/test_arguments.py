@@ -124,3 +124,47 @@ async def test_notes_reach_the_answer_and_meta(project: Path) -> None:
         assert "| EU | 3 |" in text_of(top) and "(1 of 3 rows" in text_of(top)
         text = await call_error(client, "haed", data_ref="a")
         assert text.startswith("Error: No tool named `haed`. Did you mean head")
+
+
+def test_a_comma_separated_string_of_columns_is_the_list_it_names() -> None:
+    p = prepare("sort", SORT, {"data_ref": "a", "by": "region, -amount"})
+    assert p.args["by"] == ["region", "-amount"]
+    assert p.notes == ['read `by="region, -amount"` as `by=["region", "-amount"]`']
+
+
+@pytest.mark.anyio
+async def test_one_local_file_read_with_where_or_pyarrows_filters(project: Path) -> None:
+    """A `where` on one local file used to fail ("Cannot list directory ..."): the dataset path listed
+    it as a folder. pyarrow's `filters` (and of conditions; a list of such lists: or) is the same."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(
+        pa.table({"id": [1, 2, 3, 4], "sp": ["a", "b", "it's", "a"], "my col": [1.5, 2.5, 3.5, 4.5]}),
+        project / "p.parquet",
+    )
+    (project / "p.csv").write_text("id,sp\n1,a\n2,b\n3,a\n")
+
+    async def ids(tool: str, **args: Any) -> list[int]:
+        result = await call(client, tool, **args)
+        data_ref = result.structured_content["data_ref"]
+        rows = await call(client, "head", data_ref=data_ref, n=50)
+        return [r["id"] for r in rows.structured_content["preview"]]
+
+    async with inmemory(project) as client:
+        assert await ids("read_parquet", path="p.parquet", where="id > 2") == [3, 4]
+        assert await ids("read_csv", path="p.csv", where="sp == 'a'") == [1, 3]
+        assert await ids("read_parquet", path="p.parquet", filters=[["sp", "==", "a"], ["id", ">", 1]]) == [4]
+        either = [[["sp", "in", ["b"]]], [["sp", "=", "it's"]]]
+        assert await ids("read_parquet", path="p.parquet", filters=either) == [2, 3]
+        assert await ids("read_parquet", path="p.parquet", filters=["my col", "<", 2]) == [1]
+        result = await call(
+            client, "read_parquet", path="p.parquet", filters=[["id", "=", 2]], columns="id, sp"
+        )
+        text = text_of(result)
+        assert 'read `where=[["id", "=", 2]]` as `where="id == 2"`' in text
+        assert [c["name"] for c in result.structured_content["columns"]] == ["id", "sp"], text
+        text = await call_error(client, "read_parquet", path="p.parquet", filters=[["sp", "like", "a%"]])
+        assert (
+            text.startswith("Error: filters=") and "where=" in text and '["species", "==", "Adelie"]' in text
+        )
