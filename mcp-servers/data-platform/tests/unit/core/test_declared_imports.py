@@ -7,6 +7,7 @@ with dbt-core); the day that package drops it, the server fails at the import.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata as metadata
 import re
 import sys
@@ -44,17 +45,28 @@ def imported_modules() -> dict[str, set[str]]:
     return found
 
 
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    """Top-level module -> distributions (a scan of every installed one: ~0.2 s, so once)."""
+    return metadata.packages_distributions()
+
+
+@functools.cache
+def _files(dist: str) -> list[str]:
+    return [str(f) for f in metadata.files(dist) or []]
+
+
 def providers(module: str) -> set[str]:
     """The installed distributions that ship `module` (a namespace package narrowed by its file)."""
     top = module.split(".")[0]
-    candidates = set(metadata.packages_distributions().get(top, []))
+    candidates = set(_distributions().get(top, []))
     if len(candidates) <= 1:
         return {_norm(c) for c in candidates}
     # A namespace shared by several distributions (dbt, google): the one shipping the subpackage.
     sub = "/".join(module.split(".")[:2])
     owners = set()
     for dist in candidates:
-        if any(str(f).startswith(sub + "/") or str(f) == sub + ".py" for f in metadata.files(dist) or []):
+        if any(f.startswith(sub + "/") or f == sub + ".py" for f in _files(dist)):
             owners.add(_norm(dist))
     return owners
 
