@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -94,9 +95,21 @@ def _ids(table: pa.Table) -> list[int]:
     return table.column("id").to_pylist()
 
 
+_SANDBOX: list[
+    engine.Engine
+] = []  # the module's one DuckDB sandbox (a new one per check was most of its time)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_sandbox() -> Iterator[None]:
+    _SANDBOX.append(engine.Engine())
+    yield
+    _SANDBOX.pop().close()
+
+
 def _duckdb(text: str) -> list[int]:
     compiled = compile_filter(text, T.column_names, "t", TYPES)
-    with engine.scoped(None) as eng, eng.over({"t": T}) as con:
+    with engine.scoped(_SANDBOX[0]) as eng, eng.over({"t": T}) as con:
         keep = eng.run(con, f"SELECT {compiled.sql} AS keep FROM t").column(0)
     return _ids(T.filter(keep))
 
@@ -181,7 +194,7 @@ def test_double_quotes_a_string_only_where_no_column_has_that_name() -> None:
 
 
 def _ids_of(table: pa.Table, compiled: object) -> list[int]:
-    with engine.scoped(None) as eng, eng.over({"t": table}) as con:
+    with engine.scoped(_SANDBOX[0]) as eng, eng.over({"t": table}) as con:
         keep = eng.run(con, f"SELECT {compiled.sql} AS keep FROM t").column(0)  # type: ignore[attr-defined]
     return [i + 1 for i, k in enumerate(keep.to_pylist()) if k]
 
