@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from data_platform.dbtools.project import DbtProject, fingerprint
 from data_platform.dbtools.target import profile_of
+from data_platform.dbtools.target import target_name as named_target
 from data_platform.dbtools.validation import closing_hint, findings_text
 from data_platform.errors import DbtError, InputError
 
@@ -65,8 +66,9 @@ def targets_of(project: DbtProject) -> list[str]:
 
 
 def target_name(project: DbtProject, target: str | None, default: str | None) -> str:
-    """The target a call runs on: its argument, else DBT_TARGET, else the profile's `target:`."""
-    return str(target or default or profile_of(project).get("target") or "default")
+    """The target a call runs on (target.target_name), named `default` where the profile's own
+    `target:` is templated: a state is kept under a name, never under unrendered Jinja."""
+    return named_target(project, target, default) or "default"
 
 
 def recorded(project: DbtProject, target: str) -> Path:

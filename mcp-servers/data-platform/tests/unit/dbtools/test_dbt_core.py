@@ -339,3 +339,24 @@ def test_a_state_with_a_nul_byte_is_refused_not_an_internal_error(tmp_path: Path
     for spec in ("a\x00b", "git:a\x00b", "target:a\x00b"):
         with pytest.raises(InputError, match="state contains a NUL byte"):
             state.resolve(service, spec)
+
+
+def test_a_templated_profile_target_names_no_state_after_its_jinja(tmp_path: Path) -> None:
+    """The state of a run is kept per target name: a profile whose `target:` is Jinja gives
+    `default`, never a folder named after the unrendered template (as the dbt tools' `where` says)."""
+    from data_platform.dbtools import state, target
+
+    root = copy_shop(tmp_path)
+    profiles = root / "profiles.yml"
+    profiles.write_text(
+        profiles.read_text().replace("  target: dev", "  target: \"{{ env_var('T', 'dev') }}\"", 1)
+    )
+    project = locate(root, root, root)
+    assert target.target_name(project, None, None) is None
+    assert state.target_name(project, None, None) == "default"
+    assert (
+        state.target_name(project, "prod", None) == "prod" and state.target_name(project, None, "ci") == "ci"
+    )
+    plain_root = copy_shop(tmp_path, "plain")
+    plain = locate(plain_root, plain_root, plain_root)
+    assert state.target_name(plain, None, None) == "dev"
