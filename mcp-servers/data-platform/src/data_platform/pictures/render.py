@@ -4,8 +4,8 @@ vl-convert embeds Deno/V8 with Vega, Vega-Lite and their fonts: nothing is fetch
 time, and `allowed_base_urls=[]` refuses any data URL a spec might carry. Importing it is
 deferred to the first picture so the server starts as fast as before; the first render
 in a process pays ~0.35 s of CPU to start V8 (more on a loaded machine), later ones tens of
-milliseconds. The server pays it in the background once it has been idle a moment after its
-start (`warm_up`, issue 27), so the first chart of a session does not.
+milliseconds. The server pays it in a thread once a client has listed its tools (`warm_up`,
+issue 27), so the first chart of a session does not, or pays only what is left of it.
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def _reason(exc: BaseException) -> str:
 def warm_up() -> None:
     """Start the renderer (V8, Vega, Vega-Lite, the PNG fonts) with a one-point chart.
 
-    vl-convert holds the GIL for the whole first render (~0.35 s of CPU), so every other
-    thread, the server's event loop included, waits meanwhile: run it when nothing else is.
-    A failure here is left to the first real picture to report.
+    vl-convert (1.9) starts V8 without holding the GIL (~0.35 s of CPU on another core): the
+    server's event loop and a chart's own data work go on meanwhile; the chart's render then
+    waits for the warm-up to end. A failure here is left to the first real picture to report.
     """
     try:
         render(_TINY, scale=1.0)
