@@ -20,8 +20,12 @@ from data_platform.server.schema import CompactMCPServer
 from data_platform.server.state import AppState
 
 log = logging.getLogger("data_platform")
-WARM_AFTER_S = 3.0  # the warm-ups (dbt, the picture renderer) start this long after start without tools/list
+WARM_AFTER_S = 3.0  # dbt's warm-up starts this long after start when no tools/list came
 SHUTDOWN_WAIT_S = 10.0  # for running calls to stop once cancelled, before what they use is closed
+# The picture renderer starts in the background this long after the server, once a client has
+# listed the tools (then normally idle): the first chart then skips V8's start (pictures/render.py).
+# Not at `tools/list` itself: its CPU (~0.4 s) would slow that answer. A picture asked sooner starts it.
+WARM_RENDERER_AFTER_S = 1.0
 
 INSTRUCTIONS = """\
 data-platform keeps every loaded or computed table in a registry under a name (data_ref) that \
@@ -92,26 +96,6 @@ def _warm_dbt(state: AppState, server: CompactMCPServer) -> None:
     threading.Thread(target=run, name="dbt-warm", daemon=True).start()
 
 
-def _warm_renderer(state: AppState, server: CompactMCPServer) -> None:
-    """Start the picture renderer (V8: ~0.4 s of CPU) in a thread once `tools/list` is answered
-    (or after WARM_AFTER_S without one), so a session's first chart skips it, or, asked at once,
-    waits only for what is left of it while its data is read and aggregated. vl-convert starts V8
-    without holding the GIL: the server answers meanwhile (pictures/render.py)."""
-    from data_platform.pictures.render import warm_up
-
-    listed = server.listed
-    closed = threading.Event()
-
-    def run() -> None:
-        if listed is not None:
-            listed.wait(WARM_AFTER_S)
-        if not closed.is_set():
-            warm_up()
-
-    threading.Thread(target=run, name="renderer-warm", daemon=True).start()  # never holds the exit
-    state.closers.append(closed.set)
-
-
 def build_server(
     settings: Settings | None = None, *, registry: Registry | None = None, warm: bool = False
 ) -> MCPServer:
@@ -120,7 +104,7 @@ def build_server(
     `registry`: the one to serve (`serve` passes it to also finish its writes on SIGTERM); by
     default each run of the server makes its own. Either way it is closed at shutdown.
     `warm` (`serve`): once `tools/list` is answered, parse the dbt project in a thread (docs/dbt.md),
-    and start the picture renderer in another (pictures/render.py).
+    and start the picture renderer WARM_RENDERER_AFTER_S after start (pictures/render.py).
     """
     settings = settings or load_settings()
     tools = served_tools(settings)  # an unknown name stops here, before anything starts
@@ -140,7 +124,12 @@ def build_server(
             if removed:
                 log.info("removed %d temp file(s) left by an interrupted write", removed)
         if warm and {"chart", "profile"} & {t.name for t in tools}:
-            _warm_renderer(state, server)
+            from data_platform.pictures.render import warm_up_soon
+
+            warming = threading.Timer(WARM_RENDERER_AFTER_S, warm_up_soon)
+            warming.daemon = True  # never holds the exit
+            warming.start()
+            state.closers.append(warming.cancel)
         if warm and any(t.family == "dbt" for t in tools):
             _warm_dbt(state, server)
         try:

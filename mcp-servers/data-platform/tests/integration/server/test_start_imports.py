@@ -81,8 +81,8 @@ from data_platform.server import build_server
 
 async def main():
     async with Client(build_server(warm=True)) as client:  # as `serve` builds it
-        print("vl_convert" in sys.modules)  # started, initialized, tools not listed yet
         await client.list_tools()
+        print("vl_convert" in sys.modules)
         deadline = time.monotonic() + float(sys.argv[1])
         while "vl_convert" not in sys.modules and time.monotonic() < deadline:
             await anyio.sleep(0.1)
@@ -93,7 +93,7 @@ anyio.run(main)
 
 
 def renderer_started(cwd: Path, wait_s: float, env: dict[str, str]) -> list[str]:
-    """Whether the renderer was imported before tools/list was asked, and within `wait_s` after."""
+    """Whether the renderer was imported when tools/list was answered, and within `wait_s` after."""
     out = subprocess.run(
         [sys.executable, "-c", LATER, str(wait_s)],
         cwd=cwd,
@@ -106,8 +106,8 @@ def renderer_started(cwd: Path, wait_s: float, env: dict[str, str]) -> list[str]
     return out.stdout.split()
 
 
-def test_the_picture_renderer_starts_in_the_background_once_the_tools_are_listed(tmp_path: Path) -> None:
-    """Not during the start (it would slow it), but once a client has listed the tools, so a first
-    chart skips V8's start (or waits for what is left of it); never when no picture tool is served."""
+def test_the_picture_renderer_starts_in_the_background_once_the_server_is_up(tmp_path: Path) -> None:
+    """Not during the start (it would hold it), but soon after, so a first chart skips V8's start;
+    never when no picture tool is served."""
     assert renderer_started(tmp_path, 60, {}) == ["False", "True"]
     assert renderer_started(tmp_path, 3, {"DATA_PLATFORM_TOOLS": "list_data,describe"}) == ["False", "False"]
