@@ -16,7 +16,7 @@ from data_platform.frames import engine
 from data_platform.frames.profile import ColumnProfile, Profile, profile
 from data_platform.pictures.files import safe_stem, write_atomic
 from data_platform.pictures.overview import overview_spec, table_line
-from data_platform.pictures.render import render, warm_up_soon
+from data_platform.pictures.render import render
 from data_platform.registry import Registry
 
 CSS = """
@@ -139,7 +139,6 @@ def profile_report(
     sandbox: engine.Engine | None = None,
 ) -> ProfileOutput:
     """Profile `ref`, draw its overview (PNG) and write the HTML report to `out_dir/reports`."""
-    warm_up_soon()  # V8 starts (once a process) while the profile is computed
     p = profile(registry, ref, columns, sandbox=sandbox)
     registry.release(p.info.name)  # drawn from the summaries: the ref's pages need not stay mapped
     work.check()
