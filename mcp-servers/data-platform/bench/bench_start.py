@@ -10,7 +10,8 @@ libraries are imported when a call needs them).
 folder and put first on PYTHONPATH), in the same rounds: before and after in one run.
 `first start` is the server with no tool list kept from an earlier start of the same code
 (server/toolcache.py: the kept file is removed before each of its runs), as after an install or
-an edit; `data-platform` lists the kept one, as every later start does.
+an edit; `data-platform` lists the kept one, as every later start does. With `--against`, the
+revision's server is timed both ways too.
 
     .venv/bin/python bench/bench_start.py [--runs 7] [--against main]
 """
@@ -109,25 +110,30 @@ async def main() -> None:
     }
     commands["first start"] = commands["data-platform"]
     envs = {name: env for name in commands}
+    from data_platform.server.toolcache import CACHE_FILE
+
+    kept = {"first start": CACHE_FILE}  # the tool list each first start removes before its runs
     if args.against:
         name = f"at {args.against}"
-        commands[name] = commands["data-platform"]
-        envs[name] = {**env, "PYTHONPATH": str(source_of(args.against, Path(cwd)))}
+        src = source_of(args.against, Path(cwd))
+        for label in (name, f"first start at {args.against}"):
+            commands[label] = commands["data-platform"]
+            envs[label] = {**env, "PYTHONPATH": str(src)}
+        kept[f"first start at {args.against}"] = src / CACHE_FILE.relative_to(CACHE_FILE.parents[3])
     times: dict[str, list[float]] = {name: [] for name in commands}
     counts: dict[str, int] = {}
-    from data_platform.server.toolcache import CACHE_FILE
 
     for name, command in commands.items():  # warm the file cache and write bytecode, not counted
         await time_to_tools(command, envs[name], cwd)
     for _ in range(args.runs):
         for name, command in commands.items():
-            if name == "first start":
-                CACHE_FILE.unlink(missing_ok=True)
+            if name in kept:
+                kept[name].unlink(missing_ok=True)
             seconds, counts[name] = await time_to_tools(command, envs[name], cwd)
             times[name].append(seconds)
     for name, values in times.items():
         print(
-            f"{name:>16}: spawn to tools/list ({counts[name]} tools) "
+            f"{name:>21}: spawn to tools/list ({counts[name]} tools) "
             f"median {statistics.median(values):.2f} s, min {min(values):.2f} s "
             f"({' '.join(f'{v:.2f}' for v in values)})"
         )
