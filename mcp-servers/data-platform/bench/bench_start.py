@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -54,14 +55,24 @@ HEAVY = (
 )  # fmt: skip
 
 
-async def time_to_tools(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, int]:
-    """Seconds from spawn to an answered tools/list, and how many tools it listed."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's children that ended and were waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def time_to_tools(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, float, int]:
+    """Seconds from spawn to an answered tools/list, the server process's CPU seconds (from its
+    start to its exit right after: steadier than wall time on a loaded machine), and how many
+    tools it listed."""
     params = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=cwd)
+    cpu = children_cpu()
     with open(os.devnull, "w") as errlog:
         start = time.perf_counter()
         async with Client(stdio_client(params, errlog=errlog), cache=None) as client:
             listed = await client.list_tools()
-            return time.perf_counter() - start, len(listed.tools)
+            seconds = time.perf_counter() - start
+    return seconds, children_cpu() - cpu, len(listed.tools)
 
 
 def imported_heavy(env: dict[str, str]) -> list[str]:
@@ -121,6 +132,7 @@ async def main() -> None:
             envs[label] = {**env, "PYTHONPATH": str(src)}
         kept[f"first start at {args.against}"] = src / CACHE_FILE.relative_to(CACHE_FILE.parents[3])
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
     counts: dict[str, int] = {}
 
     for name, command in commands.items():  # warm the file cache and write bytecode, not counted
@@ -129,13 +141,15 @@ async def main() -> None:
         for name, command in commands.items():
             if name in kept:
                 kept[name].unlink(missing_ok=True)
-            seconds, counts[name] = await time_to_tools(command, envs[name], cwd)
+            seconds, cpu, counts[name] = await time_to_tools(command, envs[name], cwd)
             times[name].append(seconds)
+            cpus[name].append(cpu)
     for name, values in times.items():
         print(
             f"{name:>21}: spawn to tools/list ({counts[name]} tools) "
             f"median {statistics.median(values):.2f} s, min {min(values):.2f} s "
-            f"({' '.join(f'{v:.2f}' for v in values)})"
+            f"({' '.join(f'{v:.2f}' for v in values)}); "
+            f"CPU median {statistics.median(cpus[name]):.2f} s (start to exit)"
         )
     for name in commands:
         if name == "minimal":
