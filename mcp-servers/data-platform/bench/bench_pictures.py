@@ -23,7 +23,7 @@ Targets (issue 18): profile <= 3x describe, peak <= 1.5x the ref's Arrow size; a
 the report (served) and without.
 
 Then the first chart of a fresh server (`data-platform serve` over stdio, the SDK's client),
-which starts the renderer in the background a moment after its start (server/app.py): a chart
+which starts the renderer in the background once the tools are listed (server/app.py): a chart
 asked at once (0 s after tools/list: it waits for the renderer) and one asked after 2 s (a
 model's first turn), each the median of `--repeats` fresh servers, alternately.
 """
@@ -150,7 +150,7 @@ def measure(workload: str, folder: Path, repeats: int) -> dict:
         ref = "boroughs" if workload == "map_boroughs" else "t"
         return chart.chart(registry, ref, requests[workload], out_dir, sandbox=eng)
 
-    if served:  # as `data-platform serve` does a moment after its start (server/app.py)
+    if served:  # as `data-platform serve` does once the tools are listed (server/app.py)
         from data_platform.pictures import render
 
         render.warm_up()

@@ -10,7 +10,8 @@ libraries are imported when a call needs them).
 folder and put first on PYTHONPATH), in the same rounds: before and after in one run.
 `first start` is the server with no tool list kept from an earlier start of the same code
 (server/toolcache.py: the kept file is removed before each of its runs), as after an install or
-an edit; `data-platform` lists the kept one, as every later start does.
+an edit; `data-platform` lists the kept one, as every later start does. With `--against`, the
+revision's server is timed both ways too.
 
     .venv/bin/python bench/bench_start.py [--runs 7] [--against main]
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,14 +55,24 @@ HEAVY = (
 )  # fmt: skip
 
 
-async def time_to_tools(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, int]:
-    """Seconds from spawn to an answered tools/list, and how many tools it listed."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's children that ended and were waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def time_to_tools(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, float, int]:
+    """Seconds from spawn to an answered tools/list, the server process's CPU seconds (from its
+    start to its exit right after: steadier than wall time on a loaded machine), and how many
+    tools it listed."""
     params = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=cwd)
+    cpu = children_cpu()
     with open(os.devnull, "w") as errlog:
         start = time.perf_counter()
         async with Client(stdio_client(params, errlog=errlog), cache=None) as client:
             listed = await client.list_tools()
-            return time.perf_counter() - start, len(listed.tools)
+            seconds = time.perf_counter() - start
+    return seconds, children_cpu() - cpu, len(listed.tools)
 
 
 def imported_heavy(env: dict[str, str]) -> list[str]:
@@ -109,27 +121,35 @@ async def main() -> None:
     }
     commands["first start"] = commands["data-platform"]
     envs = {name: env for name in commands}
+    from data_platform.server.toolcache import CACHE_FILE
+
+    kept = {"first start": CACHE_FILE}  # the tool list each first start removes before its runs
     if args.against:
         name = f"at {args.against}"
-        commands[name] = commands["data-platform"]
-        envs[name] = {**env, "PYTHONPATH": str(source_of(args.against, Path(cwd)))}
+        src = source_of(args.against, Path(cwd))
+        for label in (name, f"first start at {args.against}"):
+            commands[label] = commands["data-platform"]
+            envs[label] = {**env, "PYTHONPATH": str(src)}
+        kept[f"first start at {args.against}"] = src / CACHE_FILE.relative_to(CACHE_FILE.parents[3])
     times: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
     counts: dict[str, int] = {}
-    from data_platform.server.toolcache import CACHE_FILE
 
     for name, command in commands.items():  # warm the file cache and write bytecode, not counted
         await time_to_tools(command, envs[name], cwd)
     for _ in range(args.runs):
         for name, command in commands.items():
-            if name == "first start":
-                CACHE_FILE.unlink(missing_ok=True)
-            seconds, counts[name] = await time_to_tools(command, envs[name], cwd)
+            if name in kept:
+                kept[name].unlink(missing_ok=True)
+            seconds, cpu, counts[name] = await time_to_tools(command, envs[name], cwd)
             times[name].append(seconds)
+            cpus[name].append(cpu)
     for name, values in times.items():
         print(
-            f"{name:>16}: spawn to tools/list ({counts[name]} tools) "
+            f"{name:>21}: spawn to tools/list ({counts[name]} tools) "
             f"median {statistics.median(values):.2f} s, min {min(values):.2f} s "
-            f"({' '.join(f'{v:.2f}' for v in values)})"
+            f"({' '.join(f'{v:.2f}' for v in values)}); "
+            f"CPU median {statistics.median(cpus[name]):.2f} s (start to exit)"
         )
     for name in commands:
         if name == "minimal":

@@ -20,7 +20,7 @@ from data_platform.frames.columns import resolve_column
 from data_platform.pictures import geo, specs
 from data_platform.pictures.files import safe_stem, write_atomic
 from data_platform.pictures.marks import AGG_HINT, AGGS, LINE_BINS, PREPARE, Request
-from data_platform.pictures.render import Picture, render
+from data_platform.pictures.render import Picture, render, warm_up_soon
 from data_platform.registry import Registry
 
 __all__ = ["KINDS", "LINE_BINS", "ChartOutput", "Request", "chart"]
@@ -51,6 +51,7 @@ def chart(
     sandbox: engine.Engine | None = None,
 ) -> ChartOutput:
     """Draw `req` from `ref`; files go to `out_dir/charts`."""
+    warm_up_soon()  # V8 starts (once a process) while the data is read and aggregated
     info = registry.info(ref)  # the ref first: a damaged or missing one matters more than the kind
     table = registry.get(ref)
     kind = _kind(req.kind)

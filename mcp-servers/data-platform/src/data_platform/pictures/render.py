@@ -4,8 +4,9 @@ vl-convert embeds Deno/V8 with Vega, Vega-Lite and their fonts: nothing is fetch
 time, and `allowed_base_urls=[]` refuses any data URL a spec might carry. Importing it is
 deferred to the first picture so the server starts as fast as before; the first render
 in a process pays ~0.35 s of CPU to start V8 (more on a loaded machine), later ones tens of
-milliseconds. The server pays it in the background once it has been idle a moment after its
-start (`warm_up`, issue 27), so the first chart of a session does not.
+milliseconds. The server starts it in a thread a moment after its own start (`warm_up_soon`,
+issue 27), so the first chart of a session does not pay it; a picture asked before that starts
+it first thing, and reads and aggregates its data while V8 starts.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from data_platform.errors import DataPlatformError
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 _LOCK = threading.Lock()  # one V8 isolate: calls are serialised
+_LOCK_WARMING = threading.Lock()
 _TINY = {"data": {"values": [{"a": 1}]}, "mark": "point", "encoding": {"x": {"field": "a"}}}
+_warming: list[threading.Thread] = []  # the warm-up thread, once started (once per process)
 log = logging.getLogger("data_platform")
 
 
@@ -57,11 +60,24 @@ def _reason(exc: BaseException) -> str:
 def warm_up() -> None:
     """Start the renderer (V8, Vega, Vega-Lite, the PNG fonts) with a one-point chart.
 
-    vl-convert holds the GIL for the whole first render (~0.35 s of CPU), so every other
-    thread, the server's event loop included, waits meanwhile: run it when nothing else is.
     A failure here is left to the first real picture to report.
     """
     try:
         render(_TINY, scale=1.0)
     except Exception:  # the first chart says what is wrong, with its own error
         log.debug("renderer warm-up failed", exc_info=True)
+
+
+def warm_up_soon() -> None:
+    """`warm_up` in a thread of its own, once per process (later calls do nothing).
+
+    vl-convert (1.9) starts V8 without holding the GIL (~0.35 s of CPU, on the other core where
+    there is one): the caller goes on meanwhile (a picture tool reads and aggregates its data),
+    and its own `render` waits for the warm-up to end.
+    """
+    with _LOCK_WARMING:
+        if _warming:
+            return
+        thread = threading.Thread(target=warm_up, name="renderer-warm", daemon=True)  # never holds the exit
+        _warming.append(thread)
+    thread.start()

@@ -16,7 +16,8 @@ from the file, so a ref is exactly one file and is either wholly there or absent
   `serve` wait for both;
 * reads are memory-mapped, so a large ref costs pages, not heap, and a reader keeps its view even
   if another process replaces or drops the file; a file version's data is validated once, through
-  a mapping dropped after, so only the pages a tool reads stay resident (`Registry.column` reads one
+  a mapping dropped after, so only the pages a tool reads stay resident, and the file keeps a stamp
+  of that version (a user attribute) so later processes skip it (`Registry.column` reads one
   column through a mapping of its own, for passes over one column at a time);
 * temp files left by a killed process are removed the next time a registry opens the folder.
 

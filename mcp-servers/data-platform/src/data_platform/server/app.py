@@ -22,8 +22,9 @@ from data_platform.server.state import AppState
 log = logging.getLogger("data_platform")
 WARM_AFTER_S = 3.0  # dbt's warm-up starts this long after start when no tools/list came
 SHUTDOWN_WAIT_S = 10.0  # for running calls to stop once cancelled, before what they use is closed
-# The picture renderer starts in the background this long after the server, when a client has
-# listed the tools and is normally idle: the first chart then skips V8's start (pictures/render.py).
+# The picture renderer starts in the background this long after the server, once a client has
+# listed the tools (then normally idle): the first chart then skips V8's start (pictures/render.py).
+# Not at `tools/list` itself: its CPU (~0.4 s) would slow that answer. A picture asked sooner starts it.
 WARM_RENDERER_AFTER_S = 1.0
 
 INSTRUCTIONS = """\
@@ -123,9 +124,9 @@ def build_server(
             if removed:
                 log.info("removed %d temp file(s) left by an interrupted write", removed)
         if warm and {"chart", "profile"} & {t.name for t in tools}:
-            from data_platform.pictures.render import warm_up
+            from data_platform.pictures.render import warm_up_soon
 
-            warming = threading.Timer(WARM_RENDERER_AFTER_S, warm_up)
+            warming = threading.Timer(WARM_RENDERER_AFTER_S, warm_up_soon)
             warming.daemon = True  # never holds the exit
             warming.start()
             state.closers.append(warming.cancel)

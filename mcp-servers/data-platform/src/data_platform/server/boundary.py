@@ -19,13 +19,21 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent, ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    ContentBlock,
+    ImageContent,
+    ResourceLink,
+    TextContent,
+    Tool,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, ConfigDict
 
 from data_platform.errors import DataPlatformError
 from data_platform.redact import redact
 from data_platform.render import bound
-from data_platform.server import refwatch
+from data_platform.server import refwatch, sdk
 from data_platform.server.calls import calling, run_work
 from data_platform.server.declare import ToolDef
 from data_platform.server.state import AppState
@@ -129,12 +137,35 @@ def register_tool(server: MCPServer, decl: ToolDef) -> None:
     server.add_tool(
         wrapper,
         name=name,
-        description=inspect.cleandoc(fn.__doc__ or ""),
-        annotations=ToolAnnotations(
-            read_only_hint=decl.read_only,
-            destructive_hint=decl.destructive,
-            idempotent_hint=decl.idempotent,
-            open_world_hint=decl.open_world,
-        ),
+        description=_description(decl),
+        annotations=_annotations(decl),
         structured_output=True,
+    )
+
+
+def listed_tool(decl: ToolDef, outputs: dict[Any, Any]) -> Tool:
+    """What `tools/list` gives for `decl` once `register_tool` served it, made without serving it
+    (a start with no kept tool list lists these and builds each tool at its first call).
+    `outputs`: the output schemas made so far, by result type (many tools share one)."""
+    fn = decl.fn
+    return sdk.listed_tool(
+        fn,
+        name=decl.name,
+        description=_description(decl),
+        annotations=_annotations(decl),
+        output_type=inspect.signature(fn, eval_str=True).return_annotation,
+        outputs=outputs,
+    )
+
+
+def _description(decl: ToolDef) -> str:
+    return inspect.cleandoc(decl.fn.__doc__ or "")
+
+
+def _annotations(decl: ToolDef) -> ToolAnnotations:
+    return ToolAnnotations(
+        read_only_hint=decl.read_only,
+        destructive_hint=decl.destructive,
+        idempotent_hint=decl.idempotent,
+        open_world_hint=decl.open_world,
     )

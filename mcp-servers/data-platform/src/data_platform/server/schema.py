@@ -5,8 +5,8 @@ The tool list is read by the model on every turn, so schemas carry no redundant 
 false unless given carries no `default: false`, and an open object no
 `additionalProperties: true`. Every call's arguments go through `arguments.prepare` before the
 SDK validates them, and what the validator still refuses is answered in the project's error shape.
-The served tools are declared with `serve_tools`: when their answer to `tools/list` is kept from an
-earlier start (server/toolcache.py), it is listed as kept and each tool is built at its first call.
+The served tools are declared with `serve_tools` and each is built at its first call: listed as kept
+by an earlier start (server/toolcache.py), or else from their signatures (`boundary.listed_tool`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from data_platform.errors import DataPlatformError
 from data_platform.render import bound
 from data_platform.server import sdk, toolcache
 from data_platform.server.arguments import prepare, unknown_tool_message, validation_message
-from data_platform.server.boundary import error_result, register_tool
+from data_platform.server.boundary import error_result, listed_tool, register_tool
 from data_platform.server.declare import ToolDef
 
 NULL = {"type": "null"}
@@ -83,26 +83,27 @@ class CompactMCPServer(MCPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._declared: list[str] = []  # the served tools' names, in order
-        self._pending: dict[str, ToolDef] = {}  # listed from the cache, built at their first call
+        self._pending: dict[str, ToolDef] = {}  # served but not built yet: built at their first call
         self._listed: dict[str, Tool] | None = None  # the served tools as listed, once known
         self._keep: tuple[Path, str] | None = None  # where to keep the listing once it is made
 
     def serve_tools(self, tools: list[ToolDef], cache: Path | None) -> None:
-        """Serve `tools`: listed from `cache` when it holds them, else built now and kept there
-        (None: always built)."""
+        """Serve `tools`, each built at its first call: listed from `cache` when it holds them,
+        else listed from their signatures now and kept there at the first `tools/list` (None: not
+        kept). Building a tool (validators, result conversion) costs twice listing it."""
         self._declared = [d.name for d in tools]
+        self._pending = {d.name: d for d in tools}
         key = toolcache.stamp(tools) if cache is not None else ""
         kept = toolcache.load(cache, key) if cache is not None else None
         if kept is not None and [t.get("name") for t in kept] == self._declared:
             self._listed = {t["name"]: Tool.model_validate(t) for t in kept}
-            self._pending = {d.name: d for d in tools}
             return
-        for decl in tools:
-            register_tool(self, decl)
+        outputs: dict[Any, Any] = {}  # output schemas by result type: many tools share one
+        self._listed = {d.name: _compact(listed_tool(d, outputs)) for d in tools}
         self._keep = (cache, key) if cache is not None else None
 
     def _built(self, name: str) -> None:
-        """Build a tool listed from the cache, before anything reads it from the SDK."""
+        """Build a served tool not built yet, before anything reads it from the SDK."""
         decl = self._pending.pop(name, None)
         if decl is not None:
             register_tool(self, decl)
@@ -115,11 +116,11 @@ class CompactMCPServer(MCPServer):
         built = await super().list_tools()  # only the tools built so far
         if self.listed is not None:
             self.listed.set()
-        if self._listed is None:
-            self._listed = {t.name: _compact(t) for t in built if t.name in self._declared}
-            if self._keep is not None:
-                toolcache.save(*self._keep, [_dumped(t) for t in self._listed.values()])
-        return [*self._listed.values(), *(_compact(t) for t in built if t.name not in self._listed)]
+        listed = self._listed or {}
+        if self._keep is not None:
+            toolcache.save(*self._keep, [_dumped(t) for t in listed.values()])
+            self._keep = None
+        return [*listed.values(), *(_compact(t) for t in built if t.name not in listed)]
 
     def _failed(self, message: str) -> CallToolResult:
         return error_result(message, self.max_output_chars)

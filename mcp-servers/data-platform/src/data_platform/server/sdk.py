@@ -15,7 +15,11 @@ What is relied on:
   `resources/list`, `resources/read` and `completion/complete` (the SDK's decorators pass no
   request context), `create_initialization_options` to advertise `resources.listChanged`,
   and `MCPServer._handle_read_resource` for URIs that are not refs;
-- a `Prompt` subclass's `render(arguments, context)` is what `prompts/get` calls.
+- a `Prompt` subclass's `render(arguments, context)` is what `prompts/get` calls;
+- how `Tool.from_function` makes a tool's listed schemas (`listed_tool`): the argument model of
+  `func_metadata` without the context parameter, and the output schema of the return type made
+  by `StrictJsonSchema` with its root `$ref` inlined; `listed_tool` makes the same without
+  building the tool, for a start with no kept tool list (server/toolcache.py).
 
 Not taken from the SDK: its JSON pre-parse (`FuncMetadata.pre_parse_json`). The argument
 boundary (`arguments.coerce`) decodes a list or object sent as a string itself, because it must
@@ -26,13 +30,18 @@ to decode in what the boundary prepared (tests/integration/server/test_sdk.py ch
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import ValidationError
+from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
+from mcp.server.mcpserver.utilities.func_metadata import StrictJsonSchema, _inline_root_ref, func_metadata
+from mcp.types import Tool, ToolAnnotations
+from pydantic import TypeAdapter, ValidationError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
@@ -77,3 +86,52 @@ def advertise_resources_list_changed(server: MCPServer) -> None:
         return original(options, *args, **kwargs)
 
     low.create_initialization_options = create  # type: ignore[method-assign]  # the SDK has no hook for it
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+class _PlainDefaults:
+    """pydantic encodes each default through a new TypeAdapter (a third of a schema's cost);
+    a str, int, bool, None or finite float encodes as itself, so those skip it."""
+
+    def encode_default(self, dft: Any) -> Any:
+        if type(dft) in _PLAIN or (type(dft) is float and math.isfinite(dft)):
+            return dft
+        return super().encode_default(dft)  # type: ignore[misc]  # the generator's own
+
+
+class _InputSchema(_PlainDefaults, GenerateJsonSchema):
+    pass
+
+
+class _OutputSchema(_PlainDefaults, StrictJsonSchema):
+    pass
+
+
+def listed_tool(
+    fn: Callable[..., Any],
+    *,
+    name: str,
+    description: str,
+    annotations: ToolAnnotations,
+    output_type: Any,
+    outputs: dict[Any, JsonSchemaValue],
+) -> Tool:
+    """What `tools/list` gives for `fn` once `add_tool(..., structured_output=True)` registered it
+    returning `output_type`, made without registering it (no validators, no result conversion):
+    each output schema is made once per type and kept in `outputs`."""
+    context = find_context_parameter(fn)
+    arguments = func_metadata(fn, skip_names=[context] if context else [], structured_output=False).arg_model
+    output = outputs.get(output_type)
+    if output is None:
+        output = outputs[output_type] = _inline_root_ref(
+            TypeAdapter(output_type).json_schema(schema_generator=_OutputSchema)
+        )
+    return Tool(
+        name=name,
+        description=description,
+        input_schema=arguments.model_json_schema(by_alias=True, schema_generator=_InputSchema),
+        output_schema=output,
+        annotations=annotations,
+    )

@@ -6,9 +6,10 @@ Building a tool's argument model and its input and output JSON schemas with pyda
 (`server/__pycache__/tool-list.json`) under a stamp of what it was built from: the Python,
 pydantic and mcp versions, the served tools' declarations, and the size and modification time of
 every source file of the package (and of any other file declaring a served tool). A start whose
-stamp is kept lists the kept answer and builds each tool when it is first called
-(`CompactMCPServer`); any other start builds every tool, as before, and keeps its answer. A
-folder that cannot be written just means no cache.
+stamp is kept lists the kept answer; any other start lists every tool from its signature
+(`boundary.listed_tool`: its argument model and JSON schemas, each output schema once per result
+type, no validators: ~1.5 ms a tool) and keeps that answer. Either way each tool is built when it
+is first called (`CompactMCPServer`). A folder that cannot be written just means no cache.
 """
 
 from __future__ import annotations

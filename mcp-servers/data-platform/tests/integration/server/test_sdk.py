@@ -8,15 +8,17 @@ behaviour, not the server's.
 from __future__ import annotations
 
 import contextlib
+import datetime
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pytest
 from mcp import types
 from mcp.client.client import Client
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import Message, Prompt, UserMessage
+from pydantic import BaseModel, Field
 
 from data_platform.server import sdk
 
@@ -105,3 +107,54 @@ async def test_a_prompt_subclass_renders_prompts_get() -> None:
     async with Client(server) as client:
         got = await client.get_prompt("fixed", {"k": "v"})
     assert got.messages[0].content.text == "rendered {'k': 'v'}"
+
+
+class _Found(BaseModel):
+    """A result with a nested model, defaults of every plain JSON kind, and one that is not."""
+
+    class Row(BaseModel):
+        name: str
+        score: float = 0.5
+
+    rows: list[Row]
+    total: int = 0
+    note: str | None = None
+    exact: bool = False
+    tags: list[str] = Field(default_factory=list)
+    when: datetime.date = datetime.date(2026, 1, 2)
+
+
+async def test_listed_tool_makes_what_the_sdk_lists_once_the_tool_is_added() -> None:
+    """`sdk.listed_tool` repeats how `Tool.from_function` makes a tool's schemas (the argument
+    model without the context, the output schema by `StrictJsonSchema` with its root inlined)."""
+
+    async def find(
+        query: str,
+        ctx: Context,
+        limit: Annotated[int, Field(ge=1, le=100)] = 10,
+        mode: Literal["fast", "exact"] = "fast",
+        ratio: float = 0.25,
+        columns: list[str] | None = None,
+        strict: bool = False,
+    ) -> _Found:
+        """Find rows."""
+        raise NotImplementedError
+
+    annotations = types.ToolAnnotations(read_only_hint=True)
+    server = MCPServer(name="pin")
+    server.add_tool(
+        find, name="find", description="Find rows.", annotations=annotations, structured_output=True
+    )
+    async with Client(server) as client:
+        (added,) = (await client.list_tools()).tools
+    outputs: dict[Any, Any] = {}
+    listed = sdk.listed_tool(
+        find,
+        name="find",
+        description="Find rows.",
+        annotations=annotations,
+        output_type=_Found,
+        outputs=outputs,
+    )
+    assert listed.model_dump(mode="json", by_alias=True) == added.model_dump(mode="json", by_alias=True)
+    assert set(outputs) == {_Found}  # made once per result type

@@ -1,13 +1,16 @@
-"""A start lists the tools kept by the last start of the same code, and builds each at its first call.
+"""A start lists the tools kept by the last start of the same code (else lists them from their
+signatures), and builds each at its first call.
 
-server/toolcache.py: the kept answer must be exactly what building every tool lists, a tool
-listed from it must work as a built one (argument boundary, errors, results), and any change
-to the code that declares a tool must be listed, never the kept answer.
+server/toolcache.py: the kept answer, and the one made from signatures, must be exactly what
+building every tool lists, a tool listed from either must work as a built one (argument boundary,
+errors, results), and any change to the code that declares a tool must be listed, never the kept
+answer.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +22,7 @@ from mcp.types import TextContent
 
 from data_platform.config import Settings, load_settings
 from data_platform.server import app, sdk, toolcache
+from data_platform.server.boundary import register_tool
 from data_platform.server.schema import CompactMCPServer
 
 pytestmark = pytest.mark.anyio
@@ -42,10 +46,10 @@ async def test_a_start_from_the_kept_list_lists_the_same_tools_and_builds_them_w
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(toolcache, "CACHE_FILE", tmp_path / "cache" / "tool-list.json")
-    built = app.build_server(_settings(tmp_path))
-    assert isinstance(built, CompactMCPServer) and len(sdk.tool_names(built)) > 30
-    first = await _listed(built)
-    assert toolcache.CACHE_FILE.exists()
+    first_start = app.build_server(_settings(tmp_path))
+    assert isinstance(first_start, CompactMCPServer) and sdk.tool_names(first_start) == []
+    first = await _listed(first_start)
+    assert len(first) > 30 and toolcache.CACHE_FILE.exists()
 
     kept = app.build_server(_settings(tmp_path))
     assert isinstance(kept, CompactMCPServer)
@@ -104,13 +108,30 @@ async def test_a_changed_tool_is_listed_as_it_is_now_not_as_kept(
     assert len(toolcache._read(toolcache.CACHE_FILE)) == 2  # both answers kept, under their stamps
 
 
-async def test_an_unreadable_or_unwritable_cache_means_building_every_tool(tmp_path: Path) -> None:
+async def test_a_start_with_no_kept_list_lists_what_building_every_tool_lists(tmp_path: Path) -> None:
+    """The first start lists every tool from its signature without building it (boundary.listed_tool):
+    byte for byte what the SDK lists once every tool is built (register_tool), for every family."""
+    tools = app.served_tools(_settings(tmp_path))
+    listed = CompactMCPServer(name="probe")
+    listed.serve_tools(tools, None)
+    assert sdk.tool_names(listed) == []  # nothing built
+    built = CompactMCPServer(name="probe")
+    for decl in tools:
+        register_tool(built, decl)
+    assert len(sdk.tool_names(built)) == len(tools) > 30
+    assert json.dumps(await _listed(listed)) == json.dumps(await _listed(built))
+
+
+async def test_an_unreadable_or_unwritable_cache_means_listing_every_tool_from_its_signature(
+    tmp_path: Path,
+) -> None:
     garbage = tmp_path / "tool-list.json"
     garbage.write_text("{not json")
     tools = app.served_tools(_settings(tmp_path))
     server = CompactMCPServer(name="probe")
     server.serve_tools(tools, garbage)
-    assert len(sdk.tool_names(server)) == len(tools)
+    assert len(await _listed(server)) == len(tools)
+    assert len(toolcache.load(garbage, toolcache.stamp(tools)) or []) == len(tools)  # kept in its place
     blocked = tmp_path / "a-file"
     blocked.write_text("")
     other = CompactMCPServer(name="probe")
