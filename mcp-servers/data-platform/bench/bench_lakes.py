@@ -1,6 +1,7 @@
 """Lake reads with pushdown against the libraries' own scans, as ratios measured in one run.
 
 One command:  .venv/bin/python bench/bench_lakes.py                (5M rows, 24 partitions)
+              .venv/bin/python bench/bench_lakes.py --local-only   (the local read alone, no emulators)
               .venv/bin/python bench/bench_lakes.py --rows 500000  (a quick run)
 
 A hive-partitioned Parquet dataset (`month=1..24/`) is read with a partition filter
@@ -18,6 +19,7 @@ pyarrow.dataset; S3 <= 1.3x; Iceberg <= 1.3x pyiceberg.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -128,11 +130,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--local-only", action="store_true", help="only the local read (no S3, no Iceberg)")
     args = parser.parse_args()
     from s3server import s3_server
 
     data = table(args.rows)
-    with tempfile.TemporaryDirectory() as tmp, s3_server() as s3:
+    s3_or_none = contextlib.nullcontext() if args.local_only else s3_server()
+    with tempfile.TemporaryDirectory() as tmp, s3_or_none as s3:
         project = Path(tmp)
         folder = project / "sales"
         ds.write_dataset(data, folder, format="parquet", partitioning=["month"], partitioning_flavor="hive")
@@ -172,6 +176,9 @@ def main() -> None:
             f"-> {bytes_ratio:.2f}x (target <= {TARGETS['bytes']}x)"
         )
 
+        if s3 is None:
+            report(results)
+            return
         fs = s3.filesystem()
         fs.create_dir("bench-lake")
         ds.write_dataset(
@@ -219,7 +226,10 @@ def main() -> None:
         (t_base, n), (t_ours, got) = runs["base"], runs["ours"]
         assert got["rows"] == n, (got, n)
         results["iceberg"] = (t_ours, t_base)
+    report(results)
 
+
+def report(results: dict[str, tuple[float, float]]) -> None:
     print(f"{'read':10} {'ours s':>8} {'baseline s':>11} {'ratio':>6} target")
     for key, (mine, base) in results.items():
         ratio = mine / base

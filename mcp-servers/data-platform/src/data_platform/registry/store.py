@@ -37,6 +37,7 @@ from data_platform.registry.names import (
     suggest_name,
     validate_name,
 )
+from data_platform.registry.pages import small_pages
 from data_platform.registry.publish import publish
 from data_platform.registry.reading import (
     RefInfo,
@@ -67,6 +68,7 @@ class Registry:
         self._lock = threading.Lock()
         self._cleaned = False
         self.flusher = Flusher()  # this registry's own: fsyncs and writers finishing behind an answer
+        small_pages()  # the process that keeps refs allocates in small pages (registry/pages.py)
 
     def close(self) -> None:
         """Wait until every ref written so far is whole and on disk (server shutdown, SIGTERM)."""

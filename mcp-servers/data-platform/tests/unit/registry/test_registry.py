@@ -543,3 +543,31 @@ def test_a_copy_failing_after_the_answer_is_reported_on_next_use(tmp_path: Path)
     assert reg.drop("big") is None  # and it can be dropped and made again
     assert reg.put(table(2), name="big", source="t").rows == 2
     assert reg.get("big").num_rows == 2
+
+
+@pytest.mark.skipif(
+    not Path("/sys/kernel/mm/transparent_hugepage").is_dir(), reason="a kernel without transparent huge pages"
+)
+def test_a_process_with_a_registry_allocates_in_small_pages(tmp_path: Path) -> None:
+    # pyarrow imported first (as any script may), then a registry: huge pages are off from then
+    # on, for the process and the processes it starts (registry/pages.py says why). The child
+    # inherits this process's flag (off once any registry was made here): it turns it on first.
+    code = textwrap.dedent(
+        """
+        import ctypes, subprocess, sys
+        from pathlib import Path
+        ctypes.CDLL(None).prctl(41, 0, 0, 0, 0)  # PR_SET_THP_DISABLE: huge pages allowed
+        import pyarrow
+        def thp(text):
+            return next(l.split()[1] for l in text.splitlines() if l.startswith("THP_enabled:"))
+        before = thp(Path("/proc/self/status").read_text())
+        from data_platform.registry import Registry
+        Registry(Path(sys.argv[1]))
+        child = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True).stdout
+        print(before, thp(Path("/proc/self/status").read_text()), thp(child))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["1", "0", "0"]
