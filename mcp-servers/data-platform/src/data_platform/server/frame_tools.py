@@ -65,8 +65,11 @@ async def _load(
         name=name, overwrite=overwrite, max_rows=guard or state.settings.max_rows, **kw,
     )  # fmt: skip
     rows = state.settings.preview_rows
+    notes = list(loaded.notes)
+    if guard is not None and kw.get("chunk_size"):  # said, never dropped in silence
+        notes.insert(0, f"max_rows={guard} did not apply: chunk_size streams every row (nrows=N stops at N).")
     return ReadResult.build(
-        kind, loaded.info, loaded.head, preview_rows=rows, note=" ".join(loaded.notes) or None,
+        kind, loaded.info, loaded.head, preview_rows=rows, note=" ".join(notes) or None,
         next_steps=_next(loaded.info.name), scan=loaded.scan,
     )  # fmt: skip
 

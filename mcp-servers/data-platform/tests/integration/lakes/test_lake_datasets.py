@@ -151,8 +151,12 @@ async def test_row_guard_on_a_dataset_says_what_to_narrow(project: Path) -> None
     async with inmemory(project) as client:
         err = await call_error(client, "read_parquet", path="penguins_ds", max_rows=100)
         assert "900 rows" in err and "partition column (species, year)" in err and "columns=" in err
+        r = await call(client, "read_parquet", path="penguins_ds", chunk_size=100)
+        assert r.structured_content["rows"] == 900
+        # both, as a model following the guard's advice writes them: every row, and said (it was silent)
         r = await call(client, "read_parquet", path="penguins_ds", max_rows=100, chunk_size=100)
         assert r.structured_content["rows"] == 900
+        assert "max_rows=100 did not apply: chunk_size streams every row" in text_of(r)
 
 
 async def test_csv_and_json_datasets_and_single_files_unchanged(project: Path) -> None:

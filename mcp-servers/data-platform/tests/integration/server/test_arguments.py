@@ -168,3 +168,15 @@ async def test_one_local_file_read_with_where_or_pyarrows_filters(project: Path)
         assert (
             text.startswith("Error: filters=") and "where=" in text and '["species", "==", "Adelie"]' in text
         )
+
+
+def test_table_version_spellings_are_as_of() -> None:
+    schema = {
+        "properties": {
+            "path": {"type": "string"},
+            "as_of": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        }
+    }
+    for key in ("version", "snapshot_id", "timestamp_as_of", "version_as_of"):
+        p = prepare("read_parquet", schema, {"path": "t", key: 3})
+        assert p.args == {"path": "t", "as_of": 3} and p.notes == [f"read `{key}` as `as_of`"]
