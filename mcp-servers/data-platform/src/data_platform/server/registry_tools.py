@@ -28,6 +28,14 @@ class Damaged(BaseModel):
     problem: str
 
 
+LIST_TABLE_REFS = 20  # refs listed in full; the rest by name, newest first
+LIST_NAMES_CHARS = 4_800
+
+
+def _newest_first(refs: list[RefSummary]) -> list[RefSummary]:
+    return sorted(refs, key=lambda r: (r.created, r.name), reverse=True)
+
+
 class ListDataResult(ToolResult):
     refs: list[RefSummary]
     damaged: list[Damaged] = []
@@ -39,6 +47,9 @@ class ListDataResult(ToolResult):
                 f"No data_refs yet (folder {self.folder}). "
                 "Load one with read_csv, read_parquet, read_json or pg_query."
             )
+        shown = self.refs
+        if len(shown) > LIST_TABLE_REFS:  # every ref named within the answer's bound: the newest in full
+            shown = _newest_first(self.refs)[:LIST_TABLE_REFS]
         rows = [
             [
                 f"`{r.name}`",
@@ -48,11 +59,26 @@ class ListDataResult(ToolResult):
                 format_cell(r.source, 60),
                 r.created.strftime("%Y-%m-%d %H:%M"),
             ]
-            for r in self.refs
+            for r in shown
         ]
         text = f"{len(self.refs)} data_ref(s) in {self.folder}\n" + markdown_table(
             ["data_ref", "rows", "cols", "size", "source", "created (UTC)"], rows
         )
+        older = _newest_first(self.refs)[len(shown) :]
+        if older:
+            names, used = [], 0
+            for r in older:
+                item = f"`{r.name}` ({r.rows:,})"
+                if used + len(item) > LIST_NAMES_CHARS:
+                    break
+                names.append(item)
+                used += len(item) + 2
+            rest = len(older) - len(names)
+            text += (
+                f"\nThe {LIST_TABLE_REFS} newest above; the {len(older)} older (name, rows), newest first: "
+                + ", ".join(names)
+                + (f", and {rest} more (drop_data removes refs no longer needed)." if rest else ".")
+            )
         for d in self.damaged:
             text += f"\nDamaged: `{d.name}`: {d.problem} Drop it with drop_data."
         return text
