@@ -80,6 +80,8 @@ class _Translate:
             if n.args.get("query") or not n.expressions:
                 raise self.refuse(n)
             target = self.node(n.this)
+            for v in n.expressions:
+                _text_beside_number(n.this, v, self.types)
             values = [self.literal(v, self.type_of(n.this)) for v in n.expressions]
             if any(v is None for v in values):
                 raise self.refuse(n)
@@ -126,7 +128,10 @@ class _Translate:
         return self.types.get(n.name) if isinstance(n, exp.Column) else None
 
     def pair(self, a: exp.Expr, b: exp.Expr) -> tuple[Any, Any]:
-        """Both sides; a literal beside a column takes the column's type (as SQL casts it)."""
+        """Both sides; a literal beside a column takes the column's type (as SQL casts it). A number
+        beside a text column is refused: read as the text "5" it would match nothing, silently."""
+        _text_beside_number(a, b, self.types)
+        _text_beside_number(b, a, self.types)
         left = self.side(a, self.type_of(b))
         right = self.side(b, self.type_of(a))
         return left, right
@@ -172,6 +177,20 @@ class _Translate:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
                 return None
         return value
+
+
+def _text_beside_number(column: exp.Expr, value: exp.Expr, types: dict[str, pa.DataType]) -> None:
+    """Refuse a number compared with a text column: cast to the text "5" it matches nothing, silently
+    (DuckDB's filter would cast the column and fail; PostgreSQL refuses text = integer)."""
+    kind = types.get(column.name) if isinstance(column, exp.Column) else None
+    while isinstance(value, exp.Paren):
+        value = value.this
+    number = isinstance(value, exp.Neg) or (isinstance(value, exp.Literal) and not value.is_string)
+    if kind is not None and number and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise ExpressionError(
+            f"`{column.name}` is text and {value.sql()} is a number.",
+            hint=f"Quote the value to compare as text: {column.name} == '{value.sql()}'.",
+        )
 
 
 def _same_kind(value: pa.Scalar, to: pa.DataType) -> pa.Scalar | None:
@@ -247,6 +266,7 @@ class _Iceberg(_Translate):
         return n.name
 
     def value(self, n: exp.Expr, column: exp.Expr) -> Any:
+        _text_beside_number(column, n, self.types)
         scalar = self.literal(n, self.type_of(column))
         if scalar is None or not scalar.is_valid:
             raise self.refuse(n)

@@ -43,3 +43,17 @@ def test_a_literal_is_made_in_the_column_type(where: str, rows: int) -> None:
 def test_a_literal_the_column_type_cannot_hold_is_refused(where: str) -> None:
     with pytest.raises(ExpressionError):
         scan_filter(where, TABLE.schema, "t")
+
+
+@pytest.mark.parametrize("where", ["s == 5", "5 = s", "s IN (1, 2)", "s BETWEEN 1 AND 3", "s != -1"])
+def test_a_number_beside_a_text_column_is_refused_not_read_as_text(where: str) -> None:
+    """Cast to the text "5" it matched nothing and the read answered 0 rows, silently."""
+    from data_platform.lakes.pushdown import iceberg_filter
+
+    with pytest.raises(ExpressionError, match=r"`s` is text and -?\d is a number") as err:
+        scan_filter(where, TABLE.schema, "t")
+    assert "Quote the value" in (err.value.hint or "")
+    with pytest.raises(ExpressionError, match="is text"):
+        iceberg_filter(where, TABLE.schema, "t")
+    expr, _ = scan_filter("s IN ('1', 'b')", TABLE.schema, "t")
+    assert ds.dataset(TABLE).to_table(filter=expr).num_rows == 1
