@@ -53,9 +53,7 @@ def groupby(
 ) -> OpResult:
     """Group by key columns; aggs in our form or pandas' (frames/aggspec.py), told back in notes."""
     info = registry.info(ref)
-    keys = [column(k, info) for k in by]
-    if not keys:
-        raise InputError("Give at least one column to group by.")
+    keys = [column(k, info) for k in by]  # none: the whole table is one group (pandas' df.agg)
     specs, notes = parse_aggs(aggs, info)
     clash = [o for o, _, _ in specs if o in keys]
     if clash:
@@ -71,10 +69,13 @@ def groupby(
             result = _groupby_duckdb(table, keys, specs, sandbox)
     else:
         result = _groupby_duckdb(table, keys, specs, sandbox)
-    result = sort_nulls_last(result, [(k, "ascending") for k in keys])
-    base = f"{ref}_by_{'_'.join(keys)}"
-    res = store(registry, result, out, base[:48], f"groupby {ref} by {', '.join(keys)}")
-    res.notes.extend([*notes, f"{result.num_rows:,} groups."])
+    if keys:
+        result = sort_nulls_last(result, [(k, "ascending") for k in keys])
+    base = f"{ref}_by_{'_'.join(keys)}" if keys else f"{ref}_totals"
+    res = store(registry, result, out, base[:48], f"groupby {ref} by {', '.join(keys) or '(whole table)'}")
+    res.notes.extend(
+        [*notes, f"{result.num_rows:,} groups." if keys else "No key: the whole table as one group."]
+    )
     return res
 
 
@@ -113,6 +114,7 @@ def _groupby_duckdb(
     select = [q(k) for k in keys] + [
         (_SQL_AGG[f].format(c=q(c)) if c else "count(*)") + f" AS {q(o)}" for o, f, c in specs
     ]
-    sql_text = f"SELECT {', '.join(select)} FROM t GROUP BY {', '.join(q(k) for k in keys)}"
+    group = f" GROUP BY {', '.join(q(k) for k in keys)}" if keys else ""
+    sql_text = f"SELECT {', '.join(select)} FROM t{group}"
     with engine.scoped(sandbox) as eng, eng.over({"t": table}) as con:
         return narrow_hugeints(eng.run(con, sql_text))

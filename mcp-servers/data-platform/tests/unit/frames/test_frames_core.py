@@ -359,6 +359,19 @@ def test_groupby_every_function_matches_hand_computed(reg: Registry) -> None:
             assert (a["med"], b["med"]) == (3.0, 3.0)
 
 
+def test_groupby_with_no_key_aggregates_the_whole_table(reg: Registry) -> None:
+    """pandas' df.agg: by=[] is one group, the whole table (it was refused), on both engines."""
+    aggs = {"s": "sum(x)", "n": "count(*)", "ny": "count(y)", "f": "first(x)", "l": "last(x)", "sd": "std(x)"}
+    for extra in ({}, {"med": "median(x)"}):  # pyarrow path, then the DuckDB path
+        res = grouping.groupby(reg, "t", [], {**aggs, **extra}, ops.Output(overwrite=True, name="all"))
+        (row,) = reg.get(res.info.name).to_pylist()
+        assert (row["s"], row["n"], row["ny"], row["f"], row["l"]) == (20, 5, 4, 1, 10)
+        assert row["sd"] == pytest.approx(statistics.stdev([1, 2, 3, 4, 10]))
+        assert "the whole table as one group" in " ".join(res.notes)
+        if extra:
+            assert row["med"] == 3.0
+
+
 def test_join_kinds_and_suffixes(reg: Registry) -> None:
     def run(how: str) -> list[dict]:
         res = joins.join(reg, "t", "u", on=["g"], left_on=None, right_on=None, how=how, suffixes=("_l", "_r"),
