@@ -55,7 +55,7 @@ class _Translate:
         return NotPushable(
             f"`{node.sql('duckdb')[:80]}` cannot be pushed into the scan.",
             hint="Push the conditions on columns against values (=, <>, <, IN, BETWEEN, IS NULL, "
-            "AND/OR/NOT, lower/upper, .str.contains/startswith) and apply the rest with filter on the "
+            "AND/OR/NOT, LIKE, lower/upper, .str.contains/startswith) and apply the rest with filter on the "
             "new ref.",
         )
 
@@ -106,6 +106,13 @@ class _Translate:
                 raise self.refuse(n)
             fn = {exp.Contains: "match_substring", exp.StartsWith: "starts_with", exp.EndsWith: "ends_with"}
             return Expr._call(fn[type(n)], [self.node(n.this)], pc.MatchSubstringOptions(pattern.this))
+        if isinstance(n, exp.Like | exp.ILike):
+            pattern = _like_pattern(n)
+            if pattern is None:
+                raise self.refuse(n)
+            options = pc.MatchSubstringOptions(pattern, ignore_case=isinstance(n, exp.ILike))
+            matched = Expr._call("match_like", [self.node(n.this)], options)
+            return ~matched if n.args.get("negate") else matched
         if type(n) in _TEXT_FNS:
             return Expr._call(_TEXT_FNS[type(n)], [self.node(n.this)])
         if type(n) in _ARITH:
@@ -177,6 +184,15 @@ class _Translate:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
                 return None
         return value
+
+
+def _like_pattern(n: exp.Expr) -> str | None:
+    """A LIKE's pattern, where pyarrow's `match_like` reads it as DuckDB does (no ESCAPE clause and no
+    backslash: pyarrow escapes with it, DuckDB's LIKE does not)."""
+    pattern = n.expression
+    if n.args.get("escape") or not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        return None
+    return None if "\\" in pattern.this else str(pattern.this)
 
 
 def _text_beside_number(column: exp.Expr, value: exp.Expr, types: dict[str, pa.DataType]) -> None:
@@ -258,6 +274,10 @@ class _Iceberg(_Translate):
             return ie.And(ie.GreaterThanOrEqual(name, low), ie.LessThanOrEqual(name, high))
         if isinstance(n, exp.StartsWith) and isinstance(n.expression, exp.Literal) and n.expression.is_string:
             return ie.StartsWith(self.column(n.this), n.expression.this)
+        prefix = _like_pattern(n) if isinstance(n, exp.Like) else None
+        if prefix and prefix.endswith("%") and not any(c in prefix[:-1] for c in "%_"):  # LIKE 'abc%'
+            made = ie.NotStartsWith if n.args.get("negate") else ie.StartsWith
+            return made(self.column(n.this), prefix[:-1])
         raise self.refuse(n)
 
     def column(self, n: exp.Expr) -> str:

@@ -57,3 +57,22 @@ def test_a_number_beside_a_text_column_is_refused_not_read_as_text(where: str) -
         iceberg_filter(where, TABLE.schema, "t")
     expr, _ = scan_filter("s IN ('1', 'b')", TABLE.schema, "t")
     assert ds.dataset(TABLE).to_table(filter=expr).num_rows == 1
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["s LIKE 'b%'", "s ILIKE 'B%'", "s NOT LIKE '%b%'", "s LIKE '_'", "s LIKE 'a' OR s LIKE 'c%'"],
+)
+def test_like_in_the_scan_keeps_what_duckdb_keeps(where: str) -> None:
+    import duckdb
+
+    from data_platform.lakes.pushdown import iceberg_filter
+
+    words = pa.table({"s": ["a", "b", "bb", None, "B", "c_d"]})
+    expr, _ = scan_filter(where, words.schema, "t")
+    ours = ds.dataset(words).to_table(filter=expr).column("s").to_pylist()
+    assert ours == [r[0] for r in duckdb.sql(f"SELECT s FROM words WHERE {where}").fetchall()]
+    if where == "s LIKE 'b%'":
+        assert "StartsWith" in repr(iceberg_filter(where, words.schema, "t"))
+    with pytest.raises(ExpressionError, match="cannot be pushed"):
+        scan_filter("s LIKE 'a\\\\%'", words.schema, "t")  # a backslash: pyarrow escapes, DuckDB does not
