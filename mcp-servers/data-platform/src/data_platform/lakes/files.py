@@ -40,6 +40,7 @@ class Files:
     local: bool = True
     shown_base: str | None = None  # paths relative to a table's folder are shown under this URL
     partitions: list[str] | None = None  # a table's partition columns, from its log (not its folders)
+    listed: list[str] | None = None  # every file under `base` (hidden ones too): is it a table's?
 
     @property
     def total_bytes(self) -> int:
@@ -70,7 +71,11 @@ def find_files(source: str | Sequence[str], settings: Settings, storage: Storage
         raise InputError("The path list is empty.", hint="Give a file, a folder, a glob or a list of them.")
     found: Files | None = None
     for item in items:
-        one = _expand(locate(item, settings, storage), fmt, remote=scheme_of(item) not in (None, "file"))
+        remote = scheme_of(item) not in (None, "file")
+        loc = locate(item, settings, storage)
+        one = _expand(loc, fmt, remote=remote)
+        if not one.single or len(items) > 1:
+            _refuse_table_files(item, loc, one, settings, remote=remote)
         if found is None:
             found = one
             continue
@@ -90,11 +95,14 @@ def _expand(loc: Location, fmt: str, *, remote: bool) -> Files:
     if glob:
         base = path[: path.index(next(c for c in path if c in "*?["))].rsplit("/", 1)[0]
         pattern = _glob_regex(path)
-        infos = [i for i in listing(fs, base, loc) if pattern.fullmatch(i.path)]
+        every = listing(fs, base, loc)
+        infos = [i for i in every if pattern.fullmatch(i.path)]
         infos = _visible(infos, base)
         if not infos:
             raise NotFoundError(f"No file matches {loc.url}.", hint=_near(fs, base, loc))
-        return _files(loc, infos, base, remote=remote)
+        out = _files(loc, infos, base, remote=remote)
+        out.listed = [i.path for i in every]
+        return out
     found = listing(fs, path, loc)  # a folder or prefix: one listing (no HEAD request first)
     if not found:
         info = _info(fs, path, loc)
@@ -107,7 +115,74 @@ def _expand(loc: Location, fmt: str, *, remote: bool) -> Files:
     infos = kept or infos
     if not infos:
         raise NotFoundError(f"{loc.url} has no {fmt} files.", hint="list_files shows what is there.")
-    return _files(loc, infos, path, remote=remote)
+    out = _files(loc, infos, path, remote=remote)
+    out.listed = [i.path for i in found]
+    return out
+
+
+def _refuse_table_files(item: str, loc: Location, files: Files, settings: Settings, *, remote: bool) -> None:
+    """Files inside a Delta or Iceberg table read as plain files would mix in the files the table's
+    log has removed (older versions): refused, pointing at the table. The folder read (its listing
+    shows a log) and each parent up to the allowed root or the bucket are checked."""
+    start = files.base or files.paths[0].rsplit("/", 1)[0]
+    stop = _top(start, settings, remote=remote)
+    folder, below = start.rstrip("/"), ""
+    base = (files.base or "").rstrip("/")
+    while True:
+        kind = _table_kind(loc.fs, folder, below, files.listed if folder == base else None)
+        if kind:
+            shown = _shown_path(folder, loc, settings, remote=remote)
+            if kind == "delta":
+                raise InputError(
+                    f"{item} lies inside the Delta table {shown}: its folder also keeps the files "
+                    "the table's log has removed (older versions), so they are not read as plain files.",
+                    hint=f'Read the table: read_parquet "{shown}" (as_of=N for version N).',
+                )
+            raise InputError(
+                f"{item} lies inside the Iceberg table folder {shown}: its files include older "
+                "snapshots', so they are not read as plain files.",
+                hint='Read the table through its catalog: read_parquet "catalog.namespace.table" '
+                "(list_files on a catalog names its tables).",
+            )
+        if folder == stop or "/" not in folder.strip("/"):
+            return
+        folder, below = folder.rsplit("/", 1)[0] or "/", folder.rsplit("/", 1)[1]
+
+
+def _top(path: str, settings: Settings, *, remote: bool) -> str:
+    """The highest folder checked for a table above `path`: the bucket, or the allowed root (or
+    project folder) holding it."""
+    if remote:
+        return path.split("/", 1)[0]
+    roots = [*settings.allowed_roots, settings.project_dir]
+    held = [str(r) for r in roots if Path(path).is_relative_to(r)]
+    return max(held, key=len) if held else path
+
+
+def _table_kind(fs: pafs.FileSystem, folder: str, below: str, listed: list[str] | None) -> str | None:
+    """`delta` when `folder` holds `_delta_log/`, `iceberg` when it holds `metadata/` and the path
+    goes down through its `data/`; from the folder's listing when there is one."""
+    if listed is not None:
+        rel = [p[len(folder) :].lstrip("/") for p in listed]
+        if any(r.startswith("_delta_log/") for r in rel):
+            return "delta"
+        meta = any(r.startswith("metadata/") and r.endswith(".metadata.json") for r in rel)
+        return "iceberg" if meta and any(r.startswith("data/") for r in rel) else None
+    paths = [f"{folder}/_delta_log"] + ([f"{folder}/metadata"] if below == "data" else [])
+    try:
+        infos = fs.get_file_info(paths)
+    except OSError:
+        return None
+    if infos[0].type == pafs.FileType.Directory:
+        return "delta"
+    return "iceberg" if len(infos) > 1 and infos[1].type == pafs.FileType.Directory else None
+
+
+def _shown_path(folder: str, loc: Location, settings: Settings, *, remote: bool) -> str:
+    if remote:
+        return loc.child_url(folder)
+    path, project = Path(folder), settings.project_dir
+    return str(path.relative_to(project)) if path.is_relative_to(project) else folder
 
 
 def _files(loc: Location, infos: list[pafs.FileInfo], base: str, *, remote: bool) -> Files:

@@ -1,0 +1,53 @@
+"""Which files a folder, glob or list read takes, through the real server (issue 23's agent trial):
+never the files of a Delta or Iceberg table, only the format's extensions, and a scan that stops
+at nrows saying what it read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from harness import call, call_error, inmemory
+from test_lake_datasets import penguins
+
+pytestmark = pytest.mark.anyio
+
+
+def delta_orders(folder: Path) -> None:
+    """Three versions: 3 rows, 2 appended, then overwritten by 1 row (6 Parquet files, 1 current)."""
+    from deltalake import write_deltalake
+
+    write_deltalake(folder, pa.table({"id": [1, 2, 3], "v": [10.0, 20.0, 30.0]}))
+    write_deltalake(folder, pa.table({"id": [4, 5], "v": [40.0, 50.0]}), mode="append")
+    write_deltalake(folder, pa.table({"id": [9], "v": [99.0]}), mode="overwrite")
+
+
+async def test_files_inside_a_delta_table_are_not_read_as_plain_files(project: Path) -> None:
+    delta_orders(project / "delta_orders")
+    from deltalake import write_deltalake
+
+    write_deltalake(project / "parted", penguins(30), partition_by=["species"])
+    async with inmemory(project) as client:
+        for path in ("delta_orders/*.parquet", ["delta_orders", "parted"], "parted/species=Adelie"):
+            err = await call_error(client, "read_parquet", path=path)
+            assert "inside the Delta table" in err, path
+        err = await call_error(client, "read_parquet", path="delta_orders/*.parquet")
+        assert 'read_parquet "delta_orders"' in err and "as_of" in err
+        err = await call_error(client, "read_parquet", path="parted/species=Adelie/*.parquet")
+        assert 'read_parquet "parted"' in err
+        r = await call(client, "read_parquet", path="delta_orders")  # the table itself: version 2
+        assert r.structured_content["rows"] == 1
+
+
+async def test_files_inside_an_iceberg_table_folder_are_refused(project: Path) -> None:
+    from test_lake_tables import catalog_file, load_penguins
+
+    catalog_file(project, '[iceberg.lake]\nuri = "sqlite:///iceberg.db"\nwarehouse = "wh"\n')
+    async with inmemory(project) as client:
+        await load_penguins(client, project)
+        await call(client, "write_table", data_ref="p", table="lake.sales.penguins")
+        for path in ("wh/sales/penguins/data", "wh/sales/penguins/data/*.parquet", "wh/sales/penguins"):
+            err = await call_error(client, "read_parquet", path=path)
+            assert "inside the Iceberg table folder" in err and "catalog" in err, path
