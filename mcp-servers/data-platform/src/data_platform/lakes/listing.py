@@ -28,7 +28,7 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
         if name in catalogs.declared(storage):
             namespace = text.split(".", 1)[1] if "." in text else None
             spaces, tables = catalogs.listing(name, storage, settings, namespace)
-            nxt = [f'read_table "{tables[0]}"'] if tables else ["write_table creates a table from a ref"]
+            nxt = [f'read_parquet "{tables[0]}"'] if tables else ["write_table creates a table from a ref"]
             return Listing(path=text, kind="iceberg catalog", namespaces=spaces, tables=tables, next=nxt)
     loc = locate(text, settings, storage)
     try:
@@ -51,10 +51,13 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
     out = Listing(path=loc.url, kind="folder", files_total=len(files), bytes_total=total)
     if any(r.startswith("_delta_log/") for r in rel.values()):
         out.kind = "delta table"
-        out.next = [f'read_table "{text}"']
+        out.next = [f'read_parquet "{text}"']
     elif any(r.startswith("metadata/") and r.endswith(".metadata.json") for r in rel.values()):
         out.kind = "iceberg table files"
-        out.next = ["register it in an Iceberg catalog ([iceberg.NAME], docs/lakes.md), then read_table"]
+        out.next = [
+            'read_parquet "catalog.namespace.table" once it is in an Iceberg catalog ([iceberg.NAME], '
+            "docs/lakes.md)"
+        ]
     # In path order (partitions in order), not the file system's: the table is read by a model.
     visible = sorted(
         (i for i in files if not any(p.startswith((".", "_")) for p in rel[i.path].split("/"))),
@@ -85,7 +88,7 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
 
         table = _delta(TableRef("delta", loc.url, uri=text.rstrip("/") if remote else loc.path), storage)
         out.columns = {f.name: str(f.type) for f in table.to_pyarrow_dataset().schema}
-        out.next[0] += f" (version {table.version()})"
+        out.next[0] += f" (version {table.version()}; as_of=N reads version N)"
     return out
 
 
