@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from harness import call, call_error, inmemory
-from test_lake_datasets import penguins
+from harness import call, call_error, inmemory, text_of
+from test_lake_datasets import penguins, write_hive
 
 pytestmark = pytest.mark.anyio
 
@@ -51,3 +51,25 @@ async def test_files_inside_an_iceberg_table_folder_are_refused(project: Path) -
         for path in ("wh/sales/penguins/data", "wh/sales/penguins/data/*.parquet", "wh/sales/penguins"):
             err = await call_error(client, "read_parquet", path=path)
             assert "inside the Iceberg table folder" in err and "catalog" in err, path
+
+
+async def test_nrows_stops_the_scan_and_the_counts_say_what_was_read(project: Path) -> None:
+    write_hive(project / "penguins_ds", penguins())  # 9 files of 2 row groups
+    async with inmemory(project) as client:
+        r = await call(client, "read_parquet", path="penguins_ds", nrows=10)
+        sc = r.structured_content
+        assert sc["rows"] == 10 and sc["scan"]["files_total"] == 9 and sc["scan"]["row_groups_total"] == 18
+        assert (sc["scan"]["files_read"], sc["scan"]["row_groups_read"]) == (1, 1)
+        assert "Read 1 of 9 files" in text_of(r) and "(1 of 18 row groups)" in text_of(r)
+        r = await call(client, "read_parquet", path="penguins_ds", nrows=150, name="more")
+        assert (
+            r.structured_content["scan"]["files_read"],
+            r.structured_content["scan"]["row_groups_read"],
+        ) == (
+            2,
+            3,
+        )
+        r = await call(client, "read_parquet", path="penguins_ds", nrows=10, where="mass > 0", name="f")
+        sc = r.structured_content
+        assert sc["rows"] == 10 and sc["scan"]["files_read"] < 9
+        assert sc["scan"]["bytes_read"] < sc["scan"]["bytes_total"] / 3
