@@ -440,6 +440,12 @@ def read_dataset(
     """Files of one format into one ref: planned (pruned, counted), then streamed."""
     dataset = open_dataset(files, fmt, sep=sep, encoding=encoding)
     p = plan(dataset, files, where=where, columns=columns, nrows=nrows)
-    return scan(
+    out = scan(
         p, files, target, max_rows=max_rows, nrows=nrows, chunk_size=chunk_size, source_column=source_column
     )
+    if files.skipped:
+        names = ", ".join(files.url(f).rsplit("/", 1)[-1] for f in files.skipped[:3])
+        more = ", ..." if len(files.skipped) > 3 else ""
+        n = len(files.skipped)
+        out.notes.append(f"Skipped {n:,} file{'s' if n > 1 else ''} not {fmt} by extension ({names}{more}).")
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -21,7 +21,7 @@ from data_platform.paths import resolve_dataset_path
 
 EXTENSIONS = {
     "parquet": (".parquet", ".parq", ".pq"),
-    "csv": (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".csv.zst", ".csv.bz2"),
+    "csv": (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".csv.zst", ".csv.bz2"),
     "json": (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz"),
 }
 MAX_FILES = 100_000
@@ -41,6 +41,7 @@ class Files:
     shown_base: str | None = None  # paths relative to a table's folder are shown under this URL
     partitions: list[str] | None = None  # a table's partition columns, from its log (not its folders)
     listed: list[str] | None = None  # every file under `base` (hidden ones too): is it a table's?
+    skipped: list[str] = field(default_factory=list)  # files of a folder without the format's extension
 
     @property
     def total_bytes(self) -> int:
@@ -83,6 +84,7 @@ def find_files(source: str | Sequence[str], settings: Settings, storage: Storage
             raise InputError("The listed paths are on different filesystems.", hint="Read them separately.")
         found.paths += [p for p in one.paths if p not in found.sizes]
         found.sizes.update(one.sizes)
+        found.skipped += one.skipped
         found.single = False
         found.base = _common_base([found.base or "", one.base or ""])
     assert found is not None
@@ -112,11 +114,19 @@ def _expand(loc: Location, fmt: str, *, remote: bool) -> Files:
     infos = _visible(found, path)
     ext = EXTENSIONS.get(fmt, ())
     kept = [i for i in infos if i.path.lower().endswith(ext)]
-    infos = kept or infos
-    if not infos:
-        raise NotFoundError(f"{loc.url} has no {fmt} files.", hint="list_files shows what is there.")
-    out = _files(loc, infos, path, remote=remote)
+    if not kept:
+        names = sorted({"." + i.path.rsplit("/", 1)[-1].rsplit(".", 1)[-1] for i in infos if "." in i.path})
+        shown = loc.url if remote else path
+        raise NotFoundError(
+            f"{loc.url} has no {fmt} files ({', '.join(ext)})"
+            + (f"; it has {len(infos):,} other files ({', '.join(names[:5])})." if infos else "."),
+            hint=f'A glob reads files of another extension as {fmt}: e.g. "{shown}/*{names[0]}".'
+            if names
+            else "list_files shows what is there.",
+        )
+    out = _files(loc, kept, path, remote=remote)
     out.listed = [i.path for i in found]
+    out.skipped = [i.path for i in infos if i not in kept]
     return out
 
 

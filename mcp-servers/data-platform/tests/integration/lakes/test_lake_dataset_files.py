@@ -73,3 +73,23 @@ async def test_nrows_stops_the_scan_and_the_counts_say_what_was_read(project: Pa
         sc = r.structured_content
         assert sc["rows"] == 10 and sc["scan"]["files_read"] < 9
         assert sc["scan"]["bytes_read"] < sc["scan"]["bytes_total"] / 3
+
+
+async def test_a_folder_read_takes_only_the_formats_extensions_and_says_what_it_skipped(
+    project: Path,
+) -> None:
+    (project / "csvs").mkdir()
+    for i in range(3):
+        rows = "".join(f"{i * 100 + j},Paris,{j}.5\n" for j in range(100))
+        (project / "csvs" / f"prices_{i}.csv").write_text("id,city,price\n" + rows)
+    (project / "csvs" / "other.txt").write_text("x\n1\n")
+    (project / "txts").mkdir()
+    (project / "txts" / "a.txt").write_text("x\n1\n")
+    async with inmemory(project) as client:
+        r = await call(client, "read_csv", path="csvs")
+        assert r.structured_content["rows"] == 300 and r.structured_content["scan"]["files_total"] == 3
+        assert "Skipped 1 file not csv by extension (other.txt)." in text_of(r)
+        err = await call_error(client, "read_csv", path="txts")
+        assert "has no csv files" in err and "1 other files (.txt)" in err and "/*.txt" in err
+        r = await call(client, "read_csv", path="txts/*.txt")  # named by a glob: read
+        assert r.structured_content["rows"] == 1
