@@ -93,15 +93,8 @@ def find_files(source: str | Sequence[str], settings: Settings, storage: Storage
 
 def _expand(loc: Location, fmt: str, *, remote: bool) -> Files:
     fs, path = loc.fs, loc.path
-    glob = any(c in path for c in "*?[")
-    if glob:
-        base = path[: path.index(next(c for c in path if c in "*?["))].rsplit("/", 1)[0]
-        pattern = _glob_regex(path)
-        every = listing(fs, base, loc)
-        infos = [i for i in every if pattern.fullmatch(i.path)]
-        infos = _visible(infos, base)
-        if not infos:
-            raise NotFoundError(f"No file matches {loc.url}.", hint=_near(fs, base, loc))
+    if is_glob(path):
+        base, infos, every = glob_matches(loc)
         out = _files(loc, infos, base, remote=remote)
         out.listed = [i.path for i in every]
         return out
@@ -193,6 +186,23 @@ def _shown_path(folder: str, loc: Location, settings: Settings, *, remote: bool)
         return loc.child_url(folder)
     path, project = Path(folder), settings.project_dir
     return str(path.relative_to(project)) if path.is_relative_to(project) else folder
+
+
+def is_glob(path: str) -> bool:
+    return any(c in path for c in "*?[")
+
+
+def glob_matches(loc: Location) -> tuple[str, list[pafs.FileInfo], list[pafs.FileInfo]]:
+    """A glob's base folder, the visible files it matches (none: an error), and every file under
+    the base."""
+    path = loc.path
+    base = path[: path.index(next(c for c in path if c in "*?["))].rsplit("/", 1)[0]
+    pattern = _glob_regex(path)
+    every = listing(loc.fs, base, loc)
+    infos = _visible([i for i in every if pattern.fullmatch(i.path)], base)
+    if not infos:
+        raise NotFoundError(f"No file matches {loc.url}.", hint=_near(loc.fs, base, loc))
+    return base, infos, every
 
 
 def _files(loc: Location, infos: list[pafs.FileInfo], base: str, *, remote: bool) -> Files:

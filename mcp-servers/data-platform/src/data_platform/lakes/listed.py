@@ -14,7 +14,7 @@ class FileRow(BaseModel):
 
 class Listing(BaseModel):
     path: str
-    kind: str  # folder, file, delta table, iceberg table files, iceberg catalog
+    kind: str  # folder, glob (its matches), file, delta table, iceberg table files, iceberg catalog
     files_total: int = 0
     bytes_total: int = 0
     files: list[FileRow] = []  # the first SHOWN_FILES

@@ -11,10 +11,10 @@ import pyarrow.fs as pafs
 from data_platform.config import Settings
 from data_platform.errors import NotFoundError
 from data_platform.lakes import catalogs
+from data_platform.lakes.files import glob_matches, is_glob, locate, storage_error
 from data_platform.lakes.files import listing as list_all
-from data_platform.lakes.files import locate, storage_error
 from data_platform.lakes.listed import FileRow, Listing
-from data_platform.lakes.storage import Storage, scheme_of
+from data_platform.lakes.storage import Location, Storage, scheme_of
 
 SHOWN_FILES = 20
 SHOWN_VALUES = 10
@@ -31,12 +31,15 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
             nxt = [f'read_parquet "{tables[0]}"'] if tables else ["write_table creates a table from a ref"]
             return Listing(path=text, kind="iceberg catalog", namespaces=spaces, tables=tables, next=nxt)
     loc = locate(text, settings, storage)
+    remote = scheme_of(text) not in (None, "file")
+    shown = (lambda p: loc.child_url(p)) if remote else (lambda p: p)
+    if is_glob(loc.path):  # the files it matches, relative to its base folder
+        root, files, _ = glob_matches(loc)
+        return _files(text, files, root, shown(loc.path), loc, storage, remote=remote, glob=True)
     try:
         info = loc.fs.get_file_info(loc.path)
     except OSError as exc:
         raise storage_error(exc, loc.url) from None
-    remote = scheme_of(text) not in (None, "file")
-    shown = (lambda p: loc.child_url(p)) if remote else (lambda p: p)
     if info.type == pafs.FileType.File:
         one = FileRow(path=loc.path.rsplit("/", 1)[-1], size_bytes=info.size)
         out = Listing(path=loc.url, kind="file", files_total=1, bytes_total=info.size, files=[one])
@@ -46,13 +49,21 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
     files = list_all(loc.fs, loc.path, loc)
     if not files:
         raise NotFoundError(f"Nothing at {loc.url}.", hint="Check the path; list its parent folder.")
-    rel = {i.path: i.path[len(loc.path) :].lstrip("/") for i in files}
+    return _files(text, files, loc.path, shown(loc.path), loc, storage, remote=remote)
+
+
+def _files(
+    text: str, files: list[pafs.FileInfo], root: str, read: str, loc: Location, storage: Storage, *,
+    remote: bool, glob: bool = False,
+) -> Listing:  # fmt: skip
+    """Files under `root` (a folder's, or a glob's matches), `read` what a reader would be given."""
+    rel = {i.path: i.path[len(root) :].lstrip("/") for i in files}
     total = sum(i.size or 0 for i in files)
-    out = Listing(path=loc.url, kind="folder", files_total=len(files), bytes_total=total)
-    if any(r.startswith("_delta_log/") for r in rel.values()):
+    out = Listing(path=loc.url, kind="glob" if glob else "folder", files_total=len(files), bytes_total=total)
+    if not glob and any(r.startswith("_delta_log/") for r in rel.values()):
         out.kind = "delta table"
         out.next = [f'read_parquet "{text}"']
-    elif any(r.startswith("metadata/") and r.endswith(".metadata.json") for r in rel.values()):
+    elif not glob and any(r.startswith("metadata/") and r.endswith(".metadata.json") for r in rel.values()):
         out.kind = "iceberg table files"
         out.next = [
             'read_parquet "catalog.namespace.table" once it is in an Iceberg catalog ([iceberg.NAME], '
@@ -63,7 +74,7 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
         (i for i in files if not any(p.startswith((".", "_")) for p in rel[i.path].split("/"))),
         key=lambda i: rel[i.path],
     )
-    if out.kind == "folder":  # what a reader reads: not _SUCCESS, .crc (a table's log counts)
+    if out.kind in ("folder", "glob"):  # what a reader reads: not _SUCCESS, .crc (a table's log counts)
         out.files_total, out.bytes_total = len(visible), sum(i.size or 0 for i in visible)
     out.files = [FileRow(path=rel[i.path], size_bytes=i.size or 0) for i in visible[:SHOWN_FILES]]
     out.formats = dict(Counter(_ext(i.path) for i in visible).most_common(6))
@@ -75,14 +86,14 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
                 values.setdefault(key, set()).add(value)
     out.partitions = {k: sorted(v)[:SHOWN_VALUES] for k, v in values.items()}
     out.partition_values = {k: len(v) for k, v in values.items()}
-    if out.kind == "folder":
+    if out.kind in ("folder", "glob"):
         parquet = [i.path for i in visible if _ext(i.path) == "parquet"]
-        _schema(out, parquet, loc.fs, loc.path)
+        _schema(out, parquet, loc.fs, root)
         reader = {"parquet": "read_parquet", "csv": "read_csv", "json": "read_json"}
         top = next(iter(out.formats), "")
         if top in reader:
             hint = f' where="{next(iter(values))} = ..."' if values else ""
-            out.next = [f'{reader[top]} "{shown(loc.path)}"{hint}']
+            out.next = [f'{reader[top]} "{read}"{hint}']
     elif out.kind == "delta table":
         from data_platform.lakes.tables import TableRef, _delta
 

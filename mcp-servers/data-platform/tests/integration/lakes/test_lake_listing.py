@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import call, inmemory, text_of
+from harness import call, call_error, inmemory, text_of
 from test_lake_dataset_files import delta_orders
-from test_lake_datasets import penguins, write_hive
+from test_lake_datasets import SPECIES, penguins, write_hive
 from test_lake_tables import catalog_file, load_penguins
 
 pytestmark = pytest.mark.anyio
@@ -37,3 +37,24 @@ async def test_every_next_step_names_a_served_tool(project: Path) -> None:
             assert await next_tools(client, r) == ["read_parquet"], path
         r = await call(client, "list_files", path="delta_orders")
         assert 'read_parquet "delta_orders" (version 2; as_of=N' in text_of(r)
+
+
+async def test_a_glob_lists_its_matches(project: Path) -> None:
+    write_hive(project / "penguins_ds", penguins())
+    (project / "csvs").mkdir()
+    for i in range(3):
+        (project / "csvs" / f"prices_{i}.csv").write_text("id,price\n1,2.5\n")
+    (project / "csvs" / "other.txt").write_text("x\n1\n")
+    async with inmemory(project) as client:
+        r = await call(client, "list_files", path="penguins_ds/*/year=2008/*.parquet")
+        sc = r.structured_content
+        assert sc["kind"] == "glob" and sc["files_total"] == 3 and sc["bytes_total"] > 0
+        assert sc["partitions"] == {"species": SPECIES, "year": ["2008"]}
+        assert "mass" in sc["columns"] and sc["files"][0]["path"] == "species=Adelie/year=2008/part-0.parquet"
+        assert await next_tools(client, r) == ["read_parquet"]
+        assert sc["next"][0].startswith(f'read_parquet "{project}/penguins_ds/*/year=2008/*.parquet"')
+        r = await call(client, "list_files", path="csvs/prices_*.csv")
+        assert r.structured_content["files_total"] == 3 and r.structured_content["formats"] == {"csv": 3}
+        assert await next_tools(client, r) == ["read_csv"]
+        err = await call_error(client, "list_files", path="csvs/*.parquet")
+        assert "No file matches" in err and "prices_0.csv" in err
