@@ -3,7 +3,9 @@ or a catalog's namespaces and tables, so an agent finds what to read before read
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
+from typing import Any
 
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -18,6 +20,7 @@ from data_platform.lakes.storage import Location, Storage, scheme_of
 
 SHOWN_FILES = 20
 SHOWN_VALUES = 10
+SHOWN_SNAPSHOTS = 5
 
 
 def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
@@ -26,10 +29,7 @@ def list_path(text: str, settings: Settings, storage: Storage) -> Listing:
     if "/" not in text and scheme_of(text) is None:
         name = text.split(".")[0].lower()
         if name in catalogs.declared(storage):
-            namespace = text.split(".", 1)[1] if "." in text else None
-            spaces, tables = catalogs.listing(name, storage, settings, namespace)
-            nxt = [f'read_parquet "{tables[0]}"'] if tables else ["write_table creates a table from a ref"]
-            return Listing(path=text, kind="iceberg catalog", namespaces=spaces, tables=tables, next=nxt)
+            return _catalog(text, name, settings, storage)
     loc = locate(text, settings, storage)
     remote = scheme_of(text) not in (None, "file")
     shown = (lambda p: loc.child_url(p)) if remote else (lambda p: p)
@@ -100,6 +100,51 @@ def _files(
         table = _delta(TableRef("delta", loc.url, uri=text.rstrip("/") if remote else loc.path), storage)
         out.columns = {f.name: str(f.type) for f in table.to_pyarrow_dataset().schema}
         out.next[0] += f" (version {table.version()}; as_of=N reads version N)"
+    return out
+
+
+def _catalog(text: str, name: str, settings: Settings, storage: Storage) -> Listing:
+    """A catalog (its namespaces and tables), a namespace (its tables) or a table (its columns,
+    files and latest snapshots: the ids `as_of` takes)."""
+    ident = tuple(p for p in text.split(".")[1:] if p)
+    if len(ident) >= 2:
+        table = catalogs.describe(name, ident, storage, settings)
+        if table is not None:
+            return _iceberg_table(text, table)
+    spaces, tables = catalogs.listing(name, storage, settings)
+    if ident:
+        space = ".".join(ident)
+        if space not in spaces:
+            raise NotFoundError(
+                f"No Iceberg table or namespace {text} in catalog {name!r}.",
+                hint=f"Namespaces: {', '.join(spaces) or 'none'}; tables: "
+                f"{', '.join(tables[:15]) or 'none'}.",
+            )
+        tables = catalogs.listing(name, storage, settings, space)[1]
+        below = [s for s in spaces if s.startswith(space + ".")]
+        nxt = [f'read_parquet "{tables[0]}"'] if tables else [f'write_table creates a table: "{text}.NAME"']
+        return Listing(path=text, kind="iceberg namespace", namespaces=below, tables=tables, next=nxt)
+    nxt = [f'read_parquet "{tables[0]}"'] if tables else ["write_table creates a table from a ref"]
+    return Listing(path=text, kind="iceberg catalog", namespaces=spaces, tables=tables, next=nxt)
+
+
+def _iceberg_table(text: str, table: Any) -> Listing:
+    out = Listing(path=text, kind="iceberg table")
+    out.columns = {f.name: str(f.type) for f in table.schema().as_arrow()}
+    current = table.current_snapshot()
+    summary = current.summary if current is not None and current.summary is not None else {}
+    out.files_total = int(summary.get("total-data-files") or 0)
+    out.bytes_total = int(summary.get("total-files-size") or 0)
+    snaps = sorted(table.snapshots(), key=lambda s: s.timestamp_ms, reverse=True)[:SHOWN_SNAPSHOTS]
+    for snap in snaps:
+        when = dt.datetime.fromtimestamp(snap.timestamp_ms / 1000, dt.UTC).isoformat(timespec="seconds")
+        info = snap.summary
+        op = str(info.operation.value) if info is not None else ""
+        rows = int(info["total-records"]) if info is not None and info.get("total-records") else None
+        out.snapshots.append({"id": snap.snapshot_id, "time": when, "operation": op, "rows": rows})
+    out.next = [f'read_parquet "{text}"']
+    if len(snaps) > 1:
+        out.next[0] += f" (as_of={snaps[1].snapshot_id} reads the previous snapshot)"
     return out
 
 

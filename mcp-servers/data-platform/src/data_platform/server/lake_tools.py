@@ -17,7 +17,7 @@ class ListResult(ToolResult, Listing):
 
     def render(self) -> str:
         parts = [f"{self.path}: {self.kind}"]
-        if self.kind == "iceberg catalog":
+        if self.kind in ("iceberg catalog", "iceberg namespace"):
             parts[0] += f", namespaces: {', '.join(self.namespaces) or 'none'}"
             parts.append("tables: " + (", ".join(self.tables[:60]) or "none"))
         else:
@@ -32,6 +32,12 @@ class ListResult(ToolResult, Listing):
                 )
             if self.columns:
                 parts.append("columns: " + ", ".join(f"{n} {t}" for n, t in list(self.columns.items())[:40]))
+            if self.snapshots:
+                shots = [
+                    [str(s["id"]), s["time"], s["operation"], "" if s["rows"] is None else f"{s['rows']:,}"]
+                    for s in self.snapshots
+                ]
+                parts.append(markdown_table(["snapshot", "time (UTC)", "operation", "rows"], shots))
             if self.files:
                 rows = [[f.path, human_bytes(f.size_bytes)] for f in self.files]
                 parts.append(markdown_table(["file", "size"], rows))

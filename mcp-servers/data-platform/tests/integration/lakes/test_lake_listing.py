@@ -58,3 +58,31 @@ async def test_a_glob_lists_its_matches(project: Path) -> None:
         assert await next_tools(client, r) == ["read_csv"]
         err = await call_error(client, "list_files", path="csvs/*.parquet")
         assert "No file matches" in err and "prices_0.csv" in err
+
+
+async def test_iceberg_names_list_their_table_or_namespace(project: Path) -> None:
+    catalog_file(project, '[iceberg.lake]\nuri = "sqlite:///iceberg.db"\nwarehouse = "wh"\n')
+    async with inmemory(project) as client:
+        await load_penguins(client, project)
+        w1 = await call(client, "write_table", data_ref="p", table="lake.shop.items")
+        w2 = await call(client, "write_table", data_ref="p9", table="lake.shop.items")
+        await call(client, "write_table", data_ref="p", table="lake.other.t")
+        first, second = (int(w.structured_content["version"].split()[-1]) for w in (w1, w2))
+
+        r = await call(client, "list_files", path="lake.shop.items")
+        sc, text = r.structured_content, text_of(r)
+        assert sc["kind"] == "iceberg table" and "species" in sc["columns"] and sc["files_total"] == 2
+        assert [s["id"] for s in sc["snapshots"]] == [second, first]
+        assert [s["rows"] for s in sc["snapshots"]] == [1200, 900]
+        assert sc["snapshots"][0]["time"].endswith("+00:00") and sc["snapshots"][0]["operation"] == "append"
+        assert str(first) in text and str(second) in text and "time (UTC)" in text
+        assert f"as_of={first}" in text and await next_tools(client, r) == ["read_parquet"]
+
+        r = await call(client, "list_files", path="lake.shop")
+        assert r.structured_content["kind"] == "iceberg namespace"
+        assert r.structured_content["tables"] == ["lake.shop.items"]
+        assert await next_tools(client, r) == ["read_parquet"]
+        r = await call(client, "list_files", path="lake")
+        assert sorted(r.structured_content["tables"]) == ["lake.other.t", "lake.shop.items"]
+        err = await call_error(client, "list_files", path="lake.shop.nope")
+        assert "No Iceberg table or namespace lake.shop.nope" in err and "lake.shop.items" in err
