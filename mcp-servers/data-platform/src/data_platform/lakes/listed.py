@@ -27,7 +27,7 @@ class Listing(BaseModel):
     columns: dict[str, str] = {}  # name -> Arrow type
     namespaces: list[str] = []
     tables: list[str] = []
-    # An Iceberg table's latest snapshots, newest first: [{"id", "time" (UTC, ISO), "operation",
+    # A table's latest snapshots (Delta: versions), newest first: [{"id", "time" (UTC, ISO), "operation",
     # "rows"}]. Typed Any: a row model's schema (~300 characters) overran the whole tool list's cap.
     snapshots: Any = []
     next: list[str] = []

@@ -100,6 +100,7 @@ def _files(
         table = _delta(TableRef("delta", loc.url, uri=text.rstrip("/") if remote else loc.path), storage)
         out.columns = {f.name: str(f.type) for f in table.to_pyarrow_dataset().schema}
         out.next[0] += f" (version {table.version()}; as_of=N reads version N)"
+        out.snapshots = [_delta_version(h) for h in table.history(SHOWN_SNAPSHOTS)]
     return out
 
 
@@ -146,6 +147,19 @@ def _iceberg_table(text: str, table: Any) -> Listing:
     if len(snaps) > 1:
         out.next[0] += f" (as_of={snaps[1].snapshot_id} reads the previous snapshot)"
     return out
+
+
+def _delta_version(entry: dict[str, Any]) -> dict[str, Any]:
+    """One commit of a Delta log as a snapshot row (its rows are not in the log: None)."""
+    when = dt.datetime.fromtimestamp(int(entry.get("timestamp") or 0) / 1000, dt.UTC)
+    mode = (entry.get("operationParameters") or {}).get("mode")
+    op = str(entry.get("operation") or "").lower() + (f" ({str(mode).lower()})" if mode else "")
+    return {
+        "id": int(entry["version"]),
+        "time": when.isoformat(timespec="seconds"),
+        "operation": op,
+        "rows": None,
+    }
 
 
 def _schema(out: Listing, parquet: list[str], fs: pafs.FileSystem, base: str | None) -> None:

@@ -33,11 +33,12 @@ class ListResult(ToolResult, Listing):
             if self.columns:
                 parts.append("columns: " + ", ".join(f"{n} {t}" for n, t in list(self.columns.items())[:40]))
             if self.snapshots:
+                what = "version" if self.kind == "delta table" else "snapshot"
                 shots = [
                     [str(s["id"]), s["time"], s["operation"], "" if s["rows"] is None else f"{s['rows']:,}"]
                     for s in self.snapshots
                 ]
-                parts.append(markdown_table(["snapshot", "time (UTC)", "operation", "rows"], shots))
+                parts.append(markdown_table([what, "time (UTC)", "operation", "rows"], shots))
             if self.files:
                 rows = [[f.path, human_bytes(f.size_bytes)] for f in self.files]
                 parts.append(markdown_table(["file", "size"], rows))

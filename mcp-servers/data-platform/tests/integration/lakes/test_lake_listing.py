@@ -37,6 +37,10 @@ async def test_every_next_step_names_a_served_tool(project: Path) -> None:
             assert await next_tools(client, r) == ["read_parquet"], path
         r = await call(client, "list_files", path="delta_orders")
         assert 'read_parquet "delta_orders" (version 2; as_of=N' in text_of(r)
+        assert [(v["id"], v["operation"]) for v in r.structured_content["snapshots"]] == [
+            (2, "write (overwrite)"), (1, "write (append)"), (0, "write (errorifexists)"),
+        ]  # fmt: skip
+        assert "| version | time (UTC) |" in text_of(r)
 
 
 async def test_a_glob_lists_its_matches(project: Path) -> None:
