@@ -18,7 +18,8 @@ class ListResult(ToolResult, Listing):
     def render(self) -> str:
         parts = [f"{self.path}: {self.kind}"]
         if self.kind in ("iceberg catalog", "iceberg namespace"):
-            parts[0] += f", namespaces: {', '.join(self.namespaces) or 'none'}"
+            if self.kind == "iceberg catalog" or self.namespaces:
+                parts[0] += f", namespaces: {', '.join(self.namespaces) or 'none'}"
             parts.append("tables: " + (", ".join(self.tables[:60]) or "none"))
         else:
             kinds = ", ".join(f"{n:,} {k}" for k, n in self.formats.items())
