@@ -132,9 +132,10 @@ def _refuse_table_files(item: str, loc: Location, files: Files, settings: Settin
     folder, below = start.rstrip("/"), ""
     base = (files.base or "").rstrip("/")
     while True:
-        kind = _table_kind(loc.fs, folder, below, files.listed if folder == base else None)
-        if kind:
-            shown = _shown_path(folder, loc, settings, remote=remote)
+        found = _table_at(loc.fs, folder, below, files.listed if folder == base else None, files.paths)
+        if found:
+            kind, table = found
+            shown = _shown_path(table, loc, settings, remote=remote)
             if kind == "delta":
                 raise InputError(
                     f"{item} lies inside the Delta table {shown}: its folder also keeps the files "
@@ -143,7 +144,7 @@ def _refuse_table_files(item: str, loc: Location, files: Files, settings: Settin
                 )
             raise InputError(
                 f"{item} lies inside the Iceberg table folder {shown}: its files include older "
-                "snapshots', so they are not read as plain files.",
+                "snapshots, so they are not read as plain files.",
                 hint='Read the table through its catalog: read_parquet "catalog.namespace.table" '
                 "(list_files on a catalog names its tables).",
             )
@@ -162,23 +163,36 @@ def _top(path: str, settings: Settings, *, remote: bool) -> str:
     return max(held, key=len) if held else path
 
 
-def _table_kind(fs: pafs.FileSystem, folder: str, below: str, listed: list[str] | None) -> str | None:
-    """`delta` when `folder` holds `_delta_log/`, `iceberg` when it holds `metadata/` and the path
-    goes down through its `data/`; from the folder's listing when there is one."""
+def _table_at(
+    fs: pafs.FileSystem, folder: str, below: str, listed: list[str] | None, read: list[str]
+) -> tuple[str, str] | None:
+    """(`delta`, its folder) when `folder` holds `_delta_log/`, (`iceberg`, ...) when it holds
+    `metadata/` and the path goes down through its `data/`. With the folder's listing, tables below
+    it holding files of `read` count too."""
     if listed is not None:
         rel = [p[len(folder) :].lstrip("/") for p in listed]
-        if any(r.startswith("_delta_log/") for r in rel):
-            return "delta"
-        meta = any(r.startswith("metadata/") and r.endswith(".metadata.json") for r in rel)
-        return "iceberg" if meta and any(r.startswith("data/") for r in rel) else None
+        logs = {
+            r.rsplit("_delta_log/", 1)[0] for r in rel if r.startswith("_delta_log/") or "/_delta_log/" in r
+        }
+        metas = {
+            r.rsplit("metadata/", 1)[0] for r in rel if r.endswith(".metadata.json") and "metadata/" in r
+        }
+        wanted = [p[len(folder) :].lstrip("/") for p in read]
+        for kind, tops, under in (("delta", logs, ""), ("iceberg", metas, "data/")):
+            for top in sorted(tops, key=len):
+                if any(w.startswith(top + under) for w in wanted):
+                    return kind, f"{folder}/{top}".rstrip("/")
+        return None
     paths = [f"{folder}/_delta_log"] + ([f"{folder}/metadata"] if below == "data" else [])
     try:
         infos = fs.get_file_info(paths)
     except OSError:
         return None
     if infos[0].type == pafs.FileType.Directory:
-        return "delta"
-    return "iceberg" if len(infos) > 1 and infos[1].type == pafs.FileType.Directory else None
+        return "delta", folder
+    if len(infos) > 1 and infos[1].type == pafs.FileType.Directory:
+        return "iceberg", folder
+    return None
 
 
 def _shown_path(folder: str, loc: Location, settings: Settings, *, remote: bool) -> str:

@@ -26,15 +26,18 @@ def delta_orders(folder: Path) -> None:
 
 async def test_files_inside_a_delta_table_are_not_read_as_plain_files(project: Path) -> None:
     delta_orders(project / "delta_orders")
+    delta_orders(project / "tables" / "orders")  # a folder holding a Delta table
     from deltalake import write_deltalake
 
     write_deltalake(project / "parted", penguins(30), partition_by=["species"])
     async with inmemory(project) as client:
-        for path in ("delta_orders/*.parquet", ["delta_orders", "parted"], "parted/species=Adelie"):
+        for path in ("delta_orders/*.parquet", ["delta_orders", "parted"], "parted/species=Adelie", "tables"):
             err = await call_error(client, "read_parquet", path=path)
             assert "inside the Delta table" in err, path
         err = await call_error(client, "read_parquet", path="delta_orders/*.parquet")
         assert 'read_parquet "delta_orders"' in err and "as_of" in err
+        err = await call_error(client, "read_parquet", path="tables/*/*.parquet")
+        assert 'read_parquet "tables/orders"' in err
         err = await call_error(client, "read_parquet", path="parted/species=Adelie/*.parquet")
         assert 'read_parquet "parted"' in err
         r = await call(client, "read_parquet", path="delta_orders")  # the table itself: version 2
