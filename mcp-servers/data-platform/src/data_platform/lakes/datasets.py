@@ -206,7 +206,7 @@ def _plan_parquet(
 ) -> Plan:
     needed = set(wanted) | set(used)
     pieces: list[ds.Fragment] = []
-    groups_total = groups_read = rows = read = 0
+    groups_total = groups_read = rows = read = total = 0  # total: the rows of every kept group
     split = expr is not None and not set(used) <= set(partitions)  # row statistics can skip groups
     exact = expr is None or set(used) <= set(partitions)
     file_bytes: dict[str, int] = {}
@@ -222,10 +222,10 @@ def _plan_parquet(
         ids = list(range(md.num_row_groups)) if ids is None else ids
         if not ids:
             continue
+        total += sum(md.row_group(i).num_rows for i in ids)
         if nrows is not None and exact:  # every row of a kept group is read: stop at nrows
             if rows >= nrows:
-                groups_total += sum(f.metadata.num_row_groups for f in kept[kept.index(frag) + 1 :])
-                break
+                continue
             first = _first_groups(md, ids, nrows - rows)
             if len(first) < md.num_row_groups:
                 ids, chosen = first, [frag.subset(row_group_ids=first)]
@@ -244,7 +244,7 @@ def _plan_parquet(
         texts = set()  # small files: reading each footer again costs more than the decode saves
     pieces = _as_dictionaries(pieces, dataset, texts, split, cut)
     return Plan(
-        dataset, pieces, expr, wanted, counts, rows if exact else None, partitions, file_bytes, file_groups
+        dataset, pieces, expr, wanted, counts, total if exact else None, partitions, file_bytes, file_groups
     )
 
 

@@ -72,6 +72,8 @@ async def test_nrows_stops_the_scan_and_the_counts_say_what_was_read(project: Pa
             2,
             3,
         )
+        err = await call_error(client, "read_parquet", path="penguins_ds", nrows=10, max_rows=5)
+        assert "has 900 rows" in err  # the guard counts the dataset, not the groups planned
         r = await call(client, "read_parquet", path="penguins_ds", nrows=10, where="mass > 0", name="f")
         sc = r.structured_content
         assert sc["rows"] == 10 and sc["scan"]["files_read"] < 9
