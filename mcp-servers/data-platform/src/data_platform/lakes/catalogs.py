@@ -180,6 +180,22 @@ def listing(
     return spaces, tables
 
 
+def describe(name: str, ident: tuple[str, ...], storage: Storage, settings: Settings) -> Any:
+    """The table `ident` of catalog `name`, or None when it has none by that name."""
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+    catalog = open_catalog(name, storage, settings)
+    try:
+        return catalog.load_table(ident)
+    except (NoSuchTableError, NoSuchNamespaceError, ValueError):
+        return None
+    except Exception as exc:  # a catalog never written to raises its driver's "no such table"
+        text = first_line(exc).lower()
+        if "no such table" in text or "does not exist" in text:
+            return None
+        raise InputError(f"Cannot read the Iceberg catalog {name!r}: {first_line(exc)[:300]}") from None
+
+
 def write_iceberg(
     ref: TableRef,
     data: pa.Table,

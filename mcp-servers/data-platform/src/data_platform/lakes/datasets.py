@@ -71,6 +71,8 @@ class Plan:
     counts: ScanCounts
     rows: int | None  # exact when known before reading (Parquet footers, a partition-only filter)
     partitions: list[str]
+    file_bytes: dict[str, int] | None = None  # what each kept file adds to bytes_read
+    file_groups: dict[str, int] | None = None  # and to row_groups_read
 
 
 def open_dataset(
@@ -116,8 +118,16 @@ def _format(files: Files, fmt: str, sep: str | None, encoding: str | None) -> ds
     return ds.CsvFileFormat(parse_options=parse, read_options=read)
 
 
-def plan(dataset: ds.Dataset, files: Files, *, where: str | None, columns: list[str] | None) -> Plan:
-    """Prune partitions and row groups by `where`, keep `columns`, count what will be read."""
+def plan(
+    dataset: ds.Dataset,
+    files: Files,
+    *,
+    where: str | None,
+    columns: list[str] | None,
+    nrows: int | None = None,
+) -> Plan:
+    """Prune partitions and row groups by `where`, keep `columns`, count what will be read (with
+    `nrows` and a row count known from the footers: only the row groups holding the first rows)."""
     schema = dataset.schema
     check_columns(columns, schema.names, files.location.url)
     partitions = _partition_names(dataset, files)
@@ -130,14 +140,23 @@ def plan(dataset: ds.Dataset, files: Files, *, where: str | None, columns: list[
             _footers(kept, files)
         _same_columns(kept, schema, partitions, files)
         if parquet:
-            return _plan_parquet(dataset, files, kept, expr, wanted, used, partitions)
+            return _plan_parquet(dataset, files, kept, expr, wanted, used, partitions, nrows)
     except OSError as exc:
         raise storage_error(exc, files.location.url) from None
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InputError(f"Cannot read {files.location.url}: {first_line(exc)}") from None
     read = sum(files.sizes.get(f.path, 0) for f in kept)
     counts = ScanCounts(len(kept), len(files.paths), read, files.total_bytes)
-    return Plan(dataset, kept, expr, wanted, counts, None, partitions)
+    return Plan(
+        dataset,
+        kept,
+        expr,
+        wanted,
+        counts,
+        None,
+        partitions,
+        {f.path: files.sizes.get(f.path, 0) for f in kept},
+    )
 
 
 def _footers(kept: list[ds.Fragment], files: Files) -> None:
@@ -183,11 +202,16 @@ def _plan_parquet(
     wanted: list[str],
     used: list[str],
     partitions: list[str],
+    nrows: int | None,
 ) -> Plan:
     needed = set(wanted) | set(used)
     pieces: list[ds.Fragment] = []
-    groups_total = groups_read = rows = read = 0
+    groups_total = groups_read = rows = read = total = 0  # total: the rows of every kept group
     split = expr is not None and not set(used) <= set(partitions)  # row statistics can skip groups
+    exact = expr is None or set(used) <= set(partitions)
+    file_bytes: dict[str, int] = {}
+    file_groups: dict[str, int] = {}
+    cut: set[int] = set()  # pieces holding only their first row groups (nrows reached)
     texts = _text_columns(dataset.schema, wanted, partitions) if files.local else set()
     for frag in kept:
         work.check()
@@ -198,19 +222,41 @@ def _plan_parquet(
         ids = list(range(md.num_row_groups)) if ids is None else ids
         if not ids:
             continue
+        total += sum(md.row_group(i).num_rows for i in ids)
+        if nrows is not None and exact:  # every row of a kept group is read: stop at nrows
+            if rows >= nrows:
+                continue
+            first = _first_groups(md, ids, nrows - rows)
+            if len(first) < md.num_row_groups:
+                ids, chosen = first, [frag.subset(row_group_ids=first)]
+                cut.add(id(chosen[0]))
         pieces.extend(chosen)
         groups_read += len(ids)
         rows += sum(md.row_group(i).num_rows for i in ids)
         paths = [md.schema.column(j).path for j in range(md.num_columns)]
-        read += _chunk_bytes(md, paths, ids, needed)
+        file_bytes[frag.path] = _chunk_bytes(md, paths, ids, needed)
+        file_groups[frag.path] = len(ids)
+        read += file_bytes[frag.path]
         texts = {c for c in texts if _dictionary_only(md, paths, ids, c)}
-    exact = expr is None or set(used) <= set(partitions)
     files_read = len({p.path for p in pieces})
     counts = ScanCounts(files_read, len(files.paths), read, files.total_bytes, groups_read, groups_total)
     if rows < DICTIONARY_FILE_ROWS * files_read:
         texts = set()  # small files: reading each footer again costs more than the decode saves
-    pieces = _as_dictionaries(pieces, dataset, texts, split)
-    return Plan(dataset, pieces, expr, wanted, counts, rows if exact else None, partitions)
+    pieces = _as_dictionaries(pieces, dataset, texts, split, cut)
+    return Plan(
+        dataset, pieces, expr, wanted, counts, total if exact else None, partitions, file_bytes, file_groups
+    )
+
+
+def _first_groups(md: pq.FileMetaData, ids: list[int], need: int) -> list[int]:
+    """The first of `ids` that hold `need` rows."""
+    out, rows = [], 0
+    for i in ids:
+        out.append(i)
+        rows += md.row_group(i).num_rows
+        if rows >= need:
+            break
+    return out
 
 
 def _chunk_bytes(md: pq.FileMetaData, paths: list[str], groups: list[int], needed: set[str]) -> int:
@@ -244,7 +290,7 @@ def _dictionary_only(md: pq.FileMetaData, paths: list[str], groups: list[int], c
 
 
 def _as_dictionaries(
-    pieces: list[ds.Fragment], dataset: ds.Dataset, columns: set[str], split: bool
+    pieces: list[ds.Fragment], dataset: ds.Dataset, columns: set[str], split: bool, cut: set[int]
 ) -> list[ds.Fragment]:
     """The pieces re-made to decode `columns` as dictionaries; the scan casts them back to the
     dataset's type (values and type unchanged). Indices plus one cast cost ~10% less CPU than
@@ -262,7 +308,7 @@ def _as_dictionaries(
         ),
         default_fragment_scan_options=old.default_fragment_scan_options,
     )
-    groups = [[rg.id for rg in p.row_groups] if split else None for p in pieces]
+    groups = [[rg.id for rg in p.row_groups] if split or id(p) in cut else None for p in pieces]
     return [
         fmt.make_fragment(p.path, dataset.filesystem, p.partition_expression, g)
         for p, g in zip(pieces, groups, strict=True)
@@ -308,10 +354,11 @@ def scan(
         raise guard_error(p.rows, head, guard)
     scanner = sub.scanner(columns=p.columns, filter=p.filter, batch_size=chunk_size or BATCH_ROWS)
     progress = [0, p.counts.bytes_read or files.total_bytes]
+    seen: set[str] = set()
     try:
         with work.measure(lambda _rows: (progress[0], progress[1])):  # bytes of the files read
             done = ingest(
-                _batches(scanner, files, schema, source_column, progress),
+                _batches(scanner, files, schema, source_column, progress, seen),
                 schema,
                 target,
                 guard=guard,
@@ -325,10 +372,21 @@ def scan(
             f"Cannot read {files.location.url}: {first_line(exc)}",
             hint="Files of different schemas? Name the files of one schema with a glob.",
         ) from None
+    counts = p.counts
+    if nrows is not None and len(seen) < counts.files_read:  # stopped at nrows: what it read
+        counts = _read_counts(p, seen)
     result = OpResult.of(done)
-    result.notes.append(p.counts.sentence())
-    result.scan = p.counts
+    result.notes.append(counts.sentence())
+    result.scan = counts
     return result
+
+
+def _read_counts(p: Plan, seen: set[str]) -> ScanCounts:
+    """The counts of the files a scan stopped at nrows read from (of what the source holds)."""
+    c = p.counts
+    groups = sum((p.file_groups or {}).get(f, 0) for f in seen) if c.row_groups_total else None
+    read = sum((p.file_bytes or {}).get(f, 0) for f in seen)
+    return ScanCounts(len(seen), c.files_total, read, c.bytes_total, groups, c.row_groups_total)
 
 
 def _guard(p: Plan, files: Files, max_rows: int) -> Guard:
@@ -344,10 +402,15 @@ def _guard(p: Plan, files: Files, max_rows: int) -> Guard:
 
 
 def _batches(
-    scanner: ds.Scanner, files: Files, schema: pa.Schema, source_column: str | None, progress: list[int]
+    scanner: ds.Scanner,
+    files: Files,
+    schema: pa.Schema,
+    source_column: str | None,
+    progress: list[int],
+    seen: set[str],
 ) -> Iterator[pa.RecordBatch]:
-    """The scan's batches (with each row's file when asked); `progress` counts the files' bytes."""
-    seen: set[str] = set()
+    """The scan's batches (with each row's file when asked); `progress` counts the files' bytes,
+    `seen` gathers the files read."""
     for tagged in scanner.scan_batches():
         path = tagged.fragment.path
         if path not in seen:
@@ -376,7 +439,13 @@ def read_dataset(
 ) -> OpResult:
     """Files of one format into one ref: planned (pruned, counted), then streamed."""
     dataset = open_dataset(files, fmt, sep=sep, encoding=encoding)
-    p = plan(dataset, files, where=where, columns=columns)
-    return scan(
+    p = plan(dataset, files, where=where, columns=columns, nrows=nrows)
+    out = scan(
         p, files, target, max_rows=max_rows, nrows=nrows, chunk_size=chunk_size, source_column=source_column
     )
+    if files.skipped:
+        names = ", ".join(files.url(f).rsplit("/", 1)[-1] for f in files.skipped[:3])
+        more = ", ..." if len(files.skipped) > 3 else ""
+        n = len(files.skipped)
+        out.notes.append(f"Skipped {n:,} file{'s' if n > 1 else ''} not {fmt} by extension ({names}{more}).")
+    return out

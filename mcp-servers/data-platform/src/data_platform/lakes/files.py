@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -21,7 +21,7 @@ from data_platform.paths import resolve_dataset_path
 
 EXTENSIONS = {
     "parquet": (".parquet", ".parq", ".pq"),
-    "csv": (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".csv.zst", ".csv.bz2"),
+    "csv": (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".csv.zst", ".csv.bz2"),
     "json": (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz"),
 }
 MAX_FILES = 100_000
@@ -40,6 +40,8 @@ class Files:
     local: bool = True
     shown_base: str | None = None  # paths relative to a table's folder are shown under this URL
     partitions: list[str] | None = None  # a table's partition columns, from its log (not its folders)
+    listed: list[str] | None = None  # every file under `base` (hidden ones too): is it a table's?
+    skipped: list[str] = field(default_factory=list)  # files of a folder without the format's extension
 
     @property
     def total_bytes(self) -> int:
@@ -70,7 +72,11 @@ def find_files(source: str | Sequence[str], settings: Settings, storage: Storage
         raise InputError("The path list is empty.", hint="Give a file, a folder, a glob or a list of them.")
     found: Files | None = None
     for item in items:
-        one = _expand(locate(item, settings, storage), fmt, remote=scheme_of(item) not in (None, "file"))
+        remote = scheme_of(item) not in (None, "file")
+        loc = locate(item, settings, storage)
+        one = _expand(loc, fmt, remote=remote)
+        if not one.single or len(items) > 1:
+            _refuse_table_files(item, loc, one, settings, remote=remote)
         if found is None:
             found = one
             continue
@@ -78,6 +84,7 @@ def find_files(source: str | Sequence[str], settings: Settings, storage: Storage
             raise InputError("The listed paths are on different filesystems.", hint="Read them separately.")
         found.paths += [p for p in one.paths if p not in found.sizes]
         found.sizes.update(one.sizes)
+        found.skipped += one.skipped
         found.single = False
         found.base = _common_base([found.base or "", one.base or ""])
     assert found is not None
@@ -86,15 +93,11 @@ def find_files(source: str | Sequence[str], settings: Settings, storage: Storage
 
 def _expand(loc: Location, fmt: str, *, remote: bool) -> Files:
     fs, path = loc.fs, loc.path
-    glob = any(c in path for c in "*?[")
-    if glob:
-        base = path[: path.index(next(c for c in path if c in "*?["))].rsplit("/", 1)[0]
-        pattern = _glob_regex(path)
-        infos = [i for i in listing(fs, base, loc) if pattern.fullmatch(i.path)]
-        infos = _visible(infos, base)
-        if not infos:
-            raise NotFoundError(f"No file matches {loc.url}.", hint=_near(fs, base, loc))
-        return _files(loc, infos, base, remote=remote)
+    if is_glob(path):
+        base, infos, every = glob_matches(loc)
+        out = _files(loc, infos, base, remote=remote)
+        out.listed = [i.path for i in every]
+        return out
     found = listing(fs, path, loc)  # a folder or prefix: one listing (no HEAD request first)
     if not found:
         info = _info(fs, path, loc)
@@ -104,10 +107,116 @@ def _expand(loc: Location, fmt: str, *, remote: bool) -> Files:
     infos = _visible(found, path)
     ext = EXTENSIONS.get(fmt, ())
     kept = [i for i in infos if i.path.lower().endswith(ext)]
-    infos = kept or infos
+    if not kept:
+        names = sorted({"." + i.path.rsplit("/", 1)[-1].rsplit(".", 1)[-1] for i in infos if "." in i.path})
+        shown = loc.url if remote else path
+        raise NotFoundError(
+            f"{loc.url} has no {fmt} files ({', '.join(ext)})"
+            + (f"; it has {len(infos):,} other files ({', '.join(names[:5])})." if infos else "."),
+            hint=f'A glob reads files of another extension as {fmt}: e.g. "{shown}/*{names[0]}".'
+            if names
+            else "list_files shows what is there.",
+        )
+    out = _files(loc, kept, path, remote=remote)
+    out.listed = [i.path for i in found]
+    out.skipped = [i.path for i in infos if i not in kept]
+    return out
+
+
+def _refuse_table_files(item: str, loc: Location, files: Files, settings: Settings, *, remote: bool) -> None:
+    """Files inside a Delta or Iceberg table read as plain files would mix in the files the table's
+    log has removed (older versions): refused, pointing at the table. The folder read (its listing
+    shows a log) and each parent up to the allowed root or the bucket are checked."""
+    start = files.base or files.paths[0].rsplit("/", 1)[0]
+    stop = _top(start, settings, remote=remote)
+    folder, below = start.rstrip("/"), ""
+    base = (files.base or "").rstrip("/")
+    while True:
+        found = _table_at(loc.fs, folder, below, files.listed if folder == base else None, files.paths)
+        if found:
+            kind, table = found
+            shown = _shown_path(table, loc, settings, remote=remote)
+            if kind == "delta":
+                raise InputError(
+                    f"{item} lies inside the Delta table {shown}: its folder also keeps the files "
+                    "the table's log has removed (older versions), so they are not read as plain files.",
+                    hint=f'Read the table: read_parquet "{shown}" (as_of=N for version N).',
+                )
+            raise InputError(
+                f"{item} lies inside the Iceberg table folder {shown}: its files include older "
+                "snapshots, so they are not read as plain files.",
+                hint='Read the table through its catalog: read_parquet "catalog.namespace.table" '
+                "(list_files on a catalog names its tables).",
+            )
+        if folder == stop or "/" not in folder.strip("/"):
+            return
+        folder, below = folder.rsplit("/", 1)[0] or "/", folder.rsplit("/", 1)[1]
+
+
+def _top(path: str, settings: Settings, *, remote: bool) -> str:
+    """The highest folder checked for a table above `path`: the bucket, or the allowed root (or
+    project folder) holding it."""
+    if remote:
+        return path.split("/", 1)[0]
+    roots = [*settings.allowed_roots, settings.project_dir]
+    held = [str(r) for r in roots if Path(path).is_relative_to(r)]
+    return max(held, key=len) if held else path
+
+
+def _table_at(
+    fs: pafs.FileSystem, folder: str, below: str, listed: list[str] | None, read: list[str]
+) -> tuple[str, str] | None:
+    """(`delta`, its folder) when `folder` holds `_delta_log/`, (`iceberg`, ...) when it holds
+    `metadata/` and the path goes down through its `data/`. With the folder's listing, tables below
+    it holding files of `read` count too."""
+    if listed is not None:
+        rel = [p[len(folder) :].lstrip("/") for p in listed]
+        logs = {
+            r.rsplit("_delta_log/", 1)[0] for r in rel if r.startswith("_delta_log/") or "/_delta_log/" in r
+        }
+        metas = {
+            r.rsplit("metadata/", 1)[0] for r in rel if r.endswith(".metadata.json") and "metadata/" in r
+        }
+        wanted = [p[len(folder) :].lstrip("/") for p in read]
+        for kind, tops, under in (("delta", logs, ""), ("iceberg", metas, "data/")):
+            for top in sorted(tops, key=len):
+                if any(w.startswith(top + under) for w in wanted):
+                    return kind, f"{folder}/{top}".rstrip("/")
+        return None
+    paths = [f"{folder}/_delta_log"] + ([f"{folder}/metadata"] if below == "data" else [])
+    try:
+        infos = fs.get_file_info(paths)
+    except OSError:
+        return None
+    if infos[0].type == pafs.FileType.Directory:
+        return "delta", folder
+    if len(infos) > 1 and infos[1].type == pafs.FileType.Directory:
+        return "iceberg", folder
+    return None
+
+
+def _shown_path(folder: str, loc: Location, settings: Settings, *, remote: bool) -> str:
+    if remote:
+        return loc.child_url(folder)
+    path, project = Path(folder), settings.project_dir
+    return str(path.relative_to(project)) if path.is_relative_to(project) else folder
+
+
+def is_glob(path: str) -> bool:
+    return any(c in path for c in "*?[")
+
+
+def glob_matches(loc: Location) -> tuple[str, list[pafs.FileInfo], list[pafs.FileInfo]]:
+    """A glob's base folder, the visible files it matches (none: an error), and every file under
+    the base."""
+    path = loc.path
+    base = path[: path.index(next(c for c in path if c in "*?["))].rsplit("/", 1)[0]
+    pattern = _glob_regex(path)
+    every = listing(loc.fs, base, loc)
+    infos = _visible([i for i in every if pattern.fullmatch(i.path)], base)
     if not infos:
-        raise NotFoundError(f"{loc.url} has no {fmt} files.", hint="list_files shows what is there.")
-    return _files(loc, infos, path, remote=remote)
+        raise NotFoundError(f"No file matches {loc.url}.", hint=_near(loc.fs, base, loc))
+    return base, infos, every
 
 
 def _files(loc: Location, infos: list[pafs.FileInfo], base: str, *, remote: bool) -> Files:

@@ -4,6 +4,8 @@ the tool without importing pyarrow.dataset."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 
@@ -14,7 +16,8 @@ class FileRow(BaseModel):
 
 class Listing(BaseModel):
     path: str
-    kind: str  # folder, file, delta table, iceberg table files, iceberg catalog
+    # folder, glob (its matches), file, delta table, iceberg table files, iceberg catalog/namespace/table
+    kind: str
     files_total: int = 0
     bytes_total: int = 0
     files: list[FileRow] = []  # the first SHOWN_FILES
@@ -24,4 +27,7 @@ class Listing(BaseModel):
     columns: dict[str, str] = {}  # name -> Arrow type
     namespaces: list[str] = []
     tables: list[str] = []
+    # A table's latest snapshots (Delta: versions), newest first: [{"id", "time" (UTC, ISO), "operation",
+    # "rows"}]. Typed Any: a row model's schema (~300 characters) overran the whole tool list's cap.
+    snapshots: Any = []
     next: list[str] = []

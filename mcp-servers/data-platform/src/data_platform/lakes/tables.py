@@ -173,7 +173,7 @@ def _read_delta(
     where_ = Location(dataset.filesystem, "", ref.shown)
     files = Files(where_, paths, {p: sizes.get(p, 0) for p in paths}, "", local=False, shown_base=ref.shown)
     files.partitions = list(table.metadata().partition_columns)  # values in the log, not in the files
-    p = plan(dataset, files, where=where, columns=columns)
+    p = plan(dataset, files, where=where, columns=columns, nrows=nrows)
     source = f"{ref.shown} (delta version {table.version()})"
     target = target_of(source, suggest_name(ref.shown.rstrip("/").rsplit("/", 1)[-1]))
     out = scan(p, files, target, max_rows=max_rows, nrows=nrows, chunk_size=chunk_size)

@@ -17,8 +17,9 @@ class ListResult(ToolResult, Listing):
 
     def render(self) -> str:
         parts = [f"{self.path}: {self.kind}"]
-        if self.kind == "iceberg catalog":
-            parts[0] += f", namespaces: {', '.join(self.namespaces) or 'none'}"
+        if self.kind in ("iceberg catalog", "iceberg namespace"):
+            if self.kind == "iceberg catalog" or self.namespaces:
+                parts[0] += f", namespaces: {', '.join(self.namespaces) or 'none'}"
             parts.append("tables: " + (", ".join(self.tables[:60]) or "none"))
         else:
             kinds = ", ".join(f"{n:,} {k}" for k, n in self.formats.items())
@@ -32,6 +33,13 @@ class ListResult(ToolResult, Listing):
                 )
             if self.columns:
                 parts.append("columns: " + ", ".join(f"{n} {t}" for n, t in list(self.columns.items())[:40]))
+            if self.snapshots:
+                what = "version" if self.kind == "delta table" else "snapshot"
+                shots = [
+                    [str(s["id"]), s["time"], s["operation"], "" if s["rows"] is None else f"{s['rows']:,}"]
+                    for s in self.snapshots
+                ]
+                parts.append(markdown_table([what, "time (UTC)", "operation", "rows"], shots))
             if self.files:
                 rows = [[f.path, human_bytes(f.size_bytes)] for f in self.files]
                 parts.append(markdown_table(["file", "size"], rows))

@@ -63,6 +63,8 @@ async def prefix_round_trip(client, project: Path, root: str) -> str:  # type: i
     assert sc["source"] == f"{root}/penguins" and {"species", "year"} <= {x["name"] for x in sc["columns"]}
     listed = text_of(await call(client, "list_files", path=f"{root}/penguins/"))
     assert "9 files" in listed and "species" in listed and "mass" in listed
+    r = await call(client, "list_files", path=f"{root}/penguins/species=Adelie/*/*")  # a glob's matches
+    assert (r.structured_content["kind"], r.structured_content["files_total"]) == ("glob", 3)
 
     pq.write_table(penguins(), project / "p.parquet")
     await call(client, "read_parquet", path="p.parquet", name="p")

@@ -65,7 +65,10 @@ async def test_a_delta_table_on_gs_is_refused_with_the_reason(project: Path, gcs
         err = await call_error(client, "read_parquet", path=f"gs://{b}/orders")
         assert "Delta tables are read and written in local folders, s3:// and az://" in err
         assert "XML API" in err and "not gs://" in err
-        await call(client, "read_parquet", path=f"gs://{b}/orders/*.parquet", name="files")  # its files
+        err = await call_error(client, "read_parquet", path=f"gs://{b}/orders/*.parquet")  # its files
+        assert "inside the Delta table" in err  # nor as plain files
+        pq.write_table(penguins(), project / "p.parquet")
+        await call(client, "read_parquet", path="p.parquet", name="files")
         err = await call_error(client, "write_table", data_ref="files", table=f"gs://{b}/orders")
         assert "not gs://" in err
 
