@@ -35,7 +35,7 @@ from data_platform.lakes import catalogs
 from data_platform.lakes.datasets import ScanCounts, plan, scan
 from data_platform.lakes.files import Files, storage_error
 from data_platform.lakes.pushdown import iceberg_filter
-from data_platform.lakes.storage import Location, Storage, scheme_of
+from data_platform.lakes.storage import Location, Storage, canonical, scheme_of
 from data_platform.lakes.tablestore import delta_options, delta_served
 from data_platform.paths import resolve_path
 from data_platform.registry import Guard, Registry, guard_error, ingest, suggest_name
@@ -58,7 +58,7 @@ class TableRef:
 
 def find_table(text: str, settings: Settings, storage: Storage, *, for_write: bool = False) -> TableRef:
     """A Delta folder (path or URL) or an Iceberg table in a catalog."""
-    text = text.strip()
+    text = canonical(text.strip())
     if "/" in text or scheme_of(text) is not None or text.startswith((".", "~")):
         if scheme_of(text) not in (None, "file"):
             loc = storage.locate(text, for_write=for_write)
@@ -81,7 +81,7 @@ def find_table(text: str, settings: Settings, storage: Storage, *, for_write: bo
 def detect(text: str, settings: Settings, storage: Storage) -> TableRef | None:
     """The table `text` names for read_parquet: a declared catalog's `catalog.ns.table`, or a folder
     holding `_delta_log/` (read as Delta: its log says which Parquet files are current)."""
-    text = text.strip()
+    text = canonical(text.strip())
     if any(c in text for c in "*?["):
         return None
     local = scheme_of(text) in (None, "file")

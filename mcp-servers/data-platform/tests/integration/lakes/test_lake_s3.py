@@ -118,6 +118,21 @@ read_only = true
         await call(client, "read_parquet", path=f"s3://{b}/penguins", name="p", columns=["id"])
         err = await call_error(client, "to_parquet", data_ref="p", path=f"s3://{b}/copy.parquet")
         assert "read-only" in err and "lake" in err
+        # issue 23: Spark's s3a:// (and s3n://) is the same URL: the entry serves it, and the answer says so
+        for scheme in ("s3a", "s3n"):
+            r = await call(client, "read_parquet", path=f"{scheme}://{b}/penguins", where="year = 2009")
+            assert (
+                r.structured_content["rows"] == 300 and r.structured_content["source"] == f"s3://{b}/penguins"
+            )
+            said = text_of(r).splitlines()[0]
+            assert f'read `path=["{scheme}://{b}/penguins"]` as `path=["s3://{b}/penguins"]`' in said
+            err = await call_error(client, "to_parquet", data_ref="p", path=f"{scheme}://{b}/copy.parquet")
+            assert "read-only" in err and "lake" in err
+        r = await call(client, "list_files", path=f"s3a://{b}/penguins")
+        assert "9 files" in text_of(r)
+        # an entry for s3://BUCKET/ does not serve s3://BUCKETxyz/ (a prefix of the name, not of the path)
+        err = await call_error(client, "read_parquet", path=f"s3://{b}xyz/penguins")
+        assert "No credentials" in err
 
 
 async def test_missing_credentials_and_bad_urls_say_what_to_do(project: Path, s3) -> None:  # type: ignore[no-untyped-def]
