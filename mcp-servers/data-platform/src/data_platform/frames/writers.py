@@ -36,6 +36,14 @@ def check_csv(schema: pa.Schema, sep: str) -> None:
         raise InputError(f"sep must be one character, got {sep!r}.")
 
 
+CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}  # a CSV name's ending -> its compression
+
+
+def csv_codec(name: str) -> str | None:
+    """The compression a CSV name asks for (`x.csv.gz` -> gzip), None for plain text."""
+    return next((c for end, c in CODECS.items() if name.lower().endswith(end)), None)
+
+
 @dataclass
 class Written:
     path: Path | str  # a local path, or the URL written in object storage
@@ -97,14 +105,15 @@ def write_csv(
     sep: str = ",",
     header: bool = True,
 ) -> Written:
-    """Stream a ref into a CSV file (gzip when the name ends in .gz), written atomically."""
+    """Stream a ref into a CSV file (compressed when the name ends in .gz, .bz2 or .zst), atomically."""
     info = registry.info(ref)
     check_csv(info.schema, sep)
     temp = _prepare_output(path, overwrite, mkdirs)
     schema = info.schema.remove_metadata()
     with _temp_output(temp, path, f"Cannot write `{ref}` as CSV", hint="Try to_parquet."):
         sink = pa.OSFile(str(temp), "wb")
-        out = pa.CompressedOutputStream(sink, "gzip") if path.name.endswith(".gz") else sink
+        codec = csv_codec(path.name)
+        out = pa.CompressedOutputStream(sink, codec) if codec else sink
         with (
             out,
             pacsv.CSVWriter(

@@ -103,6 +103,13 @@ def _format(files: Files, fmt: str, sep: str | None, encoding: str | None) -> ds
         return ds.JsonFileFormat()
     import pyarrow.csv as pacsv
 
+    zst = next((p for p in files.paths if p.lower().endswith(".zst")), None)
+    if zst is not None:  # pyarrow's datasets parse .zst CSV undecoded: a garbled parse error
+        raise InputError(
+            f"{files.url(zst)}: zstd-compressed CSV is not read as a dataset here (pyarrow's datasets "
+            "do not decompress it).",
+            hint="Write it as .csv.gz; one local .csv.zst file is read whole by read_csv without where.",
+        )
     first = next((p for p in files.paths if files.sizes.get(p)), files.paths[0])
     with files.location.fs.open_input_stream(first, compression="detect") as f:
         sample = f.read(SAMPLE_BYTES)

@@ -38,7 +38,8 @@ from data_platform.lakes import aws, azure, gcs
 from data_platform.tomlfiles import TomlFiles
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
+SCHEMES = {"s3": "s3", "s3a": "s3", "s3n": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
+_S3_ALIASES = re.compile(r"^\s*s3[an]://", re.IGNORECASE)  # Hadoop/Spark's names for the same s3:// URL
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KEYS = {"url", "endpoint", "region", "key", "secret", "token", "anonymous", "read_only", "description"}
 _SECRET_KEYS = ("secret", "token", "credential", "password", "account-key", "account_key", "sas")
@@ -60,6 +61,16 @@ def scheme_of(text: str) -> str | None:
     """`s3` for `s3://bucket/x`; None for a local path (a Windows drive letter is no scheme)."""
     m = _SCHEME.match(text.strip()) if isinstance(text, str) else None
     return m.group(1).lower() if m else None
+
+
+def canonical(text: str) -> str:
+    """`s3a://b/x` and `s3n://b/x` (Spark's habit) as `s3://b/x`: one URL for entries and answers."""
+    return _S3_ALIASES.sub("s3://", text, count=1).strip() if _S3_ALIASES.match(text) else text
+
+
+def _under(url: str, prefix: str) -> bool:
+    """`s3://lake/x` is under `s3://lake`; `s3://lakehouse/x` is not."""
+    return url == prefix or url.startswith(prefix + "/")
 
 
 def check_scheme(text: str) -> None:
@@ -165,7 +176,8 @@ class Storage:
         return _VAR.sub(lambda m: self.settings.environ[m.group(1)], value)
 
     def entry_for(self, url: str) -> Entry | None:
-        matches = [e for e in self.entries() if url.startswith(e.url.rstrip("/")) and e.url]
+        url = canonical(url)
+        matches = [e for e in self.entries() if e.url and _under(url, canonical(e.url).rstrip("/"))]
         return max(matches, key=lambda e: len(e.url), default=None)
 
     def secrets(self) -> list[str]:
@@ -213,7 +225,7 @@ class Storage:
 
     def locate(self, url: str, *, for_write: bool = False) -> Location:
         """The filesystem and path for an object-storage URL (credentials resolved, never shown)."""
-        url = url.strip()
+        url = canonical(url.strip())
         check_scheme(url)
         scheme = scheme_of(url)
         kind = SCHEMES.get(scheme or "")

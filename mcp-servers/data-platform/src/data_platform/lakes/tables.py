@@ -35,7 +35,7 @@ from data_platform.lakes import catalogs
 from data_platform.lakes.datasets import ScanCounts, plan, scan
 from data_platform.lakes.files import Files, storage_error
 from data_platform.lakes.pushdown import iceberg_filter
-from data_platform.lakes.storage import Location, Storage, scheme_of
+from data_platform.lakes.storage import Location, Storage, canonical, scheme_of
 from data_platform.lakes.tablestore import delta_options, delta_served
 from data_platform.paths import resolve_path
 from data_platform.registry import Guard, Registry, guard_error, ingest, suggest_name
@@ -58,7 +58,7 @@ class TableRef:
 
 def find_table(text: str, settings: Settings, storage: Storage, *, for_write: bool = False) -> TableRef:
     """A Delta folder (path or URL) or an Iceberg table in a catalog."""
-    text = text.strip()
+    text = canonical(text.strip())
     if "/" in text or scheme_of(text) is not None or text.startswith((".", "~")):
         if scheme_of(text) not in (None, "file"):
             loc = storage.locate(text, for_write=for_write)
@@ -81,7 +81,7 @@ def find_table(text: str, settings: Settings, storage: Storage, *, for_write: bo
 def detect(text: str, settings: Settings, storage: Storage) -> TableRef | None:
     """The table `text` names for read_parquet: a declared catalog's `catalog.ns.table`, or a folder
     holding `_delta_log/` (read as Delta: its log says which Parquet files are current)."""
-    text = text.strip()
+    text = canonical(text.strip())
     if any(c in text for c in "*?["):
         return None
     local = scheme_of(text) in (None, "file")
@@ -150,7 +150,7 @@ def _delta(ref: TableRef, storage: Storage, version: int | dt.datetime | None = 
     assert ref.uri is not None
     try:
         table = DeltaTable(ref.uri, storage_options=delta_options(ref.uri, storage) or None)
-        if version is not None:
+        if version is not None and not _travel(table, version, ref):
             table.load_as_version(version)
         return table
     except TableNotFoundError:
@@ -159,6 +159,50 @@ def _delta(ref: TableRef, storage: Storage, version: int | dt.datetime | None = 
         ) from None
     except (DeltaError, OSError, ValueError) as exc:
         raise InputError(f"Cannot open the Delta table {ref.shown}: {first_line(exc)}") from None
+
+
+def _travel(table: Any, when: int | dt.datetime, ref: TableRef) -> bool:
+    """Load the version `when` names; refuse one the log does not hold, and a time before the first
+    commit (delta-rs would answer its earliest version). False: the kernel's own error is the answer."""
+    from deltalake.exceptions import DeltaError
+
+    latest = table.version()
+    if isinstance(when, int):
+        if 0 <= when <= latest:
+            try:
+                table.load_as_version(when)
+                return True
+            except DeltaError:
+                pass  # gone from the log (cleaned up): said below
+        raise NotFoundError(f"{ref.shown} has no version {when}; {_versions(table, latest)}.")
+    commits = _commits(table)
+    first, at = commits[0] if commits else (0, None)
+    if at is not None and when < at:
+        raise NotFoundError(
+            f"{ref.shown} has no version at or before {when.isoformat()}; "
+            f"its earliest is version {first} at {at.isoformat()}.",
+            hint=f"Give a later time, or as_of={first}.",
+        )
+    return False
+
+
+def _commits(table: Any) -> list[tuple[int, dt.datetime | None]]:
+    """(version, commit time) of the commits the log holds, oldest first."""
+    out = []
+    for h in table.history():
+        stamp = h.get("timestamp")
+        at = dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).replace(microsecond=0) if stamp else None
+        if isinstance(h.get("version"), int) and h["version"] >= 0:
+            out.append((h["version"], at))
+    return sorted(out, key=lambda c: c[0])
+
+
+def _versions(table: Any, latest: int) -> str:
+    """`versions 0 to 2 (latest 2 at 2025-06-01T10:00:00+00:00)`: what as_of can name."""
+    commits = _commits(table)
+    first = commits[0][0] if commits else 0
+    at = commits[-1][1] if commits and commits[-1][0] == latest else None
+    return f"versions {first} to {latest} (latest {latest}{f' at {at.isoformat()}' if at else ''})"
 
 
 def _read_delta(

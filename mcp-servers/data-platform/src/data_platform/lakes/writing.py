@@ -71,9 +71,11 @@ def write(
     schema = info.schema.remove_metadata()
     with _upload(loc) as out:
         if fmt == "csv":
-            stream = pa.CompressedOutputStream(out, "gzip") if loc.path.endswith(".gz") else out
+            codec = writers.csv_codec(loc.path)
+            stream = pa.CompressedOutputStream(out, codec) if codec else out
             options = pacsv.WriteOptions(delimiter=sep)
-            with pacsv.CSVWriter(stream, schema, write_options=options) as w:
+            # the compressed stream is closed too: its last block reaches the object before it is complete
+            with stream, pacsv.CSVWriter(stream, schema, write_options=options) as w:
                 for batch in writers.ref_batches(registry, ref, info.rows):
                     w.write_batch(batch)
         else:
@@ -93,9 +95,11 @@ def _info(loc: Location) -> pafs.FileInfo:
 
 @contextlib.contextmanager
 def _upload(loc: Location) -> Iterator[pa.NativeFile]:
-    """An output stream to `loc`; on an error or a cancel, what was written is removed."""
+    """An output stream to `loc`; on an error or a cancel, what was written is removed.
+
+    compression=None: pyarrow would otherwise compress by the name's ending (`.gz`) a second time."""
     try:
-        out = loc.fs.open_output_stream(loc.path)
+        out = loc.fs.open_output_stream(loc.path, compression=None)
     except OSError as exc:
         raise storage_error(exc, loc.url) from None
     try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from data_platform.errors import InputError
+from data_platform.lakes.storage import canonical
 
 
 def _same(value: Any) -> Any:
@@ -235,8 +236,18 @@ def _dnf(value: Any) -> Any:
     )
 
 
+def _s3_url(value: Any) -> Any:
+    """Spark's `s3a://` and `s3n://` as `s3://` (the same object; storage entries match it)."""
+    if isinstance(value, list):
+        return [_s3_url(v) for v in value]
+    return canonical(value) if isinstance(value, str) else value
+
+
 # Values written from other tools' vocabularies, read as this tool's (the answer says so).
 VALUES: dict[tuple[str, str], Callable[[Any], Any]] = {
+    **{(tool, "path"): _s3_url for tool in ("read_parquet", "read_csv", "read_json", "list_files",
+                                            "to_csv", "to_parquet")},
+    ("write_table", "table"): _s3_url,
     ("read_parquet", "where"): _dnf,
     ("read_csv", "where"): _dnf,
     ("read_json", "where"): _dnf,

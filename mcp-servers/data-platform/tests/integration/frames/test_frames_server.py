@@ -162,6 +162,10 @@ async def test_a_chain_with_hand_computed_results(project: Path) -> None:
         await call(client, "to_csv", data_ref="big", path="out/f.csv.gz")
         with gzip.open(project / "out/f.csv.gz", "rb") as f:
             assert pacsv.read_csv(f).column("order_id").to_pylist() == [1, 5]
+        for end, codec in ((".bz2", "bz2"), (".zst", "zstd")):  # the name's ending compresses, as on S3
+            await call(client, "to_csv", data_ref="big", path=f"out/f.csv{end}")
+            with pa.CompressedInputStream(str(project / f"out/f.csv{end}"), codec) as f:
+                assert pacsv.read_csv(f).column("order_id").to_pylist() == [1, 5]
 
 
 async def test_types_round_trip_through_parquet_and_refs(project: Path) -> None:

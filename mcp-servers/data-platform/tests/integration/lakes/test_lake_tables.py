@@ -130,6 +130,12 @@ async def test_delta_versions_local_and_on_s3(project: Path, s3) -> None:  # typ
             for version in ("0", 0):  # an integer, as a model writes a version, is taken too
                 r = await call(client, "read_parquet", path=table, as_of=version)
                 assert r.structured_content["rows"] == 900 and "Delta version 0" in text_of(r)
+            # issue 23: a time before the table, or a version after its latest, is refused (not version 0)
+            err = await call_error(client, "read_parquet", path=table, as_of="2020-01-01")
+            assert "no version at or before 2020-01-01T00:00:00+00:00" in err
+            assert "earliest is version 0 at 20" in err
+            err = await call_error(client, "read_parquet", path=table, as_of=7)
+            assert "has no version 7; versions 0 to 1 (latest 1 at 20" in err and "kernel" not in err.lower()
             err = await call_error(client, "write_table", data_ref="wider", table=table)
             assert "merge_schema" in err
         r = await call(client, "list_files", path="tables/penguins_delta")
