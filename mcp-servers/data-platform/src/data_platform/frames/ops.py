@@ -40,7 +40,7 @@ class OpResult:
     info: RefInfo
     head: pa.Table
     notes: list[str] = field(default_factory=list)
-    scan: object = None  # a dataset read's counts (lakes.datasets.ScanCounts)
+    scan: object = None  # a dataset read's counts (lakes.scanplan.ScanCounts)
 
     @classmethod
     def of(cls, done: Ingested) -> OpResult:

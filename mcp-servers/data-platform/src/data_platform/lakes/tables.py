@@ -32,9 +32,10 @@ from data_platform.frames.engine import first_line
 from data_platform.frames.ops import OpResult
 from data_platform.frames.sources import check_columns
 from data_platform.lakes import catalogs
-from data_platform.lakes.datasets import ScanCounts, plan, scan
+from data_platform.lakes.datasets import scan
 from data_platform.lakes.files import Files, storage_error
 from data_platform.lakes.pushdown import iceberg_filter
+from data_platform.lakes.scanplan import ScanCounts, plan
 from data_platform.lakes.storage import Location, Storage, canonical, scheme_of
 from data_platform.lakes.tablestore import delta_options, delta_served
 from data_platform.paths import resolve_path

@@ -12,8 +12,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from data_platform.config import load_settings
-from data_platform.lakes.datasets import open_dataset, plan, read_dataset
+from data_platform.lakes.datasets import open_dataset, read_dataset
 from data_platform.lakes.files import find_files
+from data_platform.lakes.scanplan import plan
 from data_platform.lakes.storage import Storage
 from data_platform.registry import Registry, Target
 
