@@ -32,13 +32,27 @@ BATCH_ROWS = 131_072
 def open_dataset(
     files: Files, fmt: str, *, sep: str | None = None, encoding: str | None = None
 ) -> ds.Dataset:
-    """The files as one pyarrow dataset, hive partitions as columns."""
+    """The files as one pyarrow dataset, hive partitions as columns (a key whose values do not all
+    read back as written, `zip=01234`, stays text: see `_padded_keys`)."""
     try:
-        return ds.dataset(
+        fmt_ = _format(files, fmt, sep, encoding)
+        dataset = ds.dataset(
             files.infos(),  # with their sizes: no HEAD request per file in object storage
             filesystem=files.location.fs,
-            format=_format(files, fmt, sep, encoding),
+            format=fmt_,
             partitioning="hive" if files.base else None,
+            partition_base_dir=files.base,
+        )
+        padded = _padded_keys(dataset, files)
+        if not padded:
+            return dataset
+        inferred = dataset.partitioning.schema
+        schema = pa.schema([pa.field(f.name, pa.string()) if f.name in padded else f for f in inferred])
+        return ds.dataset(
+            files.infos(),
+            filesystem=files.location.fs,
+            format=fmt_,
+            partitioning=ds.partitioning(schema, flavor="hive"),
             partition_base_dir=files.base,
         )
     except OSError as exc:
@@ -48,6 +62,31 @@ def open_dataset(
             f"{files.location.url} is not a readable {fmt} dataset: {first_line(exc)}",
             hint="Check the format, or name the files of one schema with a glob.",
         ) from None
+
+
+def _padded_keys(dataset: ds.Dataset, files: Files) -> set[str]:
+    """Hive keys pyarrow typed as numbers although a value does not read back as written
+    (`zip=00501` as 501, `month=01` as 1): kept as text, as DuckDB's hive reader does, so no
+    value is changed and a partitioned write gives back the same folders."""
+    partitioning = getattr(dataset, "partitioning", None)
+    if partitioning is None or not files.base:
+        return set()
+    numeric = {f.name for f in partitioning.schema if pa.types.is_integer(f.type)}
+    found: set[str] = set()
+    for path in files.paths:
+        rel = path[len(files.base) :] if path.startswith(files.base) else ""
+        for part in rel.strip("/").split("/")[:-1]:
+            key, eq, value = part.partition("=")
+            if eq and key in numeric and key not in found and _reads_back_changed(value):
+                found.add(key)
+    return found
+
+
+def _reads_back_changed(value: str) -> bool:
+    try:
+        return str(int(value)) != value
+    except ValueError:
+        return False
 
 
 def _format(files: Files, fmt: str, sep: str | None, encoding: str | None) -> ds.FileFormat:

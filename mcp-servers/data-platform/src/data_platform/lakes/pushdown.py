@@ -205,7 +205,8 @@ def _text_beside_number(column: exp.Expr, value: exp.Expr, types: dict[str, pa.D
     if kind is not None and number and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         raise ExpressionError(
             f"`{column.name}` is text and {value.sql()} is a number.",
-            hint=f"Quote the value to compare as text: {column.name} == '{value.sql()}'.",
+            hint=f"Quote the value as the column writes it: {column.name} == '{value.sql()}', or "
+            f"'0{value.sql()}' if its values are zero-padded (list_files shows a partition's values).",
         )
 
 

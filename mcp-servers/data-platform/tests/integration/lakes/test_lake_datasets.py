@@ -312,3 +312,28 @@ async def test_dataset_read_reports_bytes_and_a_cancel_publishes_nothing(project
         )
         await anyio.sleep(3)
         assert _files(project) == before and "b" not in await _refs(client)
+
+
+async def test_zero_padded_partition_values_stay_as_written(project: Path) -> None:
+    """`zip=01234` was typed int32 and read as 1234 (list_files showed 01234; a partitioned write gave
+    back zip=1234): a key whose values do not all read back as written stays text, as in DuckDB."""
+    for zip_code in ("00501", "01234", "90210"):
+        for month in ("01", "02"):
+            folder = project / "zips" / f"zip={zip_code}" / f"m={month}"
+            folder.mkdir(parents=True)
+            pq.write_table(pa.table({"x": [1, 2]}), folder / "p.parquet")
+    for year in (2023, 2024):
+        (project / "plain" / f"year={year}").mkdir(parents=True)
+        pq.write_table(pa.table({"x": [year]}), project / "plain" / f"year={year}" / "p.parquet")
+    async with inmemory(project) as client:
+        r = await call(client, "read_parquet", path="zips", where="zip == '01234' and m == '02'")
+        sc = r.structured_content
+        assert sc["rows"] == 2 and sc["scan"]["files_read"] == 1
+        assert [(row["zip"], row["m"]) for row in sc["preview"]] == [("01234", "02")] * 2
+        types = {c["name"]: c["type"] for c in sc["columns"]}
+        assert types["zip"] == "string" and types["m"] == "string"
+        err = await call_error(client, "read_parquet", path="zips", where="m == 2")
+        assert "`m` is text" in err and "'02'" in err
+        r = await call(client, "read_parquet", path="plain", where="year = 2024")  # plain numbers stay so
+        assert {c["name"]: c["type"] for c in r.structured_content["columns"]}["year"] == "int32"
+        assert r.structured_content["rows"] == 1
