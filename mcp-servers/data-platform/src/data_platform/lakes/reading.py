@@ -83,9 +83,14 @@ def load(
         return SINGLE[kind](real, target, max_rows=max_rows, **options)
     extra = sorted(k for k, v in options.items() if k not in DATASET_OPTIONS and v not in _UNSET)
     if extra:
+        takes = [
+            k
+            for k in ("where", "columns", "nrows", "chunk_size", "sep", "encoding", "source_column")
+            if k in options
+        ]
         raise InputError(
             f"{', '.join(extra)} apply to one local file; a folder, glob, list or URL is read as a dataset "
-            "with where, columns, nrows, chunk_size, sep, encoding and source_column.",
+            f"with {', '.join(takes[:-1])} and {takes[-1]}.",
             hint="Read one file at a time for those options, or convert types afterwards with sql.",
         )
     files = find_files(path, settings, storage, FORMATS[kind])

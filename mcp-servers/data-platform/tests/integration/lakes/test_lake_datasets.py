@@ -337,3 +337,14 @@ async def test_zero_padded_partition_values_stay_as_written(project: Path) -> No
         r = await call(client, "read_parquet", path="plain", where="year = 2024")  # plain numbers stay so
         assert {c["name"]: c["type"] for c in r.structured_content["columns"]}["year"] == "int32"
         assert r.structured_content["rows"] == 1
+
+
+async def test_an_option_of_one_file_on_a_dataset_names_what_this_reader_takes(project: Path) -> None:
+    """The refusal listed source_column for read_csv, which does not take it (a model then sent it)."""
+    (project / "csvs").mkdir()
+    for i in range(2):
+        (project / "csvs" / f"p{i}.csv").write_text("a,b\n1,2\n")
+    async with inmemory(project) as client:
+        err = await call_error(client, "read_csv", path="csvs", dtype={"a": "double"})
+        assert err.startswith("Error: dtype apply to one local file") and "source_column" not in err
+        assert "where, columns, nrows, chunk_size, sep and encoding" in err
