@@ -33,13 +33,21 @@ def resolve_path(path: str, settings: Settings, *, for_write: bool = False, fold
         ) from exc
 
 
+GLOB_CHARS = "*?["
+
+
+def is_glob(path: str) -> bool:
+    """Whether `path` is a glob pattern (`data/*/*.parquet`), read as the files it matches."""
+    return any(c in path for c in GLOB_CHARS)
+
+
 def resolve_dataset_path(path: str, settings: Settings) -> Path:
     """A local folder, file or glob pattern (`data/*/*.parquet`): its real path when it exists,
     else its deepest existing folder (the glob's base), each checked against the allowed roots."""
     text = path.strip() if isinstance(path, str) else path
-    if isinstance(text, str) and any(c in text for c in "*?["):
+    if isinstance(text, str) and is_glob(text):
         head = text.split("/")
-        cut = next(i for i, part in enumerate(head) if any(c in part for c in "*?["))
+        cut = next(i for i, part in enumerate(head) if is_glob(part))
         base = "/".join(head[:cut]) or "."
         real = resolve_path(base, settings, folder=True)
         return real / "/".join(head[cut:])

@@ -74,10 +74,8 @@ def _padded_keys(dataset: ds.Dataset, files: Files) -> set[str]:
     numeric = {f.name for f in partitioning.schema if pa.types.is_integer(f.type)}
     found: set[str] = set()
     for path in files.paths:
-        rel = path[len(files.base) :] if path.startswith(files.base) else ""
-        for part in rel.strip("/").split("/")[:-1]:
-            key, eq, value = part.partition("=")
-            if eq and key in numeric and key not in found and _reads_back_changed(value):
+        for key, value in files.hive(path):
+            if key in numeric and key not in found and _reads_back_changed(value):
                 found.add(key)
     return found
 

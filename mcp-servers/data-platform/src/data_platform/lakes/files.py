@@ -17,7 +17,7 @@ import pyarrow.fs as pafs
 from data_platform.config import Settings
 from data_platform.errors import InputError, NotFoundError
 from data_platform.lakes.storage import Location, Storage, scheme_of
-from data_platform.paths import resolve_dataset_path
+from data_platform.paths import GLOB_CHARS, is_glob, resolve_dataset_path
 
 EXTENSIONS = {
     "parquet": (".parquet", ".parq", ".pq"),
@@ -51,10 +51,20 @@ class Files:
         """The files with their sizes, as pyarrow.dataset takes them (it then asks for none)."""
         return [pafs.FileInfo(p, pafs.FileType.File, size=self.sizes.get(p)) for p in self.paths]
 
+    def hive(self, path: str) -> list[tuple[str, str]]:
+        """The `key=value` folders of one of the files, below `base`."""
+        return hive_pairs(path[len(self.base) :]) if self.base and path.startswith(self.base) else []
+
     def url(self, path: str) -> str:
         if self.shown_base is not None:
             return f"{self.shown_base.rstrip('/')}/{path}"
         return path if self.local else self.location.child_url(path)
+
+
+def hive_pairs(rel: str) -> list[tuple[str, str]]:
+    """The `key=value` folders (hive partitions) of a file's path relative to its dataset, in order."""
+    parts = (part.partition("=") for part in rel.strip("/").split("/")[:-1])
+    return [(key, value) for key, eq, value in parts if eq]
 
 
 def locate(text: str, settings: Settings, storage: Storage, *, for_write: bool = False) -> Location:
@@ -202,15 +212,11 @@ def _shown_path(folder: str, loc: Location, settings: Settings, *, remote: bool)
     return str(path.relative_to(project)) if path.is_relative_to(project) else folder
 
 
-def is_glob(path: str) -> bool:
-    return any(c in path for c in "*?[")
-
-
 def glob_matches(loc: Location) -> tuple[str, list[pafs.FileInfo], list[pafs.FileInfo]]:
     """A glob's base folder, the visible files it matches (none: an error), and every file under
     the base."""
     path = loc.path
-    base = path[: path.index(next(c for c in path if c in "*?["))].rsplit("/", 1)[0]
+    base = path[: path.index(next(c for c in path if c in GLOB_CHARS))].rsplit("/", 1)[0]
     pattern = _glob_regex(path)
     every = listing(loc.fs, base, loc)
     infos = _visible([i for i in every if pattern.fullmatch(i.path)], base)

@@ -13,10 +13,11 @@ import pyarrow.fs as pafs
 from data_platform.config import Settings
 from data_platform.errors import NotFoundError
 from data_platform.lakes import catalogs
-from data_platform.lakes.files import glob_matches, is_glob, locate, storage_error
+from data_platform.lakes.files import glob_matches, hive_pairs, locate, storage_error
 from data_platform.lakes.files import listing as list_all
 from data_platform.lakes.listed import FileRow, Listing
 from data_platform.lakes.storage import Location, Storage, scheme_of
+from data_platform.paths import is_glob
 
 SHOWN_FILES = 20
 SHOWN_VALUES = 10
@@ -80,10 +81,8 @@ def _files(
     out.formats = dict(Counter(_ext(i.path) for i in visible).most_common(6))
     values: dict[str, set[str]] = {}
     for i in visible:
-        for part in rel[i.path].split("/")[:-1]:
-            if "=" in part:
-                key, value = part.split("=", 1)
-                values.setdefault(key, set()).add(value)
+        for key, value in hive_pairs(rel[i.path]):
+            values.setdefault(key, set()).add(value)
     out.partitions = {k: sorted(v)[:SHOWN_VALUES] for k, v in values.items()}
     out.partition_values = {k: len(v) for k, v in values.items()}
     if out.kind in ("folder", "glob"):

@@ -20,7 +20,7 @@ from data_platform.lakes import tables
 from data_platform.lakes.datasets import read_dataset
 from data_platform.lakes.files import find_files
 from data_platform.lakes.storage import Storage, scheme_of
-from data_platform.paths import resolve_path
+from data_platform.paths import is_glob, resolve_path
 from data_platform.registry import Registry, Target, suggest_name
 
 FORMATS = {"read_csv": "csv", "read_parquet": "parquet", "read_json": "json"}
@@ -29,7 +29,8 @@ SINGLE: dict[str, Callable[..., OpResult]] = {
     "read_parquet": parquet.read_parquet,
     "read_json": json_reader.read_json,
 }
-DATASET_OPTIONS = {"where", "source_column", "columns", "nrows", "chunk_size", "sep", "encoding"}
+# A dataset read's options, in the order an answer names them.
+DATASET_OPTIONS = ("where", "columns", "nrows", "chunk_size", "sep", "encoding", "source_column")
 _UNSET: tuple[Any, ...] = (None, 0, False)
 
 
@@ -37,7 +38,7 @@ def is_dataset(path: str | Sequence[str], settings: Settings, options: dict[str,
     """Whether the dataset path reads this (anything but one local file without dataset options)."""
     if not isinstance(path, str) or options.get("where") or options.get("source_column"):
         return True
-    if scheme_of(path) not in (None, "file") or any(c in path for c in "*?["):
+    if scheme_of(path) not in (None, "file") or is_glob(path):
         return True
     return resolve_path(path, settings, folder=True).is_dir()
 
@@ -83,11 +84,7 @@ def load(
         return SINGLE[kind](real, target, max_rows=max_rows, **options)
     extra = sorted(k for k, v in options.items() if k not in DATASET_OPTIONS and v not in _UNSET)
     if extra:
-        takes = [
-            k
-            for k in ("where", "columns", "nrows", "chunk_size", "sep", "encoding", "source_column")
-            if k in options
-        ]
+        takes = [k for k in DATASET_OPTIONS if k in options]
         raise InputError(
             f"{', '.join(extra)} apply to one local file; a folder, glob, list or URL is read as a dataset "
             f"with {', '.join(takes[:-1])} and {takes[-1]}.",

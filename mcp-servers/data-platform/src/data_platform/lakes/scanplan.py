@@ -268,8 +268,6 @@ def _partition_names(dataset: ds.Dataset, files: Files) -> list[str]:
         return [k for k in files.partitions if k in dataset.schema.names]
     found: dict[str, None] = {}
     for path in files.paths[:1000]:
-        rel = path[len(files.base) :] if files.base and path.startswith(files.base) else ""
-        for part in rel.strip("/").split("/")[:-1]:
-            if "=" in part:
-                found.setdefault(part.split("=", 1)[0], None)
+        for key, _ in files.hive(path):
+            found.setdefault(key, None)
     return [k for k in found if k in dataset.schema.names]

@@ -38,7 +38,7 @@ from data_platform.lakes.pushdown import iceberg_filter
 from data_platform.lakes.scanplan import ScanCounts, plan
 from data_platform.lakes.storage import Location, Storage, canonical, scheme_of
 from data_platform.lakes.tablestore import delta_options, delta_served
-from data_platform.paths import resolve_path
+from data_platform.paths import is_glob, resolve_path
 from data_platform.registry import Guard, Registry, guard_error, ingest, suggest_name
 
 Mode = Literal["append", "overwrite"]
@@ -83,7 +83,7 @@ def detect(text: str, settings: Settings, storage: Storage) -> TableRef | None:
     """The table `text` names for read_parquet: a declared catalog's `catalog.ns.table`, or a folder
     holding `_delta_log/` (read as Delta: its log says which Parquet files are current)."""
     text = canonical(text.strip())
-    if any(c in text for c in "*?["):
+    if is_glob(text):
         return None
     local = scheme_of(text) in (None, "file")
     if local and "/" not in text and not (settings.project_dir / text).exists():
