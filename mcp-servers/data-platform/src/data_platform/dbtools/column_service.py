@@ -115,7 +115,7 @@ class Columns:
             "--no-write-json",
             folder="lineage",
         )
-        inv = self.service.inproc.invoke(args)
+        inv = self.service.inproc.invoke(args, manifest=self.service.parsed())
         if not inv.success:
             raise DbtError(
                 "dbt compile failed, so column lineage cannot read the SQL.\n"

@@ -179,7 +179,7 @@ def compare(
         return CompareOutcome(label, here, against, here_rel, there, result, kind)
 
     args = service.compile_args(project, target, None, *warehouse.ADAPTER_ONLY)
-    inv = service.inproc.invoke(args, after=run)
+    inv = service.inproc.invoke(args, after=run, manifest=service.parsed(target))
     if not inv.success or inv.after is None:
         raise DbtError("dbt could not open the target's adapter.", hint="Run dbt_parse to check the profile.")
     out: CompareOutcome = inv.after

@@ -96,7 +96,7 @@ def store(
                 continue
             item.data_ref, item.rows = stored.info.name, stored.info.rows
 
-    inv = service.inproc.invoke(args, after=run)
+    inv = service.inproc.invoke(args, after=run, manifest=service.parsed(target, vars))
     if not inv.success:
         for item in found:
             item.problem = item.problem or "dbt could not reach the warehouse again to fetch them"

@@ -137,7 +137,7 @@ def review(
         return adapter.type(), picked
 
     args = service.compile_args(project, target, None, *warehouse.ADAPTER_ONLY)
-    inv = service.inproc.invoke(args, after=run)
+    inv = service.inproc.invoke(args, after=run, manifest=service.parsed(target))
     if not inv.success or inv.after is None:
         raise DbtError("dbt could not open the target's adapter.", hint="Run dbt_parse to check the profile.")
     out.adapter_type, out.models = inv.after

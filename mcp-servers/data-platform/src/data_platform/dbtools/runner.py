@@ -96,11 +96,15 @@ class InProcessDbt:
 
         return hasattr(params, flag.lstrip("-").replace("-", "_"))
 
-    def invoke(self, args: list[str], after: Callable[[Any], Any] | None = None) -> Invocation:
+    def invoke(
+        self, args: list[str], after: Callable[[Any], Any] | None = None, manifest: Any = None
+    ) -> Invocation:
         """Run `dbt <args>` in this process; findings come from its structured events.
 
         `after(result)` runs when dbt succeeded, still under the lock, while dbt's adapter for
-        the profile is still registered (warehouse.py runs compiled SQL with it)."""
+        the profile is still registered (warehouse.py runs compiled SQL with it). `manifest`: a
+        parsed project (DbtService.parsed) dbt uses instead of parsing (reading its partial-parse
+        file alone is most of a warm compile)."""
         runner_cls = self.load()
         import dbt.deprecations
 
@@ -119,10 +123,17 @@ class InProcessDbt:
             dbt.deprecations.reset_deprecations()
             start = time.perf_counter()
             # dbt's console logger writes to stdout, which carries the MCP protocol: divert it.
+            kept = set(manifest.nodes) if manifest is not None else set()
             with contextlib.redirect_stdout(io.StringIO()):
-                res = runner_cls(callbacks=[on_event]).invoke(
-                    [*args, *COMMON_FLAGS, "--quiet", "--log-level-file", "none"]
-                )
+                try:
+                    res = runner_cls(manifest=manifest, callbacks=[on_event]).invoke(
+                        [*args, *COMMON_FLAGS, "--quiet", "--log-level-file", "none"]
+                    )
+                finally:
+                    # dbt adds an --inline query to the manifest as a node and drops it only when the
+                    # command succeeds: a failed one left in a kept parse fails every later --inline.
+                    for uid in set(manifest.nodes) - kept if manifest is not None else ():
+                        manifest.nodes.pop(uid, None)
                 try:
                     extra = after(res.result) if after is not None and res.success else None
                 finally:

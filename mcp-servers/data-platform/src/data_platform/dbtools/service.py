@@ -5,7 +5,9 @@ parse of a given file state runs without partial parsing (partial parsing
 skips unchanged files and with them their deprecation warnings) and its
 findings are kept; a later parse of the same state is a fast partial parse
 plus the kept findings. Runs are `dbt` subprocesses (runs.py, runner.py);
-ls, compile and lineage run in-process, here.
+ls, compile and lineage run in-process, here, on the last clean parse kept in
+memory (`parsed`) while nothing dbt reads has changed: reading dbt's saved
+partial parse back was most of a warm compile.
 
 A run/test/build tells the project's deprecations in full the first time it
 sees them; the service remembers which it told (per project, by event, file
@@ -119,9 +121,22 @@ class DbtService:
     def validate(self, target: str | None = None, vars: dict[str, Any] | None = None) -> Validation:
         """Parse the project; deprecations are reported on every call, not only the first."""
         with self._validating:  # a second caller (the warm-up, then the first call) reuses the first's parse
-            return self._validate(target, vars)
+            return self._validate(target, vars)[0]
 
-    def _validate(self, target: str | None, vars: dict[str, Any] | None) -> Validation:
+    def parsed(self, target: str | None = None, vars: dict[str, Any] | None = None) -> Any:
+        """The project parsed for `target`/`vars` as dbt would parse it now, kept in memory: a
+        command given it skips dbt's parse (InProcessDbt.invoke). None when the project has errors
+        (the command then parses, and says what dbt says). A command with `--state`/`--defer` must
+        not be given it: deferral writes the baseline's relations into the manifest's nodes."""
+        with self._validating:
+            validation, manifest = self._validate(target, vars, need_manifest=True)
+        return manifest if validation.ok else None
+
+    def _validate(
+        self, target: str | None, vars: dict[str, Any] | None, need_manifest: bool = False
+    ) -> tuple[Validation, Any]:
+        """The validation, and the kept manifest of its parse (None if not kept). `need_manifest`:
+        parse (partially: dbt reads its saved parse) where the saved findings alone would answer."""
         early.settle()  # the project's first parse, if running in its own process (early.py)
         project = self.project()
         folder = project.validation_path
@@ -134,12 +149,17 @@ class DbtService:
         current = cached is not None and cached.fingerprint == key
         if cached is not None and current and any(f.kind == "error" for f in cached.findings):
             # The same files failed before: same answer, without asking dbt again.
-            return Validation(project, cached.findings, 0.0, True, folder / "manifest.json")
-        if cached is not None and current and validation_mod.unchanged(folder, cached.stamp):
+            return Validation(project, cached.findings, 0.0, True, folder / "manifest.json"), None
+        if (
+            cached is not None
+            and current
+            and validation_mod.unchanged(folder, cached.stamp)
+            and (cached.manifest is not None or not need_manifest)
+        ):
             # Nothing dbt reads changed since the parse that wrote the manifest (dbt's partial parse
             # would parse no file): its findings and manifest are the answer, without dbt.
             self._cache[project.root] = cached
-            return Validation(project, cached.findings, 0.0, True, folder / "manifest.json")
+            return Validation(project, cached.findings, 0.0, True, folder / "manifest.json"), cached.manifest
         args = ["parse", *self.base_args(project, target, vars), "--target-path", str(folder)]
         if self.inproc.supports("--show-all-deprecations"):
             args.append("--show-all-deprecations")
@@ -160,18 +180,20 @@ class DbtService:
         clean = inv.success and not any(f.kind == "error" for f in findings)
         seen = getattr(inv.result, "env_vars", None) or {}  # the variables dbt's parse read
         kept_stamp = validation_mod.stamp(project, inv.after, seen) if clean else None
+        manifest = inv.result if kept_stamp is not None else None
         if not current or cached is None:
-            self._cache[project.root] = Cached(key, findings, kept_stamp)
+            self._cache[project.root] = Cached(key, findings, kept_stamp, manifest)
         else:  # the saved findings, from now on in memory
-            self._cache[project.root] = Cached(key, cached.findings, kept_stamp)
+            self._cache[project.root] = Cached(key, cached.findings, kept_stamp, manifest)
         validation_mod.save(folder, self._cache[project.root])  # never one with errors (save)
-        return Validation(
+        validation = Validation(
             project=project,
             findings=findings,
             seconds=inv.seconds,
             cached=current,
             manifest_path=folder / "manifest.json",
         )
+        return validation, manifest
 
     def warm(self) -> None:
         """At a server's start, in a thread: what every dbt call does first (a parse, or the check
@@ -229,7 +251,7 @@ class DbtService:
         ]
         if resource_type:
             args += ["--resource-type", resource_type]
-        inv = self.inproc.invoke(args)
+        inv = self.inproc.invoke(args, manifest=None if stateful else self.parsed(target))
         if not inv.success:
             raise DbtError(
                 "dbt ls failed.\n" + findings_text(inv.errors or inv.findings),
@@ -249,8 +271,12 @@ class DbtService:
         validation = self.checked("dbt compile", target, vars)
         project = validation.project
         stateful = self.state_args(state, defer, target)
-        args = self.compile_args(project, target, vars, *self.selection(select, None), *stateful)
-        inv = self.inproc.invoke(args)
+        # The compiled code comes back in-process: no manifest.json to rewrite, so the kept parse
+        # and its stamp still hold for the next command.
+        args = self.compile_args(
+            project, target, vars, *self.selection(select, None), *stateful, "--no-write-json"
+        )
+        inv = self.inproc.invoke(args, manifest=None if stateful else self.parsed(target, vars))
         if not inv.success:
             raise DbtError(
                 "dbt compile failed.\n" + findings_text(inv.errors or inv.findings),

@@ -103,7 +103,9 @@ def show(
         return code, where
 
     work.progress(0, 3, f"compiling {what}")
-    inv = service.inproc.invoke(args, after=compiled_where)
+    # A baseline's deferral edits the manifest's nodes: only a plain compile reuses the kept parse.
+    parsed = service.parsed(target) if state is None else None
+    inv = service.inproc.invoke(args, after=compiled_where, manifest=parsed)
     if not inv.success or inv.after is None:
         errors = inv.errors or inv.findings
         fix = "Fix the Jinja/SQL (dbt_compile shows it), then retry."

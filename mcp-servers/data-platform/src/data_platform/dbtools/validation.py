@@ -41,6 +41,8 @@ class Cached:
     findings: list[Finding]
     # What else the last clean parse of these files depended on (see `stamp`); None: ask dbt.
     stamp: dict[str, Any] | None = None
+    # That parse's dbt Manifest, in memory only (never saved): commands reuse it while `stamp` holds.
+    manifest: Any = None
 
 
 # Findings of the last full parse without errors, kept beside dbt's own partial-parse file so a

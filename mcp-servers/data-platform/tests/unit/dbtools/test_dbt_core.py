@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from data_platform.dbtools.findings import DEPRECATIONS, clean_message, from_eve
 from data_platform.dbtools.lineage import lineage
 from data_platform.dbtools.project import fingerprint, locate
 from data_platform.dbtools.runner import QUIET_ENV, progress_of
-from data_platform.dbtools.service import DbtService, RunOutcome, Validation
+from data_platform.dbtools.service import Compiled, DbtService, RunOutcome, Validation
 from data_platform.errors import DbtError, InputError, NotConfiguredError, NotFoundError
 from data_platform.render import bound
 from data_platform.server.dbt_results import DbtRunResult
@@ -179,8 +180,51 @@ def test_an_unchanged_project_is_answered_from_the_saved_parse_until_dbt_would_s
     nodes = json.loads(manifest.read_text())["nodes"]
     assert nodes["model.shop.flagged"]["schema"] == "moved"
     one = service()
-    one.ls()  # another command of the server rewrites the manifest: the stamp no longer holds
+    one.ls()  # a command given the kept parse (DbtService.parsed) writes no manifest: the stamp holds
+    assert one.validate().seconds == 0.0
+    one.compile("flagged")
+    assert one.validate().seconds == 0.0
+    service().validate(
+        target="duckdb_prod"
+    )  # another session rewrites the manifest: the stamp no longer holds
     assert one.validate().seconds > 0
+
+
+@pytest.mark.slow
+def test_commands_reuse_the_kept_parse_until_a_file_a_variable_or_the_target_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compile/show/ls run on the validation's parse kept in memory (dbt parses nothing), and
+    never on a stale one: an edited model, a variable a model reads, another target or vars."""
+    root = copy_shop(tmp_path)
+    flagged = root / "models" / "marts" / "flagged.sql"
+    flagged.write_text('select \'{{ env_var("SHOP_FLAG", "off") }}\' as flag, {{ var("n", 1) }} as n\n')
+    for key, value in duckdb_env(root, tmp_path / "w.duckdb").items():
+        monkeypatch.setenv(key, value)
+    service = DbtService(load_settings(project_dir=root, environ={"DBT_PROJECT_DIR": str(root)}))
+
+    def compiled(**kw: Any) -> Compiled:
+        return service.compile("flagged", **kw)[0][0]
+
+    kept = service.parsed()
+    assert kept is not None and service.parsed() is kept  # one parse, reused
+    assert "'off' as flag, 1 as n" in compiled().sql
+    assert service.parsed() is kept and [r.name for r in service.ls(select="flagged")] == ["flagged"]
+    # A failed --inline leaves no node behind in the kept parse (dbt drops it only on success).
+    inline = service.compile_args(service.project(), None, None, "--no-write-json", "--no-introspect")
+    assert not service.inproc.invoke([*inline, "--inline={{ run_query('select 1') }}"], manifest=kept).success
+    assert service.inproc.invoke([*inline, "--inline=select 1 as y"], manifest=kept).success
+    monkeypatch.setenv("SHOP_FLAG", "on")
+    assert "'on' as flag" in compiled().sql and service.parsed() is not kept
+    flagged.write_text('select {{ var("n", 1) }} as n\n')
+    assert compiled().sql == "select 1 as n"
+    other = compiled(target="duckdb_prod", vars={"n": 7})
+    assert (other.sql, other.relation) == ("select 7 as n", "w.shop_prod")
+    assert (compiled().sql, compiled().relation) == ("select 1 as n", "w.shop")
+    (root / "models" / "marts" / "broken.sql").write_text("select {{ nope( }}\n")
+    assert service.parsed() is None  # a project with errors: the command parses and says why
+    with pytest.raises(DbtError, match="broken"):
+        compiled()
 
 
 @pytest.mark.slow
