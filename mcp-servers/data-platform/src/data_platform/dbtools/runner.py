@@ -185,6 +185,7 @@ class SubprocessOutcome:
     seconds: float
     findings: list[Finding] = field(default_factory=list)
     stderr_tail: str = ""
+    reusable: bool = False  # the worker that ran it waits for the next command (worker.py)
 
     @property
     def errors(self) -> list[Finding]:
@@ -235,7 +236,7 @@ def worker_command(idle_s: float = 0.0) -> list[str]:
 
 async def start_worker(cwd: Path, idle_s: float = 0.0) -> Process:
     """A dbt process started ahead of time: it imports dbt (after `idle_s` with no command, see
-    worker.py) and runs one command later."""
+    worker.py) and runs the commands sent to it later."""
     return await anyio.open_process(
         worker_command(idle_s),
         cwd=str(cwd),
@@ -259,15 +260,19 @@ async def run_subprocess(
     worker: Process | None = None,
 ) -> SubprocessOutcome:
     """Run `dbt <args>` (in `worker` if given, else a new `dbt` process) reading JSON events;
-    stop it on cancel or timeout (TimeoutError)."""
+    stop it on cancel or timeout (TimeoutError). A worker that ended the command normally is
+    left waiting for the next one (`reusable`); any other process is stopped."""
+    from data_platform.dbtools import worker as worker_mod
+
     start = time.perf_counter()
     findings: list[Finding] = []
     stderr_chunks: list[str] = []
     process: Process | None = None
+    ended: list[int] = []  # a worker's END line: its exit code
     if worker is not None and worker.returncode is None and worker.stdin is not None:
         try:
-            await worker.stdin.send((json.dumps([*args, *COMMON_FLAGS, "--quiet"]) + "\n").encode())
-            await worker.stdin.aclose()
+            env = {**os.environ, **QUIET_ENV}
+            await worker.stdin.send(worker_mod.command_line([*args, *COMMON_FLAGS, "--quiet"], env))
             process = worker
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             kill_now(worker)  # it died while waiting: start dbt the ordinary way
@@ -290,6 +295,9 @@ async def run_subprocess(
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
+                    if line.startswith(b'{"' + worker_mod.END.encode()):
+                        ended.append(int(json.loads(line)[worker_mod.END]))
+                        return  # the worker waits for its next command: its streams stay open
                     await _handle_line(line, findings, on_progress)
             if buffer:
                 await _handle_line(buffer, findings, on_progress)
@@ -297,16 +305,24 @@ async def run_subprocess(
         with anyio.fail_after(timeout_s):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(read_stderr)
-                tg.start_soon(read_stdout)
-            await process.wait()
+                await read_stdout()
+                if ended:  # stderr was flushed before the END line: take what is in the pipe, then stop
+                    await anyio.sleep(0.02)
+                    tg.cancel_scope.cancel()
+            if not ended or ended[0] not in worker_mod.REUSABLE_EXITS:
+                await process.wait()
     finally:
-        with anyio.CancelScope(shield=True):
-            await _stop(process)
+        reusable = bool(ended) and ended[0] in worker_mod.REUSABLE_EXITS and process.returncode is None
+        if not reusable:
+            with anyio.CancelScope(shield=True):
+                await _stop(process)
+    code = ended[0] if ended else process.returncode
     return SubprocessOutcome(
-        returncode=process.returncode if process.returncode is not None else -1,
+        returncode=code if code is not None else -1,
         seconds=time.perf_counter() - start,
         findings=dedupe(findings),
         stderr_tail="".join(stderr_chunks)[-2000:],
+        reusable=reusable,
     )
 
 

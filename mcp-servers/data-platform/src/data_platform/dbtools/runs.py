@@ -1,8 +1,9 @@
 """dbt commands run as subprocesses (run, test, build, seed, docs generate), one at a time.
 
 Each command starts on a dbt worker process started ahead of time (runner.py): it imports
-dbt while the project is validated in-process, and the next one is started as soon as a
-command ends, so the next command starts warm. A command just cancelled may still be
+dbt while the project is validated in-process. A worker whose command ended normally waits
+for the next command (worker.py); after any other end a new one is started, so the next
+command starts warm either way. A command just cancelled may still be
 stopping: the next waits for it a moment (BUSY_WAIT_S) before saying another is running.
 """
 
@@ -181,6 +182,7 @@ class Runs:
         self._running = f"dbt {command}"
         started = time.time()
         worker = self._take_worker(project)
+        outcome = None
         try:
             outcome = await run_subprocess(
                 args, project.root, self.settings.dbt_timeout_s, on_progress, worker=worker
@@ -195,7 +197,10 @@ class Runs:
         finally:
             self._running = None
             with anyio.CancelScope(shield=True):
-                await self._prestart(project, NEXT_WORKER_IDLE_S)  # the next command starts warm
+                if outcome is not None and outcome.reusable and worker is not None:
+                    await self._keep(worker, project)  # dbt imported already: the next command starts at once
+                else:
+                    await self._prestart(project, NEXT_WORKER_IDLE_S)  # the next command starts warm
         return outcome, started
 
     # -- pre-started dbt processes ----------------------------------------------------------
@@ -212,6 +217,13 @@ class Runs:
                 self._worker = (await start_worker(project.root, idle_s), project.root)
             except OSError:
                 self._worker = None
+
+    async def _keep(self, worker: Any, project: DbtProject) -> None:
+        """The worker that just ran a command, waiting for the next (worker.py), as the next one."""
+        async with self._starting:
+            if self._worker is not None:  # started meanwhile (a call validating): one is enough
+                kill_now(self._worker[0])
+            self._worker = (worker, project.root)
 
     def _take_worker(self, project: DbtProject) -> Any:
         if self._worker is None:

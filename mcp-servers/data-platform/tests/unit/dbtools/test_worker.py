@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from data_platform.dbtools.runner import worker_command
+from data_platform.dbtools.worker import END, REUSABLE_EXITS, command_line
 
 
 def _stand_in(tmp_path: Path) -> tuple[dict[str, str], Path]:
@@ -53,10 +54,34 @@ def test_a_worker_for_the_command_about_to_come_imports_dbt_at_once(tmp_path: Pa
     assert marker.exists()
 
 
+def _ends(out: str) -> list[int]:
+    return [json.loads(line)[END] for line in out.splitlines() if line.startswith('{"' + END)]
+
+
 def test_a_command_arriving_during_the_idle_time_runs_without_waiting_it_out(tmp_path: Path) -> None:
     with subprocess.Popen(
-        worker_command(600), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        worker_command(600), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as proc:
-        _, err = proc.communicate(json.dumps(["--version"]) + "\n", timeout=120)  # far below the 600 s idle
-    assert proc.returncode == 0, err[-500:]
-    assert "installed" in err.lower(), err[-500:]  # dbt's version report (stdout is the event stream)
+        line = command_line(["--version"], dict(os.environ))
+        out, err = proc.communicate(line, timeout=120)  # far below the 600 s idle
+    assert proc.returncode == 0 and _ends(out.decode()) == [0], err[-500:]
+    assert b"installed" in err.lower(), err[-500:]  # dbt's version report (stdout is the event stream)
+
+
+def test_one_worker_serves_commands_until_one_ends_abnormally(tmp_path: Path) -> None:
+    """A command that ends normally leaves the worker for the next (dbt imported once, each
+    command with the environment it was sent); one dbt cannot run (exit 2) ends the worker."""
+    env = dict(os.environ)
+    with subprocess.Popen(
+        worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        for _ in range(2):
+            proc.stdin.write(command_line(["--version"], env))
+            proc.stdin.flush()
+            assert _ends(proc.stdout.readline().decode()) == [0]
+        missing = tmp_path / "nowhere"  # a project folder that is not there: dbt raises, exit 2
+        proc.stdin.write(command_line(["parse", "--project-dir", str(missing)], {**env, "DO_NOT_TRACK": "1"}))
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=120)
+    assert _ends(out.decode())[-1:] == [proc.returncode] and proc.returncode not in REUSABLE_EXITS, err[-500:]
