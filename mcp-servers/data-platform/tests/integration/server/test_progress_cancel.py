@@ -18,6 +18,7 @@ from cancelling import (
     _files,
     _refs,
     _running,
+    _settled,
     _wait_for,
 )
 from harness import call, connect, inmemory
@@ -34,7 +35,7 @@ async def test_cancelled_pg_query_stops_the_backend_and_leaves_no_ref(project: P
         await _cancel_while_running(
             client, pg.url, "pg_query", f"SELECT count(*) AS n, '{MARK}' AS m FROM {LONG}", MARK
         )
-        await anyio.sleep(0.3)  # the abandoned worker thread has unwound by now
+        await _settled(client)  # the abandoned worker thread has unwound
         assert await _refs(client) == before
         # The server keeps serving: the next call answers with the right data.
         r = await call(client, "pg_query", sql="SELECT x FROM generate_series(1, 5) AS x", name="after")
@@ -154,6 +155,35 @@ def _big_csv(project: Path, copies: int = 40) -> tuple[Path, int]:
     return path, block * copies
 
 
+def _big_ref(project: Path, name: str, copies: int = 40) -> int:
+    """The rows `_big_csv` holds as a ref of the project's registry, made in one vectorised step
+    (read_csv of the CSV cost seconds of parsing that the writers' tests do not test); its rows."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from data_platform.registry import Registry
+
+    i = np.tile(np.arange(500_000, dtype=np.int64), copies)
+    minutes = (i % 28) * 1440 + 600 + i % 60
+    at = (np.datetime64("2024-01-01T00:00:00", "s") + minutes.astype("timedelta64[m]")).astype("M8[s]")
+    names = pa.array([f"name{k}" for k in range(997)])
+    table = pa.table(
+        {
+            "id": pa.array(i),
+            "at": pa.array(at),
+            "value": pa.array(np.round(i * 0.37, 4)),
+            "name": pc.take(names, pa.array(i % 997)),
+        }
+    )
+    registry = Registry(project / ".data-platform")
+    try:
+        registry.put(table, name=name, source="big.csv")
+    finally:
+        registry.close()
+    return table.num_rows
+
+
 async def _load_reporting_bytes(
     project: Path, tool: str, path: Path, rows: int
 ) -> list[tuple[float, float | None, str | None]]:
@@ -193,7 +223,8 @@ async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> 
         await _cancel_at_first_progress(client, "read_csv", {"path": "big.csv", "max_rows": n, "name": "big"})
         # The load stops at its next batch and removes its half-written ref file.
         await _wait_for(lambda: _files(project) == files, timeout=GONE_WITHIN)
-        await anyio.sleep(3)  # and nothing is published later
+        await _settled(client)  # its thread has returned: nothing can be published later
+        assert _files(project) == files
         assert await _refs(client) == []
         r = await call(client, "read_csv", path="big.csv", nrows=10)
         assert r.structured_content["rows"] == 10
@@ -304,14 +335,13 @@ async def test_sql_reports_duckdbs_progress_and_a_cancel_interrupts_it(project: 
 
 @pytest.mark.slow  # seconds of real work, so that progress is due
 async def test_writers_report_rows_and_a_cancelled_write_leaves_no_file(project: Path) -> None:
-    _, n = _big_csv(project)
+    n = _big_ref(project, "big")
     steps: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         steps.append((done, total, message))
 
     async with inmemory(project) as client:
-        await call(client, "read_csv", path="big.csv", max_rows=n, name="big")
         start = time.monotonic()
         args = {"data_ref": "big", "path": "out.csv"}
         r = await client.call_tool("to_csv", args, progress_callback=on_progress)
@@ -326,5 +356,5 @@ async def test_writers_report_rows_and_a_cancelled_write_leaves_no_file(project:
         files = _files(project)
         await _cancel_at_first_progress(client, "to_csv", {"data_ref": "big", "path": "again.csv"})
         await _wait_for(lambda: _files(project) == files, timeout=GONE_WITHIN)
-        await anyio.sleep(3)  # and nothing appears later
+        await _settled(client)  # its thread has returned: nothing can appear later
         assert _files(project) == files
