@@ -156,32 +156,33 @@ def _big_csv(project: Path, copies: int = 40) -> tuple[Path, int]:
 
 
 def _big_ref(project: Path, name: str, copies: int = 40) -> int:
-    """The rows `_big_csv` holds as a ref of the project's registry, made in one vectorised step
-    (read_csv of the CSV cost seconds of parsing that the writers' tests do not test); its rows."""
+    """The rows `_big_csv` holds, as a ref of the project's registry: one block made vectorised,
+    repeated without copying (read_csv of the CSV cost seconds of writing and parsing that the
+    writers' tests do not test); its rows."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from data_platform.registry import Registry
 
-    i = np.tile(np.arange(500_000, dtype=np.int64), copies)
+    i = np.arange(500_000, dtype=np.int64)
     minutes = (i % 28) * 1440 + 600 + i % 60
-    at = (np.datetime64("2024-01-01T00:00:00", "s") + minutes.astype("timedelta64[m]")).astype("M8[s]")
+    at = np.datetime64("2024-01-01T00:00:00", "s") + minutes.astype("timedelta64[m]")
     names = pa.array([f"name{k}" for k in range(997)])
-    table = pa.table(
+    block = pa.table(
         {
             "id": pa.array(i),
-            "at": pa.array(at),
+            "at": pa.array(at.astype("M8[s]")),
             "value": pa.array(np.round(i * 0.37, 4)),
             "name": pc.take(names, pa.array(i % 997)),
         }
     )
     registry = Registry(project / ".data-platform")
     try:
-        registry.put(table, name=name, source="big.csv")
+        registry.put(pa.concat_tables([block] * copies), name=name, source="big.csv")
     finally:
         registry.close()
-    return table.num_rows
+    return block.num_rows * copies
 
 
 async def _load_reporting_bytes(
