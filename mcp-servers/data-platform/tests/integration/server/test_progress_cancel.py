@@ -140,6 +140,19 @@ async def test_pg_load_reports_rows_of_the_ref_and_a_cancelled_load_leaves_no_ta
         conn.execute("DROP TABLE dp_load_big")
 
 
+@pytest.fixture(scope="module")
+def big_csv_900mb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """`_big_csv` written once for the module's tests that only read it (each links it into its
+    project): 900 MB of writing per test saved."""
+    return _big_csv(tmp_path_factory.mktemp("big"))
+
+
+def _linked_big_csv(project: Path, made: tuple[Path, int]) -> tuple[Path, int]:
+    path = project / "big.csv"
+    path.hardlink_to(made[0])
+    return path, made[1]
+
+
 def _big_csv(project: Path, copies: int = 40) -> tuple[Path, int]:
     """A ~900 MB CSV (20M rows): a few seconds of read_csv here; its path and row count."""
     block = 500_000
@@ -211,14 +224,16 @@ async def _load_reporting_bytes(
 
 
 @pytest.mark.slow  # seconds of real work, so that progress is due
-async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
-    path, n = _big_csv(project)
+async def test_read_csv_reports_bytes_of_the_file(project: Path, big_csv_900mb: tuple[Path, int]) -> None:
+    path, n = _linked_big_csv(project, big_csv_900mb)
     await _load_reporting_bytes(project, "read_csv", path, n)
 
 
 @pytest.mark.slow  # seconds of real work, so that progress is due
-async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> None:
-    _, n = _big_csv(project)
+async def test_cancelled_read_csv_stops_and_publishes_nothing(
+    project: Path, big_csv_900mb: tuple[Path, int]
+) -> None:
+    _, n = _linked_big_csv(project, big_csv_900mb)
     files = _files(project)
     async with inmemory(project) as client:
         await _cancel_at_first_progress(client, "read_csv", {"path": "big.csv", "max_rows": n, "name": "big"})
