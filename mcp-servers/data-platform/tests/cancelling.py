@@ -44,6 +44,16 @@ async def _wait_for(predicate: Any, timeout: float) -> float:
     return time.monotonic() - start
 
 
+async def _settled(client: Any, timeout: float = GONE_WITHIN) -> None:
+    """Wait until the in-memory server runs no call's work, the abandoned (cancelled) ones included:
+    a cancelled call returns at once, its thread only at its next check. Once that thread has
+    returned nothing of the call can still be published (it publishes from that thread), so a
+    test checks what is left then, instead of sleeping for as long as the work might have taken."""
+    running = client.server.running
+    if not await anyio.to_thread.run_sync(running.wait_idle, timeout):
+        pytest.fail(f"a cancelled call's work still runs {timeout} s later")
+
+
 def _files(folder: Path) -> set[str]:
     """Every data file under the project (not the logs, not the registry's .gitignore)."""
     return {
@@ -61,8 +71,12 @@ async def _refs(client: Any) -> list[str]:
 async def _cancel_at_first_progress(client: Any, tool: str, args: dict[str, Any]) -> None:
     """Start `tool`, cancel the MCP call as soon as it reports progress (it must not finish first)."""
     started = anyio.Event()
+    running = getattr(getattr(client, "server", None), "running", None)  # an in-memory server's
+    counted: list[int] = []
 
     async def first(done: float, total: float | None, message: str | None) -> None:
+        if running is not None and not counted:
+            counted.append(len(running))
         started.set()
 
     async with anyio.create_task_group() as tg:
@@ -77,6 +91,8 @@ async def _cancel_at_first_progress(client: Any, tool: str, args: dict[str, Any]
         with anyio.fail_after(20):
             await started.wait()
         scope.cancel()
+    # `_settled` waits on the record that counted this call while it ran (else it waits on nothing).
+    assert running is None or counted[0] >= 1, "the server's record of running calls missed this call"
 
 
 async def _cancel_while_running(

@@ -142,6 +142,13 @@ class Running:
         with self._cond:
             return len(self._works)
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to `timeout` s until no work runs (abandoned ones included); whether none does.
+        A cancelled call's work publishes nothing once its thread has returned: a test waits for
+        that instead of sleeping and hoping."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._works, timeout)
+
     def stop(self, timeout: float) -> int:
         """Cancel every running work and wait up to `timeout` s for all to end; how many did not."""
         with self._cond:

@@ -85,14 +85,23 @@ def _publish(temp: Path, path: Path, overwrite: bool) -> None:
         temp.unlink(missing_ok=True)
 
 
+# A stored batch is handed on in slices of at most this many rows (zero-copy): a ref kept as one
+# batch (`Registry.put` of a one-chunk table: a sort's or join's result) was written with no
+# progress and no cancel until its end. pyarrow's default Parquet row group is the same size,
+# so a Parquet file's row groups stay as they were.
+SLICE_ROWS = 1024 * 1024
+
+
 def ref_batches(registry: Registry, ref: str, total: int) -> Iterator[pa.RecordBatch]:
     """The ref's batches, with progress (rows of the ref) and a stop when the call is cancelled."""
     rows = 0
-    for batch in registry.batches(ref):
-        work.check()  # the caller removes the half-written file: nothing reaches `path`
-        yield batch
-        rows += batch.num_rows
-        work.progress(rows, total, f"{rows:,} rows")
+    for stored in registry.batches(ref):
+        for start in range(0, max(stored.num_rows, 1), SLICE_ROWS):
+            batch = stored.slice(start, SLICE_ROWS) if stored.num_rows > SLICE_ROWS else stored
+            work.check()  # the caller removes the half-written file: nothing reaches `path`
+            yield batch
+            rows += batch.num_rows
+            work.progress(rows, total, f"{rows:,} rows")
 
 
 def write_csv(

@@ -18,6 +18,7 @@ from data_platform.server import completions, prompts, registry_tools, resources
 from data_platform.server.declare import ToolDef
 from data_platform.server.schema import CompactMCPServer
 from data_platform.server.state import AppState
+from data_platform.work import Running
 
 log = logging.getLogger("data_platform")
 WARM_AFTER_S = 3.0  # dbt's warm-up starts this long after start when no tools/list came
@@ -108,11 +109,12 @@ def build_server(
     """
     settings = settings or load_settings()
     tools = served_tools(settings)  # an unknown name stops here, before anything starts
+    running = Running()  # every run of the lifespan records its calls here (server.running)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
         served = registry or Registry(settings.registry_dir, sync_writes=settings.sync_writes)
-        state = AppState(settings=settings, registry=served)
+        state = AppState(settings=settings, registry=served, running=running)
         # Closed after every service (added later, closed first) and before the sandbox, whose
         # result streams the registry's writer may still be copying.
         state.closers.append(served.close)
@@ -158,6 +160,7 @@ def build_server(
     )
     server.max_output_chars = settings.max_output_chars
     server.listed = threading.Event()
+    server.running = running
     server.serve_tools(tools, toolcache.CACHE_FILE)  # listed as kept when the code is the same
     resources.register(server)  # refs as resources: not a tool family, never switched off
     if settings.prompts:  # off in the plugin: Claude Code has the same commands as its own files

@@ -25,6 +25,7 @@ from data_platform.server import sdk, toolcache
 from data_platform.server.arguments import prepare, unknown_tool_message, validation_message
 from data_platform.server.boundary import error_result, listed_tool, register_tool
 from data_platform.server.declare import ToolDef
+from data_platform.work import Running
 
 NULL = {"type": "null"}
 
@@ -79,6 +80,7 @@ class CompactMCPServer(MCPServer):
 
     max_output_chars: int = 8000
     listed: threading.Event | None = None  # set once `tools/list` is answered (start-up work waits)
+    running: Running | None = None  # the calls whose work still runs (every lifespan's state shares it)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

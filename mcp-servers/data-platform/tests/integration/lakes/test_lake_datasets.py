@@ -279,9 +279,8 @@ async def test_odd_arguments_get_clean_errors(project: Path) -> None:
 
 @pytest.mark.slow  # seconds of real work, so that progress is due
 async def test_dataset_read_reports_bytes_and_a_cancel_publishes_nothing(project: Path) -> None:
-    import anyio
 
-    from cancelling import _cancel_at_first_progress, _files, _refs
+    from cancelling import _cancel_at_first_progress, _files, _refs, _settled
 
     # bzip2 (concatenated streams) makes the read seconds long on any machine, so that progress is
     # due and a cancel lands mid-read; a plain CSV of this size is read in under the 1 s period.
@@ -310,7 +309,7 @@ async def test_dataset_read_reports_bytes_and_a_cancel_publishes_nothing(project
         await _cancel_at_first_progress(
             client, "read_csv", {"path": "big", "chunk_size": 100_000, "name": "b"}
         )
-        await anyio.sleep(3)
+        await _settled(client)  # its thread has returned: nothing can be published later
         assert _files(project) == before and "b" not in await _refs(client)
 
 

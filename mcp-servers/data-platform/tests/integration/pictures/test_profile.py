@@ -9,7 +9,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import anyio
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -244,7 +243,7 @@ def test_streamed_correlations_match_duckdb_corr_with_nulls_and_nan() -> None:
 async def test_profile_reports_progress_and_stops_when_cancelled(project: Path) -> None:
     import pyarrow.parquet as pq
 
-    from cancelling import _cancel_at_first_progress
+    from cancelling import _cancel_at_first_progress, _settled
 
     n = 4_000_000
     ids = pa.array(range(n), pa.int64())
@@ -257,7 +256,7 @@ async def test_profile_reports_progress_and_stops_when_cancelled(project: Path) 
         (project / "small.csv").write_text("a,b\n1,x\n2,y\n", encoding="utf-8")
         await call(client, "read_csv", path="small.csv")
         r = await call(client, "profile", data_ref="small")  # still serving
-        await anyio.sleep(8)  # longer than the rest of the big profile would have taken (~4 s)
+        await _settled(client)  # the big profile's thread has returned: it can write nothing more
     assert r.structured_content["candidate_keys"][0] == ["a"]
     reports = project / ".data-platform" / "reports"
     assert (reports / "small.html").exists() and not (reports / "big.html").exists()

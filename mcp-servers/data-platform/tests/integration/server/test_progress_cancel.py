@@ -18,6 +18,7 @@ from cancelling import (
     _files,
     _refs,
     _running,
+    _settled,
     _wait_for,
 )
 from harness import call, connect, inmemory
@@ -34,7 +35,7 @@ async def test_cancelled_pg_query_stops_the_backend_and_leaves_no_ref(project: P
         await _cancel_while_running(
             client, pg.url, "pg_query", f"SELECT count(*) AS n, '{MARK}' AS m FROM {LONG}", MARK
         )
-        await anyio.sleep(0.3)  # the abandoned worker thread has unwound by now
+        await _settled(client)  # the abandoned worker thread has unwound
         assert await _refs(client) == before
         # The server keeps serving: the next call answers with the right data.
         r = await call(client, "pg_query", sql="SELECT x FROM generate_series(1, 5) AS x", name="after")
@@ -139,6 +140,19 @@ async def test_pg_load_reports_rows_of_the_ref_and_a_cancelled_load_leaves_no_ta
         conn.execute("DROP TABLE dp_load_big")
 
 
+@pytest.fixture(scope="module")
+def big_csv_900mb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """`_big_csv` written once for the module's tests that only read it (each links it into its
+    project): 900 MB of writing per test saved."""
+    return _big_csv(tmp_path_factory.mktemp("big"))
+
+
+def _linked_big_csv(project: Path, made: tuple[Path, int]) -> tuple[Path, int]:
+    path = project / "big.csv"
+    path.hardlink_to(made[0])
+    return path, made[1]
+
+
 def _big_csv(project: Path, copies: int = 40) -> tuple[Path, int]:
     """A ~900 MB CSV (20M rows): a few seconds of read_csv here; its path and row count."""
     block = 500_000
@@ -152,6 +166,36 @@ def _big_csv(project: Path, copies: int = 40) -> tuple[Path, int]:
         for _ in range(copies):
             f.write(lines)
     return path, block * copies
+
+
+def _big_ref(project: Path, name: str, copies: int = 40) -> int:
+    """The rows `_big_csv` holds, as a ref of the project's registry: one block made vectorised,
+    repeated without copying (read_csv of the CSV cost seconds of writing and parsing that the
+    writers' tests do not test); its rows."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from data_platform.registry import Registry
+
+    i = np.arange(500_000, dtype=np.int64)
+    minutes = (i % 28) * 1440 + 600 + i % 60
+    at = np.datetime64("2024-01-01T00:00:00", "s") + minutes.astype("timedelta64[m]")
+    names = pa.array([f"name{k}" for k in range(997)])
+    block = pa.table(
+        {
+            "id": pa.array(i),
+            "at": pa.array(at.astype("M8[s]")),
+            "value": pa.array(np.round(i * 0.37, 4)),
+            "name": pc.take(names, pa.array(i % 997)),
+        }
+    )
+    registry = Registry(project / ".data-platform")
+    try:
+        registry.put(pa.concat_tables([block] * copies), name=name, source="big.csv")
+    finally:
+        registry.close()
+    return block.num_rows * copies
 
 
 async def _load_reporting_bytes(
@@ -180,20 +224,23 @@ async def _load_reporting_bytes(
 
 
 @pytest.mark.slow  # seconds of real work, so that progress is due
-async def test_read_csv_reports_bytes_of_the_file(project: Path) -> None:
-    path, n = _big_csv(project)
+async def test_read_csv_reports_bytes_of_the_file(project: Path, big_csv_900mb: tuple[Path, int]) -> None:
+    path, n = _linked_big_csv(project, big_csv_900mb)
     await _load_reporting_bytes(project, "read_csv", path, n)
 
 
 @pytest.mark.slow  # seconds of real work, so that progress is due
-async def test_cancelled_read_csv_stops_and_publishes_nothing(project: Path) -> None:
-    _, n = _big_csv(project)
+async def test_cancelled_read_csv_stops_and_publishes_nothing(
+    project: Path, big_csv_900mb: tuple[Path, int]
+) -> None:
+    _, n = _linked_big_csv(project, big_csv_900mb)
     files = _files(project)
     async with inmemory(project) as client:
         await _cancel_at_first_progress(client, "read_csv", {"path": "big.csv", "max_rows": n, "name": "big"})
         # The load stops at its next batch and removes its half-written ref file.
         await _wait_for(lambda: _files(project) == files, timeout=GONE_WITHIN)
-        await anyio.sleep(3)  # and nothing is published later
+        await _settled(client)  # its thread has returned: nothing can be published later
+        assert _files(project) == files
         assert await _refs(client) == []
         r = await call(client, "read_csv", path="big.csv", nrows=10)
         assert r.structured_content["rows"] == 10
@@ -304,14 +351,13 @@ async def test_sql_reports_duckdbs_progress_and_a_cancel_interrupts_it(project: 
 
 @pytest.mark.slow  # seconds of real work, so that progress is due
 async def test_writers_report_rows_and_a_cancelled_write_leaves_no_file(project: Path) -> None:
-    _, n = _big_csv(project)
+    n = _big_ref(project, "big")
     steps: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         steps.append((done, total, message))
 
     async with inmemory(project) as client:
-        await call(client, "read_csv", path="big.csv", max_rows=n, name="big")
         start = time.monotonic()
         args = {"data_ref": "big", "path": "out.csv"}
         r = await client.call_tool("to_csv", args, progress_callback=on_progress)
@@ -326,5 +372,5 @@ async def test_writers_report_rows_and_a_cancelled_write_leaves_no_file(project:
         files = _files(project)
         await _cancel_at_first_progress(client, "to_csv", {"data_ref": "big", "path": "again.csv"})
         await _wait_for(lambda: _files(project) == files, timeout=GONE_WITHIN)
-        await anyio.sleep(3)  # and nothing appears later
+        await _settled(client)  # its thread has returned: nothing can appear later
         assert _files(project) == files
