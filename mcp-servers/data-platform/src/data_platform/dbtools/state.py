@@ -35,6 +35,7 @@ FORMS = (
     "parses it for target prod), or state='path/to/folder' (a folder holding manifest.json)"
 )
 GIT_TIMEOUT_S = 60
+MAX_STATE_CHARS = 4096  # PATH_MAX: no longer text names a folder
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,10 @@ def resolve(service: DbtService, spec: str, call_target: str | None = None) -> B
         raise InputError(f"state is empty. Give {FORMS}.")
     if "\x00" in text:  # no path, target or git revision holds one (git's argv cannot)
         raise InputError(f"state contains a NUL byte. Give {FORMS}.")
+    if len(text) > MAX_STATE_CHARS:  # longer than any path Linux opens: not echoed back
+        raise InputError(
+            f"state is {len(text):,} characters long: no folder, target or revision is. Give {FORMS}."
+        )
     project = service.project()
     targets = targets_of(project)
     if text.startswith("git:"):
@@ -122,9 +127,13 @@ def _folder(project: DbtProject, text: str) -> Baseline | None:
     path = Path(text).expanduser()
     candidates = [path] if path.is_absolute() else [project.root / path, Path.cwd() / path]
     for p in candidates:
-        if p.is_file() and p.name == "manifest.json":
-            p = p.parent
-        if p.is_dir():
+        try:
+            if p.is_file() and p.name == "manifest.json":
+                p = p.parent
+            found = p.is_dir()
+        except OSError:  # a name too long for the file system, a folder we may not read: not a state folder
+            continue
+        if found:
             if not (p / "manifest.json").is_file():
                 raise InputError(
                     f"state folder {p} holds no manifest.json.",

@@ -404,3 +404,15 @@ def test_a_templated_profile_target_names_no_state_after_its_jinja(tmp_path: Pat
     plain_root = copy_shop(tmp_path, "plain")
     plain = locate(plain_root, plain_root, plain_root)
     assert state.target_name(plain, None, None) == "dev"
+
+
+@pytest.mark.parametrize("text", ["z" * 10_000, "z" * 300, "a/" + "z" * 300])
+def test_a_state_no_file_system_could_name_is_refused_saying_what_works(tmp_path: Path, text: str) -> None:
+    """Found by the fuzz: `state` longer than a file name can be was an internal error (OSError)."""
+    from data_platform.dbtools.state import resolve
+
+    root = copy_shop(tmp_path)
+    service = DbtService(load_settings(project_dir=root, environ={"DBT_PROJECT_DIR": str(root)}))
+    with pytest.raises(InputError, match="state='prod'") as err:
+        resolve(service, text)
+    assert len(str(err.value)) < 1000
