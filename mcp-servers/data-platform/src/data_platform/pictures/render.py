@@ -1,12 +1,16 @@
 """Vega-Lite to SVG/PNG without a browser or network, via vl-convert (imported on first use).
 
 vl-convert embeds Deno/V8 with Vega, Vega-Lite and their fonts: nothing is fetched at run
-time, and `allowed_base_urls=[]` refuses any data URL a spec might carry. Importing it is
-deferred to the first picture so the server starts as fast as before; the first render
-in a process pays ~0.35 s of CPU to start V8 (more on a loaded machine), later ones tens of
-milliseconds. The server starts it in a thread a moment after its own start (`warm_up_soon`,
-issue 27), so the first chart of a session does not pay it; a picture asked before that starts
-it first thing, and reads and aggregates its data while V8 starts.
+time, and an empty allowlist of base URLs refuses any data URL a spec might carry. Importing it
+is deferred to the first picture so the server starts as fast as before. The server starts V8
+in a thread a moment after its own start (`warm_up_soon`, issue 27), so the first chart of a
+session does not pay it; a picture asked before that starts it first thing.
+
+vl-convert 1.9 holds the GIL through every call: V8's start (~0.4 s of CPU; the whole process,
+event loop included, waits) and each render (0.15-0.35 s for a 5,000-point SVG or its PNG). A
+chart asked during the warm-up therefore cannot read its data meanwhile. vl-convert 2 releases
+the GIL and starts V8 in ~0.15 s (2.0.0rc7, measured: docs/pictures.md); both are served here
+(2 takes the allowlist as a setting, `configure`, once per process).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 _LOCK = threading.Lock()  # one V8 isolate: calls are serialised
 _LOCK_WARMING = threading.Lock()
 _TINY = {"data": {"values": [{"a": 1}]}, "mark": "point", "encoding": {"x": {"field": "a"}}}
+_configured: list[bool] = []  # vl-convert 2's allowlist set (under _LOCK)
 _warming: list[threading.Thread] = []  # the warm-up thread, once started (once per process)
 log = logging.getLogger("data_platform")
 
@@ -44,11 +49,21 @@ def render(spec: dict[str, Any], scale: float = 2.0) -> Picture:
     full = {"$schema": SCHEMA, **spec}
     with _LOCK:
         try:
-            svg = vlc.vegalite_to_svg(full, allowed_base_urls=[])
+            svg = _to_svg(vlc, full)
             png = vlc.svg_to_png(svg, scale=scale)
-        except (ValueError, RuntimeError) as exc:
+        except (ValueError, RuntimeError, PermissionError) as exc:  # 2: a refused URL is a PermissionError
             raise RenderError(f"The chart could not be drawn: {_reason(exc)}") from None
     return Picture(full, svg, png)
+
+
+def _to_svg(vlc: Any, spec: dict[str, Any]) -> str:
+    """The SVG, with no base URL allowed (vl-convert 1.9: per call; 2: a setting, made once)."""
+    if not hasattr(vlc, "configure"):
+        return str(vlc.vegalite_to_svg(spec, allowed_base_urls=[]))
+    if not _configured:
+        vlc.configure(allowed_base_urls=[])
+        _configured.append(True)
+    return str(vlc.vegalite_to_svg(spec))
 
 
 def _reason(exc: BaseException) -> str:
@@ -71,9 +86,8 @@ def warm_up() -> None:
 def warm_up_soon() -> None:
     """`warm_up` in a thread of its own, once per process (later calls do nothing).
 
-    vl-convert (1.9) starts V8 without holding the GIL (~0.35 s of CPU, on the other core where
-    there is one): the caller goes on meanwhile (a picture tool reads and aggregates its data),
-    and its own `render` waits for the warm-up to end.
+    The caller's own `render` waits for the warm-up to end. With vl-convert 2 the caller reads
+    and aggregates its data meanwhile; 1.9 holds the GIL while V8 starts, so everything waits.
     """
     with _LOCK_WARMING:
         if _warming:
