@@ -268,7 +268,7 @@ async def run_subprocess(
     findings: list[Finding] = []
     stderr_chunks: list[str] = []
     process: Process | None = None
-    ended: list[int] = []  # a worker's END line: its exit code
+    ended: list[dict[str, Any]] = []  # a worker's END line: its exit code, whether it serves the next
     if worker is not None and worker.returncode is None and worker.stdin is not None:
         try:
             env = {**os.environ, **QUIET_ENV}
@@ -296,8 +296,8 @@ async def run_subprocess(
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
                     if line.startswith(b'{"' + worker_mod.END.encode()):
-                        ended.append(int(json.loads(line)[worker_mod.END]))
-                        return  # the worker waits for its next command: its streams stay open
+                        ended.append(json.loads(line))
+                        return  # the worker may wait for its next command: its streams stay open
                     await _handle_line(line, findings, on_progress)
             if buffer:
                 await _handle_line(buffer, findings, on_progress)
@@ -309,14 +309,14 @@ async def run_subprocess(
                 if ended:  # stderr was flushed before the END line: take what is in the pipe, then stop
                     await anyio.sleep(0.02)
                     tg.cancel_scope.cancel()
-            if not ended or ended[0] not in worker_mod.REUSABLE_EXITS:
+            if not (ended and ended[0].get(worker_mod.NEXT)):
                 await process.wait()
     finally:
-        reusable = bool(ended) and ended[0] in worker_mod.REUSABLE_EXITS and process.returncode is None
+        reusable = bool(ended and ended[0].get(worker_mod.NEXT)) and process.returncode is None
         if not reusable:
             with anyio.CancelScope(shield=True):
                 await _stop(process)
-    code = ended[0] if ended else process.returncode
+    code = int(ended[0][worker_mod.END]) if ended else process.returncode
     return SubprocessOutcome(
         returncode=code if code is not None else -1,
         seconds=time.perf_counter() - start,

@@ -28,7 +28,10 @@ from typing import Any
 
 from data_platform.dbtools.lifeline import die_with_parent
 
-END = "data_platform_worker_end"  # the key of the last line of a command's events: {END: exit code}
+# The last line of a command's events: {END: dbt's exit code, NEXT: whether this process serves
+# the next command}. The worker alone decides NEXT (the exit code, MAX_COMMANDS).
+END = "data_platform_worker_end"
+NEXT = "next"
 REUSABLE_EXITS = (0, 1)  # dbt's exit codes after which the process serves the next command
 MAX_COMMANDS = 50  # then a fresh process: bounds whatever dbt keeps per process
 
@@ -55,15 +58,16 @@ def main() -> int:
 
         events = sys.stdout
         sys.stdout = sys.stderr  # dbt's console logger must not mix with the event stream
-        for _ in range(MAX_COMMANDS):
+        for served in range(1, MAX_COMMANDS + 1):
             if line is None:
                 line = sys.stdin.readline()
             if not line.strip():
                 return 0  # the server went away or no longer needs this worker
             code = _run(dbtRunner, json.loads(line), events)
-            events.write(json.dumps({END: code}) + "\n")
+            serves_next = code in REUSABLE_EXITS and served < MAX_COMMANDS
+            events.write(json.dumps({END: code, NEXT: serves_next}) + "\n")
             events.flush()
-            if code not in REUSABLE_EXITS:
+            if not serves_next:
                 return code
             line = None
     except KeyboardInterrupt:

@@ -13,8 +13,10 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from data_platform.dbtools.runner import worker_command
-from data_platform.dbtools.worker import END, REUSABLE_EXITS, command_line
+from data_platform.dbtools.worker import END, MAX_COMMANDS, NEXT, REUSABLE_EXITS, command_line
 
 
 def _stand_in(tmp_path: Path) -> tuple[dict[str, str], Path]:
@@ -54,8 +56,10 @@ def test_a_worker_for_the_command_about_to_come_imports_dbt_at_once(tmp_path: Pa
     assert marker.exists()
 
 
-def _ends(out: str) -> list[int]:
-    return [json.loads(line)[END] for line in out.splitlines() if line.startswith('{"' + END)]
+def _ends(out: str) -> list[tuple[int, bool]]:
+    """Each END line: dbt's exit code, whether the worker serves the next command."""
+    ends = [json.loads(line) for line in out.splitlines() if line.startswith('{"' + END)]
+    return [(e[END], e[NEXT]) for e in ends]
 
 
 def test_a_command_arriving_during_the_idle_time_runs_without_waiting_it_out(tmp_path: Path) -> None:
@@ -64,7 +68,7 @@ def test_a_command_arriving_during_the_idle_time_runs_without_waiting_it_out(tmp
     ) as proc:
         line = command_line(["--version"], dict(os.environ))
         out, err = proc.communicate(line, timeout=120)  # far below the 600 s idle
-    assert proc.returncode == 0 and _ends(out.decode()) == [0], err[-500:]
+    assert proc.returncode == 0 and _ends(out.decode()) == [(0, True)], err[-500:]
     assert b"installed" in err.lower(), err[-500:]  # dbt's version report (stdout is the event stream)
 
 
@@ -79,9 +83,23 @@ def test_one_worker_serves_commands_until_one_ends_abnormally(tmp_path: Path) ->
         for _ in range(2):
             proc.stdin.write(command_line(["--version"], env))
             proc.stdin.flush()
-            assert _ends(proc.stdout.readline().decode()) == [0]
+            assert _ends(proc.stdout.readline().decode()) == [(0, True)]
         missing = tmp_path / "nowhere"  # a project folder that is not there: dbt raises, exit 2
         proc.stdin.write(command_line(["parse", "--project-dir", str(missing)], {**env, "DO_NOT_TRACK": "1"}))
         proc.stdin.flush()
         out, err = proc.communicate(timeout=120)
-    assert _ends(out.decode())[-1:] == [proc.returncode] and proc.returncode not in REUSABLE_EXITS, err[-500:]
+    assert _ends(out.decode())[-1:] == [(proc.returncode, False)], err[-500:]
+    assert proc.returncode not in REUSABLE_EXITS
+
+
+@pytest.mark.slow  # 50 commands, ~10 s
+def test_the_last_command_a_worker_serves_says_so_before_it_exits() -> None:
+    """After MAX_COMMANDS the END line says no next command is served, so the server starts a new
+    worker instead of sending one to a process that is exiting."""
+    lines = b"".join(command_line(["--version"], dict(os.environ)) for _ in range(MAX_COMMANDS))
+    with subprocess.Popen(
+        worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        out, err = proc.communicate(lines, timeout=300)
+    assert _ends(out.decode()) == [(0, True)] * (MAX_COMMANDS - 1) + [(0, False)], err[-500:]
+    assert proc.returncode == 0
