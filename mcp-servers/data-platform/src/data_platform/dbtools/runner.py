@@ -30,7 +30,7 @@ from typing import Any
 import anyio
 from anyio.abc import Process
 
-from data_platform.dbtools import early
+from data_platform.dbtools import early, speedups
 from data_platform.dbtools.findings import Finding, HasFindings, dedupe, error_from_exception, from_event
 from data_platform.dbtools.lifeline import child_env
 
@@ -76,6 +76,7 @@ class InProcessDbt:
             os.environ.update({k: v for k, v in QUIET_ENV.items() if k not in os.environ})
             from dbt.cli.main import dbtRunner
 
+            speedups.apply()
             self._runner_cls = dbtRunner
         return self._runner_cls
 
@@ -138,6 +139,7 @@ class InProcessDbt:
                     extra = after(res.result) if after is not None and res.success else None
                 finally:
                     release_adapters()
+                    speedups.bound()
             seconds = time.perf_counter() - start
         if res.exception is not None and not any(f.kind == "error" for f in findings):
             findings.append(error_from_exception(res.exception))

@@ -56,6 +56,9 @@ def main() -> int:
             return 0  # the server went away before this worker imported anything
         from dbt.cli.main import dbtRunner
 
+        from data_platform.dbtools import speedups
+
+        speedups.apply()
         events = sys.stdout
         sys.stdout = sys.stderr  # dbt's console logger must not mix with the event stream
         for served in range(1, MAX_COMMANDS + 1):
@@ -80,6 +83,7 @@ def _run(runner_cls: Any, command: dict[str, Any], events: Any) -> int:
     import dbt.deprecations
     from dbt_common.events.functions import msg_to_json
 
+    from data_platform.dbtools import speedups
     from data_platform.dbtools.runner import release_adapters
 
     def forward(event: Any) -> None:
@@ -95,6 +99,7 @@ def _run(runner_cls: Any, command: dict[str, Any], events: Any) -> int:
         res = runner_cls(callbacks=[forward]).invoke(command["args"])
     finally:
         release_adapters()  # nothing held while idle: dbt-duckdb's file lock above all
+        speedups.bound()
         sys.stderr.flush()
     if res.success:
         return 0
