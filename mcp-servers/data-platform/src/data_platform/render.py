@@ -191,7 +191,8 @@ def trim_cells(table: pa.Table) -> pa.Table:
     """
     import pyarrow.compute as pc  # not at the server's start
 
-    table = table.select(table.column_names[:MAX_PREVIEW_COLUMNS])
+    # By position: a query's result may repeat a name (`SELECT 1, 1`), which a name cannot select.
+    table = table.select(range(min(MAX_PREVIEW_COLUMNS, table.num_columns)))
     for i, f in enumerate(table.schema):
         col = table.column(i)
         if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):

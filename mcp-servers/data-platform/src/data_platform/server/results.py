@@ -105,7 +105,7 @@ def capped(value: Any) -> Any:
 
 def _safe_rows(table: pa.Table) -> list[dict[str, Any]]:
     # Keep the structured preview as small as the text one: the first 12 columns.
-    narrow = table.select(table.column_names[:12])
+    narrow = table.select(range(min(12, table.num_columns)))  # by position: names may repeat
     try:
         return narrow.to_pylist()
     except (pa.ArrowInvalid, ValueError, OverflowError):

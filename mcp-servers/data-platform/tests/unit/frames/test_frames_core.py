@@ -470,6 +470,14 @@ def test_filter_sql_sort_sample_select(reg: Registry) -> None:
     assert sel.head.column_names == ["value", "g"]
 
 
+def test_a_result_repeating_a_column_name_past_the_preview_is_stored_and_previewed(reg: Registry) -> None:
+    """`SELECT 1, 1, ...` names 300 columns "1": the preview picked its columns by name and the
+    fuzzer's call was an internal error; they are picked by position now."""
+    res = ops.sql(reg, "SELECT " + ", ".join(["1"] * 300), ops.Output())
+    assert reg.get(res.info.name).num_columns == 300
+    assert res.head.num_columns == 12 and set(res.head.column_names) == {"1"}
+
+
 def test_describe_matches_pandas_definitions(reg: Registry) -> None:
     _, stats, left = describe(reg, "t")
     assert left == []
