@@ -7,6 +7,7 @@ holding files of several kinds only those with the format's extensions are kept.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -241,6 +242,11 @@ def _info(fs: pafs.FileSystem, path: str, loc: Location) -> pafs.FileInfo:
 
 def listing(fs: pafs.FileSystem, path: str, loc: Location) -> list[pafs.FileInfo]:
     """Every file under `path`, recursively (at most MAX_FILES)."""
+    too_many = InputError(
+        f"{loc.url} holds more than {MAX_FILES:,} files.", hint="Name a deeper folder or a glob."
+    )
+    if isinstance(fs, pafs.LocalFileSystem) and local_files_over(path, MAX_FILES):
+        raise too_many  # pyarrow would first list all of them (the whole disk, for `/`)
     try:
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
     except NotADirectoryError:
@@ -249,10 +255,31 @@ def listing(fs: pafs.FileSystem, path: str, loc: Location) -> list[pafs.FileInfo
         raise storage_error(exc, loc.url) from None
     files = [i for i in infos if i.type == pafs.FileType.File]
     if len(files) > MAX_FILES:
-        raise InputError(
-            f"{loc.url} holds more than {MAX_FILES:,} files.", hint="Name a deeper folder or a glob."
-        )
+        raise too_many
     return files
+
+
+def local_files_over(path: str, limit: int) -> bool:
+    """Whether the local folder holds more than `limit` files, counted as pyarrow's recursive
+    listing counts them (through links to folders), stopping as soon as it is over."""
+    count = 0
+    folders = [path]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir():
+                            folders.append(entry.path)
+                        elif entry.is_file():
+                            count += 1
+                    except OSError:
+                        continue
+                    if count > limit:
+                        return True
+        except OSError:  # not a folder, gone, unreadable: pyarrow's listing says what it says
+            continue
+    return False
 
 
 def _visible(infos: list[pafs.FileInfo], base: str) -> list[pafs.FileInfo]:
