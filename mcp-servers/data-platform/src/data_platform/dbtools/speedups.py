@@ -9,12 +9,14 @@ and tests/unit/dbtools/test_speedups.py pins what they rely on: a dbt upgrade fa
    registration (each command): that reads the source lines of every frame on the stack. The
    module's name is the first frame's `__name__` that is not dbt's own flag module, which is
    what `inspect.getmodule` finds, without reading any file.
-2. dbt keeps parsed Jinja by source text when its own tests switch caching on. Its three caches
-   are pure functions of the text, except the one for top-level blocks: a hit there skips the
-   warning callback, which is how dbt reports an unexpected Jinja block (a deprecation this
+2. dbt keeps parsed Jinja by source text when its own tests switch caching on. Its three Jinja
+   caches are pure functions of the text, except the one for top-level blocks: a hit there skips
+   the warning callback, which is how dbt reports an unexpected Jinja block (a deprecation this
    server must report on every full parse). That one stays empty. The others are cleared when
    their texts pass CACHE_MAX_CHARS (the whole cache is ~35 bytes per character of source: the
-   shop project's full parse keeps 370,000 characters, 13 MB).
+   shop project's full parse keeps 370,000 characters, 13 MB). The same switch makes dbt scan
+   `sys.path` for `dbt_*` plugin modules once per process instead of once per command (a plugin
+   installed while the server runs needs a restart, as a new adapter does).
 """
 
 from __future__ import annotations
