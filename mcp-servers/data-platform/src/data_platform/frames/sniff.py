@@ -63,6 +63,22 @@ class CsvDialect:
     comma_decimal: bool = False
 
 
+# `sep` as a model writes a tab in JSON ("\\t" arrives as backslash + t) or by name.
+SEP_ALIASES = {"\\t": "\t", "tab": "\t"}
+
+
+def csv_sep(sep: str) -> str:
+    """`sep` as pyarrow's CSV parser and writer take it: one printable ASCII character or a tab
+    (anything else was pyarrow's ValueError, an internal error); refused naming what works."""
+    sep = SEP_ALIASES.get(sep, sep)
+    if len(sep) != 1 or not (sep == "\t" or " " <= sep <= "~"):
+        raise InputError(
+            f"sep must be one printable ASCII character or a tab, got {sep!r}.",
+            hint="e.g. sep=';', sep='|' or sep='\\t'.",
+        )
+    return sep
+
+
 def sniff_csv(text: str, skiprows: int, sep: str | None, header: bool | None) -> CsvDialect:
     lines = [ln for ln in sample_lines(text, skiprows)][:2000]
     body = "\n".join(lines)
@@ -73,8 +89,7 @@ def sniff_csv(text: str, skiprows: int, sep: str | None, header: bool | None) ->
             sep, quote = dialect.delimiter, dialect.quotechar or '"'
         except csv.Error:
             sep = ","
-    if len(sep) != 1:
-        raise InputError(f"sep must be one character, got {sep!r}.")
+    sep = csv_sep(sep)
     rows = list(csv.reader(io.StringIO(body), delimiter=sep, quotechar=quote))[:200]
     rows = [r for r in rows if r]
     if not rows:

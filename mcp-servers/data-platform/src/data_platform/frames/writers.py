@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from data_platform import work
 from data_platform.errors import AlreadyExistsError, InputError, StorageError
 from data_platform.frames.engine import first_line
+from data_platform.frames.sniff import csv_sep
 from data_platform.frames.types import is_nested
 from data_platform.registry import Registry
 
@@ -23,8 +24,8 @@ def _is_binary(t: pa.DataType) -> bool:
     return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
 
 
-def check_csv(schema: pa.Schema, sep: str) -> None:
-    """Refuse what CSV cannot hold before anything is written."""
+def check_csv(schema: pa.Schema, sep: str) -> str:
+    """Refuse what CSV cannot hold before anything is written; the separator as pyarrow takes it."""
     bad = [f"{f.name} ({f.type})" for f in schema if is_nested(f.type) or _is_binary(f.type)]
     if bad:
         raise InputError(
@@ -32,8 +33,7 @@ def check_csv(schema: pa.Schema, sep: str) -> None:
             hint="Write Parquet with to_parquet, or select the other columns first "
             "(sql can turn them into text: to_json(col), hex(col)).",
         )
-    if len(sep) != 1:
-        raise InputError(f"sep must be one character, got {sep!r}.")
+    return csv_sep(sep)
 
 
 CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}  # a CSV name's ending -> its compression
@@ -116,7 +116,7 @@ def write_csv(
 ) -> Written:
     """Stream a ref into a CSV file (compressed when the name ends in .gz, .bz2 or .zst), atomically."""
     info = registry.info(ref)
-    check_csv(info.schema, sep)
+    sep = check_csv(info.schema, sep)
     temp = _prepare_output(path, overwrite, mkdirs)
     schema = info.schema.remove_metadata()
     with _temp_output(temp, path, f"Cannot write `{ref}` as CSV", hint="Try to_parquet."):

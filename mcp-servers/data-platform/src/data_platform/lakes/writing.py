@@ -64,7 +64,7 @@ def write(
     if partition_by:
         return _partitioned(registry, ref, loc, list(partition_by), overwrite=overwrite, rows=info.rows)
     if fmt == "csv":
-        writers.check_csv(info.schema, sep)
+        sep = writers.check_csv(info.schema, sep)
     existing = _info(loc)
     if existing.type != pafs.FileType.NotFound and not overwrite:
         raise AlreadyExistsError(f"{loc.url} already exists.", hint="Pass overwrite=true to replace it.")

@@ -16,7 +16,17 @@ from hypothesis import strategies as st
 
 from data_platform.config import load_settings
 from data_platform.errors import AlreadyExistsError, ExpressionError, GuardError, InputError, NotFoundError
-from data_platform.frames import csv_reader, engine, grouping, joins, json_reader, ops, parquet, sniff
+from data_platform.frames import (
+    csv_reader,
+    engine,
+    grouping,
+    joins,
+    json_reader,
+    ops,
+    parquet,
+    sniff,
+    writers,
+)
 from data_platform.frames.describe import describe
 from data_platform.frames.expr import compile_filter, evaluate
 from data_platform.frames.types import parse_type
@@ -468,6 +478,26 @@ def test_filter_sql_sort_sample_select(reg: Registry) -> None:
     assert a == b and len(a) == 3
     sel = ops.select(reg, "t", ["x", "G"], {"x": "value"}, ops.Output())
     assert sel.head.column_names == ["value", "g"]
+
+
+def test_a_separator_pyarrow_cannot_take_is_refused_and_a_written_tab_is_a_tab(tmp_path: Path) -> None:
+    """`sep="é"` (found by the fuzz) and `sep="\\x00"` were internal errors (pyarrow's ValueError);
+    `sep="\\t"` as backslash + t, what a model's JSON often carries, means a tab."""
+    reg = Registry(tmp_path / "reg")
+    path = tmp_path / "t.tsv"
+    path.write_text("a\tb\n1\t2\n")
+    for sep in ("é", "\x00", "\n", ";;"):
+        with pytest.raises(InputError, match="one printable ASCII character or a tab") as refused:
+            csv_reader.read_csv(path, _target(reg, "x"), max_rows=10, sep=sep)
+        assert "sep=';'" in (refused.value.hint or "")
+    for sep in ("\\t", "tab", "\t"):
+        res = csv_reader.read_csv(path, _target(reg, None), max_rows=10, sep=sep)
+        assert res.head.column_names == ["a", "b"]
+    out = tmp_path / "out.tsv"
+    with pytest.raises(InputError, match="one printable ASCII character or a tab"):
+        writers.write_csv(reg, res.info.name, out, overwrite=False, mkdirs=False, sep="é")
+    writers.write_csv(reg, res.info.name, out, overwrite=False, mkdirs=False, sep="\\t")
+    assert out.read_text().splitlines() == ['"a"\t"b"', "1\t2"]
 
 
 def test_a_result_repeating_a_column_name_past_the_preview_is_stored_and_previewed(reg: Registry) -> None:
