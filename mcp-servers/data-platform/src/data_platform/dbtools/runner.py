@@ -138,8 +138,7 @@ class InProcessDbt:
                 try:
                     extra = after(res.result) if after is not None and res.success else None
                 finally:
-                    release_adapters()
-                    speedups.bound()
+                    end_command()
             seconds = time.perf_counter() - start
         if res.exception is not None and not any(f.kind == "error" for f in findings):
             findings.append(error_from_exception(res.exception))
@@ -153,12 +152,14 @@ class InProcessDbt:
         )
 
 
-def release_adapters() -> None:
-    """Close what dbt's adapters keep open in this process after an invocation.
+def end_command() -> None:
+    """What a long-lived process does after each dbt command (here and in the dbt worker): close
+    what dbt's adapters keep open, and bound dbt's parse caches (speedups.bound).
 
     dbt closes its connections, but dbt-duckdb keeps the database file open in a process-wide
     environment, and with it the file's lock: a `dbt run` subprocess could then not open it.
     """
+    speedups.bound()
     from dbt.adapters.factory import FACTORY
 
     for adapter in list(FACTORY.adapters.values()):

@@ -83,8 +83,7 @@ def _run(runner_cls: Any, command: dict[str, Any], events: Any) -> int:
     import dbt.deprecations
     from dbt_common.events.functions import msg_to_json
 
-    from data_platform.dbtools import speedups
-    from data_platform.dbtools.runner import release_adapters
+    from data_platform.dbtools.runner import end_command
 
     def forward(event: Any) -> None:
         if event.info.level == "debug":
@@ -98,8 +97,7 @@ def _run(runner_cls: Any, command: dict[str, Any], events: Any) -> int:
     try:
         res = runner_cls(callbacks=[forward]).invoke(command["args"])
     finally:
-        release_adapters()  # nothing held while idle: dbt-duckdb's file lock above all
-        speedups.bound()
+        end_command()  # nothing held while idle: dbt-duckdb's file lock above all
         sys.stderr.flush()
     if res.success:
         return 0
