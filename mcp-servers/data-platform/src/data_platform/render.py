@@ -132,21 +132,23 @@ def preview(table: pa.Table, limit: int, *, max_cell: int = MAX_CELL) -> tuple[s
     names = table.column_names
     shown = names[:MAX_PREVIEW_COLUMNS]
     cut = len(names) > len(shown)
-    sample = table.select(shown).slice(0, limit) if shown else table.slice(0, 0)
-    try:
-        values = sample.to_pylist()
-    except (pa.ArrowInvalid, ValueError, OverflowError):
-        values = [{k: str(v) for k, v in zip(shown, row, strict=False)} for row in _string_rows(sample)]
-    header = [format_cell(n, 30) for n in shown] + (["…"] if cut else [])
-    digits = {f.name: 7 if f.type in (pa.float32(), pa.float16()) else FLOAT_DIGITS for f in sample.schema}
-    rows = [
-        [format_cell(r.get(n), max_cell, digits=digits[n]) for n in shown] + (["…"] if cut else [])
-        for r in values
-    ]
     if not shown:
         return "(no columns)", cut
+    # By position, never by name: a query's result may repeat one (`SELECT 1 AS x, 2 AS x`).
+    sample = table.select(range(len(shown))).slice(0, limit)
+    values: list[list[Any]]
+    try:
+        values = [list(row) for row in zip(*(col.to_pylist() for col in sample.columns), strict=True)]
+    except (pa.ArrowInvalid, ValueError, OverflowError):
+        values = _string_rows(sample)
+    header = [format_cell(n, 30) for n in shown] + (["…"] if cut else [])
+    digits = [7 if f.type in (pa.float32(), pa.float16()) else FLOAT_DIGITS for f in sample.schema]
+    rows = [
+        [format_cell(v, max_cell, digits=d) for v, d in zip(r, digits, strict=True)] + (["…"] if cut else [])
+        for r in values
+    ]
     text = markdown_table(header, rows)
-    if any(_was_cut(r.get(n), max_cell) for r in values for n in shown):
+    if any(_was_cut(v, max_cell) for r in values for v in r):
         text += "\n" + CUT_NOTE.format(n=max_cell)
     return text, cut
 

@@ -328,3 +328,15 @@ async def test_sql_over_refs_stops_at_the_statement_timeout(project: Path) -> No
         assert "DATA_PLATFORM_STATEMENT_TIMEOUT" in err
         r = await call(client, "sql", query="SELECT 41 + 1 AS n")  # the cursor still answers
         assert rows_of(r) == [{"n": 42}]
+
+
+async def test_a_result_repeating_a_column_name_is_previewed_column_by_column(project: Path) -> None:
+    """`SELECT 1 AS x, 2 AS x` (and the fuzz's `SELECT 1, 1, ...` x 300) was an internal error: the
+    previews picked columns by name. Through the client, each column shows its own value."""
+    async with inmemory(project) as client:
+        r = await call(client, "sql", query="SELECT 1 AS x, 2 AS x, 'a' AS y")
+        lines = text_of(r).splitlines()
+        assert "| x | x | y |" in lines and "| 1 | 2 | a |" in lines
+        wide = await call(client, "sql", query="SELECT " + ", ".join(str(i % 3) for i in range(300)))
+        assert wide.structured_content["rows"] == 1 and len(wide.structured_content["columns"]) == 300
+        assert "(1 rows x 300 columns" in text_of(wide)
