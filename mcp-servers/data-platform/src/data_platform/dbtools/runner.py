@@ -232,9 +232,13 @@ async def _stop(process: Process) -> None:
     await process.wait()
 
 
-def worker_command(idle_s: float = 0.0) -> list[str]:
-    idle = [f"{idle_s:g}"] if idle_s > 0 else []
-    return [sys.executable, "-P", "-m", "data_platform.dbtools.worker", *idle]
+def worker_command(idle_s: float = 0.0, max_commands: int | None = None) -> list[str]:
+    """The worker's command line (worker.py): `max_commands` only where a test needs the end
+    sooner than MAX_COMMANDS."""
+    args = [f"{idle_s:g}"] if idle_s > 0 or max_commands is not None else []
+    if max_commands is not None:
+        args.append(str(max_commands))
+    return [sys.executable, "-P", "-m", "data_platform.dbtools.worker", *args]
 
 
 async def start_worker(cwd: Path, idle_s: float = 0.0) -> Process:

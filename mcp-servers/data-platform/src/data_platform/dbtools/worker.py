@@ -12,10 +12,11 @@ released (dbt-duckdb's file lock with them) and dbt's once-per-process deprecati
 reset, as for the server's in-process dbt; each command gets the environment it was sent.
 It stops by itself when the server dies (lifeline.py) or closes its stdin.
 
-`python -P -m data_platform.dbtools.worker SECONDS`: wait up to SECONDS for the first command
-before importing dbt. The worker started after a command (for the next one) waits: the answer
-being built gets the CPU, and a server closed right after its last command pays nothing for a
-worker it never uses. A command arriving earlier starts the import at once.
+`python -P -m data_platform.dbtools.worker [SECONDS [COMMANDS]]`: wait up to SECONDS for the
+first command before importing dbt; serve at most COMMANDS commands (default MAX_COMMANDS). The
+worker started after a command (for the next one) waits: the answer being built gets the CPU,
+and a server closed right after its last command pays nothing for a worker it never uses. A
+command arriving earlier starts the import at once.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main() -> int:
     die_with_parent()
     try:
         line = _early_command(float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)
+        most = int(sys.argv[2]) if len(sys.argv) > 2 else MAX_COMMANDS
         if line is not None and not line.strip():
             return 0  # the server went away before this worker imported anything
         from dbt.cli.main import dbtRunner
@@ -61,13 +63,13 @@ def main() -> int:
         speedups.apply()
         events = sys.stdout
         sys.stdout = sys.stderr  # dbt's console logger must not mix with the event stream
-        for served in range(1, MAX_COMMANDS + 1):
+        for served in range(1, most + 1):
             if line is None:
                 line = sys.stdin.readline()
             if not line.strip():
                 return 0  # the server went away or no longer needs this worker
             code = _run(dbtRunner, json.loads(line), events)
-            serves_next = code in REUSABLE_EXITS and served < MAX_COMMANDS
+            serves_next = code in REUSABLE_EXITS and served < most
             events.write(json.dumps({END: code, NEXT: serves_next}) + "\n")
             events.flush()
             if not serves_next:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
 YEARS = [2007, 2008, 2009]
-REPEATS = 12  # bzip2 streams of 200,000 rows per partition file: ~5 s of reading on 2 cores
+REPEATS = 6  # bzip2 streams of 200,000 rows per partition file: ~2.5 s of reading on 2 cores
 
 
 def penguins(rows: int = 900) -> pa.Table:
