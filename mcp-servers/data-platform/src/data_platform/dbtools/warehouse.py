@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from data_platform import work
 from data_platform.errors import DbtError
-from data_platform.frames.columns import unique_names
+from data_platform.registry.names import unique_names
 
 # `dbt compile` arguments that compile none of the project: dbt only registers the adapter.
 ADAPTER_ONLY = ("--inline", "select 1 as ok")
@@ -151,7 +151,7 @@ def _arrow(cursor: Any, sql: str, batch_rows: int) -> Fetched:
     # DB-API rows are Python objects already (a client-side cursor holds them all, bounded by the
     # LIMIT the caller wrapped around the query): types are inferred over every row at once, so a
     # later batch with wider decimals cannot contradict the first one's.
-    names = unique_names([str(d[0]) for d in (cursor.description or [])])
+    names, _ = unique_names([str(d[0]) for d in (cursor.description or [])])  # said by ingest: no
     rows: list[Any] = []
     while True:
         work.check()

@@ -1,5 +1,5 @@
-"""Column names: as written by a model (exact, else the one case-insensitive match), and as a
-database returns them (possibly repeated or empty: made unique before they become a ref's)."""
+"""Column names as written by a model: exact, else the one case-insensitive match. (As a database
+returns them, possibly repeated or empty, they are made unique by registry.names.unique_names.)"""
 
 from __future__ import annotations
 
@@ -25,18 +25,3 @@ def resolve_column(name: str, columns: Sequence[str], ref: str) -> str:
         f'column "{name}" not found in `{ref}`.{did_you_mean(name, columns)} '
         f"Columns: {list_for_message(columns, 30)}"
     )
-
-
-def unique_names(names: Sequence[str]) -> list[str]:
-    """Names made unique for a table (`a`, `a` -> `a`, `a_1`; empty -> `column`), order kept."""
-    seen: dict[str, int] = {}
-    out: list[str] = []
-    for n in names:
-        base = n or "column"
-        candidate = base
-        while candidate in seen:
-            seen[base] += 1
-            candidate = f"{base}_{seen[base]}"
-        seen.setdefault(candidate, 0)
-        out.append(candidate)
-    return out

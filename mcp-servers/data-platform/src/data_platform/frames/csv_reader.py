@@ -141,6 +141,8 @@ def read_csv(
     kind = f", {compression(path)}" if compressed else ""
     dec = ", decimal comma" if dialect.comma_decimal else ""
     loaded.notes = [
+        *loaded.notes,
+        *([dialect.renamed] if dialect.renamed else []),
         *notes,
         *plan.summary(),
         f"Read as sep={dialect.sep!r}, header={header_note}, encoding={codec}{kind}{dec}.",

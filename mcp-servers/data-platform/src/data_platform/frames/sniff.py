@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from data_platform.errors import InputError
 from data_platform.frames.sources import SAMPLE_BYTES
+from data_platform.registry.names import unique_names
 
 DEFAULT_NA = ["", "NA", "N/A", "n/a", "NULL", "null", "#N/A", "None", "<NA>"]
 BIG_INT = re.compile(r"-?\d{19,}")
@@ -61,6 +62,7 @@ class CsvDialect:
     names: list[str]
     multiline: bool = False
     comma_decimal: bool = False
+    renamed: str = ""  # what a repeated header name became (registry.names.unique_names), if any
 
 
 # `sep` as a model writes a tab in JSON ("\\t" arrives as backslash + t) or by name.
@@ -104,20 +106,8 @@ def sniff_csv(text: str, skiprows: int, sep: str | None, header: bool | None) ->
     body_rows = rows[1:] if header else rows
     comma_decimal = sep != "," and _comma_decimals(body_rows)
     multiline = any("\n" in c or "\r" in c for r in rows for c in r)
-    return CsvDialect(sep, quote, header, _dedupe(names), multiline, comma_decimal)
-
-
-def _dedupe(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        if n in seen:
-            seen[n] += 1
-            out.append(f"{n}_{seen[n]}")
-        else:
-            seen[n] = 0
-            out.append(n)
-    return out
+    names, renamed = unique_names(names)
+    return CsvDialect(sep, quote, header, names, multiline, comma_decimal, renamed)
 
 
 def _comma_decimals(rows: list[list[str]]) -> bool:
@@ -145,14 +135,14 @@ def _looks_like_header(rows: list[list[str]]) -> bool:
         return not any(_is_number(c) for c in first if c)
     if any(_is_number(c) for c in first if c.strip()):
         return False
-    if len(set(first)) < len(first):
-        return False
     for i, cell in enumerate(first):
         below = [r[i] for r in rest if i < len(r) and r[i] not in DEFAULT_NA]
         if below and all(_is_number(c) for c in below):
-            return True  # a text label above a numeric column
+            return True  # a text label above a numeric column (even a repeated one: `amount,amount`)
         if below and max(len(c) for c in below) > 0 and cell in below:
             return False
+    if len(set(first)) < len(first):
+        return False  # all text, and a value repeated across the first row: more likely data
     # All text: a header if the first row's values never appear again below.
     return all(all(i >= len(r) or r[i] != c for r in rest) for i, c in enumerate(first))
 

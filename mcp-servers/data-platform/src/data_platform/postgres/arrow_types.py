@@ -11,8 +11,8 @@ from typing import Literal
 
 import pyarrow as pa
 
-from data_platform.frames.columns import unique_names
 from data_platform.postgres.sqltext import quote_ident
+from data_platform.registry.names import unique_names
 
 GeoFormat = Literal["wkt", "geojson"]
 
@@ -59,6 +59,7 @@ class Plan:
     spatial: dict[str, str] = field(default_factory=dict)  # output column -> hidden srid column
     pg_types: dict[str, str] = field(default_factory=dict)  # output column -> PostgreSQL type
     typmods: dict[str, int] = field(default_factory=dict)  # output numeric column -> its typmod
+    renamed: str = ""  # the columns whose repeated names were made unique, said in the answer
 
     def numeric(self, f: pa.Field) -> tuple[bool, int]:
         """Whether a result column is numeric (sent as text or opaque), and its declared typmod."""
@@ -70,7 +71,7 @@ class Plan:
 def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
     """Wrap the query so every column arrives as a useful Arrow type, or keep it as is."""
     names = list(schema.names)
-    unique = unique_names(names)
+    unique, renamed = unique_names(names)
     exprs: list[str] = []
     spatial: dict[str, str] = {}
     pg_types = {out: pg_type_of(f) for f, out in zip(schema, unique, strict=True)}
@@ -102,7 +103,7 @@ def plan(sql: str, schema: pa.Schema, geo: GeoFormat) -> Plan:
     aliases = ", ".join(quote_ident(f"c{i}") for i in range(len(names)))
     # Newlines around the user's SQL so a trailing `-- comment` cannot swallow the bracket.
     wrapped = f"SELECT {', '.join(exprs)} FROM (\n{sql}\n) AS _q({aliases})"
-    return Plan(sql=wrapped, spatial=spatial, pg_types=pg_types, typmods=typmods)
+    return Plan(sql=wrapped, spatial=spatial, pg_types=pg_types, typmods=typmods, renamed=renamed)
 
 
 def _decimal_type(precision: int, scale: int) -> pa.DataType | None:
@@ -149,7 +150,7 @@ def convert(table: pa.Table, p: Plan, fmt: str = "WKT") -> tuple[pa.Table, list[
     """Finish the Arrow types: decimals, JSON as text, SRIDs noted and hidden columns dropped."""
     import pyarrow.compute as pc
 
-    notes: list[str] = []
+    notes: list[str] = [p.renamed] if p.renamed else []
     fields: list[pa.Field] = []
     columns: list[pa.ChunkedArray] = []
     srids: dict[str, list[int]] = {}

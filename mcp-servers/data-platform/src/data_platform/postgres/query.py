@@ -270,7 +270,7 @@ class _Store:
 
     def whole(self, table: pa.Table, notes: list[str]) -> QueryOutcome:
         done = ingest([table], table.schema, self.target, guard=self.guard)
-        return QueryOutcome(info=done.info, table=done.head, notes=notes)
+        return QueryOutcome(info=done.info, table=done.head, notes=[*notes, *done.notes])
 
     def stream(self, batches: Iterator[pa.RecordBatch], schema: pa.Schema, p: Plan, fmt: str) -> QueryOutcome:
         """Convert and write batch by batch: the writer stores one while the driver decodes the next."""
@@ -286,4 +286,4 @@ class _Store:
             return table
 
         done = ingest(batches, schema, self.target, guard=self.guard, fix=fix)
-        return QueryOutcome(info=done.info, table=done.head, notes=notes)
+        return QueryOutcome(info=done.info, table=done.head, notes=[*notes, *done.notes])

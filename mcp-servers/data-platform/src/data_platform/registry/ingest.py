@@ -2,7 +2,9 @@
 
 Readers (read_csv, read_json, read_parquet), frame operations and pg_query all store their
 results here, so the naming, the "already exists" and row-guard errors with their hints, and the
-preview's limits are the same wherever a ref comes from.
+preview's limits are the same wherever a ref comes from. A ref's column names are unique: a result
+repeating one (`SELECT 1 AS x, 2 AS x`, a CSV header `a,a`) is stored as DuckDB's CREATE TABLE AS
+stores it (x, x_1), and the answer says so; by name, no tool could tell those columns apart.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pyarrow as pa
 
 from data_platform import work
 from data_platform.errors import GuardError
-from data_platform.registry.names import exists_error
+from data_platform.registry.names import exists_error, unique_names
 from data_platform.render import PREVIEW_ROWS, preview, trim_cells
 
 if TYPE_CHECKING:
@@ -112,6 +114,10 @@ def ingest(
     """
     target.check()
     out_schema = fix(pa.Table.from_batches([], schema=schema)).schema if fix is not None else schema
+    names, renamed = unique_names(out_schema.names)
+    if renamed:
+        fix = _renaming(fix, names)
+        out_schema = pa.schema([f.with_name(n) for f, n in zip(out_schema, names, strict=True)])
     items = _capped(iter(batches), nrows)
     head: list[pa.Table] = []
     seen = 0
@@ -142,7 +148,14 @@ def ingest(
             work.rows_done(w.rows)
         work.check()  # cancelled while the last batch was written: still nothing published
     assert w.info is not None
-    return Ingested(w.info, _concat(head, out_schema))
+    return Ingested(w.info, _concat(head, out_schema), [renamed] if renamed else [])
+
+
+def _renaming(fix: Callable[[pa.Table], pa.Table] | None, names: list[str]) -> Callable[[pa.Table], pa.Table]:
+    def renamed(table: pa.Table) -> pa.Table:
+        return (fix(table) if fix is not None else table).rename_columns(names)
+
+    return renamed
 
 
 def _capped(

@@ -1,4 +1,5 @@
-"""Naming: what a ref may be called, its file, its temp files, and the "already exists" error."""
+"""Naming: what a ref may be called, its file, its temp files, the "already exists" error, and
+unique column names."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,3 +107,27 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def unique_names(names: Sequence[str]) -> tuple[list[str], str]:
+    """Names a ref can hold, order kept: an empty one becomes `column`, one already used before it
+    `<name>_<n>` (the first n from 1 not used so far), as DuckDB's CREATE TABLE AS names them (x, x,
+    x_1 -> x, x_1, x_1_1). Also a sentence saying what was renamed ("" when nothing was)."""
+    used: set[str] = set()
+    out: list[str] = []
+    changes: list[str] = []
+    for name in names:
+        base = name or "column"
+        new = base
+        if base in used:
+            n = 1
+            while f"{base}_{n}" in used:
+                n += 1
+            new = f"{base}_{n}"
+        if new != name:
+            changes.append(f"{name or '(empty)'} -> {new}")
+        used.add(new)
+        out.append(new)
+    if not changes:
+        return out, ""
+    return out, f"Repeated column names renamed (a ref's names are unique): {', '.join(changes)}."

@@ -330,13 +330,22 @@ async def test_sql_over_refs_stops_at_the_statement_timeout(project: Path) -> No
         assert rows_of(r) == [{"n": 42}]
 
 
-async def test_a_result_repeating_a_column_name_is_previewed_column_by_column(project: Path) -> None:
-    """`SELECT 1 AS x, 2 AS x` (and the fuzz's `SELECT 1, 1, ...` x 300) was an internal error: the
-    previews picked columns by name. Through the client, each column shows its own value."""
+async def test_a_result_repeating_a_column_name_is_stored_with_unique_names(project: Path) -> None:
+    """`SELECT 1 AS x, 2 AS x` (and the fuzz's `SELECT 1, 1, ...` x 300) was an internal error, then a
+    ref no tool could tell the columns of apart (describe failed; the structured preview kept one
+    value per name). Stored as DuckDB's CREATE TABLE AS stores it (x, x_1), and the answer says so."""
     async with inmemory(project) as client:
-        r = await call(client, "sql", query="SELECT 1 AS x, 2 AS x, 'a' AS y")
+        r = await call(client, "sql", query="SELECT 1 AS x, 2 AS x, 'a' AS y", name="rep")
         lines = text_of(r).splitlines()
-        assert "| x | x | y |" in lines and "| 1 | 2 | a |" in lines
+        assert "| x | x_1 | y |" in lines and "| 1 | 2 | a |" in lines
+        assert "Repeated column names renamed (a ref's names are unique): x -> x_1." in lines
+        assert r.structured_content["preview"] == [{"x": 1, "x_1": 2, "y": "a"}]
+        described = await call(client, "describe", data_ref="rep")
+        assert [c["name"] for c in described.structured_content["columns"]] == ["x", "x_1", "y"]
+        picked = await call(client, "filter", data_ref="rep", where="x_1 = 2")
+        assert picked.structured_content["rows"] == 1
         wide = await call(client, "sql", query="SELECT " + ", ".join(str(i % 3) for i in range(300)))
         assert wide.structured_content["rows"] == 1 and len(wide.structured_content["columns"]) == 300
         assert "(1 rows x 300 columns" in text_of(wide)
+        names = [c["name"] for c in wide.structured_content["columns"]]
+        assert len(set(names)) == 300 and names[:4] == ["0", "1", "2", "0_1"]

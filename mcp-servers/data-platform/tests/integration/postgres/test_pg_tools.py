@@ -165,6 +165,14 @@ async def test_query_spatial_and_refs(geo: Cluster, project: Path, tmp_path: Pat
         table = ipc.open_file(project / ".data-platform" / "holed.arrow").read_all()
         assert table.schema.field("geom").metadata[b"srid"] == b"4326"
 
+        # PostgreSQL repeats a name where the SQL does: stored unique (as DuckDB's CTAS would), said.
+        res = await call(
+            client, "pg_query", sql=f'select 1 as n, 2 as n, geom as n from "{SCHEMA}".parcels limit 1'
+        )
+        assert [c["name"] for c in res.structured_content["columns"]] == ["n", "n_1", "n_2"]
+        assert res.structured_content["preview"][0]["n_1"] == 2
+        assert "Repeated column names renamed (a ref's names are unique): n -> n_1, n -> n_2." in text_of(res)
+
         res = await call(
             client,
             "pg_query",

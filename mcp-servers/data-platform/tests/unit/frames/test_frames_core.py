@@ -502,10 +502,40 @@ def test_a_separator_pyarrow_cannot_take_is_refused_and_a_written_tab_is_a_tab(t
 
 def test_a_result_repeating_a_column_name_past_the_preview_is_stored_and_previewed(reg: Registry) -> None:
     """`SELECT 1, 1, ...` names 300 columns "1": the preview picked its columns by name and the
-    fuzzer's call was an internal error; they are picked by position now."""
+    fuzzer's call was an internal error. Stored with unique names (1, 1_1, ...), said in a note."""
     res = ops.sql(reg, "SELECT " + ", ".join(["1"] * 300), ops.Output())
-    assert reg.get(res.info.name).num_columns == 300
-    assert res.head.num_columns == 12 and set(res.head.column_names) == {"1"}
+    stored = reg.get(res.info.name)
+    assert stored.num_columns == 300 and stored.column_names[:3] == ["1", "1_1", "1_2"]
+    assert len(set(stored.column_names)) == 300
+    assert res.head.num_columns == 12 and res.head.column_names == stored.column_names[:12]
+    assert res.notes[0].startswith("Repeated column names renamed (a ref's names are unique): 1 -> 1_1, ")
+
+
+def test_repeated_names_become_what_duckdbs_create_table_as_makes_them() -> None:
+    """One naming for a repeated column, whichever engine's result it is: DuckDB's own, checked here
+    against DuckDB (a name already taken is skipped: x, x, x_1 gives x, x_1, x_1_1)."""
+    import duckdb
+
+    from data_platform.registry.names import unique_names
+
+    for names in (["x", "x", "x", "x_1"], ["a", "b", "a", "a_1", "a"], ["k", "v"]):
+        con = duckdb.connect()
+        select = ", ".join(f'{i} AS "{n}"' for i, n in enumerate(names))
+        con.execute(f"CREATE TABLE t AS SELECT {select}")
+        expected = [row[0] for row in con.execute("SELECT name FROM pragma_table_info('t')").fetchall()]
+        got, said = unique_names(names)
+        assert got == expected, (names, got, expected)
+        assert (said == "") == (len(set(names)) == len(names))
+
+
+def test_a_csv_header_repeating_a_name_is_a_header_with_unique_names(tmp_path: Path) -> None:
+    """`amount,amount,region` above numbers was read as data (every column text, named column_1...):
+    a repeated label above a numeric column is still a header."""
+    d = sniff.sniff_csv("amount,amount,region\n10,12,EU\n5,6,US\n", 0, None, None)
+    assert (d.header, d.names) == (True, ["amount", "amount_1", "region"])
+    assert d.renamed == "Repeated column names renamed (a ref's names are unique): amount -> amount_1."
+    d = sniff.sniff_csv("EU,EU,x\nUS,FR,y\n", 0, None, None)
+    assert d.header is False  # all text, a value repeated across the first row: data
 
 
 def test_describe_matches_pandas_definitions(reg: Registry) -> None:

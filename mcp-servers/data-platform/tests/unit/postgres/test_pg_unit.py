@@ -8,10 +8,10 @@ import pytest
 
 from data_platform.config import load_settings
 from data_platform.errors import ConnectionFailedError, DatabaseError, ExpressionError, NotConfiguredError
-from data_platform.frames.columns import unique_names
 from data_platform.postgres import connection, safety
 from data_platform.postgres.arrow_types import plan
 from data_platform.postgres.sqltext import qualified, quote_ident
+from data_platform.registry.names import unique_names
 
 ALLOWED = [
     "select 1",
@@ -80,7 +80,7 @@ def test_params_are_cast_at_parser_locations() -> None:
 def test_quoting_and_names() -> None:
     assert quote_ident('weird "name"') == '"weird ""name"""'
     assert qualified("GeoMixed", "t") == '"GeoMixed"."t"'
-    assert unique_names(["a", "a", "b", "a"]) == ["a", "a_1", "b", "a_2"]
+    assert unique_names(["a", "a", "b", "a", ""])[0] == ["a", "a_1", "b", "a_2", "column"]
 
 
 def test_plan_wraps_only_when_needed() -> None:
