@@ -182,15 +182,22 @@ class KeyedDiff:
                     f"l.{self._q(c.name)} AS {self._q(c.name + '_left')}",
                     f"r.{self._q(c.name)} AS {self._q(c.name + '_right')}",
                 ]
-            where = f"({self._any_differs()})"
-            how = "INNER"
-        else:
-            alias, other = ("l", "r") if kind == "only_left" else ("r", "l")
-            cols = [f"{alias}.{self._q(c.name)}" for c in [*self.key, *self.columns]]
-            where = f"{other}._dp_in IS NULL"
-            how = "LEFT OUTER" if kind == "only_left" else "RIGHT OUTER"
+            return (
+                f"SELECT {', '.join(cols)} FROM {self._join(exclude_duplicates, 'INNER')} "
+                f"WHERE ({self._any_differs()}) ORDER BY {order}{self.dialect.limit(limit)}"
+            )
+        # NOT EXISTS, not an outer join filtered on the other side's marker: PostgreSQL does not see
+        # `r._dp_in IS NULL` as an anti-join, and on tables not yet analyzed (a model just built)
+        # it chose a nested loop under the LIMIT: 1M rows a side ran for hours. An anti-join is hashed.
+        sides: tuple[Side, Side] = ("left", "right") if kind == "only_left" else ("right", "left")
+        side, other = sides
+        alias, other_alias = ("l", "r") if kind == "only_left" else ("r", "l")
+        cols = [f"{alias}.{self._q(c.name)}" for c in [*self.key, *self.columns]]
+        ex = exclude_duplicates if kind == "only_left" else exclude_duplicates[::-1]
+        on = " AND ".join(f"{self._val('l', c)} = {self._val('r', c)}" for c in self.key)
         return (
-            f"SELECT {', '.join(cols)} FROM {self._join(exclude_duplicates, how)} WHERE {where} "
+            f"SELECT {', '.join(cols)} FROM ({self._side(side, ex[0])}) AS {alias} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM ({self._side(other, ex[1])}) AS {other_alias} WHERE {on}) "
             f"ORDER BY {order}{self.dialect.limit(limit)}"
         )
 
