@@ -176,15 +176,18 @@ class KeyedDiff:
         for changed, the key then each compared column as `<name>_left`, `<name>_right`."""
         order = ", ".join(self._val("l" if kind != "only_right" else "r", c) for c in self.key)
         if kind == "changed":
-            cols = [f"l.{self._q(c.name)}" for c in self.key]
+            picked = [(f"l.{self._q(c.name)}", c.name) for c in self.key]
             for c in self.columns:
-                cols += [
-                    f"l.{self._q(c.name)} AS {self._q(c.name + '_left')}",
-                    f"r.{self._q(c.name)} AS {self._q(c.name + '_right')}",
-                ]
+                picked.append((f"l.{self._q(c.name)}", f"{c.name}_left"))
+                picked.append((f"r.{self._q(c.name)}", f"{c.name}_right"))
+            # Numbered over the whole join, not cut by a LIMIT on it: under a LIMIT, PostgreSQL planned
+            # tables without statistics (models just built) as a nested loop, the hours noted below.
+            inner = ", ".join(f"{expr} AS dp_c{i}" for i, (expr, _) in enumerate(picked))
+            outer = ", ".join(f"dp_c{i} AS {self._q(name)}" for i, (_, name) in enumerate(picked))
             return (
-                f"SELECT {', '.join(cols)} FROM {self._join(exclude_duplicates, 'INNER')} "
-                f"WHERE ({self._any_differs()}) ORDER BY {order}{self.dialect.limit(limit)}"
+                f"SELECT {outer} FROM (SELECT {inner}, ROW_NUMBER() OVER (ORDER BY {order}) AS dp_rn "
+                f"FROM {self._join(exclude_duplicates, 'INNER')} WHERE ({self._any_differs()})) AS _dp_c "
+                f"WHERE dp_rn <= {int(limit)} ORDER BY dp_rn"
             )
         # NOT EXISTS, not an outer join filtered on the other side's marker: PostgreSQL does not see
         # `r._dp_in IS NULL` as an anti-join, and on tables not yet analyzed (a model just built)

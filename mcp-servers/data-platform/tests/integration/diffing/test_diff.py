@@ -370,7 +370,8 @@ def test_rows_only_on_one_side_are_an_anti_join_on_tables_not_yet_analyzed(pg: C
     """The examples of rows on one side only were an outer join filtered on the other side's marker.
     PostgreSQL does not read that as an anti-join: on tables without statistics yet (a model dbt just
     built) it chose a nested loop under the LIMIT, and dbt_compare on 1M-row models ran for hours
-    (bench_dbt_impact.py). NOT EXISTS is planned as a hashed anti-join, and finds the same rows."""
+    (bench_dbt_impact.py). NOT EXISTS is planned as a hashed anti-join, and finds the same rows. The
+    changed rows' examples (an inner join under the LIMIT) had the same plan: numbered instead."""
     from data_platform.diffing.sql import POSTGRES, Col, KeyedDiff
 
     with psycopg.connect(pg.url, autocommit=True) as conn:
@@ -389,5 +390,8 @@ def test_rows_only_on_one_side_are_an_anti_join_on_tables_not_yet_analyzed(pg: C
                 shown = "\n".join(r[0] for r in conn.execute(f"EXPLAIN {sql}").fetchall())
                 assert "Anti Join" in shown and "Nested Loop" not in shown, shown
                 assert [r[0] for r in conn.execute(sql).fetchall()] == expected
+            changed = plan.examples_sql("changed", 3)  # an inner join: hashed too, even under the LIMIT
+            shown = "\n".join(r[0] for r in conn.execute(f"EXPLAIN {changed}").fetchall())
+            assert "Nested Loop" not in shown, shown
         finally:
             conn.execute("DROP SCHEMA dp_anti CASCADE")
