@@ -79,7 +79,10 @@ def _column(name: str, col: pa.ChunkedArray) -> ColumnStats:
         cs.stats["mean"] = _round(pc.mean(as_float).as_py())
         cs.stats["std"] = _round(pc.stddev(as_float, ddof=1).as_py())
         cs.stats["min"] = _scalar(mm["min"])
-        q = pc.quantile(as_float, q=[0.25, 0.5, 0.75], interpolation="linear").to_pylist()
+        # Integers as they are: pyarrow counts a narrow range's values instead of selecting among
+        # copies as floats (8M rows of keys: 0.008 s, 0.15 s as float64), the same linear quantiles.
+        quantiles_of = data if pa.types.is_integer(t) else as_float
+        q = pc.quantile(quantiles_of, q=[0.25, 0.5, 0.75], interpolation="linear").to_pylist()
         cs.stats["25%"], cs.stats["50%"], cs.stats["75%"] = (_round(x) for x in q)
         cs.stats["max"] = _scalar(mm["max"])
         return cs
