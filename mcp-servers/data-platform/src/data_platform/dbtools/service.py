@@ -20,8 +20,9 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from data_platform.config import Settings
 from data_platform.dbtools import early
@@ -30,7 +31,6 @@ from data_platform.dbtools import state as state_mod
 from data_platform.dbtools import validation as validation_mod
 from data_platform.dbtools.artifacts import DocsReport, Resource, load_json, resource_from_ls_line
 from data_platform.dbtools.column_lineage import ColumnLineage
-from data_platform.dbtools.column_service import Columns
 from data_platform.dbtools.findings import Finding, ToldDeprecations
 from data_platform.dbtools.project import DbtProject, fingerprint, locate
 from data_platform.dbtools.runner import InProcessDbt
@@ -38,6 +38,9 @@ from data_platform.dbtools.runs import RunOutcome, Runs
 from data_platform.dbtools.target import Where, schemas_of, target_name
 from data_platform.dbtools.validation import Cached, Validation, closing_hint, findings_text, project_relative
 from data_platform.errors import DbtError, InputError
+
+if TYPE_CHECKING:
+    from data_platform.dbtools.column_service import Columns
 
 log = logging.getLogger("data_platform.dbt")
 
@@ -63,7 +66,14 @@ class DbtService:
         self._manifest_cache: tuple[Path, int, dict[str, Any]] | None = None
         self.told = ToldDeprecations()
         self.runs = Runs(self)
-        self.columns = Columns(self)  # column lineage (column_service.py)
+
+    @cached_property
+    def columns(self) -> Columns:
+        """Column lineage (column_service.py), imported on first use: its SQL parser is not needed by
+        the early parse's process (early.py), whose import time the first dbt call waits for."""
+        from data_platform.dbtools.column_service import Columns
+
+        return Columns(self)
 
     # -- where things are -------------------------------------------------------------------
     def project(self) -> DbtProject:
