@@ -88,7 +88,7 @@ def main() -> None:
 
         t_cold, lin = timed(lambda: service.columns.lineage("mart_7", "sum_b")[0])
         up, down = len(lin.upstream), len(lin.downstream)
-        hops = {e.child for e in lin.upstream}
+        hops = {e.to_node for e in lin.upstream}
         assert len(hops) >= 2 and not lin.unresolved, (lin.upstream, lin.unresolved)
         warm = [timed(lambda: service.columns.lineage("mart_7", "sum_b"))[0] for _ in range(args.repeat)]
         t_other, other = timed(lambda: service.columns.lineage("stg_3", "s3_b")[0])
