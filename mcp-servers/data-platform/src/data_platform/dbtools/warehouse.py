@@ -151,7 +151,7 @@ def _arrow(cursor: Any, sql: str, batch_rows: int) -> Fetched:
     # DB-API rows are Python objects already (a client-side cursor holds them all, bounded by the
     # LIMIT the caller wrapped around the query): types are inferred over every row at once, so a
     # later batch with wider decimals cannot contradict the first one's.
-    names, _ = unique_names([str(d[0]) for d in (cursor.description or [])])  # said by ingest: no
+    names, _ = unique_names([str(d[0]) for d in (cursor.description or [])])  # made unique here, unsaid
     rows: list[Any] = []
     while True:
         work.check()
