@@ -124,6 +124,12 @@ def type_name(t: pa.DataType) -> str:
 CUT_NOTE = "(values longer than {n} characters cut (…); the ref holds them whole)"
 
 
+def first_columns(table: pa.Table) -> pa.Table:
+    """The columns a preview shows, the first MAX_PREVIEW_COLUMNS, picked by position, never by
+    name: a stored ref may repeat one (`SELECT 1 AS x, 2 AS x` before names were made unique)."""
+    return table.select(range(min(MAX_PREVIEW_COLUMNS, table.num_columns)))
+
+
 def preview(table: pa.Table, limit: int, *, max_cell: int = MAX_CELL) -> tuple[str, bool]:
     """A markdown preview of the first `limit` rows; returns (text, columns_cut).
 
@@ -134,8 +140,7 @@ def preview(table: pa.Table, limit: int, *, max_cell: int = MAX_CELL) -> tuple[s
     cut = len(names) > len(shown)
     if not shown:
         return "(no columns)", cut
-    # By position, never by name: a query's result may repeat one (`SELECT 1 AS x, 2 AS x`).
-    sample = table.select(range(len(shown))).slice(0, limit)
+    sample = first_columns(table).slice(0, limit)
     values: list[list[Any]]
     try:
         values = [list(row) for row in zip(*(col.to_pylist() for col in sample.columns), strict=True)]
@@ -193,8 +198,7 @@ def trim_cells(table: pa.Table) -> pa.Table:
     """
     import pyarrow.compute as pc  # not at the server's start
 
-    # By position: a query's result may repeat a name (`SELECT 1, 1`), which a name cannot select.
-    table = table.select(range(min(MAX_PREVIEW_COLUMNS, table.num_columns)))
+    table = first_columns(table)
     for i, f in enumerate(table.schema):
         col = table.column(i)
         if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):

@@ -8,7 +8,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from data_platform.registry import RefInfo
-from data_platform.render import MAX_PREVIEW_COLUMNS, human_bytes, jsonable, preview, schema_line, type_name
+from data_platform.render import first_columns, human_bytes, jsonable, preview, schema_line, type_name
 from data_platform.server.boundary import ToolResult
 
 
@@ -104,8 +104,7 @@ def capped(value: Any) -> Any:
 
 
 def _safe_rows(table: pa.Table) -> list[dict[str, Any]]:
-    # Keep the structured preview as small as the text one: its first columns, by position (names may repeat).
-    narrow = table.select(range(min(MAX_PREVIEW_COLUMNS, table.num_columns)))
+    narrow = first_columns(table)  # the structured preview as narrow as the text one
     try:
         return narrow.to_pylist()
     except (pa.ArrowInvalid, ValueError, OverflowError):
